@@ -1,0 +1,158 @@
+"""One group commit, as a pure function: drafts + loaded state -> what to write.
+
+The writer loads what a batch needs, calls ``assemble`` without awaiting, and
+writes the result in the same transaction. Keeping this step pure makes it
+testable without a database and keeps the rules identical for every store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ledger.canonical import canonical_json, draft_object, encode_entry
+from ledger.merkle import BatchNodes, Frontier, leaf_hash
+from ledger.model import Draft, Entry, EntryKind, Rejected, Rejection
+from ledger.rules import apply, check_state
+from ledger.shape import check_retry, reject
+from ledger.state import LedgerState
+from ledger.store import BatchWrite, Head, Loaded, Needs, StoredCheckpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A draft's outcome when it is (or already was) in the journal."""
+
+    entry: Entry
+    retried: bool  # True when the id was already in the journal with this content
+
+
+Outcome = Accepted | Rejected
+
+
+@dataclass(slots=True)
+class Assembly:
+    write: BatchWrite
+    outcomes: list[Outcome]
+    nodes: BatchNodes | None = None
+    touched: set[str] = field(default_factory=set)
+
+
+def needs_of(drafts: list[Draft], month: str) -> Needs:
+    accounts: set[str] = set()
+    monthly: set[tuple[str, str]] = set()
+    corrected: set[int] = set()
+    for draft in drafts:
+        for posting in draft.postings:
+            accounts.update((posting.payer, posting.payee))
+            if draft.kind in (EntryKind.EARN, EntryKind.CORRECT):
+                monthly.update(((posting.payer, month), (posting.payee, month)))
+        if draft.account is not None:
+            accounts.add(draft.account.id)
+        if draft.budget is not None:
+            accounts.add(draft.budget.organisation)
+        if draft.corrects is not None:
+            corrected.add(draft.corrects)
+    return Needs(
+        account_ids=frozenset(accounts),
+        monthly_keys=frozenset(monthly),
+        corrected_seqs=frozenset(corrected),
+        entry_ids=frozenset(d.id for d in drafts),
+    )
+
+
+def draft_fingerprint(draft: Draft) -> bytes:
+    return canonical_json(draft_object(draft))
+
+
+def assemble(
+    community: str, head: Head, loaded: Loaded, drafts: list[Draft], time: str
+) -> Assembly:
+    """Check ``drafts`` in order against ``loaded`` state and build the batch's entries.
+
+    ``time`` must not be earlier than ``head.last_time``.
+    """
+    assert time >= head.last_time, "entry times never go back"
+    state = loaded.state
+    assert state.size == head.size
+    write = BatchWrite()
+    outcomes: list[Outcome] = []
+    frontier = head.frontier.copy()
+    prev = head.last_leaf
+    month = time[:7]
+    seen: dict[str, tuple[Draft, Outcome]] = {}
+    touched: set[str] = set()
+    monthly_before = dict(state.monthly)
+    for draft in drafts:
+        earlier = seen.get(draft.id)
+        if earlier is not None:
+            outcomes.append(_repeat(draft, earlier))
+            continue
+        outcome = _known(draft, loaded)
+        if outcome is None:
+            rejected = check_state(state, draft, month)
+            if rejected is not None:
+                write.rejections.append((rejected, draft_fingerprint(draft)))
+                outcome = rejected
+            else:
+                data = encode_entry(community, state.size, time, draft, prev)
+                leaf = leaf_hash(data)
+                entry = Entry(community, state.size, time, draft, prev, data, leaf)
+                write.nodes.append(b"".join(frontier.append(leaf)))
+                write.entries.append(entry)
+                apply(state, entry)
+                _note_changes(write, touched, entry, state)
+                prev = leaf
+                outcome = Accepted(entry=entry, retried=False)
+        seen[draft.id] = (draft, outcome)
+        outcomes.append(outcome)
+    for account_id in touched:
+        write.balances[account_id] = state.accounts[account_id].balance_minutes
+    for key, total in state.monthly.items():
+        if monthly_before.get(key) != total:
+            write.monthly[key] = total
+    assembly = Assembly(write=write, outcomes=outcomes, touched=touched)
+    if write.entries:
+        assembly.nodes = BatchNodes(head.frontier, [e.leaf for e in write.entries])
+        assert assembly.nodes.root() == frontier.root()
+    return assembly
+
+
+def seal(assembly: Assembly, checkpoint: StoredCheckpoint) -> None:
+    assembly.write.checkpoint = checkpoint
+
+
+def _repeat(draft: Draft, earlier: tuple[Draft, Outcome]) -> Outcome:
+    first_draft, first_outcome = earlier
+    different = check_retry(draft, first_draft)
+    if different is not None:
+        return different
+    if isinstance(first_outcome, Accepted):
+        return Accepted(entry=first_outcome.entry, retried=True)
+    return first_outcome
+
+
+def _known(draft: Draft, loaded: Loaded) -> Outcome | None:
+    existing = loaded.existing.get(draft.id)
+    if existing is not None:
+        different = check_retry(draft, existing.draft)
+        return different if different is not None else Accepted(entry=existing, retried=True)
+    failed = loaded.failed.get(draft.id)
+    if failed is not None:
+        rejection, fingerprint = failed
+        if fingerprint == draft_fingerprint(draft):
+            return rejection
+        return reject(draft, Rejection.ID_ALREADY_FAILED, first_code=rejection.code.value)
+    return None
+
+
+def _note_changes(write: BatchWrite, touched: set[str], entry: Entry, state: LedgerState) -> None:
+    draft = entry.draft
+    for posting in draft.postings:
+        touched.add(posting.payer)
+        touched.add(posting.payee)
+    if draft.account is not None:
+        write.new_accounts.append(draft.account)
+    if draft.budget is not None:
+        write.changed_accounts.append(state.accounts[draft.budget.organisation].spec)
+    if draft.settings is not None:
+        write.settings = draft.settings

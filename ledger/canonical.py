@@ -1,0 +1,264 @@
+"""Canonical entry bytes: RFC 8785 (JCS) over a restricted JSON schema.
+
+The journal stores, hashes and exports these exact bytes. The schema allows only
+objects, arrays, strings, booleans and integers of magnitude below 2**53, which
+is the subset where Python's ``json`` module with sorted keys, no whitespace and
+raw UTF-8 output produces exactly the RFC 8785 serialization (keys are ASCII, so
+sorting by code point equals sorting by UTF-16 code unit). Tests hold this
+against the reference ``rfc8785`` package on generated entries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledger import limits
+from ledger.merkle import leaf_hash
+from ledger.model import (
+    AccountSpec,
+    AccountType,
+    BudgetChange,
+    Draft,
+    Entry,
+    EntryKind,
+    Meta,
+    Posting,
+    Settings,
+)
+
+ZERO_HASH = bytes(32)
+
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+
+
+class NotCanonical(ValueError):
+    """Bytes that are not the canonical encoding of a well-formed entry."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of a value within the restricted schema (no floats, no null)."""
+    return _dumps(value).encode("utf-8")
+
+
+def draft_object(draft: Draft) -> dict[str, Any]:
+    """The kind-independent and kind-specific fields of a draft as a JSON object."""
+    obj: dict[str, Any] = {
+        "id": draft.id,
+        "kind": draft.kind.value,
+        "actor": draft.actor,
+        "postings": [
+            {"from": p.payer, "to": p.payee, "minutes": p.amount_minutes} for p in draft.postings
+        ],
+        "memo": draft.memo,
+        "reference": draft.reference,
+        "meta": dict(draft.meta),
+    }
+    if draft.account is not None:
+        account: dict[str, Any] = {"id": draft.account.id, "type": draft.account.type.value}
+        if draft.account.floor_minutes is not None:
+            account["floor_minutes"] = draft.account.floor_minutes
+        if draft.account.budget_minutes_per_month is not None:
+            account["budget_minutes_per_month"] = draft.account.budget_minutes_per_month
+        obj["account"] = account
+    if draft.settings is not None:
+        settings: dict[str, Any] = {"members_may_transfer": draft.settings.members_may_transfer}
+        if draft.settings.member_earning_cap_minutes_per_month is not None:
+            cap = draft.settings.member_earning_cap_minutes_per_month
+            settings["member_earning_cap_minutes_per_month"] = cap
+        obj["settings"] = settings
+    if draft.budget is not None:
+        obj["budget"] = {
+            "organisation": draft.budget.organisation,
+            "minutes_per_month": draft.budget.budget_minutes_per_month,
+        }
+    if draft.corrects is not None:
+        obj["corrects"] = draft.corrects
+    return obj
+
+
+def encode_entry(community: str, seq: int, time: str, draft: Draft, prev: bytes) -> bytes:
+    obj = draft_object(draft)
+    obj["v"] = limits.FORMAT_VERSION
+    obj["community"] = community
+    obj["seq"] = seq
+    obj["time"] = time
+    obj["prev"] = prev.hex()
+    return canonical_json(obj)
+
+
+def _reject_float(text: str) -> Any:
+    raise NotCanonical("float_not_allowed", text)
+
+
+def _reject_constant(text: str) -> Any:
+    raise NotCanonical("constant_not_allowed", text)
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse and check that ``data`` is exactly the canonical encoding of its value."""
+    if len(data) > limits.ENTRY_BYTES_MAX:
+        raise NotCanonical("entry_too_large", f"{len(data)} bytes")
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)
+    except NotCanonical:
+        raise
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise NotCanonical("not_json", str(exc)) from None
+    try:
+        again = canonical_json(value)
+    except (UnicodeEncodeError, ValueError) as exc:
+        raise NotCanonical("not_encodable", str(exc)) from None
+    if again != data:
+        raise NotCanonical("not_canonical", "re-encoding gives different bytes")
+    return value
+
+
+def decode_entry(data: bytes) -> Entry:
+    """The entry these canonical bytes encode; raises NotCanonical if they are not one."""
+    obj = parse_json(data)
+    if not isinstance(obj, dict):
+        raise NotCanonical("not_an_object")
+    try:
+        return _entry_from_object(obj, data)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, NotCanonical):
+            raise
+        raise NotCanonical("malformed", repr(exc)) from None
+
+
+_COMMON_KEYS = frozenset(
+    {"v", "community", "seq", "id", "time", "kind", "actor", "postings", "memo", "reference"}
+    | {"meta", "prev"}
+)
+_KIND_KEYS: dict[EntryKind, frozenset[str]] = {
+    EntryKind.OPEN: frozenset({"account"}),
+    EntryKind.CONFIGURE: frozenset({"settings"}),
+    EntryKind.BUDGET: frozenset({"budget"}),
+    EntryKind.CORRECT: frozenset({"corrects"}),
+}
+
+
+def _entry_from_object(obj: dict[str, Any], data: bytes) -> Entry:
+    if _int(obj["v"]) != limits.FORMAT_VERSION:
+        raise NotCanonical("unknown_version", str(obj["v"]))
+    kind = EntryKind(_str(obj["kind"]))
+    expected = _COMMON_KEYS | _KIND_KEYS.get(kind, frozenset())
+    if set(obj) != expected:
+        raise NotCanonical("wrong_fields", ",".join(sorted(set(obj) ^ expected)))
+    prev = bytes.fromhex(_str(obj["prev"]))
+    if len(prev) != 32:
+        raise NotCanonical("bad_prev")
+    draft = Draft(
+        id=_str(obj["id"]),
+        kind=kind,
+        actor=_str(obj["actor"]),
+        postings=tuple(_posting(p) for p in _list(obj["postings"])),
+        memo=_str(obj["memo"]),
+        reference=_str(obj["reference"]),
+        meta=_meta(obj["meta"]),
+        account=_account(obj["account"]) if "account" in obj else None,
+        settings=_settings(obj["settings"]) if "settings" in obj else None,
+        budget=_budget(obj["budget"]) if "budget" in obj else None,
+        corrects=_int(obj["corrects"]) if "corrects" in obj else None,
+    )
+    time = _str(obj["time"])
+    _check_time(time)
+    return Entry(
+        community=_str(obj["community"]),
+        seq=_int(obj["seq"]),
+        time=time,
+        draft=draft,
+        prev=prev,
+        data=data,
+        leaf=leaf_hash(data),
+    )
+
+
+def _check_time(time: str) -> None:
+    # Fixed width, so that string order is time order and time[:7] is the month.
+    if len(time) != 27 or time[4] != "-" or time[10] != "T" or time[-1] != "Z":
+        raise NotCanonical("bad_time", time)
+    digits = time[0:4] + time[5:7] + time[8:10] + time[11:13] + time[14:16] + time[17:19]
+    if not (digits + time[20:26]).isdigit() or time[19] != ".":
+        raise NotCanonical("bad_time", time)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise NotCanonical("expected_string", repr(value))
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NotCanonical("expected_integer", repr(value))
+    if abs(value) > limits.JSON_INTEGER_MAX:
+        raise NotCanonical("integer_too_large", str(value))
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limits.POSTINGS_PER_ENTRY_MAX:
+        raise NotCanonical("expected_short_array", repr(value)[:80])
+    return value
+
+
+def _dict(value: Any, keys: set[str], optional: set[str] = set()) -> dict[str, Any]:
+    if not isinstance(value, dict) or not keys <= set(value) <= keys | optional:
+        raise NotCanonical("wrong_fields", repr(value)[:80])
+    return value
+
+
+def _posting(value: Any) -> Posting:
+    p = _dict(value, {"from", "to", "minutes"})
+    return Posting(payer=_str(p["from"]), payee=_str(p["to"]), amount_minutes=_int(p["minutes"]))
+
+
+def _meta(value: Any) -> Meta:
+    if not isinstance(value, dict) or len(value) > limits.META_KEYS_MAX:
+        raise NotCanonical("bad_meta")
+    for v in value.values():
+        if not isinstance(v, str | int | bool):
+            raise NotCanonical("bad_meta")
+        if isinstance(v, int) and not isinstance(v, bool):
+            _int(v)
+    return tuple(sorted(value.items()))
+
+
+def _account(value: Any) -> AccountSpec:
+    a = _dict(value, {"id", "type"}, {"floor_minutes", "budget_minutes_per_month"})
+    floor = _int(a["floor_minutes"]) if "floor_minutes" in a else None
+    budget = _int(a["budget_minutes_per_month"]) if "budget_minutes_per_month" in a else None
+    return AccountSpec(
+        id=_str(a["id"]),
+        type=AccountType(_str(a["type"])),
+        floor_minutes=floor,
+        budget_minutes_per_month=budget,
+    )
+
+
+def _settings(value: Any) -> Settings:
+    s = _dict(value, {"members_may_transfer"}, {"member_earning_cap_minutes_per_month"})
+    if not isinstance(s["members_may_transfer"], bool):
+        raise NotCanonical("expected_boolean")
+    cap_key = "member_earning_cap_minutes_per_month"
+    return Settings(
+        members_may_transfer=s["members_may_transfer"],
+        member_earning_cap_minutes_per_month=_int(s[cap_key]) if cap_key in s else None,
+    )
+
+
+def _budget(value: Any) -> BudgetChange:
+    b = _dict(value, {"organisation", "minutes_per_month"})
+    return BudgetChange(
+        organisation=_str(b["organisation"]), budget_minutes_per_month=_int(b["minutes_per_month"])
+    )

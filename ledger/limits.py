@@ -1,0 +1,53 @@
+"""Every bound the ledger enforces, by name.
+
+A loop over outside data is bounded by one of these; a value from outside that
+passes one of these bounds is rejected, never truncated.
+"""
+
+from __future__ import annotations
+
+FORMAT_VERSION = 1
+
+# Integers in canonical JSON must be exactly representable as IEEE doubles.
+JSON_INTEGER_MAX = 2**53 - 1
+
+# One posting moves at most this many minutes (10,000 hours).
+TRANSFER_MINUTES_MAX = 600_000
+# No account balance, budget or cap may exceed this magnitude.
+BALANCE_MINUTES_MAX = 2**40
+BUDGET_MINUTES_PER_MONTH_MAX = 100_000_000
+EARNING_CAP_MINUTES_PER_MONTH_MAX = 100_000
+
+ENTRY_ID_LENGTH_MAX = 64
+ACCOUNT_ID_LENGTH_MAX = 40
+ACTOR_ID_LENGTH_MAX = 40
+COMMUNITY_SLUG_LENGTH_MAX = 40
+MEMO_LENGTH_MAX = 280
+REFERENCE_LENGTH_MAX = 128
+META_KEYS_MAX = 16
+META_KEY_LENGTH_MAX = 32
+META_VALUE_LENGTH_MAX = 200
+POSTINGS_PER_ENTRY_MAX = 8
+ENTRY_BYTES_MAX = 8_192
+
+# Group commit: the writer closes a batch at this many drafts.
+BATCH_SIZE_MAX = 2_048
+# Waiting drafts beyond this are refused with a retryable error.
+QUEUE_LENGTH_MAX = 100_000
+
+# Merkle proofs: a tree of at most 2**63 leaves needs at most 63 hashes for
+# inclusion and 2 * 63 for consistency.
+TREE_SIZE_MAX = 2**63 - 1
+PROOF_HASHES_MAX = 128
+
+# Signed notes.
+NOTE_BYTES_MAX = 16_384
+NOTE_SIGNATURES_MAX = 16
+KEY_NAME_LENGTH_MAX = 128
+# The opaque, unauthenticated extra data a tlog-proof receipt may carry.
+RECEIPT_EXTRA_BYTES_MAX = 1_024
+
+# Reads.
+PAGE_SIZE_MAX = 500
+PAGE_SIZE_DEFAULT = 50
+ENTRY_RANGE_MAX = 1_000

@@ -1,0 +1,201 @@
+"""An in-memory store: the fake that passes the same contract suite as the SQL store.
+
+It keeps whole journals in lists, so it is for tests and simulations only. A
+batch copies nothing: ``write`` applies the batch at once, and a batch that
+raises before ``write`` leaves no trace, which is all the writer relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+
+from ledger import limits
+from ledger.canonical import ZERO_HASH
+from ledger.merkle import Frontier, node_home
+from ledger.model import AccountSpec, AccountType, Entry, Rejected, Settings
+from ledger.state import AccountState, LedgerState
+from ledger.store import (
+    AccountRow,
+    BatchWrite,
+    Head,
+    Loaded,
+    Needs,
+    StoredCheckpoint,
+)
+
+
+@dataclass(slots=True)
+class _Journal:
+    entries: list[Entry] = field(default_factory=list)
+    nodes: list[bytes] = field(default_factory=list)
+    by_id: dict[str, Entry] = field(default_factory=dict)
+    accounts: dict[str, AccountRow] = field(default_factory=dict)
+    monthly: dict[tuple[str, str], int] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
+    community_account: str | None = None
+    corrected: set[int] = field(default_factory=set)
+    rejections: dict[str, tuple[Rejected, bytes]] = field(default_factory=dict)
+    checkpoints: list[StoredCheckpoint] = field(default_factory=list)
+    frontier: Frontier = field(default_factory=Frontier.empty)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class _MemoryTx:
+    def __init__(self, journal: _Journal) -> None:
+        self._j = journal
+
+    async def head(self) -> Head:
+        return _head(self._j)
+
+    async def load(self, needs: Needs) -> Loaded:
+        j = self._j
+        state = LedgerState(settings=j.settings, community_account=j.community_account)
+        for account_id in needs.account_ids:
+            row = j.accounts.get(account_id)
+            if row is not None:
+                state.accounts[account_id] = AccountState(row.spec, row.balance_minutes)
+        for key in needs.monthly_keys:
+            if key in j.monthly:
+                state.monthly[key] = j.monthly[key]
+        for seq in needs.corrected_seqs:
+            if seq < len(j.entries):
+                state.originals[seq] = j.entries[seq]
+                if seq in j.corrected:
+                    state.corrected.add(seq)
+        state.size = len(j.entries)
+        existing = {i: j.by_id[i] for i in needs.entry_ids if i in j.by_id}
+        failed = {i: j.rejections[i] for i in needs.entry_ids if i in j.rejections}
+        return Loaded(state=state, existing=existing, failed=failed)
+
+    async def write(self, batch: BatchWrite) -> None:
+        j = self._j
+        for entry, nodes in zip(batch.entries, batch.nodes, strict=True):
+            assert entry.seq == len(j.entries), "gapless"
+            assert entry.id not in j.by_id, "unique id"
+            j.entries.append(entry)
+            j.nodes.append(nodes)
+            j.by_id[entry.id] = entry
+            j.frontier.append(entry.leaf)
+            if entry.draft.corrects is not None:
+                assert entry.draft.corrects not in j.corrected
+                j.corrected.add(entry.draft.corrects)
+        for spec in batch.new_accounts:
+            j.accounts[spec.id] = AccountRow(spec, 0)
+            if spec.type is AccountType.COMMUNITY:
+                j.community_account = spec.id
+        for spec in batch.changed_accounts:
+            j.accounts[spec.id] = replace(j.accounts[spec.id], spec=spec)
+        for account_id, balance in batch.balances.items():
+            j.accounts[account_id] = replace(j.accounts[account_id], balance_minutes=balance)
+        j.monthly.update(batch.monthly)
+        if batch.settings is not None:
+            j.settings = batch.settings
+        for rejected, fingerprint in batch.rejections:
+            j.rejections.setdefault(rejected.id, (rejected, fingerprint))
+        if batch.checkpoint is not None:
+            assert batch.checkpoint.size == len(j.entries)
+            j.checkpoints.append(batch.checkpoint)
+
+
+def _head(j: _Journal) -> Head:
+    last = j.entries[-1] if j.entries else None
+    return Head(
+        size=len(j.entries),
+        last_leaf=last.leaf if last else ZERO_HASH,
+        last_time=last.time if last else "",
+        frontier=j.frontier.copy(),
+        checkpoint=j.checkpoints[-1] if j.checkpoints else None,
+    )
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._journals: dict[str, _Journal] = {}
+
+    def _journal(self, community: str) -> _Journal:
+        return self._journals.setdefault(community, _Journal())
+
+    @asynccontextmanager
+    async def batch(self, community: str) -> AsyncIterator[_MemoryTx]:
+        journal = self._journal(community)
+        async with journal.lock:
+            yield _MemoryTx(journal)
+
+    async def head(self, community: str) -> Head:
+        return _head(self._journal(community))
+
+    async def communities(self) -> list[str]:
+        return sorted(c for c, j in self._journals.items() if j.entries)
+
+    async def entry_by_id(self, community: str, entry_id: str) -> Entry | None:
+        return self._journal(community).by_id.get(entry_id)
+
+    async def entries(self, community: str, start: int, end: int) -> list[Entry]:
+        end = min(end, start + limits.ENTRY_RANGE_MAX)
+        return self._journal(community).entries[max(start, 0) : max(end, 0)]
+
+    async def account_entries(
+        self, community: str, account_id: str, before_seq: int | None, limit: int
+    ) -> list[Entry]:
+        found: list[Entry] = []
+        entries = self._journal(community).entries
+        top = len(entries) if before_seq is None else min(before_seq, len(entries))
+        for entry in reversed(entries[:top]):
+            draft = entry.draft
+            if (draft.account is not None and draft.account.id == account_id) or any(
+                account_id in (p.payer, p.payee) for p in draft.postings
+            ):
+                found.append(entry)
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def account(self, community: str, account_id: str) -> AccountRow | None:
+        return self._journal(community).accounts.get(account_id)
+
+    async def accounts(self, community: str) -> list[AccountRow]:
+        return sorted(self._journal(community).accounts.values(), key=lambda r: r.spec.id)
+
+    async def settings(self, community: str) -> Settings:
+        return self._journal(community).settings
+
+    async def monthly_total(self, community: str, account_id: str, month: str) -> int:
+        return self._journal(community).monthly.get((account_id, month), 0)
+
+    async def nodes(
+        self, community: str, coordinates: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        j = self._journal(community)
+        found: dict[tuple[int, int], bytes] = {}
+        for level, index in coordinates:
+            if level == 0:
+                if index < len(j.entries):
+                    found[(level, index)] = j.entries[index].leaf
+                continue
+            seq, slot = node_home(level, index)
+            if seq < len(j.nodes) and len(j.nodes[seq]) >= 32 * (slot + 1):
+                found[(level, index)] = j.nodes[seq][32 * slot : 32 * (slot + 1)]
+        return found
+
+    async def checkpoints(
+        self, community: str, after_size: int, limit: int
+    ) -> list[StoredCheckpoint]:
+        chosen = [c for c in self._journal(community).checkpoints if c.size > after_size]
+        return chosen[:limit]
+
+    async def checkpoint_at(self, community: str, size: int) -> StoredCheckpoint | None:
+        for checkpoint in self._journal(community).checkpoints:
+            if checkpoint.size == size:
+                return checkpoint
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def snapshot_accounts(self, community: str) -> dict[str, AccountSpec]:
+        """For tests: every declared account's spec."""
+        return {k: copy.copy(v.spec) for k, v in self._journal(community).accounts.items()}

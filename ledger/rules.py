@@ -1,0 +1,215 @@
+"""The rules an entry obeys against the ledger's state, and how it changes that state.
+
+``check_state`` says whether a (well-shaped) draft may be appended now;
+``apply`` changes the state by an appended entry. The writer runs both for every
+draft, and the audit runs both over every journal entry, so the live ledger and
+the auditor hold the journal to the same rules.
+
+Checks run in the order of ``Rejection``; the first match wins. Month counters
+(an organisation's issuing against its budget, a member's earnings against the
+cap) use the calendar month (UTC) of the entry's time; a correction of an earn
+entry counts back in the month of the correction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ledger import limits
+from ledger.model import (
+    CORRECTABLE_KINDS,
+    POSTING_TYPES,
+    AccountType,
+    Draft,
+    Entry,
+    EntryKind,
+    Posting,
+    Rejected,
+    Rejection,
+)
+from ledger.shape import reject
+from ledger.state import AccountState, LedgerState
+
+
+def check_state(state: LedgerState, draft: Draft, month: str) -> Rejected | None:
+    """Whether ``draft`` may be appended now, as an entry in ``month`` ("YYYY-MM")."""
+    kind = draft.kind
+    if kind is EntryKind.OPEN:
+        assert draft.account is not None
+        if draft.account.id in state.accounts:
+            return reject(draft, Rejection.ACCOUNT_ALREADY_EXISTS)
+        if draft.account.type is AccountType.COMMUNITY and state.community_account is not None:
+            return reject(draft, Rejection.COMMUNITY_ACCOUNT_ALREADY_EXISTS)
+        return None
+    if kind is EntryKind.BUDGET:
+        assert draft.budget is not None
+        org = state.accounts.get(draft.budget.organisation)
+        if org is None or org.spec.type is not AccountType.ORGANISATION:
+            return reject(draft, Rejection.ORGANISATION_NOT_FOUND)
+        return None
+    if kind is EntryKind.CONFIGURE:
+        return None
+    if kind is EntryKind.CORRECT:
+        return _check_correction(state, draft) or _check_postings(state, draft, month)
+    return _check_parties(state, draft) or _check_postings(state, draft, month)
+
+
+def _check_parties(state: LedgerState, draft: Draft) -> Rejected | None:
+    posting = draft.postings[0]
+    payer = state.accounts.get(posting.payer)
+    payee = state.accounts.get(posting.payee)
+    if payer is None:
+        return reject(draft, Rejection.PAYER_NOT_FOUND)
+    if payee is None:
+        return reject(draft, Rejection.PAYEE_NOT_FOUND)
+    payer_type, payee_type = POSTING_TYPES[draft.kind]
+    if payer.spec.type is not payer_type:
+        return reject(draft, Rejection.PAYER_TYPE_NOT_ALLOWED, payer_type=payer.spec.type.value)
+    if payee.spec.type is not payee_type:
+        return reject(draft, Rejection.PAYEE_TYPE_NOT_ALLOWED, payee_type=payee.spec.type.value)
+    if draft.kind is EntryKind.TRANSFER and not state.settings.members_may_transfer:
+        return reject(draft, Rejection.TRANSFERS_BETWEEN_MEMBERS_DISABLED)
+    return None
+
+
+def _check_correction(state: LedgerState, draft: Draft) -> Rejected | None:
+    assert draft.corrects is not None
+    original = state.originals.get(draft.corrects)
+    if draft.corrects >= state.size or original is None:
+        return reject(draft, Rejection.CORRECTED_ENTRY_NOT_FOUND, seq=draft.corrects)
+    if original.kind not in CORRECTABLE_KINDS:
+        return reject(draft, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE, kind=original.kind.value)
+    if draft.corrects in state.corrected:
+        return reject(draft, Rejection.ALREADY_CORRECTED, seq=draft.corrects)
+    theirs = original.draft.postings
+    if len(draft.postings) != len(theirs) or any(
+        (mine.payer, mine.payee) != (orig.payee, orig.payer)
+        for mine, orig in zip(draft.postings, theirs, strict=True)
+    ):
+        return reject(draft, Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL)
+    for mine, orig in zip(draft.postings, theirs, strict=True):
+        if mine.amount_minutes > orig.amount_minutes:
+            return reject(
+                draft,
+                Rejection.CORRECTION_EXCEEDS_ORIGINAL,
+                original_minutes=orig.amount_minutes,
+            )
+    return None
+
+
+def _check_postings(state: LedgerState, draft: Draft, month: str) -> Rejected | None:
+    earning = _earn_direction(state, draft)
+    for posting in draft.postings:
+        payer = state.accounts[posting.payer]
+        payee = state.accounts[posting.payee]
+        amount = posting.amount_minutes
+        if earning > 0:
+            rejected = _check_monthly(state, draft, posting, month)
+            if rejected is not None:
+                return rejected
+        floor = payer.spec.floor_minutes
+        if floor is not None and payer.balance_minutes - amount < floor:
+            return reject(
+                draft,
+                Rejection.EXCEEDS_BALANCE,
+                balance_minutes=payer.balance_minutes,
+                floor_minutes=floor,
+            )
+        if (
+            payee.balance_minutes + amount > limits.BALANCE_MINUTES_MAX
+            or payer.balance_minutes - amount < -limits.BALANCE_MINUTES_MAX
+        ):
+            return reject(draft, Rejection.EXCEEDS_BALANCE_MAXIMUM)
+    return None
+
+
+def _check_monthly(
+    state: LedgerState, draft: Draft, posting: Posting, month: str
+) -> Rejected | None:
+    org = state.accounts[posting.payer].spec
+    budget = org.budget_minutes_per_month or 0
+    issued = state.monthly.get((posting.payer, month), 0)
+    if issued + posting.amount_minutes > budget:
+        return reject(
+            draft,
+            Rejection.EXCEEDS_MONTHLY_BUDGET,
+            budget_minutes_per_month=budget,
+            issued_minutes=issued,
+            month=month,
+        )
+    cap = state.settings.member_earning_cap_minutes_per_month
+    earned = state.monthly.get((posting.payee, month), 0)
+    if cap is not None and earned + posting.amount_minutes > cap:
+        return reject(
+            draft,
+            Rejection.EXCEEDS_MONTHLY_EARNING_CAP,
+            cap_minutes_per_month=cap,
+            earned_minutes=earned,
+            month=month,
+        )
+    return None
+
+
+def _earn_direction(state: LedgerState, draft: Draft) -> int:
+    """+1 for an earn, -1 for a correction of an earn, 0 otherwise."""
+    if draft.kind is EntryKind.EARN:
+        return 1
+    if draft.kind is EntryKind.CORRECT and draft.corrects is not None:
+        original = state.originals.get(draft.corrects)
+        if original is not None and original.kind is EntryKind.EARN:
+            return -1
+    return 0
+
+
+def apply(state: LedgerState, entry: Entry) -> None:
+    """Change ``state`` by ``entry``, which ``check_state`` accepted."""
+    draft = entry.draft
+    kind = draft.kind
+    if kind is EntryKind.OPEN:
+        assert draft.account is not None
+        state.accounts[draft.account.id] = AccountState(spec=draft.account)
+        if draft.account.type is AccountType.COMMUNITY:
+            state.community_account = draft.account.id
+    elif kind is EntryKind.CONFIGURE:
+        assert draft.settings is not None
+        state.settings = draft.settings
+    elif kind is EntryKind.BUDGET:
+        assert draft.budget is not None
+        org = state.accounts[draft.budget.organisation]
+        org.spec = replace(org.spec, budget_minutes_per_month=draft.budget.budget_minutes_per_month)
+    else:
+        _apply_postings(state, entry)
+    state.size = entry.seq + 1
+
+
+def _apply_postings(state: LedgerState, entry: Entry) -> None:
+    direction = _earn_direction(state, entry.draft)
+    month = entry.month
+    for posting in entry.draft.postings:
+        amount = posting.amount_minutes
+        state.accounts[posting.payer].balance_minutes -= amount
+        state.accounts[posting.payee].balance_minutes += amount
+        if direction > 0:
+            _count(state, posting.payer, month, amount)
+            _count(state, posting.payee, month, amount)
+        elif direction < 0:
+            # Reversing an earn: the member (payer) gives back, the organisation gets back.
+            _count(state, posting.payee, month, -amount)
+            _count(state, posting.payer, month, -amount)
+    if entry.draft.corrects is not None:
+        state.corrected.add(entry.draft.corrects)
+
+
+def _count(state: LedgerState, account: str, month: str, minutes: int) -> None:
+    key = (account, month)
+    state.monthly[key] = state.monthly.get(key, 0) + minutes
+
+
+def posting_deltas(postings: tuple[Posting, ...]) -> dict[str, int]:
+    """Net balance change per account; the values always sum to zero."""
+    deltas: dict[str, int] = {}
+    for posting in postings:
+        deltas[posting.payer] = deltas.get(posting.payer, 0) - posting.amount_minutes
+        deltas[posting.payee] = deltas.get(posting.payee, 0) + posting.amount_minutes
+    assert sum(deltas.values()) == 0
+    return deltas

@@ -1,0 +1,85 @@
+"""The ledger as an async service: one writer per community, proofs and receipts.
+
+This is what the API (and the CLI, and the benchmarks) talk to. It owns the
+signing key and the writers; it does no validation of its own beyond what the
+writer and the rules do.
+"""
+
+from __future__ import annotations
+
+from ledger import merkle
+from ledger.checkpoint import origin_for
+from ledger.clock import Clock, SystemClock
+from ledger.model import Draft
+from ledger.note import NoteSigner, NoteVerifier
+from ledger.receipt import Receipt
+from ledger.store import Store, StoredCheckpoint
+from ledger.writer import Result, Writer
+
+
+class ProofUnavailable(LookupError):
+    """The requested proof does not exist (unknown entry, or sizes out of range)."""
+
+
+class Ledger:
+    def __init__(
+        self, store: Store, signer: NoteSigner, host: str, clock: Clock | None = None
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.host = host
+        self.clock = clock or SystemClock()
+        self._writers: dict[str, Writer] = {}
+
+    @property
+    def verifier(self) -> NoteVerifier:
+        return self.signer.verifier()
+
+    def origin(self, community: str) -> str:
+        return origin_for(self.host, community)
+
+    def writer(self, community: str) -> Writer:
+        writer = self._writers.get(community)
+        if writer is None:
+            writer = Writer(self.store, community, self.signer, self.origin(community), self.clock)
+            self._writers[community] = writer
+        return writer
+
+    async def append(self, community: str, draft: Draft) -> Result:
+        return await self.writer(community).append(draft)
+
+    async def checkpoint(self, community: str) -> StoredCheckpoint | None:
+        return (await self.store.head(community)).checkpoint
+
+    async def inclusion_proof(self, community: str, seq: int, size: int) -> list[bytes]:
+        if not 0 <= seq < size or size > (await self.store.head(community)).size:
+            raise ProofUnavailable(f"no entry {seq} in a tree of size {size}")
+        groups = merkle.inclusion_proof_nodes(seq, size)
+        return await self._hashes(community, groups)
+
+    async def consistency_proof(self, community: str, old_size: int, new_size: int) -> list[bytes]:
+        head_size = (await self.store.head(community)).size
+        if not 0 < old_size <= new_size <= head_size:
+            raise ProofUnavailable(f"no consistency proof from {old_size} to {new_size}")
+        groups = merkle.consistency_proof_nodes(old_size, new_size)
+        return await self._hashes(community, groups)
+
+    async def receipt(self, community: str, entry_id: str) -> Receipt:
+        """A tlog-proof for the entry against the newest signed checkpoint."""
+        entry = await self.store.entry_by_id(community, entry_id)
+        checkpoint = await self.checkpoint(community)
+        if entry is None or checkpoint is None or entry.seq >= checkpoint.size:
+            raise ProofUnavailable(f"no entry {entry_id!r}")
+        proof = await self.inclusion_proof(community, entry.seq, checkpoint.size)
+        return Receipt(index=entry.seq, proof=tuple(proof), checkpoint_note=checkpoint.note)
+
+    async def _hashes(self, community: str, groups: list[list[tuple[int, int]]]) -> list[bytes]:
+        wanted = sorted({node for group in groups for node in group})
+        found = await self.store.nodes(community, wanted)
+        assert len(found) == len(wanted), "a Merkle node below the head is missing"
+        return [merkle.hash_of_nodes([found[n] for n in group]) for group in groups]
+
+    async def close(self) -> None:
+        for writer in self._writers.values():
+            await writer.close()
+        self._writers.clear()

@@ -1,0 +1,469 @@
+"""The journal on SQLite or PostgreSQL: the ``Store`` contract over SQLAlchemy Core.
+
+The append path uses plain SQL with ``executemany``, one round of statements per
+batch, never the ORM. A batch is one transaction: ``BEGIN IMMEDIATE`` on SQLite
+(one writer at a time across processes), and a transaction-scoped advisory lock
+per community on PostgreSQL, so processes appending to the same community take
+turns and each batch reads the head the previous one committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger import limits
+from ledger.canonical import ZERO_HASH, decode_entry
+from ledger.merkle import Frontier, node_home, range_nodes
+from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
+from ledger.sql.engine import WRITE_OPTION, is_sqlite, make_engine
+from ledger.state import AccountState, LedgerState
+from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
+
+_IN_CHUNK = 500  # ids per IN (...) list, well under every engine's parameter limit
+
+
+def entry_from_row(community: str, seq: int, data: bytes) -> Entry:
+    entry = decode_entry(bytes(data))
+    assert (entry.community, entry.seq) == (community, seq), "row and bytes disagree"
+    return entry
+
+
+def _account_from_row(row: Any) -> AccountRow:
+    spec = AccountSpec(
+        id=row.id,
+        type=AccountType(row.type),
+        floor_minutes=row.floor_minutes,
+        budget_minutes_per_month=row.budget_minutes_per_month,
+    )
+    return AccountRow(spec=spec, balance_minutes=int(row.balance_minutes))
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def advisory_key(community: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory lock on a community."""
+    return int.from_bytes(hashlib.sha256(b"buurtmunt:" + community.encode()).digest()[:8], "big", signed=True)
+
+
+async def _select_in(
+    conn: AsyncConnection, sql: str, name: str, values: Iterable[Any], **params: Any
+) -> list[Any]:
+    statement = text(sql).bindparams(bindparam(name, expanding=True))
+    rows: list[Any] = []
+    for chunk in _chunks(values):
+        result = await conn.execute(statement, {name: chunk, **params})
+        rows.extend(result.all())
+    return rows
+
+
+async def read_head(conn: AsyncConnection, community: str) -> Head:
+    last = (
+        await conn.execute(
+            text(
+                "SELECT seq, leaf, time FROM journal_entries WHERE community = :c "
+                "ORDER BY seq DESC LIMIT 1"
+            ),
+            {"c": community},
+        )
+    ).first()
+    size = 0 if last is None else int(last.seq) + 1
+    coordinates = range_nodes(0, size)
+    found = await read_nodes(conn, community, coordinates)
+    assert len(found) == len(coordinates), "the tree's frontier is missing from the journal"
+    checkpoint = (
+        await conn.execute(
+            text(
+                "SELECT size, root, note FROM checkpoints WHERE community = :c "
+                "ORDER BY size DESC LIMIT 1"
+            ),
+            {"c": community},
+        )
+    ).first()
+    return Head(
+        size=size,
+        last_leaf=ZERO_HASH if last is None else bytes(last.leaf),
+        last_time="" if last is None else last.time,
+        frontier=Frontier.from_hashes(size, [found[c] for c in coordinates]),
+        checkpoint=None
+        if checkpoint is None
+        else StoredCheckpoint(int(checkpoint.size), bytes(checkpoint.root), checkpoint.note),
+    )
+
+
+async def read_nodes(
+    conn: AsyncConnection, community: str, coordinates: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    homes = {c: node_home(*c) if c[0] > 0 else (c[1], -1) for c in coordinates}
+    rows = await _select_in(
+        conn,
+        "SELECT seq, leaf, nodes FROM journal_entries WHERE community = :c AND seq IN :seqs",
+        "seqs",
+        sorted({seq for seq, _ in homes.values()}),
+        c=community,
+    )
+    by_seq = {int(r.seq): (bytes(r.leaf), bytes(r.nodes)) for r in rows}
+    found: dict[tuple[int, int], bytes] = {}
+    for coordinate, (seq, slot) in homes.items():
+        if seq not in by_seq:
+            continue
+        leaf, nodes = by_seq[seq]
+        if slot < 0:
+            found[coordinate] = leaf
+        elif len(nodes) >= 32 * (slot + 1):
+            found[coordinate] = nodes[32 * slot : 32 * (slot + 1)]
+    return found
+
+
+class SqlBatch:
+    """One group commit's transaction."""
+
+    def __init__(self, conn: AsyncConnection, community: str) -> None:
+        self._conn = conn
+        self._community = community
+
+    async def head(self) -> Head:
+        return await read_head(self._conn, self._community)
+
+    async def load(self, needs: Needs) -> Loaded:
+        conn, c = self._conn, self._community
+        state = LedgerState(settings=await read_settings(conn, c))
+        state.community_account = await _community_account(conn, c)
+        for row in await _select_in(
+            conn, "SELECT * FROM accounts WHERE community = :c AND id IN :ids", "ids",
+            sorted(needs.account_ids), c=c,
+        ):
+            account = _account_from_row(row)
+            state.accounts[account.spec.id] = AccountState(account.spec, account.balance_minutes)
+        await self._load_monthly(state, needs)
+        for row in await _select_in(
+            conn, "SELECT seq, data, corrects FROM journal_entries "
+            "WHERE community = :c AND seq IN :seqs", "seqs", sorted(needs.corrected_seqs), c=c,
+        ):
+            state.originals[int(row.seq)] = entry_from_row(c, int(row.seq), row.data)
+        for row in await _select_in(
+            conn, "SELECT corrects FROM journal_entries WHERE community = :c AND corrects IN :seqs",
+            "seqs", sorted(needs.corrected_seqs), c=c,
+        ):
+            state.corrected.add(int(row.corrects))
+        existing: dict[str, Entry] = {}
+        for row in await _select_in(
+            conn, "SELECT seq, data FROM journal_entries WHERE community = :c AND id IN :ids",
+            "ids", sorted(needs.entry_ids), c=c,
+        ):
+            entry = entry_from_row(c, int(row.seq), row.data)
+            existing[entry.id] = entry
+        failed: dict[str, tuple[Rejected, bytes]] = {}
+        for row in await _select_in(
+            conn, "SELECT * FROM rejections WHERE community = :c AND id IN :ids", "ids",
+            sorted(needs.entry_ids), c=c,
+        ):
+            numbers = tuple(json.loads(row.numbers).items())
+            failed[row.id] = (Rejected(row.id, Rejection(row.code), numbers), bytes(row.fingerprint))
+        return Loaded(state=state, existing=existing, failed=failed)
+
+    async def _load_monthly(self, state: LedgerState, needs: Needs) -> None:
+        by_month: dict[str, set[str]] = {}
+        for account, month in needs.monthly_keys:
+            by_month.setdefault(month, set()).add(account)
+        for month, accounts in by_month.items():
+            for row in await _select_in(
+                self._conn,
+                "SELECT account, minutes FROM monthly_totals "
+                "WHERE community = :c AND month = :m AND account IN :ids",
+                "ids", sorted(accounts), c=self._community, m=month,
+            ):
+                state.monthly[(row.account, month)] = int(row.minutes)
+
+    async def write(self, batch: BatchWrite) -> None:
+        conn, c = self._conn, self._community
+        if batch.entries:
+            await conn.execute(_INSERT_ENTRY, [_entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)])
+        if batch.new_accounts:
+            await conn.execute(_INSERT_ACCOUNT, [_account_params(c, a) for a in batch.new_accounts])
+        if batch.changed_accounts:
+            await conn.execute(_UPDATE_ACCOUNT_SPEC, [_account_params(c, a) for a in batch.changed_accounts])
+        if batch.balances:
+            await conn.execute(_UPDATE_BALANCE, [{"c": c, "id": a, "b": b} for a, b in batch.balances.items()])
+        if batch.monthly:
+            await conn.execute(_UPSERT_MONTHLY, [{"c": c, "a": a, "m": m, "v": v} for (a, m), v in batch.monthly.items()])
+        if batch.settings is not None or any(a.type is AccountType.COMMUNITY for a in batch.new_accounts):
+            await self._write_settings(batch)
+        if batch.rejections:
+            await conn.execute(_INSERT_REJECTION, [
+                {"c": c, "id": r.id, "code": r.code.value, "fp": fp,
+                 "numbers": json.dumps(dict(r.numbers), sort_keys=True)}
+                for r, fp in batch.rejections
+            ])
+        if batch.checkpoint is not None:
+            cp = batch.checkpoint
+            await conn.execute(_INSERT_CHECKPOINT, {"c": c, "s": cp.size, "r": cp.root, "n": cp.note})
+
+    async def _write_settings(self, batch: BatchWrite) -> None:
+        settings = batch.settings or await read_settings(self._conn, self._community)
+        community_account = next(
+            (a.id for a in batch.new_accounts if a.type is AccountType.COMMUNITY),
+            await _community_account(self._conn, self._community),
+        )
+        await self._conn.execute(_UPSERT_SETTINGS, {
+            "c": self._community,
+            "t": settings.members_may_transfer,
+            "cap": settings.member_earning_cap_minutes_per_month,
+            "ca": community_account,
+        })
+
+
+def _entry_params(community: str, entry: Entry, nodes: bytes) -> dict[str, Any]:
+    draft = entry.draft
+    first = draft.postings[0] if draft.postings else None
+    to_account = first.payee if first else None
+    if draft.account is not None:
+        to_account = draft.account.id
+    elif draft.budget is not None:
+        to_account = draft.budget.organisation
+    return {
+        "c": community, "seq": entry.seq, "id": entry.id, "kind": entry.kind.value,
+        "time": entry.time, "fa": first.payer if first else None, "ta": to_account,
+        "corrects": draft.corrects, "data": entry.data, "leaf": entry.leaf, "nodes": nodes,
+    }
+
+
+def _account_params(community: str, spec: AccountSpec) -> dict[str, Any]:
+    return {
+        "c": community, "id": spec.id, "type": spec.type.value, "floor": spec.floor_minutes,
+        "budget": spec.budget_minutes_per_month,
+    }
+
+
+_INSERT_ENTRY = text(
+    "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
+    "corrects, data, leaf, nodes) VALUES (:c, :seq, :id, :kind, :time, :fa, :ta, :corrects, "
+    ":data, :leaf, :nodes)"
+)
+_INSERT_ACCOUNT = text(
+    "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
+    "balance_minutes) VALUES (:c, :id, :type, :floor, :budget, 0)"
+)
+_UPDATE_ACCOUNT_SPEC = text(
+    "UPDATE accounts SET floor_minutes = :floor, budget_minutes_per_month = :budget "
+    "WHERE community = :c AND id = :id AND type = :type"
+)
+_UPDATE_BALANCE = text(
+    "UPDATE accounts SET balance_minutes = :b WHERE community = :c AND id = :id"
+)
+_UPSERT_MONTHLY = text(
+    "INSERT INTO monthly_totals (community, account, month, minutes) VALUES (:c, :a, :m, :v) "
+    "ON CONFLICT (community, account, month) DO UPDATE SET minutes = excluded.minutes"
+)
+_UPSERT_SETTINGS = text(
+    "INSERT INTO ledger_settings (community, members_may_transfer, "
+    "member_earning_cap_minutes_per_month, community_account) VALUES (:c, :t, :cap, :ca) "
+    "ON CONFLICT (community) DO UPDATE SET members_may_transfer = excluded.members_may_transfer, "
+    "member_earning_cap_minutes_per_month = excluded.member_earning_cap_minutes_per_month, "
+    "community_account = excluded.community_account"
+)
+_INSERT_REJECTION = text(
+    "INSERT INTO rejections (community, id, code, numbers, fingerprint) "
+    "VALUES (:c, :id, :code, :numbers, :fp) ON CONFLICT (community, id) DO NOTHING"
+)
+_INSERT_CHECKPOINT = text(
+    "INSERT INTO checkpoints (community, size, root, note) VALUES (:c, :s, :r, :n)"
+)
+
+
+async def read_settings(conn: AsyncConnection, community: str) -> Settings:
+    row = (
+        await conn.execute(
+            text("SELECT * FROM ledger_settings WHERE community = :c"), {"c": community}
+        )
+    ).first()
+    if row is None:
+        return Settings()
+    return Settings(
+        members_may_transfer=bool(row.members_may_transfer),
+        member_earning_cap_minutes_per_month=row.member_earning_cap_minutes_per_month,
+    )
+
+
+async def _community_account(conn: AsyncConnection, community: str) -> str | None:
+    row = (
+        await conn.execute(
+            text("SELECT community_account FROM ledger_settings WHERE community = :c"),
+            {"c": community},
+        )
+    ).first()
+    return None if row is None else row.community_account
+
+
+class SqlStore:
+    """The ``Store`` contract on an async SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        return cls(make_engine(url))
+
+    @asynccontextmanager
+    async def batch(self, community: str) -> AsyncIterator[SqlBatch]:
+        async with self.engine.connect() as conn:
+            if self._sqlite:
+                conn = await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                if not self._sqlite:
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(community)}
+                    )
+                yield SqlBatch(conn, community)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def head(self, community: str) -> Head:
+        async with self._read() as conn:
+            return await read_head(conn, community)
+
+    async def communities(self) -> list[str]:
+        async with self._read() as conn:
+            rows = await conn.execute(
+                text("SELECT DISTINCT community FROM journal_entries ORDER BY community")
+            )
+            return [r.community for r in rows]
+
+    async def entry_by_id(self, community: str, entry_id: str) -> Entry | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT seq, data FROM journal_entries WHERE community = :c AND id = :id"),
+                    {"c": community, "id": entry_id},
+                )
+            ).first()
+        return None if row is None else entry_from_row(community, int(row.seq), row.data)
+
+    async def entries(self, community: str, start: int, end: int) -> list[Entry]:
+        end = min(end, start + limits.ENTRY_RANGE_MAX)
+        async with self._read() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT seq, data FROM journal_entries WHERE community = :c "
+                    "AND seq >= :s AND seq < :e ORDER BY seq"
+                ),
+                {"c": community, "s": start, "e": end},
+            )
+            return [entry_from_row(community, int(r.seq), r.data) for r in rows]
+
+    async def raw_entries(self, community: str, start: int, end: int) -> list[bytes]:
+        """The exact stored bytes of entries start <= seq < end, for export."""
+        end = min(end, start + limits.ENTRY_RANGE_MAX)
+        async with self._read() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT data FROM journal_entries WHERE community = :c "
+                    "AND seq >= :s AND seq < :e ORDER BY seq"
+                ),
+                {"c": community, "s": start, "e": end},
+            )
+            return [bytes(r.data) for r in rows]
+
+    async def account_entries(
+        self, community: str, account_id: str, before_seq: int | None, limit: int
+    ) -> list[Entry]:
+        before = limits.TREE_SIZE_MAX if before_seq is None else before_seq
+        limit = max(1, min(limit, limits.PAGE_SIZE_MAX))
+        sql = (
+            "SELECT seq, data FROM journal_entries WHERE community = :c AND {col} = :a "
+            "AND seq < :b ORDER BY seq DESC LIMIT :n"
+        )
+        async with self._read() as conn:
+            seen: dict[int, bytes] = {}
+            for column in ("from_account", "to_account"):
+                rows = await conn.execute(
+                    text(sql.format(col=column)),
+                    {"c": community, "a": account_id, "b": before, "n": limit},
+                )
+                seen.update((int(r.seq), r.data) for r in rows)
+        newest = sorted(seen, reverse=True)[:limit]
+        return [entry_from_row(community, seq, seen[seq]) for seq in newest]
+
+    async def account(self, community: str, account_id: str) -> AccountRow | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT * FROM accounts WHERE community = :c AND id = :id"),
+                    {"c": community, "id": account_id},
+                )
+            ).first()
+        return None if row is None else _account_from_row(row)
+
+    async def accounts(self, community: str) -> list[AccountRow]:
+        async with self._read() as conn:
+            rows = await conn.execute(
+                text("SELECT * FROM accounts WHERE community = :c ORDER BY id"), {"c": community}
+            )
+            return [_account_from_row(r) for r in rows]
+
+    async def settings(self, community: str) -> Settings:
+        async with self._read() as conn:
+            return await read_settings(conn, community)
+
+    async def monthly_total(self, community: str, account_id: str, month: str) -> int:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT minutes FROM monthly_totals WHERE community = :c "
+                        "AND account = :a AND month = :m"
+                    ),
+                    {"c": community, "a": account_id, "m": month},
+                )
+            ).first()
+        return 0 if row is None else int(row.minutes)
+
+    async def nodes(
+        self, community: str, coordinates: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        async with self._read() as conn:
+            return await read_nodes(conn, community, coordinates)
+
+    async def checkpoints(
+        self, community: str, after_size: int, limit: int
+    ) -> list[StoredCheckpoint]:
+        async with self._read() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT size, root, note FROM checkpoints WHERE community = :c "
+                    "AND size > :s ORDER BY size LIMIT :n"
+                ),
+                {"c": community, "s": after_size, "n": limit},
+            )
+            return [StoredCheckpoint(int(r.size), bytes(r.root), r.note) for r in rows]
+
+    async def checkpoint_at(self, community: str, size: int) -> StoredCheckpoint | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT size, root, note FROM checkpoints WHERE community = :c AND size = :s"),
+                    {"c": community, "s": size},
+                )
+            ).first()
+        return None if row is None else StoredCheckpoint(int(row.size), bytes(row.root), row.note)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+__all__ = ["SqlStore", "entry_from_row", "advisory_key", "is_sqlite"]

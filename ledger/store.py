@@ -1,0 +1,127 @@
+"""What the ledger needs from storage: the contract every store implements.
+
+A store holds many communities' journals. Writes happen only inside
+``Store.batch(community)``: one transaction that, on PostgreSQL, also holds a
+per-community lock, so several processes can append to the same journal without
+a fork, a gap or a double spend. Reads outside a batch see committed state.
+
+Two implementations pass the same contract suite: ``ledger.memory.MemoryStore``
+(a fake for unit tests) and ``ledger.sql.store.SqlStore`` (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ledger.merkle import Frontier
+from ledger.model import AccountSpec, Entry, Rejected, Settings
+from ledger.state import LedgerState
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The end of a journal: its size, last leaf hash and time, and tree frontier."""
+
+    size: int
+    last_leaf: bytes
+    last_time: str
+    frontier: Frontier
+    checkpoint: StoredCheckpoint | None
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a batch of drafts must see of the ledger's state to be checked."""
+
+    account_ids: frozenset[str]
+    monthly_keys: frozenset[tuple[str, str]]
+    corrected_seqs: frozenset[int]
+    entry_ids: frozenset[str]
+
+
+@dataclass(slots=True)
+class Loaded:
+    state: LedgerState
+    existing: dict[str, Entry]
+    failed: dict[str, tuple[Rejected, bytes]]  # id -> (rejection, canonical draft bytes)
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    """Everything one group commit changes, written in one transaction."""
+
+    entries: list[Entry] = field(default_factory=list)
+    nodes: list[bytes] = field(default_factory=list)  # per entry: subtree hashes it completes
+    new_accounts: list[AccountSpec] = field(default_factory=list)
+    changed_accounts: list[AccountSpec] = field(default_factory=list)
+    balances: dict[str, int] = field(default_factory=dict)  # account -> new balance
+    monthly: dict[tuple[str, str], int] = field(default_factory=dict)  # -> new total
+    settings: Settings | None = None
+    rejections: list[tuple[Rejected, bytes]] = field(default_factory=list)
+    checkpoint: StoredCheckpoint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    spec: AccountSpec
+    balance_minutes: int
+
+
+class BatchTx(Protocol):
+    async def head(self) -> Head: ...
+
+    async def load(self, needs: Needs) -> Loaded: ...
+
+    async def write(self, batch: BatchWrite) -> None: ...
+
+
+class Store(Protocol):
+    def batch(self, community: str) -> AbstractAsyncContextManager[BatchTx]: ...
+
+    async def head(self, community: str) -> Head: ...
+
+    async def communities(self) -> list[str]: ...
+
+    async def entry_by_id(self, community: str, entry_id: str) -> Entry | None: ...
+
+    async def entries(self, community: str, start: int, end: int) -> list[Entry]:
+        """Entries with start <= seq < end, in order (at most ENTRY_RANGE_MAX)."""
+        ...
+
+    async def account_entries(
+        self, community: str, account_id: str, before_seq: int | None, limit: int
+    ) -> list[Entry]:
+        """Newest first: entries that open the account or move its minutes."""
+        ...
+
+    async def account(self, community: str, account_id: str) -> AccountRow | None: ...
+
+    async def accounts(self, community: str) -> list[AccountRow]: ...
+
+    async def settings(self, community: str) -> Settings: ...
+
+    async def monthly_total(self, community: str, account_id: str, month: str) -> int: ...
+
+    async def nodes(
+        self, community: str, coordinates: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """Merkle node hashes by (level, index), for complete subtrees below the head."""
+        ...
+
+    async def checkpoints(
+        self, community: str, after_size: int, limit: int
+    ) -> list[StoredCheckpoint]: ...
+
+    async def checkpoint_at(self, community: str, size: int) -> StoredCheckpoint | None: ...
+
+    async def close(self) -> None: ...
