@@ -9,6 +9,7 @@ Error messages never contain key material.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from typing import Literal
@@ -66,9 +67,7 @@ def generate_key_file(path: str | os.PathLike[str], name: str) -> NoteVerifier:
     if not is_valid_key_name(name):
         raise SigningKeyError("invalid_key_name", "non-empty, no spaces or '+'")
     signer = generate_signer(name)
-    parent = os.path.dirname(os.fspath(path))
-    if parent:
-        os.makedirs(parent, mode=KEY_DIRECTORY_MODE, exist_ok=True)
+    _make_private_directories(os.path.dirname(os.fspath(path)))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW
     try:
         fd = os.open(path, flags, KEY_FILE_MODE)
@@ -86,6 +85,37 @@ def generate_key_file(path: str | os.PathLike[str], name: str) -> NoteVerifier:
     return signer.verifier()
 
 
+def _make_private_directories(directory: str) -> None:
+    """Create ``directory`` and its missing ancestors with mode 0700.
+
+    ``os.makedirs`` gives its mode to the last directory only, so each missing
+    level is created here. Directories that already exist are left alone.
+    """
+    missing: list[str] = []
+    # Each step removes a path component, so this ends at the root or "".
+    while directory and not os.path.lexists(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for each in reversed(missing):
+        # Created meanwhile by someone else is fine: the key file's mode still holds.
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(each, KEY_DIRECTORY_MODE)
+
+
+def _check_private_regular_file(path: str | os.PathLike[str], status: os.stat_result) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        raise SigningKeyError("key_file_not_regular", f"{os.fspath(path)!r}")
+    if status.st_mode & 0o077:
+        raise SigningKeyError(
+            "key_file_too_open",
+            f"{os.fspath(path)!r} has mode {stat.S_IMODE(status.st_mode):04o};"
+            f" run: chmod 600 {os.fspath(path)}",
+        )
+
+
 def _read_key_file(path: str | os.PathLike[str]) -> str:
     """The key file's text, after checking it is a private regular file.
 
@@ -101,16 +131,12 @@ def _read_key_file(path: str | os.PathLike[str]) -> str:
         raise SigningKeyError(
             "key_file_unreadable", f"{os.fspath(path)!r}: {error.strerror}"
         ) from None
+    try:
+        _check_private_regular_file(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as key_file:
-        status = os.fstat(key_file.fileno())
-        if not stat.S_ISREG(status.st_mode):
-            raise SigningKeyError("key_file_not_regular", f"{os.fspath(path)!r}")
-        if status.st_mode & 0o077:
-            raise SigningKeyError(
-                "key_file_too_open",
-                f"{os.fspath(path)!r} has mode {stat.S_IMODE(status.st_mode):04o};"
-                f" run: chmod 600 {os.fspath(path)}",
-            )
         raw = key_file.read(_KEY_FILE_BYTES_MAX + 1)
     if len(raw) > _KEY_FILE_BYTES_MAX:
         raise SigningKeyError("key_file_too_large")

@@ -88,9 +88,7 @@ MALFORMED_BODIES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"), MALFORMED_BODIES.values(), ids=MALFORMED_BODIES.keys()
-)
+@pytest.mark.parametrize(("body", "reason"), MALFORMED_BODIES.values(), ids=MALFORMED_BODIES.keys())
 def test_a_malformed_body_is_refused_with_its_reason(body: str, reason: str) -> None:
     with pytest.raises(CheckpointError) as error:
         parse_checkpoint_body(body)
@@ -231,5 +229,5 @@ def test_a_validly_signed_note_that_is_not_a_checkpoint_is_refused() -> None:
 
 
 def test_a_checkpoint_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="^invalid_tree_size"):
+    with pytest.raises(ValueError, match=r"^invalid_tree_size"):
         parse_checkpoint_body(f"o\n01\n{ROOT_B64}\n")

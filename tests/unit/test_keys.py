@@ -256,5 +256,5 @@ def test_exactly_one_key_source_is_required(tmp_path: Path, both: bool) -> None:
 
 
 def test_a_signing_key_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="^one_source_required"):
+    with pytest.raises(ValueError, match=r"^one_source_required"):
         load_signer()

@@ -562,5 +562,5 @@ def test_canonical_base64_decodes() -> None:
 
 
 def test_a_note_error_is_a_value_error_with_its_reason_in_the_message() -> None:
-    with pytest.raises(ValueError, match="^unverified_note"):
+    with pytest.raises(ValueError, match=r"^unverified_note"):
         open_note(PETER_NOTE, [])

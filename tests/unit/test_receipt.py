@@ -261,5 +261,5 @@ def test_a_receipt_cannot_be_built_from_invalid_fields(
 
 
 def test_a_receipt_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="^malformed_receipt"):
+    with pytest.raises(ValueError, match=r"^malformed_receipt"):
         parse_receipt("not a receipt")

@@ -1,0 +1,38 @@
+"""Builds the running parts from settings: the store, the migrations, the ledger."""
+
+from __future__ import annotations
+
+from ledger.keys import load_signer
+from ledger.note import NoteSigner
+from ledger.service import Ledger
+from ledger.sql import migrate
+from ledger.sql.store import SqlStore
+
+from api.settings import Settings
+
+
+def signer_from(settings: Settings) -> NoteSigner:
+    if settings.signing_key:
+        return load_signer(value=settings.signing_key)
+    return load_signer(path=settings.signing_key_file)
+
+
+def store_from(settings: Settings) -> SqlStore:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return SqlStore.from_url(settings.database_url)
+
+
+async def upgrade_database(store: SqlStore) -> None:
+    """Apply every layer's migrations (journal first, then the application's)."""
+    await migrate.upgrade(store.engine)
+    try:
+        from api import migrate as api_migrate
+    except ImportError:  # the application's own tables are not there yet
+        return
+    await api_migrate.upgrade(store.engine)
+
+
+def ledger_from(settings: Settings, store: SqlStore) -> Ledger:
+    return Ledger(store, signer_from(settings), settings.host)

@@ -1,0 +1,58 @@
+"""Deployment settings: one frozen object, read once from the environment.
+
+This is the only module that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///var/buurtmunt.db"
+DEFAULT_KEY_FILE = "var/signing.key"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # The checkpoint signing key: the value itself (BUURTMUNT_SIGNING_KEY) wins
+    # over the file (BUURTMUNT_SIGNING_KEY_FILE, mode 0600).
+    signing_key: str | None = None
+    signing_key_file: str = DEFAULT_KEY_FILE
+    public_url: str = DEFAULT_PUBLIC_URL
+    # Earnings above this many minutes need a second coordinator's approval.
+    approval_threshold_minutes: int = 8 * 60
+    # Cookies marked Secure only when served over https.
+    debug: bool = False
+    rate_limit_per_minute: int = 30
+
+    @property
+    def host(self) -> str:
+        """The public host, used as the checkpoint origin's prefix and key name."""
+        return urlsplit(self.public_url).netloc or "localhost"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("BUURTMUNT_DATABASE_URL", DEFAULT_DATABASE_URL),
+            signing_key=env.get("BUURTMUNT_SIGNING_KEY") or None,
+            signing_key_file=env.get("BUURTMUNT_SIGNING_KEY_FILE", DEFAULT_KEY_FILE),
+            public_url=env.get("BUURTMUNT_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),
+            approval_threshold_minutes=int(env.get("BUURTMUNT_APPROVAL_THRESHOLD_MINUTES", 480)),
+            debug=env.get("BUURTMUNT_DEBUG", "") == "1",
+            rate_limit_per_minute=int(env.get("BUURTMUNT_RATE_LIMIT_PER_MINUTE", 30)),
+        )
+
+    def sqlite_path(self) -> Path | None:
+        if not self.database_url.startswith("sqlite"):
+            return None
+        return Path(self.database_url.split(":///", 1)[1])
