@@ -7,7 +7,7 @@ testable without a database and keeps the rules identical for every store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ledger.canonical import canonical_json, draft_object, encode_entry
 from ledger.merkle import BatchNodes, Frontier, leaf_hash
@@ -29,12 +29,30 @@ class Accepted:
 Outcome = Accepted | Rejected
 
 
+class BatchProofs:
+    """Inclusion proofs for a batch's new entries, built on the first request.
+
+    Most callers never ask for a receipt in the same breath, so the batch's
+    Merkle nodes are only kept if someone does.
+    """
+
+    def __init__(self, before: Frontier, leaves: list[bytes]) -> None:
+        self._before = before
+        self._leaves = leaves
+        self._nodes: BatchNodes | None = None
+
+    def inclusion_proof(self, seq: int) -> list[bytes]:
+        if self._nodes is None:
+            self._nodes = BatchNodes(self._before, self._leaves)
+        return self._nodes.inclusion_proof(seq)
+
+
 @dataclass(slots=True)
 class Assembly:
     write: BatchWrite
     outcomes: list[Outcome]
-    nodes: BatchNodes | None = None
-    touched: set[str] = field(default_factory=set)
+    frontier: Frontier  # after the batch
+    proofs: BatchProofs | None = None
 
 
 def needs_of(drafts: list[Draft], month: str) -> Needs:
@@ -110,10 +128,10 @@ def assemble(
     for key, total in state.monthly.items():
         if monthly_before.get(key) != total:
             write.monthly[key] = total
-    assembly = Assembly(write=write, outcomes=outcomes, touched=touched)
+    assembly = Assembly(write=write, outcomes=outcomes, frontier=frontier)
     if write.entries:
-        assembly.nodes = BatchNodes(head.frontier, [e.leaf for e in write.entries])
-        assert assembly.nodes.root() == frontier.root()
+        assembly.proofs = BatchProofs(head.frontier, [e.leaf for e in write.entries])
+    assert frontier.size == head.size + len(write.entries)
     return assembly
 
 

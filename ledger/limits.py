@@ -27,6 +27,9 @@ REFERENCE_LENGTH_MAX = 128
 META_KEYS_MAX = 16
 META_KEY_LENGTH_MAX = 32
 META_VALUE_LENGTH_MAX = 200
+# The meta object's canonical JSON, keys and values together: keeps the widest
+# well-shaped entry under ENTRY_BYTES_MAX (16 values of 200 four-byte characters would not).
+META_BYTES_MAX = 4_096
 POSTINGS_PER_ENTRY_MAX = 8
 ENTRY_BYTES_MAX = 8_192
 
@@ -51,3 +54,17 @@ RECEIPT_EXTRA_BYTES_MAX = 1_024
 PAGE_SIZE_MAX = 500
 PAGE_SIZE_DEFAULT = 50
 ENTRY_RANGE_MAX = 1_000
+
+# Audit and export bundles.
+# An audit keeps at most this many findings; the rest are only counted.
+AUDIT_FINDINGS_MAX = 1_000
+# Duplicate-id suspects an audit re-reads to confirm (each names one entry).
+AUDIT_ID_SUSPECTS_MAX = 10_000
+# A bundle holds at most this many checkpoint files.
+BUNDLE_CHECKPOINTS_MAX = 1_000_000
+# balances.json and manifest.json are read whole, so their size is bounded.
+BUNDLE_JSON_BYTES_MAX = 64 * 1024 * 1024
+# An export retries this often for a head that stays put while balances are read.
+EXPORT_SNAPSHOT_ATTEMPTS = 20
+# A statement's monthly series covers at most this many months.
+STATEMENT_MONTHS_MAX = 600

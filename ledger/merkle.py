@@ -109,7 +109,7 @@ class Frontier:
             )
         if not all(_is_hash(h) for h in hashes):
             raise ValueError(f"frontier hashes must be {HASH_SIZE} bytes each")
-        return cls(size, [bytes(h) for h in hashes])
+        return cls(size, list(hashes))
 
     def append(self, leaf: bytes) -> list[bytes]:
         """Add one leaf hash; return the hashes of the subtrees it completes, levels 1..t.
@@ -167,10 +167,11 @@ def _path_nodes(level: int, index: int, size: int) -> list[list[Node]]:
 
 
 def inclusion_proof_nodes(index: int, size: int) -> list[list[Node]]:
-    """For each hash of the inclusion proof of leaf ``index``, the nodes it is the ``hash_of_nodes`` of."""
+    """For each inclusion proof hash of leaf ``index``, the nodes it is the ``hash_of_nodes`` of."""
     if not (_is_int(index) and _is_int(size) and 0 <= index < size <= TREE_SIZE_MAX):
         raise ValueError(
-            f"no inclusion proof for leaf {index} in a tree of size {size}: need 0 <= index < size <= {TREE_SIZE_MAX}"
+            f"no inclusion proof for leaf {index} in a tree of size {size}: "
+            f"need 0 <= index < size <= {TREE_SIZE_MAX}"
         )
     return _path_nodes(0, index, size)
 
@@ -182,13 +183,10 @@ def consistency_proof_nodes(old_size: int, new_size: int) -> list[list[Node]]:
     audit path in the new tree (RFC 9162 SUBPROOF); the first node is left out
     when it is the whole old tree, because the verifier already holds that root.
     """
-    if not (
-        _is_int(old_size)
-        and _is_int(new_size)
-        and 0 < old_size <= new_size <= TREE_SIZE_MAX
-    ):
+    if not (_is_int(old_size) and _is_int(new_size) and 0 < old_size <= new_size <= TREE_SIZE_MAX):
         raise ValueError(
-            f"no consistency proof from size {old_size} to {new_size}: need 0 < old_size <= new_size <= {TREE_SIZE_MAX}"
+            f"no consistency proof from size {old_size} to {new_size}: "
+            f"need 0 < old_size <= new_size <= {TREE_SIZE_MAX}"
         )
     if old_size == new_size:
         return []
@@ -201,10 +199,7 @@ def consistency_proof_nodes(old_size: int, new_size: int) -> list[list[Node]]:
 
 
 def _hashes_of(groups: list[list[Node]], get_node: GetNode) -> list[bytes]:
-    return [
-        hash_of_nodes([get_node(level, index) for level, index in group])
-        for group in groups
-    ]
+    return [hash_of_nodes([get_node(level, index) for level, index in group]) for group in groups]
 
 
 def inclusion_proof(index: int, size: int, get_node: GetNode) -> list[bytes]:
@@ -217,9 +212,7 @@ def consistency_proof(old_size: int, new_size: int, get_node: GetNode) -> list[b
     return _hashes_of(consistency_proof_nodes(old_size, new_size), get_node)
 
 
-def root_from_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
-) -> bytes | None:
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
     """The root an inclusion proof leads to (RFC 9162 2.1.3.2 steps 1-4), or None if malformed."""
     if not (_is_int(index) and _is_int(size) and 0 <= index < size <= TREE_SIZE_MAX):
         return None
@@ -245,7 +238,7 @@ def root_from_inclusion(
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """Whether ``proof`` shows leaf hash ``leaf`` at ``index`` in the tree of ``size`` with ``root``."""
+    """Whether ``proof`` puts leaf hash ``leaf`` at ``index`` in the tree ``root`` of ``size``."""
     computed = root_from_inclusion(leaf, index, size, proof)
     return computed is not None and _is_hash(root) and computed == root
 
@@ -262,11 +255,7 @@ def verify_consistency(
     RFC 9162 2.1.4.2 for 0 < old_size < new_size. Equal sizes need an empty
     proof and equal roots. An empty old tree has no checkpoint, so no proof.
     """
-    if not (
-        _is_int(old_size)
-        and _is_int(new_size)
-        and 0 < old_size <= new_size <= TREE_SIZE_MAX
-    ):
+    if not (_is_int(old_size) and _is_int(new_size) and 0 < old_size <= new_size <= TREE_SIZE_MAX):
         return False
     if not (_is_hash(old_root) and _is_hash(new_root) and _are_hashes(proof)):
         return False
@@ -275,6 +264,9 @@ def verify_consistency(
     if not proof:
         return False
     path = list(proof)
+    # Steps 2-4: an old tree that is one complete node is its own starting
+    # point, left out of the proof; otherwise the proof starts from the largest
+    # complete node ending at old_size, so skip the levels it already covers.
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
     fn, sn = old_size - 1, new_size - 1
@@ -285,10 +277,12 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
+            # A left sibling lies inside the old tree, so both roots take it.
             fr, sr = node_hash(c, fr), node_hash(c, sr)
             while not fn & 1 and fn != 0:
                 fn, sn = fn >> 1, sn >> 1
         else:
+            # A right sibling holds only new leaves.
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return fr == old_root and sr == new_root and sn == 0
@@ -349,9 +343,7 @@ class BatchNodes:
     def inclusion_proof(self, index: int) -> list[bytes]:
         """The inclusion proof of batch leaf ``index`` in the tree of ``self.size``."""
         if not (_is_int(index) and self.begin <= index < self.size):
-            raise ValueError(
-                f"leaf {index} is not in the batch [{self.begin}, {self.size})"
-            )
+            raise ValueError(f"leaf {index} is not in the batch [{self.begin}, {self.size})")
         return inclusion_proof(index, self.size, self.get)
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from ledger import limits
+from ledger.canonical import canonical_json
 from ledger.model import (
     AccountType,
     Draft,
@@ -78,7 +79,7 @@ def _meta_ok(draft: Draft) -> bool:
             return False
         elif len(value) > limits.META_VALUE_LENGTH_MAX or not _text_ok(value):
             return False
-    return True
+    return len(canonical_json(dict(draft.meta))) <= limits.META_BYTES_MAX
 
 
 def _fields_match_kind(draft: Draft) -> bool:
@@ -88,6 +89,16 @@ def _fields_match_kind(draft: Draft) -> bool:
         and (draft.settings is not None) == (kind is EntryKind.CONFIGURE)
         and (draft.budget is not None) == (kind is EntryKind.BUDGET)
         and (draft.corrects is not None) == (kind is EntryKind.CORRECT)
+        and (draft.corrects is None or _is_json_count(draft.corrects))
+    )
+
+
+def _is_json_count(value: object) -> bool:
+    """A non-negative integer that canonical JSON can carry (not a bool)."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 0 <= value <= limits.JSON_INTEGER_MAX
     )
 
 
@@ -111,11 +122,13 @@ def _check_amounts(draft: Draft) -> Rejected | None:
         count_ok = count == 1
     if not count_ok:
         return reject(draft, Rejection.POSTINGS_COUNT_INVALID)
+    # One loop per check, so that a later posting's earlier-ordered fault wins.
     for posting in draft.postings:
         amount = posting.amount_minutes
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             return reject(draft, Rejection.AMOUNT_MUST_BE_POSITIVE)
-        if amount > limits.TRANSFER_MINUTES_MAX:
+    for posting in draft.postings:
+        if posting.amount_minutes > limits.TRANSFER_MINUTES_MAX:
             return reject(
                 draft,
                 Rejection.AMOUNT_EXCEEDS_MAXIMUM,
@@ -124,8 +137,6 @@ def _check_amounts(draft: Draft) -> Rejected | None:
     for posting in draft.postings:
         if posting.payer == posting.payee:
             return reject(draft, Rejection.PAYER_MUST_DIFFER_FROM_PAYEE)
-    if draft.corrects is not None and not 0 <= draft.corrects <= limits.JSON_INTEGER_MAX:
-        return reject(draft, Rejection.FIELDS_DO_NOT_MATCH_KIND)
     return None
 
 
@@ -141,7 +152,7 @@ def _check_declarations(draft: Draft) -> Rejected | None:
     if draft.settings is not None:
         cap = draft.settings.member_earning_cap_minutes_per_month
         if cap is not None and not (
-            isinstance(cap, int) and 1 <= cap <= limits.EARNING_CAP_MINUTES_PER_MONTH_MAX
+            _is_json_count(cap) and 1 <= cap <= limits.EARNING_CAP_MINUTES_PER_MONTH_MAX
         ):
             return reject(draft, Rejection.CAP_INVALID)
     if account is not None:
@@ -149,7 +160,9 @@ def _check_declarations(draft: Draft) -> Rejected | None:
         if account.type is AccountType.ORGANISATION:
             floor_ok = floor is None
         else:
-            floor_ok = isinstance(floor, int) and 0 <= floor <= limits.BALANCE_MINUTES_MAX
+            floor_ok = (
+                floor is not None and _is_json_count(floor) and floor <= limits.BALANCE_MINUTES_MAX
+            )
         if not floor_ok:
             return reject(draft, Rejection.FLOOR_INVALID)
     return None

@@ -16,15 +16,15 @@ import logging
 from dataclasses import dataclass
 
 from ledger import limits
-from ledger.batch import Accepted, Assembly, Outcome, assemble, needs_of, seal
+from ledger.batch import Accepted, Assembly, BatchProofs, Outcome, assemble, needs_of, seal
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.clock import Clock, format_time
-from ledger.merkle import BatchNodes
 from ledger.model import Draft, Entry, Rejected
 from ledger.note import NoteSigner
 from ledger.receipt import Receipt
 from ledger.shape import check_shape
-from ledger.store import Store, StoredCheckpoint
+from ledger.state import LedgerState
+from ledger.store import Head, Loaded, Needs, Store, StoredCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +42,75 @@ class Appended:
     """A draft that is in the journal, durable, with what proves it.
 
     ``checkpoint`` and ``nodes`` are absent for a retry of an entry committed in
-    an earlier batch; its receipt then comes from the store.
+    an earlier batch; its receipt then comes from the store (``Ledger.receipt``).
     """
 
     accepted: Accepted
     checkpoint: StoredCheckpoint | None
-    nodes: BatchNodes | None
+    proofs: BatchProofs | None
 
     @property
     def entry(self) -> Entry:
         return self.accepted.entry
 
     def receipt(self) -> Receipt | None:
-        if self.checkpoint is None or self.nodes is None:
+        if self.checkpoint is None or self.proofs is None:
             return None
         seq = self.accepted.entry.seq
-        proof = tuple(self.nodes.inclusion_proof(seq))
+        proof = tuple(self.proofs.inclusion_proof(seq))
         return Receipt(index=seq, proof=proof, checkpoint_note=self.checkpoint.note)
 
 
 Result = Appended | Rejected
+
+
+@dataclass(slots=True)
+class _StateCache:
+    """The state this writer left behind at the head it last committed.
+
+    Balances, settings and month counters change only together with the
+    journal, so while the journal's head is still the one this writer wrote
+    (no other process appended since), what it holds is current and the next
+    batch need not load it again. Memory is bounded by the number of accounts.
+    """
+
+    size: int
+    last_leaf: bytes
+    month: str
+    state: LedgerState
+    monthly_known: frozenset[tuple[str, str]]
+
+    @classmethod
+    def after(
+        cls, head: Head, assembly: Assembly, state: LedgerState, known: frozenset[tuple[str, str]]
+    ) -> _StateCache:
+        entries = assembly.write.entries
+        last_leaf = entries[-1].leaf if entries else head.last_leaf
+        month = entries[-1].month if entries else ""
+        state.originals = {}
+        state.corrected = set()
+        return cls(assembly.frontier.size, last_leaf, month, state, known)
+
+    def holds(self, head: Head, month: str) -> bool:
+        return (self.size, self.last_leaf, self.month) == (head.size, head.last_leaf, month)
+
+    def missing(self, needs: Needs) -> Needs:
+        return Needs(
+            account_ids=needs.account_ids - self.state.accounts.keys(),
+            monthly_keys=needs.monthly_keys - self.monthly_known,
+            corrected_seqs=needs.corrected_seqs,
+            entry_ids=needs.entry_ids,
+        )
+
+    def merge_into(self, loaded: Loaded) -> None:
+        fresh = loaded.state
+        self.state.accounts.update(fresh.accounts)
+        self.state.monthly.update(fresh.monthly)
+        self.state.originals = fresh.originals
+        self.state.corrected = fresh.corrected
+        self.state.settings = fresh.settings
+        self.state.community_account = fresh.community_account
+        loaded.state = self.state
 
 
 @dataclass(slots=True)
@@ -84,6 +133,7 @@ class Writer:
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._broken: BaseException | None = None
+        self._cache: _StateCache | None = None
 
     async def append(self, draft: Draft) -> Result:
         """Append ``draft`` durably, or say why not. Retries with the same id are safe."""
@@ -98,7 +148,7 @@ class Writer:
             self._task = asyncio.get_running_loop().create_task(self._run())
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Waiting(draft, future))
-        return await asyncio.shield(future)
+        return await future
 
     async def close(self) -> None:
         if self._task is not None:
@@ -151,19 +201,26 @@ class Writer:
                 "the stored tree does not match the last signed checkpoint"
             )
             time = max(format_time(self._clock.now()), head.last_time)
-            loaded = await tx.load(needs_of(drafts, time[:7]))
+            needs = needs_of(drafts, time[:7])
+            cache, self._cache = self._cache, None  # void until this batch commits
+            if cache is not None and not cache.holds(head, time[:7]):
+                cache = None
+            loaded = await tx.load(needs if cache is None else cache.missing(needs))
+            if cache is not None:
+                cache.merge_into(loaded)
             loaded.state.size = head.size
             assembly = assemble(self._community, head, loaded, drafts, time)
             checkpoint = self._sign(assembly) if assembly.write.entries else None
             if checkpoint is not None:
                 seal(assembly, checkpoint)
             await tx.write(assembly.write)
+        known = needs.monthly_keys | (cache.monthly_known if cache is not None else frozenset())
+        self._cache = _StateCache.after(head, assembly, loaded.state, known)
         return [self._result(o, assembly, checkpoint, head.size) for o in assembly.outcomes]
 
     def _sign(self, assembly: Assembly) -> StoredCheckpoint:
-        assert assembly.nodes is not None
-        size = assembly.nodes.size
-        root = assembly.nodes.root()
+        size = assembly.frontier.size
+        root = assembly.frontier.root()
         note = sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
         return StoredCheckpoint(size=size, root=root, note=note)
 
@@ -174,5 +231,5 @@ class Writer:
         if isinstance(outcome, Rejected):
             return outcome
         if outcome.entry.seq < first_seq:
-            return Appended(accepted=outcome, checkpoint=None, nodes=None)
-        return Appended(accepted=outcome, checkpoint=checkpoint, nodes=assembly.nodes)
+            return Appended(accepted=outcome, checkpoint=None, proofs=None)
+        return Appended(accepted=outcome, checkpoint=checkpoint, proofs=assembly.proofs)

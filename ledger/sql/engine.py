@@ -41,6 +41,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    # asyncpg prepares every statement; after five runs PostgreSQL may switch a
+    # prepared statement to a generic plan, which for `id = ANY($2)` can mean
+    # scanning a whole community. Batches are large, planning is cheap: always
+    # plan for the actual parameters.
+    kwargs.setdefault(
+        "connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+    )
     return create_async_engine(url, **kwargs)
 
 

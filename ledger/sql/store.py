@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import limits
@@ -35,10 +35,13 @@ def entry_from_row(community: str, seq: int, data: bytes) -> Entry:
     return entry
 
 
+_ACCOUNT_TYPES = {t.value: t for t in AccountType}
+
+
 def _account_from_row(row: Any) -> AccountRow:
     spec = AccountSpec(
         id=row.id,
-        type=AccountType(row.type),
+        type=_ACCOUNT_TYPES[row.type],
         floor_minutes=row.floor_minutes,
         budget_minutes_per_month=row.budget_minutes_per_month,
     )
@@ -54,17 +57,6 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
 def advisory_key(community: str) -> int:
     """A stable signed 64-bit key for PostgreSQL's advisory lock on a community."""
     return int.from_bytes(hashlib.sha256(b"buurtmunt:" + community.encode()).digest()[:8], "big", signed=True)
-
-
-async def _select_in(
-    conn: AsyncConnection, sql: str, name: str, values: Iterable[Any], **params: Any
-) -> list[Any]:
-    statement = text(sql).bindparams(bindparam(name, expanding=True))
-    rows: list[Any] = []
-    for chunk in _chunks(values):
-        result = await conn.execute(statement, {name: chunk, **params})
-        rows.extend(result.all())
-    return rows
 
 
 async def read_head(conn: AsyncConnection, community: str) -> Head:
@@ -105,12 +97,11 @@ async def read_nodes(
     conn: AsyncConnection, community: str, coordinates: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
     homes = {c: node_home(*c) if c[0] > 0 else (c[1], -1) for c in coordinates}
-    rows = await _select_in(
+    rows = await select_in(
         conn,
-        "SELECT seq, leaf, nodes FROM journal_entries WHERE community = :c AND seq IN :seqs",
-        "seqs",
+        "SELECT seq, leaf, nodes FROM journal_entries WHERE community = ? AND seq IN ?",
         sorted({seq for seq, _ in homes.values()}),
-        c=community,
+        community,
     )
     by_seq = {int(r.seq): (bytes(r.leaf), bytes(r.nodes)) for r in rows}
     found: dict[tuple[int, int], bytes] = {}
@@ -126,50 +117,47 @@ async def read_nodes(
 
 
 class SqlBatch:
-    """One group commit's transaction."""
+    """One group commit's transaction.
+
+    The statements here run once per batch with thousands of rows, so they go
+    to the driver directly (``exec_driver_sql``, native placeholders, tuples)
+    instead of through SQL compilation: the ORM and the compiler stay at the edges.
+    """
 
     def __init__(self, conn: AsyncConnection, community: str) -> None:
         self._conn = conn
         self._community = community
+        self._sql = driver_sql(conn)
 
     async def head(self) -> Head:
         return await read_head(self._conn, self._community)
+
+    async def _select_in(self, sql: str, values: Iterable[Any], *before: Any) -> list[Any]:
+        return await select_in(self._conn, sql, values, *before)
 
     async def load(self, needs: Needs) -> Loaded:
         conn, c = self._conn, self._community
         state = LedgerState(settings=await read_settings(conn, c))
         state.community_account = await _community_account(conn, c)
-        for row in await _select_in(
-            conn, "SELECT * FROM accounts WHERE community = :c AND id IN :ids", "ids",
-            sorted(needs.account_ids), c=c,
-        ):
+        for row in await self._select_in(_SELECT_ACCOUNTS, sorted(needs.account_ids), c):
             account = _account_from_row(row)
             state.accounts[account.spec.id] = AccountState(account.spec, account.balance_minutes)
         await self._load_monthly(state, needs)
-        for row in await _select_in(
-            conn, "SELECT seq, data, corrects FROM journal_entries "
-            "WHERE community = :c AND seq IN :seqs", "seqs", sorted(needs.corrected_seqs), c=c,
-        ):
+        seqs = sorted(needs.corrected_seqs)
+        for row in await self._select_in(_SELECT_BY_SEQ, seqs, c):
             state.originals[int(row.seq)] = entry_from_row(c, int(row.seq), row.data)
-        for row in await _select_in(
-            conn, "SELECT corrects FROM journal_entries WHERE community = :c AND corrects IN :seqs",
-            "seqs", sorted(needs.corrected_seqs), c=c,
-        ):
+        for row in await self._select_in(_SELECT_CORRECTED, seqs, c):
             state.corrected.add(int(row.corrects))
+        ids = sorted(needs.entry_ids)
         existing: dict[str, Entry] = {}
-        for row in await _select_in(
-            conn, "SELECT seq, data FROM journal_entries WHERE community = :c AND id IN :ids",
-            "ids", sorted(needs.entry_ids), c=c,
-        ):
+        for row in await self._select_in(_SELECT_BY_ID, ids, c):
             entry = entry_from_row(c, int(row.seq), row.data)
             existing[entry.id] = entry
         failed: dict[str, tuple[Rejected, bytes]] = {}
-        for row in await _select_in(
-            conn, "SELECT * FROM rejections WHERE community = :c AND id IN :ids", "ids",
-            sorted(needs.entry_ids), c=c,
-        ):
+        for row in await self._select_in(_SELECT_REJECTIONS, ids, c):
             numbers = tuple(json.loads(row.numbers).items())
-            failed[row.id] = (Rejected(row.id, Rejection(row.code), numbers), bytes(row.fingerprint))
+            rejected = Rejected(row.id, Rejection(row.code), numbers)
+            failed[row.id] = (rejected, bytes(row.fingerprint))
         return Loaded(state=state, existing=existing, failed=failed)
 
     async def _load_monthly(self, state: LedgerState, needs: Needs) -> None:
@@ -177,37 +165,55 @@ class SqlBatch:
         for account, month in needs.monthly_keys:
             by_month.setdefault(month, set()).add(account)
         for month, accounts in by_month.items():
-            for row in await _select_in(
-                self._conn,
-                "SELECT account, minutes FROM monthly_totals "
-                "WHERE community = :c AND month = :m AND account IN :ids",
-                "ids", sorted(accounts), c=self._community, m=month,
-            ):
+            rows = await self._select_in(_SELECT_MONTHLY, sorted(accounts), self._community, month)
+            for row in rows:
                 state.monthly[(row.account, month)] = int(row.minutes)
 
+    async def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            await self._conn.exec_driver_sql(self._sql.native(sql), rows)
+
     async def write(self, batch: BatchWrite) -> None:
-        conn, c = self._conn, self._community
-        if batch.entries:
-            await conn.execute(_INSERT_ENTRY, [_entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)])
-        if batch.new_accounts:
-            await conn.execute(_INSERT_ACCOUNT, [_account_params(c, a) for a in batch.new_accounts])
-        if batch.changed_accounts:
-            await conn.execute(_UPDATE_ACCOUNT_SPEC, [_account_params(c, a) for a in batch.changed_accounts])
-        if batch.balances:
-            await conn.execute(_UPDATE_BALANCE, [{"c": c, "id": a, "b": b} for a, b in batch.balances.items()])
-        if batch.monthly:
-            await conn.execute(_UPSERT_MONTHLY, [{"c": c, "a": a, "m": m, "v": v} for (a, m), v in batch.monthly.items()])
-        if batch.settings is not None or any(a.type is AccountType.COMMUNITY for a in batch.new_accounts):
+        c = self._community
+        entries = [_entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
+        balances = [(b, c, a) for a, b in batch.balances.items()]
+        if self._sql.postgres:
+            await self._write_columns(entries, balances)
+        else:
+            await self._many(_INSERT_ENTRY, entries)
+            await self._many(_UPDATE_BALANCE, balances)
+        await self._many(_INSERT_ACCOUNT, [_account_params(c, a) for a in batch.new_accounts])
+        await self._many(
+            _UPDATE_ACCOUNT_SPEC,
+            [(a.floor_minutes, a.budget_minutes_per_month, c, a.id) for a in batch.changed_accounts],
+        )
+        await self._many(_UPSERT_MONTHLY, [(c, a, m, v) for (a, m), v in batch.monthly.items()])
+        new_community = any(a.type is AccountType.COMMUNITY for a in batch.new_accounts)
+        if batch.settings is not None or new_community:
             await self._write_settings(batch)
-        if batch.rejections:
-            await conn.execute(_INSERT_REJECTION, [
-                {"c": c, "id": r.id, "code": r.code.value, "fp": fp,
-                 "numbers": json.dumps(dict(r.numbers), sort_keys=True)}
-                for r, fp in batch.rejections
-            ])
+        await self._many(
+            _INSERT_REJECTION,
+            [
+                (c, r.id, r.code.value, json.dumps(dict(r.numbers), sort_keys=True), fingerprint)
+                for r, fingerprint in batch.rejections
+            ],
+        )
         if batch.checkpoint is not None:
             cp = batch.checkpoint
-            await conn.execute(_INSERT_CHECKPOINT, {"c": c, "s": cp.size, "r": cp.root, "n": cp.note})
+            await self._many(_INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
+
+    async def _write_columns(
+        self, entries: list[tuple[Any, ...]], balances: list[tuple[Any, ...]]
+    ) -> None:
+        """PostgreSQL: each big write is one statement over arrays, not one per row."""
+        if entries:
+            columns = list(zip(*entries, strict=True))
+            await self._conn.exec_driver_sql(_PG_INSERT_ENTRIES, (self._community, *columns[1:]))
+        if balances:
+            amounts, _, ids = zip(*balances, strict=True)
+            await self._conn.exec_driver_sql(
+                _PG_UPDATE_BALANCES, (self._community, list(ids), list(amounts))
+            )
 
     async def _write_settings(self, batch: BatchWrite) -> None:
         settings = batch.settings or await read_settings(self._conn, self._community)
@@ -215,15 +221,71 @@ class SqlBatch:
             (a.id for a in batch.new_accounts if a.type is AccountType.COMMUNITY),
             await _community_account(self._conn, self._community),
         )
-        await self._conn.execute(_UPSERT_SETTINGS, {
-            "c": self._community,
-            "t": settings.members_may_transfer,
-            "cap": settings.member_earning_cap_minutes_per_month,
-            "ca": community_account,
-        })
+        row = (
+            self._community,
+            settings.members_may_transfer,
+            settings.member_earning_cap_minutes_per_month,
+            community_account,
+        )
+        await self._many(_UPSERT_SETTINGS, [row])
 
 
-def _entry_params(community: str, entry: Entry, nodes: bytes) -> dict[str, Any]:
+class DriverSql:
+    """Statements in the driver's own placeholder style.
+
+    Written with ``?`` (SQLite's style); for asyncpg each ``?`` becomes ``$n``.
+    ``IN ?`` expands to a list on SQLite and to ``= ANY($n)`` with an array on
+    PostgreSQL.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = self._postgres = dialect == "postgresql"
+        self._cache: dict[tuple[str, int], str] = {}
+
+    def native(self, sql: str) -> str:
+        if not self._postgres:
+            return sql
+        parts = sql.split("?")
+        return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+    def select_in(
+        self, sql: str, before: tuple[Any, ...], values: list[Any]
+    ) -> tuple[str, tuple[Any, ...]]:
+        key = (sql, 1 if self._postgres else len(values))
+        statement = self._cache.get(key)
+        if statement is None:
+            if self._postgres:
+                statement = self.native(sql.replace(" IN ?", " = ANY(?)"))
+            else:
+                statement = sql.replace(" IN ?", " IN (" + ",".join("?" * len(values)) + ")")
+            self._cache[key] = statement
+        if self._postgres:
+            return statement, (*before, values)
+        return statement, (*before, *values)
+
+
+_DRIVER_SQL: dict[str, DriverSql] = {}
+
+
+def driver_sql(conn: AsyncConnection) -> DriverSql:
+    name = conn.dialect.name
+    if name not in _DRIVER_SQL:
+        _DRIVER_SQL[name] = DriverSql(name)
+    return _DRIVER_SQL[name]
+
+
+async def select_in(conn: AsyncConnection, sql: str, values: Iterable[Any], *before: Any) -> list[Any]:
+    """Rows of ``sql`` whose ``IN ?`` marker is filled with ``values``, in chunks."""
+    sql_style = driver_sql(conn)
+    rows: list[Any] = []
+    for chunk in _chunks(values):
+        statement, params = sql_style.select_in(sql, before, chunk)
+        result = await conn.exec_driver_sql(statement, params)
+        rows.extend(result.all())
+    return rows
+
+
+def _entry_params(community: str, entry: Entry, nodes: bytes) -> tuple[Any, ...]:
     draft = entry.draft
     first = draft.postings[0] if draft.postings else None
     to_account = first.payee if first else None
@@ -231,54 +293,71 @@ def _entry_params(community: str, entry: Entry, nodes: bytes) -> dict[str, Any]:
         to_account = draft.account.id
     elif draft.budget is not None:
         to_account = draft.budget.organisation
-    return {
-        "c": community, "seq": entry.seq, "id": entry.id, "kind": entry.kind.value,
-        "time": entry.time, "fa": first.payer if first else None, "ta": to_account,
-        "corrects": draft.corrects, "data": entry.data, "leaf": entry.leaf, "nodes": nodes,
-    }
+    return (
+        community, entry.seq, entry.id, entry.kind.value, entry.time,
+        first.payer if first else None, to_account, draft.corrects, entry.data, entry.leaf, nodes,
+    )  # fmt: skip
 
 
-def _account_params(community: str, spec: AccountSpec) -> dict[str, Any]:
-    return {
-        "c": community, "id": spec.id, "type": spec.type.value, "floor": spec.floor_minutes,
-        "budget": spec.budget_minutes_per_month,
-    }
+def _account_params(community: str, spec: AccountSpec) -> tuple[Any, ...]:
+    return (
+        community, spec.id, spec.type.value, spec.floor_minutes, spec.budget_minutes_per_month,
+    )  # fmt: skip
 
 
-_INSERT_ENTRY = text(
+_SELECT_ACCOUNTS = (
+    "SELECT id, type, floor_minutes, budget_minutes_per_month, balance_minutes FROM accounts "
+    "WHERE community = ? AND id IN ?"
+)
+_SELECT_BY_SEQ = "SELECT seq, data FROM journal_entries WHERE community = ? AND seq IN ?"
+_SELECT_CORRECTED = "SELECT corrects FROM journal_entries WHERE community = ? AND corrects IN ?"
+_SELECT_BY_ID = "SELECT seq, data FROM journal_entries WHERE community = ? AND id IN ?"
+_SELECT_REJECTIONS = (
+    "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
+)
+_SELECT_MONTHLY = (
+    "SELECT account, minutes FROM monthly_totals WHERE community = ? AND month = ? "
+    "AND account IN ?"
+)
+_INSERT_ENTRY = (
     "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
-    "corrects, data, leaf, nodes) VALUES (:c, :seq, :id, :kind, :time, :fa, :ta, :corrects, "
-    ":data, :leaf, :nodes)"
+    "corrects, data, leaf, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_ACCOUNT = text(
+_INSERT_ACCOUNT = (
     "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
-    "balance_minutes) VALUES (:c, :id, :type, :floor, :budget, 0)"
+    "balance_minutes) VALUES (?, ?, ?, ?, ?, 0)"
 )
-_UPDATE_ACCOUNT_SPEC = text(
-    "UPDATE accounts SET floor_minutes = :floor, budget_minutes_per_month = :budget "
-    "WHERE community = :c AND id = :id AND type = :type"
+_UPDATE_ACCOUNT_SPEC = (
+    "UPDATE accounts SET floor_minutes = ?, budget_minutes_per_month = ? "
+    "WHERE community = ? AND id = ?"
 )
-_UPDATE_BALANCE = text(
-    "UPDATE accounts SET balance_minutes = :b WHERE community = :c AND id = :id"
-)
-_UPSERT_MONTHLY = text(
-    "INSERT INTO monthly_totals (community, account, month, minutes) VALUES (:c, :a, :m, :v) "
+_UPDATE_BALANCE = "UPDATE accounts SET balance_minutes = ? WHERE community = ? AND id = ?"
+_UPSERT_MONTHLY = (
+    "INSERT INTO monthly_totals (community, account, month, minutes) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (community, account, month) DO UPDATE SET minutes = excluded.minutes"
 )
-_UPSERT_SETTINGS = text(
+_UPSERT_SETTINGS = (
     "INSERT INTO ledger_settings (community, members_may_transfer, "
-    "member_earning_cap_minutes_per_month, community_account) VALUES (:c, :t, :cap, :ca) "
+    "member_earning_cap_minutes_per_month, community_account) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (community) DO UPDATE SET members_may_transfer = excluded.members_may_transfer, "
     "member_earning_cap_minutes_per_month = excluded.member_earning_cap_minutes_per_month, "
     "community_account = excluded.community_account"
 )
-_INSERT_REJECTION = text(
+_INSERT_REJECTION = (
     "INSERT INTO rejections (community, id, code, numbers, fingerprint) "
-    "VALUES (:c, :id, :code, :numbers, :fp) ON CONFLICT (community, id) DO NOTHING"
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, id) DO NOTHING"
 )
-_INSERT_CHECKPOINT = text(
-    "INSERT INTO checkpoints (community, size, root, note) VALUES (:c, :s, :r, :n)"
+_PG_INSERT_ENTRIES = (
+    "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
+    "corrects, data, leaf, nodes) SELECT $1, * FROM unnest($2::bigint[], $3::text[], "
+    "$4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], "
+    "$11::bytea[])"
 )
+_PG_UPDATE_BALANCES = (
+    "UPDATE accounts AS a SET balance_minutes = v.b FROM unnest($2::text[], $3::bigint[]) "
+    "AS v(id, b) WHERE a.community = $1 AND a.id = v.id"
+)
+_INSERT_CHECKPOINT = "INSERT INTO checkpoints (community, size, root, note) VALUES (?, ?, ?, ?)"
 
 
 async def read_settings(conn: AsyncConnection, community: str) -> Settings:

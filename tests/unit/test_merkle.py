@@ -175,8 +175,8 @@ def path(m: int, d: Sequence[bytes]) -> list[bytes]:
         return []
     k = largest_power_of_two_below(n)
     if m < k:
-        return path(m, d[:k]) + [mth(d[k:n])]
-    return path(m - k, d[k:n]) + [mth(d[:k])]
+        return [*path(m, d[:k]), mth(d[k:n])]
+    return [*path(m - k, d[k:n]), mth(d[:k])]
 
 
 def proof(m: int, d: Sequence[bytes]) -> list[bytes]:
@@ -190,8 +190,8 @@ def subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
         return [] if b else [mth(d)]
     k = largest_power_of_two_below(n)
     if m <= k:
-        return subproof(m, d[:k], b) + [mth(d[k:n])]
-    return subproof(m - k, d[k:n], False) + [mth(d[:k])]
+        return [*subproof(m, d[:k], b), mth(d[k:n])]
+    return [*subproof(m - k, d[k:n], False), mth(d[:k])]
 
 
 def path_sides(m: int, n: int) -> list[str]:
@@ -200,8 +200,18 @@ def path_sides(m: int, n: int) -> list[str]:
         return []
     k = largest_power_of_two_below(n)
     if m < k:
-        return path_sides(m, k) + ["right"]
-    return path_sides(m - k, n - k) + ["left"]
+        return [*path_sides(m, k), "right"]
+    return [*path_sides(m - k, n - k), "left"]
+
+
+def subproof_sides(m: int, n: int, b: bool) -> list[str]:
+    """How each SUBPROOF(m, D[n], b) hash is used: the shape a consistency verifier sees."""
+    if m == n:
+        return [] if b else ["start"]
+    k = largest_power_of_two_below(n)
+    if m <= k:
+        return [*subproof_sides(m, k, b), "right of the new root only"]
+    return [*subproof_sides(m - k, n - k, False), "left of both roots"]
 
 
 # --- A store of leaf rows, filled by Frontier.append and read through node_home ---
@@ -262,10 +272,9 @@ def flip_bit(hashes: Sequence[bytes], which: int, bit: int) -> list[bytes]:
 
 
 def test_hashes_match_the_published_rfc6962_hasher_vectors() -> None:
-    # transparency-dev/merkle rfc6962/rfc6962_test.go, commit 78493b07ef9b552e3379abf9e23d4da26fbe797c
-    assert EMPTY_ROOT.hex() == (
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    )
+    # From transparency-dev/merkle rfc6962/rfc6962_test.go,
+    # commit 78493b07ef9b552e3379abf9e23d4da26fbe797c.
+    assert EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert leaf_hash(b"").hex() == (
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
     )
@@ -413,9 +422,10 @@ def test_a_truncated_extended_or_reordered_inclusion_proof_fails(
     good = inclusion_proof(index, size, stored_nodes(size))
     extra = data.draw(st.binary(min_size=HASH_SIZE, max_size=HASH_SIZE))
 
-    assert not verify_inclusion(leaf, index, size, good + [extra], root)
-    assert not verify_inclusion(leaf, index, size, [extra] + good, root)
-    assert not verify_inclusion(leaf, index, size, good + [root], root)
+    assert not verify_inclusion(leaf, index, size, [*good, extra], root)
+    assert not verify_inclusion(leaf, index, size, [extra, *good], root)
+    assert not verify_inclusion(leaf, index, size, [*good, root], root)
+    assert root_from_inclusion(leaf, index, size, [*good, extra]) is None
     if good:
         assert not verify_inclusion(leaf, index, size, good[:-1], root)
         assert not verify_inclusion(leaf, index, size, good[1:], root)
@@ -471,32 +481,24 @@ def test_an_inclusion_proof_presented_for_a_neighbouring_size_fails(
         # side each hash joins; it passes exactly when both sizes give the leaf
         # the same sides (leaf 0 of 5 and of 6: right, right, right), because
         # proof hashes are opaque and could stand for either tree.
-        same_shape = 0 <= index < wrong and path_sides(index, wrong) == path_sides(
-            index, size
-        )
-        assert (
-            verify_inclusion(leaf, index, wrong, good, mth(DATA[:size])) == same_shape
-        )
+        same_shape = 0 <= index < wrong and path_sides(index, wrong) == path_sides(index, size)
+        assert verify_inclusion(leaf, index, wrong, good, mth(DATA[:size])) == same_shape
 
 
 # --- Mutated consistency proofs ----------------------------------------------
 
 
 @given(old_and_new_size(), st.data())
-def test_a_mutated_consistency_proof_fails(
-    case: tuple[int, int], data: st.DataObject
-) -> None:
+def test_a_mutated_consistency_proof_fails(case: tuple[int, int], data: st.DataObject) -> None:
     old_size, new_size = case
     old_root, new_root = mth(DATA[:old_size]), mth(DATA[:new_size])
     good = consistency_proof(old_size, new_size, stored_nodes(new_size))
     extra = data.draw(st.binary(min_size=HASH_SIZE, max_size=HASH_SIZE))
 
-    def fails(
-        proof_: list[bytes], old: bytes = old_root, new: bytes = new_root
-    ) -> bool:
+    def fails(proof_: list[bytes], old: bytes = old_root, new: bytes = new_root) -> bool:
         return not verify_consistency(old_size, new_size, proof_, old, new)
 
-    assert fails(good + [extra]) and fails([extra] + good)
+    assert fails([*good, extra]) and fails([extra, *good])
     if old_size == new_size:
         assert fails(good, old_root, extra) or extra == old_root
         return
@@ -517,22 +519,34 @@ def test_a_mutated_consistency_proof_fails(
         assert fails(swapped)
 
 
-@given(old_and_new_size(size_max=LEAVES_MAX - 1))
-def test_a_consistency_proof_presented_for_neighbouring_sizes_fails(
-    case: tuple[int, int],
-) -> None:
-    old_size, new_size = case
-    good = consistency_proof(old_size, new_size, stored_nodes(new_size))
-
-    for old, new in (
+def claims_beside(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """Other valid size pairs near (old_size, new_size) that a proof could be presented for."""
+    claims = [
         (old_size - 1, new_size),
         (old_size + 1, new_size),
         (old_size, new_size - 1),
         (old_size, new_size + 1),
-    ):
-        if 0 < old <= new and (old, new) != (old_size, new_size):
-            claimed = (mth(DATA[:old]), mth(DATA[:new]))
-            assert not verify_consistency(old, new, good, *claimed)
+        (old_size, 2 * new_size),
+    ]
+    return [(o, n) for o, n in claims if 0 < o < n and (o, n) != (old_size, new_size)]
+
+
+@given(old_and_new_size(size_max=LEAVES_MAX // 2))
+def test_a_consistency_proof_presented_for_neighbouring_sizes_fails(
+    case: tuple[int, int],
+) -> None:
+    old_size, new_size = case
+    old_root, new_root = mth(DATA[:old_size]), mth(DATA[:new_size])
+    good = consistency_proof(old_size, new_size, stored_nodes(new_size))
+
+    for old, new in claims_beside(old_size, new_size):
+        # Against the real trees of the claimed sizes the proof can never pass.
+        claimed = (mth(DATA[:old]), mth(DATA[:new]))
+        assert not verify_consistency(old, new, good, *claimed)
+        # Against the original roots it passes exactly when the claimed sizes
+        # give the proof the same shape, for the reason given for inclusion.
+        same_shape = subproof_sides(old, new, True) == subproof_sides(old_size, new_size, True)
+        assert verify_consistency(old, new, good, old_root, new_root) == same_shape
 
 
 # --- Garbage never raises ----------------------------------------------------
@@ -555,6 +569,23 @@ def test_verification_answers_false_and_never_raises_on_garbage(
 
     assert verify_inclusion(hash_, a, b, proof_, other) is one_leaf
     assert verify_consistency(a, b, proof_, hash_, other) is same_tree
+
+
+class UnreadableProof(Sequence[bytes]):
+    """A proof claiming a billion hashes, any of which fails the test if read."""
+
+    def __len__(self) -> int:
+        return 10**9
+
+    def __getitem__(self, index: object) -> bytes:  # type: ignore[override]
+        raise AssertionError("an over-long proof was read")
+
+
+def test_an_overlong_proof_is_refused_before_its_hashes_are_read() -> None:
+    leaf = bytes(HASH_SIZE)
+
+    assert not verify_inclusion(leaf, 0, TREE_SIZE_MAX, UnreadableProof(), leaf)
+    assert not verify_consistency(1, TREE_SIZE_MAX, UnreadableProof(), leaf, leaf)
 
 
 def test_verification_refuses_proofs_longer_than_the_bound() -> None:
@@ -603,9 +634,7 @@ def test_consistency_between_equal_sizes_is_the_empty_proof() -> None:
 # --- Arguments ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("index", "size"), [(0, 0), (5, 5), (-1, 3), (0, TREE_SIZE_MAX + 1)]
-)
+@pytest.mark.parametrize(("index", "size"), [(0, 0), (5, 5), (-1, 3), (0, TREE_SIZE_MAX + 1)])
 def test_an_inclusion_proof_outside_the_tree_is_refused(index: int, size: int) -> None:
     with pytest.raises(ValueError, match="no inclusion proof for leaf"):
         inclusion_proof_nodes(index, size)
@@ -652,9 +681,7 @@ def test_a_frontier_copy_is_independent_of_the_original() -> None:
 
 
 @given(
-    st.integers(0, TREE_SIZE_MAX).flatmap(
-        lambda end: st.tuples(st.integers(0, end), st.just(end))
-    )
+    st.integers(0, TREE_SIZE_MAX).flatmap(lambda end: st.tuples(st.integers(0, end), st.just(end)))
 )
 def test_range_nodes_cover_a_range_with_maximal_aligned_subtrees(
     case: tuple[int, int],
@@ -709,9 +736,7 @@ def test_consistency_proofs_in_trees_of_any_size_verify(case: tuple[int, int]) -
 
     assert len(proof_) <= PROOF_HASHES_MAX
     assert all((i + 1) << level <= new_size for g in groups for level, i in g)
-    assert verify_consistency(
-        old_size, new_size, proof_, root(old_size), root(new_size)
-    )
+    assert verify_consistency(old_size, new_size, proof_, root(old_size), root(new_size))
 
 
 # --- Batches -----------------------------------------------------------------
@@ -737,9 +762,7 @@ def test_a_batch_proves_each_of_its_leaves_like_the_generic_proof(
     assert batch.frontier() == frontier_at(end)
     assert batch.completed == ROWS[begin:end]
     for index in range(begin, end):
-        assert batch.inclusion_proof(index) == inclusion_proof(
-            index, end, stored_nodes(end)
-        )
+        assert batch.inclusion_proof(index) == inclusion_proof(index, end, stored_nodes(end))
 
 
 def test_a_batch_straddling_a_subtree_proves_through_the_straddling_node() -> None:

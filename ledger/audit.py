@@ -1,0 +1,545 @@
+"""The audit: one streaming pass that holds a journal to the ledger's own rules.
+
+``Audit`` is fed a journal's entries as bytes, in order, one at a time, and the
+signed checkpoints that cover them. The offline bundle verifier
+(``ledger.verify``) and the live database audit (``buurtmunt audit``) both
+drive this one class, so they check exactly the same things:
+
+1. every line is the canonical encoding of a well-formed entry
+   (``canonical.decode_entry`` and ``shape.check_shape``) of one community;
+2. seqs run from 0 without gaps, ids are unique, times never go back, and each
+   entry's ``prev`` is the leaf hash of the line before it;
+3. every checkpoint verifies with the auditor's key and names the log's
+   origin, and its root equals the root of the tree of the first ``size``
+   lines; two checkpoints of one size with different roots are a fork; a
+   checkpoint the auditor trusted earlier must match in the same way;
+4. every entry passes ``rules.check_state`` against the state replayed from
+   the entries before it (the very rules the writer enforces), and the
+   replayed balances equal those the operator claims.
+
+Memory: every account, the current month's counters (times never go back, so
+older months are dropped), the entries that corrections name (the caller finds
+them with ``correction_targets`` in a cheap pre-pass), the Merkle frontier, and
+eight bytes per entry for the id check, whose rare suspects are confirmed
+exactly by re-reading just those lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import itertools
+import json
+from array import array
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from ledger import limits
+from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry
+from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from ledger.merkle import Frontier
+from ledger.model import AccountType, Draft, Entry, EntryKind, Rejected, Rejection
+from ledger.note import NoteError, NoteVerifier
+from ledger.rules import apply, check_state
+from ledger.shape import check_shape
+from ledger.state import LedgerState
+
+Number = int | str
+Observer = Callable[[Entry, LedgerState], None]
+
+
+class Check(enum.StrEnum):
+    """The structural checks. Rule findings carry the ``Rejection`` code instead."""
+
+    NOT_CANONICAL = "not_canonical"
+    WRONG_COMMUNITY = "wrong_community"
+    SEQ_OUT_OF_ORDER = "seq_out_of_order"
+    DUPLICATE_ID = "duplicate_id"
+    TIME_WENT_BACK = "time_went_back"
+    HASH_CHAIN_BROKEN = "hash_chain_broken"
+    CHECKPOINT_INVALID = "checkpoint_invalid"
+    CHECKPOINT_ORIGIN_MISMATCH = "checkpoint_origin_mismatch"
+    CHECKPOINT_ROOT_MISMATCH = "checkpoint_root_mismatch"
+    CHECKPOINT_BEYOND_END = "checkpoint_beyond_end"
+    CHECKPOINT_OUT_OF_ORDER = "checkpoint_out_of_order"
+    FORK = "fork"
+    TRUSTED_CHECKPOINT_MISMATCH = "trusted_checkpoint_mismatch"
+    TRUSTED_CHECKPOINT_BEYOND_END = "trusted_checkpoint_beyond_end"
+    NO_CHECKPOINT = "no_checkpoint"
+    HEAD_SIZE_MISMATCH = "head_size_mismatch"
+    BALANCES_SIZE_MISMATCH = "balances_size_mismatch"
+    BALANCE_MISMATCH = "balance_mismatch"
+    BALANCES_DO_NOT_SUM_TO_ZERO = "balances_do_not_sum_to_zero"
+    BUNDLE_FORMAT = "bundle_format"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One failed check: the entry it is about, the check, and the numbers.
+
+    ``seq`` is the journal position (line number from 0) of the entry the
+    finding is about, or ``None`` when it is about the log as a whole (a
+    checkpoint that does not verify, a cached balance).
+    """
+
+    seq: int | None
+    check: str
+    message: str
+    numbers: tuple[tuple[str, Number], ...] = ()
+
+    @property
+    def detail(self) -> dict[str, Number]:
+        return dict(self.numbers)
+
+    def line(self) -> str:
+        """One line for a terminal or a log: where, which check, why, the numbers."""
+        where = "log" if self.seq is None else f"seq {self.seq}"
+        numbers = " ".join(f"{k}={v}" for k, v in self.numbers)
+        return f"{where}: {self.check}: {self.message}" + (f" [{numbers}]" if numbers else "")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """What an audit found, and the state it verified."""
+
+    size: int
+    root: bytes
+    head: Checkpoint | None
+    accounts: int
+    outstanding_minutes: int  # held by members and shops: what the scheme owes
+    checkpoints_verified: int
+    findings: tuple[Finding, ...]
+    findings_omitted: int
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings and not self.findings_omitted
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+_CORRECTION_MARK = b'"kind":"correct"'
+
+
+def correction_targets(lines: Iterable[bytes]) -> set[int]:
+    """The seqs that correction entries among ``lines`` name: the audit's pre-pass.
+
+    Cheap: only lines containing the literal ``"kind":"correct"`` are parsed.
+    Inside a JSON string every quote is escaped, so that literal can only be
+    the member itself: a canonical correction is never missed. A line that
+    merely looks like one costs a parse and at worst retains an extra entry.
+    """
+    targets: set[int] = set()
+    for line in lines:
+        if _CORRECTION_MARK not in line:
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        corrects = value.get("corrects") if isinstance(value, dict) else None
+        if type(corrects) is int and 0 <= corrects <= limits.JSON_INTEGER_MAX:
+            targets.add(corrects)
+    return targets
+
+
+@dataclass(slots=True)
+class _Signed:
+    label: str
+    checkpoint: Checkpoint
+    trusted: bool
+
+
+class Audit:
+    """A streaming audit of one community's journal.
+
+    Feed checkpoints with ``checkpoint`` before the stream reaches their size
+    (any order among themselves), entries with ``feed`` in journal order, then
+    confirm id suspects with ``duplicate_id_suspects`` / ``confirm_duplicate_ids``
+    and call ``finish`` once. ``retain`` holds the seqs that corrections name
+    (``correction_targets``); ``observer`` sees each entry with the state just
+    before it is applied (statements use this).
+    """
+
+    def __init__(
+        self,
+        verifier: NoteVerifier,
+        *,
+        community: str | None = None,
+        origin: str | None = None,
+        retain: Iterable[int] = (),
+        observer: Observer | None = None,
+        findings_max: int = limits.AUDIT_FINDINGS_MAX,
+    ) -> None:
+        self.state = LedgerState()
+        self._verifier = verifier
+        self._community = community
+        self._origin = origin
+        self._retain = frozenset(retain)
+        self._observer = observer
+        self._findings_max = findings_max
+        self._findings: list[Finding] = []
+        self._omitted = 0
+        self._frontier = Frontier.empty()
+        self._last_leaf = ZERO_HASH
+        self._last_time = ""
+        self._month = ""
+        self._next_seq = 0
+        self._ids = array("q")  # per line: hash of its id, for the uniqueness check
+        self._pending: dict[int, list[_Signed]] = {}
+        self._signed_size = -1  # the size whose signed roots are in _signed_roots
+        self._signed_roots: dict[bytes, str] = {}
+        self._forked: set[int] = set()
+        self._good_size = 0  # the largest size whose signed root matched
+        self._head: Checkpoint | None = None
+        self._verified = 0
+
+    @property
+    def size(self) -> int:
+        """How many lines were fed: the size of the tree so far."""
+        return self._frontier.size
+
+    def root(self) -> bytes:
+        return self._frontier.root()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(self._findings)
+
+    # -- findings
+
+    def add(self, seq: int | None, check: str, message: str, **numbers: Number) -> None:
+        """Record a finding; beyond ``findings_max`` findings are only counted."""
+        if len(self._findings) >= self._findings_max:
+            self._omitted += 1
+            return
+        self._findings.append(Finding(seq, str(check), message, tuple(numbers.items())))
+
+    # -- checkpoints
+
+    def checkpoint(
+        self, note: str, label: str, *, head: bool = False, trusted: bool = False
+    ) -> Checkpoint | None:
+        """Verify a signed checkpoint now; compare its root when the stream reaches its size.
+
+        ``head`` marks the checkpoint the journal claims to end at; ``trusted``
+        one the auditor kept from an earlier audit. Returns the checkpoint, or
+        None when it does not verify with the auditor's key.
+        """
+        try:
+            checkpoint = open_checkpoint(note, self._verifier)
+        except (NoteError, CheckpointError) as error:
+            self.add(
+                None, Check.CHECKPOINT_INVALID,
+                f"checkpoint {label} does not verify with the given key ({error.reason})",
+                checkpoint=label, reason=error.reason,
+            )  # fmt: skip
+            return None
+        self._verified += 1
+        if self._origin is None:
+            self._origin = checkpoint.origin
+        elif checkpoint.origin != self._origin:
+            self.add(
+                None, Check.CHECKPOINT_ORIGIN_MISMATCH,
+                f"checkpoint {label} is for another log",
+                checkpoint=label, origin=checkpoint.origin, expected_origin=self._origin,
+            )  # fmt: skip
+        if head:
+            self._head = checkpoint
+        signed = _Signed(label, checkpoint, trusted)
+        if checkpoint.size < self.size:
+            self.add(
+                None, Check.CHECKPOINT_OUT_OF_ORDER,
+                f"checkpoint {label} came after the stream passed its size",
+                checkpoint=label, size=checkpoint.size, position=self.size,
+            )  # fmt: skip
+        elif checkpoint.size == self.size:
+            self._resolve(checkpoint.size, [signed])
+        else:
+            self._pending.setdefault(checkpoint.size, []).append(signed)
+        return checkpoint
+
+    def _resolve(self, size: int, signed: list[_Signed]) -> None:
+        root = self._frontier.root()
+        if size != self._signed_size:
+            self._signed_size, self._signed_roots = size, {}
+        good = True
+        for each in signed:
+            self._signed_roots.setdefault(each.checkpoint.root, each.label)
+            if each.checkpoint.root == root:
+                continue
+            good = False
+            check = Check.TRUSTED_CHECKPOINT_MISMATCH if each.trusted else Check.CHECKPOINT_ROOT_MISMATCH
+            self.add(
+                size - 1 if size else None, check,
+                f"checkpoint {each.label} signs a different tree of size {size}: "
+                f"an entry in seq {self._good_size}..{size - 1} differs from what was signed",
+                checkpoint=each.label, size=size, first_seq=self._good_size,
+                signed_root=b64(each.checkpoint.root), replayed_root=b64(root),
+            )  # fmt: skip
+        if len(self._signed_roots) > 1 and size not in self._forked:
+            self._forked.add(size)
+            labels = sorted(self._signed_roots.values())
+            self.add(
+                size - 1 if size else None, Check.FORK,
+                f"two checkpoints of size {size} sign different roots: {', '.join(labels)}",
+                size=size, checkpoints=",".join(labels),
+                roots=",".join(sorted(b64(r) for r in self._signed_roots)),
+            )  # fmt: skip
+        if good:
+            self._good_size = max(self._good_size, size)
+
+    # -- entries
+
+    def feed(self, data: bytes) -> Entry | None:
+        """Check the next line of the journal; return its entry if it decodes."""
+        position = self._frontier.size
+        try:
+            entry: Entry | None = decode_entry(data)
+        except NotCanonical as error:
+            entry = None
+            leaf = hashlib.sha256(b"\x00" + data).digest()
+            self.add(
+                position, Check.NOT_CANONICAL,
+                f"line is not the canonical encoding of a well-formed entry ({error.reason})",
+                reason=error.reason, detail=error.detail[:120],
+            )  # fmt: skip
+            self._ids.append(hash((position, "undecodable")))
+            self._next_seq += 1
+        else:
+            assert entry is not None
+            leaf = entry.leaf
+            self._check_place(position, entry)
+            self._check_rules(position, entry)
+            self._ids.append(hash(entry.id))
+        self._last_leaf = leaf
+        self._frontier.append(leaf)
+        pending = self._pending.pop(position + 1, None)
+        if pending is not None:
+            self._resolve(position + 1, pending)
+        return entry
+
+    def _check_place(self, position: int, entry: Entry) -> None:
+        if entry.prev != self._last_leaf:
+            self.add(
+                position, Check.HASH_CHAIN_BROKEN,
+                "prev is not the hash of the line before: one of the two was changed",
+                previous_seq=position - 1, expected_prev=self._last_leaf.hex(),
+                found_prev=entry.prev.hex(),
+            )  # fmt: skip
+        if entry.seq != self._next_seq:
+            self.add(
+                position, Check.SEQ_OUT_OF_ORDER,
+                "seq does not follow the one before: an entry is missing, moved or inserted",
+                expected_seq=self._next_seq, found_seq=entry.seq,
+            )  # fmt: skip
+        self._next_seq = entry.seq + 1
+        if self._community is None:
+            self._community = entry.community
+        elif entry.community != self._community:
+            self.add(
+                position, Check.WRONG_COMMUNITY, "entry belongs to another community",
+                community=entry.community, expected_community=self._community,
+            )  # fmt: skip
+        if entry.time < self._last_time:
+            self.add(
+                position, Check.TIME_WENT_BACK, "time is earlier than the entry before",
+                time=entry.time, previous_time=self._last_time,
+            )  # fmt: skip
+        self._last_time = entry.time
+
+    def _check_rules(self, position: int, entry: Entry) -> None:
+        state = self.state
+        draft = entry.draft
+        month = entry.time[:7]
+        if month != self._month:
+            # Counters are per month and times never go back: older months are done.
+            state.monthly.clear()
+            self._month = month
+        state.size = position
+        rejected = check_shape(draft)
+        if rejected is None:
+            rejected = check_state(state, draft, month)
+        if rejected is not None:
+            self._rule_finding(position, draft, rejected)
+        if self._observer is not None:
+            self._observer(entry, state)
+        # The replay follows the journal as written, even past a broken rule,
+        # as long as the entry can be applied at all.
+        if rejected is None or _applicable(state, draft):
+            apply(state, entry)
+        state.size = position + 1
+        if entry.seq in self._retain:
+            state.originals[entry.seq] = entry
+
+    def _rule_finding(self, position: int, draft: Draft, rejected: Rejected) -> None:
+        numbers: dict[str, Number] = {"id": draft.id, "kind": draft.kind.value}
+        if len(draft.postings) == 1:
+            posting = draft.postings[0]
+            numbers.update(payer=posting.payer, payee=posting.payee)
+            numbers["minutes"] = posting.amount_minutes
+        if draft.corrects is not None:
+            numbers["corrects"] = draft.corrects
+        numbers.update(rejected.numbers)
+        self.add(position, rejected.code, _RULE_MESSAGES.get(rejected.code, _BROKEN), **numbers)
+
+    # -- ids
+
+    def duplicate_id_suspects(self) -> list[int]:
+        """Lines whose id fingerprint another line shares (at most AUDIT_ID_SUSPECTS_MAX).
+
+        Usually empty. The caller re-reads these lines and passes them to
+        ``confirm_duplicate_ids``, which compares the ids themselves.
+        """
+        ordered = sorted(self._ids)
+        shared = {a for a, b in itertools.pairwise(ordered) if a == b}
+        del ordered
+        if not shared:
+            return []
+        suspects = (i for i, fingerprint in enumerate(self._ids) if fingerprint in shared)
+        return list(itertools.islice(suspects, limits.AUDIT_ID_SUSPECTS_MAX))
+
+    def confirm_duplicate_ids(self, lines: Mapping[int, bytes]) -> None:
+        """Name every line (seq) whose id an earlier line already used."""
+        first: dict[str, int] = {}
+        for position in sorted(lines):
+            try:
+                entry_id = decode_entry(lines[position]).id
+            except NotCanonical:
+                continue
+            earlier = first.setdefault(entry_id, position)
+            if earlier != position:
+                self.add(
+                    position, Check.DUPLICATE_ID, "id was already used by an earlier entry",
+                    id=entry_id, first_seq=earlier,
+                )  # fmt: skip
+
+    # -- the end
+
+    def finish(
+        self, claimed_balances: Mapping[str, int] | None = None, claimed_size: int | None = None
+    ) -> AuditReport:
+        """Check what only the end can tell, and report.
+
+        ``claimed_balances`` are the balances the operator holds for the journal
+        of ``claimed_size`` entries (the export's ``balances.json``, or the
+        database's cache).
+        """
+        self._check_end()
+        if claimed_balances is not None:
+            self._check_balances(claimed_balances, claimed_size)
+        accounts = self.state.accounts
+        assert sum(a.balance_minutes for a in accounts.values()) == 0, "replay moved minutes"
+        outstanding = sum(
+            a.balance_minutes
+            for a in accounts.values()
+            if a.spec.type in (AccountType.MEMBER, AccountType.SHOP)
+        )
+        return AuditReport(
+            size=self.size,
+            root=self.root(),
+            head=self._head,
+            accounts=len(accounts),
+            outstanding_minutes=outstanding,
+            checkpoints_verified=self._verified,
+            findings=tuple(self._findings),
+            findings_omitted=self._omitted,
+        )
+
+    def _check_end(self) -> None:
+        size = self.size
+        for pending_size in sorted(self._pending):
+            for each in self._pending[pending_size]:
+                check = (
+                    Check.TRUSTED_CHECKPOINT_BEYOND_END if each.trusted
+                    else Check.CHECKPOINT_BEYOND_END
+                )  # fmt: skip
+                self.add(
+                    size, check,
+                    f"checkpoint {each.label} covers {pending_size} entries but the journal "
+                    f"ends after {size}: entries {size}..{pending_size - 1} are missing",
+                    checkpoint=each.label, size=pending_size, journal_size=size,
+                )  # fmt: skip
+        self._pending.clear()
+        head = self._head
+        if head is None:
+            if size:
+                self.add(None, Check.NO_CHECKPOINT, "no checkpoint signs the journal's head")
+        elif head.size < size:
+            self.add(
+                head.size, Check.HEAD_SIZE_MISMATCH,
+                f"entries {head.size}..{size - 1} come after the latest checkpoint: unsigned",
+                head_size=head.size, journal_size=size,
+            )  # fmt: skip
+        origin, community = self._origin, self._community
+        if origin is not None and community is not None and not origin.endswith("/" + community):
+            self.add(
+                None, Check.CHECKPOINT_ORIGIN_MISMATCH,
+                "the checkpoints' origin does not name the journal's community",
+                origin=origin, community=community,
+            )  # fmt: skip
+
+    def _check_balances(self, claimed: Mapping[str, int], claimed_size: int | None) -> None:
+        if claimed_size is not None and claimed_size != self.size:
+            self.add(
+                None, Check.BALANCES_SIZE_MISMATCH,
+                "the claimed balances are for a journal of another length",
+                claimed_size=claimed_size, journal_size=self.size,
+            )  # fmt: skip
+        if sum(claimed.values()) != 0:
+            self.add(
+                None, Check.BALANCES_DO_NOT_SUM_TO_ZERO,
+                "the claimed balances do not sum to zero",
+                claimed_sum_minutes=sum(claimed.values()),
+            )  # fmt: skip
+        accounts = self.state.accounts
+        for account_id in sorted(set(claimed) | set(accounts)):
+            replayed = accounts[account_id].balance_minutes if account_id in accounts else None
+            held = claimed.get(account_id)
+            if held == replayed:
+                continue
+            self.add(
+                None, Check.BALANCE_MISMATCH,
+                f"account {account_id}: the claimed balance differs from the replayed journal",
+                account=account_id,
+                claimed_minutes="absent" if held is None else held,
+                replayed_minutes="absent" if replayed is None else replayed,
+            )  # fmt: skip
+
+
+def _applicable(state: LedgerState, draft: Draft) -> bool:
+    """Whether ``apply`` can follow ``draft`` although a check failed."""
+    accounts = state.accounts
+    kind = draft.kind
+    if kind is EntryKind.OPEN:
+        account = draft.account
+        return (
+            account is not None
+            and account.id not in accounts
+            and (account.type is not AccountType.COMMUNITY or state.community_account is None)
+        )
+    if kind is EntryKind.BUDGET:
+        budget = draft.budget
+        org = None if budget is None else accounts.get(budget.organisation)
+        return org is not None and org.spec.type is AccountType.ORGANISATION
+    if kind is EntryKind.CONFIGURE:
+        return draft.settings is not None
+    return all(p.payer in accounts and p.payee in accounts for p in draft.postings)
+
+
+_BROKEN = "entry breaks a ledger rule"
+_RULE_MESSAGES: dict[str, str] = {
+    Rejection.EXCEEDS_BALANCE: "the payer goes below its floor",
+    Rejection.EXCEEDS_MONTHLY_BUDGET: "the organisation issues more than its monthly budget",
+    Rejection.EXCEEDS_MONTHLY_EARNING_CAP: "the member earns more than the monthly cap",
+    Rejection.CORRECTED_ENTRY_NOT_FOUND: "the correction names no earlier entry",
+    Rejection.ALREADY_CORRECTED: "the correction names an entry corrected before",
+    Rejection.CORRECTION_EXCEEDS_ORIGINAL: "the correction moves more than the original",
+    Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL: "the correction does not reverse the original",
+    Rejection.PAYER_NOT_FOUND: "the payer account was never opened",
+    Rejection.PAYEE_NOT_FOUND: "the payee account was never opened",
+    Rejection.AMOUNT_MUST_BE_POSITIVE: "a posting moves zero or fewer minutes",
+}

@@ -1,0 +1,279 @@
+"""The export bundle on disk: a directory anyone can verify offline.
+
+Layout (``docs/ledger-format.md`` is the normative description)::
+
+    manifest.json          format, version, community, origin, size, root, created
+    entries.jsonl          line i = the exact stored bytes of entry i, then "\\n"
+    checkpoint             the latest signed checkpoint (the head)
+    checkpoints/<size>     every signed checkpoint, named by its size in 20 digits;
+                           a further checkpoint of the same size gets a suffix
+    verifier.key           the log's verifier key (informational: pass --key)
+    balances.json          {"size": N, "balances": {account: minutes}}
+
+Pure file IO with the standard library only, so the verifier needs nothing
+else. Every read is bounded: an entry line by ENTRY_BYTES_MAX, a note by
+NOTE_BYTES_MAX, the JSON files by BUNDLE_JSON_BYTES_MAX, the checkpoint count
+by BUNDLE_CHECKPOINTS_MAX.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger import limits
+
+BUNDLE_FORMAT = "buurtmunt-bundle"
+BUNDLE_VERSION = 1
+
+MANIFEST = "manifest.json"
+ENTRIES = "entries.jsonl"
+CHECKPOINT = "checkpoint"
+CHECKPOINTS = "checkpoints"
+VERIFIER_KEY = "verifier.key"
+BALANCES = "balances.json"
+
+SIZE_DIGITS = 20
+_CHECKPOINT_NAME = re.compile(r"([0-9]{20})(?:\.[A-Za-z0-9_-]{1,40})?")
+_READ_CHUNK = 1 << 20
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be read at all; ``reason`` is a stable short code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def checkpoint_name(size: int, suffix: str = "") -> str:
+    """The file name of a checkpoint of ``size`` in ``checkpoints/``."""
+    name = f"{size:0{SIZE_DIGITS}d}" + (f".{suffix}" if suffix else "")
+    assert _CHECKPOINT_NAME.fullmatch(name), name
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    community: str
+    origin: str
+    size: int
+    root: str  # base64, as in the checkpoint
+    created: str
+    format: str = BUNDLE_FORMAT
+    version: int = BUNDLE_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "version": self.version,
+            "community": self.community,
+            "origin": self.origin,
+            "size": self.size,
+            "root": self.root,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointFile:
+    name: str
+    size: int  # as the name says; the note itself is what counts
+
+
+def write_bundle(
+    directory: Path,
+    *,
+    manifest: Manifest,
+    entries: Iterable[bytes],
+    checkpoints: Iterable[tuple[int, str]],
+    head_note: str,
+    verifier_key: str,
+    balances: dict[str, int],
+) -> int:
+    """Write a bundle into the new directory ``directory`` atomically; return the entry count.
+
+    Everything goes into a temporary sibling directory first, is flushed to
+    disk, and is renamed into place, so a reader never sees half a bundle.
+    ``directory`` must not exist, or be an empty directory.
+    """
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise BundleError("bundle_exists", str(directory))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        count = _write_entries(temporary / ENTRIES, entries)
+        if count != manifest.size:
+            raise BundleError("size_mismatch", f"{count} entries for size {manifest.size}")
+        (temporary / CHECKPOINTS).mkdir()
+        written = 0
+        for size, note in checkpoints:
+            written += 1
+            if written > limits.BUNDLE_CHECKPOINTS_MAX:
+                raise BundleError("too_many_checkpoints")
+            _write_text(temporary / CHECKPOINTS / checkpoint_name(size), note)
+        _write_text(temporary / CHECKPOINT, head_note)
+        _write_text(temporary / VERIFIER_KEY, verifier_key.strip() + "\n")
+        document = {"size": manifest.size, "balances": dict(sorted(balances.items()))}
+        _write_text(temporary / BALANCES, json.dumps(document, indent=1) + "\n")
+        _write_text(temporary / MANIFEST, json.dumps(manifest.to_json(), indent=1) + "\n")
+        _fsync_directory(temporary / CHECKPOINTS)
+        _fsync_directory(temporary)
+        if directory.exists():
+            directory.rmdir()
+        temporary.rename(directory)
+        _fsync_directory(directory.parent)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return count
+
+
+def _write_entries(path: Path, entries: Iterable[bytes]) -> int:
+    count = 0
+    with open(path, "wb", buffering=_READ_CHUNK) as file:
+        for data in entries:
+            assert b"\n" not in data, "canonical entries never hold a raw newline"
+            file.write(data)
+            file.write(b"\n")
+            count += 1
+        file.flush()
+        os.fsync(file.fileno())
+    return count
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Bundle:
+    """A bundle directory opened for reading."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise BundleError("not_a_bundle", f"{self.directory} is not a directory")
+        for name in (ENTRIES, CHECKPOINT):
+            if not (self.directory / name).is_file():
+                raise BundleError("missing_file", name)
+        # Set while reading entries when the last line has no newline.
+        self.unterminated_last_line = False
+
+    @property
+    def entries_bytes(self) -> int:
+        return (self.directory / ENTRIES).stat().st_size
+
+    def entries(self) -> Iterator[bytes]:
+        """Each line of entries.jsonl without its newline, in order.
+
+        A line longer than ENTRY_BYTES_MAX is cut to ENTRY_BYTES_MAX + 1 bytes
+        (which no check accepts) and the rest skipped, so memory stays bounded.
+        """
+        bound = limits.ENTRY_BYTES_MAX + 1
+        with open(self.directory / ENTRIES, "rb", buffering=_READ_CHUNK) as file:
+            readline = file.readline
+            while line := readline(bound + 1):
+                if line[-1:] == b"\n":
+                    yield line[:-1]
+                    continue
+                if len(line) <= bound:  # the end of the file without a newline
+                    self.unterminated_last_line = True
+                    yield line
+                    return
+                while (rest := readline(_READ_CHUNK)) and rest[-1:] != b"\n":
+                    pass
+                yield line[:bound]
+
+    def head_note(self) -> str:
+        return _read_text(self.directory / CHECKPOINT, limits.NOTE_BYTES_MAX)
+
+    def checkpoint_files(self) -> tuple[list[CheckpointFile], list[str]]:
+        """The checkpoint files by size, and the names in checkpoints/ that are not one."""
+        folder = self.directory / CHECKPOINTS
+        if not folder.is_dir():
+            return [], []
+        files: list[CheckpointFile] = []
+        strays: list[str] = []
+        with os.scandir(folder) as scan:
+            for item in scan:
+                if len(files) + len(strays) >= limits.BUNDLE_CHECKPOINTS_MAX:
+                    raise BundleError("too_many_checkpoints")
+                match = _CHECKPOINT_NAME.fullmatch(item.name)
+                if match is None or not item.is_file():
+                    strays.append(item.name)
+                else:
+                    files.append(CheckpointFile(item.name, int(match.group(1))))
+        files.sort(key=lambda f: (f.size, f.name))
+        return files, sorted(strays)
+
+    def read_checkpoint(self, name: str) -> str:
+        return _read_text(self.directory / CHECKPOINTS / name, limits.NOTE_BYTES_MAX)
+
+    def verifier_key(self) -> str | None:
+        path = self.directory / VERIFIER_KEY
+        return _read_text(path, limits.NOTE_BYTES_MAX).strip() if path.is_file() else None
+
+    def balances(self) -> tuple[int, dict[str, int]] | None:
+        """The size and balances of balances.json, or None when absent."""
+        path = self.directory / BALANCES
+        if not path.is_file():
+            return None
+        document = _read_json(path)
+        size = document.get("size") if isinstance(document, dict) else None
+        balances = document.get("balances") if isinstance(document, dict) else None
+        if type(size) is not int or not isinstance(balances, dict):
+            raise BundleError("malformed_balances", "need {size, balances}")
+        if not all(isinstance(k, str) and type(v) is int for k, v in balances.items()):
+            raise BundleError("malformed_balances", "balances are account -> integer minutes")
+        return size, balances
+
+    def manifest(self) -> dict[str, Any] | None:
+        path = self.directory / MANIFEST
+        if not path.is_file():
+            return None
+        document = _read_json(path)
+        if not isinstance(document, dict):
+            raise BundleError("malformed_manifest")
+        return document
+
+
+def _read_bytes(path: Path, bound: int) -> bytes:
+    with open(path, "rb") as file:
+        data = file.read(bound + 1)
+    if len(data) > bound:
+        raise BundleError("file_too_large", path.name)
+    return data
+
+
+def _read_text(path: Path, bound: int) -> str:
+    try:
+        return _read_bytes(path, bound).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError("not_utf8", path.name) from None
+
+
+def _read_json(path: Path) -> Any:
+    data = _read_bytes(path, limits.BUNDLE_JSON_BYTES_MAX)
+    try:
+        return json.loads(data)
+    except ValueError as error:
+        raise BundleError("malformed_json", f"{path.name}: {error}") from None

@@ -1,0 +1,227 @@
+"""Verify an export bundle offline: ``python -m ledger.verify BUNDLE --key VKEY``.
+
+Needs the standard library and ``cryptography`` only: no database, no network,
+no web framework. Runs the one audit (``ledger.audit``) over the bundle in two
+passes over ``entries.jsonl``: a cheap pre-pass that finds the entries
+corrections name, then the streaming audit itself.
+
+Exit status: 0 when every check passes, 1 when there are findings, 2 for a
+usage error or input that cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ledger.audit import Audit, AuditReport, Check, Observer, b64, correction_targets
+from ledger.bundle import Bundle, BundleError
+from ledger.checkpoint import CheckpointError
+from ledger.note import NoteError, NoteVerifier
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_UNUSABLE = 2
+
+_PROGRESS_EVERY = 1 << 14  # entries between progress bar updates
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent anywhere else."""
+
+    def __init__(self, total_bytes: int, stream: TextIO, label: str) -> None:
+        self._total = max(total_bytes, 1)
+        self._stream = stream
+        self._label = label
+        self._start = time.monotonic()
+        self.enabled = stream.isatty()
+
+    def update(self, done_bytes: int, entries: int) -> None:
+        if not self.enabled:
+            return
+        fraction = min(done_bytes / self._total, 1.0)
+        filled = int(fraction * 30)
+        rate = entries / max(time.monotonic() - self._start, 1e-9)
+        bar = "#" * filled + "." * (30 - filled)
+        self._stream.write(
+            f"\r{self._label} [{bar}] {fraction:4.0%} {entries:,} entries {rate:,.0f}/s"
+        )
+        self._stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self._stream.write("\r" + " " * 79 + "\r")
+            self._stream.flush()
+
+
+def verify_bundle(
+    bundle: Bundle,
+    verifier: NoteVerifier,
+    *,
+    trusted_note: str | None = None,
+    observer: Observer | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Run the audit over ``bundle``; raises ``BundleError`` or ``OSError`` if unreadable."""
+    retain = correction_targets(bundle.entries())
+    audit = Audit(verifier, retain=retain, observer=observer)
+    if trusted_note is not None:
+        audit.checkpoint(trusted_note, "trusted", trusted=True)
+    audit.checkpoint(bundle.head_note(), "checkpoint", head=True)
+    files, strays = bundle.checkpoint_files()
+    for stray in strays:
+        audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/{stray} is not a checkpoint file name")
+    due = 0  # index of the next checkpoint file to hand over
+
+    def hand_over(up_to: int) -> int:
+        index = due
+        while index < len(files) and files[index].size <= up_to:
+            name = files[index].name
+            checkpoint = audit.checkpoint(bundle.read_checkpoint(name), f"checkpoints/{name}")
+            if checkpoint is not None and checkpoint.size != files[index].size:
+                audit.add(
+                    None, Check.BUNDLE_FORMAT, f"checkpoints/{name} holds a checkpoint of another size",
+                    size=checkpoint.size,
+                )  # fmt: skip
+            index += 1
+        return index
+
+    next_size = files[0].size if files else -1
+    done_bytes = 0
+    feed = audit.feed
+    for position, line in enumerate(bundle.entries()):
+        # Each checkpoint is handed over before the stream passes its size.
+        if 0 <= next_size <= position + 1:
+            due = hand_over(position + 1)
+            next_size = files[due].size if due < len(files) else -1
+        feed(line)
+        if progress is not None and not position % _PROGRESS_EVERY:
+            done_bytes += 0
+            progress.update(_approximate_bytes(audit, line), position)
+    due = hand_over(2**63)
+    if bundle.unterminated_last_line:
+        audit.add(audit.size - 1, Check.BUNDLE_FORMAT, "the last line of entries.jsonl has no newline")
+    _confirm_ids(audit, bundle)
+    claimed = bundle.balances()
+    if claimed is None:
+        audit.add(None, Check.BUNDLE_FORMAT, "balances.json is missing")
+    report = audit.finish(*(claimed[::-1] if claimed else (None, None)))
+    if progress is not None:
+        progress.done()
+    return _with_manifest_findings(report, audit, bundle)
+
+
+def _approximate_bytes(audit: Audit, line: bytes) -> int:
+    # Lines are of similar length; good enough for a progress bar.
+    return audit.size * (len(line) + 1)
+
+
+def _confirm_ids(audit: Audit, bundle: Bundle) -> None:
+    suspects = set(audit.duplicate_id_suspects())
+    if not suspects:
+        return
+    lines = {p: line for p, line in enumerate(bundle.entries()) if p in suspects}
+    audit.confirm_duplicate_ids(lines)
+
+
+def _with_manifest_findings(report: AuditReport, audit: Audit, bundle: Bundle) -> AuditReport:
+    """Compare the manifest's (unsigned) claims with what was verified."""
+    manifest = bundle.manifest()
+    if manifest is None:
+        audit.add(None, Check.BUNDLE_FORMAT, "manifest.json is missing")
+        return audit.finish_again(report)
+    claims = {"size": report.size, "root": b64(report.root)}
+    if report.head is not None:
+        claims["origin"] = report.head.origin
+    for key, verified in claims.items():
+        if manifest.get(key) != verified:
+            audit.add(
+                None, Check.BUNDLE_FORMAT, f"manifest.json's {key} differs from the verified log",
+                manifest=str(manifest.get(key)), verified=str(verified),
+            )  # fmt: skip
+    return audit.finish_again(report)
+
+
+def read_verifier(key: str) -> NoteVerifier:
+    """A verifier key given as the key string itself or as a file holding it."""
+    text = key
+    path = Path(key)
+    if "+" not in key or path.is_file():
+        text = path.read_text(encoding="utf-8")
+    return NoteVerifier.from_key_string(text.strip())
+
+
+def format_minutes(minutes: int) -> str:
+    """Minutes as credits (hours) and minutes: ``12 credits 30 min``."""
+    sign = "-" if minutes < 0 else ""
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours:,} credits" + (f" {rest} min" if rest else "")
+
+
+def print_report(report: AuditReport, out: TextIO, title: str) -> None:
+    for finding in report.findings:
+        out.write(finding.line() + "\n")
+    if report.findings_omitted:
+        out.write(f"... and {report.findings_omitted:,} more findings\n")
+    head = report.head
+    rows = [
+        ("audited", title),
+        ("origin", head.origin if head else "(none)"),
+        ("entries", f"{report.size:,}"),
+        ("accounts", f"{report.accounts:,}"),
+        ("checkpoint", f"size {head.size:,}, root {b64(head.root)}" if head else "(none)"),
+        ("checkpoints", f"{report.checkpoints_verified:,} verified"),
+        ("outstanding", f"{format_minutes(report.outstanding_minutes)}"
+         f" ({report.outstanding_minutes:,} minutes) held by members and shops"),
+    ]  # fmt: skip
+    total = len(report.findings) + report.findings_omitted
+    rows.append(("result", "OK: every check passed" if report.clean else f"FAILED: {total:,} findings"))
+    for name, value in rows:
+        out.write(f"{name:<12} {value}\n")
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m ledger.verify", description="Verify a Buurtmunt export bundle offline."
+    )
+    parser.add_argument("bundle", help="the bundle directory")
+    parser.add_argument(
+        "--key", required=True, help="the log's verifier key (the string, or a file holding it)"
+    )
+    parser.add_argument(
+        "--trusted", metavar="CHECKPOINT", help="a checkpoint note you trusted earlier (a file)"
+    )
+    return parser
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Verify ``args.bundle`` and print the findings and a summary; the exit status."""
+    try:
+        verifier = read_verifier(args.key)
+        trusted = None
+        if args.trusted:
+            trusted = Path(args.trusted).read_text(encoding="utf-8")
+        bundle = Bundle(args.bundle)
+        shipped = bundle.verifier_key()
+        if shipped is not None and shipped != verifier.key_string():
+            err.write("note: the bundle's verifier.key differs from --key; only --key counts\n")
+        progress = Progress(bundle.entries_bytes, err, "verifying")
+        report = verify_bundle(bundle, verifier, trusted_note=trusted, progress=progress)
+    except (BundleError, NoteError, CheckpointError, OSError, UnicodeDecodeError) as error:
+        err.write(f"cannot verify: {error}\n")
+        return EXIT_UNUSABLE
+    print_report(report, out, str(args.bundle))
+    return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
