@@ -164,11 +164,16 @@ def decode_entry(data: bytes) -> Entry:
     if not isinstance(obj, dict):
         raise NotCanonical("not_an_object")
     try:
-        return _entry_from_object(obj, data)
+        entry = _entry_from_object(obj, data)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, NotCanonical):
             raise
         raise NotCanonical("malformed", repr(exc)) from None
+    # Canonical JSON is not yet a canonical entry: a prev in upper case or with
+    # spaces parses to the same bytes. Only the one encoding of an entry is one.
+    if encode_entry(entry.community, entry.seq, entry.time, entry.draft, entry.prev) != data:
+        raise NotCanonical("not_canonical", "the entry encodes to different bytes")
+    return entry
 
 
 _COMMON_KEYS = frozenset(

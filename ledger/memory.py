@@ -45,8 +45,9 @@ class _Journal:
 
 
 class _MemoryTx:
-    def __init__(self, journal: _Journal) -> None:
+    def __init__(self, journal: _Journal, writable: bool = True) -> None:
         self._j = journal
+        self._writable = writable
 
     async def head(self) -> Head:
         return _head(self._j)
@@ -72,6 +73,7 @@ class _MemoryTx:
         return Loaded(state=state, existing=existing, failed=failed)
 
     async def write(self, batch: BatchWrite) -> None:
+        assert self._writable, "a reader cannot write"
         j = self._j
         for entry, nodes in zip(batch.entries, batch.nodes, strict=True):
             assert entry.seq == len(j.entries), "gapless"
@@ -125,6 +127,10 @@ class MemoryStore:
         async with journal.lock:
             yield _MemoryTx(journal)
 
+    @asynccontextmanager
+    async def reader(self, community: str) -> AsyncIterator[_MemoryTx]:
+        yield _MemoryTx(self._journal(community), writable=False)
+
     async def head(self, community: str) -> Head:
         return _head(self._journal(community))
 
@@ -137,6 +143,9 @@ class MemoryStore:
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         end = min(end, start + limits.ENTRY_RANGE_MAX)
         return self._journal(community).entries[max(start, 0) : max(end, 0)]
+
+    async def raw_entries(self, community: str, start: int, end: int) -> list[bytes]:
+        return [e.data for e in await self.entries(community, start, end)]
 
     async def account_entries(
         self, community: str, account_id: str, before_seq: int | None, limit: int

@@ -152,9 +152,10 @@ def _check_monthly(
 
 def _earn_direction(state: LedgerState, draft: Draft) -> int:
     """+1 for an earn, -1 for a correction of an earn, 0 otherwise."""
-    if draft.kind is EntryKind.EARN:
+    kind = draft.kind
+    if kind is EntryKind.EARN:
         return 1
-    if draft.kind is EntryKind.CORRECT and draft.corrects is not None:
+    if kind is EntryKind.CORRECT and draft.corrects is not None:
         original = state.originals.get(draft.corrects)
         if original is not None and original.kind is EntryKind.EARN:
             return -1

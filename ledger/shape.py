@@ -50,7 +50,7 @@ def check_shape(draft: Draft) -> Rejected | None:
         return reject(
             draft, Rejection.REFERENCE_TOO_LONG, reference_length_max=limits.REFERENCE_LENGTH_MAX
         )
-    if not (_text_ok(draft.memo) and _text_ok(draft.reference)):
+    if (draft.memo or draft.reference) and not (_text_ok(draft.memo) and _text_ok(draft.reference)):
         return reject(draft, Rejection.TEXT_INVALID)
     if not _meta_ok(draft):
         return reject(draft, Rejection.META_INVALID)
@@ -62,6 +62,8 @@ def check_shape(draft: Draft) -> Rejected | None:
 
 
 def _meta_ok(draft: Draft) -> bool:
+    if not draft.meta:
+        return True
     if len(draft.meta) > limits.META_KEYS_MAX:
         return False
     keys = [k for k, _ in draft.meta]

@@ -86,7 +86,13 @@ class BatchTx(Protocol):
 
 
 class Store(Protocol):
-    def batch(self, community: str) -> AbstractAsyncContextManager[BatchTx]: ...
+    def batch(self, community: str) -> AbstractAsyncContextManager[BatchTx]:
+        """A write transaction holding the community's lock."""
+        ...
+
+    def reader(self, community: str) -> AbstractAsyncContextManager[BatchTx]:
+        """A read-only view with the same ``head`` and ``load``; ``write`` is not allowed."""
+        ...
 
     async def head(self, community: str) -> Head: ...
 
@@ -96,6 +102,10 @@ class Store(Protocol):
 
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         """Entries with start <= seq < end, in order (at most ENTRY_RANGE_MAX)."""
+        ...
+
+    async def raw_entries(self, community: str, start: int, end: int) -> list[bytes]:
+        """The exact stored bytes of entries with start <= seq < end (at most ENTRY_RANGE_MAX)."""
         ...
 
     async def account_entries(

@@ -1,17 +1,25 @@
 """Group commit: one writer per community gathers waiting drafts and commits them together.
 
 A caller's ``append`` puts its draft on the writer's queue and waits. The writer
-takes everything that is waiting (up to ``BATCH_SIZE_MAX``), loads what those
-drafts need in one transaction, checks and assembles them in order, signs a
-checkpoint over the new tree head, writes it all and commits. Only then does any
-caller in the batch get its entry: an acknowledged entry is durable. A batch
-closes as soon as the writer is free, so a lone request waits for one commit,
-not for a timer.
+takes everything that is waiting (up to ``BATCH_SIZE_MAX``), checks and
+assembles the drafts in order against the ledger's state, signs a checkpoint
+over the new tree head, and writes it all in one transaction. Only when that
+transaction has committed does any caller in the batch get its entry: an
+acknowledged entry is durable. A batch closes as soon as the writer is free, so
+a lone request waits for one commit, not for a timer.
+
+Batches are pipelined: while batch N is being written and committed, batch N+1
+is assembled on the state N will leave behind (its *basis*). Landing N+1 first
+checks, inside its own transaction and lock, that the journal's head is exactly
+the one N+1 was assembled on; if not (N failed, or another process appended),
+N+1 is assembled again inside that transaction from what the database says.
+So speculation can cost time, never correctness.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -24,7 +32,7 @@ from ledger.note import NoteSigner
 from ledger.receipt import Receipt
 from ledger.shape import check_shape
 from ledger.state import LedgerState
-from ledger.store import Head, Loaded, Needs, Store, StoredCheckpoint
+from ledger.store import BatchTx, Head, Loaded, Needs, Store, StoredCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -65,58 +73,67 @@ Result = Appended | Rejected
 
 
 @dataclass(slots=True)
-class _StateCache:
-    """The state this writer left behind at the head it last committed.
+class _Waiting:
+    draft: Draft
+    future: asyncio.Future[Result]
+
+
+@dataclass(slots=True)
+class _Basis:
+    """The head and state the last assembled batch leaves behind, for the next one.
 
     Balances, settings and month counters change only together with the
-    journal, so while the journal's head is still the one this writer wrote
-    (no other process appended since), what it holds is current and the next
-    batch need not load it again. Memory is bounded by the number of accounts.
+    journal, so while the journal's head is the one this basis expects, what it
+    holds is current. ``recent`` holds the last batch's entries and remembered
+    rejections, which may not be committed yet when the next batch is assembled.
+    Memory is bounded by the number of accounts plus one batch.
     """
 
-    size: int
-    last_leaf: bytes
-    month: str
+    head: Head
     state: LedgerState
     monthly_known: frozenset[tuple[str, str]]
-
-    @classmethod
-    def after(
-        cls, head: Head, assembly: Assembly, state: LedgerState, known: frozenset[tuple[str, str]]
-    ) -> _StateCache:
-        entries = assembly.write.entries
-        last_leaf = entries[-1].leaf if entries else head.last_leaf
-        month = entries[-1].month if entries else ""
-        state.originals = {}
-        state.corrected = set()
-        return cls(assembly.frontier.size, last_leaf, month, state, known)
-
-    def holds(self, head: Head, month: str) -> bool:
-        return (self.size, self.last_leaf, self.month) == (head.size, head.last_leaf, month)
+    recent: dict[str, Entry]
+    recent_rejections: dict[str, tuple[Rejected, bytes]]
 
     def missing(self, needs: Needs) -> Needs:
         return Needs(
             account_ids=needs.account_ids - self.state.accounts.keys(),
             monthly_keys=needs.monthly_keys - self.monthly_known,
-            corrected_seqs=needs.corrected_seqs,
-            entry_ids=needs.entry_ids,
+            corrected_seqs=frozenset(s for s in needs.corrected_seqs if s < self.first_recent),
+            entry_ids=needs.entry_ids - self.recent.keys() - self.recent_rejections.keys(),
         )
 
-    def merge_into(self, loaded: Loaded) -> None:
-        fresh = loaded.state
-        self.state.accounts.update(fresh.accounts)
-        self.state.monthly.update(fresh.monthly)
-        self.state.originals = fresh.originals
-        self.state.corrected = fresh.corrected
-        self.state.settings = fresh.settings
-        self.state.community_account = fresh.community_account
-        loaded.state = self.state
+    @property
+    def first_recent(self) -> int:
+        return self.head.size - len(self.recent)
+
+    def merge(self, loaded: Loaded, needs: Needs) -> Loaded:
+        state = self.state
+        state.accounts.update(loaded.state.accounts)
+        state.monthly.update(loaded.state.monthly)
+        state.originals = dict(loaded.state.originals)
+        state.corrected = set(loaded.state.corrected)
+        for entry in self.recent.values():
+            if entry.seq in needs.corrected_seqs:
+                state.originals[entry.seq] = entry
+            if entry.draft.corrects is not None:
+                state.corrected.add(entry.draft.corrects)
+        existing = dict(loaded.existing)
+        failed = dict(loaded.failed)
+        for entry_id in needs.entry_ids:
+            if entry_id in self.recent:
+                existing[entry_id] = self.recent[entry_id]
+            elif entry_id in self.recent_rejections:
+                failed[entry_id] = self.recent_rejections[entry_id]
+        return Loaded(state=state, existing=existing, failed=failed)
 
 
 @dataclass(slots=True)
-class _Waiting:
-    draft: Draft
-    future: asyncio.Future[Result]
+class _Prepared:
+    on: Head  # the head this batch was assembled on
+    assembly: Assembly
+    checkpoint: StoredCheckpoint | None
+    after: _Basis
 
 
 class Writer:
@@ -132,8 +149,9 @@ class Writer:
         self._clock = clock
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._landing: asyncio.Task[None] | None = None
         self._broken: BaseException | None = None
-        self._cache: _StateCache | None = None
+        self._resync = False
 
     async def append(self, draft: Draft) -> Result:
         """Append ``draft`` durably, or say why not. Retries with the same id are safe."""
@@ -144,79 +162,148 @@ class Writer:
             raise LedgerUnavailable("the writer stopped after an internal error") from self._broken
         if self._queue.qsize() >= limits.QUEUE_LENGTH_MAX:
             raise LedgerBusy("too many waiting drafts")
+        loop = asyncio.get_running_loop()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+            self._task = loop.create_task(self._run())
+        future: asyncio.Future[Result] = loop.create_future()
         self._queue.put_nowait(_Waiting(draft, future))
         return await future
 
     async def close(self) -> None:
+        """Stop taking batches; let a batch that is being written finish."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
+        if self._landing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._landing
+            self._landing = None
+
+    async def _next_batch(self) -> list[_Waiting]:
+        batch = [await self._queue.get()]
+        while len(batch) < limits.BATCH_SIZE_MAX and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < limits.BATCH_SIZE_MAX and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+        basis: _Basis | None = None
+        while self._broken is None:
+            batch = await self._next_batch()
+            if self._resync:
+                basis, self._resync = None, False
             try:
-                results = await self._commit([w.draft for w in batch])
+                async with self._store.reader(self._community) as reader:
+                    prepared = await self._prepare(reader, [w.draft for w in batch], basis)
             except AssertionError as exc:
-                # An invariant broke: stop writing rather than sign something wrong.
-                log.critical("ledger writer for %s stopped: %r", self._community, exc)
-                self._broken = exc
-                self._fail(batch, exc)
-                self._fail_waiting(exc)
+                self._stop(batch, exc)
                 return
             except Exception as exc:  # noqa: BLE001 - the callers get it, the writer goes on
-                log.exception("batch for %s failed", self._community)
+                log.exception("assembling a batch for %s failed", self._community)
                 self._fail(batch, exc)
+                basis = None
                 continue
-            for waiting, result in zip(batch, results, strict=True):
-                if not waiting.future.done():
-                    waiting.future.set_result(result)
+            basis = prepared.after
+            if self._landing is not None:
+                await self._landing  # batches land in order, one at a time
+            self._landing = asyncio.get_running_loop().create_task(self._land(batch, prepared))
 
-    def _fail(self, batch: list[_Waiting], exc: BaseException) -> None:
+    async def _prepare(self, reader: BatchTx, drafts: list[Draft], basis: _Basis | None) -> _Prepared:
+        """Assemble ``drafts`` on ``basis``, or on what ``reader`` reads when there is none."""
+        head = basis.head if basis is not None else await reader.head()
+        # Never sign a tree that does not extend the last signed one.
+        last = head.checkpoint
+        assert last is None or (last.size, last.root) == (head.size, head.frontier.root()), (
+            "the stored tree does not match the last signed checkpoint"
+        )
+        time = max(format_time(self._clock.now()), head.last_time)
+        needs = needs_of(drafts, time[:7])
+        if basis is not None and basis.head.last_time[:7] not in ("", time[:7]):
+            basis = None  # a new month: the month counters must come from the store
+            head = await reader.head()
+        if basis is None:
+            loaded = await reader.load(needs)
+            known = needs.monthly_keys
+        else:
+            loaded = basis.merge(await reader.load(basis.missing(needs)), needs)
+            known = basis.monthly_known | needs.monthly_keys
+        loaded.state.size = head.size
+        assembly = assemble(self._community, head, loaded, drafts, time)
+        checkpoint = self._sign(assembly) if assembly.write.entries else None
+        if checkpoint is not None:
+            seal(assembly, checkpoint)
+        return _Prepared(
+            on=head,
+            assembly=assembly,
+            checkpoint=checkpoint,
+            after=self._basis_after(head, assembly, loaded.state, known, checkpoint),
+        )
+
+    @staticmethod
+    def _basis_after(
+        head: Head,
+        assembly: Assembly,
+        state: LedgerState,
+        known: frozenset[tuple[str, str]],
+        checkpoint: StoredCheckpoint | None,
+    ) -> _Basis:
+        entries = assembly.write.entries
+        after = head
+        if entries:
+            after = Head(
+                size=assembly.frontier.size,
+                last_leaf=entries[-1].leaf,
+                last_time=entries[-1].time,
+                frontier=assembly.frontier.copy(),
+                checkpoint=checkpoint,
+            )
+        return _Basis(
+            head=after,
+            state=state,
+            monthly_known=known,
+            recent={e.id: e for e in entries},
+            recent_rejections={r.id: (r, f) for r, f in assembly.write.rejections},
+        )
+
+    async def _land(self, batch: list[_Waiting], prepared: _Prepared) -> None:
+        """Write a prepared batch durably, reassembling it if its basis did not hold."""
+        drafts = [w.draft for w in batch]
+        try:
+            async with self._store.batch(self._community) as tx:
+                head = await tx.head()
+                if (head.size, head.last_leaf) != (prepared.on.size, prepared.on.last_leaf):
+                    self._resync = True
+                    prepared = await self._prepare(tx, drafts, None)
+                await tx.write(prepared.assembly.write)
+        except AssertionError as exc:
+            self._stop(batch, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - the callers get it, the writer goes on
+            log.exception("batch for %s failed", self._community)
+            self._resync = True
+            self._fail(batch, exc)
+            return
+        first_seq = prepared.on.size
+        for waiting, outcome in zip(batch, prepared.assembly.outcomes, strict=True):
+            if not waiting.future.done():
+                waiting.future.set_result(self._result(outcome, prepared, first_seq))
+
+    def _stop(self, batch: list[_Waiting], exc: AssertionError) -> None:
+        # An invariant broke: stop writing rather than sign something wrong.
+        log.critical("ledger writer for %s stopped: %r", self._community, exc)
+        self._broken = exc
+        self._fail(batch, exc)
+        while not self._queue.empty():
+            self._fail([self._queue.get_nowait()], exc)
+
+    @staticmethod
+    def _fail(batch: list[_Waiting], exc: BaseException) -> None:
         for waiting in batch:
             if not waiting.future.done():
                 error = LedgerUnavailable(f"the batch could not be committed: {exc!r}")
                 error.__cause__ = exc
                 waiting.future.set_exception(error)
-
-    def _fail_waiting(self, exc: BaseException) -> None:
-        while not self._queue.empty():
-            self._fail([self._queue.get_nowait()], exc)
-
-    async def _commit(self, drafts: list[Draft]) -> list[Result]:
-        async with self._store.batch(self._community) as tx:
-            head = await tx.head()
-            # Never sign a tree that does not extend the last signed one.
-            last = head.checkpoint
-            assert last is None or (last.size, last.root) == (head.size, head.frontier.root()), (
-                "the stored tree does not match the last signed checkpoint"
-            )
-            time = max(format_time(self._clock.now()), head.last_time)
-            needs = needs_of(drafts, time[:7])
-            cache, self._cache = self._cache, None  # void until this batch commits
-            if cache is not None and not cache.holds(head, time[:7]):
-                cache = None
-            loaded = await tx.load(needs if cache is None else cache.missing(needs))
-            if cache is not None:
-                cache.merge_into(loaded)
-            loaded.state.size = head.size
-            assembly = assemble(self._community, head, loaded, drafts, time)
-            checkpoint = self._sign(assembly) if assembly.write.entries else None
-            if checkpoint is not None:
-                seal(assembly, checkpoint)
-            await tx.write(assembly.write)
-        known = needs.monthly_keys | (cache.monthly_known if cache is not None else frozenset())
-        self._cache = _StateCache.after(head, assembly, loaded.state, known)
-        return [self._result(o, assembly, checkpoint, head.size) for o in assembly.outcomes]
 
     def _sign(self, assembly: Assembly) -> StoredCheckpoint:
         size = assembly.frontier.size
@@ -225,11 +312,11 @@ class Writer:
         return StoredCheckpoint(size=size, root=root, note=note)
 
     @staticmethod
-    def _result(
-        outcome: Outcome, assembly: Assembly, checkpoint: StoredCheckpoint | None, first_seq: int
-    ) -> Result:
+    def _result(outcome: Outcome, prepared: _Prepared, first_seq: int) -> Result:
         if isinstance(outcome, Rejected):
             return outcome
         if outcome.entry.seq < first_seq:
             return Appended(accepted=outcome, checkpoint=None, proofs=None)
-        return Appended(accepted=outcome, checkpoint=checkpoint, proofs=assembly.proofs)
+        return Appended(
+            accepted=outcome, checkpoint=prepared.checkpoint, proofs=prepared.assembly.proofs
+        )

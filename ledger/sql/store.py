@@ -124,9 +124,10 @@ class SqlBatch:
     instead of through SQL compilation: the ORM and the compiler stay at the edges.
     """
 
-    def __init__(self, conn: AsyncConnection, community: str) -> None:
+    def __init__(self, conn: AsyncConnection, community: str, writable: bool = True) -> None:
         self._conn = conn
         self._community = community
+        self._writable = writable
         self._sql = driver_sql(conn)
 
     async def head(self) -> Head:
@@ -174,6 +175,7 @@ class SqlBatch:
             await self._conn.exec_driver_sql(self._sql.native(sql), rows)
 
     async def write(self, batch: BatchWrite) -> None:
+        assert self._writable, "a reader cannot write"
         c = self._community
         entries = [_entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
         balances = [(b, c, a) for a, b in batch.balances.items()]
@@ -406,6 +408,11 @@ class SqlStore:
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(community)}
                     )
                 yield SqlBatch(conn, community)
+
+    @asynccontextmanager
+    async def reader(self, community: str) -> AsyncIterator[SqlBatch]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield SqlBatch(conn, community, writable=False)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
