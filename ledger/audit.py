@@ -20,8 +20,8 @@ drive this one class, so they check exactly the same things:
 Memory: every account, the current month's counters (times never go back, so
 older months are dropped), the entries that corrections name (the caller finds
 them with ``correction_targets`` in a cheap pre-pass), the Merkle frontier, and
-eight bytes per entry for the id check, whose rare suspects are confirmed
-exactly by re-reading just those lines.
+for the id check eight bytes per entry plus a fixed bitmap; the rare suspects
+are confirmed exactly by re-reading just those lines.
 """
 
 from __future__ import annotations
@@ -29,17 +29,27 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
-import itertools
 import json
+import re
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ledger import limits
-from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry
+from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry, encode_entry
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.merkle import Frontier
-from ledger.model import AccountType, Draft, Entry, EntryKind, Rejected, Rejection
+from ledger.model import (
+    MOVING_KINDS,
+    AccountType,
+    Draft,
+    Entry,
+    EntryKind,
+    Posting,
+    Rejected,
+    Rejection,
+)
 from ledger.note import NoteError, NoteVerifier
 from ledger.rules import apply, check_state
 from ledger.shape import check_shape
@@ -146,6 +156,86 @@ def correction_targets(lines: Iterable[bytes]) -> set[int]:
     return targets
 
 
+def _refuse(text: str) -> Any:
+    raise ValueError(text)
+
+
+# The C scanner json.loads uses underneath, without its per-call set-up.
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
+    parse_float=_refuse, parse_constant=_refuse
+).scan_once  # type: ignore[attr-defined]
+_MOVING = {kind.value: kind for kind in MOVING_KINDS}
+_INT_MAX = limits.JSON_INTEGER_MAX
+# Stricter than the decoder's own time check (ASCII digits, every separator),
+# which is sound here: a time it refuses goes to ``decode_entry`` to decide.
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
+def fast_decode(data: bytes) -> Entry | None:
+    """The entry ``data`` encodes, by a shorter path, or None to ask ``decode_entry``.
+
+    The audit's hot path: most lines are entries that move minutes. This
+    accepts only when ``encode_entry`` of the entry it builds gives back
+    exactly ``data``, and the checks of ``decode_entry`` that such equality
+    does not imply (sizes, integer ranges, the time's form, the prev's
+    length, no ``corrects`` outside a correction) pass, or are stricter; so what it accepts,
+    ``decode_entry`` accepts as an equal entry (a property test holds it to
+    that). Anything else, including every malformed line, gets None, and
+    ``decode_entry`` then decides and says why.
+    """
+    if len(data) > limits.ENTRY_BYTES_MAX:
+        return None
+    try:
+        text = data.decode("utf-8")
+        obj, end = _scan(text, 0)
+        if end != len(text) or type(obj) is not dict:
+            return None
+        kind = _MOVING.get(obj["kind"])
+        postings = obj["postings"]
+        meta = obj["meta"]
+        seq = obj["seq"]
+        corrects = obj.get("corrects")
+        time = obj["time"]
+        if (
+            kind is None
+            or ("corrects" in obj) != (kind is EntryKind.CORRECT)
+            or type(postings) is not list
+            or not 0 < len(postings) <= limits.POSTINGS_PER_ENTRY_MAX
+            or type(meta) is not dict
+            or len(meta) > limits.META_KEYS_MAX
+            or (meta and not all(type(value) is str for value in meta.values()))
+            or type(seq) is not int
+            or not -_INT_MAX <= seq <= _INT_MAX
+            or (corrects is not None and not _small_int(corrects))
+            or type(time) is not str
+            or _TIME.fullmatch(time) is None
+        ):
+            return None
+        if len(postings) == 1:
+            p = postings[0]
+            moves: tuple[Posting, ...] = (Posting(p["from"], p["to"], p["minutes"]),)
+        else:
+            moves = tuple(Posting(p["from"], p["to"], p["minutes"]) for p in postings)
+        if not all(_small_int(p.amount_minutes) for p in moves):
+            return None
+        prev = bytes.fromhex(obj["prev"])
+        draft = Draft(
+            obj["id"], kind, obj["actor"], moves, obj["memo"], obj["reference"],
+            tuple(sorted(meta.items())) if meta else (), corrects=corrects,
+        )  # fmt: skip
+        community = obj["community"]
+        if len(prev) != 32 or encode_entry(community, seq, time, draft, prev) != data:
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError, StopIteration, RecursionError):
+        return None
+    leaf = hashlib.sha256(b"\x00" + data).digest()
+    return Entry(community, seq, time, draft, prev, data, leaf)
+
+
+def _small_int(value: object) -> bool:
+    return type(value) is int and -_INT_MAX <= value <= _INT_MAX
+
+
 @dataclass(slots=True)
 class _Signed:
     label: str
@@ -188,7 +278,11 @@ class Audit:
         self._last_time = ""
         self._month = ""
         self._next_seq = 0
-        self._ids = array("q")  # per line: hash of its id, for the uniqueness check
+        # For the id check: per line, a 64-bit hash of its id; a bitmap of hashes
+        # seen, so that only hashes seen twice need looking at in the end.
+        self._ids = array("q")
+        self._seen = bytearray(limits.AUDIT_ID_FILTER_BITS // 8)
+        self._seen_twice: set[int] = set()
         self._pending: dict[int, list[_Signed]] = {}
         self._signed_size = -1  # the size whose signed roots are in _signed_roots
         self._signed_roots: dict[bytes, str] = {}
@@ -206,12 +300,17 @@ class Audit:
         return self._frontier.root()
 
     @property
+    def head(self) -> Checkpoint | None:
+        """The verified checkpoint the journal claims to end at, once given."""
+        return self._head
+
+    @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(self._findings)
 
     # -- findings
 
-    def add(self, seq: int | None, check: str, message: str, **numbers: Number) -> None:
+    def add(self, seq: int | None, check: str, message: str, /, **numbers: Number) -> None:
         """Record a finding; beyond ``findings_max`` findings are only counted."""
         if len(self._findings) >= self._findings_max:
             self._omitted += 1
@@ -233,29 +332,37 @@ class Audit:
             checkpoint = open_checkpoint(note, self._verifier)
         except (NoteError, CheckpointError) as error:
             self.add(
-                None, Check.CHECKPOINT_INVALID,
+                None,
+                Check.CHECKPOINT_INVALID,
                 f"checkpoint {label} does not verify with the given key ({error.reason})",
-                checkpoint=label, reason=error.reason,
-            )  # fmt: skip
+                checkpoint=label,
+                reason=error.reason,
+            )
             return None
         self._verified += 1
         if self._origin is None:
             self._origin = checkpoint.origin
         elif checkpoint.origin != self._origin:
             self.add(
-                None, Check.CHECKPOINT_ORIGIN_MISMATCH,
+                None,
+                Check.CHECKPOINT_ORIGIN_MISMATCH,
                 f"checkpoint {label} is for another log",
-                checkpoint=label, origin=checkpoint.origin, expected_origin=self._origin,
-            )  # fmt: skip
+                checkpoint=label,
+                origin=checkpoint.origin,
+                expected_origin=self._origin,
+            )
         if head:
             self._head = checkpoint
         signed = _Signed(label, checkpoint, trusted)
         if checkpoint.size < self.size:
             self.add(
-                None, Check.CHECKPOINT_OUT_OF_ORDER,
+                None,
+                Check.CHECKPOINT_OUT_OF_ORDER,
                 f"checkpoint {label} came after the stream passed its size",
-                checkpoint=label, size=checkpoint.size, position=self.size,
-            )  # fmt: skip
+                checkpoint=label,
+                size=checkpoint.size,
+                position=self.size,
+            )
         elif checkpoint.size == self.size:
             self._resolve(checkpoint.size, [signed])
         else:
@@ -272,23 +379,33 @@ class Audit:
             if each.checkpoint.root == root:
                 continue
             good = False
-            check = Check.TRUSTED_CHECKPOINT_MISMATCH if each.trusted else Check.CHECKPOINT_ROOT_MISMATCH
+            check = (
+                Check.TRUSTED_CHECKPOINT_MISMATCH
+                if each.trusted
+                else Check.CHECKPOINT_ROOT_MISMATCH
+            )
             self.add(
-                size - 1 if size else None, check,
+                size - 1 if size else None,
+                check,
                 f"checkpoint {each.label} signs a different tree of size {size}: "
                 f"an entry in seq {self._good_size}..{size - 1} differs from what was signed",
-                checkpoint=each.label, size=size, first_seq=self._good_size,
-                signed_root=b64(each.checkpoint.root), replayed_root=b64(root),
-            )  # fmt: skip
+                checkpoint=each.label,
+                size=size,
+                first_seq=self._good_size,
+                signed_root=b64(each.checkpoint.root),
+                replayed_root=b64(root),
+            )
         if len(self._signed_roots) > 1 and size not in self._forked:
             self._forked.add(size)
             labels = sorted(self._signed_roots.values())
             self.add(
-                size - 1 if size else None, Check.FORK,
+                size - 1 if size else None,
+                Check.FORK,
                 f"two checkpoints of size {size} sign different roots: {', '.join(labels)}",
-                size=size, checkpoints=",".join(labels),
+                size=size,
+                checkpoints=",".join(labels),
                 roots=",".join(sorted(b64(r) for r in self._signed_roots)),
-            )  # fmt: skip
+            )
         if good:
             self._good_size = max(self._good_size, size)
 
@@ -297,58 +414,80 @@ class Audit:
     def feed(self, data: bytes) -> Entry | None:
         """Check the next line of the journal; return its entry if it decodes."""
         position = self._frontier.size
-        try:
-            entry: Entry | None = decode_entry(data)
-        except NotCanonical as error:
-            entry = None
-            leaf = hashlib.sha256(b"\x00" + data).digest()
-            self.add(
-                position, Check.NOT_CANONICAL,
-                f"line is not the canonical encoding of a well-formed entry ({error.reason})",
-                reason=error.reason, detail=error.detail[:120],
-            )  # fmt: skip
-            self._ids.append(hash((position, "undecodable")))
-            self._next_seq += 1
-        else:
-            assert entry is not None
-            leaf = entry.leaf
-            self._check_place(position, entry)
-            self._check_rules(position, entry)
-            self._ids.append(hash(entry.id))
+        entry = fast_decode(data)
+        if entry is None:
+            try:
+                entry = decode_entry(data)
+            except NotCanonical as error:
+                self._undecodable(position, data, error)
+                return None
+            except RecursionError:
+                # Deeply nested arrays exhaust the C parser's stack.
+                self._undecodable(position, data, NotCanonical("not_json", "nested too deep"))
+                return None
+        self._check_place(position, entry)
+        self._check_rules(position, entry)
+        self._note_id(hash(entry.id))
+        self._advance(position, entry.leaf)
+        return entry
+
+    def _undecodable(self, position: int, data: bytes, error: NotCanonical) -> None:
+        self.add(
+            position,
+            Check.NOT_CANONICAL,
+            f"line is not the canonical encoding of a well-formed entry ({error.reason})",
+            reason=error.reason,
+            detail=error.detail[:120],
+        )
+        self._note_id(hash((position, "undecodable")))
+        self._next_seq += 1
+        self._advance(position, hashlib.sha256(b"\x00" + data).digest())
+
+    def _advance(self, position: int, leaf: bytes) -> None:
+        """Add the line's leaf to the tree; compare the checkpoints of the new size."""
         self._last_leaf = leaf
         self._frontier.append(leaf)
         pending = self._pending.pop(position + 1, None)
         if pending is not None:
             self._resolve(position + 1, pending)
-        return entry
 
     def _check_place(self, position: int, entry: Entry) -> None:
         if entry.prev != self._last_leaf:
             self.add(
-                position, Check.HASH_CHAIN_BROKEN,
+                position,
+                Check.HASH_CHAIN_BROKEN,
                 "prev is not the hash of the line before: one of the two was changed",
-                previous_seq=position - 1, expected_prev=self._last_leaf.hex(),
+                previous_seq=position - 1,
+                expected_prev=self._last_leaf.hex(),
                 found_prev=entry.prev.hex(),
-            )  # fmt: skip
+            )
         if entry.seq != self._next_seq:
             self.add(
-                position, Check.SEQ_OUT_OF_ORDER,
+                position,
+                Check.SEQ_OUT_OF_ORDER,
                 "seq does not follow the one before: an entry is missing, moved or inserted",
-                expected_seq=self._next_seq, found_seq=entry.seq,
-            )  # fmt: skip
+                expected_seq=self._next_seq,
+                found_seq=entry.seq,
+            )
         self._next_seq = entry.seq + 1
         if self._community is None:
             self._community = entry.community
         elif entry.community != self._community:
             self.add(
-                position, Check.WRONG_COMMUNITY, "entry belongs to another community",
-                community=entry.community, expected_community=self._community,
-            )  # fmt: skip
+                position,
+                Check.WRONG_COMMUNITY,
+                "entry belongs to another community",
+                community=entry.community,
+                expected_community=self._community,
+            )
         if entry.time < self._last_time:
             self.add(
-                position, Check.TIME_WENT_BACK, "time is earlier than the entry before",
-                time=entry.time, previous_time=self._last_time,
-            )  # fmt: skip
+                position,
+                Check.TIME_WENT_BACK,
+                "time is earlier than the entry before",
+                time=entry.time,
+                previous_time=self._last_time,
+            )
         self._last_time = entry.time
 
     def _check_rules(self, position: int, entry: Entry) -> None:
@@ -388,19 +527,32 @@ class Audit:
 
     # -- ids
 
-    def duplicate_id_suspects(self) -> list[int]:
-        """Lines whose id fingerprint another line shares (at most AUDIT_ID_SUSPECTS_MAX).
+    def _note_id(self, fingerprint: int) -> None:
+        self._ids.append(fingerprint)
+        bit = fingerprint & (limits.AUDIT_ID_FILTER_BITS - 1)
+        mask = 1 << (bit & 7)
+        if self._seen[bit >> 3] & mask:
+            self._seen_twice.add(fingerprint)
+        else:
+            self._seen[bit >> 3] |= mask
 
-        Usually empty. The caller re-reads these lines and passes them to
-        ``confirm_duplicate_ids``, which compares the ids themselves.
+    def duplicate_id_suspects(self) -> list[int]:
+        """Lines whose id hash another line shares (at most AUDIT_ID_SUSPECTS_MAX).
+
+        Usually none. The bitmap lets a few hashes through that were only
+        alike in their low bits; the second look below sorts those out. The
+        caller re-reads the suspects and passes them to ``confirm_duplicate_ids``,
+        which compares the ids themselves.
         """
-        ordered = sorted(self._ids)
-        shared = {a for a, b in itertools.pairwise(ordered) if a == b}
-        del ordered
-        if not shared:
+        twice = self._seen_twice
+        if not twice:
             return []
-        suspects = (i for i, fingerprint in enumerate(self._ids) if fingerprint in shared)
-        return list(itertools.islice(suspects, limits.AUDIT_ID_SUSPECTS_MAX))
+        lines: dict[int, list[int]] = {}
+        for position, fingerprint in enumerate(self._ids):
+            if fingerprint in twice:
+                lines.setdefault(fingerprint, []).append(position)
+        suspects = sorted(p for group in lines.values() if len(group) > 1 for p in group)
+        return suspects[: limits.AUDIT_ID_SUSPECTS_MAX]
 
     def confirm_duplicate_ids(self, lines: Mapping[int, bytes]) -> None:
         """Name every line (seq) whose id an earlier line already used."""
@@ -413,9 +565,12 @@ class Audit:
             earlier = first.setdefault(entry_id, position)
             if earlier != position:
                 self.add(
-                    position, Check.DUPLICATE_ID, "id was already used by an earlier entry",
-                    id=entry_id, first_seq=earlier,
-                )  # fmt: skip
+                    position,
+                    Check.DUPLICATE_ID,
+                    "id was already used by an earlier entry",
+                    id=entry_id,
+                    first_seq=earlier,
+                )
 
     # -- the end
 
@@ -454,15 +609,19 @@ class Audit:
         for pending_size in sorted(self._pending):
             for each in self._pending[pending_size]:
                 check = (
-                    Check.TRUSTED_CHECKPOINT_BEYOND_END if each.trusted
+                    Check.TRUSTED_CHECKPOINT_BEYOND_END
+                    if each.trusted
                     else Check.CHECKPOINT_BEYOND_END
-                )  # fmt: skip
+                )
                 self.add(
-                    size, check,
+                    size,
+                    check,
                     f"checkpoint {each.label} covers {pending_size} entries but the journal "
                     f"ends after {size}: entries {size}..{pending_size - 1} are missing",
-                    checkpoint=each.label, size=pending_size, journal_size=size,
-                )  # fmt: skip
+                    checkpoint=each.label,
+                    size=pending_size,
+                    journal_size=size,
+                )
         self._pending.clear()
         head = self._head
         if head is None:
@@ -470,31 +629,38 @@ class Audit:
                 self.add(None, Check.NO_CHECKPOINT, "no checkpoint signs the journal's head")
         elif head.size < size:
             self.add(
-                head.size, Check.HEAD_SIZE_MISMATCH,
+                head.size,
+                Check.HEAD_SIZE_MISMATCH,
                 f"entries {head.size}..{size - 1} come after the latest checkpoint: unsigned",
-                head_size=head.size, journal_size=size,
-            )  # fmt: skip
+                head_size=head.size,
+                journal_size=size,
+            )
         origin, community = self._origin, self._community
         if origin is not None and community is not None and not origin.endswith("/" + community):
             self.add(
-                None, Check.CHECKPOINT_ORIGIN_MISMATCH,
+                None,
+                Check.CHECKPOINT_ORIGIN_MISMATCH,
                 "the checkpoints' origin does not name the journal's community",
-                origin=origin, community=community,
-            )  # fmt: skip
+                origin=origin,
+                community=community,
+            )
 
     def _check_balances(self, claimed: Mapping[str, int], claimed_size: int | None) -> None:
         if claimed_size is not None and claimed_size != self.size:
             self.add(
-                None, Check.BALANCES_SIZE_MISMATCH,
+                None,
+                Check.BALANCES_SIZE_MISMATCH,
                 "the claimed balances are for a journal of another length",
-                claimed_size=claimed_size, journal_size=self.size,
-            )  # fmt: skip
+                claimed_size=claimed_size,
+                journal_size=self.size,
+            )
         if sum(claimed.values()) != 0:
             self.add(
-                None, Check.BALANCES_DO_NOT_SUM_TO_ZERO,
+                None,
+                Check.BALANCES_DO_NOT_SUM_TO_ZERO,
                 "the claimed balances do not sum to zero",
                 claimed_sum_minutes=sum(claimed.values()),
-            )  # fmt: skip
+            )
         accounts = self.state.accounts
         for account_id in sorted(set(claimed) | set(accounts)):
             replayed = accounts[account_id].balance_minutes if account_id in accounts else None
@@ -502,12 +668,13 @@ class Audit:
             if held == replayed:
                 continue
             self.add(
-                None, Check.BALANCE_MISMATCH,
+                None,
+                Check.BALANCE_MISMATCH,
                 f"account {account_id}: the claimed balance differs from the replayed journal",
                 account=account_id,
                 claimed_minutes="absent" if held is None else held,
                 replayed_minutes="absent" if replayed is None else replayed,
-            )  # fmt: skip
+            )
 
 
 def _applicable(state: LedgerState, draft: Draft) -> bool:

@@ -88,38 +88,60 @@ class CheckpointFile:
     size: int  # as the name says; the note itself is what counts
 
 
-def write_bundle(
-    directory: Path,
-    *,
-    manifest: Manifest,
-    entries: Iterable[bytes],
-    checkpoints: Iterable[tuple[int, str]],
-    head_note: str,
-    verifier_key: str,
-    balances: dict[str, int],
-) -> int:
-    """Write a bundle into the new directory ``directory`` atomically; return the entry count.
+class BundleWriter:
+    """Writes a bundle into a temporary sibling directory, then renames it into place.
 
-    Everything goes into a temporary sibling directory first, is flushed to
-    disk, and is renamed into place, so a reader never sees half a bundle.
-    ``directory`` must not exist, or be an empty directory.
+    A reader never sees half a bundle: nothing is at ``directory`` until
+    ``commit`` has flushed every file to disk and renamed the whole directory.
+    ``directory`` must not exist yet, or be an empty directory. Use as a
+    context manager: leaving without ``commit`` removes the temporary files.
     """
-    directory = Path(directory)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise BundleError("bundle_exists", str(directory))
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        count = _write_entries(temporary / ENTRIES, entries)
-        if count != manifest.size:
-            raise BundleError("size_mismatch", f"{count} entries for size {manifest.size}")
-        (temporary / CHECKPOINTS).mkdir()
-        written = 0
-        for size, note in checkpoints:
-            written += 1
-            if written > limits.BUNDLE_CHECKPOINTS_MAX:
-                raise BundleError("too_many_checkpoints")
-            _write_text(temporary / CHECKPOINTS / checkpoint_name(size), note)
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        target = self.directory
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise BundleError("bundle_exists", str(target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        (self._temporary / CHECKPOINTS).mkdir()
+        self._entries = open(self._temporary / ENTRIES, "wb", buffering=_READ_CHUNK)  # noqa: SIM115
+        self.entry_count = 0
+        self._checkpoint_count = 0
+        self._committed = False
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._committed:
+            self.abort()
+
+    def add_entries(self, entries: Iterable[bytes]) -> None:
+        """Append entries in journal order, each its exact stored bytes."""
+        write = self._entries.write
+        for data in entries:
+            assert b"\n" not in data, "canonical entries never hold a raw newline"
+            write(data)
+            write(b"\n")
+            self.entry_count += 1
+
+    def add_checkpoint(self, size: int, note: str) -> None:
+        self._checkpoint_count += 1
+        if self._checkpoint_count > limits.BUNDLE_CHECKPOINTS_MAX:
+            raise BundleError("too_many_checkpoints")
+        _write_text(self._temporary / CHECKPOINTS / checkpoint_name(size), note)
+
+    def commit(
+        self, *, manifest: Manifest, head_note: str, verifier_key: str, balances: dict[str, int]
+    ) -> None:
+        """Write the remaining files, flush everything, and move the bundle into place."""
+        if self.entry_count != manifest.size:
+            raise BundleError("size_mismatch", f"{self.entry_count} entries for {manifest.size}")
+        self._entries.flush()
+        os.fsync(self._entries.fileno())
+        self._entries.close()
+        temporary = self._temporary
         _write_text(temporary / CHECKPOINT, head_note)
         _write_text(temporary / VERIFIER_KEY, verifier_key.strip() + "\n")
         document = {"size": manifest.size, "balances": dict(sorted(balances.items()))}
@@ -127,27 +149,15 @@ def write_bundle(
         _write_text(temporary / MANIFEST, json.dumps(manifest.to_json(), indent=1) + "\n")
         _fsync_directory(temporary / CHECKPOINTS)
         _fsync_directory(temporary)
-        if directory.exists():
-            directory.rmdir()
-        temporary.rename(directory)
-        _fsync_directory(directory.parent)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return count
+        if self.directory.exists():
+            self.directory.rmdir()
+        temporary.rename(self.directory)
+        _fsync_directory(self.directory.parent)
+        self._committed = True
 
-
-def _write_entries(path: Path, entries: Iterable[bytes]) -> int:
-    count = 0
-    with open(path, "wb", buffering=_READ_CHUNK) as file:
-        for data in entries:
-            assert b"\n" not in data, "canonical entries never hold a raw newline"
-            file.write(data)
-            file.write(b"\n")
-            count += 1
-        file.flush()
-        os.fsync(file.fileno())
-    return count
+    def abort(self) -> None:
+        self._entries.close()
+        shutil.rmtree(self._temporary, ignore_errors=True)
 
 
 def _write_text(path: Path, text: str) -> None:

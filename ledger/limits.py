@@ -60,6 +60,8 @@ ENTRY_RANGE_MAX = 1_000
 AUDIT_FINDINGS_MAX = 1_000
 # Duplicate-id suspects an audit re-reads to confirm (each names one entry).
 AUDIT_ID_SUSPECTS_MAX = 10_000
+# The audit's bitmap of id hashes seen (16 MiB): a power of two.
+AUDIT_ID_FILTER_BITS = 2**27
 # A bundle holds at most this many checkpoint files.
 BUNDLE_CHECKPOINTS_MAX = 1_000_000
 # balances.json and manifest.json are read whole, so their size is bounded.

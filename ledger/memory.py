@@ -150,13 +150,17 @@ class MemoryStore:
     async def account_entries(
         self, community: str, account_id: str, before_seq: int | None, limit: int
     ) -> list[Entry]:
+        limit = max(1, min(limit, limits.PAGE_SIZE_MAX))  # as the SQL store pages
         found: list[Entry] = []
         entries = self._journal(community).entries
         top = len(entries) if before_seq is None else min(before_seq, len(entries))
         for entry in reversed(entries[:top]):
             draft = entry.draft
-            if (draft.account is not None and draft.account.id == account_id) or any(
-                account_id in (p.payer, p.payee) for p in draft.postings
+            # As the SQL store's to_account column: opened, budgeted, or paying or paid.
+            if (
+                (draft.account is not None and draft.account.id == account_id)
+                or (draft.budget is not None and draft.budget.organisation == account_id)
+                or any(account_id in (p.payer, p.payee) for p in draft.postings)
             ):
                 found.append(entry)
                 if len(found) >= limit:

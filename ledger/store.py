@@ -111,7 +111,7 @@ class Store(Protocol):
     async def account_entries(
         self, community: str, account_id: str, before_seq: int | None, limit: int
     ) -> list[Entry]:
-        """Newest first: entries that open the account or move its minutes."""
+        """Newest first: entries that open the account, set its budget or move its minutes."""
         ...
 
     async def account(self, community: str, account_id: str) -> AccountRow | None: ...

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ledger import limits
 from ledger.audit import Audit, AuditReport, Check, Observer, b64, correction_targets
-from ledger.bundle import Bundle, BundleError
+from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleError
 from ledger.checkpoint import CheckpointError
 from ledger.note import NoteError, NoteVerifier
 
@@ -84,40 +85,42 @@ def verify_bundle(
             checkpoint = audit.checkpoint(bundle.read_checkpoint(name), f"checkpoints/{name}")
             if checkpoint is not None and checkpoint.size != files[index].size:
                 audit.add(
-                    None, Check.BUNDLE_FORMAT, f"checkpoints/{name} holds a checkpoint of another size",
+                    None,
+                    Check.BUNDLE_FORMAT,
+                    f"checkpoints/{name} holds a checkpoint of another size",
                     size=checkpoint.size,
-                )  # fmt: skip
+                )
             index += 1
         return index
 
     next_size = files[0].size if files else -1
-    done_bytes = 0
     feed = audit.feed
+    done_bytes = 0
     for position, line in enumerate(bundle.entries()):
         # Each checkpoint is handed over before the stream passes its size.
         if 0 <= next_size <= position + 1:
             due = hand_over(position + 1)
             next_size = files[due].size if due < len(files) else -1
         feed(line)
+        done_bytes += len(line) + 1
         if progress is not None and not position % _PROGRESS_EVERY:
-            done_bytes += 0
-            progress.update(_approximate_bytes(audit, line), position)
-    due = hand_over(2**63)
+            progress.update(done_bytes, position)
+    due = hand_over(limits.TREE_SIZE_MAX)
     if bundle.unterminated_last_line:
-        audit.add(audit.size - 1, Check.BUNDLE_FORMAT, "the last line of entries.jsonl has no newline")
+        audit.add(
+            audit.size - 1, Check.BUNDLE_FORMAT, "the last line of entries.jsonl has no newline"
+        )
     _confirm_ids(audit, bundle)
+    _check_manifest(audit, bundle)
     claimed = bundle.balances()
     if claimed is None:
         audit.add(None, Check.BUNDLE_FORMAT, "balances.json is missing")
-    report = audit.finish(*(claimed[::-1] if claimed else (None, None)))
+        report = audit.finish()
+    else:
+        report = audit.finish(claimed_balances=claimed[1], claimed_size=claimed[0])
     if progress is not None:
         progress.done()
-    return _with_manifest_findings(report, audit, bundle)
-
-
-def _approximate_bytes(audit: Audit, line: bytes) -> int:
-    # Lines are of similar length; good enough for a progress bar.
-    return audit.size * (len(line) + 1)
+    return report
 
 
 def _confirm_ids(audit: Audit, bundle: Bundle) -> None:
@@ -128,22 +131,29 @@ def _confirm_ids(audit: Audit, bundle: Bundle) -> None:
     audit.confirm_duplicate_ids(lines)
 
 
-def _with_manifest_findings(report: AuditReport, audit: Audit, bundle: Bundle) -> AuditReport:
-    """Compare the manifest's (unsigned) claims with what was verified."""
+def _check_manifest(audit: Audit, bundle: Bundle) -> None:
+    """Compare the manifest's claims, which nobody signed, with the verified log."""
     manifest = bundle.manifest()
     if manifest is None:
         audit.add(None, Check.BUNDLE_FORMAT, "manifest.json is missing")
-        return audit.finish_again(report)
-    claims = {"size": report.size, "root": b64(report.root)}
-    if report.head is not None:
-        claims["origin"] = report.head.origin
+        return
+    claims: dict[str, object] = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "size": audit.size,
+        "root": b64(audit.root()),
+    }
+    if audit.head is not None:
+        claims["origin"] = audit.head.origin
     for key, verified in claims.items():
         if manifest.get(key) != verified:
             audit.add(
-                None, Check.BUNDLE_FORMAT, f"manifest.json's {key} differs from the verified log",
-                manifest=str(manifest.get(key)), verified=str(verified),
-            )  # fmt: skip
-    return audit.finish_again(report)
+                None,
+                Check.BUNDLE_FORMAT,
+                f"manifest.json's {key} differs from the verified log",
+                manifest=str(manifest.get(key)),
+                verified=str(verified),
+            )
 
 
 def read_verifier(key: str) -> NoteVerifier:
@@ -175,11 +185,16 @@ def print_report(report: AuditReport, out: TextIO, title: str) -> None:
         ("accounts", f"{report.accounts:,}"),
         ("checkpoint", f"size {head.size:,}, root {b64(head.root)}" if head else "(none)"),
         ("checkpoints", f"{report.checkpoints_verified:,} verified"),
-        ("outstanding", f"{format_minutes(report.outstanding_minutes)}"
-         f" ({report.outstanding_minutes:,} minutes) held by members and shops"),
-    ]  # fmt: skip
+        (
+            "outstanding",
+            f"{format_minutes(report.outstanding_minutes)}"
+            f" ({report.outstanding_minutes:,} minutes) held by members and shops",
+        ),
+    ]
     total = len(report.findings) + report.findings_omitted
-    rows.append(("result", "OK: every check passed" if report.clean else f"FAILED: {total:,} findings"))
+    rows.append(
+        ("result", "OK: every check passed" if report.clean else f"FAILED: {total:,} findings")
+    )
     for name, value in rows:
         out.write(f"{name:<12} {value}\n")
 
