@@ -107,6 +107,8 @@ def assemble(
             continue
         outcome = _known(draft, loaded)
         if outcome is None:
+            # Only a fresh decision is what a later draft with this id is held to;
+            # one answered from the store is answered from the store again.
             rejected = check_state(state, draft, month)
             if rejected is not None:
                 write.rejections.append((rejected, draft_fingerprint(draft)))
@@ -121,7 +123,7 @@ def assemble(
                 _note_changes(write, touched, entry, state)
                 prev = leaf
                 outcome = Accepted(entry=entry, retried=False)
-        seen[draft.id] = (draft, outcome)
+            seen[draft.id] = (draft, outcome)
         outcomes.append(outcome)
     for account_id in touched:
         write.balances[account_id] = state.accounts[account_id].balance_minutes
@@ -140,13 +142,14 @@ def seal(assembly: Assembly, checkpoint: StoredCheckpoint) -> None:
 
 
 def _repeat(draft: Draft, earlier: tuple[Draft, Outcome]) -> Outcome:
+    """A draft whose id was decided earlier in this batch, answered as a later batch would be."""
     first_draft, first_outcome = earlier
+    if isinstance(first_outcome, Rejected):
+        if draft_fingerprint(draft) == draft_fingerprint(first_draft):
+            return first_outcome
+        return reject(draft, Rejection.ID_ALREADY_FAILED, first_code=first_outcome.code.value)
     different = check_retry(draft, first_draft)
-    if different is not None:
-        return different
-    if isinstance(first_outcome, Accepted):
-        return Accepted(entry=first_outcome.entry, retried=True)
-    return first_outcome
+    return different if different is not None else Accepted(entry=first_outcome.entry, retried=True)
 
 
 def _known(draft: Draft, loaded: Loaded) -> Outcome | None:

@@ -180,6 +180,8 @@ class Writer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._landing
             self._landing = None
+        while not self._queue.empty():  # nobody will take these any more
+            self._fail([self._queue.get_nowait()], RuntimeError("the writer was closed"))
 
     async def _next_batch(self) -> list[_Waiting]:
         batch = [await self._queue.get()]
@@ -191,23 +193,30 @@ class Writer:
         basis: _Basis | None = None
         while self._broken is None:
             batch = await self._next_batch()
-            if self._resync:
-                basis, self._resync = None, False
             try:
-                async with self._store.reader(self._community) as reader:
-                    prepared = await self._prepare(reader, [w.draft for w in batch], basis)
-            except AssertionError as exc:
-                self._stop(batch, exc)
-                return
-            except Exception as exc:  # noqa: BLE001 - the callers get it, the writer goes on
-                log.exception("assembling a batch for %s failed", self._community)
-                self._fail(batch, exc)
-                basis = None
-                continue
-            basis = prepared.after
-            if self._landing is not None:
-                await self._landing  # batches land in order, one at a time
-            self._landing = asyncio.get_running_loop().create_task(self._land(batch, prepared))
+                if self._resync:
+                    basis, self._resync = None, False
+                try:
+                    async with self._store.reader(self._community) as reader:
+                        prepared = await self._prepare(reader, [w.draft for w in batch], basis)
+                except AssertionError as exc:
+                    self._stop(batch, exc)
+                    return
+                except Exception as exc:  # noqa: BLE001 - the callers get it, the writer goes on
+                    log.exception("assembling a batch for %s failed", self._community)
+                    self._fail(batch, exc)
+                    basis = None
+                    continue
+                basis = prepared.after
+                if self._landing is not None:
+                    # Batches land in order, one at a time. Shielded: closing the
+                    # writer must not cancel a batch that is being written.
+                    await asyncio.shield(self._landing)
+                self._landing = asyncio.get_running_loop().create_task(self._land(batch, prepared))
+            except asyncio.CancelledError:
+                # Closing, with this batch taken but not yet handed to a landing.
+                self._fail(batch, RuntimeError("the writer was closed"))
+                raise
 
     async def _prepare(self, reader: BatchTx, drafts: list[Draft], basis: _Basis | None) -> _Prepared:
         """Assemble ``drafts`` on ``basis``, or on what ``reader`` reads when there is none."""

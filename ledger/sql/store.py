@@ -411,8 +411,15 @@ class SqlStore:
 
     @asynccontextmanager
     async def reader(self, community: str) -> AsyncIterator[SqlBatch]:
-        async with self.engine.connect() as conn, conn.begin():
-            yield SqlBatch(conn, community, writable=False)
+        async with self.engine.connect() as conn:
+            if not self._sqlite:
+                # One snapshot for every statement: under READ COMMITTED another
+                # process's commit between two reads could pair a journal of one
+                # size with the checkpoint of a larger one. (SQLite's read
+                # transaction is a snapshot already.)
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield SqlBatch(conn, community, writable=False)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -420,8 +427,8 @@ class SqlStore:
             yield conn
 
     async def head(self, community: str) -> Head:
-        async with self._read() as conn:
-            return await read_head(conn, community)
+        async with self.reader(community) as tx:
+            return await tx.head()
 
     async def communities(self) -> list[str]:
         async with self._read() as conn:

@@ -1,0 +1,72 @@
+"""The application's migrations and the ``buurtmunt`` command on real databases."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from api import cli
+from api.services import store_from, upgrade_database
+from api.settings import Settings
+from ledger.note import generate_signer
+
+
+async def test_migrations_create_the_tables_once_with_their_own_version_table(
+    database_url: str,
+) -> None:
+    store = store_from(Settings(database_url=database_url))
+    try:
+        await upgrade_database(store)
+        await upgrade_database(store)  # safe to run on every start
+        async with store.engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+            api_version = (
+                await conn.execute(text("SELECT version_num FROM alembic_version_api"))
+            ).scalar()
+            ledger_version = (
+                await conn.execute(text("SELECT version_num FROM alembic_version_ledger"))
+            ).scalar()
+    finally:
+        await store.close()
+
+    assert {"people", "roles", "credentials", "enrolment_links", "pending_earnings"} <= tables
+    assert {"idempotent_responses", "lockouts", "communities", "named_accounts"} <= tables
+    assert (api_version, ledger_version) == ("0001_api", "0001_journal")
+
+
+def test_the_command_line_sets_up_a_community_and_issues_tokens(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("BUURTMUNT_DATABASE_URL", database_url)
+    monkeypatch.setenv("BUURTMUNT_SIGNING_KEY", generate_signer("buurtmunt.test").key_string())
+    monkeypatch.setenv("BUURTMUNT_PUBLIC_URL", "https://buurtmunt.test")
+
+    assert cli.main(["db", "upgrade"]) == 0
+    assert (
+        cli.main(["community", "create", "noord", "--name", "Noord", "--cap-minutes", "1200"]) == 0
+    )
+    assert cli.main(["community", "create", "noord"]) == 1  # exists already
+    assert cli.main(["member", "add", "--community", "noord", "--name", "Ria"]) == 0
+    out = capsys.readouterr().out
+    assert "https://buurtmunt.test/e/" in out
+    account = out.split("member account ")[1].split()[0]
+    assert (
+        cli.main(["token", "--role", "member", "--community", "noord", "--account", account]) == 0
+    )
+    assert cli.main(["token", "--role", "admin", "--community", "noord", "--name", "Anna"]) == 0
+    assert cli.main(["token", "--role", "operator"]) == 0
+    assert cli.main(["token", "--role", "admin"]) == 2  # a community role needs --community
+    tokens = capsys.readouterr().out.split()
+    assert len(tokens) == 3 and all(len(t) == 43 for t in tokens)
+
+    key_file = tmp_path / "keys" / "signing.key"
+    assert cli.main(["keys", "generate", "--out", str(key_file), "--name", "buurtmunt.test"]) == 0
+    assert capsys.readouterr().out.startswith("buurtmunt.test+")
+    assert os.stat(key_file).st_mode & 0o777 == 0o600
+    assert cli.main(["keys", "generate", "--out", str(key_file)]) == 1  # never overwrites
