@@ -92,6 +92,7 @@ class _Basis:
     head: Head
     state: LedgerState
     monthly_known: frozenset[tuple[str, str]]
+    batch: int  # the number of the batch that leaves this basis behind
     recent: dict[str, Entry]
     recent_rejections: dict[str, tuple[Rejected, bytes]]
 
@@ -130,7 +131,9 @@ class _Basis:
 
 @dataclass(slots=True)
 class _Prepared:
+    number: int
     on: Head  # the head this batch was assembled on
+    on_batch: int | None  # the batch whose basis it was assembled on, if any
     assembly: Assembly
     checkpoint: StoredCheckpoint | None
     after: _Basis
@@ -152,6 +155,11 @@ class Writer:
         self._landing: asyncio.Task[None] | None = None
         self._broken: BaseException | None = None
         self._resync = False
+        self._batches = 0
+        # The last batch that landed exactly as assembled: only a basis it left
+        # behind may be built on. (A batch of rejections only does not move the
+        # head, so the head alone cannot tell that it failed.)
+        self._last_exact: int | None = None
 
     async def append(self, draft: Draft) -> Result:
         """Append ``draft`` durably, or say why not. Retries with the same id are safe."""
@@ -197,8 +205,11 @@ class Writer:
                 if self._resync:
                     basis, self._resync = None, False
                 try:
+                    self._batches += 1
                     async with self._store.reader(self._community) as reader:
-                        prepared = await self._prepare(reader, [w.draft for w in batch], basis)
+                        prepared = await self._prepare(
+                            reader, [w.draft for w in batch], basis, self._batches
+                        )
                 except AssertionError as exc:
                     self._stop(batch, exc)
                     return
@@ -218,7 +229,9 @@ class Writer:
                 self._fail(batch, RuntimeError("the writer was closed"))
                 raise
 
-    async def _prepare(self, reader: BatchTx, drafts: list[Draft], basis: _Basis | None) -> _Prepared:
+    async def _prepare(
+        self, reader: BatchTx, drafts: list[Draft], basis: _Basis | None, number: int
+    ) -> _Prepared:
         """Assemble ``drafts`` on ``basis``, or on what ``reader`` reads when there is none."""
         head = basis.head if basis is not None else await reader.head()
         # Never sign a tree that does not extend the last signed one.
@@ -243,10 +256,12 @@ class Writer:
         if checkpoint is not None:
             seal(assembly, checkpoint)
         return _Prepared(
+            number=number,
             on=head,
+            on_batch=None if basis is None else basis.batch,
             assembly=assembly,
             checkpoint=checkpoint,
-            after=self._basis_after(head, assembly, loaded.state, known, checkpoint),
+            after=self._basis_after(head, assembly, loaded.state, known, checkpoint, number),
         )
 
     @staticmethod
@@ -256,6 +271,7 @@ class Writer:
         state: LedgerState,
         known: frozenset[tuple[str, str]],
         checkpoint: StoredCheckpoint | None,
+        number: int,
     ) -> _Basis:
         entries = assembly.write.entries
         after = head
@@ -271,6 +287,7 @@ class Writer:
             head=after,
             state=state,
             monthly_known=known,
+            batch=number,
             recent={e.id: e for e in entries},
             recent_rejections={r.id: (r, f) for r, f in assembly.write.rejections},
         )
@@ -281,10 +298,15 @@ class Writer:
         try:
             async with self._store.batch(self._community) as tx:
                 head = await tx.head()
-                if (head.size, head.last_leaf) != (prepared.on.size, prepared.on.last_leaf):
+                moved = (head.size, head.last_leaf) != (prepared.on.size, prepared.on.last_leaf)
+                exact = not moved and prepared.on_batch in (None, self._last_exact)
+                self._last_exact = None
+                if not exact:
                     self._resync = True
-                    prepared = await self._prepare(tx, drafts, None)
+                    prepared = await self._prepare(tx, drafts, None, prepared.number)
                 await tx.write(prepared.assembly.write)
+            if exact:
+                self._last_exact = prepared.number
         except AssertionError as exc:
             self._stop(batch, exc)
             return

@@ -164,6 +164,31 @@ async def test_a_batch_assembled_on_one_that_then_fails_is_checked_again() -> No
     await ledger.close()
 
 
+async def test_a_rejection_whose_batch_failed_is_decided_again_and_kept_by_the_next_batch() -> None:
+    # A batch of rejections only leaves the journal's head where it was, so the
+    # next batch cannot tell from the head alone that it failed.
+    store = FlakyStore()
+    ledger = a_ledger(store)  # type: ignore[arg-type]
+    await accepted(ledger, *BASE)
+    store.gate, store.failures_left = asyncio.Event(), 1
+    first = asyncio.ensure_future(ledger.append(COMMUNITY, transfer(minutes=60, id="t-1")))
+    for _ in range(5):  # t-1 is assembled (rejected: no balance) and held at the gate
+        await asyncio.sleep(0)
+    again = asyncio.ensure_future(ledger.append(COMMUNITY, transfer(minutes=60, id="t-1")))
+    funds = asyncio.ensure_future(ledger.append(COMMUNITY, earn("org-1", "member-1", 60)))
+    for _ in range(5):  # the retry and the earn are assembled on the failing batch
+        await asyncio.sleep(0)
+    store.gate.set()
+    results = await asyncio.gather(first, again, funds, return_exceptions=True)
+    assert isinstance(results[0], LedgerUnavailable)
+    assert code_of(results[1]) == "exceeds_balance"
+
+    third = await ledger.append(COMMUNITY, transfer(minutes=60, id="t-1"))
+
+    assert code_of(third) == "exceeds_balance", "the retry's rejection must have been stored"
+    await ledger.close()
+
+
 # Batching.
 
 
