@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from api import migrate as api_migrate
+from api.settings import Settings
 from ledger.keys import load_signer
 from ledger.note import NoteSigner
 from ledger.service import Ledger
 from ledger.sql import migrate
 from ledger.sql.store import SqlStore
-
-from api.settings import Settings
 
 
 def signer_from(settings: Settings) -> NoteSigner:
@@ -27,10 +27,6 @@ def store_from(settings: Settings) -> SqlStore:
 async def upgrade_database(store: SqlStore) -> None:
     """Apply every layer's migrations (journal first, then the application's)."""
     await migrate.upgrade(store.engine)
-    try:
-        from api import migrate as api_migrate
-    except ImportError:  # the application's own tables are not there yet
-        return
     await api_migrate.upgrade(store.engine)
 
 

@@ -1,0 +1,127 @@
+"""The application factory: ``create_app(settings) -> Litestar``.
+
+Nothing is opened at import time. Startup opens the store, applies every
+migration, and builds the ledger and the runtime; shutdown closes them. One
+deployment serves many communities: a caller's community comes from their
+credential, never from the URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.auth import provide_principal
+from api.bodies import strict_json_body
+from api.problems import EXCEPTION_HANDLERS
+from api.routes import (
+    accounts,
+    communities,
+    credentials,
+    health,
+    ledger,
+    me,
+    organisations,
+    payments,
+    people,
+)
+from api.runtime import Runtime, open_runtime
+from api.settings import Settings
+from ledger.clock import Clock
+
+REQUEST_BODY_BYTES_MAX = 64 * 1024
+
+CONTROLLERS = [
+    me.MeController,
+    communities.CommunityController,
+    organisations.OrganisationController,
+    organisations.ShopController,
+    people.MemberController,
+    people.StaffController,
+    people.PersonController,
+    credentials.DeviceController,
+    credentials.TokenController,
+    credentials.EnrolmentController,
+    payments.EarningController,
+    payments.TransferController,
+    payments.CorrectionController,
+    accounts.AccountController,
+    ledger.LedgerController,
+    ledger.ReceiptController,
+]
+
+
+PAGES_ENTRY_POINT = "buurtmunt.pages"
+
+
+def discovered_pages() -> list[Any]:
+    """Page routes that installed packages register under the ``buurtmunt.pages`` entry point.
+
+    ``mobile_web`` builds on the API (its pages call into ``api``), so the API
+    must not import it; it registers its routes instead (see pyproject.toml).
+    """
+    routes: list[Any] = []
+    for entry_point in entry_points(group=PAGES_ENTRY_POINT):
+        routes.extend(entry_point.load())
+    return routes
+
+
+def provide_runtime(state: State) -> Runtime:
+    runtime = state.runtime
+    assert isinstance(runtime, Runtime), "the app's lifespan builds the runtime"
+    return runtime
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    if not __debug__:
+        raise RuntimeError("refusing to run under python -O: the ledger's asserts are its checks")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_runtime(settings, clock) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    return Litestar(
+        route_handlers=[*health.ROUTES, *CONTROLLERS, *discovered_pages()],
+        lifespan=[lifespan],
+        dependencies={
+            "rt": Provide(provide_runtime, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=strict_json_body,
+        request_max_body_size=REQUEST_BODY_BYTES_MAX,
+        openapi_config=OpenAPIConfig(
+            title="Buurtmunt",
+            version="1",
+            description=(
+                "A community time-credit ledger. Errors are RFC 9457 problem details with a "
+                "stable `code`. Every POST under /api/v1 needs an Idempotency-Key."
+            ),
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerAuth": SecurityScheme(
+                        type="http", scheme="bearer", description="A device session or API token."
+                    )
+                }
+            ),
+        ),
+        debug=settings.debug,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """For ASGI servers: ``uvicorn --factory api.app:app_from_environment``."""
+    return create_app(Settings.from_env())

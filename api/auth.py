@@ -1,0 +1,207 @@
+"""Authentication: from a bearer token or session cookie to a ``Principal``; the guard.
+
+A device session token is accepted as ``Authorization: Bearer`` anywhere and as
+the ``bm_session`` cookie on safe (GET/HEAD) requests, so a cross-site form can
+never spend with a resident's cookie. Tokens are looked up by their SHA-256.
+A resolved principal is cached for ``AUTH_CACHE_SECONDS``: revocations through
+this process apply at once, those through another process within that time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
+from sqlmodel import select
+
+from api import limits
+from api.access import Action, Principal, Role
+from api.database import Database
+from api.problems import ProblemError
+from api.tables import CredentialRow, PersonRow, RoleRow
+from api.tokens import token_hash
+from ledger.clock import Clock
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "bm_session"
+TOKEN_LENGTH_MAX = 100
+LAST_USED_RESOLUTION_SECONDS = 3600
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any], allow_cookie: bool) -> str | None:
+    header = connection.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and 0 < len(value.strip()) <= TOKEN_LENGTH_MAX:
+            return value.strip()
+        return None
+    if allow_cookie:
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie and len(cookie) <= TOKEN_LENGTH_MAX:
+            return cookie
+    return None
+
+
+class Authenticator:
+    """Resolves tokens to principals, with a short cache and one database load per token.
+
+    Concurrent requests with the same uncached token share one load. Recording
+    when a credential was last used never delays a request: it is written in
+    the background, at most once per ``LAST_USED_RESOLUTION_SECONDS``.
+    """
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._loading: dict[str, asyncio.Future[tuple[Principal, int | None] | None]] = {}
+        self._touched: dict[str, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def principal(self, token: str) -> Principal | None:
+        digest = token_hash(token)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        loaded = await self._load_once(digest)
+        if loaded is None:
+            self._cache.pop(digest, None)
+            return None
+        principal, last_used = loaded
+        if len(self._cache) >= limits.AUTH_CACHE_ENTRIES_MAX:
+            self._cache.clear()
+        self._cache[digest] = (now + limits.AUTH_CACHE_SECONDS, principal)
+        self._maybe_touch(principal.credential_id, last_used)
+        return principal
+
+    async def _load_once(self, digest: str) -> tuple[Principal, int | None] | None:
+        waiting = self._loading.get(digest)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[tuple[Principal, int | None] | None]
+        future = asyncio.get_running_loop().create_future()
+        self._loading[digest] = future
+        try:
+            result = await self._load(digest)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._loading[digest]
+
+    def forget(self, credential_ids: set[str] | None = None) -> None:
+        """Drop cached principals (all of them, or those of ``credential_ids``)."""
+        if credential_ids is None:
+            self._cache.clear()
+            return
+        for digest, (_, principal) in list(self._cache.items()):
+            if principal.credential_id in credential_ids:
+                del self._cache[digest]
+
+    async def _load(self, digest: str) -> tuple[Principal, int | None] | None:
+        async with self._db.read() as session:
+            credential = (
+                await session.exec(select(CredentialRow).where(CredentialRow.token_hash == digest))
+            ).first()
+            if credential is None or credential.revoked_at is not None:
+                return None
+            person = await session.get(PersonRow, credential.person_id)
+            if person is None or person.erased_at is not None:
+                return None
+            roles = (
+                await session.exec(select(RoleRow).where(RoleRow.person_id == person.id))
+            ).all()
+        return principal_of(person, credential, list(roles)), credential.last_used_at
+
+    def _maybe_touch(self, credential_id: str, last_used: int | None) -> None:
+        now = int(self._clock.now().timestamp())
+        last = max(last_used or 0, self._touched.get(credential_id, 0))
+        if now - last <= LAST_USED_RESOLUTION_SECONDS:
+            return
+        if len(self._touched) >= limits.AUTH_CACHE_ENTRIES_MAX:
+            self._touched.clear()
+        self._touched[credential_id] = now
+        task = asyncio.get_running_loop().create_task(self._touch(credential_id, now))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _touch(self, credential_id: str, now: int) -> None:
+        try:
+            async with self._db.write() as session:
+                row = await session.get(CredentialRow, credential_id)
+                if row is not None:
+                    row.last_used_at = now
+                    session.add(row)
+        except Exception:
+            log.warning("could not record the last use of %s", credential_id, exc_info=True)
+
+
+def principal_of(person: PersonRow, credential: CredentialRow, roles: list[RoleRow]) -> Principal:
+    """The principal a credential gives: all the person's roles for a device session,
+    only the token's role for an API token."""
+    held = [r for r in roles if credential.role is None or r.role == credential.role]
+    names = frozenset(Role(r.role) for r in held)
+    return Principal(
+        person_id=person.id,
+        community=person.community,
+        roles=names,
+        credential_id=credential.id,
+        staff_id=person.staff_id if names - {Role.MEMBER} else None,
+        member_account=next((r.scope for r in held if r.role == Role.MEMBER), None),
+        organisations=frozenset(r.scope for r in held if r.role == Role.COORDINATOR),
+        shops=frozenset(r.scope for r in held if r.role == Role.SHOP),
+    )
+
+
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The guard on every API route: authenticate, then check the route's action in the matrix."""
+    action = Action(handler.opt["action"])
+    token = bearer_token(connection, allow_cookie=connection.scope.get("method") in _SAFE_METHODS)
+    principal = None
+    if token is not None:
+        principal = await connection.app.state.runtime.authenticator.principal(token)
+    if principal is None:
+        raise ProblemError(
+            401,
+            "not_authenticated",
+            "Send a valid token as 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not principal.may(action):
+        raise ProblemError(403, "forbidden", f"Your role may not do {action.value}.")
+    connection.state.principal = principal
+
+
+def provide_principal(
+    request: ASGIConnection[Any, Any, Any, Any], rt: NamedDependency[object]
+) -> Principal:
+    """The caller, as the guard left them.
+
+    Takes ``rt`` only so that Litestar resolves the two dependencies one after
+    the other: independent dependencies are resolved in a task group, which
+    costs more per request than both of them together.
+    """
+    principal = request.state.principal
+    assert isinstance(principal, Principal), "the authorize guard ran before this dependency"
+    return principal
+
+
+def community_of(principal: Principal) -> str:
+    """The caller's community, or 403 for a deployment-wide principal (an operator)."""
+    if principal.community is None:
+        raise ProblemError(403, "community_required", "This needs a community role.")
+    return principal.community

@@ -1,0 +1,44 @@
+"""Short transactions on the application's tables, next to the ledger's own.
+
+The ledger's writer holds SQLite's single write lock for each group commit, so
+a request must never hold a write transaction of its own while it waits for
+the ledger: routes that append do their table work in short transactions
+before and after. Write transactions start with ``BEGIN IMMEDIATE`` on SQLite
+(they wait for the lock up front instead of failing half-way); reads take no
+lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ledger.sql.engine import WRITE_OPTION
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._writer = (
+            engine.execution_options(**{WRITE_OPTION: True}) if self.is_sqlite else engine
+        )
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        async with AsyncSession(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))

@@ -1,0 +1,123 @@
+"""Reads of the application's tables: people with their roles, names of accounts.
+
+Functions take an open session, so a route can combine them in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.access import Role
+from api.problems import not_found
+from api.schemas.common import rfc3339
+from api.schemas.people import PersonOut, RoleOut
+from api.tables import CommunityRow, CredentialRow, NamedAccountRow, PersonRow, RoleRow
+from ledger.model import AccountType
+
+ERASED_NAME = ""
+
+
+async def roles_of(session: AsyncSession, person_id: str) -> list[RoleRow]:
+    rows = await session.exec(
+        select(RoleRow).where(RoleRow.person_id == person_id).order_by(col(RoleRow.role))
+    )
+    return list(rows.all())
+
+
+async def person_in(session: AsyncSession, community: str, person_id: str) -> PersonRow:
+    """The person ``person_id`` of ``community``, or a 404 problem."""
+    person = await session.get(PersonRow, person_id)
+    if person is None or person.community != community:
+        raise not_found("person_not_found", f"No person {person_id!r} in this community.")
+    return person
+
+
+def person_out(person: PersonRow, roles: Sequence[RoleRow]) -> PersonOut:
+    return PersonOut(
+        id=person.id,
+        name=person.name,
+        language=person.language,
+        roles=[RoleOut(Role(r.role), r.scope) for r in roles],
+        created_at=rfc3339(person.created_at) or "",
+        erased=person.erased_at is not None,
+        phone=person.phone,
+        email=person.email,
+        neighbourhood=person.neighbourhood,
+        member_account=next((r.scope for r in roles if r.role == Role.MEMBER), None),
+        staff_id=person.staff_id,
+    )
+
+
+async def people_with_role(
+    session: AsyncSession, community: str, roles: Sequence[Role], after: str | None, limit: int
+) -> list[PersonRow]:
+    query = (
+        select(PersonRow)
+        .where(PersonRow.community == community)
+        .where(
+            col(PersonRow.id).in_(
+                select(RoleRow.person_id).where(
+                    RoleRow.community == community, col(RoleRow.role).in_([r.value for r in roles])
+                )
+            )
+        )
+        .order_by(col(PersonRow.id))
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(col(PersonRow.id) > after)
+    return list((await session.exec(query)).all())
+
+
+async def person_of_account(
+    session: AsyncSession, community: str, account_id: str
+) -> PersonRow | None:
+    role = (
+        await session.exec(
+            select(RoleRow).where(
+                RoleRow.community == community,
+                RoleRow.role == Role.MEMBER.value,
+                RoleRow.scope == account_id,
+            )
+        )
+    ).first()
+    return None if role is None else await session.get(PersonRow, role.person_id)
+
+
+async def named_accounts(
+    session: AsyncSession, community: str, type: AccountType
+) -> list[NamedAccountRow]:
+    rows = await session.exec(
+        select(NamedAccountRow)
+        .where(NamedAccountRow.community == community, NamedAccountRow.type == type.value)
+        .order_by(col(NamedAccountRow.name), col(NamedAccountRow.account_id))
+    )
+    return list(rows.all())
+
+
+async def account_name(session: AsyncSession, community: str, account_id: str) -> str | None:
+    named = await session.get(NamedAccountRow, (community, account_id))
+    if named is not None:
+        return named.name
+    person = await person_of_account(session, community, account_id)
+    return None if person is None else person.name
+
+
+async def community_row(session: AsyncSession, slug: str) -> CommunityRow:
+    row = await session.get(CommunityRow, slug)
+    if row is None:
+        raise not_found("community_not_found", f"No community {slug!r}.")
+    return row
+
+
+async def credentials_of(
+    session: AsyncSession, person_id: str, kind: str | None
+) -> list[CredentialRow]:
+    query = select(CredentialRow).where(CredentialRow.person_id == person_id)
+    if kind is not None:
+        query = query.where(CredentialRow.kind == kind)
+    rows = await session.exec(query.order_by(col(CredentialRow.created_at), col(CredentialRow.id)))
+    return list(rows.all())

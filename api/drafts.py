@@ -1,0 +1,113 @@
+"""From requests to ledger drafts, and appending them with rejections as problems.
+
+The ledger validates everything again; the builders here only put the request's
+fields where the ledger expects them. Staff act under their staff id, members
+under their account id.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from api.problems import from_rejection
+from ledger.model import (
+    AccountSpec,
+    AccountType,
+    BudgetChange,
+    Draft,
+    Entry,
+    EntryKind,
+    Meta,
+    Posting,
+    Rejected,
+    Settings,
+)
+from ledger.service import Ledger
+
+
+async def append(ledger: Ledger, community: str, draft: Draft) -> Entry:
+    """Append ``draft`` (or find it again, for a retry); a refusal raises its problem."""
+    result = await ledger.append(community, draft)
+    if isinstance(result, Rejected):
+        raise from_rejection(result)
+    return result.entry
+
+
+def open_account(
+    draft_id: str, actor: str, account_id: str, type: AccountType, budget: int | None = None
+) -> Draft:
+    is_org = type is AccountType.ORGANISATION
+    spec = AccountSpec(
+        id=account_id,
+        type=type,
+        floor_minutes=None if is_org else 0,
+        budget_minutes_per_month=budget if is_org else None,
+    )
+    return Draft(id=draft_id, kind=EntryKind.OPEN, actor=actor, account=spec)
+
+
+def configure(draft_id: str, actor: str, settings: Settings) -> Draft:
+    return Draft(id=draft_id, kind=EntryKind.CONFIGURE, actor=actor, settings=settings)
+
+
+def budget(draft_id: str, actor: str, organisation: str, minutes_per_month: int) -> Draft:
+    change = BudgetChange(organisation=organisation, budget_minutes_per_month=minutes_per_month)
+    return Draft(id=draft_id, kind=EntryKind.BUDGET, actor=actor, budget=change)
+
+
+def earn_meta(activity: str, worked_on: date, approved_by: str | None) -> Meta:
+    meta: dict[str, str] = {"activity": activity, "worked_on": worked_on.isoformat()}
+    if approved_by is not None:
+        meta["approved_by"] = approved_by
+    return tuple(sorted(meta.items()))
+
+
+def earn(
+    draft_id: str,
+    actor: str,
+    organisation: str,
+    member: str,
+    amount_minutes: int,
+    meta: Meta,
+    memo: str,
+) -> Draft:
+    return Draft(
+        id=draft_id,
+        kind=EntryKind.EARN,
+        actor=actor,
+        postings=(Posting(organisation, member, amount_minutes),),
+        memo=memo,
+        meta=meta,
+    )
+
+
+def transfer(draft_id: str, payer: str, payee: str, amount_minutes: int, memo: str) -> Draft:
+    return Draft(
+        id=draft_id,
+        kind=EntryKind.TRANSFER,
+        actor=payer,
+        postings=(Posting(payer, payee, amount_minutes),),
+        memo=memo,
+    )
+
+
+def correct(
+    draft_id: str, actor: str, original: Entry, amount_minutes: int | None, reason: str
+) -> Draft:
+    """Reverse ``original``'s postings, each by at most its amount (all of it by default)."""
+    postings = tuple(
+        Posting(
+            p.payee,
+            p.payer,
+            p.amount_minutes if amount_minutes is None else amount_minutes,
+        )
+        for p in original.draft.postings
+    )
+    return Draft(
+        id=draft_id,
+        kind=EntryKind.CORRECT,
+        actor=actor,
+        postings=postings,
+        memo=reason,
+        corrects=original.seq,
+    )

@@ -1,0 +1,195 @@
+"""Idempotency-Key: a retried POST moves nothing twice and gets the original response.
+
+Every POST under ``/api/v1`` requires the header. For POSTs that append one
+entry, the key *is* the draft's id, so the ledger itself recognises the retry
+(same id, same content: the original entry) and the route rebuilds the same
+response from it. Other POSTs go through ``once``: the first request claims the
+key in ``idempotent_responses`` together with a *plan* (the random ids it will
+create), does its work, and stores its response; a retry gets the stored
+response, a concurrent duplicate waits for it, and a request that died half-way
+is taken over with the same plan, so it creates the same ids again.
+
+Stored responses are sealed (AES-GCM) with a key derived from the
+Idempotency-Key, which only the client knows: some carry one-time tokens or
+personal data, and a database dump must not reveal them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import msgspec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from litestar.params import HeaderParameter
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete
+
+from api import limits
+from api.database import Database
+from api.problems import ProblemError
+from api.tables import IdempotentResponseRow
+from ledger.shape import ID_PATTERN
+
+T = TypeVar("T")
+Plan = dict[str, str]
+
+IdempotencyKeyHeader = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        pattern=f"^{ID_PATTERN.pattern}$",
+        min_length=1,
+        max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX,
+        description=(
+            "A client-chosen unique key (e.g. a UUID): letters, digits and '._:-', at most 64. "
+            "A retry with the same key returns the original response and moves nothing twice."
+        ),
+    ),
+]
+
+_POLL_SECONDS = 0.025
+_PENDING, _DONE = "pending", "done"
+
+
+def draft_id(key: str) -> str:
+    """The ledger draft id for a request's Idempotency-Key, or a 422 problem."""
+    if not ID_PATTERN.fullmatch(key):
+        raise ProblemError(
+            422,
+            "idempotency_key_invalid",
+            "Idempotency-Key: 1 to 64 of A-Z a-z 0-9 . _ : - starting with a letter or digit.",
+        )
+    return key
+
+
+def fingerprint(route: str, person_id: str, payload: object) -> str:
+    digest = hashlib.sha256(f"{route}\0{person_id}\0".encode())
+    digest.update(msgspec.json.encode(payload))
+    return digest.hexdigest()
+
+
+def _key_hash(scope: str, key: str) -> str:
+    return hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+
+
+def _aead(scope: str, key: str) -> AESGCM:
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=scope.encode(), info=b"buurtmunt replay v1"
+    )
+    return AESGCM(hkdf.derive(key.encode()))
+
+
+def seal(scope: str, key: str, body: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _aead(scope, key).encrypt(nonce, body, None)
+
+
+def unseal(scope: str, key: str, sealed: bytes) -> bytes:
+    return _aead(scope, key).decrypt(sealed[:12], sealed[12:], None)
+
+
+async def once(
+    db: Database,
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    now: Callable[[], int],
+    make_plan: Callable[[], Plan],
+    out_type: type[T],
+    work: Callable[[Plan], Awaitable[tuple[int, T]]],
+) -> tuple[int, T]:
+    """Run ``work`` once per (scope, key); return its (status, response) every time.
+
+    ``fingerprint`` identifies the request (route, caller, body): the same key with
+    another fingerprint is refused. A plan's ``person`` names whose personal data
+    the response may carry, so that erasing that person drops it.
+    """
+    draft_id(key)
+    key_hash = _key_hash(scope, key)
+    plan = await _claim(db, scope, key, key_hash, fingerprint, now, make_plan)
+    if isinstance(plan, tuple):
+        status, body = plan
+        return status, msgspec.json.decode(body, type=out_type)
+    try:
+        status, response = await work(plan)
+    except ProblemError:
+        # Refused before anything was created: free the key for a corrected retry.
+        async with db.write() as session:
+            row = await session.get(IdempotentResponseRow, (scope, key_hash))
+            if row is not None and row.state == _PENDING:
+                await session.delete(row)
+        raise
+    body = msgspec.json.encode(response)
+    assert len(body) <= limits.IDEMPOTENT_RESPONSE_BYTES_MAX, "responses worth replaying are small"
+    async with db.write() as session:
+        row = await session.get(IdempotentResponseRow, (scope, key_hash))
+        if row is not None:
+            row.state, row.status_code, row.sealed = _DONE, status, seal(scope, key, body)
+            session.add(row)
+    return status, response
+
+
+async def _claim(
+    db: Database,
+    scope: str,
+    key: str,
+    key_hash: str,
+    fingerprint: str,
+    now: Callable[[], int],
+    make_plan: Callable[[], Plan],
+) -> Plan | tuple[int, bytes]:
+    """A plan to carry out, or the stored (status, body) of an earlier request."""
+    deadline = asyncio.get_running_loop().time() + limits.IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        async with db.read() as session:
+            row = await session.get(IdempotentResponseRow, (scope, key_hash))
+        if row is None:
+            plan = make_plan()
+            try:
+                async with db.write() as session:
+                    session.add(
+                        IdempotentResponseRow(
+                            scope=scope, key_hash=key_hash, fingerprint=fingerprint,
+                            state=_PENDING, plan=json.dumps(plan), person_id=plan.get("person"),
+                            created_at=now(),
+                        )
+                    )  # fmt: skip
+                return plan
+            except IntegrityError:
+                continue  # someone claimed it first: read their row
+        if row.fingerprint != fingerprint:
+            raise ProblemError(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request.",
+            )
+        if row.state == _DONE and row.sealed is not None and row.status_code is not None:
+            return row.status_code, unseal(scope, key, row.sealed)
+        if now() - row.created_at > limits.IDEMPOTENCY_STALE_SECONDS:
+            stored: Plan = json.loads(row.plan)
+            return stored
+        if asyncio.get_running_loop().time() > deadline:
+            raise ProblemError(
+                409,
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still being processed.",
+                headers={"Retry-After": "1"},
+                retry_after_seconds=1,
+            )
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+async def forget_person(db: Database, person_id: str) -> None:
+    """Drop stored responses about ``person_id`` (they may hold personal data)."""
+    async with db.write() as session:
+        await session.exec(
+            delete(IdempotentResponseRow).where(col(IdempotentResponseRow.person_id) == person_id)
+        )

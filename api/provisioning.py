@@ -1,0 +1,374 @@
+"""Setting things up: communities, named accounts, people, roles, credentials, links.
+
+Shared by the routes, the CLI and the demo. Each operation that creates ids
+takes a *plan* (the ids to use, see ``api.idempotency``) so that a retry, or a
+takeover of a request that died half-way, creates the same ids again; ledger
+appends with the plan's draft ids are then recognised as retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select, update
+
+from api import drafts, limits
+from api.access import STAFF_ROLES, Role
+from api.directory import ERASED_NAME, roles_of
+from api.idempotency import Plan, forget_person
+from api.problems import ProblemError, conflict, invalid
+from api.runtime import Runtime
+from api.tables import (
+    CommunityRow,
+    CredentialRow,
+    EnrolmentLinkRow,
+    NamedAccountRow,
+    PersonRow,
+    RoleRow,
+)
+from api.tokens import Prefix, new_id, new_token, token_hash
+from ledger.model import AccountType
+from ledger.model import Settings as LedgerSettings
+
+KIND_DEVICE, KIND_API = "device", "api"
+_ACCOUNT_PREFIX = {
+    AccountType.MEMBER: Prefix.MEMBER,
+    AccountType.SHOP: Prefix.SHOP,
+    AccountType.ORGANISATION: Prefix.ORGANISATION,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDetails:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    language: str = "nl"
+    neighbourhood: str | None = None
+
+
+def community_plan() -> Plan:
+    return {
+        "account": new_id(Prefix.COMMUNITY),
+        "configure": new_id(Prefix.ENTRY),
+        "open": new_id(Prefix.ENTRY),
+    }
+
+
+async def create_community(
+    rt: Runtime,
+    *,
+    slug: str,
+    name: str,
+    currency_name: str,
+    settings: LedgerSettings,
+    actor: str,
+    plan: Plan,
+) -> CommunityRow:
+    async with rt.db.read() as session:
+        existing = await session.get(CommunityRow, slug)
+    if existing is not None:
+        if existing.community_account == plan["account"]:
+            return existing  # a retry of the request that created it
+        raise conflict("community_exists", f"A community {slug!r} exists already.")
+    await drafts.append(rt.ledger, slug, drafts.configure(plan["configure"], actor, settings))
+    opened = drafts.open_account(plan["open"], actor, plan["account"], AccountType.COMMUNITY)
+    await drafts.append(rt.ledger, slug, opened)
+    row = CommunityRow(
+        slug=slug,
+        name=name,
+        currency_name=currency_name,
+        community_account=plan["account"],
+        created_at=rt.now_seconds(),
+        created_by=actor,
+    )
+    async with rt.db.write() as session:
+        if await session.get(CommunityRow, slug) is None:
+            session.add(row)
+    return row
+
+
+def account_plan(type: AccountType) -> Plan:
+    return {"account": new_id(_ACCOUNT_PREFIX[type]), "open": new_id(Prefix.ENTRY)}
+
+
+async def open_named_account(
+    rt: Runtime,
+    community: str,
+    type: AccountType,
+    name: str,
+    actor: str,
+    plan: Plan,
+    budget_minutes_per_month: int | None = None,
+) -> NamedAccountRow:
+    """Open an organisation's or shop's account and remember its public name."""
+    draft = drafts.open_account(
+        plan["open"], actor, plan["account"], type, budget_minutes_per_month
+    )
+    await drafts.append(rt.ledger, community, draft)
+    row = NamedAccountRow(
+        community=community,
+        account_id=plan["account"],
+        type=type.value,
+        name=name,
+        created_at=rt.now_seconds(),
+    )
+    async with rt.db.write() as session:
+        if await session.get(NamedAccountRow, (community, row.account_id)) is None:
+            session.add(row)
+    return row
+
+
+def person_plan(member: bool) -> Plan:
+    plan = {"person": new_id(Prefix.PERSON), "staff": new_id(Prefix.STAFF)}
+    if member:
+        plan |= {"account": new_id(Prefix.MEMBER), "open": new_id(Prefix.ENTRY)}
+    return plan
+
+
+async def check_scope(rt: Runtime, community: str, role: Role, scope: str) -> None:
+    """A coordinator's scope is an organisation, a shop role's a shop; others have none."""
+    wanted = {Role.COORDINATOR: AccountType.ORGANISATION, Role.SHOP: AccountType.SHOP}.get(role)
+    if wanted is None:
+        if scope:
+            raise invalid("role_scope_invalid", f"The {role.value} role takes no scope.")
+        return
+    account = await rt.store.account(community, scope) if scope else None
+    if account is None or account.spec.type is not wanted:
+        raise invalid(
+            "role_scope_invalid", f"The {role.value} role needs a {wanted.value} account."
+        )
+
+
+async def create_person(
+    rt: Runtime,
+    community: str | None,
+    details: PersonDetails,
+    *,
+    member: bool,
+    roles: list[tuple[Role, str]],
+    actor: str,
+    plan: Plan,
+) -> tuple[PersonRow, list[RoleRow]]:
+    """A person, with a member account (opened in the ledger) when ``member``."""
+    for role, scope in roles:
+        if community is not None:
+            await check_scope(rt, community, role, scope)
+    if member:
+        assert community is not None
+        opened = drafts.open_account(plan["open"], actor, plan["account"], AccountType.MEMBER)
+        await drafts.append(rt.ledger, community, opened)
+        roles = [(Role.MEMBER, plan["account"]), *roles]
+    now = rt.now_seconds()
+    is_staff = any(role in STAFF_ROLES for role, _ in roles)
+    async with rt.db.write() as session:
+        person = await session.get(PersonRow, plan["person"])
+        if person is None:
+            person = PersonRow(
+                id=plan["person"],
+                community=community,
+                staff_id=plan["staff"] if is_staff else None,
+                name=details.name,
+                phone=details.phone,
+                email=details.email,
+                language=details.language,
+                neighbourhood=details.neighbourhood,
+                created_at=now,
+            )
+            session.add(person)
+            for role, scope in roles:
+                session.add(_role_row(person, role, scope, actor, now))
+        await session.flush()
+        return person, await roles_of(session, person.id)
+
+
+def _role_row(person: PersonRow, role: Role, scope: str, actor: str, now: int) -> RoleRow:
+    return RoleRow(
+        person_id=person.id,
+        role=role.value,
+        scope=scope,
+        community=person.community,
+        granted_at=now,
+        granted_by=actor,
+    )
+
+
+async def grant_role(
+    rt: Runtime, person: PersonRow, role: Role, scope: str, actor: str
+) -> list[RoleRow]:
+    if role not in STAFF_ROLES or role is Role.OPERATOR:
+        raise invalid("role_not_grantable", "Grant shop, coordinator, auditor or admin.")
+    if person.community is not None:
+        await check_scope(rt, person.community, role, scope)
+    async with rt.db.write() as session:
+        fresh = await session.get(PersonRow, person.id)
+        assert fresh is not None
+        if fresh.erased_at is not None:
+            raise conflict("person_erased", "This person's data was erased.")
+        if await session.get(RoleRow, (person.id, role.value, scope)) is None:
+            session.add(_role_row(fresh, role, scope, actor, rt.now_seconds()))
+        if fresh.staff_id is None:
+            fresh.staff_id = new_id(Prefix.STAFF)
+            session.add(fresh)
+        await session.flush()
+        roles = await roles_of(session, person.id)
+    rt.authenticator.forget()
+    return roles
+
+
+async def revoke_role(rt: Runtime, person: PersonRow, role: Role, scope: str) -> list[RoleRow]:
+    if role is Role.MEMBER or role is Role.OPERATOR:
+        raise invalid("role_not_revocable", "A member account stays; revoke staff roles only.")
+    async with rt.db.write() as session:
+        row = await session.get(RoleRow, (person.id, role.value, scope))
+        if row is not None:
+            await session.delete(row)
+        await session.flush()
+        roles = await roles_of(session, person.id)
+    rt.authenticator.forget()
+    return roles
+
+
+async def issue_credential(
+    rt: Runtime,
+    person: PersonRow,
+    *,
+    kind: str,
+    role: Role | None,
+    label: str,
+    created_by: str,
+    credential_id: str | None = None,
+) -> tuple[CredentialRow, str]:
+    """A new device session or API token; the token is returned once and stored hashed.
+
+    Reusing ``credential_id`` (a takeover of a request that died) gives that
+    credential a fresh token.
+    """
+    if role is not None:
+        async with rt.db.read() as session:
+            held = {(r.role) for r in await roles_of(session, person.id)}
+        if role.value not in held:
+            raise invalid("role_not_held", f"This person does not hold the {role.value} role.")
+    token = new_token()
+    async with rt.db.write() as session:
+        row = await session.get(CredentialRow, credential_id) if credential_id else None
+        if row is None:
+            row = CredentialRow(
+                id=credential_id
+                or new_id(Prefix.DEVICE if kind == KIND_DEVICE else Prefix.API_TOKEN),
+                token_hash=token_hash(token),
+                kind=kind,
+                person_id=person.id,
+                community=person.community,
+                role=None if role is None else role.value,
+                label=label[: limits.LABEL_LENGTH_MAX],
+                created_at=rt.now_seconds(),
+                created_by=created_by,
+            )
+        else:
+            row.token_hash = token_hash(token)
+        session.add(row)
+    return row, token
+
+
+async def revoke_credential(rt: Runtime, credential: CredentialRow, actor: str) -> CredentialRow:
+    async with rt.db.write() as session:
+        row = await session.get(CredentialRow, credential.id)
+        assert row is not None
+        if row.revoked_at is None:
+            row.revoked_at, row.revoked_by = rt.now_seconds(), actor
+            session.add(row)
+    rt.authenticator.forget({credential.id})
+    return row
+
+
+def enrolment_url(rt: Runtime, token: str) -> str:
+    return f"{rt.settings.public_url}/e/{token}"
+
+
+async def issue_enrolment_link(
+    rt: Runtime, person: PersonRow, created_by: str, link_id: str | None = None
+) -> tuple[EnrolmentLinkRow, str]:
+    """A one-time link, valid for ``ENROLMENT_LINK_SECONDS``; returns the row and the URL."""
+    if person.erased_at is not None:
+        raise conflict("person_erased", "This person's data was erased.")
+    assert person.community is not None, "operators sign in with tokens, not links"
+    token = new_token()
+    now = rt.now_seconds()
+    async with rt.db.write() as session:
+        row = await session.get(EnrolmentLinkRow, link_id) if link_id else None
+        if row is None:
+            row = EnrolmentLinkRow(
+                id=link_id or new_id(Prefix.ENROLMENT),
+                token_hash=token_hash(token),
+                person_id=person.id,
+                community=person.community,
+                created_at=now,
+                created_by=created_by,
+                expires_at=now + limits.ENROLMENT_LINK_SECONDS,
+            )
+        else:
+            row.token_hash = token_hash(token)
+        session.add(row)
+    return row, enrolment_url(rt, token)
+
+
+async def redeem_enrolment(rt: Runtime, token: str, label: str) -> tuple[CredentialRow, str] | None:
+    """Consume the link (once, atomically) and bind a new device session; None if unusable.
+
+    The conditional UPDATE is what makes the link single-use under concurrency:
+    of two requests racing with the same token, exactly one changes the row.
+    """
+    digest = token_hash(token)
+    now = rt.now_seconds()
+    device_id = new_id(Prefix.DEVICE)
+    async with rt.db.write() as session:
+        consumed = await session.exec(
+            update(EnrolmentLinkRow)
+            .where(
+                col(EnrolmentLinkRow.token_hash) == digest,
+                col(EnrolmentLinkRow.used_at).is_(None),
+                col(EnrolmentLinkRow.expires_at) > now,
+            )
+            .values(used_at=now, device_id=device_id)
+        )
+        if consumed.rowcount != 1:
+            return None
+        link = (
+            await session.exec(
+                select(EnrolmentLinkRow).where(EnrolmentLinkRow.token_hash == digest)
+            )
+        ).one()
+        person = await session.get(PersonRow, link.person_id)
+        if person is None or person.erased_at is not None:
+            return None
+    credential, session_token = await issue_credential(
+        rt, person, kind=KIND_DEVICE, role=None, label=label, created_by=link.created_by,
+        credential_id=device_id,
+    )  # fmt: skip
+    return credential, session_token
+
+
+async def erase_person(rt: Runtime, person: PersonRow, actor: str) -> PersonRow:
+    """Erase personal data and sign the person out everywhere; ids and the journal stay."""
+    now = rt.now_seconds()
+    async with rt.db.write() as session:
+        row = await session.get(PersonRow, person.id)
+        assert row is not None
+        row.name, row.phone, row.email, row.neighbourhood = ERASED_NAME, None, None, None
+        row.erased_at = row.erased_at or now
+        session.add(row)
+        for credential in (
+            await session.exec(select(CredentialRow).where(CredentialRow.person_id == person.id))
+        ).all():
+            if credential.revoked_at is None:
+                credential.revoked_at, credential.revoked_by = now, actor
+                session.add(credential)
+    await forget_person(rt.db, person.id)
+    rt.authenticator.forget()
+    return row
+
+
+def raise_if_erased(person: PersonRow) -> None:
+    if person.erased_at is not None:
+        raise ProblemError(409, "person_erased", "This person's data was erased.")

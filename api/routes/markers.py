@@ -1,0 +1,74 @@
+"""Explicit parameter markers for paths and queries, and what every API route declares.
+
+Each alias says where a value comes from and bounds it, so that bad input is a
+422 problem before a handler runs and the OpenAPI document says the same.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import PathParameter, QueryParameter
+
+from api import limits as api_limits
+from api.access import Action, Principal
+from api.auth import authorize
+from api.problems import problem_responses
+from api.runtime import Runtime
+from ledger import limits
+from ledger.shape import ACCOUNT_ID_PATTERN, ID_PATTERN
+
+RuntimeDep = NamedDependency[Runtime]
+PrincipalDep = NamedDependency[Principal]
+
+SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]
+GUARDS = [authorize]
+
+AccountIdPath = Annotated[
+    str,
+    PathParameter(
+        title="Account id",
+        pattern=f"^{ACCOUNT_ID_PATTERN.pattern}$",
+        max_length=limits.ACCOUNT_ID_LENGTH_MAX,
+    ),
+]
+EntryIdPath = Annotated[
+    str,
+    PathParameter(
+        title="Entry id", pattern=f"^{ID_PATTERN.pattern}$", max_length=limits.ENTRY_ID_LENGTH_MAX
+    ),
+]
+IdPath = Annotated[str, PathParameter(title="Id", pattern="^[a-z]{3}_[a-z2-7]{16}$", max_length=40)]
+SlugPath = Annotated[
+    str, PathParameter(title="Community slug", pattern="^[a-z][a-z0-9-]{1,39}$", max_length=40)
+]
+CursorQuery = Annotated[
+    str | None,
+    QueryParameter(
+        name="cursor",
+        required=False,
+        max_length=40,
+        description="Where the previous page ended (its next_cursor).",
+    ),
+]
+LimitQuery = Annotated[
+    int,
+    QueryParameter(name="limit", ge=1, le=limits.PAGE_SIZE_MAX, description="Items per page."),
+]
+ListLimitQuery = Annotated[int, QueryParameter(name="limit", ge=1, le=api_limits.LIST_SIZE_MAX)]
+SeqQuery = Annotated[int, QueryParameter(ge=0, le=limits.TREE_SIZE_MAX)]
+SizeQuery = Annotated[int, QueryParameter(ge=0, le=limits.TREE_SIZE_MAX)]
+
+
+def route(
+    action: Action, *statuses: int, extra: dict[int, ResponseSpec] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments every guarded API handler takes: its action, security and problems."""
+    return {
+        "guards": GUARDS,
+        "opt": {"action": action.value},
+        "security": SECURITY,
+        "responses": problem_responses(403, *statuses) | (extra or {}),
+    }

@@ -1,0 +1,67 @@
+"""What a running application holds: settings, the ledger, the database, the clock.
+
+One ``Runtime`` per application, built at startup from the settings and closed
+at shutdown; routes receive it as the ``rt`` dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from api.auth import Authenticator
+from api.database import Database
+from api.ratelimit import PaymentLimiter
+from api.services import signer_from, store_from, upgrade_database
+from api.settings import Settings
+from ledger.clock import Clock, SystemClock
+from ledger.service import Ledger
+from ledger.sql.store import SqlStore
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    store: SqlStore
+    ledger: Ledger
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    authenticator: Authenticator = field(init=False)
+    payments: PaymentLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authenticator = Authenticator(self.db, self.clock)
+        self.payments = PaymentLimiter(self.settings.rate_limit_per_minute)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def now_seconds(self) -> int:
+        return int(self.clock.now().timestamp())
+
+    def month(self) -> str:
+        return self.clock.now().strftime("%Y-%m")
+
+    async def close(self) -> None:
+        await self.ledger.close()
+        await self.store.close()
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Runtime]:
+    """Open the store, migrate, build the ledger; close everything afterwards."""
+    store = store_from(settings)
+    runtime: Runtime | None = None
+    try:
+        await upgrade_database(store)
+        the_clock = clock or SystemClock()
+        ledger = Ledger(store, signer_from(settings), settings.host, the_clock)
+        runtime = Runtime(settings, store, ledger, Database(store.engine), the_clock)
+        yield runtime
+    finally:
+        if runtime is not None:
+            await runtime.close()
+        else:
+            await store.close()

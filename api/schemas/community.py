@@ -1,0 +1,87 @@
+"""Shapes for communities, their settings, organisations and shops."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from api import limits as api_limits
+from api.schemas.common import BudgetMinutes, CapMinutes, Name
+from ledger import limits
+
+Slug = Annotated[
+    str,
+    Meta(
+        pattern="^[a-z][a-z0-9-]{1,39}$",
+        max_length=limits.COMMUNITY_SLUG_LENGTH_MAX,
+        description="Lower-case letters, digits and '-'; the journal's name.",
+        examples=["oost"],
+    ),
+]
+CurrencyName = Annotated[str, Meta(min_length=1, max_length=api_limits.CURRENCY_NAME_LENGTH_MAX)]
+
+
+class CommunityIn(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    name: Name
+    currency_name: CurrencyName = "Buurtmunt"
+    members_may_transfer: bool = True
+    member_earning_cap_minutes_per_month: CapMinutes | None = None
+
+
+class CommunityOut(msgspec.Struct):
+    slug: str
+    name: str
+    currency_name: str
+    community_account: str
+    members_may_transfer: bool
+    member_earning_cap_minutes_per_month: int | None
+    origin: str
+    verifier_key: str
+
+
+class CommunityPage(msgspec.Struct):
+    items: list[CommunityOut]
+
+
+class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    members_may_transfer: bool
+    member_earning_cap_minutes_per_month: CapMinutes | None = None
+
+
+class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    budget_minutes_per_month: BudgetMinutes
+
+
+class OrganisationOut(msgspec.Struct):
+    account_id: str
+    name: str
+    budget_minutes_per_month: int
+    balance_minutes: int
+    month: str
+    issued_minutes: int
+
+
+class OrganisationPage(msgspec.Struct):
+    items: list[OrganisationOut]
+
+
+class BudgetIn(msgspec.Struct, forbid_unknown_fields=True):
+    budget_minutes_per_month: BudgetMinutes
+
+
+class ShopIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+
+
+class ShopOut(msgspec.Struct):
+    account_id: str
+    name: str
+    balance_minutes: int
+
+
+class ShopPage(msgspec.Struct):
+    items: list[ShopOut]

@@ -1,0 +1,267 @@
+"""HTTP benchmark: POST /api/v1/transfers against a bare Litestar JSON POST, same server.
+
+Seeds a SQLite deployment with many funded members (each with an API token),
+serves the app with uvicorn (1 worker, uvloop/httptools when installed, no
+access log) on a free loopback port, and drives it with wrk at 64 connections:
+every request is a transfer from one member to the next with its own
+Idempotency-Key, so members keep trading and nobody runs out. Then it serves a
+bare Litestar app (one JSON POST endpoint) under the same settings and drives
+it the same way. Prints a table and, as the last line, one JSON object.
+
+    .venv/bin/python bench/http_transfers.py [--seconds 10] [--connections 64] [--members 256]
+
+Needs ``wrk`` (Debian: apt-get install wrk). Targets: at least 40% of the bare
+endpoint's throughput, p99 at most 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_RATIO = 0.40
+TARGET_P99_MS = 50.0
+FUNDING_MINUTES = 300_000
+COMMUNITY = "bench"
+
+LUA = r"""
+local accounts = {%(accounts)s}
+local tokens = {%(tokens)s}
+local counter = 0
+local thread_id = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  thread_id = tonumber(wrk.thread:get("id"))
+  counter = thread_id * 7919
+end
+
+function request()
+  counter = counter + 1
+  local payer = (counter %% #accounts) + 1
+  local payee = (payer %% #accounts) + 1
+  local body = '{"payee":"' .. accounts[payee] .. '","amount_minutes":1}'
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. tokens[payer],
+    ["Idempotency-Key"] = "%(run)s-" .. thread_id .. "-" .. counter,
+  }
+  return wrk.format("POST", "/api/v1/transfers", headers, body)
+end
+"""
+
+BARE_LUA = r"""
+wrk.method = "POST"
+wrk.body = '{"payee":"mbr_aaaaaaaaaaaaaaaa","amount_minutes":1}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+class BareBody(msgspec.Struct):
+    payee: str
+    amount_minutes: int
+
+
+def bare_app() -> Any:
+    """The baseline: one Litestar JSON POST endpoint, nothing else (a uvicorn factory)."""
+    from litestar import Litestar, post
+
+    @post("/echo")
+    async def echo(data: BareBody) -> dict[str, Any]:
+        return {"payee": data.payee, "amount_minutes": data.amount_minutes, "ok": True}
+
+    return Litestar([echo], openapi_config=None)
+
+
+async def seed(env: dict[str, str], members: int) -> tuple[list[str], list[str]]:
+    os.environ.update(env)
+    from api import bootstrap, drafts, provisioning
+    from api.access import Role
+    from api.provisioning import PersonDetails
+    from api.runtime import open_runtime
+    from api.settings import Settings
+    from api.tokens import Prefix, new_id
+    from ledger import limits
+    from ledger.model import AccountType
+    from ledger.model import Settings as LedgerSettings
+
+    accounts, tokens = [], []
+    async with open_runtime(Settings.from_env()) as rt:
+        operator = await bootstrap.cli_operator(rt)
+        actor = operator.staff_id or "cli"
+        await provisioning.create_community(
+            rt, slug=COMMUNITY, name="Bench", currency_name="Buurtmunt",
+            settings=LedgerSettings(True, None), actor=actor, plan=provisioning.community_plan(),
+        )  # fmt: skip
+        org = await provisioning.open_named_account(
+            rt, COMMUNITY, AccountType.ORGANISATION, "Bank", actor,
+            provisioning.account_plan(AccountType.ORGANISATION),
+            budget_minutes_per_month=limits.BUDGET_MINUTES_PER_MONTH_MAX,
+        )  # fmt: skip
+        for index in range(members):
+            person, roles = await provisioning.create_person(
+                rt, COMMUNITY, PersonDetails(f"Member {index}"), member=True, roles=[],
+                actor=actor, plan=provisioning.person_plan(True),
+            )  # fmt: skip
+            account = next(r.scope for r in roles if r.role == Role.MEMBER)
+            meta = drafts.earn_meta("bench", rt.now().date(), None)
+            earn = drafts.earn(
+                new_id(Prefix.ENTRY), actor, org.account_id, account, FUNDING_MINUTES, meta, ""
+            )
+            await drafts.append(rt.ledger, COMMUNITY, earn)
+            _, token = await bootstrap.issue_token(rt, person, Role.MEMBER, "bench")
+            accounts.append(account)
+            tokens.append(token)
+    return accounts, tokens
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve(target: str, port: int, env: dict[str, str], app_dir: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "uvicorn", target, "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--no-access-log", "--log-level", "warning", "--app-dir", str(app_dir),
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return server
+        except OSError as error:
+            if getattr(error, "code", None) == 404:  # the bare app has no /health: it is up
+                return server
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def drive(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    command = [
+        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
+        "-s", str(script), url,
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": float(bad.group(1)) if bad else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def measure(
+    target: str, url_path: str, script: Path, env: dict[str, str], args: argparse.Namespace
+) -> dict[str, float]:
+    port = free_port()
+    server = serve(target, port, env, Path(__file__).resolve().parent if "bare" in target else ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}{url_path}"
+        drive(url, script, 2, args.connections)  # warm up
+        return drive(url, script, args.seconds, args.connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--members", type=int, default=256)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    from ledger.note import generate_signer
+
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        env = {
+            "BUURTMUNT_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "BUURTMUNT_SIGNING_KEY": generate_signer("bench.local").key_string(),
+            "BUURTMUNT_PUBLIC_URL": "http://bench.local",
+            "BUURTMUNT_RATE_LIMIT_PER_MINUTE": "100000000",
+        }
+        started = time.perf_counter()
+        accounts, tokens = asyncio.run(seed(env, args.members))
+        print(
+            f"seeded {len(accounts)} members in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+        script = Path(tmp) / "transfers.lua"
+        script.write_text(
+            LUA % {
+                "accounts": ",".join(f'"{a}"' for a in accounts),
+                "tokens": ",".join(f'"{t}"' for t in tokens),
+                "run": f"r{int(time.time())}",
+            }
+        )  # fmt: skip
+        bare_script = Path(tmp) / "bare.lua"
+        bare_script.write_text(BARE_LUA)
+        transfers = measure("api.app:app_from_environment", "/api/v1/transfers", script, env, args)
+        bare = measure("http_transfers:bare_app", "/echo", bare_script, env, args)
+
+    ratio = transfers["rps"] / bare["rps"] if bare["rps"] else 0.0
+    print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for name, row in (("POST /api/v1/transfers", transfers), ("bare Litestar JSON POST", bare)):
+        print(
+            f"{name:<28}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}{row['non_2xx']:>10.0f}"
+        )
+    ok = (
+        ratio >= TARGET_RATIO and transfers["p99_ms"] <= TARGET_P99_MS and transfers["non_2xx"] == 0
+    )
+    print(f"ratio {ratio:.2f} (target >= {TARGET_RATIO}), p99 {transfers['p99_ms']:.1f} ms "
+          f"(target <= {TARGET_P99_MS}): {'met' if ok else 'NOT met'}")  # fmt: skip
+    print(json.dumps({
+        "benchmark": "http_transfers", "connections": args.connections, "seconds": args.seconds,
+        "members": args.members, "server": "uvicorn 1 worker",
+        "transfers_rps": round(transfers["rps"], 1), "transfers_p50_ms": transfers["p50_ms"],
+        "transfers_p99_ms": transfers["p99_ms"], "transfers_non_2xx": int(transfers["non_2xx"]),
+        "bare_rps": round(bare["rps"], 1), "bare_p99_ms": bare["p99_ms"],
+        "ratio": round(ratio, 3), "target_ratio": TARGET_RATIO, "target_p99_ms": TARGET_P99_MS,
+        "met": ok,
+    }))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
