@@ -1,0 +1,161 @@
+"""Synchronous connections for the journal's hot steps, handed over from the event loop.
+
+``Call`` runs one of ``ledger.sql.journal``'s functions on a connection inside
+an open transaction and returns its result; each call is one hand-off.
+
+- SQLite: stdlib ``sqlite3`` connections, each owned by a thread of its own (so
+  a connection is never used by two threads at once, even when a caller is
+  cancelled mid-step), pooled, with the same durability settings as the engine.
+- PostgreSQL: the async engine's connection, through ``run_sync``: asyncpg
+  stays on the event loop and the statements run without thread hand-offs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS
+
+Call = Callable[..., Awaitable[Any]]
+SQLITE_IDLE_CONNECTIONS_MAX = 4
+
+
+class SqliteDb:
+    postgres = False
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        self.conn.execute(sql, params)
+
+
+class AlchemyDb:
+    """A synchronous SQLAlchemy connection (inside ``run_sync``) as a ``Db``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        return list(self.conn.exec_driver_sql(sql, tuple(params)).all())
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.conn.exec_driver_sql(sql, rows)
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        self.conn.exec_driver_sql(sql, tuple(params))
+
+
+def alchemy_call(conn: AsyncConnection) -> Call:
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return await conn.run_sync(lambda sync: fn(AlchemyDb(sync), *args))
+
+    return call
+
+
+class _Worker:
+    """One sqlite3 connection and the one thread that uses it."""
+
+    def __init__(self, path: str) -> None:
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="buurtmunt-sqlite")
+        self.db: SqliteDb | None = None
+        self.path = path
+
+    def open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        self.db = SqliteDb(conn)
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread, lambda: fn(self.db, *args))
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.thread.submit(self.db.conn.close).result()
+            self.db = None
+        self.thread.shutdown(wait=True)
+
+
+def _begin(db: SqliteDb, write: bool) -> None:
+    db.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _commit(db: SqliteDb) -> None:
+    db.conn.execute("COMMIT")
+
+
+def _rollback(db: SqliteDb) -> None:
+    if db.conn.in_transaction:
+        db.conn.execute("ROLLBACK")
+
+
+class SqliteWorkers:
+    """A small pool of sqlite3 connections, each with its own thread."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+
+    async def _take(self) -> _Worker:
+        if self._idle:
+            return self._idle.pop()
+        worker = _Worker(self._path)
+        await asyncio.get_running_loop().run_in_executor(worker.thread, worker.open)
+        self._all.append(worker)
+        return worker
+
+    @asynccontextmanager
+    async def transaction(self, write: bool) -> AsyncIterator[Call]:
+        """A transaction (``BEGIN IMMEDIATE`` to write); commits when the block succeeds."""
+        worker = await self._take()
+        healthy = False
+        try:
+            await worker.call(_begin, write)
+            yield worker.call
+            await worker.call(_commit)
+            healthy = True
+        finally:
+            if not healthy:
+                healthy = await self._roll_back(worker)
+            if healthy and len(self._idle) < SQLITE_IDLE_CONNECTIONS_MAX:
+                self._idle.append(worker)
+            else:
+                self._retire(worker)
+
+    async def _roll_back(self, worker: _Worker) -> bool:
+        try:
+            await asyncio.shield(worker.call(_rollback))
+        except (sqlite3.Error, asyncio.CancelledError):
+            return False
+        return True
+
+    def _retire(self, worker: _Worker) -> None:
+        if worker in self._all:
+            self._all.remove(worker)
+        worker.thread.submit(lambda: worker.db.conn.close() if worker.db else None)
+        worker.thread.shutdown(wait=False)
+
+    def close(self) -> None:
+        for worker in self._all:
+            worker.close()
+        self._all.clear()
+        self._idle.clear()

@@ -1,0 +1,306 @@
+"""The journal's hot statements, written once as plain functions over a synchronous connection.
+
+A group commit reads the head, loads what its drafts need and writes the batch.
+Each of those steps runs here in one call, as a synchronous function over ``Db``:
+on SQLite in a worker thread with a stdlib ``sqlite3`` connection, on PostgreSQL
+through SQLAlchemy's ``run_sync`` over asyncpg. So a batch costs a handful of
+hand-offs between the event loop and the database, not one per statement, which
+is what keeps a busy server's event loop from stretching every batch.
+
+Statements are written with ``?`` placeholders (SQLite's style) and ``IN ?`` for
+lists; ``Db.postgres`` turns them into ``$n`` and ``= ANY($n)`` with an array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from ledger.canonical import ZERO_HASH, decode_entry
+from ledger.merkle import Frontier, node_home, range_nodes
+from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
+from ledger.state import AccountState, LedgerState
+from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
+
+IN_CHUNK = 500  # values per IN (...) list on SQLite, well under its parameter limit
+Row = Sequence[Any]
+
+
+class Db(Protocol):
+    """A synchronous connection inside an open transaction."""
+
+    postgres: bool
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Row]: ...
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None: ...
+
+
+_NATIVE: dict[str, str] = {}
+
+
+def native(db: Db, sql: str) -> str:
+    """``sql`` in the driver's placeholder style."""
+    if not db.postgres:
+        return sql
+    if sql not in _NATIVE:
+        parts = sql.replace(" IN ?", " = ANY(?)").split("?")
+        _NATIVE[sql] = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
+    return _NATIVE[sql]
+
+
+def select_in(db: Db, sql: str, values: Iterable[Any], *before: Any) -> list[Row]:
+    """Rows of ``sql`` with its ``IN ?`` marker filled with ``values``."""
+    items = list(values)
+    if not items:
+        return []
+    if db.postgres:
+        return db.rows(native(db, sql), (*before, items))
+    rows: list[Row] = []
+    for start in range(0, len(items), IN_CHUNK):
+        chunk = items[start : start + IN_CHUNK]
+        statement = sql.replace(" IN ?", " IN (" + ",".join("?" * len(chunk)) + ")")
+        rows.extend(db.rows(statement, (*before, *chunk)))
+    return rows
+
+
+def entry_from_row(community: str, seq: int, data: bytes) -> Entry:
+    entry = decode_entry(bytes(data))
+    assert (entry.community, entry.seq) == (community, seq), "row and bytes disagree"
+    return entry
+
+
+_ACCOUNT_TYPES = {t.value: t for t in AccountType}
+
+
+def account_from_row(row: Row) -> AccountRow:
+    """From ``id, type, floor_minutes, budget_minutes_per_month, balance_minutes``."""
+    spec = AccountSpec(
+        id=row[0],
+        type=_ACCOUNT_TYPES[row[1]],
+        floor_minutes=row[2],
+        budget_minutes_per_month=row[3],
+    )
+    return AccountRow(spec=spec, balance_minutes=int(row[4]))
+
+
+def advisory_key(community: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory lock on a community."""
+    digest = hashlib.sha256(b"buurtmunt:" + community.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def read_head(db: Db, community: str) -> Head:
+    last = db.rows(native(db, SELECT_LAST), (community,))
+    size = int(last[0][0]) + 1 if last else 0
+    coordinates = range_nodes(0, size)
+    found = read_nodes(db, community, coordinates)
+    assert len(found) == len(coordinates), "the tree's frontier is missing from the journal"
+    checkpoint = db.rows(native(db, SELECT_LAST_CHECKPOINT), (community,))
+    return Head(
+        size=size,
+        last_leaf=bytes(last[0][1]) if last else ZERO_HASH,
+        last_time=last[0][2] if last else "",
+        frontier=Frontier.from_hashes(size, [found[c] for c in coordinates]),
+        checkpoint=StoredCheckpoint(
+            int(checkpoint[0][0]), bytes(checkpoint[0][1]), checkpoint[0][2]
+        )
+        if checkpoint
+        else None,
+    )
+
+
+def read_nodes(
+    db: Db, community: str, coordinates: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Merkle node hashes by (level, index), from the rows of the leaves that complete them."""
+    homes = {c: node_home(*c) if c[0] > 0 else (c[1], -1) for c in coordinates}
+    seqs = sorted({seq for seq, _ in homes.values()})
+    by_seq = {
+        int(r[0]): (bytes(r[1]), bytes(r[2])) for r in select_in(db, SELECT_NODES, seqs, community)
+    }
+    found: dict[tuple[int, int], bytes] = {}
+    for coordinate, (seq, slot) in homes.items():
+        if seq not in by_seq:
+            continue
+        leaf, nodes = by_seq[seq]
+        if slot < 0:
+            found[coordinate] = leaf
+        elif len(nodes) >= 32 * (slot + 1):
+            found[coordinate] = nodes[32 * slot : 32 * (slot + 1)]
+    return found
+
+
+def read_settings(db: Db, community: str) -> tuple[Settings, str | None]:
+    """The community's settings and its community account, as the cache holds them."""
+    rows = db.rows(native(db, SELECT_SETTINGS), (community,))
+    if not rows:
+        return Settings(), None
+    may_transfer, cap, community_account = rows[0]
+    return Settings(bool(may_transfer), cap), community_account
+
+
+def load(db: Db, community: str, needs: Needs) -> Loaded:
+    """Everything a batch of drafts needs to see of the ledger's state."""
+    c = community
+    settings, community_account = read_settings(db, c)
+    state = LedgerState(settings=settings, community_account=community_account)
+    for row in select_in(db, SELECT_ACCOUNTS, sorted(needs.account_ids), c):
+        account = account_from_row(row)
+        state.accounts[account.spec.id] = AccountState(account.spec, account.balance_minutes)
+    by_month: dict[str, set[str]] = {}
+    for account_id, month in needs.monthly_keys:
+        by_month.setdefault(month, set()).add(account_id)
+    for month, accounts in by_month.items():
+        for row in select_in(db, SELECT_MONTHLY, sorted(accounts), c, month):
+            state.monthly[(row[0], month)] = int(row[1])
+    seqs = sorted(needs.corrected_seqs)
+    for row in select_in(db, SELECT_BY_SEQ, seqs, c):
+        state.originals[int(row[0])] = entry_from_row(c, int(row[0]), row[1])
+    state.corrected.update(int(row[0]) for row in select_in(db, SELECT_CORRECTED, seqs, c))
+    ids = sorted(needs.entry_ids)
+    existing = {}
+    for row in select_in(db, SELECT_BY_ID, ids, c):
+        entry = entry_from_row(c, int(row[0]), row[1])
+        existing[entry.id] = entry
+    failed: dict[str, tuple[Rejected, bytes]] = {}
+    for entry_id, code, numbers, fingerprint in select_in(db, SELECT_REJECTIONS, ids, c):
+        rejected = Rejected(entry_id, Rejection(code), tuple(json.loads(numbers).items()))
+        failed[entry_id] = (rejected, bytes(fingerprint))
+    return Loaded(state=state, existing=existing, failed=failed)
+
+
+def write(db: Db, community: str, batch: BatchWrite) -> None:
+    """Write one group commit's changes (inside the batch's transaction)."""
+    c = community
+    entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
+    if db.postgres and entries:
+        # One statement over arrays instead of one per row.
+        db.execute(PG_INSERT_ENTRIES, (c, *list(zip(*entries, strict=True))[1:]))
+    elif entries:
+        db.many(INSERT_ENTRY, entries)
+    if db.postgres and batch.balances:
+        ids, amounts = zip(*batch.balances.items(), strict=True)
+        db.execute(PG_UPDATE_BALANCES, (c, list(ids), list(amounts)))
+    elif batch.balances:
+        db.many(UPDATE_BALANCE, [(b, c, a) for a, b in batch.balances.items()])
+    _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
+    _many(
+        db,
+        UPDATE_ACCOUNT_SPEC,
+        [(a.floor_minutes, a.budget_minutes_per_month, c, a.id) for a in batch.changed_accounts],
+    )
+    _many(db, UPSERT_MONTHLY, [(c, a, m, v) for (a, m), v in batch.monthly.items()])
+    new_community = next(
+        (a.id for a in batch.new_accounts if a.type is AccountType.COMMUNITY), None
+    )
+    if batch.settings is not None or new_community is not None:
+        settings, community_account = read_settings(db, c)
+        settings = batch.settings or settings
+        row = (c, settings.members_may_transfer, settings.member_earning_cap_minutes_per_month)
+        _many(db, UPSERT_SETTINGS, [(*row, new_community or community_account)])
+    _many(
+        db,
+        INSERT_REJECTION,
+        [
+            (c, r.id, r.code.value, json.dumps(dict(r.numbers), sort_keys=True), fingerprint)
+            for r, fingerprint in batch.rejections
+        ],
+    )
+    if batch.checkpoint is not None:
+        cp = batch.checkpoint
+        _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
+
+
+def _many(db: Db, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        db.many(native(db, sql), rows)
+
+
+def entry_params(community: str, entry: Entry, nodes: bytes) -> tuple[Any, ...]:
+    draft = entry.draft
+    first = draft.postings[0] if draft.postings else None
+    to_account = first.payee if first else None
+    if draft.account is not None:
+        to_account = draft.account.id
+    elif draft.budget is not None:
+        to_account = draft.budget.organisation
+    return (
+        community, entry.seq, entry.id, entry.kind.value, entry.time,
+        first.payer if first else None, to_account, draft.corrects, entry.data, entry.leaf, nodes,
+    )  # fmt: skip
+
+
+def account_params(community: str, spec: AccountSpec) -> tuple[Any, ...]:
+    return (
+        community, spec.id, spec.type.value, spec.floor_minutes, spec.budget_minutes_per_month,
+    )  # fmt: skip
+
+
+SELECT_LAST = (
+    "SELECT seq, leaf, time FROM journal_entries WHERE community = ? ORDER BY seq DESC LIMIT 1"
+)
+SELECT_LAST_CHECKPOINT = (
+    "SELECT size, root, note FROM checkpoints WHERE community = ? ORDER BY size DESC LIMIT 1"
+)
+SELECT_NODES = "SELECT seq, leaf, nodes FROM journal_entries WHERE community = ? AND seq IN ?"
+SELECT_SETTINGS = (
+    "SELECT members_may_transfer, member_earning_cap_minutes_per_month, community_account "
+    "FROM ledger_settings WHERE community = ?"
+)
+SELECT_ACCOUNTS = (
+    "SELECT id, type, floor_minutes, budget_minutes_per_month, balance_minutes FROM accounts "
+    "WHERE community = ? AND id IN ?"
+)
+SELECT_BY_SEQ = "SELECT seq, data FROM journal_entries WHERE community = ? AND seq IN ?"
+SELECT_CORRECTED = "SELECT corrects FROM journal_entries WHERE community = ? AND corrects IN ?"
+SELECT_BY_ID = "SELECT seq, data FROM journal_entries WHERE community = ? AND id IN ?"
+SELECT_REJECTIONS = (
+    "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
+)
+SELECT_MONTHLY = (
+    "SELECT account, minutes FROM monthly_totals WHERE community = ? AND month = ? AND account IN ?"
+)
+INSERT_ENTRY = (
+    "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
+    "corrects, data, leaf, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_ACCOUNT = (
+    "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
+    "balance_minutes) VALUES (?, ?, ?, ?, ?, 0)"
+)
+UPDATE_ACCOUNT_SPEC = (
+    "UPDATE accounts SET floor_minutes = ?, budget_minutes_per_month = ? "
+    "WHERE community = ? AND id = ?"
+)
+UPDATE_BALANCE = "UPDATE accounts SET balance_minutes = ? WHERE community = ? AND id = ?"
+UPSERT_MONTHLY = (
+    "INSERT INTO monthly_totals (community, account, month, minutes) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (community, account, month) DO UPDATE SET minutes = excluded.minutes"
+)
+UPSERT_SETTINGS = (
+    "INSERT INTO ledger_settings (community, members_may_transfer, "
+    "member_earning_cap_minutes_per_month, community_account) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (community) DO UPDATE SET members_may_transfer = excluded.members_may_transfer, "
+    "member_earning_cap_minutes_per_month = excluded.member_earning_cap_minutes_per_month, "
+    "community_account = excluded.community_account"
+)
+INSERT_REJECTION = (
+    "INSERT INTO rejections (community, id, code, numbers, fingerprint) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, id) DO NOTHING"
+)
+INSERT_CHECKPOINT = "INSERT INTO checkpoints (community, size, root, note) VALUES (?, ?, ?, ?)"
+PG_INSERT_ENTRIES = (
+    "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
+    "corrects, data, leaf, nodes) SELECT $1, * FROM unnest($2::bigint[], $3::text[], "
+    "$4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], "
+    "$11::bytea[])"
+)
+PG_UPDATE_BALANCES = (
+    "UPDATE accounts AS a SET balance_minutes = v.b FROM unnest($2::text[], $3::bigint[]) "
+    "AS v(id, b) WHERE a.community = $1 AND a.id = v.id"
+)
