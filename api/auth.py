@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "bm_session"
 TOKEN_LENGTH_MAX = 100
 LAST_USED_RESOLUTION_SECONDS = 3600
+TOUCH_GATHER_SECONDS = 1.0
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -64,6 +65,7 @@ class Authenticator:
         self._loading: dict[str, asyncio.Future[tuple[Principal, int | None] | None]] = {}
         self._touched: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._pending: dict[str, int] = {}
 
     async def principal(self, token: str) -> Principal | None:
         digest = token_hash(token)
@@ -133,19 +135,30 @@ class Authenticator:
         if len(self._touched) >= limits.AUTH_CACHE_ENTRIES_MAX:
             self._touched.clear()
         self._touched[credential_id] = now
-        task = asyncio.get_running_loop().create_task(self._touch(credential_id, now))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        # Uses seen in the same moment are recorded together in one write
+        # transaction, so a burst of new sessions does not queue a write per
+        # credential in front of the ledger's group commits.
+        first = not self._pending
+        self._pending[credential_id] = now
+        if first:
+            task = asyncio.get_running_loop().create_task(self._touch())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
-    async def _touch(self, credential_id: str, now: int) -> None:
+    async def _touch(self) -> None:
+        await asyncio.sleep(TOUCH_GATHER_SECONDS)
+        pending, self._pending = self._pending, {}
         try:
             async with self._db.write() as session:
-                row = await session.get(CredentialRow, credential_id)
-                if row is not None:
-                    row.last_used_at = now
-                    session.add(row)
+                for credential_id, now in pending.items():
+                    row = await session.get(CredentialRow, credential_id)
+                    if row is not None:
+                        row.last_used_at = now
+                        session.add(row)
         except Exception:
-            log.warning("could not record the last use of %s", credential_id, exc_info=True)
+            log.warning(
+                "could not record the last use of %d credentials", len(pending), exc_info=True
+            )
 
 
 def principal_of(person: PersonRow, credential: CredentialRow, roles: list[RoleRow]) -> Principal:

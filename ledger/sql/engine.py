@@ -45,9 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # prepared statement to a generic plan, which for `id = ANY($2)` can mean
     # scanning a whole community. Batches are large, planning is cheap: always
     # plan for the actual parameters.
-    kwargs.setdefault(
-        "connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
-    )
+    kwargs.setdefault("connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
     return create_async_engine(url, **kwargs)
 
 
