@@ -252,7 +252,7 @@ class Writer:
             known = basis.monthly_known | needs.monthly_keys
         loaded.state.size = head.size
         assembly = assemble(self._community, head, loaded, drafts, time)
-        checkpoint = self._sign(assembly) if assembly.write.entries else None
+        checkpoint = self._sign(assembly, head) if assembly.write.entries else None
         if checkpoint is not None:
             seal(assembly, checkpoint)
         return _Prepared(
@@ -336,10 +336,13 @@ class Writer:
                 error.__cause__ = exc
                 waiting.future.set_exception(error)
 
-    def _sign(self, assembly: Assembly) -> StoredCheckpoint:
+    def _sign(self, assembly: Assembly, head: Head) -> StoredCheckpoint:
         size = assembly.frontier.size
         root = assembly.frontier.root()
-        note = sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
+        # A journal keeps the origin of its first checkpoint for life, even if
+        # the deployment's public address changes: verifiers pin it.
+        origin = self._origin if head.checkpoint is None else head.checkpoint.note.split("\n", 1)[0]
+        note = sign_checkpoint(Checkpoint(origin, size, root), self._signer)
         return StoredCheckpoint(size=size, root=root, note=note)
 
     @staticmethod

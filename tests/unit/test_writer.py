@@ -15,6 +15,7 @@ from ledger import limits
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Rejection
 from ledger.receipt import verify_receipt
+from ledger.service import Ledger
 from ledger.store import BatchWrite, Head, Loaded, Needs, StoredCheckpoint
 from ledger.writer import Appended, LedgerBusy, LedgerUnavailable
 from tests.support.builders import (
@@ -443,3 +444,17 @@ async def test_closing_lets_the_batch_being_written_finish_and_answers_every_cal
         assert code_of(second.result()) == "accepted"
     else:
         assert isinstance(second.exception(), LedgerUnavailable)
+
+
+async def test_a_journal_keeps_its_first_origin_when_the_public_address_changes() -> None:
+    store = MemoryStore()
+    first = a_ledger(store, host="buurtmunt.example")
+    await accepted(first, *BASE)
+    await first.close()
+    moved = Ledger(store, first.signer, "buurtmunt.example:8010", a_clock())
+
+    result = await moved.append(COMMUNITY, earn("org-1", "member-1", 60))
+
+    assert isinstance(result, Appended) and result.checkpoint is not None
+    assert result.checkpoint.note.startswith(f"buurtmunt.example/{COMMUNITY}\n")
+    await moved.close()
