@@ -7,6 +7,8 @@ drive this one class, so they check exactly the same things:
 
 1. every line is the canonical encoding of a well-formed entry
    (``canonical.decode_entry`` and ``shape.check_shape``) of one community;
+   the common line, one posting and no escapes, is read by the exact grammar
+   of its canonical bytes instead (``canonical.scan_plain``, no re-encoding);
 2. seqs run from 0 without gaps, ids are unique, times never go back, and each
    entry's ``prev`` is the leaf hash of the line before it;
 3. every checkpoint verifies with the auditor's key and names the log's
@@ -16,6 +18,11 @@ drive this one class, so they check exactly the same things:
 4. every entry passes ``rules.check_state`` against the state replayed from
    the entries before it (the very rules the writer enforces), and the
    replayed balances equal those the operator claims.
+
+A line that passes every check is checked and replayed without building its
+``Entry`` (``Audit._feed_plain``, with ``shape.plain_shape_ok`` and
+``rules.apply_plain``); any line that fails one, or that an observer or a later
+correction needs, takes the long way, which makes the findings.
 
 Memory: every account, the current month's counters (times never go back, so
 older months are dropped), the entries that corrections name (the caller finds
@@ -30,32 +37,36 @@ import base64
 import enum
 import hashlib
 import json
-import re
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ledger import limits
-from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry, encode_entry
+from ledger.canonical import (
+    ZERO_HASH,
+    NotCanonical,
+    PlainFields,
+    decode_entry,
+    entry_from_plain,
+    scan_plain,
+)
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.merkle import Frontier
 from ledger.model import (
-    MOVING_KINDS,
     AccountType,
     Draft,
     Entry,
     EntryKind,
-    Posting,
     Rejected,
     Rejection,
 )
 from ledger.note import NoteError, NoteVerifier
-from ledger.rules import apply, check_state
-from ledger.shape import check_shape
+from ledger.rules import apply, apply_plain, check_state
+from ledger.shape import check_shape, plain_shape_ok
 from ledger.state import LedgerState
 
 Number = int | str
+_ID_BIT_MASK = limits.AUDIT_ID_FILTER_BITS - 1
 Observer = Callable[[Entry, LedgerState], None]
 
 
@@ -156,84 +167,14 @@ def correction_targets(lines: Iterable[bytes]) -> set[int]:
     return targets
 
 
-def _refuse(text: str) -> Any:
-    raise ValueError(text)
-
-
-# The C scanner json.loads uses underneath, without its per-call set-up.
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
-    parse_float=_refuse, parse_constant=_refuse
-).scan_once  # type: ignore[attr-defined]
-_MOVING = {kind.value: kind for kind in MOVING_KINDS}
-_INT_MAX = limits.JSON_INTEGER_MAX
-# Stricter than the decoder's own time check (ASCII digits, every separator),
-# which is sound here: a time it refuses goes to ``decode_entry`` to decide.
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-
-
 def fast_decode(data: bytes) -> Entry | None:
-    """The entry ``data`` encodes, by a shorter path, or None to ask ``decode_entry``.
+    """The entry ``data`` encodes, by the common entry's shortcut, or None to ask ``decode_entry``.
 
-    The audit's hot path: most lines are entries that move minutes. This
-    accepts only when ``encode_entry`` of the entry it builds gives back
-    exactly ``data``, and the checks of ``decode_entry`` that such equality
-    does not imply (sizes, integer ranges, the time's form, the prev's
-    length, no ``corrects`` outside a correction) pass, or are stricter; so what it accepts,
-    ``decode_entry`` accepts as an equal entry (a property test holds it to
-    that). Anything else, including every malformed line, gets None, and
-    ``decode_entry`` then decides and says why.
+    What it accepts, ``decode_entry`` accepts as an equal entry (see
+    ``canonical.scan_plain``).
     """
-    if len(data) > limits.ENTRY_BYTES_MAX:
-        return None
-    try:
-        text = data.decode("utf-8")
-        obj, end = _scan(text, 0)
-        if end != len(text) or type(obj) is not dict:
-            return None
-        kind = _MOVING.get(obj["kind"])
-        postings = obj["postings"]
-        meta = obj["meta"]
-        seq = obj["seq"]
-        corrects = obj.get("corrects")
-        time = obj["time"]
-        if (
-            kind is None
-            or ("corrects" in obj) != (kind is EntryKind.CORRECT)
-            or type(postings) is not list
-            or not 0 < len(postings) <= limits.POSTINGS_PER_ENTRY_MAX
-            or type(meta) is not dict
-            or len(meta) > limits.META_KEYS_MAX
-            or (meta and not all(type(value) is str for value in meta.values()))
-            or type(seq) is not int
-            or not -_INT_MAX <= seq <= _INT_MAX
-            or (corrects is not None and not _small_int(corrects))
-            or type(time) is not str
-            or _TIME.fullmatch(time) is None
-        ):
-            return None
-        if len(postings) == 1:
-            p = postings[0]
-            moves: tuple[Posting, ...] = (Posting(p["from"], p["to"], p["minutes"]),)
-        else:
-            moves = tuple(Posting(p["from"], p["to"], p["minutes"]) for p in postings)
-        if not all(_small_int(p.amount_minutes) for p in moves):
-            return None
-        prev = bytes.fromhex(obj["prev"])
-        draft = Draft(
-            obj["id"], kind, obj["actor"], moves, obj["memo"], obj["reference"],
-            tuple(sorted(meta.items())) if meta else (), corrects=corrects,
-        )  # fmt: skip
-        community = obj["community"]
-        if len(prev) != 32 or encode_entry(community, seq, time, draft, prev) != data:
-            return None
-    except (KeyError, TypeError, ValueError, AttributeError, StopIteration, RecursionError):
-        return None
-    leaf = hashlib.sha256(b"\x00" + data).digest()
-    return Entry(community, seq, time, draft, prev, data, leaf)
-
-
-def _small_int(value: object) -> bool:
-    return type(value) is int and -_INT_MAX <= value <= _INT_MAX
+    fields = scan_plain(data)
+    return None if fields is None else entry_from_plain(fields, data)
 
 
 @dataclass(slots=True)
@@ -411,25 +352,70 @@ class Audit:
 
     # -- entries
 
-    def feed(self, data: bytes) -> Entry | None:
-        """Check the next line of the journal; return its entry if it decodes."""
+    def feed(self, data: bytes) -> None:
+        """Check the next line of the journal and replay it."""
         position = self._frontier.size
-        entry = fast_decode(data)
-        if entry is None:
+        fields = scan_plain(data)
+        if fields is not None:
+            if self._feed_plain(position, data, fields):
+                return
+            entry = entry_from_plain(fields, data)
+        else:
             try:
                 entry = decode_entry(data)
             except NotCanonical as error:
                 self._undecodable(position, data, error)
-                return None
+                return
             except RecursionError:
                 # Deeply nested arrays exhaust the C parser's stack.
                 self._undecodable(position, data, NotCanonical("not_json", "nested too deep"))
-                return None
+                return
         self._check_place(position, entry)
         self._check_rules(position, entry)
         self._note_id(hash(entry.id))
         self._advance(position, entry.leaf)
-        return entry
+
+    def _feed_plain(self, position: int, data: bytes, fields: PlainFields) -> bool:
+        """The common line, checked and replayed without building its entry.
+
+        Exactly what ``feed`` does for an entry that passes every check, in
+        one go; False, with nothing changed, for anything else (a check that
+        fails, a new month, an entry someone wants to see), which ``feed``
+        then takes the long way, where the findings are made.
+        """
+        community, seq, time, prev, id_, kind, actor, payer, payee, amount, memo, ref, meta, co = (
+            fields
+        )  # fmt: skip
+        if (
+            prev != self._last_leaf
+            or seq != self._next_seq
+            or community != self._community
+            or time < self._last_time
+            or time[:7] != self._month
+            or self._observer is not None
+            or seq in self._retain
+            or not plain_shape_ok(id_, kind, actor, payer, payee, amount, memo, ref, meta, co)
+            or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
+        ):
+            return False
+        self._next_seq = seq + 1
+        self._last_time = time
+        # _note_id and _advance, spelled out: this runs for nearly every line.
+        fingerprint = hash(id_)
+        self._ids.append(fingerprint)
+        bit = fingerprint & _ID_BIT_MASK
+        seen = self._seen
+        if seen[bit >> 3] & (1 << (bit & 7)):
+            self._seen_twice.add(fingerprint)
+        else:
+            seen[bit >> 3] |= 1 << (bit & 7)
+        leaf = self._last_leaf = hashlib.sha256(b"\x00" + data).digest()
+        self._frontier.append(leaf)
+        if self._pending:
+            pending = self._pending.pop(position + 1, None)
+            if pending is not None:
+                self._resolve(position + 1, pending)
+        return True
 
     def _undecodable(self, position: int, data: bytes, error: NotCanonical) -> None:
         self.add(
@@ -529,7 +515,7 @@ class Audit:
 
     def _note_id(self, fingerprint: int) -> None:
         self._ids.append(fingerprint)
-        bit = fingerprint & (limits.AUDIT_ID_FILTER_BITS - 1)
+        bit = fingerprint & _ID_BIT_MASK
         mask = 1 << (bit & 7)
         if self._seen[bit >> 3] & mask:
             self._seen_twice.add(fingerprint)

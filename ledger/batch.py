@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ledger.canonical import canonical_json, draft_object, encode_entry
 from ledger.merkle import BatchNodes, Frontier, leaf_hash
 from ledger.model import Draft, Entry, EntryKind, Rejected, Rejection
-from ledger.rules import apply, check_state
+from ledger.rules import apply, apply_plain, check_state
 from ledger.shape import check_retry, reject
 from ledger.state import LedgerState
 from ledger.store import BatchWrite, Head, Loaded, Needs, StoredCheckpoint
@@ -109,17 +109,20 @@ def assemble(
         if outcome is None:
             # Only a fresh decision is what a later draft with this id is held to;
             # one answered from the store is answered from the store again.
-            rejected = check_state(state, draft, month)
+            seq = state.size
+            applied = _apply_plain(state, seq, draft, month)
+            rejected = None if applied else check_state(state, draft, month)
             if rejected is not None:
                 write.rejections.append((rejected, draft_fingerprint(draft)))
                 outcome = rejected
             else:
-                data = encode_entry(community, state.size, time, draft, prev)
+                data = encode_entry(community, seq, time, draft, prev)
                 leaf = leaf_hash(data)
-                entry = Entry(community, state.size, time, draft, prev, data, leaf)
+                entry = Entry(community, seq, time, draft, prev, data, leaf)
                 write.nodes.append(b"".join(frontier.append(leaf)))
                 write.entries.append(entry)
-                apply(state, entry)
+                if not applied:
+                    apply(state, entry)
                 _note_changes(write, touched, entry, state)
                 prev = leaf
                 outcome = Accepted(entry=entry, retried=False)
@@ -135,6 +138,14 @@ def assemble(
         assembly.proofs = BatchProofs(head.frontier, [e.leaf for e in write.entries])
     assert frontier.size == head.size + len(write.entries)
     return assembly
+
+
+def _apply_plain(state: LedgerState, seq: int, draft: Draft, month: str) -> bool:
+    """``rules.apply_plain`` for a one-posting draft: True when it was checked and applied."""
+    if len(draft.postings) != 1 or draft.corrects is not None:
+        return False
+    p = draft.postings[0]
+    return apply_plain(state, seq, draft.kind, p.payer, p.payee, p.amount_minutes, month)
 
 
 def seal(assembly: Assembly, checkpoint: StoredCheckpoint) -> None:

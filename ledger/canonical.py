@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Set
 from typing import Any
 
 from ledger import limits
 from ledger.merkle import leaf_hash
 from ledger.model import (
+    MOVING_KINDS,
     AccountSpec,
     AccountType,
     BudgetChange,
@@ -29,6 +31,9 @@ from ledger.model import (
 )
 
 ZERO_HASH = bytes(32)
+# Each kind's JSON text, without the enum's ``value`` property on the hot path.
+_KIND_TEXT: dict[EntryKind, str] = {kind: kind.value for kind in EntryKind}
+_INT_MAX = limits.JSON_INTEGER_MAX
 
 _dumps = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
@@ -108,6 +113,13 @@ def encode_entry(community: str, seq: int, time: str, draft: Draft, prev: bytes)
     ``rfc8785`` package). Nested objects that are rare (account, settings,
     budget, non-empty meta) go through ``canonical_json``.
     """
+    if (
+        len(draft.postings) == 1
+        and draft.account is None
+        and draft.budget is None
+        and draft.settings is None
+    ):
+        return _encode_one_posting(community, seq, time, draft, prev)
     parts = ["{"]
     if draft.account is not None:
         parts += ['"account":', _dumps(draft_object(draft)["account"]), ","]
@@ -117,7 +129,7 @@ def encode_entry(community: str, seq: int, time: str, draft: Draft, prev: bytes)
     parts += [',"community":', _string(community)]
     if draft.corrects is not None:
         parts += [',"corrects":', str(int(draft.corrects))]
-    parts += [',"id":', _string(draft.id), ',"kind":"', draft.kind.value, '","memo":']
+    parts += [',"id":', _string(draft.id), ',"kind":"', _KIND_TEXT[draft.kind], '","memo":']
     parts += [_string(draft.memo), ',"meta":', _dumps(dict(draft.meta)) if draft.meta else "{}"]
     parts.append(',"postings":[')
     for i, p in enumerate(draft.postings):
@@ -129,6 +141,22 @@ def encode_entry(community: str, seq: int, time: str, draft: Draft, prev: bytes)
         parts += [',"settings":', _dumps(draft_object(draft)["settings"])]
     parts += [',"time":', _string(time), ',"v":', str(limits.FORMAT_VERSION), "}"]
     return "".join(parts).encode("utf-8")
+
+
+def _encode_one_posting(community: str, seq: int, time: str, draft: Draft, prev: bytes) -> bytes:
+    """``encode_entry`` for the common entry (one posting, no declarations), as one format."""
+    p = draft.postings[0]
+    corrects = "" if draft.corrects is None else f',"corrects":{int(draft.corrects)}'
+    meta = _dumps(dict(draft.meta)) if draft.meta else "{}"
+    return (
+        f'{{"actor":{_string(draft.actor)},"community":{_string(community)}{corrects}'
+        f',"id":{_string(draft.id)},"kind":"{_KIND_TEXT[draft.kind]}"'
+        f',"memo":{_string(draft.memo)},"meta":{meta}'
+        f',"postings":[{{"from":{_string(p.payer)},"minutes":{int(p.amount_minutes)}'
+        f',"to":{_string(p.payee)}}}],"prev":"{prev.hex()}"'
+        f',"reference":{_string(draft.reference)},"seq":{int(seq)}'
+        f',"time":{_string(time)},"v":{limits.FORMAT_VERSION}}}'
+    ).encode()
 
 
 def _reject_float(text: str) -> Any:
@@ -254,7 +282,7 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _dict(value: Any, keys: set[str], optional: set[str] = set()) -> dict[str, Any]:
+def _dict(value: Any, keys: set[str], optional: Set[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(value, dict) or not keys <= set(value) <= keys | optional:
         raise NotCanonical("wrong_fields", repr(value)[:80])
     return value
@@ -304,3 +332,93 @@ def _budget(value: Any) -> BudgetChange:
     return BudgetChange(
         organisation=_str(b["organisation"]), budget_minutes_per_month=_int(b["minutes_per_month"])
     )
+
+
+# -- The common entry's grammar: a shortcut for readers of many entries.
+#
+# Most journal lines are entries that move minutes with one posting, whose
+# strings need no escapes and whose meta values are strings. For exactly those,
+# the canonical bytes follow one fixed pattern: members in RFC 8785 order, no
+# whitespace, integers without sign, leading zero or exponent, and strings that
+# are their own text (RFC 8785 escapes only '"', '\\' and controls below 0x20,
+# so a string holding none of those is written as it is). A line this grammar
+# matches is therefore the canonical encoding of the entry built from its
+# parts, once the few things a regular expression cannot say are checked in
+# ``scan_plain`` (integer ranges, meta keys in order). Lines it does not match
+# may still be canonical; the caller hands them to ``decode_entry``.
+_PLAIN = r'"([^"\\\x00-\x1f]*)"'
+_COUNT = r"(0|[1-9][0-9]{0,15})"
+_PAIR = r'"[a-z][a-z0-9_]*":"[^"\\\x00-\x1f]*"'
+_PLAIN_ENTRY = re.compile(
+    r'\{"actor":' + _PLAIN + r',"community":' + _PLAIN
+    + r'(?:,"corrects":' + _COUNT + r")?"
+    + r',"id":' + _PLAIN
+    + r',"kind":"(earn|transfer|redeem|settle|correct)"'
+    + r',"memo":' + _PLAIN
+    + r',"meta":\{((?:' + _PAIR + r",)*" + _PAIR + r")?\}"
+    + r',"postings":\[\{"from":' + _PLAIN + r',"minutes":' + _COUNT + r',"to":' + _PLAIN + r"\}\]"
+    + r',"prev":"([0-9a-f]{64})"'
+    + r',"reference":' + _PLAIN
+    + r',"seq":' + _COUNT
+    + r',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
+    + r',"v":1\}'
+).fullmatch  # fmt: skip
+_META_PAIRS = re.compile(r'"([a-z][a-z0-9_]*)":"([^"\\\x00-\x1f]*)"').findall
+_PLAIN_KINDS = {kind.value: kind for kind in MOVING_KINDS}
+
+# What ``scan_plain`` returns, in this order: community, seq, time, prev, id,
+# kind, actor, payer, payee, amount_minutes, memo, reference, meta, corrects.
+PlainFields = tuple[
+    str, int, str, bytes, str, EntryKind, str, str, str, int, str, str, Meta, int | None
+]
+
+
+def scan_plain(data: bytes) -> PlainFields | None:
+    """The parts of a common entry whose canonical bytes are ``data``, or None.
+
+    None means only "not by this shortcut": ``decode_entry`` decides such
+    lines. What this accepts, ``decode_entry`` accepts as the same entry, and
+    ``encode_entry`` gives back ``data`` exactly (property tests hold both).
+    """
+    if len(data) > limits.ENTRY_BYTES_MAX:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    match = _PLAIN_ENTRY(text)
+    if match is None:
+        return None
+    (actor, community, corrects, id_, kind, memo, meta,
+     payer, minutes, payee, prev, reference, seq, time) = match.groups()  # fmt: skip
+    amount, number = int(minutes), int(seq)
+    if (
+        amount > _INT_MAX
+        or number > _INT_MAX
+        or (corrects is None) == (kind == "correct")
+        or (corrects is not None and int(corrects) > _INT_MAX)
+    ):
+        return None
+    pairs: Meta = ()
+    if meta is not None:
+        found = _META_PAIRS(meta)
+        # Canonical members are sorted, each key once; JSON would let a
+        # repeated key through (the last one wins), so this must refuse it.
+        if any(found[i][0] >= found[i + 1][0] for i in range(len(found) - 1)):
+            return None
+        pairs = tuple(found)
+    return (
+        community, number, time, bytes.fromhex(prev), id_, _PLAIN_KINDS[kind], actor,
+        payer, payee, amount, memo, reference, pairs,
+        None if corrects is None else int(corrects),
+    )  # fmt: skip
+
+
+def entry_from_plain(fields: PlainFields, data: bytes) -> Entry:
+    """The entry ``scan_plain`` found in ``data``: equal to ``decode_entry(data)``."""
+    community, seq, time, prev, id_, kind, actor, payer, payee, amount, memo, ref, meta, corr = (
+        fields
+    )
+    posting = Posting(payer, payee, amount)
+    draft = Draft(id_, kind, actor, (posting,), memo, ref, meta, corrects=corr)
+    return Entry(community, seq, time, draft, prev, data, leaf_hash(data))

@@ -31,6 +31,8 @@ META_VALUE_LENGTH_MAX = 200
 # well-shaped entry under ENTRY_BYTES_MAX (16 values of 200 four-byte characters would not).
 META_BYTES_MAX = 4_096
 POSTINGS_PER_ENTRY_MAX = 8
+# Account ids the shape check remembers as well formed (a cache, cleared when full).
+ACCOUNT_ID_CACHE_MAX = 65_536
 ENTRY_BYTES_MAX = 8_192
 
 # Group commit: the writer closes a batch at this many drafts.

@@ -198,7 +198,9 @@ class Rejection(enum.StrEnum):
     EXCEEDS_BALANCE_MAXIMUM = "exceeds_balance_maximum"
 
 
-STATELESS_REJECTIONS = frozenset(list(Rejection)[: list(Rejection).index(Rejection.FLOOR_INVALID) + 1])
+STATELESS_REJECTIONS = frozenset(
+    list(Rejection)[: list(Rejection).index(Rejection.FLOOR_INVALID) + 1]
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,6 +206,63 @@ def _count(state: LedgerState, account: str, month: str, minutes: int) -> None:
     state.monthly[key] = state.monthly.get(key, 0) + minutes
 
 
+def apply_plain(
+    state: LedgerState,
+    seq: int,
+    kind: EntryKind,
+    payer_id: str,
+    payee_id: str,
+    amount_minutes: int,
+    month: str,
+) -> bool:
+    """``check_state`` then ``apply`` in one step, for the common case; False defers.
+
+    For a well-shaped one-posting earn, transfer, redeem or settle entry at
+    ``seq`` in ``month``. When ``check_state`` would accept it, changes
+    ``state`` exactly as ``apply`` would and returns True. Otherwise returns
+    False with ``state`` untouched, and the caller asks ``check_state`` (which
+    says why, in its order) and ``apply``. The writer and the audit both take
+    this path, so it is the same rules, written once more for speed: the tests
+    hold it to ``check_state`` and ``apply`` case by case.
+    """
+    types = POSTING_TYPES.get(kind)
+    accounts = state.accounts
+    payer = accounts.get(payer_id)
+    payee = accounts.get(payee_id)
+    if types is None or payer is None or payee is None or payer is payee:
+        return False
+    payer_spec = payer.spec
+    if payer_spec.type is not types[0] or payee.spec.type is not types[1]:
+        return False
+    if kind is EntryKind.TRANSFER and not state.settings.members_may_transfer:
+        return False
+    paid = payer.balance_minutes - amount_minutes
+    received = payee.balance_minutes + amount_minutes
+    floor = payer_spec.floor_minutes
+    if (
+        (floor is not None and paid < floor)
+        or received > limits.BALANCE_MINUTES_MAX
+        or paid < -limits.BALANCE_MINUTES_MAX
+    ):
+        return False
+    if kind is EntryKind.EARN:
+        monthly = state.monthly
+        issued_key, earned_key = (payer_id, month), (payee_id, month)
+        issued = monthly.get(issued_key, 0) + amount_minutes
+        earned = monthly.get(earned_key, 0) + amount_minutes
+        cap = state.settings.member_earning_cap_minutes_per_month
+        if issued > (payer_spec.budget_minutes_per_month or 0) or (
+            cap is not None and earned > cap
+        ):
+            return False
+        monthly[issued_key] = issued
+        monthly[earned_key] = earned
+    payer.balance_minutes = paid
+    payee.balance_minutes = received
+    state.size = seq + 1
+    return True
+
+
 def posting_deltas(postings: tuple[Posting, ...]) -> dict[str, int]:
     """Net balance change per account; the values always sum to zero."""
     deltas: dict[str, int] = {}

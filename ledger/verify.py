@@ -12,15 +12,16 @@ usage error or input that cannot be read at all.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from ledger import limits
 from ledger.audit import Audit, AuditReport, Check, Observer, b64, correction_targets
-from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleError
+from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
 from ledger.checkpoint import CheckpointError
 from ledger.note import NoteError, NoteVerifier
 
@@ -28,7 +29,7 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
 
-_PROGRESS_EVERY = 1 << 14  # entries between progress bar updates
+_BLOCK_BYTES = 1 << 20  # entries.jsonl is read this much at a time
 
 
 class Progress:
@@ -68,7 +69,9 @@ def verify_bundle(
     progress: Progress | None = None,
 ) -> AuditReport:
     """Run the audit over ``bundle``; raises ``BundleError`` or ``OSError`` if unreadable."""
-    retain = correction_targets(bundle.entries())
+    retain: set[int] = set()
+    for block in entry_blocks(bundle):
+        retain |= correction_targets(block)
     audit = Audit(verifier, retain=retain, observer=observer)
     if trusted_note is not None:
         audit.checkpoint(trusted_note, "trusted", trusted=True)
@@ -95,15 +98,22 @@ def verify_bundle(
 
     next_size = files[0].size if files else -1
     feed = audit.feed
-    done_bytes = 0
-    for position, line in enumerate(bundle.entries()):
-        # Each checkpoint is handed over before the stream passes its size.
-        if 0 <= next_size <= position + 1:
-            due = hand_over(position + 1)
-            next_size = files[due].size if due < len(files) else -1
-        feed(line)
-        done_bytes += len(line) + 1
-        if progress is not None and not position % _PROGRESS_EVERY:
+    done_bytes = position = 0
+    for block in entry_blocks(bundle):
+        start = 0
+        while start < len(block):
+            # Each checkpoint is handed over before the stream passes its size:
+            # the one of size s just before line s - 1 is fed, as line by line.
+            if 0 <= next_size <= position + 1:
+                due = hand_over(position + 1)
+                next_size = files[due].size if due < len(files) else -1
+            end = len(block) if next_size < 0 else min(len(block), start + next_size - 1 - position)
+            for line in block[start:end]:
+                feed(line)
+            position += end - start
+            start = end
+        done_bytes += sum(map(len, block)) + len(block)
+        if progress is not None:
             progress.update(done_bytes, position)
     due = hand_over(limits.TREE_SIZE_MAX)
     if bundle.unterminated_last_line:
@@ -121,6 +131,43 @@ def verify_bundle(
     if progress is not None:
         progress.done()
     return report
+
+
+def entry_blocks(bundle: Bundle) -> Iterator[list[bytes]]:
+    """The lines of the bundle's entries.jsonl, as ``Bundle.entries`` gives them, in blocks.
+
+    Reading a megabyte at a time and splitting it costs a fraction of reading
+    line by line, which matters at a million lines. Same bounds and same
+    lines: one longer than ENTRY_BYTES_MAX + 1 bytes is cut to that length and
+    the rest skipped; a last line without a newline sets
+    ``bundle.unterminated_last_line``.
+    """
+    bound = limits.ENTRY_BYTES_MAX + 1
+    tail = b""
+    cut: bytes | None = None  # the head of an over-long line still being skipped
+    with open(bundle.directory / ENTRIES, "rb", buffering=0) as file:
+        while chunk := file.read(_BLOCK_BYTES):
+            if cut is not None:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    continue
+                lines = [cut]
+                chunk, cut = chunk[newline + 1 :], None
+            else:
+                lines = []
+            lines += (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            if len(tail) > bound:
+                cut, tail = tail[:bound], b""
+            if max(map(len, lines), default=0) > bound:
+                lines = [line[:bound] for line in lines]
+            if lines:
+                yield lines
+    if cut is not None:
+        yield [cut]
+    elif tail:
+        bundle.unterminated_last_line = True
+        yield [tail]
 
 
 def _confirm_ids(audit: Audit, bundle: Bundle) -> None:
@@ -234,6 +281,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The audit makes millions of short-lived objects and keeps few: sparing
+    # the collector the startup objects at every full collection is free speed.
+    gc.freeze()
     args = build_parser().parse_args(argv)
     return run(args, sys.stdout, sys.stderr)
 

@@ -669,3 +669,51 @@ def test_the_format_specs_examples_verify_with_the_code() -> None:
         ("org-1", "2026-11"): 90,
         ("m-1", "2026-11"): 90,
     }
+
+
+# The common line's shortcut finds and replays what the long way does.
+
+
+def _run(lines: Sequence[bytes], signer: NoteSigner, *, long_way: bool) -> tuple[object, ...]:
+    seen: list[int] = []
+    observer = (lambda entry, state: seen.append(entry.seq)) if long_way else None
+    run = Audit(signer.verifier(), retain=correction_targets(lines), observer=observer)
+    run.checkpoint(signed_head(lines, signer), "checkpoint", head=True)
+    for line in lines:
+        run.feed(line)
+    report = run.finish()
+    assert len(seen) == (len(lines) if long_way else 0)
+    balances = {k: a.balance_minutes for k, a in run.state.accounts.items()}
+    return report.findings, report.root, balances, run.state.monthly, run.duplicate_id_suspects()
+
+
+async def test_the_common_line_shortcut_finds_and_replays_what_the_long_way_does() -> None:
+    history = await a_busy_history()
+    last = history.entries[-1]
+    extra = [
+        with_draft(
+            last,
+            id="over",
+            kind=EntryKind.REDEEM,
+            actor="member-2",
+            postings=(Posting("member-2", "shop-1", 10_000),),
+        ),
+        with_draft(last, id="e-again", postings=(Posting("org-1", "member-1", 15),)),
+        with_draft(last, id="e-again", postings=(Posting("org-1", "member-2", 15),)),
+        replace(with_draft(last, id="late"), time="2026-10-01T00:00:00.000000Z"),
+        with_draft(
+            last, id="ghost", kind=EntryKind.TRANSFER, postings=(Posting("member-1", "x", 5),)
+        ),
+        with_draft(
+            last, id="tiny", kind=EntryKind.TRANSFER, postings=(Posting("member-1", "member-2", 1),)
+        ),
+    ]
+    entries = [*history.entries, *(replace(e, seq=last.seq + 1 + n) for n, e in enumerate(extra))]
+    lines = rechain(entries)
+    lines.insert(len(lines) - 1, lines[-2])  # a line twice: seq and chain break
+
+    short = _run(lines, history.signer, long_way=False)
+    long = _run(lines, history.signer, long_way=True)
+
+    assert short == long
+    assert {f.check for f in short[0]} >= {"exceeds_balance", "time_went_back", "payee_not_found"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import rfc8785
@@ -10,9 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import limits
-from ledger.canonical import NotCanonical, canonical_json, decode_entry, encode_entry, parse_json
+from ledger.canonical import (
+    NotCanonical,
+    canonical_json,
+    decode_entry,
+    encode_entry,
+    entry_from_plain,
+    parse_json,
+    scan_plain,
+)
 from ledger.merkle import leaf_hash
-from ledger.model import Draft, Posting
+from ledger.model import Draft, EntryKind, Posting
 from ledger.shape import check_shape
 from tests.support.builders import (
     a_member,
@@ -321,3 +330,98 @@ def test_parse_json_refuses_what_it_cannot_re_encode() -> None:
         parse_json(b'"\\udc00"')
 
     assert raised.value.reason == "not_encodable"
+
+
+# The common entry's grammar: a shortcut that must agree with the decoder.
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries())
+def test_what_the_common_entry_grammar_reads_is_what_the_decoder_reads(
+    args: tuple[str, int, str, Draft, bytes],
+) -> None:
+    data = encode_entry(*args)
+
+    fields = scan_plain(data)
+
+    if fields is not None:
+        assert entry_from_plain(fields, data) == decode_entry(data)
+
+
+MOVING = (EntryKind.EARN, EntryKind.TRANSFER, EntryKind.REDEEM, EntryKind.SETTLE, EntryKind.CORRECT)
+
+
+def _plain(text: str) -> str:
+    """The text without what JSON escapes: such strings the grammar leaves to the decoder."""
+    return "".join(c for c in text if c not in '"\\' and c >= " ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(drafts(MOVING), st.data())
+def test_the_common_entry_grammar_reads_every_common_entry(
+    draft: Draft, data: st.DataObject
+) -> None:
+    draft = replace(
+        draft,
+        postings=draft.postings[:1],
+        memo=_plain(draft.memo),
+        reference=_plain(draft.reference),
+        meta=tuple((k, _plain(v)) for k, v in draft.meta if isinstance(v, str)),
+    )
+    line = encode_entry("oost", data.draw(st.integers(0, 10**9)), TIME, draft, PREV)
+
+    fields = scan_plain(line)
+
+    assert fields is not None
+    assert entry_from_plain(fields, line) == decode_entry(line)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    sample=st.sampled_from(
+        [
+            an_entry_bytes(),
+            an_entry_bytes(earn(memo="tuin", reference="shift-9"), seq=0),
+            an_entry_bytes(transfer(meta=(("channel", "app"), ("till", "2")))),
+            an_entry_bytes(correct(2, postings=(Posting("member-1", "org-1", 30),))),
+        ]
+    ),
+    position=st.integers(min_value=0, max_value=400),
+    replacement=st.binary(min_size=0, max_size=4)
+    | st.sampled_from(
+        [b"0", b"-", b"1", b'"', b"\\", b",", b"}", b"\xc3\xa9", b'"a":"b",', b"\x1f"]
+    ),
+    cut=st.integers(min_value=0, max_value=4),
+)
+def test_a_damaged_line_the_grammar_reads_is_one_the_decoder_reads_alike(
+    sample: bytes, position: int, replacement: bytes, cut: int
+) -> None:
+    position = min(position, len(sample))
+    line = sample[:position] + replacement + sample[position + cut :]
+
+    fields = scan_plain(line)
+
+    if fields is not None:
+        entry = entry_from_plain(fields, line)
+        assert entry == decode_entry(line)
+        assert encode_entry(entry.community, entry.seq, entry.time, entry.draft, entry.prev) == line
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"minutes":30', b'"minutes":030'),
+        (b'"minutes":30', b'"minutes":9007199254740992'),
+        (b'"seq":7', b'"seq":9007199254740992'),
+        (b'"meta":{}', b'"meta":{"b":"1","a":"2"}'),
+        (b'"meta":{}', b'"meta":{"a":"1","a":"1"}'),
+        (b'"kind":"transfer"', b'"corrects":1,"kind":"transfer"'),
+        (b'"kind":"transfer"', b'"kind":"open"'),
+        (b'"memo":"dank je"', b'"memo":"dank\\u0020je"'),
+    ],
+)
+def test_the_common_entry_grammar_refuses_what_is_not_canonical(old: bytes, new: bytes) -> None:
+    line = an_entry_bytes(transfer(id="t-1", memo="dank je", minutes=30)).replace(old, new, 1)
+
+    assert line != an_entry_bytes(transfer(id="t-1", memo="dank je", minutes=30))
+    assert scan_plain(line) is None

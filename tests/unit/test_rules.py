@@ -10,16 +10,19 @@ runs them all and compares the codes they produced with the enum.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import limits
 from ledger.canonical import decode_entry, encode_entry
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry, EntryKind, Posting, Rejected, Rejection, Settings
-from ledger.rules import apply, check_state
+from ledger.rules import apply, apply_plain, check_state
 from ledger.shape import check_shape
 from ledger.state import LedgerState
 from ledger.writer import Appended
@@ -636,3 +639,56 @@ def test_a_rejection_explains_itself_with_numbers() -> None:
 
 def test_the_start_time_is_in_the_tested_month() -> None:
     assert START.strftime("%Y-%m") == MONTH
+
+
+# The common entry's shortcut: check_state then apply, in one step.
+
+_PLAIN_ACCOUNTS = ["org-1", "member-1", "member-2", "shop-1", "community", "ghost"]
+
+
+@st.composite
+def plain_cases(draw: st.DrawFn) -> tuple[LedgerState, Draft]:
+    """A state near its bounds and a one-posting draft that may break any state rule."""
+    budget = draw(st.sampled_from([None, 0, 100, 600]))
+    state = a_state(
+        an_organisation(budget_minutes_per_month=budget),
+        a_member("member-1", floor_minutes=draw(st.sampled_from([0, 10]))),
+        a_member("member-2"),
+        a_shop(),
+        a_community_account(),
+        balances={
+            name: draw(st.sampled_from([0, 5, 100, limits.BALANCE_MINUTES_MAX - 10]))
+            for name in ("member-1", "member-2", "shop-1")
+        },
+        settings=Settings(
+            members_may_transfer=draw(st.booleans()),
+            member_earning_cap_minutes_per_month=draw(st.sampled_from([None, 60, 200])),
+        ),
+        monthly={("org-1", MONTH): draw(st.sampled_from([0, 550])), ("member-1", MONTH): 30},
+    )
+    kind = draw(
+        st.sampled_from([EntryKind.EARN, EntryKind.TRANSFER, EntryKind.REDEEM, EntryKind.SETTLE])
+    )
+    payer, payee = draw(
+        st.lists(st.sampled_from(_PLAIN_ACCOUNTS), min_size=2, max_size=2, unique=True)
+    )
+    minutes = draw(st.sampled_from([1, 5, 10, 50, 95, 100, 600]))
+    return state, Draft(f"d-{kind}", kind, payer, (Posting(payer, payee, minutes),))
+
+
+@settings(max_examples=500, deadline=None)
+@given(plain_cases())
+def test_the_common_entrys_shortcut_accepts_and_applies_exactly_as_the_rules_do(
+    case: tuple[LedgerState, Draft],
+) -> None:
+    state, draft = case
+    before, by_rules = copy.deepcopy(state), copy.deepcopy(state)
+    p = draft.postings[0]
+
+    took = apply_plain(state, 5, draft.kind, p.payer, p.payee, p.amount_minutes, MONTH)
+
+    rejected = check_state(by_rules, draft, MONTH)
+    if rejected is None:
+        apply(by_rules, _an_entry(5, draft))
+    assert took == (rejected is None)
+    assert state == (by_rules if took else before)

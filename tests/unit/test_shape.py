@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import limits
 from ledger.canonical import canonical_json, decode_entry, encode_entry
 from ledger.model import AccountType, Draft, EntryKind, Posting, Rejection
-from ledger.shape import check_retry, check_shape
+from ledger.shape import check_retry, check_shape, check_shape_in_order, plain_shape_ok
 from tests.support.builders import (
     a_member,
     a_shop,
@@ -22,6 +24,7 @@ from tests.support.builders import (
     set_budget,
     transfer,
 )
+from tests.support.strategies import drafts, hostile_drafts
 
 TIME = "2026-11-28T09:30:00.000000Z"
 MAX_META = tuple((f"k{n:02d}", "v") for n in range(limits.META_KEYS_MAX))
@@ -552,3 +555,67 @@ def test_a_retry_that_differs_in_two_fields_names_the_earlier() -> None:
     rejected = check_retry(retry, original)
 
     assert rejected is not None and rejected.code is Rejection.EXISTS_WITH_DIFFERENT_ACTOR
+
+
+# The shortcut for the common draft agrees with the checks in order.
+
+
+def _plain_ok(draft: Draft) -> bool:
+    p = draft.postings[0]
+    return plain_shape_ok(
+        draft.id, draft.kind, draft.actor, p.payer, p.payee, p.amount_minutes,
+        draft.memo, draft.reference, draft.meta, draft.corrects,
+    )  # fmt: skip
+
+
+_ONE_POSTING = (EntryKind.EARN, EntryKind.TRANSFER, EntryKind.REDEEM, EntryKind.SETTLE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(hostile_drafts(), drafts((*_ONE_POSTING, EntryKind.CORRECT))))
+def test_the_common_drafts_shortcut_passes_exactly_what_the_ordered_checks_pass(
+    draft: Draft,
+) -> None:
+    if len(draft.postings) != 1 or draft.kind not in (*_ONE_POSTING, EntryKind.CORRECT):
+        return
+    try:
+        in_order = check_shape_in_order(draft)
+    except (TypeError, AttributeError):
+        return  # a value of the wrong type: the shortcut defers, see below
+
+    assert _plain_ok(draft) == (in_order is None)
+    assert check_shape(draft) == in_order
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        transfer(id=" bad"),
+        transfer(actor="bad actor"),
+        transfer("member-1", "member-1"),
+        transfer(minutes=0),
+        transfer(minutes=True),  # type: ignore[arg-type]
+        transfer(minutes=limits.TRANSFER_MINUTES_MAX + 1),
+        transfer(memo="x" * (limits.MEMO_LENGTH_MAX + 1)),
+        transfer(memo="tab\t"),
+        transfer(reference="a\ud800"),
+        transfer(meta=(("b", "1"), ("a", "2"))),
+        transfer(meta=(("k", "v" * (limits.META_VALUE_LENGTH_MAX + 1)),)),
+        replace(transfer(), corrects=3),
+        replace(correct(3, postings=(Posting("member-2", "member-1", 5),)), corrects=None),
+        replace(correct(3, postings=(Posting("member-2", "member-1", 5),)), corrects=-1),
+    ],
+)
+def test_the_common_drafts_shortcut_refuses_each_fault(draft: Draft) -> None:
+    assert not _plain_ok(draft)
+    assert check_shape(draft) is not None
+
+
+def test_the_meta_size_bound_is_checked_exactly_when_the_estimate_is_too_high() -> None:
+    # Sixteen values of 200 characters would estimate far above META_BYTES_MAX.
+    wide = tuple((f"k{n:02d}", "é" * 200) for n in range(limits.META_KEYS_MAX))
+    narrow = tuple((f"k{n:02d}", "v" * 200) for n in range(limits.META_KEYS_MAX))
+
+    assert code(transfer(meta=wide)) is Rejection.META_INVALID
+    assert len(canonical_json(dict(narrow))) <= limits.META_BYTES_MAX
+    assert code(transfer(meta=narrow)) is None
