@@ -59,11 +59,21 @@ async def seed(ledger: Ledger) -> list[str]:
         )
     )
     drafts += [
-        Draft(id=f"open-{m}", kind=EntryKind.OPEN, actor="admin", account=AccountSpec(m, AccountType.MEMBER))
+        Draft(
+            id=f"open-{m}",
+            kind=EntryKind.OPEN,
+            actor="admin",
+            account=AccountSpec(m, AccountType.MEMBER),
+        )
         for m in members
     ]
     drafts += [
-        Draft(id=f"earn-{m}", kind=EntryKind.EARN, actor="coord", postings=(Posting("org", m, 60_000),))
+        Draft(
+            id=f"earn-{m}",
+            kind=EntryKind.EARN,
+            actor="coord",
+            postings=(Posting("org", m, 60_000),),
+        )
         for m in members
     ]
     for draft in drafts[:2]:
@@ -88,7 +98,9 @@ async def drive(ledger: Ledger, members: list[str], count: int, tag: str) -> flo
             if payee == payer:
                 payee = members[(i + 1) % len(members)]
             draft = Draft(
-                id=f"{tag}-{i}", kind=EntryKind.TRANSFER, actor=payer,
+                id=f"{tag}-{i}",
+                kind=EntryKind.TRANSFER,
+                actor=payer,
                 postings=(Posting(payer, payee, 1 + i % 30),),
             )
             if isinstance(await ledger.append(COMMUNITY, draft), Rejected):
@@ -119,7 +131,9 @@ async def ledger_run(url: str, transfers: int) -> dict[str, float]:
     await ledger.close()
     await store.close()
     return {
-        "transfers_per_s": round(transfers / (transfers / 2 / first + (transfers - transfers // 2) / second)),
+        "transfers_per_s": round(
+            transfers / (transfers / 2 / first + (transfers - transfers // 2) / second)
+        ),
         "entries": head.size,
         "mean_batch": round(head.size / max(checkpoints, 1), 1),
         "rss_growth_first_half_mb": round((rss_middle - rss_before) / 2**20, 1),
@@ -133,8 +147,12 @@ def naive_sqlite(path: Path, seconds: float = 3.0) -> float:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE balances (id TEXT PRIMARY KEY, minutes INTEGER NOT NULL)")
-    db.execute("CREATE TABLE transfers (id INTEGER PRIMARY KEY, payer TEXT, payee TEXT, minutes INTEGER)")
-    db.executemany("INSERT INTO balances VALUES (?, 60000)", [(f"m{i:05d}",) for i in range(ACCOUNTS)])
+    db.execute(
+        "CREATE TABLE transfers (id INTEGER PRIMARY KEY, payer TEXT, payee TEXT, minutes INTEGER)"
+    )
+    db.executemany(
+        "INSERT INTO balances VALUES (?, 60000)", [(f"m{i:05d}",) for i in range(ACCOUNTS)]
+    )
     done = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -164,12 +182,20 @@ async def fresh_postgres(url: str, name: str) -> str:
 
 def pgbench_tps(url: str, seconds: int = 10) -> float:
     parts = urlsplit(url)
-    env = dict(os.environ, PGHOST=parts.hostname or "127.0.0.1", PGPORT=str(parts.port or 5432),
-               PGUSER=parts.username or "postgres", PGDATABASE=parts.path.lstrip("/"))
+    env = dict(
+        os.environ,
+        PGHOST=parts.hostname or "127.0.0.1",
+        PGPORT=str(parts.port or 5432),
+        PGUSER=parts.username or "postgres",
+        PGDATABASE=parts.path.lstrip("/"),
+    )
     subprocess.run(["pgbench", "-i", "-q", "-s", "16"], env=env, check=True, capture_output=True)
     out = subprocess.run(
         ["pgbench", "-c", "16", "-j", "2", "-M", "prepared", "-T", str(seconds)],
-        env=env, check=True, capture_output=True, text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     match = re.search(r"tps = ([0-9.]+)", out)
     assert match, out
@@ -179,26 +205,38 @@ def pgbench_tps(url: str, seconds: int = 10) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transfers", type=int, default=100_000)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "BUURTMUNT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "BUURTMUNT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     figures: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = await ledger_run(f"sqlite:///{tmp}/ledger.db", args.transfers)
         naive = naive_sqlite(Path(tmp) / "naive.db")
-    figures["sqlite"] = sqlite | {"naive_baseline_per_s": round(naive),
-                                  "ratio_to_naive": round(sqlite["transfers_per_s"] / naive, 2)}
-    rows = [("SQLite group commit", sqlite["transfers_per_s"], "transfers/s"),
-            ("SQLite naive, 1 tx per transfer", round(naive), "transfers/s")]
+    figures["sqlite"] = sqlite | {
+        "naive_baseline_per_s": round(naive),
+        "ratio_to_naive": round(sqlite["transfers_per_s"] / naive, 2),
+    }
+    rows = [
+        ("SQLite group commit", sqlite["transfers_per_s"], "transfers/s"),
+        ("SQLite naive, 1 tx per transfer", round(naive), "transfers/s"),
+    ]
     if not args.no_postgres and shutil.which("pgbench"):
         pg_url = await fresh_postgres(args.postgres, "bm_bench_ledger")
         pg = await ledger_run(pg_url, args.transfers)
         tps = pgbench_tps(await fresh_postgres(args.postgres, "bm_bench_pgbench"))
-        figures["postgres"] = pg | {"pgbench_tps": round(tps),
-                                    "ratio_to_pgbench": round(pg["transfers_per_s"] / tps, 2)}
-        rows += [("PostgreSQL group commit", pg["transfers_per_s"], "transfers/s"),
-                 ("PostgreSQL pgbench TPC-B, 16 clients", round(tps), "tps")]
+        figures["postgres"] = pg | {
+            "pgbench_tps": round(tps),
+            "ratio_to_pgbench": round(pg["transfers_per_s"] / tps, 2),
+        }
+        rows += [
+            ("PostgreSQL group commit", pg["transfers_per_s"], "transfers/s"),
+            ("PostgreSQL pgbench TPC-B, 16 clients", round(tps), "tps"),
+        ]
     print(f"{'what':<40} {'figure':>12}  unit")
     for what, figure, unit in rows:
         print(f"{what:<40} {figure:>12,}  {unit}")
@@ -206,8 +244,10 @@ async def main() -> None:
         if engine in figures:
             f = figures[engine]
             assert isinstance(f, dict)
-            print(f"{engine}: mean batch {f['mean_batch']}, RSS growth "
-                  f"{f['rss_growth_first_half_mb']} MB then {f['rss_growth_second_half_mb']} MB")
+            print(
+                f"{engine}: mean batch {f['mean_batch']}, RSS growth "
+                f"{f['rss_growth_first_half_mb']} MB then {f['rss_growth_second_half_mb']} MB"
+            )
     print(json.dumps(figures, sort_keys=True))
 
 

@@ -213,7 +213,7 @@ class Writer:
                 except AssertionError as exc:
                     self._stop(batch, exc)
                     return
-                except Exception as exc:  # noqa: BLE001 - the callers get it, the writer goes on
+                except Exception as exc:
                     log.exception("assembling a batch for %s failed", self._community)
                     self._fail(batch, exc)
                     basis = None
@@ -310,7 +310,7 @@ class Writer:
         except AssertionError as exc:
             self._stop(batch, exc)
             return
-        except Exception as exc:  # noqa: BLE001 - the callers get it, the writer goes on
+        except Exception as exc:
             log.exception("batch for %s failed", self._community)
             self._resync = True
             self._fail(batch, exc)

@@ -24,7 +24,7 @@ async def postgres_unavailable_reason() -> str | None:
             conn = await asyncio.wait_for(asyncpg.connect(POSTGRES_URL), timeout=3)
             await conn.close()
             _unavailable.append(None)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             _unavailable.append(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc!r}")
     return _unavailable[0]
 
