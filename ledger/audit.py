@@ -22,7 +22,9 @@ drive this one class, so they check exactly the same things:
 A line that passes every check is checked and replayed without building its
 ``Entry`` (``Audit._feed_plain``, with ``shape.plain_shape_ok`` and
 ``rules.apply_plain``); any line that fails one, or that an observer or a later
-correction needs, takes the long way, which makes the findings.
+correction needs, takes the long way, which makes the findings. The part of
+that short way which needs no order (``scan_line``) may be done elsewhere, in
+another process; ``Audit.feed_scanned`` does the rest.
 
 Memory: every account, the current month's counters (times never go back, so
 older months are dropped), the entries that corrections name (the caller finds
@@ -175,6 +177,33 @@ def fast_decode(data: bytes) -> Entry | None:
     """
     fields = scan_plain(data)
     return None if fields is None else entry_from_plain(fields, data)
+
+
+# What ``scan_line`` hands ``Audit.feed_scanned``: the line's length, its community,
+# seq, time, prev, id, kind, payer, payee, minutes and leaf hash.
+Scanned = tuple[int, str, int, str, bytes, str, EntryKind, str, str, int, bytes]
+
+
+def scan_line(data: bytes, names: dict[str, str]) -> Scanned | None:
+    """The order-free part of ``feed``: grammar, shape and leaf hash; None for the long way.
+
+    Depends on nothing but ``data``, so another process can do it (``ledger.verify``
+    does). ``names`` interns the repeated strings, which keeps them small to send.
+    """
+    fields = scan_plain(data)
+    if fields is None:
+        return None
+    community, seq, time, prev, id_, kind, actor, payer, payee, amount, memo, ref, meta, co = (
+        fields
+    )  # fmt: skip
+    if not plain_shape_ok(id_, kind, actor, payer, payee, amount, memo, ref, meta, co):
+        return None
+    intern = names.setdefault
+    return (
+        len(data), intern(community, community), seq, time, prev, id_, kind,
+        intern(payer, payer), intern(payee, payee), amount,
+        hashlib.sha256(b"\x00" + data).digest(),
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -416,6 +445,47 @@ class Audit:
             if pending is not None:
                 self._resolve(position + 1, pending)
         return True
+
+    def feed_scanned(self, data: bytes, scanned: Scanned | None) -> None:
+        """``feed(data)``, given what ``scan_line`` found in the same bytes elsewhere.
+
+        The grammar, the shape check and the leaf hash are done; what depends
+        on the lines before is checked here as ``_feed_plain`` does, and
+        anything else takes ``feed`` itself: the same checks, the same findings.
+        """
+        if scanned is None or scanned[0] != len(data):
+            self.feed(data)
+            return
+        _, community, seq, time, prev, id_, kind, payer, payee, amount, leaf = scanned
+        position = self._frontier.size
+        if (
+            prev != self._last_leaf
+            or seq != self._next_seq
+            or community != self._community
+            or time < self._last_time
+            or time[:7] != self._month
+            or self._observer is not None
+            or seq in self._retain
+            or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
+        ):
+            self.feed(data)
+            return
+        self._next_seq = seq + 1
+        self._last_time = time
+        fingerprint = hash(id_)
+        self._ids.append(fingerprint)
+        bit = fingerprint & _ID_BIT_MASK
+        seen = self._seen
+        if seen[bit >> 3] & (1 << (bit & 7)):
+            self._seen_twice.add(fingerprint)
+        else:
+            seen[bit >> 3] |= 1 << (bit & 7)
+        self._last_leaf = leaf
+        self._frontier.append(leaf)
+        if self._pending:
+            pending = self._pending.pop(position + 1, None)
+            if pending is not None:
+                self._resolve(position + 1, pending)
 
     def _undecodable(self, position: int, data: bytes, error: NotCanonical) -> None:
         self.add(

@@ -3,7 +3,11 @@
 Needs the standard library and ``cryptography`` only: no database, no network,
 no web framework. Runs the one audit (``ledger.audit``) over the bundle in two
 passes over ``entries.jsonl``: a cheap pre-pass that finds the entries
-corrections name, then the streaming audit itself.
+corrections name, then the streaming audit itself. On a big bundle (or with
+``--jobs N``) worker processes read ``entries.jsonl`` too, in byte ranges, and
+do the per-line work that needs no order (``audit.scan_line``: grammar, shape,
+leaf hash) ahead of the audit, which takes their results in order and checks
+the rest; ``--jobs 1`` keeps everything in one process. Both find the same.
 
 Exit status: 0 when every check passes, 1 when there are findings, 2 for a
 usage error or input that cannot be read at all.
@@ -13,23 +17,44 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger import limits
-from ledger.audit import Audit, AuditReport, Check, Observer, b64, correction_targets
+from ledger.audit import (
+    Audit,
+    AuditReport,
+    Check,
+    Observer,
+    Scanned,
+    b64,
+    correction_targets,
+    scan_line,
+)
 from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
 from ledger.checkpoint import CheckpointError
 from ledger.note import NoteError, NoteVerifier
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
 
 _BLOCK_BYTES = 1 << 20  # entries.jsonl is read this much at a time
+# With --jobs above 1, worker processes scan entries.jsonl in ranges of this
+# many bytes, at most _RANGES_AHEAD ranges per worker ahead of the audit.
+_RANGE_BYTES = 1 << 20
+_RANGES_AHEAD = 8
+# Below this size the automatic choice stays in one process: starting workers costs more.
+_PARALLEL_BYTES_MIN = 8 << 20
+_JOBS_AUTO_MAX = 4  # the automatic choice: this many processes at most
 
 
 class Progress:
@@ -67,8 +92,34 @@ def verify_bundle(
     trusted_note: str | None = None,
     observer: Observer | None = None,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> AuditReport:
-    """Run the audit over ``bundle``; raises ``BundleError`` or ``OSError`` if unreadable."""
+    """Run the audit over ``bundle``; raises ``BundleError`` or ``OSError`` if unreadable.
+
+    ``jobs`` is how many processes to use: 1 audits in this one; more lets
+    ``jobs - 1`` worker processes do the per-line work that needs no order
+    (``audit.scan_line``) ahead of the audit, with the same checks and the same
+    findings. None chooses by the bundle's size and the machine.
+    """
+    workers = _workers(bundle, jobs, observer)
+    scanner = None
+    if workers:
+        scanner = Scanner(bundle.directory / ENTRIES, bundle.entries_bytes, workers)
+    try:
+        return _verify(bundle, verifier, trusted_note, observer, progress, scanner)
+    finally:
+        if scanner is not None:
+            scanner.close()
+
+
+def _verify(
+    bundle: Bundle,
+    verifier: NoteVerifier,
+    trusted_note: str | None,
+    observer: Observer | None,
+    progress: Progress | None,
+    scanner: Scanner | None,
+) -> AuditReport:
     retain: set[int] = set()
     for block in entry_blocks(bundle):
         retain |= correction_targets(block)
@@ -98,6 +149,8 @@ def verify_bundle(
 
     next_size = files[0].size if files else -1
     feed = audit.feed
+    feed_scanned = audit.feed_scanned
+    scanned = None if scanner is None else scanner.lines()
     done_bytes = position = 0
     for block in entry_blocks(bundle):
         start = 0
@@ -108,8 +161,12 @@ def verify_bundle(
                 due = hand_over(position + 1)
                 next_size = files[due].size if due < len(files) else -1
             end = len(block) if next_size < 0 else min(len(block), start + next_size - 1 - position)
-            for line in block[start:end]:
-                feed(line)
+            if scanned is None:
+                for line in block[start:end]:
+                    feed(line)
+            else:
+                for line in block[start:end]:
+                    feed_scanned(line, next(scanned))
             position += end - start
             start = end
         done_bytes += sum(map(len, block)) + len(block)
@@ -168,6 +225,119 @@ def entry_blocks(bundle: Bundle) -> Iterator[list[bytes]]:
     elif tail:
         bundle.unterminated_last_line = True
         yield [tail]
+
+
+def _workers(bundle: Bundle, jobs: int | None, observer: Observer | None) -> int:
+    """How many worker processes scan lines for the audit: 0 keeps it in this process."""
+    if observer is not None:
+        return 0  # an observer needs every entry built: nothing for workers to save
+    if jobs is None:
+        cores = os.cpu_count() or 1
+        if cores < 2 or bundle.entries_bytes < _PARALLEL_BYTES_MIN:
+            return 0
+        jobs = min(cores, _JOBS_AUTO_MAX)
+    return max(jobs - 1, 0)
+
+
+class Scanner:
+    """``scan_line`` of every line of a file, in order, done by ``workers`` processes.
+
+    Each worker reads its own byte range (``_scan_range``), so no line is sent
+    to it; at most ``_RANGES_AHEAD`` ranges per worker are in flight, which
+    bounds the memory. Work starts at once, so the workers run ahead while
+    this process does the audit's pre-pass. ``close`` stops them.
+    """
+
+    def __init__(self, path: Path, size: int, workers: int) -> None:
+        # Imported here: it aliases __main__ as __mp_main__, which one process does not need.
+        import multiprocessing
+
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self._path = str(path)
+        self._ranges = iter(
+            [(start, min(start + _RANGE_BYTES, size)) for start in range(0, size, _RANGE_BYTES)]
+        )
+        self._pool = context.Pool(workers)
+        self._flight: deque[AsyncResult[list[Scanned | None]]] = deque()
+        for _ in range(workers * _RANGES_AHEAD):
+            if not self._submit():
+                break
+
+    def _submit(self) -> bool:
+        following = next(self._ranges, None)
+        if following is None:
+            return False
+        self._flight.append(self._pool.apply_async(_scan_range, (self._path, *following)))
+        return True
+
+    def lines(self) -> Iterator[Scanned | None]:
+        """One result per line; after the last, None for ever (a line the file
+        did not have when it was scanned takes the audit's long way)."""
+        flight = self._flight
+        while flight:
+            try:
+                lines = flight.popleft().get()
+            except Exception:  # noqa: BLE001
+                # Scanning only saves work: should a worker fail, the audit does it all.
+                break
+            self._submit()
+            yield from lines
+        while True:
+            yield None
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+
+def _scan_range(path: str, start: int, end: int) -> list[Scanned | None]:
+    """``scan_line`` of each line that starts in bytes ``[start, end)`` of ``path``.
+
+    Split as ``entry_blocks`` splits: one result per line, a last line without
+    a newline included; a line longer than ENTRY_BYTES_MAX is None unread.
+    """
+    bound = limits.ENTRY_BYTES_MAX + 1
+    with open(path, "rb") as file:
+        if start > 0:
+            # The first line that starts at or after start: just after a newline at start - 1 or on.
+            file.seek(start - 1)
+            begin = _after_newline(file, start - 1)
+            if begin is None or begin >= end:
+                return []
+            start = begin
+        file.seek(start)
+        data = file.read(end - start)
+        last = b""
+        if data and not data.endswith(b"\n"):
+            # Finish the line that runs over the end, unless it is too long to matter.
+            newline = data.rfind(b"\n")
+            last = data[newline + 1 :]
+            data = data[: newline + 1]
+            while len(last) <= bound and (piece := file.read(_BLOCK_BYTES_SMALL)):
+                cut = piece.find(b"\n")
+                last += piece if cut < 0 else piece[:cut]
+                if cut >= 0:
+                    break
+    lines = data.split(b"\n")
+    lines.pop()  # data is empty or ends with a newline
+    if last:
+        lines.append(last)
+    names: dict[str, str] = {}
+    return [scan_line(line, names) for line in lines]
+
+
+_BLOCK_BYTES_SMALL = 1 << 16
+
+
+def _after_newline(file: BinaryIO, offset: int) -> int | None:
+    """The offset just after the first newline at ``offset`` or later, or None at the end."""
+    while piece := file.read(_BLOCK_BYTES_SMALL):
+        newline = piece.find(b"\n")
+        if newline >= 0:
+            return offset + newline + 1
+        offset += len(piece)
+    return None
 
 
 def _confirm_ids(audit: Audit, bundle: Bundle) -> None:
@@ -257,7 +427,20 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument(
         "--trusted", metavar="CHECKPOINT", help="a checkpoint note you trusted earlier (a file)"
     )
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes to use (1: this one alone; default: by bundle size and cores)",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be from 1 to 64")
+    return value
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -272,7 +455,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if shipped is not None and shipped != verifier.key_string():
             err.write("note: the bundle's verifier.key differs from --key; only --key counts\n")
         progress = Progress(bundle.entries_bytes, err, "verifying")
-        report = verify_bundle(bundle, verifier, trusted_note=trusted, progress=progress)
+        jobs = getattr(args, "jobs", None)
+        report = verify_bundle(bundle, verifier, trusted_note=trusted, progress=progress, jobs=jobs)
     except (BundleError, NoteError, CheckpointError, OSError, UnicodeDecodeError) as error:
         err.write(f"cannot verify: {error}\n")
         return EXIT_UNUSABLE

@@ -319,3 +319,19 @@ async def _in_thread(cli: argparse.ArgumentParser, argv: list[str]) -> int:
     args = cli.parse_args(argv)
     status: int = await asyncio.to_thread(args.func, args)
     return status
+
+
+def test_worker_processes_report_what_one_process_reports(exported: Exported) -> None:
+    entries = exported.bundle / "entries.jsonl"
+    lines = entries.read_bytes().split(b"\n")
+    lines[6] = lines[6].replace(b'"minutes":30', b'"minutes":300')
+    lines[3] = b"not json"
+    entries.write_bytes(b"\n".join(lines))
+
+    one = run_verify(str(exported.bundle), "--key", exported.key, "--jobs", "1")
+    two = run_verify(str(exported.bundle), "--key", exported.key, "--jobs", "2")
+
+    assert one.returncode == two.returncode == 1
+    assert "seq 3: not_canonical:" in one.stdout
+    assert two.stdout == one.stdout
+    assert two.stderr == one.stderr == ""

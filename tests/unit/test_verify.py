@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from ledger import limits, verify
-from ledger.bundle import CHECKPOINT, ENTRIES, Bundle
+from ledger.audit import scan_line
+from ledger.bundle import CHECKPOINT, ENTRIES, Bundle, BundleWriter, Manifest
+from ledger.checkpoint import open_checkpoint
+from tests.support.builders import COMMUNITY, earn, redeem, settle, transfer
+from tests.unit.test_audit import NOVEMBER, ORIGIN, History, a_busy_history, a_history
 
 BOUND = limits.ENTRY_BYTES_MAX + 1
 LONG = b"x" * (BOUND + 5)
@@ -46,3 +50,107 @@ def test_blocks_hold_the_lines_bundle_entries_gives(
 
     assert lines == expected
     assert by_block.unterminated_last_line == by_line.unterminated_last_line
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        b"",
+        b"a\nbb\n",
+        b"a\nbb",
+        b"\n\n\n",
+        b"a\n" + LONG + b"\nb\n",
+        b"a\n" + LONG,
+        b"a\n" + b"y" * BOUND,
+        b"y" * BOUND + b"\n" + b"z" * (BOUND + 1) + b"\n",
+        b"".join(b"line %d\n" % n for n in range(1000)),
+    ],
+)
+@pytest.mark.parametrize("range_bytes", [1, 7, 4096, 1 << 20])
+def test_scanned_ranges_hold_one_result_per_line(
+    tmp_path: Path, entries: bytes, range_bytes: int
+) -> None:
+    bundle = a_bundle(tmp_path, entries)
+    path = str(tmp_path / ENTRIES)
+    size = len(entries)
+
+    scanned = [
+        result
+        for start in range(0, size, range_bytes)
+        for result in verify._scan_range(path, start, min(start + range_bytes, size))
+    ]
+
+    assert len(scanned) == len(list(bundle.entries()))
+
+
+async def test_scanned_ranges_find_what_scan_line_finds(tmp_path: Path) -> None:
+    history = await a_busy_history()
+    lines = [*history.lines, b"not json", b"", *history.lines[:3]]
+    entries = b"".join(line + b"\n" for line in lines)
+    a_bundle(tmp_path, entries)
+    path = str(tmp_path / ENTRIES)
+
+    for range_bytes in (1, 100, 333, 1 << 20):
+        scanned = [
+            result
+            for start in range(0, len(entries), range_bytes)
+            for result in verify._scan_range(path, start, min(start + range_bytes, len(entries)))
+        ]
+        assert scanned == [scan_line(line, {}) for line in lines]
+    assert all(scan_line(line, {}) is not None for line in history.lines[-3:])
+
+
+def a_written_bundle(directory: Path, history: History, lines: list[bytes]) -> Path:
+    with BundleWriter(directory) as writer:
+        writer.add_entries(lines)
+        sizes = []
+        for note in history.notes:
+            size = open_checkpoint(note, history.signer.verifier()).size
+            if size not in sizes:
+                sizes.append(size)
+                writer.add_checkpoint(size, note)
+        manifest = Manifest(COMMUNITY, ORIGIN, len(lines), "root?", "2026-11-28T00:00:00Z")
+        writer.commit(
+            manifest=manifest,
+            head_note=history.notes[-1],
+            verifier_key=history.signer.verifier().key_string(),
+            balances=history.balances,
+        )
+    return directory
+
+
+async def test_worker_processes_find_exactly_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = await a_history(
+        *(earn("org-1", f"member-{1 + n % 2}", 15) for n in range(30)),
+        transfer("member-1", "member-2", 30),
+        redeem("member-2", "shop-1", 60),
+        settle("shop-1", "community", 40),
+        NOVEMBER,
+        *(earn("org-1", "member-1", 15) for n in range(10)),
+    )
+    clean = history.lines
+    faulty = list(clean)
+    faulty[12] = faulty[12].replace(b'"minutes":15', b'"minutes":16')  # chain, root
+    faulty[20] = faulty[19]  # seq, duplicate id, chain
+    faulty[25] = b"not json"
+    faulty[30] = faulty[30].replace(b'"minutes":30', b'"minutes":9000')  # a rule
+    faulty.insert(33, b"")
+    faulty.insert(40, LONG)
+    del faulty[45]
+    monkeypatch.setattr(verify, "_RANGE_BYTES", 700)  # many ranges, split mid-line
+
+    for name, lines in (("clean", clean), ("faulty", faulty)):
+        bundle = a_written_bundle(tmp_path / name, history, lines)
+        one = verify.verify_bundle(Bundle(bundle), history.signer.verifier(), jobs=1)
+        assert one.findings
+        for jobs in (2, 3):
+            assert verify.verify_bundle(Bundle(bundle), history.signer.verifier(), jobs=jobs) == one
+    assert {f.check for f in one.findings} >= {
+        "hash_chain_broken",
+        "seq_out_of_order",
+        "duplicate_id",
+        "not_canonical",
+        "checkpoint_root_mismatch",
+    }
