@@ -427,9 +427,14 @@ class Audit:
             or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
         ):
             return False
+        self._accept_plain(position, seq, time, id_, hashlib.sha256(b"\x00" + data).digest())
+        return True
+
+    def _accept_plain(self, position: int, seq: int, time: str, id_: str, leaf: bytes) -> None:
+        """Record a line that passed every check: ``_note_id`` and ``_advance``, spelled
+        out, since this runs for nearly every line."""
         self._next_seq = seq + 1
         self._last_time = time
-        # _note_id and _advance, spelled out: this runs for nearly every line.
         fingerprint = hash(id_)
         self._ids.append(fingerprint)
         bit = fingerprint & _ID_BIT_MASK
@@ -438,13 +443,12 @@ class Audit:
             self._seen_twice.add(fingerprint)
         else:
             seen[bit >> 3] |= 1 << (bit & 7)
-        leaf = self._last_leaf = hashlib.sha256(b"\x00" + data).digest()
+        self._last_leaf = leaf
         self._frontier.append(leaf)
         if self._pending:
             pending = self._pending.pop(position + 1, None)
             if pending is not None:
                 self._resolve(position + 1, pending)
-        return True
 
     def feed_scanned(self, data: bytes, scanned: Scanned | None) -> None:
         """``feed(data)``, given what ``scan_line`` found in the same bytes elsewhere.
@@ -470,22 +474,7 @@ class Audit:
         ):
             self.feed(data)
             return
-        self._next_seq = seq + 1
-        self._last_time = time
-        fingerprint = hash(id_)
-        self._ids.append(fingerprint)
-        bit = fingerprint & _ID_BIT_MASK
-        seen = self._seen
-        if seen[bit >> 3] & (1 << (bit & 7)):
-            self._seen_twice.add(fingerprint)
-        else:
-            seen[bit >> 3] |= 1 << (bit & 7)
-        self._last_leaf = leaf
-        self._frontier.append(leaf)
-        if self._pending:
-            pending = self._pending.pop(position + 1, None)
-            if pending is not None:
-                self._resolve(position + 1, pending)
+        self._accept_plain(position, seq, time, id_, leaf)
 
     def _undecodable(self, position: int, data: bytes, error: NotCanonical) -> None:
         self.add(
