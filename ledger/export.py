@@ -10,7 +10,6 @@ ENTRY_RANGE_MAX as their exact stored bytes; the bundle appears atomically.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,19 +39,17 @@ class Exported:
 
 
 async def balances_at_head(store: Store, community: str) -> tuple[StoredCheckpoint, dict[str, int]]:
-    """The latest checkpoint and the cached balances at exactly that checkpoint."""
-    for _ in range(limits.EXPORT_SNAPSHOT_ATTEMPTS):
-        before = await store.head(community)
-        if before.checkpoint is None:
-            raise ExportError(f"community {community!r} has no signed checkpoint yet")
-        rows = await store.accounts(community)
-        after = await store.head(community)
-        if (after.size, after.checkpoint) == (before.size, before.checkpoint):
-            if before.checkpoint.size != before.size:
-                raise ExportError("the journal's head is not signed by its latest checkpoint")
-            return before.checkpoint, {row.spec.id: row.balance_minutes for row in rows}
-        await asyncio.sleep(0.01)  # a batch committed meanwhile: read again
-    raise ExportError("the journal kept growing while its balances were read; try again")
+    """The latest checkpoint and the cached balances at exactly that checkpoint.
+
+    Both come from one snapshot of the store, so appends that commit meanwhile
+    cannot pair a checkpoint with balances from another moment.
+    """
+    head, rows = await store.snapshot(community)
+    if head.checkpoint is None:
+        raise ExportError(f"community {community!r} has no signed checkpoint yet")
+    if head.checkpoint.size != head.size:
+        raise ExportError("the journal's head is not signed by its latest checkpoint")
+    return head.checkpoint, {row.spec.id: row.balance_minutes for row in rows}
 
 
 async def export_bundle(

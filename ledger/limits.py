@@ -68,7 +68,5 @@ AUDIT_ID_FILTER_BITS = 2**27
 BUNDLE_CHECKPOINTS_MAX = 1_000_000
 # balances.json and manifest.json are read whole, so their size is bounded.
 BUNDLE_JSON_BYTES_MAX = 64 * 1024 * 1024
-# An export retries this often for a head that stays put while balances are read.
-EXPORT_SNAPSHOT_ATTEMPTS = 20
 # A statement's monthly series covers at most this many months.
 STATEMENT_MONTHS_MAX = 600

@@ -173,6 +173,9 @@ class MemoryStore:
     async def accounts(self, community: str) -> list[AccountRow]:
         return sorted(self._journal(community).accounts.values(), key=lambda r: r.spec.id)
 
+    async def snapshot(self, community: str) -> tuple[Head, list[AccountRow]]:
+        return await self.head(community), await self.accounts(community)
+
     async def settings(self, community: str) -> Settings:
         return self._journal(community).settings
 

@@ -135,6 +135,13 @@ def read_nodes(
     return found
 
 
+def read_snapshot(db: Db, community: str) -> tuple[Head, list[AccountRow]]:
+    """The head and every account's cached balance, read in the caller's one transaction."""
+    head = read_head(db, community)
+    rows = db.rows(native(db, SELECT_ALL_ACCOUNTS), (community,))
+    return head, [account_from_row(row) for row in rows]
+
+
 def read_settings(db: Db, community: str) -> tuple[Settings, str | None]:
     """The community's settings and its community account, as the cache holds them."""
     rows = db.rows(native(db, SELECT_SETTINGS), (community,))
@@ -255,6 +262,10 @@ SELECT_SETTINGS = (
 SELECT_ACCOUNTS = (
     "SELECT id, type, floor_minutes, budget_minutes_per_month, balance_minutes FROM accounts "
     "WHERE community = ? AND id IN ?"
+)
+SELECT_ALL_ACCOUNTS = (
+    "SELECT id, type, floor_minutes, budget_minutes_per_month, balance_minutes FROM accounts "
+    "WHERE community = ? ORDER BY id"
 )
 SELECT_BY_SEQ = "SELECT seq, data FROM journal_entries WHERE community = ? AND seq IN ?"
 SELECT_CORRECTED = "SELECT corrects FROM journal_entries WHERE community = ? AND corrects IN ?"

@@ -48,6 +48,12 @@ class SqlBatch:
         assert self._writable, "a reader cannot write"
         await self._call(journal.write, self._community, batch)
 
+    async def snapshot(self) -> tuple[Head, list[AccountRow]]:
+        found: tuple[Head, list[AccountRow]] = await self._call(
+            journal.read_snapshot, self._community
+        )
+        return found
+
     async def settings(self) -> Settings:
         found: tuple[Settings, str | None] = await self._call(
             journal.read_settings, self._community
@@ -193,6 +199,10 @@ class SqlStore:
                 {"c": community},
             )
             return [account_from_row(r) for r in rows]
+
+    async def snapshot(self, community: str) -> tuple[Head, list[AccountRow]]:
+        async with self.reader(community) as tx:
+            return await tx.snapshot()
 
     async def settings(self, community: str) -> Settings:
         async with self.reader(community) as tx:

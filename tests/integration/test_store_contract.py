@@ -128,6 +128,19 @@ async def test_the_head_follows_the_appended_entries(store: Store, ledger: Ledge
     assert await store.communities() == [COMMUNITY]
 
 
+async def test_a_snapshot_pairs_the_head_with_the_balances_at_that_head(
+    store: Store, ledger: Ledger
+) -> None:
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 90))
+
+    head, accounts = await store.snapshot(COMMUNITY)
+
+    assert head == await store.head(COMMUNITY)
+    assert accounts == await store.accounts(COMMUNITY)
+    assert {a.spec.id: a.balance_minutes for a in accounts}["member-1"] == 90
+    assert sum(a.balance_minutes for a in accounts) == 0
+
+
 async def test_entries_come_back_in_order_with_their_exact_bytes(
     store: Store, ledger: Ledger
 ) -> None:
