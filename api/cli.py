@@ -59,7 +59,7 @@ async def _community_create(args: argparse.Namespace) -> int:
             actor=operator.staff_id,
             plan=provisioning.community_plan(),
         )
-        origin = rt.ledger.origin(row.slug)
+        origin = await rt.ledger.origin(row.slug)
         print(f"community {row.slug}: account {row.community_account}, origin {origin}")
         print(f"verifier key: {rt.ledger.verifier.key_string()}")
     return EXIT_OK

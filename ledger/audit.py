@@ -416,19 +416,27 @@ class Audit:
             fields
         )  # fmt: skip
         if (
-            prev != self._last_leaf
-            or seq != self._next_seq
-            or community != self._community
-            or time < self._last_time
-            or time[:7] != self._month
-            or self._observer is not None
-            or seq in self._retain
+            not self._follows(community, seq, time, prev)
             or not plain_shape_ok(id_, kind, actor, payer, payee, amount, memo, ref, meta, co)
             or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
         ):
             return False
         self._accept_plain(position, seq, time, id_, hashlib.sha256(b"\x00" + data).digest())
         return True
+
+    def _follows(self, community: str, seq: int, time: str, prev: bytes) -> bool:
+        """Whether a common line takes its place after the last one with nothing to note:
+        chained, next in sequence, same community and month, time not going back,
+        and of no interest to an observer or a later correction."""
+        return (
+            prev == self._last_leaf
+            and seq == self._next_seq
+            and community == self._community
+            and time >= self._last_time
+            and time[:7] == self._month
+            and self._observer is None
+            and seq not in self._retain
+        )
 
     def _accept_plain(self, position: int, seq: int, time: str, id_: str, leaf: bytes) -> None:
         """Record a line that passed every check: ``_note_id`` and ``_advance``, spelled
@@ -462,15 +470,8 @@ class Audit:
             return
         _, community, seq, time, prev, id_, kind, payer, payee, amount, leaf = scanned
         position = self._frontier.size
-        if (
-            prev != self._last_leaf
-            or seq != self._next_seq
-            or community != self._community
-            or time < self._last_time
-            or time[:7] != self._month
-            or self._observer is not None
-            or seq in self._retain
-            or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
+        if not self._follows(community, seq, time, prev) or not apply_plain(
+            self.state, position, kind, payer, payee, amount, self._month
         ):
             self.feed(data)
             return

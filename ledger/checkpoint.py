@@ -107,6 +107,11 @@ def origin_for(host: str, community: str) -> str:
     return f"{host}/{community}"
 
 
+def note_origin(note: str) -> str:
+    """The origin a signed checkpoint names: its first line."""
+    return note.split("\n", 1)[0]
+
+
 def parse_checkpoint_body(text: str) -> Checkpoint:
     """Parse a checkpoint note's text strictly; extension lines are ignored."""
     if len(text) > limits.NOTE_BYTES_MAX or not text.endswith("\n"):

@@ -8,7 +8,6 @@ raises before ``write`` leaves no trace, which is all the writer relies on.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from ledger import limits
 from ledger.canonical import ZERO_HASH
 from ledger.merkle import Frontier, node_home
-from ledger.model import AccountSpec, AccountType, Entry, Rejected, Settings
+from ledger.model import AccountType, Entry, Rejected, Settings
 from ledger.state import AccountState, LedgerState
 from ledger.store import (
     AccountRow,
@@ -211,7 +210,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
-
-    def snapshot_accounts(self, community: str) -> dict[str, AccountSpec]:
-        """For tests: every declared account's spec."""
-        return {k: copy.copy(v.spec) for k, v in self._journal(community).accounts.items()}

@@ -8,7 +8,7 @@ writer and the rules do.
 from __future__ import annotations
 
 from ledger import merkle
-from ledger.checkpoint import origin_for
+from ledger.checkpoint import note_origin, origin_for
 from ledger.clock import Clock, SystemClock
 from ledger.model import Draft
 from ledger.note import NoteSigner, NoteVerifier
@@ -35,13 +35,18 @@ class Ledger:
     def verifier(self) -> NoteVerifier:
         return self.signer.verifier()
 
-    def origin(self, community: str) -> str:
-        return origin_for(self.host, community)
+    async def origin(self, community: str) -> str:
+        """The journal's origin: that of its first checkpoint, which it keeps for life."""
+        checkpoint = await self.checkpoint(community)
+        if checkpoint is None:
+            return origin_for(self.host, community)
+        return note_origin(checkpoint.note)
 
     def writer(self, community: str) -> Writer:
         writer = self._writers.get(community)
         if writer is None:
-            writer = Writer(self.store, community, self.signer, self.origin(community), self.clock)
+            origin = origin_for(self.host, community)
+            writer = Writer(self.store, community, self.signer, origin, self.clock)
             self._writers[community] = writer
         return writer
 
@@ -54,8 +59,7 @@ class Ledger:
     async def inclusion_proof(self, community: str, seq: int, size: int) -> list[bytes]:
         if not 0 <= seq < size or size > (await self.store.head(community)).size:
             raise ProofUnavailable(f"no entry {seq} in a tree of size {size}")
-        groups = merkle.inclusion_proof_nodes(seq, size)
-        return await self._hashes(community, groups)
+        return await self._hashes(community, merkle.inclusion_proof_nodes(seq, size))
 
     async def consistency_proof(self, community: str, old_size: int, new_size: int) -> list[bytes]:
         head_size = (await self.store.head(community)).size
@@ -70,7 +74,10 @@ class Ledger:
         checkpoint = await self.checkpoint(community)
         if entry is None or checkpoint is None or entry.seq >= checkpoint.size:
             raise ProofUnavailable(f"no entry {entry_id!r}")
-        proof = await self.inclusion_proof(community, entry.seq, checkpoint.size)
+        # The checkpoint was read from the head just now: no need to read it again.
+        proof = await self._hashes(
+            community, merkle.inclusion_proof_nodes(entry.seq, checkpoint.size)
+        )
         return Receipt(index=entry.seq, proof=tuple(proof), checkpoint_note=checkpoint.note)
 
     async def _hashes(self, community: str, groups: list[list[tuple[int, int]]]) -> list[bytes]:

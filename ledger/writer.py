@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ledger import limits
 from ledger.batch import Accepted, Assembly, BatchProofs, Outcome, assemble, needs_of, seal
-from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.checkpoint import Checkpoint, note_origin, sign_checkpoint
 from ledger.clock import Clock, format_time
 from ledger.model import Draft, Entry, Rejected
 from ledger.note import NoteSigner
@@ -341,7 +341,7 @@ class Writer:
         root = assembly.frontier.root()
         # A journal keeps the origin of its first checkpoint for life, even if
         # the deployment's public address changes: verifiers pin it.
-        origin = self._origin if head.checkpoint is None else head.checkpoint.note.split("\n", 1)[0]
+        origin = self._origin if head.checkpoint is None else note_origin(head.checkpoint.note)
         note = sign_checkpoint(Checkpoint(origin, size, root), self._signer)
         return StoredCheckpoint(size=size, root=root, note=note)
 

@@ -33,7 +33,7 @@ async def community_out(rt: Runtime, row: CommunityRow) -> CommunityOut:
         community_account=row.community_account,
         members_may_transfer=settings.members_may_transfer,
         member_earning_cap_minutes_per_month=settings.member_earning_cap_minutes_per_month,
-        origin=rt.ledger.origin(row.slug),
+        origin=await rt.ledger.origin(row.slug),
         verifier_key=rt.ledger.verifier.key_string(),
     )
 

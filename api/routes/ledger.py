@@ -19,6 +19,7 @@ from api.schemas.ledger import (
     b64,
 )
 from ledger import limits
+from ledger.checkpoint import note_origin
 from ledger.model import AccountType
 from ledger.service import ProofUnavailable
 
@@ -50,7 +51,7 @@ class LedgerController(Controller):
         if checkpoint is None:
             raise not_found("checkpoint_not_found", "The journal is empty.")
         return CheckpointOut(
-            origin=rt.ledger.origin(community),
+            origin=note_origin(checkpoint.note),
             size=checkpoint.size,
             root_hash=b64(checkpoint.root),
             note=checkpoint.note,
@@ -142,6 +143,6 @@ class ReceiptController(Controller):
             seq=entry.seq,
             entry=entry.data.decode("utf-8"),
             receipt=receipt.encode(),
-            origin=rt.ledger.origin(community),
+            origin=note_origin(receipt.checkpoint_note),
             verifier_key=rt.ledger.verifier.key_string(),
         )

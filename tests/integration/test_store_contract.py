@@ -330,7 +330,7 @@ async def test_every_batch_leaves_a_checkpoint_of_its_tree(store: Store, ledger:
     assert sizes[-1] == len(leaves)
     for checkpoint in checkpoints:
         assert checkpoint.root == tree_root(leaves[: checkpoint.size])
-        assert checkpoint.note.startswith(f"{ledger.origin(COMMUNITY)}\n{checkpoint.size}\n")
+        assert checkpoint.note.startswith(f"{await ledger.origin(COMMUNITY)}\n{checkpoint.size}\n")
         assert await store.checkpoint_at(COMMUNITY, checkpoint.size) == checkpoint
     assert [c.size for c in await store.checkpoints(COMMUNITY, sizes[1], 2)] == sizes[2:4]
     assert await store.checkpoint_at(COMMUNITY, len(leaves) + 1) is None

@@ -391,12 +391,13 @@ async def test_an_appended_entry_comes_with_a_receipt_that_verifies_offline() ->
         *(ledger.append(COMMUNITY, open_account(a_member(f"m-{n}"))) for n in range(7))
     )
 
+    origin = await ledger.origin(COMMUNITY)
     for result in results:
         assert isinstance(result, Appended)
         receipt = result.receipt()
         assert receipt is not None
         checkpoint = verify_receipt(
-            receipt, result.entry.data, ledger.verifier, expected_origin=ledger.origin(COMMUNITY)
+            receipt, result.entry.data, ledger.verifier, expected_origin=origin
         )
         assert checkpoint.size == len(BASE) + 7
     await ledger.close()
@@ -457,4 +458,5 @@ async def test_a_journal_keeps_its_first_origin_when_the_public_address_changes(
 
     assert isinstance(result, Appended) and result.checkpoint is not None
     assert result.checkpoint.note.startswith(f"buurtmunt.example/{COMMUNITY}\n")
+    assert await moved.origin(COMMUNITY) == f"buurtmunt.example/{COMMUNITY}"
     await moved.close()
