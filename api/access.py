@@ -1,6 +1,6 @@
 """Who may do what: the roles, the actions, and the authorization matrix as data.
 
-Every API route names one ``Action`` (in its handler's ``opt``); the guard in
+Every API route names one ``Action`` (in its handler's ``opt``); the middleware in
 ``api.auth`` allows the request when the caller holds a role that ``MATRIX``
 lists for that action. Finer rules that depend on the resource (a member sees
 only their own account, a coordinator books only for their own organisation)

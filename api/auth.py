@@ -1,4 +1,4 @@
-"""Authentication: from a bearer token or session cookie to a ``Principal``; the guard.
+"""Authentication: from a bearer token or session cookie to a ``Principal``, per route.
 
 A device session token is accepted as ``Authorization: Bearer`` anywhere and as
 the ``bm_session`` cookie on safe (GET/HEAD) requests, so a cross-site form can
@@ -17,6 +17,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlmodel import select
 
 from api import limits
@@ -181,7 +182,7 @@ def principal_of(person: PersonRow, credential: CredentialRow, roles: list[RoleR
 async def authorize(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """The guard on every API route: authenticate, then check the route's action in the matrix."""
+    """Authenticate, then check the route's action in the matrix (see ``authorization``)."""
     action = Action(handler.opt["action"])
     token = bearer_token(connection, allow_cookie=connection.scope.get("method") in _SAFE_METHODS)
     principal = None
@@ -199,17 +200,31 @@ async def authorize(
     connection.state.principal = principal
 
 
+def authorization(app: ASGIApp) -> ASGIApp:
+    """Route middleware on every API route: ``authorize`` before anything else runs.
+
+    A middleware rather than a Litestar guard: a guard is handed a fresh copy of
+    the route handler on every request, which cost more than the check itself.
+    """
+
+    async def authorized(scope: Scope, receive: Receive, send: Send) -> None:
+        await authorize(ASGIConnection(scope), scope["route_handler"])
+        await app(scope, receive, send)
+
+    return authorized
+
+
 def provide_principal(
     request: ASGIConnection[Any, Any, Any, Any], rt: NamedDependency[object]
 ) -> Principal:
-    """The caller, as the guard left them.
+    """The caller, as the authorization middleware left them.
 
     Takes ``rt`` only so that Litestar resolves the two dependencies one after
     the other: independent dependencies are resolved in a task group, which
     costs more per request than both of them together.
     """
     principal = request.state.principal
-    assert isinstance(principal, Principal), "the authorize guard ran before this dependency"
+    assert isinstance(principal, Principal), "authorization ran before this dependency"
     return principal
 
 

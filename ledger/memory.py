@@ -133,6 +133,18 @@ class MemoryStore:
     async def head(self, community: str) -> Head:
         return _head(self._journal(community))
 
+    async def load(self, community: str, needs: Needs) -> Loaded:
+        return await _MemoryTx(self._journal(community), writable=False).load(needs)
+
+    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+        journal = self._journal(community)
+        async with journal.lock:
+            last = journal.entries[-1].leaf if journal.entries else ZERO_HASH
+            if (len(journal.entries), last) != tip:
+                return False
+            await _MemoryTx(journal).write(batch)
+            return True
+
     async def communities(self) -> list[str]:
         return sorted(c for c, j in self._journals.items() if j.entries)
 

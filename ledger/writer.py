@@ -206,10 +206,8 @@ class Writer:
                     basis, self._resync = None, False
                 try:
                     self._batches += 1
-                    async with self._store.reader(self._community) as reader:
-                        prepared = await self._prepare(
-                            reader, [w.draft for w in batch], basis, self._batches
-                        )
+                    drafts = [w.draft for w in batch]
+                    prepared = await self._prepare(drafts, basis, self._batches)
                 except AssertionError as exc:
                     self._stop(batch, exc)
                     return
@@ -229,27 +227,48 @@ class Writer:
                 self._fail(batch, RuntimeError("the writer was closed"))
                 raise
 
-    async def _prepare(
-        self, reader: BatchTx, drafts: list[Draft], basis: _Basis | None, number: int
+    async def _prepare(self, drafts: list[Draft], basis: _Basis | None, number: int) -> _Prepared:
+        """Assemble ``drafts`` on ``basis``, or on a fresh read of the store when there is none.
+
+        On a basis, one read (the drafts' ids and what the basis has not seen)
+        is all a batch costs before it lands.
+        """
+        if basis is not None:
+            time = max(format_time(self._clock.now()), basis.head.last_time)
+            if basis.head.last_time[:7] in ("", time[:7]):
+                needs = needs_of(drafts, time[:7])
+                loaded = basis.merge(
+                    await self._store.load(self._community, basis.missing(needs)), needs
+                )
+                known = basis.monthly_known | needs.monthly_keys
+                return self._assemble(basis.head, loaded, drafts, time, known, basis.batch, number)
+            # A new month: the month counters must come from the store.
+        async with self._store.reader(self._community) as reader:
+            return await self._prepare_fresh(reader, drafts, number)
+
+    async def _prepare_fresh(self, tx: BatchTx, drafts: list[Draft], number: int) -> _Prepared:
+        """Assemble ``drafts`` on the head and state that ``tx`` reads."""
+        head = await tx.head()
+        time = max(format_time(self._clock.now()), head.last_time)
+        needs = needs_of(drafts, time[:7])
+        loaded = await tx.load(needs)
+        return self._assemble(head, loaded, drafts, time, needs.monthly_keys, None, number)
+
+    def _assemble(
+        self,
+        head: Head,
+        loaded: Loaded,
+        drafts: list[Draft],
+        time: str,
+        known: frozenset[tuple[str, str]],
+        on_batch: int | None,
+        number: int,
     ) -> _Prepared:
-        """Assemble ``drafts`` on ``basis``, or on what ``reader`` reads when there is none."""
-        head = basis.head if basis is not None else await reader.head()
         # Never sign a tree that does not extend the last signed one.
         last = head.checkpoint
         assert last is None or (last.size, last.root) == (head.size, head.frontier.root()), (
             "the stored tree does not match the last signed checkpoint"
         )
-        time = max(format_time(self._clock.now()), head.last_time)
-        needs = needs_of(drafts, time[:7])
-        if basis is not None and basis.head.last_time[:7] not in ("", time[:7]):
-            basis = None  # a new month: the month counters must come from the store
-            head = await reader.head()
-        if basis is None:
-            loaded = await reader.load(needs)
-            known = needs.monthly_keys
-        else:
-            loaded = basis.merge(await reader.load(basis.missing(needs)), needs)
-            known = basis.monthly_known | needs.monthly_keys
         loaded.state.size = head.size
         assembly = assemble(self._community, head, loaded, drafts, time)
         checkpoint = self._sign(assembly, head) if assembly.write.entries else None
@@ -258,7 +277,7 @@ class Writer:
         return _Prepared(
             number=number,
             on=head,
-            on_batch=None if basis is None else basis.batch,
+            on_batch=on_batch,
             assembly=assembly,
             checkpoint=checkpoint,
             after=self._basis_after(head, assembly, loaded.state, known, checkpoint, number),
@@ -294,19 +313,25 @@ class Writer:
 
     async def _land(self, batch: list[_Waiting], prepared: _Prepared) -> None:
         """Write a prepared batch durably, reassembling it if its basis did not hold."""
-        drafts = [w.draft for w in batch]
+        exact = prepared.on_batch in (None, self._last_exact)
+        self._last_exact = None
         try:
-            async with self._store.batch(self._community) as tx:
-                head = await tx.head()
-                moved = (head.size, head.last_leaf) != (prepared.on.size, prepared.on.last_leaf)
-                exact = not moved and prepared.on_batch in (None, self._last_exact)
-                self._last_exact = None
-                if not exact:
-                    self._resync = True
-                    prepared = await self._prepare(tx, drafts, None, prepared.number)
-                await tx.write(prepared.assembly.write)
-            if exact:
+            tip = (prepared.on.size, prepared.on.last_leaf)
+            written = exact and await self._store.write_if_tip(
+                self._community, tip, prepared.assembly.write
+            )
+            if written:
                 self._last_exact = prepared.number
+            else:
+                # The journal moved under this batch (another process, or a
+                # batch before it that did not land as assembled): assemble it
+                # again on what is there now, under the lock.
+                self._resync = True
+                async with self._store.batch(self._community) as tx:
+                    prepared = await self._prepare_fresh(
+                        tx, [w.draft for w in batch], prepared.number
+                    )
+                    await tx.write(prepared.assembly.write)
         except AssertionError as exc:
             self._stop(batch, exc)
             return

@@ -14,7 +14,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from api import limits as api_limits
 from api.access import Action, Principal
-from api.auth import authorize
+from api.auth import authorization
 from api.problems import problem_responses
 from api.runtime import Runtime
 from ledger import limits
@@ -24,7 +24,7 @@ RuntimeDep = NamedDependency[Runtime]
 PrincipalDep = NamedDependency[Principal]
 
 SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]
-GUARDS = [authorize]
+MIDDLEWARE = [authorization]
 
 AccountIdPath = Annotated[
     str,
@@ -65,9 +65,9 @@ SizeQuery = Annotated[int, QueryParameter(ge=0, le=limits.TREE_SIZE_MAX)]
 def route(
     action: Action, *statuses: int, extra: dict[int, ResponseSpec] | None = None
 ) -> dict[str, Any]:
-    """Keyword arguments every guarded API handler takes: its action, security and problems."""
+    """Keyword arguments every authorized API handler takes: its action, security and problems."""
     return {
-        "guards": GUARDS,
+        "middleware": MIDDLEWARE,
         "opt": {"action": action.value},
         "security": SECURITY,
         "responses": problem_responses(403, *statuses) | (extra or {}),

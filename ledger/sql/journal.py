@@ -114,6 +114,20 @@ def read_head(db: Db, community: str) -> Head:
     )
 
 
+def read_tip(db: Db, community: str) -> tuple[int, bytes]:
+    """The journal's size and last leaf hash: what a landing batch checks it builds on."""
+    last = db.rows(native(db, SELECT_LAST), (community,))
+    return (int(last[0][0]) + 1, bytes(last[0][1])) if last else (0, ZERO_HASH)
+
+
+def write_if_tip(db: Db, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+    """Write ``batch`` if the journal still ends at ``tip``; else write nothing, return False."""
+    if read_tip(db, community) != tip:
+        return False
+    write(db, community, batch)
+    return True
+
+
 def read_nodes(
     db: Db, community: str, coordinates: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:

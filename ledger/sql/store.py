@@ -105,6 +105,25 @@ class SqlStore:
             async with conn.begin():
                 yield SqlBatch(alchemy_call(conn), community, writable=False)
 
+    async def load(self, community: str, needs: Needs) -> Loaded:
+        if self._workers is not None:
+            loaded: Loaded = await self._workers.run(False, journal.load, community, needs)
+            return loaded
+        async with self.reader(community) as tx:
+            return await tx.load(needs)
+
+    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+        if self._workers is not None:
+            written: bool = await self._workers.run(
+                True, journal.write_if_tip, community, tip, batch
+            )
+            return written
+        async with self.engine.connect() as conn, conn.begin():
+            lock = text("SELECT pg_advisory_xact_lock(:k)")
+            await conn.execute(lock, {"k": advisory_key(community)})
+            written = await alchemy_call(conn)(journal.write_if_tip, community, tip, batch)
+            return written
+
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:

@@ -19,7 +19,7 @@ from ledger.model import AccountType, Draft, Rejected, Rejection, Settings
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
-from ledger.store import Needs, Store
+from ledger.store import BatchWrite, Needs, Store
 from ledger.writer import Appended
 from tests.conftest import require
 from tests.support.builders import (
@@ -394,6 +394,43 @@ async def test_a_batch_loads_what_its_drafts_need(store: Store, ledger: Ledger) 
     assert set(loaded.existing) == {"e-1"} and loaded.existing["e-1"] == earned
     assert set(loaded.failed) == {"nope"}
     assert loaded.failed["nope"][0].code is Rejection.EXCEEDS_BALANCE
+
+
+async def test_a_one_step_load_reads_what_a_batch_reads(store: Store, ledger: Ledger) -> None:
+    await accepted(ledger, *BASE, configure(member_earning_cap_minutes_per_month=600))
+    (earned,) = await accepted(ledger, earn("org-1", "member-1", 90, id="e-1"))
+    needs = Needs(
+        account_ids=frozenset({"member-1", "org-1", "ghost"}),
+        monthly_keys=frozenset({("member-1", MONTH)}),
+        corrected_seqs=frozenset({earned.seq}),
+        entry_ids=frozenset({"e-1", "unknown"}),
+    )
+
+    async with store.reader(COMMUNITY) as tx:
+        expected = await tx.load(needs)
+    loaded = await store.load(COMMUNITY, needs)
+
+    assert loaded.state.accounts == expected.state.accounts
+    assert loaded.state.monthly == expected.state.monthly == {("member-1", MONTH): 90}
+    assert loaded.state.originals == expected.state.originals
+    assert loaded.existing == expected.existing and set(loaded.existing) == {"e-1"}
+
+
+async def test_a_write_lands_only_on_the_tip_it_was_assembled_on(
+    store: Store, ledger: Ledger
+) -> None:
+    await accepted(ledger, *BASE)
+    head = await store.head(COMMUNITY)
+    refused = (Rejected("r-1", Rejection.EXCEEDS_BALANCE, (("balance_minutes", 0),)), b"f" * 32)
+    asks_for_it = Needs(frozenset(), frozenset(), frozenset(), frozenset({"r-1"}))
+
+    stale = (head.size - 1, head.last_leaf)
+    assert not await store.write_if_tip(COMMUNITY, stale, BatchWrite(rejections=[refused]))
+    assert (await store.load(COMMUNITY, asks_for_it)).failed == {}
+
+    tip = (head.size, head.last_leaf)
+    assert await store.write_if_tip(COMMUNITY, tip, BatchWrite(rejections=[refused]))
+    assert (await store.load(COMMUNITY, asks_for_it)).failed["r-1"] == refused
 
 
 async def test_a_batch_that_fails_before_writing_leaves_no_trace(

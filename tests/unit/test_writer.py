@@ -37,9 +37,9 @@ BASE = a_neighbourhood(members=3, budget_minutes_per_month=600_000)
 
 
 class FlakyStore:
-    """A MemoryStore whose batches fail at ``write`` while ``failing`` is set.
+    """A MemoryStore whose batches fail at writing while ``failing`` is set.
 
-    It can also hold every batch at ``head`` until ``gate`` opens, and it counts batches.
+    It can also hold every landing batch until ``gate`` opens, and it counts batches.
     """
 
     def __init__(self) -> None:
@@ -58,6 +58,19 @@ class FlakyStore:
         async with self.inner.batch(community) as tx:
             yield _FlakyTx(tx, self)
 
+    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+        self.batches += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        self._maybe_fail()
+        written: bool = await self.inner.write_if_tip(community, tip, batch)
+        return written
+
+    def _maybe_fail(self) -> None:
+        if self.failing or self.failures_left > 0:
+            self.failures_left -= 1
+            raise OSError("disk full")
+
 
 class _FlakyTx:
     def __init__(self, tx: Any, store: FlakyStore) -> None:
@@ -75,9 +88,7 @@ class _FlakyTx:
         return loaded
 
     async def write(self, batch: BatchWrite) -> None:
-        if self._store.failing or self._store.failures_left > 0:
-            self._store.failures_left -= 1
-            raise OSError("disk full")
+        self._store._maybe_fail()
         await self._tx.write(batch)
 
 
