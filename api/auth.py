@@ -18,7 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from api import limits
 from api.access import Action, Principal, Role
@@ -34,6 +34,7 @@ SESSION_COOKIE = "bm_session"
 TOKEN_LENGTH_MAX = 100
 LAST_USED_RESOLUTION_SECONDS = 3600
 TOUCH_GATHER_SECONDS = 1.0
+TOUCH_CHUNK = 500
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -149,13 +150,19 @@ class Authenticator:
     async def _touch(self) -> None:
         await asyncio.sleep(TOUCH_GATHER_SECONDS)
         pending, self._pending = self._pending, {}
+        # One statement per chunk, not a read and a write per credential: this
+        # transaction holds the write lock that the ledger's group commits wait for.
+        used_at = max(pending.values())  # the uses were gathered within one second
+        ids = sorted(pending)
         try:
             async with self._db.write() as session:
-                for credential_id, now in pending.items():
-                    row = await session.get(CredentialRow, credential_id)
-                    if row is not None:
-                        row.last_used_at = now
-                        session.add(row)
+                for start in range(0, len(ids), TOUCH_CHUNK):
+                    chunk = ids[start : start + TOUCH_CHUNK]
+                    await session.exec(
+                        update(CredentialRow)
+                        .where(col(CredentialRow.id).in_(chunk))
+                        .values(last_used_at=used_at)
+                    )
         except Exception:
             log.warning(
                 "could not record the last use of %d credentials", len(pending), exc_info=True

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from api import limits
+import asyncio
+
+import pytest
+from sqlmodel import select
+
+from api import auth, limits
+from api.tables import CredentialRow
 from tests.support.api import COMMUNITY, World, open_world
 from tests.support.api_checks import journal_verifies, problem, receipt_verifies
 
@@ -291,3 +297,23 @@ async def test_an_operator_creates_a_community_that_starts_with_a_signed_journal
         assert [c["slug"] for c in listed.json()["items"]] == ["oost", "west"]
         head = world.run(world.rt.ledger.checkpoint, "west")
         assert head is not None and head.size == 2
+
+
+async def test_the_last_use_of_every_credential_is_recorded_in_one_write(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "TOUCH_GATHER_SECONDS", 0.0)
+    async with open_world(database_url) as world:
+        users = [world.coordinator, world.shop_staff, *world.members]
+        for user in users:
+            assert (await world.get("/api/v1/me", as_=user)).status_code == 200
+
+        async def last_uses() -> dict[str, int | None]:
+            await asyncio.sleep(0.05)  # the write happens in the background
+            async with world.rt.db.read() as session:
+                rows = await session.exec(select(CredentialRow))
+                return {row.id: row.last_used_at for row in rows}
+
+        used = world.run(last_uses)
+        now = int(world.clock.now().timestamp())
+        assert {used[user.credential_id] for user in users} == {now}
