@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from litestar import Litestar
-from litestar.datastructures import State
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -76,8 +76,9 @@ def discovered_pages() -> list[Any]:
     return routes
 
 
-def provide_runtime(state: State) -> Runtime:
-    runtime = state.runtime
+def provide_runtime(request: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
+    # The app's own state: a ``state`` parameter would be a fresh copy per request.
+    runtime = request.app.state.runtime
     assert isinstance(runtime, Runtime), "the app's lifespan builds the runtime"
     return runtime
 

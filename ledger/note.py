@@ -188,10 +188,13 @@ class NoteSigner:
 
     name: str
     private_key: Ed25519PrivateKey = field(repr=False)
+    # Derived once: every checkpoint signature starts with it.
+    _key_id: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not is_valid_key_name(self.name):
             raise NoteError("invalid_key_name")
+        object.__setattr__(self, "_key_id", self.verifier().key_id)
 
     @classmethod
     def from_key_string(cls, key: str) -> NoteSigner:
@@ -209,7 +212,7 @@ class NoteSigner:
 
     @property
     def key_id(self) -> int:
-        return self.verifier().key_id
+        return self._key_id
 
     def key_string(self) -> str:
         seed = self.private_key.private_bytes_raw()
