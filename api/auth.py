@@ -204,7 +204,9 @@ async def authorize(
         )
     if not principal.may(action):
         raise ProblemError(403, "forbidden", f"Your role may not do {action.value}.")
-    connection.state.principal = principal
+    # Kept in the request's ASGI state dict itself: ``connection.state`` builds a
+    # new wrapper (with its own lock) on every access.
+    connection.scope.setdefault("state", {})["principal"] = principal
 
 
 def authorization(app: ASGIApp) -> ASGIApp:
@@ -230,7 +232,7 @@ def provide_principal(
     the other: independent dependencies are resolved in a task group, which
     costs more per request than both of them together.
     """
-    principal = request.state.principal
+    principal = request.scope.get("state", {}).get("principal")
     assert isinstance(principal, Principal), "authorization ran before this dependency"
     return principal
 
