@@ -39,7 +39,11 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any], allow_cookie: bool) -> str | None:
-    header = connection.headers.get("authorization")
+    # Straight from the raw ASGI headers: ``connection.headers`` parses them all.
+    header = next(
+        (v.decode("latin-1") for k, v in connection.scope["headers"] if k == b"authorization"),
+        None,
+    )
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and 0 < len(value.strip()) <= TOKEN_LENGTH_MAX:
@@ -190,7 +194,7 @@ async def authorize(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Authenticate, then check the route's action in the matrix (see ``authorization``)."""
-    action = Action(handler.opt["action"])
+    action: Action = handler.opt["action"]
     token = bearer_token(connection, allow_cookie=connection.scope.get("method") in _SAFE_METHODS)
     principal = None
     if token is not None:

@@ -68,7 +68,7 @@ def route(
     """Keyword arguments every authorized API handler takes: its action, security and problems."""
     return {
         "middleware": MIDDLEWARE,
-        "opt": {"action": action.value},
+        "opt": {"action": action},
         "security": SECURITY,
         "responses": problem_responses(403, *statuses) | (extra or {}),
     }
