@@ -12,8 +12,12 @@ Batches are pipelined: while batch N is being written and committed, batch N+1
 is assembled on the state N will leave behind (its *basis*). Landing N+1 first
 checks, inside its own transaction and lock, that the journal's head is exactly
 the one N+1 was assembled on; if not (N failed, or another process appended),
-N+1 is assembled again inside that transaction from what the database says.
+N+1 is assembled again inside a new transaction from what the database says.
 So speculation can cost time, never correctness.
+
+Under load every trip to the database waits for the event loop's turn, so a
+batch on a basis makes two: one read (``Store.load``) and one write that checks
+the head and commits (``Store.write_if_tip``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The journal on SQLite or PostgreSQL: the ``Store`` contract over SQLAlchemy and sqlite3.
 
-Group commits (``batch``, ``reader``) run the statements of ``ledger.sql.journal``
-as a few synchronous steps each (see ``ledger.sql.connections``), never through
-the ORM. A batch is one transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at
+Group commits (``load``, ``write_if_tip``, ``batch``, ``reader``) run the
+statements of ``ledger.sql.journal`` as synchronous steps (see
+``ledger.sql.connections``), never through the ORM; on SQLite ``load`` and
+``write_if_tip`` are one step each, transaction included. A batch is one transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at
 a time across processes), and a transaction-scoped advisory lock per community
 on PostgreSQL, so processes appending to the same community take turns and each
 batch reads the head the previous one committed. Everything else (the API's
