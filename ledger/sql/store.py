@@ -3,11 +3,12 @@
 Group commits (``load``, ``write_if_tip``, ``batch``, ``reader``) run the
 statements of ``ledger.sql.journal`` as synchronous steps (see
 ``ledger.sql.connections``), never through the ORM; on SQLite ``load`` and
-``write_if_tip`` are one step each, transaction included. A batch is one transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at
-a time across processes), and a transaction-scoped advisory lock per community
-on PostgreSQL, so processes appending to the same community take turns and each
-batch reads the head the previous one committed. Everything else (the API's
-reads, exports) goes through the async SQLAlchemy engine.
+``write_if_tip`` are one step each, transaction included. A batch is one
+transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at a time across
+processes), and a transaction-scoped advisory lock per community on PostgreSQL,
+so processes appending to the same community take turns and each batch reads
+the head the previous one committed. Everything else (the API's reads, exports)
+goes through the async SQLAlchemy engine.
 """
 
 from __future__ import annotations
