@@ -39,22 +39,28 @@ import base64
 import enum
 import hashlib
 import json
+import re
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ledger import limits
 from ledger.canonical import (
     ZERO_HASH,
     NotCanonical,
     PlainFields,
+    common_entry_grammar,
     decode_entry,
     entry_from_plain,
+    read_meta,
     scan_plain,
 )
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from ledger.merkle import Frontier
+from ledger.merkle import Frontier, node_hash, range_nodes
 from ledger.model import (
+    MOVING_KINDS,
     AccountType,
     Draft,
     Entry,
@@ -64,7 +70,13 @@ from ledger.model import (
 )
 from ledger.note import NoteError, NoteVerifier
 from ledger.rules import apply, apply_plain, check_state
-from ledger.shape import check_shape, plain_shape_ok
+from ledger.shape import (
+    ACCOUNT_ID_PATTERN,
+    ID_PATTERN,
+    META_KEY_PATTERN,
+    check_shape,
+    plain_shape_ok,
+)
 from ledger.state import LedgerState
 
 Number = int | str
@@ -144,7 +156,7 @@ def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-_CORRECTION_MARK = b'"kind":"correct"'
+CORRECTION_MARK = b'"kind":"correct"'
 
 
 def correction_targets(lines: Iterable[bytes]) -> set[int]:
@@ -157,7 +169,7 @@ def correction_targets(lines: Iterable[bytes]) -> set[int]:
     """
     targets: set[int] = set()
     for line in lines:
-        if _CORRECTION_MARK not in line:
+        if CORRECTION_MARK not in line:
             continue
         try:
             value = json.loads(line)
@@ -179,31 +191,220 @@ def fast_decode(data: bytes) -> Entry | None:
     return None if fields is None else entry_from_plain(fields, data)
 
 
-# What ``scan_line`` hands ``Audit.feed_scanned``: the line's length, its community,
-# seq, time, prev, id, kind, payer, payee, minutes and leaf hash.
-Scanned = tuple[int, str, int, str, bytes, str, EntryKind, str, str, int, bytes]
+# -- The order-free part of the audit, done ahead (``ledger.verify`` does it in
+# worker processes): reading the common lines and hashing them.
+#
+# ``scan_lines`` turns the lines of a stretch of the journal into runs of
+# common lines that already follow one another (each line's prev is the hash
+# of the one before, seqs count up by one, one community, one month, times
+# never going back), and leaves every other line as it is. ``Audit.feed_run``
+# then checks only how a run joins the lines before it and replays it.
 
 
-def scan_line(data: bytes, names: dict[str, str]) -> Scanned | None:
-    """The order-free part of ``feed``: grammar, shape and leaf hash; None for the long way.
+def _text_up_to(length: int) -> str:
+    return r'[^"\\\x00-\x1f]{0,' + str(length) + "}"
 
-    Depends on nothing but ``data``, so another process can do it (``ledger.verify``
-    does). ``names`` interns the repeated strings, which keeps them small to send.
+
+# The common grammar narrowed to well-shaped entries: ``shape.plain_shape_ok``
+# inside the one match, but for what a regular expression cannot say
+# (``scan_lines`` checks that). Corrections are left out: they take the long way.
+_SHAPED_ENTRY = common_entry_grammar(
+    kinds="earn|transfer|redeem|settle",
+    entry_id=ID_PATTERN.pattern,
+    account_id=ACCOUNT_ID_PATTERN.pattern,
+    memo=_text_up_to(limits.MEMO_LENGTH_MAX),
+    reference=_text_up_to(limits.REFERENCE_LENGTH_MAX),
+    meta_key=META_KEY_PATTERN.pattern,
+    meta_value=_text_up_to(limits.META_VALUE_LENGTH_MAX),
+    minutes=r"[1-9][0-9]{0,5}",  # 0 < minutes < 10**6, held to TRANSFER_MINUTES_MAX below
+)
+# Every line of a text at once: a shaped entry's groups, or all groups empty.
+_SHAPED_LINES = re.compile("(?m)^(?:" + _SHAPED_ENTRY + "|.*)$").findall
+_SHAPED_LINE = re.compile(_SHAPED_ENTRY).fullmatch
+_NO_ENTRY = ("",) * 14
+_MINUTES_MAX = str(limits.TRANSFER_MINUTES_MAX)
+_KINDS = {kind.value: kind for kind in MOVING_KINDS}
+TIME_WIDTH = 27  # "2026-11-02T09:00:00.000000Z": the grammar fixes the width
+
+
+def _shaped_groups(lines: list[bytes]) -> list[tuple[str, ...]]:
+    """Per line, the groups of ``_SHAPED_ENTRY`` (absent ones empty), or ``_NO_ENTRY``.
+
+    One ``findall`` over all the lines costs a fraction of a match per line;
+    should the lines not be UTF-8, each is matched on its own.
     """
-    fields = scan_plain(data)
-    if fields is None:
-        return None
-    community, seq, time, prev, id_, kind, actor, payer, payee, amount, memo, ref, meta, co = (
-        fields
-    )  # fmt: skip
-    if not plain_shape_ok(id_, kind, actor, payer, payee, amount, memo, ref, meta, co):
-        return None
-    intern = names.setdefault
+    try:
+        groups = _SHAPED_LINES(b"\n".join(lines).decode("utf-8"))
+    except UnicodeDecodeError:
+        groups = []
+    if len(groups) == len(lines):  # one match per line, as lines cannot hold a newline
+        return groups
+    return [_shaped_line(line) for line in lines]
+
+
+def _shaped_line(data: bytes) -> tuple[str, ...]:
+    try:
+        match = _SHAPED_LINE(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _NO_ENTRY
+    return _NO_ENTRY if match is None else match.groups("")
+
+
+def _texts_ok(memo: str, reference: str, meta: str) -> bool:
+    """The rest of ``shape``'s text and meta checks for what the grammar matched:
+    printable text (keys, quotes and commas are), and meta keys in order, few
+    enough, and within META_BYTES_MAX as canonical bytes."""
+    if not (memo + reference + meta).isprintable():
+        return False
+    if not meta or meta.count('"') == 4:
+        return True  # one member: in order, and far within the bounds
+    pairs = read_meta(meta)
     return (
-        len(data), intern(community, community), seq, time, prev, id_, kind,
-        intern(payer, payer), intern(payee, payee), amount,
-        hashlib.sha256(b"\x00" + data).digest(),
+        pairs is not None
+        and len(pairs) <= limits.META_KEYS_MAX
+        and len(meta.encode("utf-8")) + 2 <= limits.META_BYTES_MAX
+    )
+
+
+class Run(NamedTuple):
+    """Consecutive common lines that follow one another, as ``scan_lines`` found them.
+
+    Per line: its end (relative to ``offset``, where the first line starts in
+    the file), time, id, kind, payer, payee and minutes. The lines' seqs count
+    up from ``seq``; ``prev`` is the first line's, each other's is the leaf
+    hash of the line before. ``levels`` is the Merkle tree over the lines as
+    far as it is complete, as if line i were leaf ``seq + i``: ``levels[0]``
+    the leaf hashes, ``levels[k]`` the hashes of the aligned subtrees of
+    2**k leaves inside the run, left to right, 32 bytes each.
+    """
+
+    offset: int
+    ends: array[int]
+    community: str
+    seq: int
+    prev: bytes
+    month: str
+    times: str  # TIME_WIDTH characters a line
+    ids: str  # joined by newlines, which no id holds
+    kinds: list[EntryKind]
+    payers: list[str]
+    payees: list[str]
+    amounts: list[int]
+    levels: list[bytes]
+
+    def leaf(self, index: int) -> bytes:
+        return self.levels[0][index * 32 : index * 32 + 32]
+
+    def time(self, index: int) -> str:
+        return self.times[index * TIME_WIDTH : (index + 1) * TIME_WIDTH]
+
+
+def scan_lines(lines: list[bytes], offset: int) -> list[Run | bytes]:
+    """The order-free part of ``feed`` for consecutive lines starting at byte ``offset``.
+
+    Lines that ``_feed_plain`` could take (the canonical encoding of a
+    well-shaped common entry, as ``canonical.scan_plain`` and
+    ``shape.plain_shape_ok`` tell it; corrections aside) and that follow one
+    another become runs; any other line is returned as it is, cut to
+    ENTRY_BYTES_MAX + 1 bytes (as ``Bundle.entries`` cuts it), for
+    ``Audit.feed``. Depends on nothing but the lines, so another process can
+    do it.
+    """
+    bound = limits.ENTRY_BYTES_MAX + 1
+    items: list[Run | bytes] = []
+    names: dict[str, str] = {}  # one object per account id: sent once, hashed once
+    sha256 = hashlib.sha256
+    rows: list[tuple[str, ...]] = []  # the groups of the run's lines so far
+    leaves: list[bytes] = []
+    ends = array("I")
+    begin = start = offset  # where the run and the line start
+    last_seq, last_hex, last_time = -1, "", ""
+    for row, data in zip(_shaped_groups(lines), lines, strict=True):
+        (_, community, corrects, _, _, memo, meta,
+         payer, minutes, payee, prev, reference, seq, time) = row  # fmt: skip
+        size = len(data)
+        number = int(seq) if prev else -1
+        if (
+            number < 0  # not the grammar's
+            or corrects
+            or payer == payee
+            or (len(minutes) == len(_MINUTES_MAX) and minutes > _MINUTES_MAX)
+            or size > limits.ENTRY_BYTES_MAX
+            or number > limits.JSON_INTEGER_MAX
+            or ((memo or reference or meta) and not _texts_ok(memo, reference, meta))
+        ):
+            if rows:
+                items.append(_run(rows, leaves, ends, begin, names))
+                rows, leaves, ends = [], [], array("I")
+            items.append(data[:bound])
+            start += size + 1
+            continue
+        if rows and not (
+            number == last_seq + 1
+            and prev == last_hex
+            and community == rows[0][1]
+            and last_time <= time
+            and time[:7] == last_time[:7]
+        ):
+            items.append(_run(rows, leaves, ends, begin, names))
+            rows, leaves, ends = [], [], array("I")
+        if not rows:
+            begin = start
+        leaf = sha256(b"\x00" + data).digest()
+        rows.append(row)
+        leaves.append(leaf)
+        start += size + 1
+        ends.append(start - 1 - begin)
+        last_seq, last_hex, last_time = number, leaf.hex(), time
+    if rows:
+        items.append(_run(rows, leaves, ends, begin, names))
+    return items
+
+
+def _run(
+    rows: list[tuple[str, ...]],
+    leaves: list[bytes],
+    ends: array[int],
+    offset: int,
+    names: dict[str, str],
+) -> Run:
+    """The run of these lines' groups and leaf hashes, a column at a time."""
+    (_, communities, _, ids, kinds, _, _,
+     payers, minutes, payees, prevs, _, seqs, times) = zip(*rows, strict=True)  # fmt: skip
+    intern = names.setdefault
+    first = int(seqs[0])
+    return Run(
+        offset, ends, communities[0], first, bytes.fromhex(prevs[0]), times[0][:7],
+        "".join(times), "\n".join(ids), list(map(_KINDS.__getitem__, kinds)),
+        list(map(intern, payers, payers)), list(map(intern, payees, payees)),
+        list(map(int, minutes)), _pyramid(first, b"".join(leaves)),
     )  # fmt: skip
+
+
+def _pyramid(first: int, leaves: bytes) -> list[bytes]:
+    """The hashes of every aligned complete subtree inside leaves ``first ...``, by level.
+
+    Level k holds the nodes ``(k, i)`` for ``ceil(first / 2**k) <= i <
+    (first + n) // 2**k``; each is the node hash of two neighbours one level down.
+    """
+    levels = [leaves]
+    begin, count = first, len(leaves) // 32
+    sha256 = hashlib.sha256
+    while True:
+        low, high = (begin + 1) >> 1, (begin + count) >> 1
+        if high <= low:
+            return levels
+        below = levels[-1]
+        skip = (2 * low - begin) * 32  # a first node whose sibling is outside the run
+        levels.append(
+            b"".join(
+                [
+                    sha256(b"\x01" + below[at : at + 64]).digest()
+                    for at in range(skip, skip + (high - low) * 64, 64)
+                ]
+            )
+        )
+        begin, count = low, high - low
 
 
 @dataclass(slots=True)
@@ -239,6 +440,7 @@ class Audit:
         self._community = community
         self._origin = origin
         self._retain = frozenset(retain)
+        self._retained = sorted(self._retain)
         self._observer = observer
         self._findings_max = findings_max
         self._findings: list[Finding] = []
@@ -458,24 +660,98 @@ class Audit:
             if pending is not None:
                 self._resolve(position + 1, pending)
 
-    def feed_scanned(self, data: bytes, scanned: Scanned | None) -> None:
-        """``feed(data)``, given what ``scan_line`` found in the same bytes elsewhere.
+    def feed_run(
+        self, run: Run, read: Callable[[int, int], bytes], start: int = 0, stop: int = -1
+    ) -> None:
+        """``feed`` each of the lines ``start`` to ``stop`` (default: the last) of ``run``.
 
-        The grammar, the shape check and the leaf hash are done; what depends
-        on the lines before is checked here as ``_feed_plain`` does, and
-        anything else takes ``feed`` itself: the same checks, the same findings.
+        What ``scan_lines`` checked within the run is not checked again: lines
+        are taken in bulk as far as they join the lines before, are of no
+        interest to a later correction, and pass ``rules.apply_plain``; a line
+        that does not takes ``feed`` itself, whose bytes ``read(offset, size)``
+        gives (from the file the run came from). The same checks and the same
+        findings as ``feed``, line by line.
         """
-        if scanned is None or scanned[0] != len(data):
-            self.feed(data)
-            return
-        _, community, seq, time, prev, id_, kind, payer, payee, amount, leaf = scanned
-        position = self._frontier.size
-        if not self._follows(community, seq, time, prev) or not apply_plain(
-            self.state, position, kind, payer, payee, amount, self._month
+        stop = len(run.kinds) if stop < 0 else stop
+        ids = run.ids.split("\n")
+        while start < stop:
+            taken = self._take(run, ids, start, stop)
+            if taken == start:
+                begin = run.offset + (run.ends[start - 1] + 1 if start else 0)
+                self.feed(read(begin, run.offset + run.ends[start] - begin))
+                taken += 1
+            start = taken
+
+    def _take(self, run: Run, ids: list[str], start: int, stop: int) -> int:
+        """Replay run lines from ``start`` on as ``_feed_plain`` would, up to ``stop``,
+        a checkpoint's size or a seq a correction names; the index after the last taken."""
+        seq = run.seq + start
+        time = run.time(start)
+        if not (
+            self._observer is None
+            and seq == self._next_seq
+            and (run.prev if start == 0 else run.leaf(start - 1)) == self._last_leaf
+            and run.community == self._community
+            and time >= self._last_time
         ):
-            self.feed(data)
-            return
-        self._accept_plain(position, seq, time, id_, leaf)
+            return start
+        if run.month != self._month:
+            # What ``_check_rules`` does first in a new month: older months are done.
+            self.state.monthly.clear()
+            self._month = run.month
+        position = self._frontier.size
+        retained = self._retained
+        after = bisect_left(retained, seq)
+        if after < len(retained):
+            stop = min(stop, start + retained[after] - seq)
+        if self._pending:
+            stop = min(stop, start + min(self._pending) - position)
+        state, month = self.state, run.month
+        end = start
+        for at, kind, payer, payee, amount in zip(
+            range(position, position + stop - start),
+            run.kinds[start:stop],
+            run.payers[start:stop],
+            run.payees[start:stop],
+            run.amounts[start:stop],
+            strict=True,
+        ):
+            if not apply_plain(state, at, kind, payer, payee, amount, month):
+                break
+            end += 1
+        if end > start:
+            self._accept_run(run, ids, start, end, position)
+        return end
+
+    def _accept_run(self, run: Run, ids: list[str], start: int, end: int, position: int) -> None:
+        """``_accept_plain`` for run lines ``start`` to ``end``, which passed every check."""
+        fingerprints = list(map(hash, ids[start:end]))
+        self._ids.extend(fingerprints)
+        seen, twice = self._seen, self._seen_twice
+        for fingerprint in fingerprints:
+            bit = fingerprint & _ID_BIT_MASK
+            mask = 1 << (bit & 7)
+            byte = seen[bit >> 3]
+            if byte & mask:
+                twice.add(fingerprint)
+            else:
+                seen[bit >> 3] = byte | mask
+        self._next_seq = run.seq + end
+        self._last_time = run.time(end - 1)
+        self._last_leaf = run.leaf(end - 1)
+        frontier = self._frontier
+        if run.seq + start == position:
+            # The run's tree was built for exactly these leaf positions.
+            for level, index in range_nodes(position, position + end - start):
+                begin = (index - _ceil_shift(run.seq, level)) * 32
+                _append_node(frontier, level, run.levels[level][begin : begin + 32])
+        else:
+            for index in range(start, end):
+                frontier.append(run.leaf(index))
+        if self._pending:
+            pending = self._pending.pop(frontier.size, None)
+            if pending is not None:
+                self._resolve(frontier.size, pending)
 
     def _undecodable(self, position: int, data: bytes, error: NotCanonical) -> None:
         self.add(
@@ -721,6 +997,24 @@ class Audit:
                 claimed_minutes="absent" if held is None else held,
                 replayed_minutes="absent" if replayed is None else replayed,
             )
+
+
+def _ceil_shift(value: int, shift: int) -> int:
+    """``ceil(value / 2**shift)`` for a non-negative value."""
+    return -(-value >> shift)
+
+
+def _append_node(frontier: Frontier, level: int, node: bytes) -> None:
+    """Append the complete subtree of 2**level leaves whose hash is ``node`` to ``frontier``,
+    whose size must be a multiple of 2**level: as ``Frontier.append`` of those leaves."""
+    hashes = frontier.hashes
+    size = frontier.size >> level
+    # As in Frontier.append: each trailing one bit is a node of the same height waiting.
+    while size & 1:
+        node = node_hash(hashes.pop(), node)
+        size >>= 1
+    hashes.append(node)
+    frontier.size += 1 << level
 
 
 def _applicable(state: LedgerState, draft: Draft) -> bool:

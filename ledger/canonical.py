@@ -346,25 +346,69 @@ def _budget(value: Any) -> BudgetChange:
 # parts, once the few things a regular expression cannot say are checked in
 # ``scan_plain`` (integer ranges, meta keys in order). Lines it does not match
 # may still be canonical; the caller hands them to ``decode_entry``.
-_PLAIN = r'"([^"\\\x00-\x1f]*)"'
-_COUNT = r"(0|[1-9][0-9]{0,15})"
-_PAIR = r'"[a-z][a-z0-9_]*":"[^"\\\x00-\x1f]*"'
-_PLAIN_ENTRY = re.compile(
-    r'\{"actor":' + _PLAIN + r',"community":' + _PLAIN
-    + r'(?:,"corrects":' + _COUNT + r")?"
-    + r',"id":' + _PLAIN
-    + r',"kind":"(earn|transfer|redeem|settle|correct)"'
-    + r',"memo":' + _PLAIN
-    + r',"meta":\{((?:' + _PAIR + r",)*" + _PAIR + r")?\}"
-    + r',"postings":\[\{"from":' + _PLAIN + r',"minutes":' + _COUNT + r',"to":' + _PLAIN + r"\}\]"
-    + r',"prev":"([0-9a-f]{64})"'
-    + r',"reference":' + _PLAIN
-    + r',"seq":' + _COUNT
-    + r',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
-    + r',"v":1\}'
-).fullmatch  # fmt: skip
+_TEXT = r'[^"\\\x00-\x1f]*'  # a string's own text: nothing JSON escapes
+_COUNT = r"0|[1-9][0-9]{0,15}"
+
+
+def common_entry_grammar(
+    *,
+    kinds: str = "earn|transfer|redeem|settle|correct",
+    entry_id: str = _TEXT,
+    account_id: str = _TEXT,
+    memo: str = _TEXT,
+    reference: str = _TEXT,
+    meta_key: str = "[a-z][a-z0-9_]*",
+    meta_value: str = _TEXT,
+    minutes: str = _COUNT,
+) -> str:
+    """The common entry's grammar as a pattern, its parts narrowed to the given patterns.
+
+    Each string pattern (account_id is the actor's, the payer's and the
+    payee's) must match only text that ``_TEXT`` matches, and ``minutes`` only
+    what ``_COUNT`` matches, so that what the narrowed grammar matches the
+    default one does, in the same groups: actor, community, corrects, id,
+    kind, memo, meta, payer, minutes, payee, prev, reference, seq, time.
+    A reader that wants more than canonical bytes (``audit.scan_line`` wants
+    well-shaped entries too) says it here, inside the one match.
+    """
+
+    def string(text: str) -> str:
+        return '"(' + text + ')"'
+
+    pair = '"(?:' + meta_key + ')":"(?:' + meta_value + ')"'
+    return (
+        r'\{"actor":' + string(account_id) + r',"community":' + string(_TEXT)
+        + r'(?:,"corrects":(' + _COUNT + r"))?"
+        + r',"id":' + string(entry_id)
+        + r',"kind":"(' + kinds + ')"'
+        + r',"memo":' + string(memo)
+        + r',"meta":\{((?:' + pair + r",)*" + pair + r")?\}"
+        + r',"postings":\[\{"from":' + string(account_id) + r',"minutes":(' + minutes + ")"
+        + r',"to":' + string(account_id) + r"\}\]"
+        + r',"prev":"([0-9a-f]{64})"'
+        + r',"reference":' + string(reference)
+        + r',"seq":(' + _COUNT + ")"
+        + r',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
+        + r',"v":1\}'
+    )  # fmt: skip
+
+
+_PLAIN_ENTRY = re.compile(common_entry_grammar()).fullmatch
 _META_PAIRS = re.compile(r'"([a-z][a-z0-9_]*)":"([^"\\\x00-\x1f]*)"').findall
 _PLAIN_KINDS = {kind.value: kind for kind in MOVING_KINDS}
+
+
+def read_meta(members: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The pairs of the meta group a common entry grammar matched, or None if not canonical."""
+    if members is None:
+        return ()
+    found = _META_PAIRS(members)
+    # Canonical members are sorted, each key once; JSON would let a
+    # repeated key through (the last one wins), so this must refuse it.
+    if any(found[i][0] >= found[i + 1][0] for i in range(len(found) - 1)):
+        return None
+    return tuple(found)
+
 
 # What ``scan_plain`` returns, in this order: community, seq, time, prev, id,
 # kind, actor, payer, payee, amount_minutes, memo, reference, meta, corrects.
@@ -399,14 +443,9 @@ def scan_plain(data: bytes) -> PlainFields | None:
         or (corrects is not None and int(corrects) > _INT_MAX)
     ):
         return None
-    pairs: Meta = ()
-    if meta is not None:
-        found = _META_PAIRS(meta)
-        # Canonical members are sorted, each key once; JSON would let a
-        # repeated key through (the last one wins), so this must refuse it.
-        if any(found[i][0] >= found[i + 1][0] for i in range(len(found) - 1)):
-            return None
-        pairs = tuple(found)
+    pairs = read_meta(meta)
+    if pairs is None:
+        return None
     return (
         community, number, time, bytes.fromhex(prev), id_, _PLAIN_KINDS[kind], actor,
         payer, payee, amount, memo, reference, pairs,

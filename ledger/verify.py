@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger import limits
 from ledger.audit import (
+    CORRECTION_MARK,
     Audit,
     AuditReport,
     Check,
     Observer,
-    Scanned,
+    Run,
     b64,
     correction_targets,
-    scan_line,
+    scan_lines,
 )
 from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
 from ledger.checkpoint import CheckpointError
@@ -98,18 +99,22 @@ def verify_bundle(
 
     ``jobs`` is how many processes to use: 1 audits in this one; more lets
     ``jobs - 1`` worker processes do the per-line work that needs no order
-    (``audit.scan_line``) ahead of the audit, with the same checks and the same
-    findings. None chooses by the bundle's size and the machine.
+    (``audit.scan_lines``) ahead of the audit, with the same checks and the
+    same findings. None chooses by the bundle's size and the machine.
     """
-    workers = _workers(bundle, jobs, observer)
-    scanner = None
-    if workers:
-        scanner = Scanner(bundle.directory / ENTRIES, bundle.entries_bytes, workers)
+    path = bundle.directory / ENTRIES
+    if observer is not None:
+        # An observer sees every entry built: the audit takes each line the long way.
+        return _verify(bundle, verifier, trusted_note, observer, progress, _lines(bundle))
+    workers = _workers(bundle, jobs)
+    if not workers:
+        items = _scanned_here(path, bundle.entries_bytes)
+        return _verify(bundle, verifier, trusted_note, None, progress, items)
+    scanner = Scanner(path, bundle.entries_bytes, workers)
     try:
-        return _verify(bundle, verifier, trusted_note, observer, progress, scanner)
+        return _verify(bundle, verifier, trusted_note, None, progress, scanner.items())
     finally:
-        if scanner is not None:
-            scanner.close()
+        scanner.close()
 
 
 def _verify(
@@ -118,12 +123,9 @@ def _verify(
     trusted_note: str | None,
     observer: Observer | None,
     progress: Progress | None,
-    scanner: Scanner | None,
+    items: Iterator[Run | bytes],
 ) -> AuditReport:
-    retain: set[int] = set()
-    for block in entry_blocks(bundle):
-        retain |= correction_targets(block)
-    audit = Audit(verifier, retain=retain, observer=observer)
+    audit = Audit(verifier, retain=_pre_pass(bundle), observer=observer)
     if trusted_note is not None:
         audit.checkpoint(trusted_note, "trusted", trusted=True)
     audit.checkpoint(bundle.head_note(), "checkpoint", head=True)
@@ -133,47 +135,52 @@ def _verify(
     due = 0  # index of the next checkpoint file to hand over
 
     def hand_over(up_to: int) -> int:
-        index = due
-        while index < len(files) and files[index].size <= up_to:
-            name = files[index].name
+        """Hand over the checkpoint files up to size ``up_to``; the next one's size or -1."""
+        nonlocal due
+        while due < len(files) and files[due].size <= up_to:
+            name = files[due].name
             checkpoint = audit.checkpoint(bundle.read_checkpoint(name), f"checkpoints/{name}")
-            if checkpoint is not None and checkpoint.size != files[index].size:
+            if checkpoint is not None and checkpoint.size != files[due].size:
                 audit.add(
                     None,
                     Check.BUNDLE_FORMAT,
                     f"checkpoints/{name} holds a checkpoint of another size",
                     size=checkpoint.size,
                 )
-            index += 1
-        return index
+            due += 1
+        return files[due].size if due < len(files) else -1
 
     next_size = files[0].size if files else -1
-    feed = audit.feed
-    feed_scanned = audit.feed_scanned
-    scanned = None if scanner is None else scanner.lines()
     done_bytes = position = 0
-    for block in entry_blocks(bundle):
-        start = 0
-        while start < len(block):
+    with open(bundle.directory / ENTRIES, "rb") as file:
+
+        def read(offset: int, size: int) -> bytes:
+            file.seek(offset)
+            return file.read(size)
+
+        for item in items:
             # Each checkpoint is handed over before the stream passes its size:
             # the one of size s just before line s - 1 is fed, as line by line.
-            if 0 <= next_size <= position + 1:
-                due = hand_over(position + 1)
-                next_size = files[due].size if due < len(files) else -1
-            end = len(block) if next_size < 0 else min(len(block), start + next_size - 1 - position)
-            if scanned is None:
-                for line in block[start:end]:
-                    feed(line)
+            if isinstance(item, bytes):
+                if 0 <= next_size <= position + 1:
+                    next_size = hand_over(position + 1)
+                audit.feed(item)
+                position += 1
+                done_bytes += len(item) + 1
             else:
-                for line in block[start:end]:
-                    feed_scanned(line, next(scanned))
-            position += end - start
-            start = end
-        done_bytes += sum(map(len, block)) + len(block)
-        if progress is not None:
-            progress.update(done_bytes, position)
-    due = hand_over(limits.TREE_SIZE_MAX)
-    if bundle.unterminated_last_line:
+                start, count = 0, len(item.kinds)
+                while start < count:
+                    if 0 <= next_size <= position + 1:
+                        next_size = hand_over(position + 1)
+                    stop = count if next_size < 0 else min(count, start + next_size - 1 - position)
+                    audit.feed_run(item, read, start, stop)
+                    position += stop - start
+                    start = stop
+                done_bytes += item.ends[-1] + 1
+            if progress is not None:
+                progress.update(done_bytes, position)
+    hand_over(limits.TREE_SIZE_MAX)
+    if bundle.unterminated_last_line:  # the pre-pass finds it
         audit.add(
             audit.size - 1, Check.BUNDLE_FORMAT, "the last line of entries.jsonl has no newline"
         )
@@ -188,6 +195,55 @@ def _verify(
     if progress is not None:
         progress.done()
     return report
+
+
+def _pre_pass(bundle: Bundle) -> set[int]:
+    """``correction_targets`` of the bundle's lines, as ``entry_blocks`` gives them.
+
+    Only the lines holding the mark are split off and looked at, which keeps
+    this pass to a fraction of a microsecond a line. A line longer than
+    ENTRY_BYTES_MAX is skipped: no check accepts it, so no correction in it
+    counts, and the pre-pass needs only the corrections that do. Like
+    ``entry_blocks``, sets ``bundle.unterminated_last_line``.
+    """
+    bound = limits.ENTRY_BYTES_MAX + 1
+    targets: set[int] = set()
+    tail = b""
+    skipping = False  # inside a line too long to matter
+    with open(bundle.directory / ENTRIES, "rb", buffering=0) as file:
+        while chunk := file.read(_BLOCK_BYTES):
+            if skipping:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    continue
+                chunk, skipping = chunk[newline + 1 :], False
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1
+            data, tail = data[:cut], data[cut:]
+            if len(tail) > bound:
+                tail, skipping = b"", True
+            targets |= correction_targets(_marked_lines(data))
+    if tail and not skipping:
+        bundle.unterminated_last_line = True
+        targets |= correction_targets([tail])
+    return targets
+
+
+def _marked_lines(data: bytes) -> Iterator[bytes]:
+    """The lines of ``data`` that hold the correction mark."""
+    at = data.find(CORRECTION_MARK)
+    while at >= 0:
+        begin = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        if end - begin <= limits.ENTRY_BYTES_MAX:
+            yield data[begin:end]
+        at = data.find(CORRECTION_MARK, end)
+
+
+def _lines(bundle: Bundle) -> Iterator[bytes]:
+    for block in entry_blocks(bundle):
+        yield from block
 
 
 def entry_blocks(bundle: Bundle) -> Iterator[list[bytes]]:
@@ -227,20 +283,30 @@ def entry_blocks(bundle: Bundle) -> Iterator[list[bytes]]:
         yield [tail]
 
 
-def _workers(bundle: Bundle, jobs: int | None, observer: Observer | None) -> int:
-    """How many worker processes scan lines for the audit: 0 keeps it in this process."""
-    if observer is not None:
-        return 0  # an observer needs every entry built: nothing for workers to save
+def _workers(bundle: Bundle, jobs: int | None) -> int:
+    """How many worker processes scan lines for the audit: 0 scans in this process."""
     if jobs is None:
         cores = os.cpu_count() or 1
         if cores < 2 or bundle.entries_bytes < _PARALLEL_BYTES_MIN:
             return 0
-        jobs = min(cores, _JOBS_AUTO_MAX)
+        # A worker per core: this process's ordered part of a line costs well
+        # under half of a worker's part, so it fits in beside them.
+        jobs = min(cores + 1, _JOBS_AUTO_MAX)
     return max(jobs - 1, 0)
 
 
+def _ranges(size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + _RANGE_BYTES, size)) for start in range(0, size, _RANGE_BYTES)]
+
+
+def _scanned_here(path: Path, size: int) -> Iterator[Run | bytes]:
+    """What ``Scanner.items`` gives, done in this process."""
+    for start, end in _ranges(size):
+        yield from _scan_range(str(path), start, end)
+
+
 class Scanner:
-    """``scan_line`` of every line of a file, in order, done by ``workers`` processes.
+    """``scan_lines`` of every line of a file, in order, done by ``workers`` processes.
 
     Each worker reads its own byte range (``_scan_range``), so no line is sent
     to it; at most ``_RANGES_AHEAD`` ranges per worker are in flight, which
@@ -255,11 +321,9 @@ class Scanner:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         self._path = str(path)
-        self._ranges = iter(
-            [(start, min(start + _RANGE_BYTES, size)) for start in range(0, size, _RANGE_BYTES)]
-        )
+        self._ranges = iter(_ranges(size))
         self._pool = context.Pool(workers)
-        self._flight: deque[AsyncResult[list[Scanned | None]]] = deque()
+        self._flight: deque[tuple[tuple[int, int], AsyncResult[list[Run | bytes]]]] = deque()
         for _ in range(workers * _RANGES_AHEAD):
             if not self._submit():
                 break
@@ -268,34 +332,33 @@ class Scanner:
         following = next(self._ranges, None)
         if following is None:
             return False
-        self._flight.append(self._pool.apply_async(_scan_range, (self._path, *following)))
+        result = self._pool.apply_async(_scan_range, (self._path, *following))
+        self._flight.append((following, result))
         return True
 
-    def lines(self) -> Iterator[Scanned | None]:
-        """One result per line; after the last, None for ever (a line the file
-        did not have when it was scanned takes the audit's long way)."""
+    def items(self) -> Iterator[Run | bytes]:
+        """What ``scan_lines`` makes of the file's lines, in order."""
         flight = self._flight
         while flight:
+            span, result = flight.popleft()
             try:
-                lines = flight.popleft().get()
+                items = result.get()
             except Exception:  # noqa: BLE001
-                # Scanning only saves work: should a worker fail, the audit does it all.
-                break
+                # Scanning only saves work: should a worker fail, this process does it.
+                items = _scan_range(self._path, *span)
             self._submit()
-            yield from lines
-        while True:
-            yield None
+            yield from items
 
     def close(self) -> None:
         self._pool.terminate()
         self._pool.join()
 
 
-def _scan_range(path: str, start: int, end: int) -> list[Scanned | None]:
-    """``scan_line`` of each line that starts in bytes ``[start, end)`` of ``path``.
+def _scan_range(path: str, start: int, end: int) -> list[Run | bytes]:
+    """``scan_lines`` of the lines that start in bytes ``[start, end)`` of ``path``.
 
-    Split as ``entry_blocks`` splits: one result per line, a last line without
-    a newline included; a line longer than ENTRY_BYTES_MAX is None unread.
+    Split as ``entry_blocks`` splits: every line, a last line without a
+    newline included, a line longer than ENTRY_BYTES_MAX cut as it cuts it.
     """
     bound = limits.ENTRY_BYTES_MAX + 1
     with open(path, "rb") as file:
@@ -323,8 +386,7 @@ def _scan_range(path: str, start: int, end: int) -> list[Scanned | None]:
     lines.pop()  # data is empty or ends with a newline
     if last:
         lines.append(last)
-    names: dict[str, str] = {}
-    return [scan_line(line, names) for line in lines]
+    return scan_lines(lines, start)
 
 
 _BLOCK_BYTES_SMALL = 1 << 16

@@ -22,17 +22,23 @@ from ledger.audit import (
     AuditReport,
     Check,
     Finding,
+    Run,
+    _append_node,
+    _ceil_shift,
+    _pyramid,
     correction_targets,
     fast_decode,
+    scan_lines,
 )
-from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry, encode_entry
+from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.memory import MemoryStore
-from ledger.merkle import Frontier, leaf_hash
-from ledger.model import Draft, Entry, EntryKind, Posting, Rejection
+from ledger.merkle import Frontier, leaf_hash, range_nodes
+from ledger.model import MOVING_KINDS, Draft, Entry, EntryKind, Posting, Rejection
 from ledger.note import NoteSigner, generate_signer
 from ledger.receipt import parse_receipt, verify_receipt
 from ledger.service import Ledger
+from ledger.shape import plain_shape_ok
 from tests.support.builders import (
     COMMUNITY,
     HOST,
@@ -48,8 +54,10 @@ from tests.support.builders import (
     settle,
     transfer,
 )
+from tests.support.strategies import drafts
 
 ORIGIN = f"{HOST}/{COMMUNITY}"
+MOVING_DRAFTS = tuple(sorted(MOVING_KINDS))
 OCTOBER = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
 NOVEMBER = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -130,18 +138,40 @@ def audit(
     claimed: dict[str, int] | None = None,
     findings_max: int = limits.AUDIT_FINDINGS_MAX,
 ) -> AuditReport:
-    """Run the audit as the verifier does: pre-pass, checkpoints, lines, ids, end."""
-    run = Audit(signer.verifier(), retain=correction_targets(lines), findings_max=findings_max)
-    if trusted is not None:
-        run.checkpoint(trusted, "trusted", trusted=True)
-    run.checkpoint(head or signed_head(lines, signer), "checkpoint", head=True)
-    for n, note in enumerate(notes):
-        run.checkpoint(note, f"checkpoints/{n}")
-    for line in lines:
-        run.feed(line)
-    suspects = run.duplicate_id_suspects()
-    run.confirm_duplicate_ids({s: lines[s] for s in suspects})
-    return run.finish(claimed_balances=claimed, claimed_size=len(lines) if claimed else None)
+    """Run the audit as the verifier does: pre-pass, checkpoints, lines, ids, end.
+
+    Twice: line by line (``feed``), and with the lines scanned ahead in runs
+    (``scan_lines`` and ``feed_run``); both must report exactly the same.
+    """
+    reports = []
+    for in_runs in (False, True):
+        run = Audit(signer.verifier(), retain=correction_targets(lines), findings_max=findings_max)
+        if trusted is not None:
+            run.checkpoint(trusted, "trusted", trusted=True)
+        run.checkpoint(head or signed_head(lines, signer), "checkpoint", head=True)
+        for n, note in enumerate(notes):
+            run.checkpoint(note, f"checkpoints/{n}")
+        if in_runs:
+            feed_in_runs(run, lines)
+        else:
+            for line in lines:
+                run.feed(line)
+        suspects = run.duplicate_id_suspects()
+        run.confirm_duplicate_ids({s: lines[s] for s in suspects})
+        claimed_size = len(lines) if claimed else None
+        reports.append(run.finish(claimed_balances=claimed, claimed_size=claimed_size))
+    assert reports[0] == reports[1]
+    return reports[0]
+
+
+def feed_in_runs(run: Audit, lines: Sequence[bytes]) -> None:
+    """Feed ``lines`` as ``ledger.verify`` does: scanned ahead, runs in bulk."""
+    file = b"".join(line + b"\n" for line in lines)
+    for item in scan_lines(list(lines), 0):
+        if isinstance(item, bytes):
+            run.feed(item)
+        else:
+            run.feed_run(item, lambda offset, size: file[offset : offset + size])
 
 
 def checks(report: AuditReport) -> set[tuple[int | None, str]]:
@@ -671,16 +701,20 @@ def test_the_format_specs_examples_verify_with_the_code() -> None:
     }
 
 
-# The common line's shortcut finds and replays what the long way does.
+# The common line's shortcuts (line by line, and in runs) find and replay what the long way does.
 
 
-def _run(lines: Sequence[bytes], signer: NoteSigner, *, long_way: bool) -> tuple[object, ...]:
+def _run(lines: Sequence[bytes], signer: NoteSigner, *, way: str) -> tuple[object, ...]:
     seen: list[int] = []
+    long_way = way == "long"
     observer = (lambda entry, state: seen.append(entry.seq)) if long_way else None
     run = Audit(signer.verifier(), retain=correction_targets(lines), observer=observer)
     run.checkpoint(signed_head(lines, signer), "checkpoint", head=True)
-    for line in lines:
-        run.feed(line)
+    if way == "runs":
+        feed_in_runs(run, lines)
+    else:
+        for line in lines:
+            run.feed(line)
     report = run.finish()
     assert len(seen) == (len(lines) if long_way else 0)
     balances = {k: a.balance_minutes for k, a in run.state.accounts.items()}
@@ -712,8 +746,94 @@ async def test_the_common_line_shortcut_finds_and_replays_what_the_long_way_does
     lines = rechain(entries)
     lines.insert(len(lines) - 1, lines[-2])  # a line twice: seq and chain break
 
-    short = _run(lines, history.signer, long_way=False)
-    long = _run(lines, history.signer, long_way=True)
+    short = _run(lines, history.signer, way="short")
+    long = _run(lines, history.signer, way="long")
+    in_runs = _run(lines, history.signer, way="runs")
 
-    assert short == long
+    assert short == long == in_runs
     assert {f.check for f in short[0]} >= {"exceeds_balance", "time_went_back", "payee_not_found"}
+
+
+# Scanning ahead: runs hold exactly the lines the shortcut takes, and their trees.
+
+
+def _taken(line: bytes) -> bool:
+    """Whether ``_feed_plain`` could take the line: scan_plain reads it, shape passes."""
+    fields = scan_plain(line)
+    if fields is None or fields[5] is EntryKind.CORRECT:
+        return False
+    _, _, _, _, id_, kind, actor, payer, payee, amount, memo, ref, meta, corrects = fields
+    return plain_shape_ok(id_, kind, actor, payer, payee, amount, memo, ref, meta, corrects)
+
+
+def _scanned_alone(line: bytes) -> Run | None:
+    items = scan_lines([line], 0)
+    assert len(items) == 1
+    return None if isinstance(items[0], bytes) else items[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(draft=drafts(MOVING_DRAFTS), seq=st.integers(0, limits.JSON_INTEGER_MAX), data=st.data())
+def test_a_run_holds_a_line_exactly_when_the_shortcut_takes_it(
+    draft: Draft, seq: int, data: st.DataObject
+) -> None:
+    line = encode_entry(COMMUNITY, seq, "2026-11-02T09:00:00.000000Z", draft, bytes(range(32)))
+    position = data.draw(st.integers(0, len(line)))
+    damaged = line[:position] + data.draw(st.binary(max_size=3)) + line[position + 1 :]
+
+    for each in (line, damaged):
+        run = _scanned_alone(each)
+        assert (run is not None) == _taken(each)
+        if run is not None:
+            entry = decode_entry(each)
+            posting = entry.draft.postings[0]
+            assert (run.seq, run.time(0), run.ids, run.kinds[0], run.community, run.prev) == (
+                entry.seq, entry.time, entry.id, entry.kind, entry.community, entry.prev
+            )  # fmt: skip
+            assert (run.payers, run.payees, run.amounts) == (
+                [posting.payer], [posting.payee], [posting.amount_minutes]
+            )  # fmt: skip
+            assert run.leaf(0) == leaf_hash(each) and run.month == entry.time[:7]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"memo":""', b'"memo":"\\u00e9"'),
+        (b'"memo":""', b'"memo":"\xc2\x85"'),  # printable to JSON, not to the shape check
+        (b'"id":"e-1"', b'"id":"-e"'),
+        (b'"minutes":30', b'"minutes":600001'),
+        (b'"meta":{}', b'"meta":{"b":"1","a":"2"}'),
+        (b'"meta":{}', b'"meta":{"A":"1"}'),
+        (b'"to":"member-1"', b'"to":"org-1"'),
+        (b'"seq":3', b'"seq":9007199254740992'),
+    ],
+)
+def test_a_run_holds_no_line_the_shortcut_would_not_take(old: bytes, new: bytes) -> None:
+    line = an_entry_line(earn(id="e-1", minutes=30)).replace(old, new, 1)
+
+    assert new in line
+    assert _scanned_alone(line) is None and not _taken(line)
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=st.integers(0, 2**40), count=st.integers(1, 70), data=st.data())
+def test_a_runs_tree_appends_any_part_of_it_as_its_leaves_would(
+    first: int, count: int, data: st.DataObject
+) -> None:
+    leaves = [leaf_hash(b"%d" % n) for n in range(count)]
+    levels = _pyramid(first, b"".join(leaves))
+    start = data.draw(st.integers(0, count - 1))
+    end = data.draw(st.integers(start + 1, count))
+    # A frontier of size first + start, built cheaply from arbitrary nodes of the right levels.
+    size = first + start
+    nodes = [leaf_hash(b"node %d" % level) for level, _ in range_nodes(0, size)]
+    one, other = Frontier.from_hashes(size, nodes), Frontier.from_hashes(size, nodes)
+
+    for leaf in leaves[start:end]:
+        one.append(leaf)
+    for level, index in range_nodes(size, first + end):
+        begin = (index - _ceil_shift(first, level)) * 32
+        _append_node(other, level, levels[level][begin : begin + 32])
+
+    assert (other.size, other.hashes) == (one.size, one.hashes)

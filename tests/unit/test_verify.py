@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from ledger import limits, verify
-from ledger.audit import scan_line
+from ledger.audit import Run, correction_targets, scan_lines
 from ledger.bundle import CHECKPOINT, ENTRIES, Bundle, BundleWriter, Manifest
 from ledger.checkpoint import open_checkpoint
+from ledger.merkle import leaf_hash
 from tests.support.builders import COMMUNITY, earn, redeem, settle, transfer
 from tests.unit.test_audit import NOVEMBER, ORIGIN, History, a_busy_history, a_history
 
@@ -52,6 +53,33 @@ def test_blocks_hold_the_lines_bundle_entries_gives(
     assert by_block.unterminated_last_line == by_line.unterminated_last_line
 
 
+MARKED = b'{"corrects":%d,"kind":"correct"}'
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        b"",
+        MARKED % 1,
+        b"a\n" + MARKED % 2 + b"\n" + MARKED % 3,
+        b"a\n" + (MARKED % 4) * 3 + b"\n" + MARKED % 5 + b"\n",
+        b"a\n" + MARKED % 6 + b" " * BOUND + b"\n" + MARKED % 7 + b"\n",
+        b"".join(MARKED % n + b"\n" if n % 7 else b"line\n" for n in range(1000)),
+    ],
+)
+@pytest.mark.parametrize("block_bytes", [1, 7, 4096, 1 << 20])
+def test_the_pre_pass_finds_the_corrections_of_the_lines_bundle_entries_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entries: bytes, block_bytes: int
+) -> None:
+    monkeypatch.setattr(verify, "_BLOCK_BYTES", block_bytes)
+    by_line = a_bundle(tmp_path, entries)
+    expected = correction_targets(line for line in by_line.entries() if len(line) < BOUND)
+    by_block = Bundle(tmp_path)
+
+    assert verify._pre_pass(by_block) == expected
+    assert by_block.unterminated_last_line == by_line.unterminated_last_line
+
+
 @pytest.mark.parametrize(
     "entries",
     [
@@ -75,29 +103,48 @@ def test_scanned_ranges_hold_one_result_per_line(
     size = len(entries)
 
     scanned = [
-        result
+        item
         for start in range(0, size, range_bytes)
-        for result in verify._scan_range(path, start, min(start + range_bytes, size))
+        for item in verify._scan_range(path, start, min(start + range_bytes, size))
     ]
 
-    assert len(scanned) == len(list(bundle.entries()))
+    assert scanned == list(bundle.entries())  # no entries: every line as it is
 
 
-async def test_scanned_ranges_find_what_scan_line_finds(tmp_path: Path) -> None:
+def per_line(items: list[Run | bytes], file: bytes) -> list[object]:
+    """What scanning found, line by line; a run's lines read back from the file by its ends."""
+    found: list[object] = []
+    for item in items:
+        if isinstance(item, bytes):
+            found.append(item)
+            continue
+        for i in range(len(item.kinds)):
+            begin = item.offset + (item.ends[i - 1] + 1 if i else 0)
+            line = file[begin : item.offset + item.ends[i]]
+            assert item.leaf(i) == leaf_hash(line)
+            values = (item.ids.split("\n")[i], item.kinds[i], item.payers[i], item.payees[i])
+            found.append((line, item.seq + i, item.time(i), *values, item.amounts[i]))
+    return found
+
+
+async def test_scanned_ranges_find_what_scan_lines_finds(tmp_path: Path) -> None:
     history = await a_busy_history()
     lines = [*history.lines, b"not json", b"", *history.lines[:3]]
     entries = b"".join(line + b"\n" for line in lines)
     a_bundle(tmp_path, entries)
     path = str(tmp_path / ENTRIES)
 
+    expected = per_line(scan_lines(lines, 0), entries)
     for range_bytes in (1, 100, 333, 1 << 20):
         scanned = [
-            result
+            item
             for start in range(0, len(entries), range_bytes)
-            for result in verify._scan_range(path, start, min(start + range_bytes, len(entries)))
+            for item in verify._scan_range(path, start, min(start + range_bytes, len(entries)))
         ]
-        assert scanned == [scan_line(line, {}) for line in lines]
-    assert all(scan_line(line, {}) is not None for line in history.lines[-3:])
+        assert per_line(scanned, entries) == expected
+    common = len(history.lines)
+    assert all(isinstance(found, tuple) for found in expected[common - 3 : common])
+    assert [found if isinstance(found, bytes) else found[0] for found in expected] == lines
 
 
 def a_written_bundle(directory: Path, history: History, lines: list[bytes]) -> Path:
@@ -119,7 +166,7 @@ def a_written_bundle(directory: Path, history: History, lines: list[bytes]) -> P
     return directory
 
 
-async def test_worker_processes_find_exactly_what_one_process_finds(
+async def test_scanning_ahead_in_any_number_of_processes_finds_what_the_long_way_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     history = await a_history(
@@ -143,10 +190,12 @@ async def test_worker_processes_find_exactly_what_one_process_finds(
 
     for name, lines in (("clean", clean), ("faulty", faulty)):
         bundle = a_written_bundle(tmp_path / name, history, lines)
-        one = verify.verify_bundle(Bundle(bundle), history.signer.verifier(), jobs=1)
+        verifier = history.signer.verifier()
+        # An observer makes the audit take every line the long way: the reference.
+        one = verify.verify_bundle(Bundle(bundle), verifier, observer=lambda entry, state: None)
         assert one.findings
-        for jobs in (2, 3):
-            assert verify.verify_bundle(Bundle(bundle), history.signer.verifier(), jobs=jobs) == one
+        for jobs in (1, 2, 3):
+            assert verify.verify_bundle(Bundle(bundle), verifier, jobs=jobs) == one
     assert {f.check for f in one.findings} >= {
         "hash_chain_broken",
         "seq_out_of_order",
