@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings, server=True), host=args.host, port=args.port, log_level="info")
     return 0
 
 

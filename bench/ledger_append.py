@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 
 import machine
 
+from api.app import settle_long_lived_objects
 from ledger.clock import SystemClock
 from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Rejected, Settings
 from ledger.note import generate_signer
@@ -130,10 +130,9 @@ async def ledger_run(url: str, transfers: int) -> dict[str, float]:
     await migrate.upgrade(store.engine)
     ledger = Ledger(store, generate_signer("bench.example"), "bench.example", SystemClock())
     members = await seed(ledger)
-    # What the server does once it has started (api.app.settle_long_lived_objects):
-    # objects that live as long as the process are kept out of every full collection.
-    gc.collect()
-    gc.freeze()
+    # What the server does once it has started: objects that live as long as the
+    # process are kept out of every full collection.
+    settle_long_lived_objects()
     await drive(ledger, members, min(transfers // 10, 5_000), "warm")
     rss_before = rss_bytes()
     first = await drive(ledger, members, transfers // 2, "a")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import inspect, text
 
+from api import app as app_module
 from api import cli
 from api.services import store_from, upgrade_database
 from api.settings import Settings
@@ -70,3 +73,29 @@ def test_the_command_line_sets_up_a_community_and_issues_tokens(
     assert capsys.readouterr().out.startswith("buurtmunt.test+")
     assert os.stat(key_file).st_mode & 0o777 == 0o600
     assert cli.main(["keys", "generate", "--out", str(key_file)]) == 1  # never overwrites
+
+
+@pytest.mark.parametrize("server", [True, False])
+async def test_only_the_served_app_settles_its_long_lived_objects(
+    sqlite_url: str, server: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled: list[bool] = []
+    monkeypatch.setattr(app_module, "settle_long_lived_objects", lambda: settled.append(True))
+    settings = Settings(database_url=sqlite_url, signing_key=generate_signer("t.test").key_string())
+    app = app_module.create_app(settings, server=server)
+
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/health")).status_code == 200
+
+    assert settled == ([True] if server else [])
+
+
+def test_settling_freezes_what_exists_and_widens_the_young_generation() -> None:
+    before = gc.get_threshold()
+    try:
+        app_module.settle_long_lived_objects()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (app_module.YOUNG_GENERATION_OBJECTS, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
