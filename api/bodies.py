@@ -13,7 +13,7 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ValidationException
+from litestar.exceptions import SerializationException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
 _NO_BODY = object()
@@ -43,10 +43,12 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
     body_type = _body_type(handler)
     if body_type is _NO_BODY:
         return
-    raw = await request.body()
+    # Parsed once: Litestar keeps what ``json()`` parsed for the handler's ``data``.
     try:
-        msgspec.json.decode(raw, type=body_type, strict=True)
+        parsed = await request.json()
+    except SerializationException:
+        raise ValidationException("The body is not JSON.") from None
+    try:
+        msgspec.convert(parsed, type=body_type, strict=True)
     except msgspec.ValidationError as error:
         raise ValidationException(str(error), extra=[{"message": str(error)}]) from None
-    except msgspec.DecodeError:
-        raise ValidationException("The body is not JSON.") from None
