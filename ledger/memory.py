@@ -8,7 +8,7 @@ raises before ``write`` leaves no trace, which is all the writer relies on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
@@ -136,11 +136,19 @@ class MemoryStore:
     async def load(self, community: str, needs: Needs) -> Loaded:
         return await _MemoryTx(self._journal(community), writable=False).load(needs)
 
-    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+    async def write_if_tip(
+        self,
+        community: str,
+        tip: tuple[int, bytes],
+        batch: BatchWrite,
+        new_ids: Collection[str] = (),
+    ) -> bool:
         journal = self._journal(community)
         async with journal.lock:
             last = journal.entries[-1].leaf if journal.entries else ZERO_HASH
             if (len(journal.entries), last) != tip:
+                return False
+            if any(i in journal.by_id or i in journal.rejections for i in new_ids):
                 return False
             await _MemoryTx(journal).write(batch)
             return True

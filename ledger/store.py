@@ -11,7 +11,7 @@ Two implementations pass the same contract suite: ``ledger.memory.MemoryStore``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -100,9 +100,16 @@ class Store(Protocol):
         """What ``needs`` asks for, read in one consistent view."""
         ...
 
-    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+    async def write_if_tip(
+        self,
+        community: str,
+        tip: tuple[int, bytes],
+        batch: BatchWrite,
+        new_ids: Collection[str] = (),
+    ) -> bool:
         """Write ``batch`` in one transaction if the journal's (size, last leaf) is still
-        ``tip``; otherwise write nothing and return False."""
+        ``tip`` and none of ``new_ids`` is an entry's id or a remembered rejection's;
+        otherwise write nothing and return False."""
         ...
 
     async def communities(self) -> list[str]: ...

@@ -16,8 +16,10 @@ N+1 is assembled again inside a new transaction from what the database says.
 So speculation can cost time, never correctness.
 
 Under load every trip to the database waits for the event loop's turn, so a
-batch on a basis makes two: one read (``Store.load``) and one write that checks
-the head and commits (``Store.write_if_tip``).
+batch on a basis makes one: a write that checks, under the lock, that the head
+is the one it was assembled on and that its drafts' ids are new, and commits
+(``Store.write_if_tip``). Only drafts that name an account, a month or an
+entry the basis has not seen yet need a read first (``Store.load``).
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ class _Prepared:
     assembly: Assembly
     checkpoint: StoredCheckpoint | None
     after: _Basis
+    # Draft ids taken to be new without reading: landing checks them.
+    unchecked_ids: frozenset[str] = frozenset()
 
 
 class Writer:
@@ -241,11 +245,22 @@ class Writer:
             time = max(format_time(self._clock.now()), basis.head.last_time)
             if basis.head.last_time[:7] in ("", time[:7]):
                 needs = needs_of(drafts, time[:7])
-                loaded = basis.merge(
-                    await self._store.load(self._community, basis.missing(needs)), needs
-                )
+                missing = basis.missing(needs)
+                unchecked: frozenset[str] = frozenset()
+                if missing.account_ids or missing.monthly_keys or missing.corrected_seqs:
+                    found = await self._store.load(self._community, missing)
+                else:
+                    # Only the drafts' ids are new to the basis: take them to be
+                    # new to the journal too (a retry is rare), and have the
+                    # landing check that under its lock instead of reading first.
+                    found, unchecked = Loaded(LedgerState(), {}, {}), missing.entry_ids
+                loaded = basis.merge(found, needs)
                 known = basis.monthly_known | needs.monthly_keys
-                return self._assemble(basis.head, loaded, drafts, time, known, basis.batch, number)
+                prepared = self._assemble(
+                    basis.head, loaded, drafts, time, known, basis.batch, number
+                )
+                prepared.unchecked_ids = unchecked
+                return prepared
             # A new month: the month counters must come from the store.
         async with self._store.reader(self._community) as reader:
             return await self._prepare_fresh(reader, drafts, number)
@@ -322,14 +337,15 @@ class Writer:
         try:
             tip = (prepared.on.size, prepared.on.last_leaf)
             written = exact and await self._store.write_if_tip(
-                self._community, tip, prepared.assembly.write
+                self._community, tip, prepared.assembly.write, prepared.unchecked_ids
             )
             if written:
                 self._last_exact = prepared.number
             else:
                 # The journal moved under this batch (another process, or a
-                # batch before it that did not land as assembled): assemble it
-                # again on what is there now, under the lock.
+                # batch before it that did not land as assembled), or one of
+                # its ids was not new after all: assemble it again on what is
+                # there now, under the lock.
                 self._resync = True
                 async with self._store.batch(self._community) as tx:
                     prepared = await self._prepare_fresh(

@@ -120,9 +120,17 @@ def read_tip(db: Db, community: str) -> tuple[int, bytes]:
     return (int(last[0][0]) + 1, bytes(last[0][1])) if last else (0, ZERO_HASH)
 
 
-def write_if_tip(db: Db, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
-    """Write ``batch`` if the journal still ends at ``tip``; else write nothing, return False."""
+def write_if_tip(
+    db: Db, community: str, tip: tuple[int, bytes], batch: BatchWrite, new_ids: Sequence[str]
+) -> bool:
+    """Write ``batch`` if the journal still ends at ``tip`` and knows none of ``new_ids``
+    (as entries or remembered rejections); else write nothing and return False."""
     if read_tip(db, community) != tip:
+        return False
+    ids = sorted(new_ids)
+    if select_in(db, SELECT_ENTRY_IDS, ids, community) or select_in(
+        db, SELECT_REJECTED_IDS, ids, community
+    ):
         return False
     write(db, community, batch)
     return True
@@ -284,6 +292,8 @@ SELECT_ALL_ACCOUNTS = (
 SELECT_BY_SEQ = "SELECT seq, data FROM journal_entries WHERE community = ? AND seq IN ?"
 SELECT_CORRECTED = "SELECT corrects FROM journal_entries WHERE community = ? AND corrects IN ?"
 SELECT_BY_ID = "SELECT seq, data FROM journal_entries WHERE community = ? AND id IN ?"
+SELECT_ENTRY_IDS = "SELECT id FROM journal_entries WHERE community = ? AND id IN ?"
+SELECT_REJECTED_IDS = "SELECT id FROM rejections WHERE community = ? AND id IN ?"
 SELECT_REJECTIONS = (
     "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
 )

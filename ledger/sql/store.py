@@ -13,7 +13,7 @@ goes through the async SQLAlchemy engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -114,16 +114,21 @@ class SqlStore:
         async with self.reader(community) as tx:
             return await tx.load(needs)
 
-    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+    async def write_if_tip(
+        self,
+        community: str,
+        tip: tuple[int, bytes],
+        batch: BatchWrite,
+        new_ids: Collection[str] = (),
+    ) -> bool:
+        args = (community, tip, batch, list(new_ids))
         if self._workers is not None:
-            written: bool = await self._workers.run(
-                True, journal.write_if_tip, community, tip, batch
-            )
+            written: bool = await self._workers.run(True, journal.write_if_tip, *args)
             return written
         async with self.engine.connect() as conn, conn.begin():
             lock = text("SELECT pg_advisory_xact_lock(:k)")
             await conn.execute(lock, {"k": advisory_key(community)})
-            written = await alchemy_call(conn)(journal.write_if_tip, community, tip, batch)
+            written = await alchemy_call(conn)(journal.write_if_tip, *args)
             return written
 
     @asynccontextmanager

@@ -366,6 +366,41 @@ async def test_a_retry_through_a_fresh_writer_returns_the_stored_entry(
     assert retry.entry == entry
 
 
+async def test_retries_reach_a_writer_that_has_seen_every_account_and_are_recognised(
+    store: Store, ledger: Ledger
+) -> None:
+    # The writer's basis knows every account here, so it assembles these
+    # drafts without reading and leaves the ids to the landing's check.
+    *_, paid = await accepted(ledger, *BASE, earn("org-1", "member-1", 600), transfer(id="t-1"))
+    refused = await ledger.append(COMMUNITY, transfer(minutes=999, id="t-2"))
+    await accepted(ledger, transfer(id="t-3"), transfer(id="t-4"))  # t-1, t-2 leave the basis
+    size = (await store.head(COMMUNITY)).size
+
+    again = await ledger.append(COMMUNITY, transfer(id="t-1"))
+    refused_again = await ledger.append(COMMUNITY, transfer(minutes=999, id="t-2"))
+    changed = await ledger.append(COMMUNITY, transfer(minutes=1, id="t-2"))
+
+    assert isinstance(again, Appended) and again.accepted.retried and again.entry == paid
+    assert refused_again == refused and code_of(refused) == "exceeds_balance"
+    assert code_of(changed) == "id_already_failed"
+    assert (await store.head(COMMUNITY)).size == size
+    assert code_of(await ledger.append(COMMUNITY, transfer(id="t-5"))) == "accepted"
+
+
+async def test_a_write_does_not_land_over_an_id_the_journal_already_knows(
+    store: Store, ledger: Ledger
+) -> None:
+    *_, entry = await accepted(ledger, *BASE)
+    await ledger.append(COMMUNITY, transfer(minutes=999, id="refused"))
+    head = await store.head(COMMUNITY)
+    tip = (head.size, head.last_leaf)
+    nothing = BatchWrite()
+
+    assert not await store.write_if_tip(COMMUNITY, tip, nothing, [entry.id])
+    assert not await store.write_if_tip(COMMUNITY, tip, nothing, ["fresh", "refused"])
+    assert await store.write_if_tip(COMMUNITY, tip, nothing, ["fresh"])
+
+
 async def test_a_batch_loads_what_its_drafts_need(store: Store, ledger: Ledger) -> None:
     await accepted(ledger, *BASE, configure(member_earning_cap_minutes_per_month=600))
     (earned,) = await accepted(ledger, earn("org-1", "member-1", 90, id="e-1"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -58,12 +58,18 @@ class FlakyStore:
         async with self.inner.batch(community) as tx:
             yield _FlakyTx(tx, self)
 
-    async def write_if_tip(self, community: str, tip: tuple[int, bytes], batch: BatchWrite) -> bool:
+    async def write_if_tip(
+        self,
+        community: str,
+        tip: tuple[int, bytes],
+        batch: BatchWrite,
+        new_ids: Collection[str] = (),
+    ) -> bool:
         self.batches += 1
         if self.gate is not None:
             await self.gate.wait()
         self._maybe_fail()
-        written: bool = await self.inner.write_if_tip(community, tip, batch)
+        written: bool = await self.inner.write_if_tip(community, tip, batch, new_ids)
         return written
 
     def _maybe_fail(self) -> None:
