@@ -238,8 +238,9 @@ class Writer:
     async def _prepare(self, drafts: list[Draft], basis: _Basis | None, number: int) -> _Prepared:
         """Assemble ``drafts`` on ``basis``, or on a fresh read of the store when there is none.
 
-        On a basis, one read (the drafts' ids and what the basis has not seen)
-        is all a batch costs before it lands.
+        On a basis, a batch reads only the accounts, months and corrected
+        entries the basis has not seen, if any; its drafts' ids are checked
+        when it lands.
         """
         if basis is not None:
             time = max(format_time(self._clock.now()), basis.head.last_time)
