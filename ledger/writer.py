@@ -257,11 +257,9 @@ class Writer:
                     found, unchecked = Loaded(LedgerState(), {}, {}), missing.entry_ids
                 loaded = basis.merge(found, needs)
                 known = basis.monthly_known | needs.monthly_keys
-                prepared = self._assemble(
-                    basis.head, loaded, drafts, time, known, basis.batch, number
+                return self._assemble(
+                    basis.head, loaded, drafts, time, known, basis.batch, number, unchecked
                 )
-                prepared.unchecked_ids = unchecked
-                return prepared
             # A new month: the month counters must come from the store.
         async with self._store.reader(self._community) as reader:
             return await self._prepare_fresh(reader, drafts, number)
@@ -283,6 +281,7 @@ class Writer:
         known: frozenset[tuple[str, str]],
         on_batch: int | None,
         number: int,
+        unchecked_ids: frozenset[str] = frozenset(),
     ) -> _Prepared:
         # Never sign a tree that does not extend the last signed one.
         last = head.checkpoint
@@ -301,6 +300,7 @@ class Writer:
             assembly=assembly,
             checkpoint=checkpoint,
             after=self._basis_after(head, assembly, loaded.state, known, checkpoint, number),
+            unchecked_ids=unchecked_ids,
         )
 
     @staticmethod

@@ -137,14 +137,13 @@ class SqliteWorkers:
         return worker
 
     @asynccontextmanager
-    async def transaction(self, write: bool) -> AsyncIterator[Call]:
-        """A transaction (``BEGIN IMMEDIATE`` to write); commits when the block succeeds."""
+    async def _borrowed(self) -> AsyncIterator[_Worker]:
+        """A worker for one transaction; it goes back to the pool only if the block
+        ended in a commit or a successful rollback."""
         worker = await self._take()
         healthy = False
         try:
-            await worker.call(_begin, write)
-            yield worker.call
-            await worker.call(_commit)
+            yield worker
             healthy = True
         finally:
             if not healthy:
@@ -153,6 +152,14 @@ class SqliteWorkers:
                 self._idle.append(worker)
             else:
                 self._retire(worker)
+
+    @asynccontextmanager
+    async def transaction(self, write: bool) -> AsyncIterator[Call]:
+        """A transaction (``BEGIN IMMEDIATE`` to write); commits when the block succeeds."""
+        async with self._borrowed() as worker:
+            await worker.call(_begin, write)
+            yield worker.call
+            await worker.call(_commit)
 
     async def run(self, write: bool, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn`` in a transaction of its own, begun and committed in the same hand-off.
@@ -161,19 +168,8 @@ class SqliteWorkers:
         waits for the event loop's turn, so the few that a group commit needs
         decide how long its callers wait.
         """
-        worker = await self._take()
-        healthy = False
-        try:
-            result = await worker.call(_in_transaction, write, fn, args)
-            healthy = True
-            return result
-        finally:
-            if not healthy:
-                healthy = await self._roll_back(worker)
-            if healthy and len(self._idle) < SQLITE_IDLE_CONNECTIONS_MAX:
-                self._idle.append(worker)
-            else:
-                self._retire(worker)
+        async with self._borrowed() as worker:
+            return await worker.call(_in_transaction, write, fn, args)
 
     async def _roll_back(self, worker: _Worker) -> bool:
         try:
