@@ -42,7 +42,7 @@ import json
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -641,18 +641,10 @@ class Audit:
         )
 
     def _accept_plain(self, position: int, seq: int, time: str, id_: str, leaf: bytes) -> None:
-        """Record a line that passed every check: ``_note_id`` and ``_advance``, spelled
-        out, since this runs for nearly every line."""
+        """Record a line that passed every check: ``_note_id`` and ``_advance`` in one go."""
         self._next_seq = seq + 1
         self._last_time = time
-        fingerprint = hash(id_)
-        self._ids.append(fingerprint)
-        bit = fingerprint & _ID_BIT_MASK
-        seen = self._seen
-        if seen[bit >> 3] & (1 << (bit & 7)):
-            self._seen_twice.add(fingerprint)
-        else:
-            seen[bit >> 3] |= 1 << (bit & 7)
+        self._note_id(hash(id_))
         self._last_leaf = leaf
         self._frontier.append(leaf)
         if self._pending:
@@ -725,17 +717,7 @@ class Audit:
 
     def _accept_run(self, run: Run, ids: list[str], start: int, end: int, position: int) -> None:
         """``_accept_plain`` for run lines ``start`` to ``end``, which passed every check."""
-        fingerprints = list(map(hash, ids[start:end]))
-        self._ids.extend(fingerprints)
-        seen, twice = self._seen, self._seen_twice
-        for fingerprint in fingerprints:
-            bit = fingerprint & _ID_BIT_MASK
-            mask = 1 << (bit & 7)
-            byte = seen[bit >> 3]
-            if byte & mask:
-                twice.add(fingerprint)
-            else:
-                seen[bit >> 3] = byte | mask
+        self._note_ids(list(map(hash, ids[start:end])))
         self._next_seq = run.seq + end
         self._last_time = run.time(end - 1)
         self._last_leaf = run.leaf(end - 1)
@@ -850,13 +832,20 @@ class Audit:
     # -- ids
 
     def _note_id(self, fingerprint: int) -> None:
-        self._ids.append(fingerprint)
-        bit = fingerprint & _ID_BIT_MASK
-        mask = 1 << (bit & 7)
-        if self._seen[bit >> 3] & mask:
-            self._seen_twice.add(fingerprint)
-        else:
-            self._seen[bit >> 3] |= mask
+        self._note_ids((fingerprint,))
+
+    def _note_ids(self, fingerprints: Sequence[int]) -> None:
+        """Remember ids by fingerprint; one seen before is a suspect (``duplicate_id_suspects``)."""
+        self._ids.extend(fingerprints)
+        seen, twice = self._seen, self._seen_twice
+        for fingerprint in fingerprints:
+            bit = fingerprint & _ID_BIT_MASK
+            mask = 1 << (bit & 7)
+            byte = seen[bit >> 3]
+            if byte & mask:
+                twice.add(fingerprint)
+            else:
+                seen[bit >> 3] = byte | mask
 
     def duplicate_id_suspects(self) -> list[int]:
         """Lines whose id hash another line shares (at most AUDIT_ID_SUSPECTS_MAX).
