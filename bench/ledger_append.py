@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import machine
 
-from api.app import settle_long_lived_objects
+from api.app import tune_for_serving
 from ledger.clock import SystemClock
 from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Rejected, Settings
 from ledger.note import generate_signer
@@ -132,7 +132,7 @@ async def ledger_run(url: str, transfers: int) -> dict[str, float]:
     members = await seed(ledger)
     # What the server does once it has started: objects that live as long as the
     # process are kept out of every full collection.
-    settle_long_lived_objects()
+    tune_for_serving()
     await drive(ledger, members, min(transfers // 10, 5_000), "warm")
     rss_before = rss_bytes()
     first = await drive(ledger, members, transfers // 2, "a")

@@ -54,6 +54,11 @@ RECEIPT_EXTRA_BYTES_MAX = 1_024
 
 # Reads.
 PAGE_SIZE_MAX = 500
+# An account's history is indexed (table account_history) behind the journal, in
+# one sorted pass once this many entries are unindexed: per entry that costs a
+# fraction of keeping an index on every batch. A history read scans at most this
+# many newest entries directly.
+HISTORY_LAG_MAX = 8_192
 PAGE_SIZE_DEFAULT = 50
 ENTRY_RANGE_MAX = 1_000
 

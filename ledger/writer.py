@@ -147,6 +147,10 @@ class _Prepared:
     unchecked_ids: frozenset[str] = frozenset()
 
 
+# A prepared batch handed to the lander, with the future its write sets.
+_Handed = tuple[list[_Waiting], _Prepared, "asyncio.Future[None]"]
+
+
 class Writer:
     """The single writer of one community's journal within this process."""
 
@@ -160,7 +164,10 @@ class Writer:
         self._clock = clock
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._landing: asyncio.Task[None] | None = None
+        # Prepared batches go to the lander, which writes them one at a time in
+        # order; each batch's ``written`` future is set once its write is done.
+        self._lander: asyncio.Task[None] | None = None
+        self._prepared: asyncio.Queue[_Handed | None] = asyncio.Queue()
         self._broken: BaseException | None = None
         self._resync = False
         self._batches = 0
@@ -181,6 +188,7 @@ class Writer:
         loop = asyncio.get_running_loop()
         if self._task is None:
             self._task = loop.create_task(self._run())
+            self._lander = loop.create_task(self._land_in_order())
         future: asyncio.Future[Result] = loop.create_future()
         self._queue.put_nowait(_Waiting(draft, future))
         return await future
@@ -192,10 +200,12 @@ class Writer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._landing is not None:
+        if self._lander is not None:
+            # Batches already prepared are written; then the lander stops.
+            self._prepared.put_nowait(None)  # stop
             with contextlib.suppress(asyncio.CancelledError):
-                await self._landing
-            self._landing = None
+                await self._lander
+            self._lander = None
         while not self._queue.empty():  # nobody will take these any more
             self._fail([self._queue.get_nowait()], RuntimeError("the writer was closed"))
 
@@ -207,7 +217,17 @@ class Writer:
 
     async def _run(self) -> None:
         basis: _Basis | None = None
+        # The writes of the last batch handed to the lander and of the one before.
+        # A batch is assembled while the last one is being written, never before
+        # the one before it is done: a basis is at most one uncommitted batch
+        # ahead of the store (its ``recent``). Awaited directly, not through a
+        # shield, so that this resumes before the landed batch's callers do;
+        # cancelling the wait cancels that future only, never the write.
+        before_last: asyncio.Future[None] | None = None
+        last: asyncio.Future[None] | None = None
         while self._broken is None:
+            if before_last is not None and not before_last.done():
+                await before_last
             batch = await self._next_batch()
             try:
                 if self._resync:
@@ -225,15 +245,37 @@ class Writer:
                     basis = None
                     continue
                 basis = prepared.after
-                if self._landing is not None:
-                    # Batches land in order, one at a time. Shielded: closing the
-                    # writer must not cancel a batch that is being written.
-                    await asyncio.shield(self._landing)
-                self._landing = asyncio.get_running_loop().create_task(self._land(batch, prepared))
+                before_last, last = last, asyncio.get_running_loop().create_future()
+                self._prepared.put_nowait((batch, prepared, last))
             except asyncio.CancelledError:
-                # Closing, with this batch taken but not yet handed to a landing.
+                # Closing, with this batch taken but not yet handed to the lander.
                 self._fail(batch, RuntimeError("the writer was closed"))
                 raise
+
+    async def _land_in_order(self) -> None:
+        """Write prepared batches one at a time, in the order they were assembled.
+
+        A batch's ``written`` is set when its write is done, before its callers
+        hear back; the next prepared batch's write starts before they do, so the
+        database works on it while they run.
+        """
+        while True:
+            handed = await self._prepared.get()
+            if handed is None:
+                return
+            batch, prepared, written = handed
+            if self._broken is not None:  # assembled before an invariant broke
+                self._fail(batch, self._broken)
+                written.cancel()
+                continue
+            try:
+                landed = await self._land(batch, prepared)
+            finally:
+                if not written.done():  # cancelled when the writer was closed
+                    written.set_result(None)
+            if landed is not None:
+                # After the next prepared batch's write has been handed over.
+                asyncio.get_running_loop().call_soon(self._deliver, batch, landed)
 
     async def _prepare(self, drafts: list[Draft], basis: _Basis | None, number: int) -> _Prepared:
         """Assemble ``drafts`` on ``basis``, or on a fresh read of the store when there is none.
@@ -331,8 +373,10 @@ class Writer:
             recent_rejections={r.id: (r, f) for r, f in assembly.write.rejections},
         )
 
-    async def _land(self, batch: list[_Waiting], prepared: _Prepared) -> None:
-        """Write a prepared batch durably, reassembling it if its basis did not hold."""
+    async def _land(self, batch: list[_Waiting], prepared: _Prepared) -> _Prepared | None:
+        """Write a prepared batch durably, reassembling it if its basis did not hold.
+
+        Returns the batch as written, or None when it failed (its callers are told)."""
         exact = prepared.on_batch in (None, self._last_exact)
         self._last_exact = None
         try:
@@ -355,12 +399,15 @@ class Writer:
                     await tx.write(prepared.assembly.write)
         except AssertionError as exc:
             self._stop(batch, exc)
-            return
+            return None
         except Exception as exc:
             log.exception("batch for %s failed", self._community)
             self._resync = True
             self._fail(batch, exc)
-            return
+            return None
+        return prepared
+
+    def _deliver(self, batch: list[_Waiting], prepared: _Prepared) -> None:
         first_seq = prepared.on.size
         for waiting, outcome in zip(batch, prepared.assembly.outcomes, strict=True):
             if not waiting.future.done():

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS
+from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PARAMETERS_MAX
 
 Call = Callable[..., Awaitable[Any]]
 SQLITE_IDLE_CONNECTIONS_MAX = 4
@@ -38,7 +38,25 @@ class SqliteDb:
         return self.conn.execute(sql, params).fetchall()
 
     def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        self.conn.executemany(sql, rows)
+        """``executemany``, but an ``INSERT ... VALUES (?, ...)`` of several rows runs as
+        statements of as many rows as SQLite's parameter limit allows.
+
+        sqlite3 releases the GIL while a statement steps and takes it back after:
+        per row with ``executemany``, where each take waits for the event loop's
+        thread to let go. One step per chunk lets the database work through a
+        whole batch while the event loop runs.
+        """
+        head, marker, tail = sql.partition(" VALUES (")
+        if len(rows) < 2 or not marker or not head.startswith("INSERT"):
+            self.conn.executemany(sql, rows)
+            return
+        group, close, tail = tail.partition(")")
+        group = f"({group}{close}"
+        per_statement = SQLITE_PARAMETERS_MAX // len(rows[0])
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = ", ".join([group] * len(chunk))
+            self.conn.execute(f"{head} VALUES {values}{tail}", [p for row in chunk for p in row])
 
     def execute(self, sql: str, params: Sequence[Any]) -> None:
         self.conn.execute(sql, params)

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 WRITE_OPTION = "buurtmunt_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# SQLite's default limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER).
+SQLITE_PARAMETERS_MAX = 32_766
 
 
 def is_sqlite(url: str) -> bool:

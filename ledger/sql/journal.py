@@ -18,13 +18,16 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from ledger import limits
 from ledger.canonical import ZERO_HASH, decode_entry
 from ledger.merkle import Frontier, node_home, range_nodes
 from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
+from ledger.sql.engine import SQLITE_PARAMETERS_MAX
 from ledger.state import AccountState, LedgerState
 from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
 
-IN_CHUNK = 500  # values per IN (...) list on SQLite, well under its parameter limit
+# Values per IN (...) list on SQLite: one statement for a whole batch's ids.
+IN_CHUNK = SQLITE_PARAMETERS_MAX - 2
 Row = Sequence[Any]
 
 
@@ -216,7 +219,15 @@ def write(db: Db, community: str, batch: BatchWrite) -> None:
         ids, amounts = zip(*batch.balances.items(), strict=True)
         db.execute(PG_UPDATE_BALANCES, (c, list(ids), list(amounts)))
     elif batch.balances:
-        db.many(UPDATE_BALANCE, [(b, c, a) for a, b in batch.balances.items()])
+        # One statement, not one per account (see ``SqliteDb.many``).
+        items = list(batch.balances.items())
+        for start in range(0, len(items), SQLITE_BALANCES_PER_STATEMENT):
+            chunk = items[start : start + SQLITE_BALANCES_PER_STATEMENT]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            db.execute(
+                SQLITE_UPDATE_BALANCES.format(values=values),
+                [*(x for pair in chunk for x in pair), c],
+            )
     _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
     _many(
         db,
@@ -243,6 +254,24 @@ def write(db: Db, community: str, batch: BatchWrite) -> None:
     if batch.checkpoint is not None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
+    if batch.entries:
+        index_history(db, c, batch.entries[-1].seq + 1, limits.HISTORY_LAG_MAX)
+
+
+def index_history(db: Db, community: str, size: int, lag_max: int) -> None:
+    """Index entries below ``size`` by account if ``lag_max`` or more of them are not yet.
+
+    One sorted pass over many entries touches each account's page of
+    ``account_history`` once, where indexing every batch as it lands would touch it
+    once per batch. Runs inside the batch's transaction, so the index and its mark
+    move together with the journal.
+    """
+    marks = db.rows(native(db, SELECT_HISTORY_MARK), (community,))
+    indexed = int(marks[0][0]) if marks else 0
+    if size - indexed < lag_max:
+        return
+    db.execute(native(db, INDEX_HISTORY), (community, indexed, size) * 2)
+    db.execute(native(db, UPSERT_HISTORY_MARK), (community, size))
 
 
 def _many(db: Db, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -304,6 +333,20 @@ INSERT_ENTRY = (
     "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
     "corrects, data, leaf, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+SELECT_HISTORY_MARK = "SELECT indexed_size FROM account_history_marks WHERE community = ?"
+INDEX_HISTORY = (
+    "INSERT INTO account_history (community, account, seq) "
+    "SELECT community, account, seq FROM ("
+    "SELECT community, from_account AS account, seq FROM journal_entries "
+    "WHERE community = ? AND seq >= ? AND seq < ? AND from_account IS NOT NULL "
+    "UNION ALL SELECT community, to_account AS account, seq FROM journal_entries "
+    "WHERE community = ? AND seq >= ? AND seq < ? AND to_account IS NOT NULL"
+    ") AS named ORDER BY account, seq"
+)
+UPSERT_HISTORY_MARK = (
+    "INSERT INTO account_history_marks (community, indexed_size) VALUES (?, ?) "
+    "ON CONFLICT (community) DO UPDATE SET indexed_size = excluded.indexed_size"
+)
 INSERT_ACCOUNT = (
     "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
     "balance_minutes) VALUES (?, ?, ?, ?, ?, 0)"
@@ -312,7 +355,11 @@ UPDATE_ACCOUNT_SPEC = (
     "UPDATE accounts SET floor_minutes = ?, budget_minutes_per_month = ? "
     "WHERE community = ? AND id = ?"
 )
-UPDATE_BALANCE = "UPDATE accounts SET balance_minutes = ? WHERE community = ? AND id = ?"
+SQLITE_UPDATE_BALANCES = (
+    "UPDATE accounts SET balance_minutes = v.column2 FROM (VALUES {values}) AS v "
+    "WHERE accounts.community = ? AND accounts.id = v.column1"
+)
+SQLITE_BALANCES_PER_STATEMENT = SQLITE_PARAMETERS_MAX // 2 - 1
 UPSERT_MONTHLY = (
     "INSERT INTO monthly_totals (community, account, month, minutes) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (community, account, month) DO UPDATE SET minutes = excluded.minutes"

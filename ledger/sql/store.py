@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,6 +27,18 @@ from ledger.sql.connections import Call, SqliteWorkers, alchemy_call
 from ledger.sql.engine import make_engine
 from ledger.sql.journal import account_from_row, advisory_key, entry_from_row
 from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
+
+SELECT_HISTORY_MARK = "SELECT indexed_size FROM account_history_marks WHERE community = :c"
+SELECT_UNINDEXED_HISTORY = (
+    "SELECT seq, data FROM journal_entries WHERE community = :c AND seq >= :m AND seq < :b "
+    "AND (from_account = :a OR to_account = :a) ORDER BY seq DESC LIMIT :n"
+)
+SELECT_INDEXED_HISTORY = (
+    "SELECT j.seq, j.data FROM account_history h JOIN journal_entries j "
+    "ON j.community = h.community AND j.seq = h.seq "
+    "WHERE h.community = :c AND h.account = :a AND h.seq < :m AND h.seq < :b "
+    "ORDER BY h.seq DESC LIMIT :n"
+)
 
 __all__ = ["SqlBatch", "SqlStore", "advisory_key", "entry_from_row"]
 
@@ -187,20 +200,18 @@ class SqlStore:
     ) -> list[Entry]:
         before = limits.TREE_SIZE_MAX if before_seq is None else before_seq
         limit = max(1, min(limit, limits.PAGE_SIZE_MAX))
-        sql = (
-            "SELECT seq, data FROM journal_entries WHERE community = :c AND {col} = :a "
-            "AND seq < :b ORDER BY seq DESC LIMIT :n"
-        )
+        params: dict[str, Any] = {"c": community, "a": account_id, "b": before, "n": limit}
         async with self._read() as conn:
-            seen: dict[int, bytes] = {}
-            for column in ("from_account", "to_account"):
-                rows = await conn.execute(
-                    text(sql.format(col=column)),
-                    {"c": community, "a": account_id, "b": before, "n": limit},
-                )
-                seen.update((int(r.seq), r.data) for r in rows)
-        newest = sorted(seen, reverse=True)[:limit]
-        return [entry_from_row(community, seq, seen[seq]) for seq in newest]
+            # Entries from the mark on are not indexed yet (fewer than
+            # HISTORY_LAG_MAX): scan them. The mark only moves up, and what is
+            # below it is indexed, so reading it first leaves no gap.
+            mark = await conn.scalar(text(SELECT_HISTORY_MARK), params)
+            params["m"] = int(mark or 0)
+            rows = list(await conn.execute(text(SELECT_UNINDEXED_HISTORY), params))
+            if len(rows) < limit and params["m"] > 0:
+                params["n"] = limit - len(rows)
+                rows += await conn.execute(text(SELECT_INDEXED_HISTORY), params)
+        return [entry_from_row(community, int(r.seq), r.data) for r in rows]
 
     async def account(self, community: str, account_id: str) -> AccountRow | None:
         async with self._read() as conn:

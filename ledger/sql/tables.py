@@ -1,10 +1,13 @@
 """The journal's tables, as SQLModel classes; the schema Alembic migrates.
 
 ``journal_entries`` holds each entry's exact canonical bytes (``data``) and the
-columns derived from them that queries need. The database refuses UPDATE and
+columns derived from them that queries need; the database refuses UPDATE and
 DELETE on it and on ``checkpoints`` (triggers in the migration). ``accounts``,
 ``monthly_totals`` and ``ledger_settings`` are caches of what the journal says,
 updated in the same transaction as the entries; the audit rebuilds them.
+``account_history`` indexes entries by the accounts they name, trailing the
+journal by fewer than ``limits.HISTORY_LAG_MAX`` entries
+(``account_history_marks`` says how far).
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ class JournalEntryRow(SQLModel, table=True):
     __tablename__ = "journal_entries"
     __table_args__ = (
         Index("ix_journal_entries_id", "community", "id", unique=True),
-        Index("ix_journal_entries_from", "community", "from_account", "seq"),
-        Index("ix_journal_entries_to", "community", "to_account", "seq"),
         Index(
             "ix_journal_entries_corrects",
             "community",
@@ -37,7 +38,8 @@ class JournalEntryRow(SQLModel, table=True):
     kind: str = Field(max_length=16)
     time: str = Field(max_length=27)
     # The account paying (or, for open and budget entries, none) and the account
-    # receiving (or the account opened / organisation budgeted), for history queries.
+    # receiving (or the account opened / organisation budgeted), for history: the
+    # newest entries are found by these, older ones through ``account_history``.
     from_account: str | None = Field(default=None, max_length=40)
     to_account: str | None = Field(default=None, max_length=40)
     corrects: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -97,3 +99,23 @@ class RejectionRow(SQLModel, table=True):
     code: str = Field(max_length=64)
     numbers: str  # canonical JSON object of the rejection's numbers
     fingerprint: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AccountHistoryRow(SQLModel, table=True):
+    """One entry that names one account (as from_account or to_account)."""
+
+    __tablename__ = "account_history"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    community: str = Field(primary_key=True, max_length=40)
+    account: str = Field(primary_key=True, max_length=40)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class AccountHistoryMarkRow(SQLModel, table=True):
+    """Entries with seq below ``indexed_size`` are in ``account_history``."""
+
+    __tablename__ = "account_history_marks"
+
+    community: str = Field(primary_key=True, max_length=40)
+    indexed_size: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ async def test_migrations_create_the_tables_once_with_their_own_version_table(
 
     assert {"people", "roles", "credentials", "enrolment_links", "pending_earnings"} <= tables
     assert {"idempotent_responses", "lockouts", "communities", "named_accounts"} <= tables
-    assert (api_version, ledger_version) == ("0001_api", "0001_journal")
+    assert (api_version, ledger_version) == ("0001_api", "0002_account_history")
 
 
 def test_the_command_line_sets_up_a_community_and_issues_tokens(
@@ -76,11 +77,11 @@ def test_the_command_line_sets_up_a_community_and_issues_tokens(
 
 
 @pytest.mark.parametrize("server", [True, False])
-async def test_only_the_served_app_settles_its_long_lived_objects(
+async def test_only_the_served_app_tunes_the_process(
     sqlite_url: str, server: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settled: list[bool] = []
-    monkeypatch.setattr(app_module, "settle_long_lived_objects", lambda: settled.append(True))
+    monkeypatch.setattr(app_module, "tune_for_serving", lambda: settled.append(True))
     settings = Settings(database_url=sqlite_url, signing_key=generate_signer("t.test").key_string())
     app = app_module.create_app(settings, server=server)
 
@@ -90,12 +91,15 @@ async def test_only_the_served_app_settles_its_long_lived_objects(
     assert settled == ([True] if server else [])
 
 
-def test_settling_freezes_what_exists_and_widens_the_young_generation() -> None:
-    before = gc.get_threshold()
+def test_tuning_freezes_what_exists_widens_the_young_generation_and_shortens_gil_waits() -> None:
+    before, interval = gc.get_threshold(), sys.getswitchinterval()
     try:
-        app_module.settle_long_lived_objects()
+        app_module.tune_for_serving()
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold() == (app_module.YOUNG_GENERATION_OBJECTS, *before[1:])
+        assert sys.getswitchinterval() == pytest.approx(app_module.GIL_SWITCH_INTERVAL_S)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)
+        sys.setswitchinterval(interval)
         gc.set_threshold(*before)

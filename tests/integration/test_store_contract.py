@@ -186,8 +186,16 @@ async def test_an_entry_is_found_by_its_id(store: Store, ledger: Ledger) -> None
 # An account's history.
 
 
+@pytest.fixture(params=[1, 4, None], ids=["indexed", "partly-indexed", "unindexed"])
+def history_lag(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQL stores index history behind the journal: read it wholly indexed, across the
+    mark, and wholly from the unindexed newest entries (the default lag)."""
+    if request.param is not None:
+        monkeypatch.setattr(limits, "HISTORY_LAG_MAX", request.param)
+
+
 async def test_an_accounts_history_pages_newest_first_with_a_cursor(
-    store: Store, ledger: Ledger
+    store: Store, ledger: Ledger, history_lag: None
 ) -> None:
     await accepted(ledger, *BASE)
     mine = [(await accepted(ledger, earn("org-1", "member-1", n)))[0].seq for n in range(1, 8)]
@@ -210,7 +218,7 @@ async def test_an_accounts_history_pages_newest_first_with_a_cursor(
 
 
 async def test_an_accounts_history_holds_every_kind_of_entry_that_moves_its_minutes(
-    store: Store, ledger: Ledger
+    store: Store, ledger: Ledger, history_lag: None
 ) -> None:
     await accepted(ledger, *BASE)
     (earned,) = await accepted(ledger, earn("org-1", "member-1", 120))
@@ -225,7 +233,9 @@ async def test_an_accounts_history_holds_every_kind_of_entry_that_moves_its_minu
     assert member[:3] == [fixed.seq, paid.seq, earned.seq]
 
 
-async def test_an_unknown_account_has_no_history(store: Store, ledger: Ledger) -> None:
+async def test_an_unknown_account_has_no_history(
+    store: Store, ledger: Ledger, history_lag: None
+) -> None:
     await accepted(ledger, *BASE)
 
     assert await store.account_entries(COMMUNITY, "ghost", None, 10) == []
@@ -495,7 +505,7 @@ async def test_communities_are_separate_journals(store: Store, ledger: Ledger) -
 
 
 async def test_an_organisations_history_holds_its_opening_its_budgets_and_its_earns(
-    store: Store, ledger: Ledger
+    store: Store, ledger: Ledger, history_lag: None
 ) -> None:
     opened = next(i for i, d in enumerate(BASE) if d.account and d.account.id == "org-1")
     await accepted(ledger, *BASE)
@@ -508,7 +518,7 @@ async def test_an_organisations_history_holds_its_opening_its_budgets_and_its_ea
 
 
 async def test_a_history_page_holds_at_least_one_and_at_most_the_page_limit(
-    store: Store, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    store: Store, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, history_lag: None
 ) -> None:
     monkeypatch.setattr(limits, "PAGE_SIZE_MAX", 2)
     await accepted(ledger, *BASE, earn(minutes=1), earn(minutes=2), earn(minutes=3))

@@ -48,6 +48,7 @@ class FlakyStore:
         self.failures_left = 0  # fail this many writes, then succeed
         self.gate: asyncio.Event | None = None
         self.batches = 0
+        self.breaking = False  # writes begun while set find an invariant broken
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -66,8 +67,11 @@ class FlakyStore:
         new_ids: Collection[str] = (),
     ) -> bool:
         self.batches += 1
+        breaking = self.breaking  # as the write began
         if self.gate is not None:
             await self.gate.wait()
+        if breaking:
+            raise AssertionError("an invariant broke")
         self._maybe_fail()
         written: bool = await self.inner.write_if_tip(community, tip, batch, new_ids)
         return written
@@ -158,6 +162,28 @@ async def test_a_writer_that_finds_the_tree_disagreeing_with_its_checkpoint_stop
         await ledger.append(COMMUNITY, open_account(a_member("member-10")))
 
     assert (await store.head(COMMUNITY)).size == len(BASE)
+    await ledger.close()
+
+
+async def test_a_batch_assembled_before_the_writer_stopped_is_never_written() -> None:
+    store = FlakyStore()
+    ledger = a_ledger(store)  # type: ignore[arg-type]
+    await accepted(ledger, *BASE)
+    size_before = (await store.head(COMMUNITY)).size
+    store.gate, store.breaking = asyncio.Event(), True
+    first = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-1"))))
+    for _ in range(5):  # m-1's batch is being written, held at the gate
+        await asyncio.sleep(0)
+    second = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-2"))))
+    for _ in range(5):  # m-2's batch is assembled and handed on, waiting its turn
+        await asyncio.sleep(0)
+    store.breaking = False  # only m-1's write finds the invariant broken
+
+    store.gate.set()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+
+    assert all(isinstance(r, LedgerUnavailable) for r in results), results
+    assert (await store.head(COMMUNITY)).size == size_before
     await ledger.close()
 
 
