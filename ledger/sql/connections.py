@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PARAMETERS_MAX
+from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
 
 Call = Callable[..., Awaitable[Any]]
 SQLITE_IDLE_CONNECTIONS_MAX = 4
@@ -39,7 +39,8 @@ class SqliteDb:
 
     def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """``executemany``, but an ``INSERT ... VALUES (?, ...)`` of several rows runs as
-        statements of as many rows as SQLite's parameter limit allows.
+        one multi-row statement (or a few: ``sqlite_chunks``). Its first column
+        must never be NULL.
 
         sqlite3 releases the GIL while a statement steps and takes it back after:
         per row with ``executemany``, where each take waits for the event loop's
@@ -52,11 +53,14 @@ class SqliteDb:
             return
         group, close, tail = tail.partition(")")
         group = f"({group}{close}"
-        per_statement = SQLITE_PARAMETERS_MAX // len(rows[0])
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            values = ", ".join([group] * len(chunk))
-            self.conn.execute(f"{head} VALUES {values}{tail}", [p for row in chunk for p in row])
+        width = len(rows[0])
+        for chunk, slots in sqlite_chunks(rows, width):
+            values = ", ".join([group] * slots)
+            params = [p for row in chunk for p in row]
+            params += [None] * (width * (slots - len(chunk)))
+            # The padding rows are all NULL; a row to insert never starts with one.
+            statement = f"{head} SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL{tail}"
+            self.conn.execute(statement, params)
 
     def execute(self, sql: str, params: Sequence[Any]) -> None:
         self.conn.execute(sql, params)

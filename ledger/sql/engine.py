@@ -9,16 +9,38 @@ durable defaults.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+T = TypeVar("T")
 WRITE_OPTION = "buurtmunt_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # SQLite's default limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER).
 SQLITE_PARAMETERS_MAX = 32_766
+
+
+def sqlite_chunks(
+    items: Sequence[T], width: int, spare: int = 0
+) -> Iterator[tuple[Sequence[T], int]]:
+    """``items`` in chunks for statements with ``width`` parameters per item, each with
+    its number of slots: the next power of two, to be filled up with NULLs.
+
+    sqlite3 keeps a prepared statement per SQL text, and a statement with a
+    placeholder group per item has a text per item count: 2,000 rows of an
+    entry take ~2 MB prepared, and a text for every batch size would fill the
+    cache (128 statements) with hundreds of MB. Padded to powers of two, a
+    statement has a dozen texts; the NULL rows match nothing and are skipped.
+    A chunk holds as many items as SQLite's parameter limit allows, less
+    ``spare`` parameters for the rest of the statement.
+    """
+    most = 1 << (((SQLITE_PARAMETERS_MAX - spare) // width).bit_length() - 1)
+    for start in range(0, len(items), most):
+        chunk = items[start : start + most]
+        yield chunk, 1 << (len(chunk) - 1).bit_length()
 
 
 def is_sqlite(url: str) -> bool:

@@ -22,12 +22,10 @@ from ledger import limits
 from ledger.canonical import ZERO_HASH, decode_entry
 from ledger.merkle import Frontier, node_home, range_nodes
 from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
-from ledger.sql.engine import SQLITE_PARAMETERS_MAX
+from ledger.sql.engine import sqlite_chunks
 from ledger.state import AccountState, LedgerState
 from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
 
-# Values per IN (...) list on SQLite: one statement for a whole batch's ids.
-IN_CHUNK = SQLITE_PARAMETERS_MAX - 2
 Row = Sequence[Any]
 
 
@@ -64,10 +62,10 @@ def select_in(db: Db, sql: str, values: Iterable[Any], *before: Any) -> list[Row
     if db.postgres:
         return db.rows(native(db, sql), (*before, items))
     rows: list[Row] = []
-    for start in range(0, len(items), IN_CHUNK):
-        chunk = items[start : start + IN_CHUNK]
-        statement = sql.replace(" IN ?", " IN (" + ",".join("?" * len(chunk)) + ")")
-        rows.extend(db.rows(statement, (*before, *chunk)))
+    for chunk, slots in sqlite_chunks(items, 1, spare=len(before)):
+        statement = sql.replace(" IN ?", " IN (" + ",".join("?" * slots) + ")")
+        padding = [None] * (slots - len(chunk))  # equal to nothing
+        rows.extend(db.rows(statement, (*before, *chunk, *padding)))
     return rows
 
 
@@ -220,13 +218,12 @@ def write(db: Db, community: str, batch: BatchWrite) -> None:
         db.execute(PG_UPDATE_BALANCES, (c, list(ids), list(amounts)))
     elif batch.balances:
         # One statement, not one per account (see ``SqliteDb.many``).
-        items = list(batch.balances.items())
-        for start in range(0, len(items), SQLITE_BALANCES_PER_STATEMENT):
-            chunk = items[start : start + SQLITE_BALANCES_PER_STATEMENT]
-            values = ", ".join(["(?, ?)"] * len(chunk))
+        for chunk, slots in sqlite_chunks(list(batch.balances.items()), 2, spare=1):
+            values = ", ".join(["(?, ?)"] * slots)
+            padding = [None] * (2 * (slots - len(chunk)))  # matches no account
             db.execute(
                 SQLITE_UPDATE_BALANCES.format(values=values),
-                [*(x for pair in chunk for x in pair), c],
+                [*(x for pair in chunk for x in pair), *padding, c],
             )
     _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
     _many(
@@ -359,7 +356,6 @@ SQLITE_UPDATE_BALANCES = (
     "UPDATE accounts SET balance_minutes = v.column2 FROM (VALUES {values}) AS v "
     "WHERE accounts.community = ? AND accounts.id = v.column1"
 )
-SQLITE_BALANCES_PER_STATEMENT = SQLITE_PARAMETERS_MAX // 2 - 1
 UPSERT_MONTHLY = (
     "INSERT INTO monthly_totals (community, account, month, minutes) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (community, account, month) DO UPDATE SET minutes = excluded.minutes"

@@ -1,8 +1,10 @@
-"""On SQLite a batch is written in as few statements as the parameter limit allows.
+"""On SQLite a batch is written in a few multi-row statements, not a statement per row.
 
-Many rows go into one multi-row statement (one step, so the worker thread takes
-the GIL back once, not once per row). These tests shrink the limit so that a
-small batch needs several statements, and check that nothing is lost or
+One statement steps through many rows while the worker thread has let go of the
+GIL, instead of taking it back after every row. Statements are padded to a power
+of two of rows with NULLs that match nothing, so that a connection prepares a
+dozen statement shapes, not one per batch size. These tests shrink the limit so
+that a small batch needs several statements, and check that nothing is lost or
 reordered across them.
 """
 
@@ -15,11 +17,38 @@ from pathlib import Path
 import pytest
 
 from api.audit_commands import audit_store
-from ledger.sql import connections, journal
+from ledger.sql import engine
 from ledger.sql.connections import SqliteDb
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
 from tests.support.builders import COMMUNITY, a_ledger, a_neighbourhood, accepted, earn, transfer
+
+
+@pytest.mark.parametrize(
+    ("count", "limit", "chunks"),
+    [
+        (0, 32_766, []),
+        (1, 32_766, [(1, 1)]),
+        (11, 32_766, [(11, 16)]),
+        (11, 4, [(4, 4), (4, 4), (3, 4)]),
+        (9, 7, [(4, 4), (4, 4), (1, 1)]),
+    ],
+)
+def test_chunks_stay_within_the_limit_and_are_padded_to_a_power_of_two(
+    count: int, limit: int, chunks: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "SQLITE_PARAMETERS_MAX", limit)
+
+    found = list(engine.sqlite_chunks(list(range(count)), 1))
+
+    assert [(len(chunk), slots) for chunk, slots in found] == chunks
+    assert [x for chunk, _ in found for x in chunk] == list(range(count))
+
+
+def test_every_batch_size_needs_only_a_dozen_statement_shapes() -> None:
+    shapes = {slots for n in range(1, 2_049) for _, slots in engine.sqlite_chunks(range(n), 11)}
+
+    assert shapes == {2**k for k in range(12)}
 
 
 def a_db(tmp_path: Path) -> SqliteDb:
@@ -31,24 +60,24 @@ def a_db(tmp_path: Path) -> SqliteDb:
 def test_many_rows_go_in_statements_of_at_most_the_parameter_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(connections, "SQLITE_PARAMETERS_MAX", 7)  # 3 rows of 2 per statement
+    monkeypatch.setattr(engine, "SQLITE_PARAMETERS_MAX", 9)  # at most 4 rows of 2
     db = a_db(tmp_path)
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
 
-    db.many("INSERT INTO t (k, v) VALUES (?, ?)", [(k, f"v{k}") for k in range(10)])
+    db.many("INSERT INTO t (k, v) VALUES (?, ?)", [(k, f"v{k}") for k in range(11)])
     db.conn.set_trace_callback(None)
 
     assert db.conn.execute("SELECT k, v FROM t ORDER BY k").fetchall() == [
-        (k, f"v{k}") for k in range(10)
+        (k, f"v{k}") for k in range(11)
     ]
-    assert len(statements) == 4, statements  # 3 + 3 + 3 + 1 rows
+    assert [s.count("NULL") for s in statements] == [1, 1, 1 + 2], statements  # 4, 4, 3 + pad
 
 
 def test_an_upsert_keeps_its_conflict_clause_in_every_statement(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(connections, "SQLITE_PARAMETERS_MAX", 4)
+    monkeypatch.setattr(engine, "SQLITE_PARAMETERS_MAX", 4)
     db = a_db(tmp_path)
     db.many("INSERT INTO t (k, v) VALUES (?, ?)", [(k, "old") for k in range(5)])
 
@@ -75,14 +104,13 @@ async def test_a_batch_split_over_many_statements_lands_whole(
 ) -> None:
     """Entries, balances and the id check each need several statements; the journal
     and the cached balances still agree with a replay."""
-    monkeypatch.setattr(connections, "SQLITE_PARAMETERS_MAX", 25)  # 2 entries a statement
-    monkeypatch.setattr(journal, "IN_CHUNK", 3)
-    monkeypatch.setattr(journal, "SQLITE_BALANCES_PER_STATEMENT", 2)
+    # 2 entries, 8 balances or 16 ids a statement.
+    monkeypatch.setattr(engine, "SQLITE_PARAMETERS_MAX", 25)
     store = SqlStore.from_url(f"sqlite:///{tmp_path}/ledger.db")
     await upgrade(store.engine)
     ledger = a_ledger(store)
-    await accepted(ledger, *a_neighbourhood(members=4), earn("org-1", "member-1", 600))
-    drafts = [transfer("member-1", f"member-{2 + n % 3}", 10 + n) for n in range(12)]
+    await accepted(ledger, *a_neighbourhood(members=10), earn("org-1", "member-1", 6000))
+    drafts = [transfer("member-1", f"member-{2 + n % 9}", 10 + n) for n in range(20)]
 
     results = await asyncio.gather(*(ledger.append(COMMUNITY, d) for d in drafts))
     await ledger.close()
@@ -91,5 +119,7 @@ async def test_a_batch_split_over_many_statements_lands_whole(
     report, _ = await audit_store(store, COMMUNITY, ledger.verifier)
     assert report.clean, report.findings
     member_1 = await store.account(COMMUNITY, "member-1")
-    assert member_1 is not None and member_1.balance_minutes == 600 - sum(10 + n for n in range(12))
+    assert member_1 is not None and member_1.balance_minutes == 6000 - sum(
+        10 + n for n in range(20)
+    )
     await store.close()
