@@ -115,3 +115,21 @@ async def test_upgrading_a_journal_from_before_the_index_indexes_all_of_it(
     after = [e.seq for e in await store.account_entries(COMMUNITY, "member-1", None, 50)]
     assert after == before
     assert len(after) == 3
+
+
+async def test_an_emptied_index_is_rebuilt_whole_by_the_next_batch(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What docs/operations.md tells an operator to do with a damaged index."""
+    monkeypatch.setattr(limits, "HISTORY_LAG_MAX", 3)
+    ledger = a_ledger(store)
+    await accepted(ledger, *a_neighbourhood(), earn("org-1", "member-1", 60))
+    async with store.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM account_history"))
+        await conn.execute(text("DELETE FROM account_history_marks"))
+
+    await accepted(ledger, transfer("member-1", "member-2", 30))
+    await ledger.close()
+
+    size = (await store.head(COMMUNITY)).size
+    assert await indexed(store) == (size, await named_pairs(store, size))
