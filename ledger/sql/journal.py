@@ -252,11 +252,11 @@ def write(db: Db, community: str, batch: BatchWrite) -> None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
     if batch.entries:
-        index_history(db, c, batch.entries[-1].seq + 1, limits.HISTORY_LAG_MAX)
+        index_history(db, c, batch.entries[-1].seq + 1)
 
 
-def index_history(db: Db, community: str, size: int, lag_max: int) -> None:
-    """Index entries below ``size`` by account if ``lag_max`` or more of them are not yet.
+def index_history(db: Db, community: str, size: int) -> None:
+    """Index entries below ``size`` by account once ``limits.HISTORY_LAG_MAX`` of them are not.
 
     One sorted pass over many entries touches each account's page of
     ``account_history`` once, where indexing every batch as it lands would touch it
@@ -265,7 +265,7 @@ def index_history(db: Db, community: str, size: int, lag_max: int) -> None:
     """
     marks = db.rows(native(db, SELECT_HISTORY_MARK), (community,))
     indexed = int(marks[0][0]) if marks else 0
-    if size - indexed < lag_max:
+    if size - indexed < limits.HISTORY_LAG_MAX:
         return
     db.execute(native(db, INDEX_HISTORY), (community, indexed, size) * 2)
     db.execute(native(db, UPSERT_HISTORY_MARK), (community, size))

@@ -18,26 +18,27 @@ BOUND = limits.ENTRY_BYTES_MAX + 1
 LONG = b"x" * (BOUND + 5)
 
 
+# Files whose lines end, run long or sit across block and range boundaries awkwardly.
+AWKWARD_FILES = [
+    b"",
+    b"a\nbb\n",
+    b"a\nbb",
+    b"\n\n\n",
+    b"a\n" + LONG + b"\nb\n",
+    b"a\n" + LONG,
+    b"a\n" + b"y" * BOUND,
+    b"y" * BOUND + b"\n" + b"z" * (BOUND + 1) + b"\n",
+    b"".join(b"line %d\n" % n for n in range(1000)),
+]
+
+
 def a_bundle(directory: Path, entries: bytes) -> Bundle:
     (directory / ENTRIES).write_bytes(entries)
     (directory / CHECKPOINT).write_text("unused")
     return Bundle(directory)
 
 
-@pytest.mark.parametrize(
-    "entries",
-    [
-        b"",
-        b"a\nbb\n",
-        b"a\nbb",
-        b"\n\n\n",
-        b"a\n" + LONG + b"\nb\n",
-        b"a\n" + LONG,
-        b"a\n" + b"y" * BOUND,
-        b"y" * BOUND + b"\n" + b"z" * (BOUND + 1) + b"\n",
-        b"".join(b"line %d\n" % n for n in range(1000)),
-    ],
-)
+@pytest.mark.parametrize("entries", AWKWARD_FILES)
 @pytest.mark.parametrize("block_bytes", [1, 7, 4096, 1 << 20])
 def test_blocks_hold_the_lines_bundle_entries_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entries: bytes, block_bytes: int
@@ -80,20 +81,7 @@ def test_the_pre_pass_finds_the_corrections_of_the_lines_bundle_entries_gives(
     assert by_block.unterminated_last_line == by_line.unterminated_last_line
 
 
-@pytest.mark.parametrize(
-    "entries",
-    [
-        b"",
-        b"a\nbb\n",
-        b"a\nbb",
-        b"\n\n\n",
-        b"a\n" + LONG + b"\nb\n",
-        b"a\n" + LONG,
-        b"a\n" + b"y" * BOUND,
-        b"y" * BOUND + b"\n" + b"z" * (BOUND + 1) + b"\n",
-        b"".join(b"line %d\n" % n for n in range(1000)),
-    ],
-)
+@pytest.mark.parametrize("entries", AWKWARD_FILES)
 @pytest.mark.parametrize("range_bytes", [1, 7, 4096, 1 << 20])
 def test_scanned_ranges_hold_one_result_per_line(
     tmp_path: Path, entries: bytes, range_bytes: int
