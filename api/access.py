@@ -68,6 +68,22 @@ class Action(enum.StrEnum):
     LEDGER_INCLUSION = "ledger.inclusion"
     LEDGER_CONSISTENCY = "ledger.consistency"
     RECEIPT_READ = "receipt.read"
+    PAYMENT_REQUEST_CREATE = "payment_request.create"
+    PAYMENT_REQUEST_READ = "payment_request.read"
+    PAYMENT_REQUEST_PAY = "payment_request.pay"
+    PAYMENT_REQUEST_CANCEL = "payment_request.cancel"
+    PAYMENT_REQUEST_WATCH = "payment_request.watch"
+    PAY_CODE_DEVICE = "pay_code.device"
+    PAY_CODE_REDEEM = "pay_code.redeem"
+    CARD_CREATE = "card.create"
+    CARD_READ = "card.read"
+    CARD_REVOKE = "card.revoke"
+    CARD_REDEEM = "card.redeem"
+    PAYMENT_REPORT_CREATE = "payment_report.create"
+    PAYMENT_REPORT_READ = "payment_report.read"
+    REFUND_CREATE = "refund.create"
+    SETTLEMENT_CREATE = "settlement.create"
+    SHOP_STATEMENT = "shop.statement"
 
 
 M, S, C, A, AD, OP = (
@@ -110,6 +126,23 @@ MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.LEDGER_INCLUSION: frozenset({A, AD}),
     Action.LEDGER_CONSISTENCY: EVERYONE,
     Action.RECEIPT_READ: EVERYONE,
+    # A member asks to be paid (neighbour to neighbour), shop staff at the till.
+    Action.PAYMENT_REQUEST_CREATE: frozenset({M, S}),
+    Action.PAYMENT_REQUEST_READ: EVERYONE,
+    Action.PAYMENT_REQUEST_PAY: frozenset({M}),
+    Action.PAYMENT_REQUEST_CANCEL: frozenset({M, S}),
+    Action.PAYMENT_REQUEST_WATCH: frozenset({M, S}),
+    Action.PAY_CODE_DEVICE: frozenset({M}),
+    Action.PAY_CODE_REDEEM: frozenset({S}),
+    Action.CARD_CREATE: frozenset({C, AD}),
+    Action.CARD_READ: frozenset({C, AD}),
+    Action.CARD_REVOKE: frozenset({C, AD}),
+    Action.CARD_REDEEM: frozenset({S}),
+    Action.PAYMENT_REPORT_CREATE: frozenset({M}),
+    Action.PAYMENT_REPORT_READ: frozenset({C, AD}),
+    Action.REFUND_CREATE: frozenset({S}),
+    Action.SETTLEMENT_CREATE: frozenset({AD}),
+    Action.SHOP_STATEMENT: frozenset({S, A, AD}),
 }
 assert set(MATRIX) == set(Action), "every action has a row in the matrix"
 

@@ -27,14 +27,18 @@ from api.bodies import strict_json_body
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     accounts,
+    cards,
     communities,
     credentials,
     health,
     ledger,
     me,
     organisations,
+    pay_codes,
+    payment_requests,
     payments,
     people,
+    shop_payments,
 )
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
@@ -56,6 +60,13 @@ CONTROLLERS = [
     payments.EarningController,
     payments.TransferController,
     payments.CorrectionController,
+    shop_payments.RefundController,
+    shop_payments.SettlementController,
+    shop_payments.ShopStatementController,
+    payment_requests.PaymentRequestController,
+    pay_codes.PayCodeController,
+    pay_codes.PaymentReportController,
+    cards.CardController,
     accounts.AccountController,
     ledger.LedgerController,
     ledger.ReceiptController,

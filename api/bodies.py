@@ -13,10 +13,12 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 from litestar import Request
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import SerializationException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
 _NO_BODY = object()
+_FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
 # Keyed by the handler object itself (never by id(), which a later app could reuse).
 _types: weakref.WeakKeyDictionary[HTTPRouteHandler, Any] = weakref.WeakKeyDictionary()
 
@@ -26,6 +28,9 @@ def _body_type(handler: HTTPRouteHandler) -> Any:
     if cached is None:
         parameter = handler.parsed_fn_signature.parameters.get("data")
         cached = _NO_BODY
+        kwarg = getattr(parameter, "kwarg_definition", None)
+        if parameter is not None and getattr(kwarg, "media_type", None) in _FORM_TYPES:
+            parameter = None  # a page's form, not a JSON body
         if parameter is not None:
             annotation = parameter.annotation
             if get_origin(annotation) is not None and hasattr(annotation, "__metadata__"):

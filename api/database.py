@@ -10,6 +10,7 @@ lock.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,9 +22,12 @@ from ledger.sql.engine import WRITE_OPTION
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None = None) -> None:
+        """``write_lock``: the store's (``SqlStore.write_lock``), so the application's
+        write transactions queue with the journal's instead of inside SQLite."""
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = write_lock
         self._writer = (
             engine.execution_options(**{WRITE_OPTION: True}) if self.is_sqlite else engine
         )
@@ -31,8 +35,20 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        async with AsyncSession(self._writer, expire_on_commit=False) as session, session.begin():
+        async with (
+            self._locked(),
+            AsyncSession(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -7,6 +7,7 @@ under their account id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from api.problems import from_rejection
@@ -25,10 +26,22 @@ from ledger.model import (
 from ledger.service import Ledger
 
 
-async def append(ledger: Ledger, community: str, draft: Draft) -> Entry:
-    """Append ``draft`` (or find it again, for a retry); a refusal raises its problem."""
+async def append(
+    ledger: Ledger,
+    community: str,
+    draft: Draft,
+    on_rejected: Callable[[], object] | None = None,
+) -> Entry:
+    """Append ``draft`` (or find it again, for a retry); a refusal raises its problem.
+
+    The one place that appends for a request. ``on_rejected`` runs before the
+    problem is raised: payments pass the limiter's count of refused attempts,
+    so that a caller probing balances is locked out.
+    """
     result = await ledger.append(community, draft)
     if isinstance(result, Rejected):
+        if on_rejected is not None:
+            on_rejected()
         raise from_rejection(result)
     return result.entry
 
@@ -81,13 +94,49 @@ def earn(
     )
 
 
-def transfer(draft_id: str, payer: str, payee: str, amount_minutes: int, memo: str) -> Draft:
+def transfer(
+    draft_id: str, payer: str, payee: str, amount_minutes: int, memo: str, reference: str = ""
+) -> Draft:
     return Draft(
         id=draft_id,
         kind=EntryKind.TRANSFER,
         actor=payer,
         postings=(Posting(payer, payee, amount_minutes),),
         memo=memo,
+        reference=reference,
+    )
+
+
+def redeem(
+    draft_id: str,
+    actor: str,
+    member: str,
+    shop: str,
+    amount_minutes: int,
+    memo: str,
+    reference: str,
+) -> Draft:
+    """A member pays a shop. ``reference`` names how: a payment request's RID,
+    ``code:<device number>`` or ``card:<card id>``."""
+    return Draft(
+        id=draft_id,
+        kind=EntryKind.REDEEM,
+        actor=actor,
+        postings=(Posting(member, shop, amount_minutes),),
+        memo=memo,
+        reference=reference,
+    )
+
+
+def settle(
+    draft_id: str, actor: str, shop: str, community_account: str, amount_minutes: int
+) -> Draft:
+    """The community retires a shop's credits (the municipality pays the shop outside)."""
+    return Draft(
+        id=draft_id,
+        kind=EntryKind.SETTLE,
+        actor=actor,
+        postings=(Posting(shop, community_account, amount_minutes),),
     )
 
 

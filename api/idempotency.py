@@ -1,9 +1,11 @@
 """Idempotency-Key: a retried POST moves nothing twice and gets the original response.
 
-Every POST under ``/api/v1`` requires the header. For POSTs that append one
-entry, the key *is* the draft's id, so the ledger itself recognises the retry
-(same id, same content: the original entry) and the route rebuilds the same
-response from it. Other POSTs go through ``once``: the first request claims the
+Every POST under ``/api/v1`` requires the header. Keys belong to the
+credential that sent them. For POSTs that append one entry, the entry's id is
+the key scoped to that credential (``entry_id``), so the ledger itself
+recognises the retry (same id, same content: the original entry) and the route
+rebuilds the same response from it, while another caller's same key names
+another entry. Other POSTs go through ``once``: the first request claims the
 key in ``idempotent_responses`` together with a *plan* (the random ids it will
 create), does its work, and stores its response; a retry gets the stored
 response, a concurrent duplicate waits for it, and a request that died half-way
@@ -17,6 +19,7 @@ personal data, and a database dump must not reveal them.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -49,7 +52,10 @@ IdempotencyKeyHeader = Annotated[
         max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX,
         description=(
             "A client-chosen unique key (e.g. a UUID): letters, digits and '._:-', at most 64. "
-            "A retry with the same key returns the original response and moves nothing twice."
+            "A retry with the same key returns the original response and moves nothing twice; "
+            "the same key with a different request is refused (422 idempotency_key_reused). "
+            "Keys belong to the credential that sends them: an entry's id is derived from the "
+            "key and the credential, so the same key from another caller is another request."
         ),
     ),
 ]
@@ -67,6 +73,25 @@ def draft_id(key: str) -> str:
             "Idempotency-Key: 1 to 64 of A-Z a-z 0-9 . _ : - starting with a letter or digit.",
         )
     return key
+
+
+def key_reused(
+    detail: str = "This Idempotency-Key was used for a different request.",
+) -> ProblemError:
+    """The one answer to a key sent again with a different request, wherever it is found."""
+    return ProblemError(422, "idempotency_key_reused", detail)
+
+
+def entry_id(credential_id: str, key: str) -> str:
+    """The id of the entry a POST appends: its Idempotency-Key, scoped to the sender.
+
+    Keys belong to the credential that sent them (as Stripe scopes keys to an
+    account): two callers choosing the same key never touch each other's
+    entries. The id is a hash of the credential and the key, so a retry from
+    the same credential finds the same entry. ``key`` must pass ``draft_id``.
+    """
+    digest = hashlib.sha256(f"{credential_id}\0{draft_id(key)}".encode()).digest()
+    return "k" + base64.b32encode(digest[:20]).decode("ascii").lower()
 
 
 def fingerprint(route: str, person_id: str, payload: object) -> str:
@@ -166,11 +191,7 @@ async def _claim(
             except IntegrityError:
                 continue  # someone claimed it first: read their row
         if row.fingerprint != fingerprint:
-            raise ProblemError(
-                422,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used for a different request.",
-            )
+            raise key_reused()
         if row.state == _DONE and row.sealed is not None and row.status_code is not None:
             return row.status_code, unseal(scope, key, row.sealed)
         if now() - row.created_at > limits.IDEMPOTENCY_STALE_SECONDS:

@@ -40,6 +40,42 @@ IDEMPOTENCY_WAIT_SECONDS = 10.0
 # A claimed key whose request never finished may be taken over after this long.
 IDEMPOTENCY_STALE_SECONDS = 30
 
+# Payment requests: the RID is 128 random bits in 26 upper-case base32 characters.
+PAYMENT_REQUEST_ID_LENGTH = 26
+PAYMENT_REQUEST_SECONDS_MAX = 24 * 3600
+# A claim on a request ("paying") that never finished is resolved after this long.
+PAYMENT_CLAIM_STALE_SECONDS = 30
+# Open event streams one process serves (each also re-reads its request on every
+# heartbeat, so a missed notification costs at most one heartbeat).
+EVENT_STREAMS_MAX = 20_000
+# Rendered QR images kept in memory (one PNG costs about 10 ms to draw).
+QR_CACHE_ENTRIES_MAX = 2_048
+
+# Pay codes (RFC 6238): 30-second steps, one step of clock skew either way;
+# wrong codes in a row before a device's codes lock, and for how long.
+PAY_CODE_STEP_SECONDS = 30
+PAY_CODE_SKEW_STEPS = 1
+PAY_CODE_FAILURES_MAX = 5
+PAY_CODE_LOCK_SECONDS = 15 * 60
+# Printed cards: wrong PINs before the card locks (a coordinator unlocks by
+# issuing a new card); PIN length.
+CARD_PIN_FAILURES_MAX = 5
+CARD_PIN_LENGTH_MIN = 4
+CARD_PIN_LENGTH_MAX = 6
+CARD_PAYLOAD_LENGTH_MAX = 400
+# Community caps on payments taken with a pay code or a card.
+OFFLINE_PAYMENT_MINUTES_MAX = 100_000
+REFUND_WINDOW_DAYS_MAX = 3_660
+
+# A refund adds up the member's entries since the payment (members make a few a
+# day); beyond this many it leaves the sum to the ledger.
+REFUND_HISTORY_ENTRIES_MAX = 10_000
+# A shop's statement (or its month so far) reads at most this many of the shop's
+# entries, from the newest back past the month asked for.
+STATEMENT_ENTRIES_MAX = 100_000
+# Display names are looked up this many accounts per query.
+NAMES_PER_QUERY = 500
+
 # Listings.
 LIST_SIZE_MAX = 500
 USER_AGENT_LABEL_MAX = 100

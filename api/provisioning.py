@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select, update
 
-from api import drafts, limits
+from api import drafts, limits, pay_codes
 from api.access import STAFF_ROLES, Role
 from api.directory import ERASED_NAME, roles_of
 from api.idempotency import Plan, forget_person
@@ -23,6 +23,7 @@ from api.tables import (
     CredentialRow,
     EnrolmentLinkRow,
     NamedAccountRow,
+    PayCodeDeviceRow,
     PersonRow,
     RoleRow,
 )
@@ -238,11 +239,13 @@ async def issue_credential(
     label: str,
     created_by: str,
     credential_id: str | None = None,
+    pay_code_member: str | None = None,
 ) -> tuple[CredentialRow, str]:
     """A new device session or API token; the token is returned once and stored hashed.
 
     Reusing ``credential_id`` (a takeover of a request that died) gives that
-    credential a fresh token.
+    credential a fresh token. ``pay_code_member``: a member's phone, which gets
+    its pay-code secret in the same transaction (``api.pay_codes``).
     """
     if role is not None:
         async with rt.db.read() as session:
@@ -268,6 +271,10 @@ async def issue_credential(
         else:
             row.token_hash = token_hash(token)
         session.add(row)
+        if pay_code_member is not None and await session.get(PayCodeDeviceRow, row.id) is None:
+            await pay_codes.add_device(
+                session, rt.ledger.signer.private_key, row, pay_code_member, rt.now_seconds()
+            )
     return row, token
 
 
@@ -342,9 +349,11 @@ async def redeem_enrolment(rt: Runtime, token: str, label: str) -> tuple[Credent
         person = await session.get(PersonRow, link.person_id)
         if person is None or person.erased_at is not None:
             return None
+        roles = await roles_of(session, person.id)
+    member = next((r.scope for r in roles if r.role == Role.MEMBER.value), None)
     credential, session_token = await issue_credential(
         rt, person, kind=KIND_DEVICE, role=None, label=label, created_by=link.created_by,
-        credential_id=device_id,
+        credential_id=device_id, pay_code_member=member,
     )  # fmt: skip
     return credential, session_token
 

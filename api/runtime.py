@@ -13,6 +13,8 @@ from datetime import datetime
 
 from api.auth import Authenticator
 from api.database import Database
+from api.events import PaymentSignals, PostgresListener
+from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
 from api.services import signer_from, store_from, upgrade_database
 from api.settings import Settings
@@ -30,10 +32,15 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     authenticator: Authenticator = field(init=False)
     payments: PaymentLimiter = field(init=False)
+    # Wakes the event streams of payment requests that changed (see api.events).
+    signals: PaymentSignals = field(init=False)
+    requests: PaymentStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.db, self.clock)
         self.payments = PaymentLimiter(self.settings.rate_limit_per_minute)
+        self.signals = PaymentSignals()
+        self.requests = PaymentStore(self.store, self.signals)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -45,6 +52,7 @@ class Runtime:
         return self.clock.now().strftime("%Y-%m")
 
     async def close(self) -> None:
+        await self.requests.close()
         await self.ledger.close()
         await self.store.close()
 
@@ -54,13 +62,21 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
     """Open the store, migrate, build the ledger; close everything afterwards."""
     store = store_from(settings)
     runtime: Runtime | None = None
+    listener: PostgresListener | None = None
     try:
         await upgrade_database(store)
         the_clock = clock or SystemClock()
         ledger = Ledger(store, signer_from(settings), settings.host, the_clock)
-        runtime = Runtime(settings, store, ledger, Database(store.engine), the_clock)
+        database = Database(store.engine, store.write_lock)
+        runtime = Runtime(settings, store, ledger, database, the_clock)
+        if settings.sqlite_path() is None:
+            # Other worker processes announce changes through PostgreSQL.
+            listener = PostgresListener(settings.database_url, runtime.signals)
+            await listener.start()
         yield runtime
     finally:
+        if listener is not None:
+            await listener.stop()
         if runtime is not None:
             await runtime.close()
         else:

@@ -29,6 +29,12 @@ class Settings:
     # Cookies marked Secure only when served over https.
     debug: bool = False
     rate_limit_per_minute: int = 30
+    # A shop's payment request (and a member's "pay me" code) is payable this long.
+    payment_request_seconds: int = 10 * 60
+    # A shop may refund a payment it took up to this many days later.
+    refund_window_days: int = 14
+    # An open payment request's event stream sends a heartbeat this often.
+    event_heartbeat_seconds: float = 15.0
 
     @property
     def host(self) -> str:
@@ -50,6 +56,9 @@ class Settings:
             approval_threshold_minutes=int(env.get("BUURTMUNT_APPROVAL_THRESHOLD_MINUTES", 480)),
             debug=env.get("BUURTMUNT_DEBUG", "") == "1",
             rate_limit_per_minute=int(env.get("BUURTMUNT_RATE_LIMIT_PER_MINUTE", 30)),
+            payment_request_seconds=int(env.get("BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600)),
+            refund_window_days=int(env.get("BUURTMUNT_REFUND_WINDOW_DAYS", 14)),
+            event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
         )
 
     def sqlite_path(self) -> Path | None:

@@ -1,11 +1,13 @@
-"""The application's own tables: people, roles, credentials, links, approvals, replays, limits.
+"""The application's own tables: people, roles, credentials, links, approvals, payments, limits.
 
 These hold what the journal must not: names and contact details (erasable),
 device sessions and API tokens (stored as SHA-256 hashes only), enrolment links,
-earnings waiting for a second coordinator, stored responses for idempotent
-retries, and lockout counters. They have their own metadata and their own
-Alembic version table (``alembic_version_api``), so the journal's schema and
-this one evolve separately. Times are integer Unix seconds (UTC).
+earnings waiting for a second coordinator, payment requests, pay-code devices,
+printed cards, the log of payments taken without a scan (for caps and reports),
+stored responses for idempotent retries, and lockout counters. They have their
+own metadata and their own Alembic version table (``alembic_version_api``), so
+the journal's schema and this one evolve separately. Times are integer Unix
+seconds (UTC).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class CommunityRow(ApiTable, table=True):
     community_account: str = Field(max_length=40)
     created_at: int = Field(sa_column=_time())
     created_by: str = Field(max_length=40)
+    # Caps on payments a shop takes with a pay code or a printed card (no scan by
+    # the member): per payment, and per member per calendar day (UTC).
+    offline_payment_minutes_max: int = Field(default=240)
+    offline_day_minutes_max: int = Field(default=480)
 
 
 class NamedAccountRow(ApiTable, table=True):
@@ -123,7 +129,9 @@ class EnrolmentLinkRow(ApiTable, table=True):
 class PendingEarningRow(ApiTable, table=True):
     """An earning above the approval threshold, waiting for a second coordinator.
 
-    ``id`` is the recording request's Idempotency-Key, and becomes the entry's id.
+    ``id`` is the entry id the recording request reserves (its Idempotency-Key scoped
+    to the credential that sent it, ``api.idempotency.entry_id``); approving books
+    the entry under it.
     """
 
     __tablename__ = "pending_earnings"
@@ -175,3 +183,106 @@ class LockoutRow(ApiTable, table=True):
     failures: int
     window_started_at: int = Field(sa_column=_time())
     locked_until: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class PaymentRequestRow(ApiTable, table=True):
+    """A single-use request to pay ``payee``: a shop's till, or a member's "pay me" code.
+
+    ``id`` is the RID in the QR code's URL (128 random bits, upper-case base32).
+    ``status`` moves open -> paying -> paid, or open -> cancelled / expired; a
+    payment that the ledger refuses moves paying back to open. ``attempt``
+    counts claims: the entry a claim books has the id ``<id>.<attempt>``, so a
+    refused attempt never blocks the next payer.
+    """
+
+    __tablename__ = "payment_requests"
+    __table_args__ = (
+        Index("ix_payment_requests_payee", "community", "payee", "created_at"),
+        Index("ix_payment_requests_status", "status", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=26)
+    community: str = Field(max_length=40)
+    payee: str = Field(max_length=40)
+    payee_type: str = Field(max_length=16)
+    amount_minutes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    memo: str = Field(max_length=280)
+    status: str = Field(max_length=16)
+    created_by: str = Field(max_length=40)
+    credential_id: str = Field(max_length=40)
+    created_at: int = Field(sa_column=_time())
+    expires_at: int = Field(sa_column=_time())
+    attempt: int = Field(default=0)
+    payer: str | None = Field(default=None, max_length=40)
+    claimed_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    entry_id: str | None = Field(default=None, max_length=64)
+    paid_minutes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    decided_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class PayCodeDeviceRow(ApiTable, table=True):
+    """A linked phone's pay-code secret (RFC 6238 TOTP), one per device session.
+
+    A pay code is ``device_number`` (6 digits) followed by the 6-digit TOTP of
+    the current 30-second step. ``last_step`` is the newest step used, so each
+    code works once; ``failures`` wrong codes in a row lock the device's codes.
+    """
+
+    __tablename__ = "pay_code_devices"
+    __table_args__ = (
+        Index("ux_pay_code_devices_number", "community", "device_number", unique=True),
+    )
+
+    credential_id: str = Field(primary_key=True, max_length=40)
+    community: str = Field(max_length=40)
+    member: str = Field(max_length=40)
+    device_number: str = Field(max_length=6)
+    secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: int = Field(sa_column=_time())
+    last_step: int | None = Field(default=None, sa_column=_time(nullable=True))
+    failures: int = Field(default=0)
+    locked_until: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class CardRow(ApiTable, table=True):
+    """A printed card: its QR holds Ed25519-signed claims; the PIN is kept as a scrypt hash."""
+
+    __tablename__ = "cards"
+    __table_args__ = (Index("ix_cards_member", "community", "member"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    community: str = Field(max_length=40)
+    member: str = Field(max_length=40)
+    person_id: str = Field(max_length=40)
+    pin_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    pin_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    issued_at: int = Field(sa_column=_time())
+    issued_by: str = Field(max_length=40)
+    failures: int = Field(default=0)
+    locked_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    revoked_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    revoked_by: str | None = Field(default=None, max_length=40)
+
+
+class OfflinePaymentRow(ApiTable, table=True):
+    """A payment a shop took with a pay code or a card: counted against the caps,
+    and what a member reports as "this was not me"."""
+
+    __tablename__ = "offline_payments"
+    __table_args__ = (
+        Index("ix_offline_payments_member_day", "community", "member", "day"),
+        # Coordinators list the reported ones.
+        Index("ix_offline_payments_reported", "community", "reported_at"),
+    )
+
+    community: str = Field(primary_key=True, max_length=40)
+    entry_id: str = Field(primary_key=True, max_length=64)
+    member: str = Field(max_length=40)
+    method: str = Field(max_length=8)
+    instrument: str = Field(max_length=40)
+    shop: str = Field(max_length=40)
+    amount_minutes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    day: str = Field(max_length=10)
+    created_at: int = Field(sa_column=_time())
+    reported_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    report_note: str | None = Field(default=None, max_length=280)

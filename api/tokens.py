@@ -41,3 +41,4 @@ class Prefix:
     ENROLMENT = "enr"
     ENTRY = "ent"
     OPERATOR = "ops"
+    CARD = "crd"

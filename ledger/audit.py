@@ -28,9 +28,10 @@ another process; ``Audit.feed_scanned`` does the rest.
 
 Memory: every account, the current month's counters (times never go back, so
 older months are dropped), the entries that corrections name (the caller finds
-them with ``correction_targets`` in a cheap pre-pass), the Merkle frontier, and
-for the id check eight bytes per entry plus a fixed bitmap; the rare suspects
-are confirmed exactly by re-reading just those lines.
+them with ``correction_targets`` in a cheap pre-pass) and what their corrections
+reversed so far, the Merkle frontier, and for the id check eight bytes per
+entry plus a fixed bitmap; the rare suspects are confirmed exactly by
+re-reading just those lines.
 """
 
 from __future__ import annotations
@@ -1032,8 +1033,8 @@ _RULE_MESSAGES: dict[str, str] = {
     Rejection.EXCEEDS_MONTHLY_BUDGET: "the organisation issues more than its monthly budget",
     Rejection.EXCEEDS_MONTHLY_EARNING_CAP: "the member earns more than the monthly cap",
     Rejection.CORRECTED_ENTRY_NOT_FOUND: "the correction names no earlier entry",
-    Rejection.ALREADY_CORRECTED: "the correction names an entry corrected before",
-    Rejection.CORRECTION_EXCEEDS_ORIGINAL: "the correction moves more than the original",
+    Rejection.ALREADY_CORRECTED: "the correction names an entry already reversed in full",
+    Rejection.CORRECTION_EXCEEDS_ORIGINAL: "the correction moves more than remains of the original",
     Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL: "the correction does not reverse the original",
     Rejection.PAYER_NOT_FOUND: "the payer account was never opened",
     Rejection.PAYEE_NOT_FOUND: "the payee account was never opened",

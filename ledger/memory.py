@@ -16,6 +16,7 @@ from ledger import limits
 from ledger.canonical import ZERO_HASH
 from ledger.merkle import Frontier, node_home
 from ledger.model import AccountType, Entry, Rejected, Settings
+from ledger.rules import note_reversal
 from ledger.state import AccountState, LedgerState
 from ledger.store import (
     AccountRow,
@@ -36,7 +37,8 @@ class _Journal:
     monthly: dict[tuple[str, str], int] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     community_account: str | None = None
-    corrected: set[int] = field(default_factory=set)
+    # seq of a corrected entry -> seqs of its corrections, as the SQL store's index.
+    corrections: dict[int, list[int]] = field(default_factory=dict)
     rejections: dict[str, tuple[Rejected, bytes]] = field(default_factory=dict)
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
     frontier: Frontier = field(default_factory=Frontier.empty)
@@ -61,11 +63,13 @@ class _MemoryTx:
         for key in needs.monthly_keys:
             if key in j.monthly:
                 state.monthly[key] = j.monthly[key]
+        before = len(j.entries) if needs.corrections_before is None else needs.corrections_before
         for seq in needs.corrected_seqs:
             if seq < len(j.entries):
                 state.originals[seq] = j.entries[seq]
-                if seq in j.corrected:
-                    state.corrected.add(seq)
+                for correction in j.corrections.get(seq, ()):
+                    if correction < before:
+                        note_reversal(state, j.entries[correction].draft)
         state.size = len(j.entries)
         existing = {i: j.by_id[i] for i in needs.entry_ids if i in j.by_id}
         failed = {i: j.rejections[i] for i in needs.entry_ids if i in j.rejections}
@@ -82,8 +86,7 @@ class _MemoryTx:
             j.by_id[entry.id] = entry
             j.frontier.append(entry.leaf)
             if entry.draft.corrects is not None:
-                assert entry.draft.corrects not in j.corrected
-                j.corrected.add(entry.draft.corrects)
+                j.corrections.setdefault(entry.draft.corrects, []).append(entry.seq)
         for spec in batch.new_accounts:
             j.accounts[spec.id] = AccountRow(spec, 0)
             if spec.type is AccountType.COMMUNITY:

@@ -189,9 +189,10 @@ class Rejection(enum.StrEnum):
     TRANSFERS_BETWEEN_MEMBERS_DISABLED = "transfers_between_members_disabled"
     CORRECTED_ENTRY_NOT_FOUND = "corrected_entry_not_found"
     CORRECTED_ENTRY_NOT_CORRECTABLE = "corrected_entry_not_correctable"
-    ALREADY_CORRECTED = "already_corrected"
+    # An entry may be corrected in parts; together the corrections reverse at most it.
+    ALREADY_CORRECTED = "already_corrected"  # earlier corrections reversed all of it
     CORRECTION_DOES_NOT_MATCH_ORIGINAL = "correction_does_not_match_original"
-    CORRECTION_EXCEEDS_ORIGINAL = "correction_exceeds_original"
+    CORRECTION_EXCEEDS_ORIGINAL = "correction_exceeds_original"  # more than remains of a posting
     EXCEEDS_MONTHLY_BUDGET = "exceeds_monthly_budget"
     EXCEEDS_MONTHLY_EARNING_CAP = "exceeds_monthly_earning_cap"
     EXCEEDS_BALANCE = "exceeds_balance"

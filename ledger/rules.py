@@ -9,6 +9,10 @@ Checks run in the order of ``Rejection``; the first match wins. Month counters
 (an organisation's issuing against its budget, a member's earnings against the
 cap) use the calendar month (UTC) of the entry's time; a correction of an earn
 entry counts back in the month of the correction.
+
+An entry may be corrected in parts, by several corrections (a shop refunds a
+payment in two goes): each reverses each posting of the original by at most
+what the corrections before it left of that posting (``remaining_minutes``).
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ def _check_correction(state: LedgerState, draft: Draft) -> Rejected | None:
         return reject(draft, Rejection.CORRECTED_ENTRY_NOT_FOUND, seq=draft.corrects)
     if original.kind not in CORRECTABLE_KINDS:
         return reject(draft, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE, kind=original.kind.value)
-    if draft.corrects in state.corrected:
+    remaining = remaining_minutes(state, draft.corrects)
+    if not any(remaining):
         return reject(draft, Rejection.ALREADY_CORRECTED, seq=draft.corrects)
     theirs = original.draft.postings
     if len(draft.postings) != len(theirs) or any(
@@ -87,14 +92,47 @@ def _check_correction(state: LedgerState, draft: Draft) -> Rejected | None:
         for mine, orig in zip(draft.postings, theirs, strict=True)
     ):
         return reject(draft, Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL)
-    for mine, orig in zip(draft.postings, theirs, strict=True):
-        if mine.amount_minutes > orig.amount_minutes:
+    for mine, orig, left in zip(draft.postings, theirs, remaining, strict=True):
+        if mine.amount_minutes > left:
             return reject(
                 draft,
                 Rejection.CORRECTION_EXCEEDS_ORIGINAL,
                 original_minutes=orig.amount_minutes,
+                remaining_minutes=left,
             )
     return None
+
+
+def remaining_minutes(state: LedgerState, seq: int) -> tuple[int, ...]:
+    """What corrections may still reverse of each posting of entry ``seq``, by position.
+
+    ``seq`` must be in ``state.originals``. A posting's amount minus what the
+    corrections so far reversed of it, never below zero (a journal the audit
+    replays past a broken rule may have reversed more).
+    """
+    postings = state.originals[seq].draft.postings
+    done = state.reversed_minutes.get(seq)
+    if done is None:
+        return tuple(p.amount_minutes for p in postings)
+    return tuple(max(p.amount_minutes - d, 0) for p, d in zip(postings, done, strict=True))
+
+
+def note_reversal(state: LedgerState, draft: Draft) -> None:
+    """Count correction ``draft`` against the entry it names, posting by position.
+
+    Only an entry in ``state.originals`` is counted against; a posting beyond
+    the original's count reverses nothing. So a correction the rules refused
+    (which the audit still replays) counts as far as it can be matched.
+    """
+    assert draft.corrects is not None
+    original = state.originals.get(draft.corrects)
+    if original is None:
+        return
+    count = len(original.draft.postings)
+    done = state.reversed_minutes.get(draft.corrects, (0,) * count)
+    mine = [p.amount_minutes for p in draft.postings[:count]]
+    mine += [0] * (count - len(mine))
+    state.reversed_minutes[draft.corrects] = tuple(d + m for d, m in zip(done, mine, strict=True))
 
 
 def _check_postings(state: LedgerState, draft: Draft, month: str) -> Rejected | None:
@@ -198,7 +236,7 @@ def _apply_postings(state: LedgerState, entry: Entry) -> None:
             _count(state, posting.payee, month, -amount)
             _count(state, posting.payer, month, -amount)
     if entry.draft.corrects is not None:
-        state.corrected.add(entry.draft.corrects)
+        note_reversal(state, entry.draft)
 
 
 def _count(state: LedgerState, account: str, month: str, minutes: int) -> None:

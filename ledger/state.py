@@ -28,9 +28,11 @@ class LedgerState:
     # (account, "YYYY-MM") -> net minutes an organisation issued, or a member
     # earned, in that month; corrections of earn entries count back.
     monthly: dict[tuple[str, str], int] = field(default_factory=dict)
-    # seq -> entry, for entries that are (or may be) corrected; seqs already corrected.
+    # seq -> entry, for entries that are (or may be) corrected.
     originals: dict[int, Entry] = field(default_factory=dict)
-    corrected: set[int] = field(default_factory=set)
+    # seq of a corrected entry -> minutes the corrections so far reversed of each
+    # of its postings, by position. Only for entries in ``originals``.
+    reversed_minutes: dict[int, tuple[int, ...]] = field(default_factory=dict)
     size: int = 0
 
     def balance(self, account_id: str) -> int:

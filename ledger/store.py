@@ -45,8 +45,11 @@ class Needs:
 
     account_ids: frozenset[str]
     monthly_keys: frozenset[tuple[str, str]]
+    # Entries that drafts correct: each is loaded with what the corrections of
+    # it at seqs below ``corrections_before`` (all of them when None) reversed.
     corrected_seqs: frozenset[int]
     entry_ids: frozenset[str]
+    corrections_before: int | None = None
 
 
 @dataclass(slots=True)

@@ -36,6 +36,7 @@ from ledger.clock import Clock, format_time
 from ledger.model import Draft, Entry, Rejected
 from ledger.note import NoteSigner
 from ledger.receipt import Receipt
+from ledger.rules import note_reversal
 from ledger.shape import check_shape
 from ledger.state import LedgerState
 from ledger.store import BatchTx, Head, Loaded, Needs, Store, StoredCheckpoint
@@ -108,6 +109,9 @@ class _Basis:
             monthly_keys=needs.monthly_keys - self.monthly_known,
             corrected_seqs=frozenset(s for s in needs.corrected_seqs if s < self.first_recent),
             entry_ids=needs.entry_ids - self.recent.keys() - self.recent_rejections.keys(),
+            # The last batch's corrections are counted from ``recent`` (``merge``),
+            # whether or not that batch has committed by the time the store is read.
+            corrections_before=self.first_recent,
         )
 
     @property
@@ -119,12 +123,12 @@ class _Basis:
         state.accounts.update(loaded.state.accounts)
         state.monthly.update(loaded.state.monthly)
         state.originals = dict(loaded.state.originals)
-        state.corrected = set(loaded.state.corrected)
-        for entry in self.recent.values():
+        state.reversed_minutes = dict(loaded.state.reversed_minutes)
+        for entry in self.recent.values():  # in seq order: an original before its corrections
             if entry.seq in needs.corrected_seqs:
                 state.originals[entry.seq] = entry
-            if entry.draft.corrects is not None:
-                state.corrected.add(entry.draft.corrects)
+            if entry.draft.corrects in needs.corrected_seqs:
+                note_reversal(state, entry.draft)
         existing = dict(loaded.existing)
         failed = dict(loaded.failed)
         for entry_id in needs.entry_ids:

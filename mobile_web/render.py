@@ -1,11 +1,16 @@
-"""Minimal HTML for the first phone pages: escaped text, no scripts, large type."""
+"""Pages from Jinja2 templates (``mobile_web/templates``), with the words in each language.
+
+Templates are autoescaped; amounts go through the one formatter
+(``ledger.amounts.format_hours``), so a page says "1½ uur", never "1:30".
+"""
 
 from __future__ import annotations
 
-from html import escape
+from typing import Any
 
-from ledger.model import Entry
-from mobile_web.session import MemberView
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ledger.amounts import format_hours
 
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
@@ -20,7 +25,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "none": "Nog geen boekingen.",
         "hello": "Hallo",
         "roles": "Uw rollen",
-        "credits": "uur",
+        "pay_title": "Betalen",
+        "pay_to": "U betaalt aan",
+        "how_much": "Hoeveel minuten geeft u?",
+        "pay_button": "Betaal",
+        "not_now": "Niet betalen",
+        "paid": "Betaald",
+        "paid_to": "Betaald aan",
+        "home": "Naar mijn saldo",
+        "request_unknown": "Deze betaalcode bestaat niet. Vraag de winkel om een nieuwe.",
+        "request_paid": "Deze betaalcode is al betaald.",
+        "request_cancelled": "De winkel heeft deze betaling geannuleerd.",
+        "request_expired": "Deze betaalcode is verlopen. Vraag de winkel om een nieuwe.",
+        "request_busy": "Deze betaling wordt op dit moment gedaan. Wacht even.",
+        "not_enough": "U heeft niet genoeg tegoed voor deze betaling.",
+        "form_expired": "Deze pagina is verlopen. Open de betaalcode opnieuw.",
+        "members_only": "Alleen bewoners met een rekening kunnen betalen.",
+        "failed": "De betaling is niet gelukt. Er is niets afgeschreven.",
+        "too_many": "Te veel pogingen. Wacht even en probeer het opnieuw.",
     },
     "en": {
         "welcome": "Welcome to Buurtmunt",
@@ -34,58 +56,59 @@ TEXTS: dict[str, dict[str, str]] = {
         "none": "No entries yet.",
         "hello": "Hello",
         "roles": "Your roles",
-        "credits": "hours",
+        "pay_title": "Pay",
+        "pay_to": "You pay",
+        "how_much": "How many minutes do you give?",
+        "pay_button": "Pay",
+        "not_now": "Don't pay",
+        "paid": "Paid",
+        "paid_to": "Paid to",
+        "home": "To my balance",
+        "request_unknown": "This pay code does not exist. Ask the shop for a new one.",
+        "request_paid": "This pay code has been paid already.",
+        "request_cancelled": "The shop cancelled this payment.",
+        "request_expired": "This pay code has expired. Ask the shop for a new one.",
+        "request_busy": "This payment is being made right now. Wait a moment.",
+        "not_enough": "You do not have enough credit for this payment.",
+        "form_expired": "This page has expired. Open the pay code again.",
+        "members_only": "Only residents with an account can pay.",
+        "failed": "The payment did not go through. Nothing was taken.",
+        "too_many": "Too many attempts. Wait a moment and try again.",
     },
 }
-STYLE = (
-    "body{font-family:system-ui,sans-serif;font-size:1.2rem;max-width:32rem;margin:1rem auto;"
-    "padding:0 1rem;line-height:1.5}button{font-size:1.3rem;padding:.8rem 1.2rem;width:100%}"
-    ".balance{font-size:2.5rem;font-weight:bold}li{margin:.3rem 0}"
+DEFAULT_LANGUAGE = "nl"
+
+
+def language_of(preferred: str | None) -> str:
+    return preferred if preferred in TEXTS else DEFAULT_LANGUAGE
+
+
+def _signed_hours(minutes: int, language: str) -> str:
+    """A plus sign for money in; money out already starts with a minus sign."""
+    text = format_hours(minutes, language)
+    return f"+{text}" if minutes > 0 else text
+
+
+_environment = Environment(
+    loader=PackageLoader("mobile_web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
+_environment.filters["hours"] = format_hours
+_environment.filters["signed_hours"] = _signed_hours
 
 
-def page(title: str, body: str, language: str = "nl") -> str:
-    return (
-        f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+def render(template: str, language: str, title_key: str = "welcome", **context: Any) -> str:
+    """The page ``template`` in ``language`` (Dutch when it has no words of its own yet)."""
+    lang = language_of(language)
+    texts = TEXTS[lang]
+    return _environment.get_template(template).render(
+        lang=lang, t=texts, title=texts.get(title_key, "Buurtmunt"), **context
     )
 
 
-def message_page(text: str) -> str:
-    return page("Buurtmunt", f"<p>{escape(text)}</p>")
-
-
-def hours(minutes: int) -> str:
-    sign = "-" if minutes < 0 else ""
-    whole, rest = divmod(abs(minutes), 60)
-    return f"{sign}{whole}:{rest:02d}"
-
-
-def _entry_line(entry: Entry, account_id: str) -> str:
-    delta = 0
-    for posting in entry.draft.postings:
-        if posting.payee == account_id:
-            delta += posting.amount_minutes
-        if posting.payer == account_id:
-            delta -= posting.amount_minutes
-    sign = "+" if delta > 0 else ""
-    memo = entry.draft.memo or dict(entry.draft.meta).get("activity", "") or entry.kind.value
-    return f"<li>{escape(entry.time[:10])} {escape(str(memo))}: <b>{sign}{hours(delta)}</b></li>"
-
-
-def home_page(view: MemberView) -> str:
-    text = TEXTS.get(view.language, TEXTS["nl"])
-    parts = [f"<p>{escape(text['hello'])} {escape(view.name)}</p>"]
-    if view.account_id is not None and view.balance_minutes is not None:
-        parts.append(
-            f"<p>{escape(text['balance'])}</p>"
-            f'<p class="balance">{hours(view.balance_minutes)} {escape(text["credits"])}</p>'
-            f"<h2>{escape(text['recent'])}</h2>"
-        )
-        lines = [_entry_line(e, view.account_id) for e in view.recent]
-        parts.append(f"<ul>{''.join(lines)}</ul>" if lines else f"<p>{escape(text['none'])}</p>")
-    else:
-        parts.append(f"<p>{escape(text['roles'])}: {escape(', '.join(view.roles))}</p>")
-    return page("Buurtmunt", "".join(parts), view.language if view.language in TEXTS else "nl")
+def message(language: str, key: str, *, problem: bool = True, title_key: str = "welcome") -> str:
+    """A page that says one thing (``TEXTS[language][key]``)."""
+    lang = language_of(language)
+    return render("message.html", lang, title_key, message=TEXTS[lang][key], problem=problem)

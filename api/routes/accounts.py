@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
+from api import shop_payments
 from api.access import Action, Principal, may_see_account
 from api.auth import community_of
 from api.directory import account_name
@@ -57,8 +58,12 @@ class AccountController(Controller):
     ) -> AccountOut:
         community, row = await visible_account(rt, principal, account_id)
         month = rt.month()
-        counted = row.spec.type in (AccountType.MEMBER, AccountType.ORGANISATION)
-        month_minutes = await rt.store.monthly_total(community, account_id, month) if counted else 0
+        month_minutes = 0
+        if row.spec.type in (AccountType.MEMBER, AccountType.ORGANISATION):
+            month_minutes = await rt.store.monthly_total(community, account_id, month)
+        elif row.spec.type is AccountType.SHOP:
+            # The ledger keeps no month counter for shops: add up the month's entries.
+            month_minutes = await shop_payments.month_minutes(rt, community, account_id, month)
         # Whoever may see the account may see its name (a member only their own).
         async with rt.db.read() as session:
             name = await account_name(session, community, account_id)

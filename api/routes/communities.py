@@ -35,7 +35,23 @@ async def community_out(rt: Runtime, row: CommunityRow) -> CommunityOut:
         member_earning_cap_minutes_per_month=settings.member_earning_cap_minutes_per_month,
         origin=await rt.ledger.origin(row.slug),
         verifier_key=rt.ledger.verifier.key_string(),
+        offline_payment_minutes_max=row.offline_payment_minutes_max,
+        offline_day_minutes_max=row.offline_day_minutes_max,
     )
+
+
+async def _set_offline_caps(rt: Runtime, slug: str, data: SettingsIn) -> None:
+    """Store the caps on payments without a scan (in the community's row, not the journal:
+    they bound what a shop may take, and the ledger's own rules still apply)."""
+    if data.offline_payment_minutes_max is None and data.offline_day_minutes_max is None:
+        return
+    async with rt.db.write() as session:
+        row = await community_row(session, slug)
+        if data.offline_payment_minutes_max is not None:
+            row.offline_payment_minutes_max = data.offline_payment_minutes_max
+        if data.offline_day_minutes_max is not None:
+            row.offline_day_minutes_max = data.offline_day_minutes_max
+        session.add(row)
 
 
 class CommunityController(Controller):
@@ -118,4 +134,6 @@ class CommunityController(Controller):
             data.members_may_transfer, data.member_earning_cap_minutes_per_month
         )
         draft = drafts.configure(draft_id(idempotency_key), principal.staff_actor, settings)
-        return EntryOut.from_entry(await drafts.append(rt.ledger, slug, draft))
+        entry = await drafts.append(rt.ledger, slug, draft)
+        await _set_offline_caps(rt, slug, data)
+        return EntryOut.from_entry(entry)

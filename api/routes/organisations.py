@@ -9,7 +9,7 @@ from api import drafts, provisioning
 from api.access import Action
 from api.auth import community_of
 from api.directory import named_accounts
-from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
+from api.idempotency import IdempotencyKeyHeader, entry_id, fingerprint, once
 from api.problems import invalid, not_found
 from api.routes.markers import AccountIdPath, PrincipalDep, RuntimeDep, route
 from api.runtime import Runtime
@@ -121,7 +121,7 @@ class OrganisationController(Controller):
         community = community_of(principal)
         await _named(rt, community, account_id, AccountType.ORGANISATION)
         draft = drafts.budget(
-            draft_id(idempotency_key),
+            entry_id(principal.credential_id, idempotency_key),
             principal.staff_actor,
             account_id,
             data.budget_minutes_per_month,

@@ -25,7 +25,10 @@ EntryId = Annotated[
     Meta(
         pattern=f"^{ID_PATTERN.pattern}$",
         max_length=limits.ENTRY_ID_LENGTH_MAX,
-        description="An entry's id (the Idempotency-Key of the request that made it).",
+        description=(
+            "An entry's id. Entries made through the API take an id derived from the "
+            "Idempotency-Key of the request that made them and the credential that sent it."
+        ),
     ),
 ]
 Minutes = Annotated[

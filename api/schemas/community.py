@@ -21,6 +21,14 @@ Slug = Annotated[
     ),
 ]
 CurrencyName = Annotated[str, Meta(min_length=1, max_length=api_limits.CURRENCY_NAME_LENGTH_MAX)]
+OfflineCapMinutes = Annotated[
+    int,
+    Meta(
+        ge=1,
+        le=api_limits.OFFLINE_PAYMENT_MINUTES_MAX,
+        description="A cap on payments taken with a pay code or card, in minutes.",
+    ),
+]
 
 
 class CommunityIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,6 +48,9 @@ class CommunityOut(msgspec.Struct):
     member_earning_cap_minutes_per_month: int | None
     origin: str
     verifier_key: str
+    # Caps on payments a shop takes with a pay code or a card (no scan by the member).
+    offline_payment_minutes_max: int
+    offline_day_minutes_max: int
 
 
 class CommunityPage(msgspec.Struct):
@@ -49,6 +60,9 @@ class CommunityPage(msgspec.Struct):
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     members_may_transfer: bool
     member_earning_cap_minutes_per_month: CapMinutes | None = None
+    # Left out: unchanged. Per payment, and per member per day (UTC).
+    offline_payment_minutes_max: OfflineCapMinutes | None = None
+    offline_day_minutes_max: OfflineCapMinutes | None = None
 
 
 class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):

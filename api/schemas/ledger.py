@@ -98,7 +98,8 @@ class AccountOut(msgspec.Struct):
     floor_minutes: int | None
     budget_minutes_per_month: int | None
     month: str
-    # Minutes issued this month (organisation) or earned this month (member).
+    # Minutes issued this month (organisation), earned this month (member), or
+    # taken this month (shop: redemptions minus refunds; settlements not counted).
     month_minutes: int
     name: str | None = None
 

@@ -143,12 +143,19 @@ def _rollback(db: SqliteDb) -> None:
 
 
 class SqliteWorkers:
-    """A small pool of sqlite3 connections, each with its own thread."""
+    """A small pool of sqlite3 connections, each with its own thread.
+
+    ``write_lock`` admits one write transaction of this process at a time (the
+    journal's and, through ``api.database``, the application's). SQLite has one
+    writer anyway, and a second one waiting inside SQLite backs off in sleeps of
+    up to 100 ms; waiting here, it starts the moment the first commits.
+    """
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
+        self.write_lock = asyncio.Lock()
 
     async def _take(self) -> _Worker:
         if self._idle:
@@ -178,7 +185,7 @@ class SqliteWorkers:
     @asynccontextmanager
     async def transaction(self, write: bool) -> AsyncIterator[Call]:
         """A transaction (``BEGIN IMMEDIATE`` to write); commits when the block succeeds."""
-        async with self._borrowed() as worker:
+        async with self._locked(write), self._borrowed() as worker:
             await worker.call(_begin, write)
             yield worker.call
             await worker.call(_commit)
@@ -190,8 +197,16 @@ class SqliteWorkers:
         waits for the event loop's turn, so the few that a group commit needs
         decide how long its callers wait.
         """
-        async with self._borrowed() as worker:
+        async with self._locked(write), self._borrowed() as worker:
             return await worker.call(_in_transaction, write, fn, args)
+
+    @asynccontextmanager
+    async def _locked(self, write: bool) -> AsyncIterator[None]:
+        if not write:
+            yield
+            return
+        async with self.write_lock:
+            yield
 
     async def _roll_back(self, worker: _Worker) -> bool:
         try:

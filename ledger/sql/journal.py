@@ -22,6 +22,7 @@ from ledger import limits
 from ledger.canonical import ZERO_HASH, decode_entry
 from ledger.merkle import Frontier, node_home, range_nodes
 from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
+from ledger.rules import note_reversal
 from ledger.sql.engine import sqlite_chunks
 from ledger.state import AccountState, LedgerState
 from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
@@ -188,10 +189,7 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
     for month, accounts in by_month.items():
         for row in select_in(db, SELECT_MONTHLY, sorted(accounts), c, month):
             state.monthly[(row[0], month)] = int(row[1])
-    seqs = sorted(needs.corrected_seqs)
-    for row in select_in(db, SELECT_BY_SEQ, seqs, c):
-        state.originals[int(row[0])] = entry_from_row(c, int(row[0]), row[1])
-    state.corrected.update(int(row[0]) for row in select_in(db, SELECT_CORRECTED, seqs, c))
+    _load_corrected(db, c, needs, state)
     ids = sorted(needs.entry_ids)
     existing = {}
     for row in select_in(db, SELECT_BY_ID, ids, c):
@@ -202,6 +200,26 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
         rejected = Rejected(entry_id, Rejection(code), tuple(json.loads(numbers).items()))
         failed[entry_id] = (rejected, bytes(fingerprint))
     return Loaded(state=state, existing=existing, failed=failed)
+
+
+def _load_corrected(db: Db, community: str, needs: Needs, state: LedgerState) -> None:
+    """The entries ``needs`` names as corrected, and what their corrections reversed.
+
+    The corrections are found by the (community, corrects) index and decoded
+    to be summed. Their number is bounded by the rules: each reverses at least
+    a minute of every posting of its original and all of them together at most
+    the original, so an entry has at most TRANSFER_MINUTES_MAX corrections (and
+    a payment in practice one or two refunds).
+    """
+    seqs = sorted(needs.corrected_seqs)
+    for row in select_in(db, SELECT_BY_SEQ, seqs, community):
+        state.originals[int(row[0])] = entry_from_row(community, int(row[0]), row[1])
+    before = needs.corrections_before
+    for seq, data in select_in(db, SELECT_CORRECTIONS, seqs, community):
+        # The bound is applied here, not in SQL: with ``seq < ?`` SQLite scans
+        # the primary key's range instead of using the corrects index.
+        if before is None or int(seq) < before:
+            note_reversal(state, entry_from_row(community, int(seq), data).draft)
 
 
 def write(db: Db, community: str, batch: BatchWrite) -> None:
@@ -316,7 +334,7 @@ SELECT_ALL_ACCOUNTS = (
     "WHERE community = ? ORDER BY id"
 )
 SELECT_BY_SEQ = "SELECT seq, data FROM journal_entries WHERE community = ? AND seq IN ?"
-SELECT_CORRECTED = "SELECT corrects FROM journal_entries WHERE community = ? AND corrects IN ?"
+SELECT_CORRECTIONS = "SELECT seq, data FROM journal_entries WHERE community = ? AND corrects IN ?"
 SELECT_BY_ID = "SELECT seq, data FROM journal_entries WHERE community = ? AND id IN ?"
 SELECT_ENTRY_IDS = "SELECT id FROM journal_entries WHERE community = ? AND id IN ?"
 SELECT_REJECTED_IDS = "SELECT id FROM rejections WHERE community = ? AND id IN ?"

@@ -13,9 +13,10 @@ goes through the async SQLAlchemy engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -39,6 +40,8 @@ SELECT_INDEXED_HISTORY = (
     "WHERE h.community = :c AND h.account = :a AND h.seq < :m AND h.seq < :b "
     "ORDER BY h.seq DESC LIMIT :n"
 )
+
+T = TypeVar("T")
 
 __all__ = ["SqlBatch", "SqlStore", "advisory_key", "entry_from_row"]
 
@@ -89,6 +92,11 @@ class SqlStore:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._workers = SqliteWorkers(str(engine.url.database)) if self._sqlite else None
+
+    @property
+    def write_lock(self) -> asyncio.Lock | None:
+        """On SQLite, what every write transaction of this process takes first."""
+        return None if self._workers is None else self._workers.write_lock
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
@@ -143,6 +151,20 @@ class SqlStore:
             await conn.execute(lock, {"k": advisory_key(community)})
             written = await alchemy_call(conn)(journal.write_if_tip, *args)
             return written
+
+    async def run(self, write: bool, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(db, *args)`` in one transaction of its own, on the store's fast connections.
+
+        ``db`` is a ``journal.Db`` (raw statements, ``?`` placeholders through
+        ``journal.native``). For the application's hot statements next to the
+        journal's: through an ORM session each would cost milliseconds.
+        """
+        if self._workers is not None:
+            result: T = await self._workers.run(write, fn, *args)
+            return result
+        async with self.engine.connect() as conn, conn.begin():
+            result = await alchemy_call(conn)(fn, *args)
+            return result
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:

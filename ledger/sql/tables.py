@@ -22,11 +22,11 @@ class JournalEntryRow(SQLModel, table=True):
     __tablename__ = "journal_entries"
     __table_args__ = (
         Index("ix_journal_entries_id", "community", "id", unique=True),
+        # Not unique: an entry may be corrected in parts (0003_partial_corrections).
         Index(
             "ix_journal_entries_corrects",
             "community",
             "corrects",
-            unique=True,
             sqlite_where=text("corrects IS NOT NULL"),
             postgresql_where=text("corrects IS NOT NULL"),
         ),

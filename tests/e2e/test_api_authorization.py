@@ -37,11 +37,15 @@ async def _victim(world: World) -> dict[str, str]:
     api_token = await world.post(
         "/api/v1/tokens", {"person_id": person, "role": "member"}, as_=world.admin
     )
+    request = await world.post(
+        "/api/v1/payment-requests", {"amount_minutes": 5}, as_=world.shop_staff
+    )
     return {
         "person": person,
         "account": made.json()["member_account"],
         "device": device.json()["device_id"],
         "token": api_token.json()["id"],
+        "request": request.json()["id"],
     }
 
 
@@ -113,6 +117,25 @@ def _samples(
         ("GET", "/api/v1/ledger/proofs/inclusion"): ("/api/v1/ledger/proofs/inclusion?seq=0&size=2", None),
         ("GET", "/api/v1/ledger/proofs/consistency"): ("/api/v1/ledger/proofs/consistency?from=1&to=2", None),
         ("GET", "/api/v1/receipts/{entry_id}"): (f"/api/v1/receipts/{entry_id}", None),
+        ("POST", "/api/v1/refunds"): ("/api/v1/refunds", {"entry_id": entry_id, "amount_minutes": 1}),
+        ("POST", "/api/v1/settlements"): ("/api/v1/settlements", {"shop": world.shop}),
+        ("GET", "/api/v1/shops/{account_id}/statement"): (f"/api/v1/shops/{world.shop}/statement", None),
+        ("GET", "/api/v1/shops/{account_id}/statement.csv"): (f"/api/v1/shops/{world.shop}/statement.csv", None),
+        ("POST", "/api/v1/payment-requests"): ("/api/v1/payment-requests", {"amount_minutes": 5}),
+        ("GET", "/api/v1/payment-requests/{request_id}"): (f"/api/v1/payment-requests/{victim['request']}", None),
+        ("GET", "/api/v1/payment-requests/{request_id}/qr.svg"): (f"/api/v1/payment-requests/{victim['request']}/qr.svg", None),
+        ("GET", "/api/v1/payment-requests/{request_id}/qr.png"): (f"/api/v1/payment-requests/{victim['request']}/qr.png", None),
+        ("GET", "/api/v1/payment-requests/{request_id}/events"): (f"/api/v1/payment-requests/{'Z' * 26}/events", None),
+        ("POST", "/api/v1/payment-requests/{request_id}/pay"): (f"/api/v1/payment-requests/{'Z' * 26}/pay", {}),
+        ("POST", "/api/v1/payment-requests/{request_id}/cancel"): (f"/api/v1/payment-requests/{'Z' * 26}/cancel", None),
+        ("GET", "/api/v1/pay-codes/device"): ("/api/v1/pay-codes/device", None),
+        ("POST", "/api/v1/pay-codes/redeem"): ("/api/v1/pay-codes/redeem", {"code": "000000000000", "amount_minutes": 1}),
+        ("POST", "/api/v1/cards"): ("/api/v1/cards", {"member": other.account, "pin": "4821"}),
+        ("GET", "/api/v1/cards"): (f"/api/v1/cards?member={other.account}", None),
+        ("POST", "/api/v1/cards/{card_id}/revoke"): (f"/api/v1/cards/crd_{'a' * 16}/revoke", None),
+        ("POST", "/api/v1/cards/redeem"): ("/api/v1/cards/redeem", {"card": "BMC1:AAAA", "pin": "4821", "amount_minutes": 1}),
+        ("POST", "/api/v1/payment-reports"): ("/api/v1/payment-reports", {"entry_id": entry_id}),
+        ("GET", "/api/v1/payment-reports"): ("/api/v1/payment-reports", None),
     }  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.idempotency import entry_id
 from tests.support.api import MEMBER_START_MINUTES, World, a_key, open_world
 from tests.support.api_checks import problem
 
@@ -36,7 +37,7 @@ async def test_a_retried_transfer_returns_the_original_entry(database_url: str) 
 
         assert first.status_code == second.status_code == 201
         assert first.content == second.content
-        assert first.json()["id"] == key
+        assert first.json()["id"] == entry_id(world.member.credential_id, key)
         problem(changed, 409, "exists_with_different_amount")
         transfers = [
             e for e in await entries_of(world, world.member.account) if e["kind"] == "transfer"
@@ -147,6 +148,26 @@ async def _stored(world: World) -> list[bytes]:
     async with world.rt.db.read() as session:
         rows = (await session.exec(select(IdempotentResponseRow))).all()
     return [bytes(r.sealed or b"") + r.plan.encode() for r in rows]
+
+
+async def test_the_same_key_from_two_members_makes_two_transfers(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        key = a_key()
+        first, second = world.members
+        given = await world.post(
+            "/api/v1/transfers", {"payee": second.account, "amount_minutes": 10},
+            as_=first, key=key,
+        )  # fmt: skip
+        given_back = await world.post(
+            "/api/v1/transfers", {"payee": first.account, "amount_minutes": 4},
+            as_=second, key=key,
+        )  # fmt: skip
+
+        assert given.status_code == given_back.status_code == 201, given_back.text
+        assert given.json()["id"] == entry_id(first.credential_id, key)
+        assert given_back.json()["id"] == entry_id(second.credential_id, key)
+        account = await world.get(f"/api/v1/accounts/{first.account}", as_=first)
+        assert account.json()["balance_minutes"] == MEMBER_START_MINUTES - 10 + 4
 
 
 async def test_the_idempotency_key_is_required_and_checked(sqlite_url: str) -> None:

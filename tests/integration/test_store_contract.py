@@ -433,12 +433,75 @@ async def test_a_batch_loads_what_its_drafts_need(store: Store, ledger: Ledger) 
     assert state.balance("member-1") == 60
     assert state.monthly == {("member-1", MONTH): 60, ("org-1", MONTH): 60}
     assert state.originals[earned.seq] == earned
-    assert state.corrected == {earned.seq}
+    assert state.reversed_minutes == {earned.seq: (30,)}
     assert state.settings == Settings(member_earning_cap_minutes_per_month=600)
     assert state.community_account == "community"
     assert set(loaded.existing) == {"e-1"} and loaded.existing["e-1"] == earned
     assert set(loaded.failed) == {"nope"}
     assert loaded.failed["nope"][0].code is Rejection.EXCEEDS_BALANCE
+
+
+async def test_a_load_counts_the_corrections_of_an_entry_below_the_bound_it_is_given(
+    store: Store, ledger: Ledger
+) -> None:
+    *_, earned = await accepted(ledger, *BASE, earn("org-1", "member-1", 90))
+    (first,) = await accepted(ledger, correct(earned, 30))
+    (second,) = await accepted(ledger, correct(earned, 20))
+
+    def needs(before: int | None) -> Needs:
+        seqs = frozenset({earned.seq})
+        return Needs(frozenset(), frozenset(), seqs, frozenset(), corrections_before=before)
+
+    every = await store.load(COMMUNITY, needs(None))
+    below_second = await store.load(COMMUNITY, needs(second.seq))
+    below_first = await store.load(COMMUNITY, needs(first.seq))
+
+    assert every.state.reversed_minutes == {earned.seq: (50,)}
+    assert below_second.state.reversed_minutes == {earned.seq: (30,)}
+    assert below_first.state.reversed_minutes == {}
+    assert below_first.state.originals == {earned.seq: earned}
+
+
+async def test_a_second_partial_correction_counts_the_first_one_from_the_store(
+    store: Store,
+) -> None:
+    first_writer = a_ledger(store)
+    try:
+        *_, earned = await accepted(first_writer, *BASE, earn("org-1", "member-1", 90))
+        await accepted(first_writer, correct(earned, 30))
+    finally:
+        await first_writer.close()
+    fresh = a_ledger(store)  # nothing in memory: what the first correction left is read
+    try:
+        over = await fresh.append(COMMUNITY, correct(earned, 61))
+        rest = await fresh.append(COMMUNITY, correct(earned, 60))
+        more = await fresh.append(COMMUNITY, correct(earned, 1))
+    finally:
+        await fresh.close()
+
+    assert isinstance(over, Rejected) and over.code is Rejection.CORRECTION_EXCEEDS_ORIGINAL
+    assert over.detail == {"original_minutes": 90, "remaining_minutes": 60}
+    assert code_of(rest) == "accepted"
+    assert isinstance(more, Rejected) and more.code is Rejection.ALREADY_CORRECTED
+    member = await store.account(COMMUNITY, "member-1")
+    assert member is not None and member.balance_minutes == 0
+
+
+async def test_partial_corrections_in_successive_batches_add_up_to_at_most_the_original(
+    store: Store, ledger: Ledger
+) -> None:
+    *_, paid = await accepted(
+        ledger, *BASE, earn("org-1", "member-1", 120), redeem("member-1", "shop-1", 100)
+    )
+    refunds = [correct(paid, m) for m in (10, 20, 30, 41, 40, 1)]
+
+    codes = [code_of(await ledger.append(COMMUNITY, r)) for r in refunds]
+
+    assert codes == ["accepted"] * 3 + ["correction_exceeds_original", "accepted"] + [
+        "already_corrected"
+    ]
+    shop = await store.account(COMMUNITY, "shop-1")
+    assert shop is not None and shop.balance_minutes == 0
 
 
 async def test_a_one_step_load_reads_what_a_batch_reads(store: Store, ledger: Ledger) -> None:

@@ -25,7 +25,7 @@ from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.clock import ManualClock
 from ledger.export import export_bundle
 from ledger.merkle import Frontier, leaf_hash
-from ledger.model import Draft, Entry, EntryKind, Posting
+from ledger.model import Draft, Entry, EntryKind, Posting, Rejection
 from ledger.note import NoteSigner, generate_signer
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
@@ -75,7 +75,11 @@ async def together(ledger: Ledger, *drafts: Draft) -> list[Entry]:
 
 
 async def a_real_history(ledger: Ledger, clock: ManualClock) -> None:
-    """Two months of a neighbourhood, partly in shared batches, with two corrections."""
+    """Two months of a neighbourhood, partly in shared batches, with three corrections.
+
+    One redemption is refunded in two parts (20, then 30 of its 60), in batches
+    a month apart.
+    """
     await accepted(
         ledger,
         *a_neighbourhood(
@@ -94,6 +98,7 @@ async def a_real_history(ledger: Ledger, clock: ManualClock) -> None:
     clock.set(NOVEMBER)
     await together(ledger, earn("org-1", "member-1", 60), earn("org-1", "member-3", 90))
     await accepted(ledger, correct(earned[3], 30), transfer("member-3", "member-4", 15))
+    await accepted(ledger, correct(refunded[0], 30))
 
 
 @pytest.fixture
@@ -340,6 +345,32 @@ async def test_a_history_rewritten_after_a_trusted_checkpoint_is_named(exported:
     mismatch = next(f for f in report.findings if f.check == Check.TRUSTED_CHECKPOINT_MISMATCH)
     assert (mismatch.seq, mismatch.detail["size"]) == (trusted_size - 1, trusted_size)
     assert (trusted_size - 1, Check.FORK) in named(report)
+
+
+async def test_a_partial_refund_raised_beyond_what_remains_is_named_even_when_resigned(
+    exported: Exported,
+) -> None:
+    bundle = exported.copy("over-refund")
+    entries = [decode_entry(line) for line in lines_of(bundle)]
+    k = len(entries) - 1  # the second refund: 30 of the 40 the first refund left
+    refund = entries[k].draft
+    assert refund.kind is EntryKind.CORRECT and refund.postings[0].amount_minutes == 30
+    raised = (replace(refund.postings[0], amount_minutes=41),)
+    entries[k] = replace(entries[k], draft=replace(refund, postings=raised))
+    lines = rechain(entries)
+    write_lines(bundle, lines)
+    origin = open_checkpoint((bundle / "checkpoint").read_text(), exported.ledger.verifier).origin
+    resign(bundle, lines, exported.signer, origin)
+
+    report = verify(exported, bundle)
+
+    over = next(f for f in report.findings if f.check == Rejection.CORRECTION_EXCEEDS_ORIGINAL)
+    assert (over.seq, over.detail["corrects"]) == (k, refund.corrects)
+    assert (over.detail["original_minutes"], over.detail["remaining_minutes"]) == (60, 40)
+    assert {f.check for f in report.findings} == {
+        Rejection.CORRECTION_EXCEEDS_ORIGINAL,
+        Check.BALANCE_MISMATCH,  # the claimed balances are those of the refund of 30
+    }
 
 
 async def test_a_balance_edited_in_the_database_cache_is_named(exported: Exported) -> None:

@@ -245,11 +245,13 @@ def a_state(
     settings: Settings | None = None,
     monthly: dict[tuple[str, str], int] | None = None,
     entries: Iterable[Entry] = (),
-    corrected: Iterable[int] = (),
+    reversed_minutes: dict[int, tuple[int, ...]] | None = None,
 ) -> LedgerState:
     """A state holding ``accounts`` with ``balances`` (0 by default) and these ``entries``.
 
-    Balances need not sum to zero: the rules check one draft at a time.
+    ``reversed_minutes`` says what corrections already reversed of each posting
+    of some of the ``entries`` (by seq). Balances need not sum to zero: the
+    rules check one draft at a time.
     """
     balances = balances or {}
     state = LedgerState(settings=settings or Settings(), monthly=dict(monthly or {}))
@@ -260,7 +262,7 @@ def a_state(
     for entry in entries:
         state.originals[entry.seq] = entry
         state.size = max(state.size, entry.seq + 1)
-    state.corrected.update(corrected)
+    state.reversed_minutes.update(reversed_minutes or {})
     return state
 
 

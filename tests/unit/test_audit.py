@@ -457,22 +457,92 @@ async def test_earning_beyond_the_members_monthly_cap_is_named() -> None:
     assert (cap.detail["earned_minutes"], cap.detail["cap_minutes_per_month"]) == (60, 120)
 
 
-async def test_a_second_correction_of_one_entry_is_named() -> None:
+async def test_two_partial_corrections_of_one_payment_audit_clean() -> None:
+    history = await a_history(
+        earn("org-1", "member-2", 90),
+        redeem("member-2", "shop-1", 60),
+        correct(6, postings=(Posting("shop-1", "member-2", 20),)),
+        correct(6, postings=(Posting("shop-1", "member-2", 40),)),
+    )
+
+    report = audit(history.lines, history.notes, history.signer, claimed=history.balances)
+
+    assert report.findings == ()
+
+
+def _one_more_refund(history: History, minutes: int) -> list[bytes]:
+    """The history's lines with a further refund of ``minutes`` of entry 6, forged on."""
+    entries = list(history.entries)
+    last = entries[-1]
+    again = replace(
+        last.draft, id="refund-more", postings=(Posting("shop-1", "member-2", minutes),)
+    )
+    entries.append(replace(last, seq=last.seq + 1, draft=again))
+    return rechain(entries)
+
+
+async def test_a_refund_beyond_what_earlier_refunds_left_is_named_with_what_remained() -> None:
     history = await a_history(
         earn("org-1", "member-2", 90),
         redeem("member-2", "shop-1", 60),
         correct(6, postings=(Posting("shop-1", "member-2", 20),)),
     )
-    entries = list(history.entries)
+
+    report = audit(_one_more_refund(history, 41), [], history.signer)
+
+    over = the(report, Rejection.CORRECTION_EXCEEDS_ORIGINAL)
+    assert (over.seq, over.detail["corrects"]) == (len(history.entries), 6)
+    assert (over.detail["original_minutes"], over.detail["remaining_minutes"]) == (60, 40)
+    assert over.message == "the correction moves more than remains of the original"
+    assert len(report.findings) == 1
+
+
+async def test_a_refund_up_to_what_earlier_refunds_left_is_not_named() -> None:
+    history = await a_history(
+        earn("org-1", "member-2", 90),
+        redeem("member-2", "shop-1", 60),
+        correct(6, postings=(Posting("shop-1", "member-2", 20),)),
+    )
+
+    report = audit(_one_more_refund(history, 40), [], history.signer)
+
+    assert report.findings == ()
+
+
+async def test_a_refund_of_a_payment_refunded_in_full_is_named() -> None:
+    history = await a_history(
+        earn("org-1", "member-2", 90),
+        redeem("member-2", "shop-1", 60),
+        correct(6, postings=(Posting("shop-1", "member-2", 20),)),
+        correct(6, postings=(Posting("shop-1", "member-2", 40),)),
+    )
+
+    report = audit(_one_more_refund(history, 10), [], history.signer)
+
+    twice = the(report, Rejection.ALREADY_CORRECTED)
+    assert (twice.seq, twice.detail["corrects"]) == (len(history.entries), 6)
+    assert len(report.findings) == 1
+
+
+async def test_after_an_over_refund_the_audit_counts_it_and_names_the_next_refund_too() -> None:
+    # The replay follows the journal as written: the forged 50 counts, so
+    # nothing remains of the 60 and a further refund of 10 is named as well.
+    history = await a_history(
+        earn("org-1", "member-2", 90),
+        redeem("member-2", "shop-1", 60),
+        correct(6, postings=(Posting("shop-1", "member-2", 20),)),
+    )
+    entries = [decode_entry(line) for line in _one_more_refund(history, 50)]
     last = entries[-1]
-    again = replace(last.draft, id="refund-2", postings=(Posting("shop-1", "member-2", 10),))
+    again = replace(last.draft, id="refund-last", postings=(Posting("shop-1", "member-2", 10),))
     entries.append(replace(last, seq=last.seq + 1, draft=again))
 
     report = audit(rechain(entries), [], history.signer)
 
-    twice = the(report, Rejection.ALREADY_CORRECTED)
-    assert (twice.seq, twice.detail["corrects"]) == (last.seq + 1, 6)
-    assert len(report.findings) == 1
+    assert checks(report) == {
+        (last.seq, Rejection.CORRECTION_EXCEEDS_ORIGINAL),
+        (last.seq + 1, Rejection.ALREADY_CORRECTED),
+    }
 
 
 async def test_a_correction_that_names_a_later_entry_is_named() -> None:
@@ -568,7 +638,7 @@ async def test_only_the_entries_that_corrections_name_are_kept() -> None:
 
     assert retain == {6}
     assert set(run.state.originals) == {6}
-    assert run.state.corrected == {6}
+    assert run.state.reversed_minutes == {6: (20,)}
 
 
 def test_the_pre_pass_is_not_fooled_by_a_memo_that_mentions_a_correction() -> None:

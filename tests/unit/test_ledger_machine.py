@@ -81,7 +81,7 @@ POSTING_TYPES = {
 class ModelEntry:
     kind: EntryKind
     postings: tuple[Posting, ...]
-    corrected: bool = False
+    reversed_minutes: int = 0  # what corrections so far reversed of the one posting
 
 
 @dataclass
@@ -174,12 +174,13 @@ class Model:
         original = self.journal[draft.corrects]
         if original.kind not in CORRECTABLE_KINDS:
             return Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE
-        if original.corrected:
-            return Rejection.ALREADY_CORRECTED
         mine, theirs = draft.postings[0], original.postings[0]
+        remaining = theirs.amount_minutes - original.reversed_minutes
+        if remaining <= 0:
+            return Rejection.ALREADY_CORRECTED
         if (mine.payer, mine.payee) != (theirs.payee, theirs.payer):
             return Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL
-        if mine.amount_minutes > theirs.amount_minutes:
+        if mine.amount_minutes > remaining:
             return Rejection.CORRECTION_EXCEEDS_ORIGINAL
         return None
 
@@ -213,7 +214,7 @@ class Model:
         if kind is EntryKind.CORRECT:
             assert draft.corrects is not None
             original = self.journal[draft.corrects]
-            original.corrected = True
+            original.reversed_minutes += draft.postings[0].amount_minutes
             direction = -1 if original.kind is EntryKind.EARN else 0
         for posting in draft.postings:
             for account in (posting.payer, posting.payee):
@@ -311,17 +312,30 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def correct(self, data: st.DataObject) -> None:
         size = len(self.model.journal)
-        open_to_correction = [
-            seq for seq, e in enumerate(self.model.journal) if e.postings and not e.corrected
+        journal = self.model.journal
+        moving = [seq for seq, e in enumerate(journal) if e.postings]
+        reversed_in_full = [
+            seq
+            for seq in moving
+            if journal[seq].reversed_minutes >= journal[seq].postings[0].amount_minutes
         ]
-        if open_to_correction and data.draw(st.integers(0, 4)) > 0:
+        open_to_correction = sorted(set(moving) - set(reversed_in_full))
+        choice = data.draw(st.integers(0, 9))
+        if open_to_correction and choice > 1:
             seq = data.draw(st.sampled_from(open_to_correction))
+        elif reversed_in_full and choice == 1:
+            seq = data.draw(st.sampled_from(reversed_in_full))
         else:
             seq = data.draw(st.integers(0, size))  # size itself does not exist yet
         original = self.model.journal[seq] if seq < size else None
         if original is not None and original.postings and data.draw(st.integers(0, 4)) > 0:
             theirs = original.postings[0]
-            minutes = data.draw(st.integers(1, theirs.amount_minutes + 1))
+            # Often a part of what remains, so that several corrections add up;
+            # sometimes one minute more than remains.
+            remaining = max(theirs.amount_minutes - original.reversed_minutes, 0)
+            minutes = data.draw(st.integers(1, remaining + 1))
+            if original.reversed_minutes:
+                event("correct: of an entry corrected in part before")
             posting = Posting(theirs.payee, theirs.payer, minutes)
             if data.draw(st.integers(0, 9)) == 0:
                 posting = Posting(theirs.payer, theirs.payee, minutes)  # the wrong way round

@@ -10,6 +10,7 @@ runs them all and compares the codes they produced with the enum.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from ledger.canonical import decode_entry, encode_entry
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry, EntryKind, Posting, Rejected, Rejection, Settings
 from ledger.rules import apply, apply_plain, check_state
+from ledger.service import Ledger
 from ledger.shape import check_shape
 from ledger.state import LedgerState
 from ledger.writer import Appended
@@ -106,6 +108,11 @@ def _retry_case(code: Rejection, **field: object) -> Case:
 def _rich_state(**balances: int) -> Callable[[], LedgerState]:
     specs = [a_member("member-1"), a_member("member-2"), an_organisation(), a_shop()]
     return lambda: a_state(*specs, balances=balances)
+
+
+def _back(seq: int, member: str, minutes: int) -> Draft:
+    """A correction of the earn at ``seq``: ``minutes`` from ``member`` back to org-1."""
+    return correct(seq, postings=(Posting(member, "org-1", minutes),))
 
 
 BIG = limits.BALANCE_MINUTES_MAX
@@ -270,14 +277,17 @@ CASES = [
         correct(OPEN_MEMBER_1_SEQ, postings=(Posting("member-1", "org-1", 60),)),
     ),
     Case(
-        "corrected twice",
+        "corrected in full",
         Rejection.ALREADY_CORRECTED,
-        correct(EARN_SEQ + 1, postings=(Posting("member-2", "org-1", 60),)),
-        correct(EARN_SEQ, postings=(Posting("member-1", "org-1", 30),)),
+        _back(EARN_SEQ, "member-1", 1),  # one minute of the first earn remains
+        _back(EARN_SEQ + 1, "member-2", 1),  # none of the second
         setup=(
             *FUNDED,
             earn("org-1", "member-2", 60),
-            correct(EARN_SEQ, postings=(Posting("member-1", "org-1", 30),)),
+            _back(EARN_SEQ, "member-1", 60),
+            _back(EARN_SEQ, "member-1", 59),
+            _back(EARN_SEQ + 1, "member-2", 30),
+            _back(EARN_SEQ + 1, "member-2", 30),
         ),
     ),
     Case(
@@ -292,6 +302,13 @@ CASES = [
         correct(EARN_SEQ, postings=(Posting("member-1", "org-1", 120),)),
         correct(EARN_SEQ, postings=(Posting("member-1", "org-1", 121),)),
         setup=(*FUNDED, earn("org-1", "member-1", 60)),
+    ),
+    Case(
+        "correction amount after a partial correction",
+        Rejection.CORRECTION_EXCEEDS_ORIGINAL,
+        _back(EARN_SEQ, "member-1", 70),
+        _back(EARN_SEQ, "member-1", 71),
+        setup=(*FUNDED, earn("org-1", "member-1", 60), _back(EARN_SEQ, "member-1", 50)),
     ),
     Case(
         "budget reached",
@@ -477,7 +494,7 @@ STATE_ORDER = [
 
 def a_state_corrected() -> LedgerState:
     state = _ordered_state()
-    state.corrected.add(0)
+    state.reversed_minutes[0] = (50,)  # all of entry 0's 50 minutes
     return state
 
 
@@ -586,6 +603,122 @@ async def test_an_id_rejected_for_its_shape_can_be_used_again() -> None:
     assert code_of(second) == "accepted"
 
 
+# Corrections in parts: a payment refunded in several goes, together at most the original.
+
+
+async def _balances(ledger: Ledger, *accounts: str) -> tuple[int, ...]:
+    rows = [await ledger.store.account(COMMUNITY, a) for a in accounts]
+    return tuple(row.balance_minutes for row in rows if row is not None)
+
+
+async def test_two_partial_corrections_summing_to_the_original_are_both_accepted() -> None:
+    ledger = a_ledger(MemoryStore())
+    try:
+        await accepted(ledger, *FUNDED)
+
+        first = await ledger.append(COMMUNITY, _back(EARN_SEQ, "member-1", 50))
+        second = await ledger.append(COMMUNITY, _back(EARN_SEQ, "member-1", 70))
+
+        assert code_of(first) == code_of(second) == "accepted"
+        assert await _balances(ledger, "member-1", "org-1") == (0, 0)
+    finally:
+        await ledger.close()
+
+
+async def test_a_third_correction_after_two_that_sum_to_the_original_is_already_corrected() -> None:
+    ledger = a_ledger(MemoryStore())
+    try:
+        await accepted(ledger, *FUNDED, _back(EARN_SEQ, "member-1", 50))
+        await accepted(ledger, _back(EARN_SEQ, "member-1", 70))
+
+        third = await ledger.append(COMMUNITY, _back(EARN_SEQ, "member-1", 1))
+
+        assert isinstance(third, Rejected) and third.code is Rejection.ALREADY_CORRECTED
+        assert third.detail == {"seq": EARN_SEQ}
+    finally:
+        await ledger.close()
+
+
+async def test_a_partial_correction_above_what_remains_names_the_remaining_minutes() -> None:
+    ledger = a_ledger(MemoryStore())
+    try:
+        await accepted(ledger, *FUNDED, _back(EARN_SEQ, "member-1", 50))
+
+        over = await ledger.append(COMMUNITY, _back(EARN_SEQ, "member-1", 71))
+        rest = await ledger.append(COMMUNITY, _back(EARN_SEQ, "member-1", 70))
+
+        assert isinstance(over, Rejected) and over.code is Rejection.CORRECTION_EXCEEDS_ORIGINAL
+        assert over.detail == {"original_minutes": 120, "remaining_minutes": 70}
+        assert code_of(rest) == "accepted"
+    finally:
+        await ledger.close()
+
+
+async def test_partial_corrections_in_one_batch_count_against_each_other() -> None:
+    ledger = a_ledger(MemoryStore())
+    try:
+        await accepted(ledger, *FUNDED)
+        drafts = [_back(EARN_SEQ, "member-1", m) for m in (60, 61, 60, 1)]
+
+        results = await asyncio.gather(*(ledger.append(COMMUNITY, d) for d in drafts))
+
+        assert [code_of(r) for r in results] == [
+            "accepted",
+            "correction_exceeds_original",
+            "accepted",
+            "already_corrected",
+        ]
+        one, two = (r for r in results if isinstance(r, Appended))
+        assert one.checkpoint is not None and one.checkpoint == two.checkpoint  # one batch
+    finally:
+        await ledger.close()
+
+
+async def test_a_retried_partial_correction_counts_once() -> None:
+    ledger = a_ledger(MemoryStore())
+    try:
+        first = _back(EARN_SEQ, "member-1", 50)
+        await accepted(ledger, *FUNDED, first)
+
+        retried = await ledger.append(COMMUNITY, first)
+        rest = await ledger.append(COMMUNITY, _back(EARN_SEQ, "member-1", 70))
+
+        assert code_of(retried) == "retried"
+        assert code_of(rest) == "accepted"
+    finally:
+        await ledger.close()
+
+
+def test_a_correction_reverses_each_posting_by_what_remains_of_it_by_position() -> None:
+    # No correctable kind has two postings today; the rule is written for any count.
+    two = Draft(
+        "two", EntryKind.TRANSFER, "member-1",
+        (Posting("member-1", "member-2", 30), Posting("member-1", "shop-1", 20)),
+    )  # fmt: skip
+    state = a_state(
+        a_member("member-1"), a_member("member-2"), a_shop(),
+        balances={"member-2": 100, "shop-1": 100}, entries=[_an_entry(0, two)],
+    )  # fmt: skip
+
+    def back(first: int, second: int) -> Draft:
+        return correct(
+            0,
+            postings=(
+                Posting("member-2", "member-1", first),
+                Posting("shop-1", "member-1", second),
+            ),
+        )
+
+    apply(state, _an_entry(1, back(30, 5)))
+
+    assert state.reversed_minutes == {0: (30, 5)}
+    over = check_state(state, back(1, 1), MONTH)
+    assert over is not None and over.code is Rejection.CORRECTION_EXCEEDS_ORIGINAL
+    assert over.detail == {"original_minutes": 30, "remaining_minutes": 0}
+    apply(state, _an_entry(2, back(0, 15)))  # as the audit replays a refused entry
+    assert _state_code(back(1, 1), state) is Rejection.ALREADY_CORRECTED
+
+
 # Applying entries.
 
 
@@ -617,7 +750,7 @@ def test_correcting_an_earn_counts_back_in_the_month_of_the_correction() -> None
     assert state.balance("member-1") == 60
     assert state.monthly[("member-1", "2026-12")] == -30
     assert state.monthly[("org-1", "2026-12")] == -30
-    assert state.corrected == {0}
+    assert state.reversed_minutes == {0: (30,)}
 
 
 def test_a_budget_change_applies_to_the_next_earn() -> None:

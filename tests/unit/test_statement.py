@@ -34,7 +34,7 @@ from ledger.merkle import leaf_hash
 from ledger.model import Draft, Entry, EntryKind, Posting
 from ledger.note import generate_signer
 from ledger.report import hours, render_html
-from ledger.rules import apply, check_state
+from ledger.rules import apply, check_state, remaining_minutes
 from ledger.service import Ledger
 from ledger.shape import check_shape
 from ledger.state import LedgerState
@@ -390,13 +390,14 @@ def _draft(
         e
         for e in entries
         if e.kind in (EntryKind.EARN, EntryKind.REDEEM, EntryKind.SETTLE, EntryKind.TRANSFER)
-        and e.seq not in state.corrected
+        and remaining_minutes(state, e.seq)[0] > 0
     ]
     if not moving:
         return earn("org-1", member, minutes, id=f"e{n}")
     original = moving[(a * 7 + b) % len(moving)]
     posting = original.draft.postings[0]
-    amount = min(minutes, posting.amount_minutes, max(state.balance(posting.payee), 1))
+    left = remaining_minutes(state, original.seq)[0]  # an entry may be corrected in parts
+    amount = min(minutes, left, max(state.balance(posting.payee), 1))
     reverse = Posting(posting.payee, posting.payer, amount)
     return correct(original.seq, postings=(reverse,), id=f"c{n}")
 

@@ -1,0 +1,254 @@
+"""Volunteer earnings: booking them, and holding large ones for a second coordinator.
+
+Shared by the API routes and the phone pages. An earning's id is the
+recording request's Idempotency-Key scoped to the caller's credential
+(``api.idempotency.entry_id``). An earning above the approval threshold is not
+booked: it waits as a row in ``pending_earnings`` under that id, and the row
+reserves the id at once, so that no other request of the same caller books
+anything under it. A later request with the same id is a retry of the held
+earning (the same content gets the held row back) or is refused as a reused
+key. A second coordinator of the same organisation approves it (the entry is
+booked under the reserved id) or declines it (nothing moves).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import partial
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+
+from api import drafts, limits
+from api.access import Principal, Role
+from api.idempotency import entry_id, fingerprint, key_reused
+from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
+from api.runtime import Runtime
+from api.schemas.common import text_ok
+from api.schemas.ledger import EarningIn
+from api.tables import PendingEarningRow
+from ledger.model import Entry, Rejected, Rejection
+
+# What an earning is: booked in the journal, or a held row in one of these states.
+BOOKED, PENDING, APPROVED, DECLINED, REFUSED = (
+    "booked",
+    "pending_approval",
+    "approved",
+    "declined",
+    "refused",
+)
+
+
+async def record(
+    rt: Runtime, principal: Principal, community: str, data: EarningIn, key: str
+) -> Entry | PendingEarningRow:
+    """Book volunteer work (the entry), or hold it for a second coordinator (the row).
+
+    ``key`` is the request's Idempotency-Key. A retry of a booked earning gets
+    its entry back from the ledger; a retry of a held one gets the held row,
+    whatever its state now, and a different request under the same key is
+    refused, so that a held earning never loses its id to another booking.
+    """
+    earning_id = entry_id(principal.credential_id, key)
+    organisation = _organisation(principal, data.organisation)
+    if not text_ok(data.activity):
+        raise invalid("text_invalid", "The activity must be printable text.")
+    _check_worked_on(rt, data.worked_on)
+    rt.payments.take(principal.credential_id)
+    request_print = fingerprint("earnings.create", principal.person_id, data)
+    held = await _held(rt, community, earning_id)
+    if held is not None:
+        return _same_request(held, request_print)
+    if data.amount_minutes > rt.settings.approval_threshold_minutes:
+        return await _hold(rt, principal, community, earning_id, organisation, data, request_print)
+    meta = drafts.earn_meta(data.activity, data.worked_on, None)
+    draft = drafts.earn(
+        earning_id,
+        principal.staff_actor,
+        organisation,
+        data.member,
+        data.amount_minutes,
+        meta,
+        data.memo,
+    )
+    return await drafts.append(
+        rt.ledger,
+        community,
+        draft,
+        on_rejected=partial(rt.payments.failed, principal.credential_id),
+    )
+
+
+async def refuse_held_id(
+    rt: Runtime, principal: Principal, community: str, an_entry_id: str
+) -> None:
+    """Refuse to append ``an_entry_id`` when a held earning of this caller reserves it.
+
+    Only coordinators hold earnings, and ids are scoped to the credential, so
+    for anyone else (most transfers) this costs nothing.
+    """
+    if principal.has(Role.COORDINATOR) and await _held(rt, community, an_entry_id) is not None:
+        raise key_reused("This Idempotency-Key was used for an earning that waits for approval.")
+
+
+async def pending(rt: Runtime, principal: Principal, community: str) -> list[PendingEarningRow]:
+    """Held earnings waiting for a decision, oldest first: all of them for those who see
+    everything, else those of the caller's organisations."""
+    query = (
+        select(PendingEarningRow)
+        .where(PendingEarningRow.community == community, PendingEarningRow.status == PENDING)
+        .order_by(col(PendingEarningRow.recorded_at), col(PendingEarningRow.id))
+        .limit(limits.LIST_SIZE_MAX)
+    )
+    if not principal.sees_everything:
+        query = query.where(
+            col(PendingEarningRow.organisation).in_(sorted(principal.organisations))
+        )
+    async with rt.db.read() as session:
+        return list((await session.exec(query)).all())
+
+
+async def approve(rt: Runtime, principal: Principal, community: str, earning_id: str) -> Entry:
+    """Book a held earning as its second coordinator; a retry returns the same entry.
+
+    If the ledger refuses the booking (the budget ran out meanwhile), the row
+    is marked refused and the refusal is raised.
+    """
+    row = await _decide(rt, principal, community, earning_id, APPROVED)
+    if row.status not in (APPROVED, REFUSED):
+        raise conflict("earning_already_decided", f"This earning was {row.status}.")
+    assert row.decided_by is not None
+    meta = drafts.earn_meta(row.activity, date.fromisoformat(row.worked_on), row.decided_by)
+    draft = drafts.earn(
+        row.id,
+        row.recorded_by,
+        row.organisation,
+        row.member,
+        row.amount_minutes,
+        meta,
+        row.memo,
+    )
+    try:
+        return await drafts.append(rt.ledger, community, draft)
+    except ProblemError:
+        async with rt.db.write() as session:
+            await session.exec(
+                update(PendingEarningRow)
+                .where(
+                    col(PendingEarningRow.community) == community,
+                    col(PendingEarningRow.id) == row.id,
+                )
+                .values(status=REFUSED)
+            )
+        raise
+
+
+async def decline(
+    rt: Runtime, principal: Principal, community: str, earning_id: str
+) -> PendingEarningRow:
+    """Decline a held earning as its second coordinator: nothing moves."""
+    row = await _decide(rt, principal, community, earning_id, DECLINED)
+    if row.status != DECLINED:
+        raise conflict("earning_already_decided", f"This earning was {row.status}.")
+    return row
+
+
+def _organisation(principal: Principal, wanted: str | None) -> str:
+    if wanted is None:
+        if len(principal.organisations) != 1:
+            raise invalid("organisation_required", "Say for which organisation you record this.")
+        return next(iter(principal.organisations))
+    if wanted not in principal.organisations:
+        raise forbidden("not_your_organisation", "You coordinate for other organisations.")
+    return wanted
+
+
+def _check_worked_on(rt: Runtime, worked_on: date) -> None:
+    today = rt.now().date()
+    earliest = today - timedelta(days=limits.WORKED_ON_DAYS_BACK_MAX)
+    # One day of slack for time zones ahead of UTC.
+    if not earliest <= worked_on <= today + timedelta(days=1):
+        raise invalid(
+            "worked_on_invalid",
+            f"The date worked must lie between {earliest.isoformat()} and today.",
+        )
+
+
+async def _held(rt: Runtime, community: str, earning_id: str) -> PendingEarningRow | None:
+    async with rt.db.read() as session:
+        return await session.get(PendingEarningRow, (community, earning_id))
+
+
+def _same_request(row: PendingEarningRow, request_print: str) -> PendingEarningRow:
+    if row.fingerprint != request_print:
+        raise key_reused("This Idempotency-Key was used for an earning that waits for approval.")
+    return row
+
+
+async def _hold(
+    rt: Runtime,
+    principal: Principal,
+    community: str,
+    earning_id: str,
+    organisation: str,
+    data: EarningIn,
+    request_print: str,
+) -> PendingEarningRow:
+    """Keep a large earning for a second coordinator; a concurrent retry finds the same row."""
+    if not text_ok(data.memo):
+        raise invalid("text_invalid", "The memo must be printable text.")
+    # The booking path checks for this row before it appends, so once the row
+    # exists no other earning takes the id. A different request of the same
+    # caller racing this one could still book between this check and the
+    # insert; the approval would then be refused (and the row marked so), and
+    # nothing moves twice.
+    if await rt.store.entry_by_id(community, earning_id) is not None:
+        raise key_reused("This Idempotency-Key was used for an entry.")
+    if await rt.store.account(community, data.member) is None:
+        raise from_rejection(Rejected(earning_id, Rejection.PAYEE_NOT_FOUND))
+    fresh = PendingEarningRow(
+        community=community, id=earning_id, status=PENDING, fingerprint=request_print,
+        organisation=organisation, member=data.member, amount_minutes=data.amount_minutes,
+        activity=data.activity, worked_on=data.worked_on.isoformat(), memo=data.memo,
+        recorded_by=principal.staff_actor, recorded_at=rt.now_seconds(),
+    )  # fmt: skip
+    try:
+        async with rt.db.write() as session:
+            row = await session.get(PendingEarningRow, (community, earning_id))
+            if row is None:
+                session.add(fresh)
+                row = fresh
+    except IntegrityError:  # a concurrent retry inserted it first
+        row = await _held(rt, community, earning_id)
+        assert row is not None
+    return _same_request(row, request_print)
+
+
+async def _decide(
+    rt: Runtime, principal: Principal, community: str, earning_id: str, status: str
+) -> PendingEarningRow:
+    """Move a held earning from pending to ``status`` (once); return the row as it is now.
+
+    Of two coordinators deciding at once, the conditional update lets exactly
+    one decide; the other reads the winner's decision.
+    """
+    row = await _held(rt, community, earning_id)
+    if row is None:
+        raise not_found("earning_not_found", f"No earning {earning_id!r} waits for approval.")
+    if row.organisation not in principal.organisations:
+        raise forbidden("not_your_organisation")
+    if row.status == PENDING and row.recorded_by == principal.staff_id:
+        raise forbidden("second_coordinator_required", "Another coordinator must decide.")
+    async with rt.db.write() as session:
+        await session.exec(
+            update(PendingEarningRow)
+            .where(
+                col(PendingEarningRow.community) == community,
+                col(PendingEarningRow.id) == earning_id,
+                col(PendingEarningRow.status) == PENDING,
+            )
+            .values(status=status, decided_by=principal.staff_actor, decided_at=rt.now_seconds())
+        )
+        decided = await session.get(PendingEarningRow, (community, earning_id))
+    assert decided is not None
+    return decided

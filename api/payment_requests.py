@@ -1,0 +1,413 @@
+"""Payment requests: a shop's till asks a member to pay, or a member asks a neighbour.
+
+A request is single-use and expires. Its status moves::
+
+    open --claim--> paying --booked--> paid
+    open --cancel--> cancelled        open --(time)--> expired
+    paying --the ledger refuses--> open
+
+Paying is exactly once under any concurrency because a payer must first *claim*
+the request: one conditional UPDATE (``status = 'open'`` and not expired) that
+only one transaction can win. The claim numbers the attempt, and the entry it
+books has the id ``<RID>.<attempt>``: a retry of the same attempt is recognised
+by the ledger as the same entry, and a refused attempt (not enough credit)
+burns only its own id. A claim whose request never finished (the process died
+between claim and booking) is resolved after ``PAYMENT_CLAIM_STALE_SECONDS``
+by asking the ledger whether that attempt's entry exists.
+
+Every change of status is announced to the request's event streams
+(``api.events``), inside the transaction that makes it on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from api import drafts, limits
+from api.access import Principal, Role
+from api.directory import ERASED_NAME
+from api.idempotency import Plan, entry_id, fingerprint, once
+from api.payment_store import (
+    CANCEL,
+    CANCELLED,
+    CLAIM,
+    EXPIRE,
+    EXPIRED,
+    MARK_PAID,
+    OPEN,
+    PAID,
+    PAYING,
+    RELEASE,
+    PaymentRequest,
+    RequestRead,
+)
+from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
+from api.qr import payment_url
+from api.runtime import Runtime
+from api.schemas.common import rfc3339
+from api.schemas.ledger import receipt_url
+from api.tables import PaymentRequestRow
+from ledger.model import AccountType, Draft, Entry, Rejected
+
+__all__ = ["CANCELLED", "EXPIRED", "OPEN", "PAID", "PAYING"]
+TERMINAL = frozenset({PAID, CANCELLED, EXPIRED})
+_WAIT_POLL_SECONDS = 0.02
+
+
+def new_request_id() -> str:
+    """128 random bits as 26 upper-case base32 characters (the QR stays alphanumeric)."""
+    return base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """A request as someone sees it: the request, its status now, and the names."""
+
+    request: PaymentRequest
+    status: str
+    payee_name: str
+    pay_url: str
+    # Whether the caller is the payee's side (shop staff of that shop, or the member
+    # who asked to be paid): they see the whole record.
+    is_payee: bool
+    payer_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A paid request and the entry that paid it."""
+
+    request: PaymentRequest
+    entry: Entry
+    payer_name: str
+    payee_name: str
+
+
+def _is_payee(principal: Principal, request: PaymentRequest) -> bool:
+    if request.payee_type == AccountType.SHOP.value:
+        return request.payee in principal.shops
+    return principal.has(Role.MEMBER) and principal.member_account == request.payee
+
+
+async def _load(rt: Runtime, community: str | None, request_id: str) -> RequestRead:
+    """The request, or 404 for an unknown id or one of another community (the same answer)."""
+    found = await rt.requests.read(request_id)
+    if found is None or community is None or found.request.community != community:
+        raise not_found("payment_request_not_found", "No such payment request.")
+    return found
+
+
+async def view(rt: Runtime, principal: Principal, request_id: str) -> RequestView:
+    found = await _load(rt, principal.community, request_id)
+    request = found.request
+    is_payee = _is_payee(principal, request)
+    payer_name = (found.payer_name or ERASED_NAME) if is_payee and request.payer else None
+    return RequestView(
+        request=request,
+        status=request.status_at(rt.now_seconds()),
+        payee_name=found.payee_name or ERASED_NAME,
+        pay_url=payment_url(rt.settings.public_url, request.id),
+        is_payee=is_payee,
+        payer_name=payer_name,
+    )
+
+
+# -- creating ---------------------------------------------------------------------------
+
+
+def _payee_of(principal: Principal, shop: str | None) -> tuple[str, AccountType]:
+    """Whom the caller asks money for: the shop named (or their only shop), else themself."""
+    if shop is not None:
+        if shop not in principal.shops:
+            raise forbidden("not_your_shop", "You take payments for other shops.")
+        return shop, AccountType.SHOP
+    if principal.member_account is not None and principal.has(Role.MEMBER):
+        return principal.member_account, AccountType.MEMBER
+    if len(principal.shops) == 1:
+        return next(iter(principal.shops)), AccountType.SHOP
+    if principal.shops:
+        raise invalid("shop_required", "Say for which shop you take this payment.")
+    raise forbidden("member_account_required", "Only members and shops ask to be paid.")
+
+
+async def _transfers_allowed(rt: Runtime, community: str) -> bool:
+    return (await rt.store.settings(community)).members_may_transfer
+
+
+async def create(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    key: str,
+    amount_minutes: int | None,
+    memo: str,
+    shop: str | None,
+) -> PaymentRequest:
+    """A new open request (a retry with the same Idempotency-Key gets the same one)."""
+    community = principal.community
+    if community is None:
+        raise forbidden("community_required", "This needs a community role.")
+    payee, payee_type = _payee_of(principal, shop)
+    if payee_type is AccountType.SHOP and amount_minutes is None:
+        raise invalid("amount_required", "A shop's payment request names the amount.")
+    if payee_type is AccountType.MEMBER and not await _transfers_allowed(rt, community):
+        raise forbidden("transfers_between_members_disabled")
+    request_print = fingerprint(
+        "payment_requests.create", principal.credential_id, [payee, amount_minutes, memo]
+    )
+
+    async def work(plan: Plan) -> tuple[int, str]:
+        now = rt.now_seconds()
+        row = PaymentRequestRow(
+            id=plan["request"], community=community, payee=payee, payee_type=payee_type.value,
+            amount_minutes=amount_minutes, memo=memo, status=OPEN,
+            created_by=principal.staff_id or payee, credential_id=principal.credential_id,
+            created_at=now, expires_at=now + rt.settings.payment_request_seconds,
+        )  # fmt: skip
+        async with rt.db.write() as session:
+            session.add(row)
+        return 201, row.id
+
+    _, request_id = await once(
+        rt.db, scope="payment_requests.create", key=entry_id(principal.credential_id, key),
+        fingerprint=request_print, now=rt.now_seconds,
+        make_plan=lambda: {"request": new_request_id()}, out_type=str, work=work,
+    )  # fmt: skip
+    return (await _load(rt, community, request_id)).request
+
+
+# -- cancelling and expiring ------------------------------------------------------------
+
+
+async def cancel(rt: Runtime, principal: Principal, request_id: str) -> RequestView:
+    """The payee's side withdraws an open request; a paid one stays paid."""
+    request = (await _load(rt, principal.community, request_id)).request
+    if not _is_payee(principal, request):
+        raise forbidden("not_your_payment_request", "Only who asked to be paid may cancel.")
+    now = rt.now_seconds()
+    await _expire_if_due(rt, request, now)
+    if not await rt.requests.change(CANCEL, (now, request.id, now), request.id):
+        current = (await _load(rt, principal.community, request_id)).request
+        if current.status != CANCELLED:
+            raise state_problem(current, now)
+    return await view(rt, principal, request_id)
+
+
+async def _expire_if_due(rt: Runtime, request: PaymentRequest, now: int) -> None:
+    if request.status == OPEN and request.expires_at <= now:
+        await rt.requests.change(EXPIRE, (request.id, now), request.id)
+
+
+def state_problem(request: PaymentRequest, now: int) -> ProblemError:
+    """Why ``request`` cannot be paid now, as a problem."""
+    status = request.status_at(now)
+    if status == PAID:
+        return conflict("payment_request_paid", "This payment request has been paid.")
+    if status == CANCELLED:
+        return conflict("payment_request_cancelled", "The shop cancelled this payment request.")
+    if status == EXPIRED:
+        return ProblemError(410, "payment_request_expired", "This payment request has expired.")
+    return conflict(
+        "payment_request_in_progress",
+        "Someone is paying this request right now.",
+        headers={"Retry-After": "1"},
+        retry_after_seconds=1,
+    )
+
+
+# -- paying -----------------------------------------------------------------------------
+
+
+def _amount(request: PaymentRequest, amount_minutes: int | None) -> int:
+    if request.amount_minutes is None:
+        if amount_minutes is None:
+            raise invalid("amount_required", "Say how much you give.")
+        return amount_minutes
+    if amount_minutes is not None and amount_minutes != request.amount_minutes:
+        raise invalid(
+            "amount_does_not_match",
+            "The amount differs from the payment request's.",
+            amount_minutes=request.amount_minutes,
+        )
+    return request.amount_minutes
+
+
+def attempt_entry_id(request_id: str, attempt: int) -> str:
+    """The id of the entry that attempt number ``attempt`` books."""
+    return f"{request_id}.{attempt}"
+
+
+def _draft(request: PaymentRequest, attempt: int, payer: str, minutes: int) -> Draft:
+    draft_id = attempt_entry_id(request.id, attempt)
+    if request.payee_type == AccountType.SHOP.value:
+        return drafts.redeem(
+            draft_id, payer, payer, request.payee, minutes, request.memo, request.id
+        )
+    return drafts.transfer(draft_id, payer, request.payee, minutes, request.memo, request.id)
+
+
+async def pay(
+    rt: Runtime, principal: Principal, request_id: str, amount_minutes: int | None
+) -> Payment:
+    """Pay the request from the caller's member account, exactly once.
+
+    The same payer asking again (a retry, a double tap) gets the same payment;
+    anyone else gets the request's state as a problem, and nothing moves.
+    """
+    payer = principal.member_account
+    if payer is None or not principal.has(Role.MEMBER):
+        raise forbidden("member_account_required", "Only members pay.")
+    found = await _load(rt, principal.community, request_id)
+    rt.payments.take(principal.credential_id)
+    deadline = asyncio.get_running_loop().time() + limits.IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        now = rt.now_seconds()
+        found = await _settle_if_stale(rt, found, now)
+        request = found.request
+        if request.status == PAID and request.payer == payer:
+            return await _payment(rt, found)
+        if request.status != PAYING or request.payer != payer:
+            _check_payable(request, payer, now)
+        if request.status == OPEN:
+            minutes = _amount(request, amount_minutes)
+            claimed = await rt.requests.change(
+                CLAIM, (payer, now, minutes, request.id, request.attempt, now), request.id
+            )
+            if claimed:
+                return await _book(rt, principal, found, int(claimed[0]), payer, minutes)
+        # Lost the claim, or our own earlier request is booking it: look again shortly.
+        if asyncio.get_running_loop().time() > deadline:
+            raise state_problem(request, now)
+        await asyncio.sleep(_WAIT_POLL_SECONDS)
+        found = await _load(rt, principal.community, request_id)
+
+
+def _check_payable(request: PaymentRequest, payer: str, now: int) -> None:
+    if request.status_at(now) != OPEN:
+        raise state_problem(request, now)
+    if request.payee == payer:
+        raise invalid("payer_must_differ_from_payee", "You cannot pay yourself.")
+
+
+async def _book(
+    rt: Runtime, principal: Principal, found: RequestRead, attempt: int, payer: str, minutes: int
+) -> Payment:
+    request = found.request
+    draft = _draft(request, attempt, payer, minutes)
+    try:
+        result = await rt.ledger.append(request.community, draft)
+    except BaseException:
+        # Not acknowledged: the entry may or may not exist. Settle the claim by it.
+        await _settle_claim(rt, request, attempt)
+        raise
+    if isinstance(result, Rejected):
+        await rt.requests.change(RELEASE, (request.id, attempt), request.id)
+        rt.payments.failed(principal.credential_id)
+        raise from_rejection(result)
+    entry = result.entry
+    # Recorded before the payer hears back, so whoever reads the request next sees it
+    # paid; grouped with the other requests' changes into one commit.
+    paid = (entry.id, rt.now_seconds(), request.id, attempt)
+    await rt.requests.change(MARK_PAID, paid, request.id)
+    payer_name = await rt.requests.person_name(principal.person_id) or ERASED_NAME
+    return Payment(request, entry, payer_name, found.payee_name or ERASED_NAME)
+
+
+async def _settle_claim(rt: Runtime, request: PaymentRequest, attempt: int) -> None:
+    """Decide a claim whose booking was not acknowledged, by what the journal holds."""
+    entry = await rt.store.entry_by_id(request.community, attempt_entry_id(request.id, attempt))
+    if entry is not None:
+        params = (entry.id, rt.now_seconds(), request.id, attempt)
+        await rt.requests.change(MARK_PAID, params, request.id)
+    else:
+        await rt.requests.change(RELEASE, (request.id, attempt), request.id)
+
+
+async def _settle_if_stale(rt: Runtime, found: RequestRead, now: int) -> RequestRead:
+    """A claim older than ``PAYMENT_CLAIM_STALE_SECONDS`` is settled by the journal."""
+    request = found.request
+    claimed = request.claimed_at
+    if request.status != PAYING or claimed is None:
+        return found
+    if now - claimed < limits.PAYMENT_CLAIM_STALE_SECONDS:
+        return found
+    await _settle_claim(rt, request, request.attempt)
+    return await _load(rt, request.community, request.id)
+
+
+async def _payment(rt: Runtime, found: RequestRead) -> Payment:
+    request = found.request
+    assert request.status == PAID and request.entry_id is not None, "only a paid request"
+    entry = await rt.store.entry_by_id(request.community, request.entry_id)
+    assert entry is not None, "a paid request's entry is in the journal"
+    return Payment(request, entry, found.payer_name or ERASED_NAME, found.payee_name or ERASED_NAME)
+
+
+# -- watching ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What an event stream says: ``paid``, ``cancelled``, ``expired`` or ``heartbeat``."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+async def watch(rt: Runtime, principal: Principal, request_id: str) -> AsyncIterator[Event]:
+    """The request's events for its payee's side, ending with its final status.
+
+    Each wake-up (a signal, or the heartbeat) re-reads the request, so a lost
+    signal delays an event by one heartbeat at most. An open request's expiry is
+    written (and announced) by the first stream that sees the time pass.
+    """
+    request = (await _load(rt, principal.community, request_id)).request
+    if not _is_payee(principal, request):
+        raise forbidden("not_your_payment_request", "Only who asked to be paid may watch.")
+    if rt.signals.open_streams >= limits.EVENT_STREAMS_MAX:
+        raise ProblemError(
+            503, "too_many_streams", "Too many open event streams; retry shortly.",
+            headers={"Retry-After": "5"}, retry_after_seconds=5,
+        )  # fmt: skip
+    return _events(rt, request.community, request_id)
+
+
+async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator[Event]:
+    heartbeat = rt.settings.event_heartbeat_seconds
+    async with rt.signals.watch(request_id) as changed:
+        while True:
+            changed.clear()
+            now = rt.now_seconds()
+            found = await _settle_if_stale(rt, await _load(rt, community, request_id), now)
+            request = found.request
+            if request.status_at(now) == EXPIRED and request.status == OPEN:
+                await _expire_if_due(rt, request, now)
+                found = await _load(rt, community, request_id)
+            if found.request.status_at(now) in TERMINAL:
+                yield _final_event(found, now)
+                return
+            wait = min(heartbeat, max(0.05, float(request.expires_at - now)))
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=wait)
+            except TimeoutError:
+                yield Event("heartbeat", {"id": request_id, "status": request.status})
+
+
+def _final_event(found: RequestRead, now: int) -> Event:
+    request = found.request
+    status = request.status_at(now)
+    data: dict[str, Any] = {"id": request.id, "status": status}
+    if request.status == PAID and request.entry_id is not None:
+        data |= {
+            "entry_id": request.entry_id,
+            "receipt_url": receipt_url(request.entry_id),
+            "payer_name": found.payer_name or ERASED_NAME,
+            "amount_minutes": request.paid_minutes,
+            "paid_at": rfc3339(request.decided_at),
+        }
+    return Event(status, data)

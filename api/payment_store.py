@@ -1,0 +1,208 @@
+"""Payment requests in the database, on the hot path: raw statements, grouped commits.
+
+Paying is as frequent as transferring, so its statements skip the ORM (through
+an ORM session each costs milliseconds) and run on the store's fast
+connections (``SqlStore.run``). Every change of status is one conditional
+``UPDATE … RETURNING``: it either finds the request in the state it expects and
+changes it, or changes nothing, so two processes can never both win a claim.
+
+Changes are committed in groups, like the journal's entries: whatever callers
+are waiting when the previous group commits go into the next transaction
+together. On PostgreSQL each change is announced with ``pg_notify`` inside
+that transaction (``api.events``), and every change wakes this process's
+streams once it is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from api.events import CHANNEL, PaymentSignals
+from ledger.sql.journal import Db, native
+from ledger.sql.store import SqlStore
+
+OPEN, PAYING, PAID, CANCELLED, EXPIRED = "open", "paying", "paid", "cancelled", "expired"
+# Changes committed together at most (a group is one transaction).
+GROUP_SIZE_MAX = 1_024
+
+_COLUMNS = (
+    "id, community, payee, payee_type, amount_minutes, memo, status, created_by, "
+    "credential_id, created_at, expires_at, attempt, payer, claimed_at, entry_id, "
+    "paid_minutes, decided_at"
+)
+# The request, with the display names of whom it pays (a shop's or organisation's
+# public name, or the member's) and of who paid it (a member), if anyone.
+SELECT_REQUEST = (
+    "SELECT "
+    + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+    + ", COALESCE(n.name, pp.name), pp.erased_at, py.name, py.erased_at "
+    "FROM payment_requests r "
+    "LEFT JOIN named_accounts n ON n.community = r.community AND n.account_id = r.payee "
+    "LEFT JOIN roles pr ON pr.community = r.community AND pr.role = 'member' "
+    "AND pr.scope = r.payee "
+    "LEFT JOIN people pp ON pp.id = pr.person_id "
+    "LEFT JOIN roles yr ON yr.community = r.community AND yr.role = 'member' "
+    "AND yr.scope = r.payer "
+    "LEFT JOIN people py ON py.id = yr.person_id "
+    "WHERE r.id = ?"
+)
+CLAIM = (
+    "UPDATE payment_requests SET status = 'paying', attempt = attempt + 1, payer = ?, "
+    "claimed_at = ?, paid_minutes = ? "
+    "WHERE id = ? AND status = 'open' AND attempt = ? AND expires_at > ? RETURNING attempt"
+)
+MARK_PAID = (
+    "UPDATE payment_requests SET status = 'paid', entry_id = ?, decided_at = ? "
+    "WHERE id = ? AND status = 'paying' AND attempt = ? RETURNING attempt"
+)
+RELEASE = (
+    "UPDATE payment_requests SET status = 'open', payer = NULL, claimed_at = NULL, "
+    "paid_minutes = NULL WHERE id = ? AND status = 'paying' AND attempt = ? RETURNING attempt"
+)
+CANCEL = (
+    "UPDATE payment_requests SET status = 'cancelled', decided_at = ? "
+    "WHERE id = ? AND status = 'open' AND expires_at > ? RETURNING attempt"
+)
+EXPIRE = (
+    "UPDATE payment_requests SET status = 'expired', decided_at = expires_at "
+    "WHERE id = ? AND status = 'open' AND expires_at <= ? RETURNING attempt"
+)
+NOTIFY = "SELECT pg_notify(?, ?)"
+SELECT_PERSON_NAME = "SELECT name, erased_at FROM people WHERE id = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """A payment request as stored (see ``api.tables.PaymentRequestRow``)."""
+
+    id: str
+    community: str
+    payee: str
+    payee_type: str
+    amount_minutes: int | None
+    memo: str
+    status: str
+    created_by: str
+    credential_id: str
+    created_at: int
+    expires_at: int
+    attempt: int
+    payer: str | None
+    claimed_at: int | None
+    entry_id: str | None
+    paid_minutes: int | None
+    decided_at: int | None
+
+    def status_at(self, now: int) -> str:
+        """The status at ``now``: an open request past its time has expired."""
+        if self.status == OPEN and self.expires_at <= now:
+            return EXPIRED
+        return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRead:
+    """A request and the names that go with it; a name is None when erased or unknown."""
+
+    request: PaymentRequest
+    payee_name: str | None
+    payer_name: str | None
+
+
+def _name(name: Any, erased_at: Any) -> str | None:
+    return None if name is None or erased_at is not None else str(name)
+
+
+def request_from_row(row: Sequence[Any]) -> RequestRead:
+    fields = list(row[:17])
+    for index in (4, 9, 10, 11, 13, 15, 16):  # integers that PostgreSQL may hand back as such
+        fields[index] = None if fields[index] is None else int(fields[index])
+    return RequestRead(
+        request=PaymentRequest(*fields),
+        payee_name=_name(row[17], row[18]),
+        payer_name=_name(row[19], row[20]),
+    )
+
+
+def _read(db: Db, request_id: str) -> RequestRead | None:
+    rows = db.rows(native(db, SELECT_REQUEST), (request_id,))
+    return request_from_row(rows[0]) if rows else None
+
+
+def _person_name(db: Db, person_id: str) -> str | None:
+    rows = db.rows(native(db, SELECT_PERSON_NAME), (person_id,))
+    return _name(rows[0][0], rows[0][1]) if rows else None
+
+
+Statement = tuple[str, tuple[Any, ...], str]  # SQL, parameters, the request it changes
+
+
+def _apply(db: Db, statements: list[Statement]) -> list[list[Sequence[Any]]]:
+    """Each conditional update in turn; announce the requests that changed (PostgreSQL)."""
+    results = [db.rows(native(db, sql), params) for sql, params, _ in statements]
+    if db.postgres:
+        changed = {
+            request_id for (_, _, request_id), rows in zip(statements, results, strict=True) if rows
+        }
+        for request_id in sorted(changed):
+            db.rows(native(db, NOTIFY), (CHANNEL, request_id))
+    return results
+
+
+class PaymentStore:
+    """Reads of payment requests, and their changes of status in grouped commits."""
+
+    def __init__(self, store: SqlStore, signals: PaymentSignals) -> None:
+        self._store = store
+        self._signals = signals
+        self._waiting: list[tuple[Statement, asyncio.Future[list[Sequence[Any]]]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def read(self, request_id: str) -> RequestRead | None:
+        return await self._store.run(False, _read, request_id)
+
+    async def person_name(self, person_id: str) -> str | None:
+        """A person's display name (None once erased)."""
+        return await self._store.run(False, _person_name, person_id)
+
+    async def change(self, sql: str, params: tuple[Any, ...], request_id: str) -> list[Any]:
+        """Run one conditional ``UPDATE … RETURNING`` in the next group; its returned row
+        (empty when the request was not in the state it expects)."""
+        rows = await asyncio.shield(self._enqueue(sql, params, request_id))
+        return list(rows[0]) if rows else []
+
+    def _enqueue(
+        self, sql: str, params: tuple[Any, ...], request_id: str
+    ) -> asyncio.Future[list[Sequence[Any]]]:
+        future: asyncio.Future[list[Sequence[Any]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((sql, params, request_id), future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.get_running_loop().create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group = self._waiting[:GROUP_SIZE_MAX]
+            del self._waiting[:GROUP_SIZE_MAX]
+            statements = [statement for statement, _ in group]
+            try:
+                results = await self._store.run(True, _apply, statements)
+            except Exception as error:  # noqa: BLE001 - each caller re-raises it
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (statement, future), rows in zip(group, results, strict=True):
+                if rows:
+                    self._signals.wake(statement[2])
+                if not future.done():
+                    future.set_result(rows)
+
+    async def close(self) -> None:
+        if self._draining is not None:
+            with contextlib.suppress(Exception):
+                await self._draining

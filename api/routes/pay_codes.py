@@ -1,0 +1,118 @@
+"""Pay codes (a phone shows a code, the shop types it in) and members' reports of
+payments taken without a scan ("this was not me"), which coordinators follow up.
+
+The logic is in ``api.pay_codes`` and ``api.offline_payments``; these handlers
+only check the request's shape and who is asking.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.params import JSONBody
+
+from api import limits, offline_payments, pay_codes
+from api.access import Action
+from api.auth import community_of
+from api.idempotency import IdempotencyKeyHeader, draft_id, entry_id
+from api.offline_payments import METHOD_CODE
+from api.problems import forbidden, invalid
+from api.qr import svg
+from api.routes.markers import PrincipalDep, RuntimeDep, route
+from api.schemas.common import text_ok
+from api.schemas.payments_offline import (
+    OfflinePaymentOut,
+    PayCodeDeviceOut,
+    PayCodeRedeemIn,
+    PaymentReportIn,
+    PaymentReportOut,
+    PaymentReportPage,
+)
+
+
+class PayCodeController(Controller):
+    path = "/api/v1/pay-codes"
+    tags = ["pay codes"]
+
+    @get(
+        "/device",
+        summary="This phone's pay-code secret, to show codes offline (a member's phone only)",
+        cache_control=CacheControlHeader(no_store=True),
+        **route(Action.PAY_CODE_DEVICE, 404),
+    )
+    async def device(self, rt: RuntimeDep, principal: PrincipalDep) -> PayCodeDeviceOut:
+        codes = await pay_codes.device_of(rt, principal)
+        code = pay_codes.code_at(codes.row.device_number, codes.secret, rt.now().timestamp())
+        return PayCodeDeviceOut(
+            device_number=codes.row.device_number,
+            secret=pay_codes.secret_base32(codes.secret),
+            algorithm="SHA1",
+            digits=pay_codes.TOTP_DIGITS,
+            step_seconds=limits.PAY_CODE_STEP_SECONDS,
+            code_digits=pay_codes.CODE_DIGITS,
+            code_layout=pay_codes.CODE_LAYOUT,
+            code=code,
+            qr_svg=svg(code),
+        )
+
+    @post(
+        "/redeem",
+        summary="Take a payment with the code a member's phone shows",
+        **route(Action.PAY_CODE_REDEEM, 404, 409),
+    )
+    async def redeem(
+        self,
+        data: JSONBody[PayCodeRedeemIn],
+        rt: RuntimeDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKeyHeader,
+    ) -> Response[OfflinePaymentOut]:
+        community = community_of(principal)
+        shop = offline_payments.shop_for(principal, data.shop)
+        # Checked here, not left to the ledger: a refusal there would use up the code.
+        if not text_ok(data.memo):
+            raise invalid("text_invalid", "The memo must be printable text.")
+        rt.payments.take(principal.credential_id)
+        payment = pay_codes.redeem(
+            rt, principal, community=community, shop=shop,
+            entry_id=entry_id(principal.credential_id, idempotency_key), code=data.code,
+            amount_minutes=data.amount_minutes, memo=data.memo,
+        )  # fmt: skip
+        entry = await offline_payments.counting_refusals(rt, principal, payment)
+        return Response(OfflinePaymentOut.from_entry(entry, METHOD_CODE), status_code=201)
+
+
+class PaymentReportController(Controller):
+    path = "/api/v1/payment-reports"
+    tags = ["pay codes"]
+
+    @post(
+        "/",
+        summary='Report a payment by pay code or card as "this was not me"',
+        **route(Action.PAYMENT_REPORT_CREATE, 404),
+    )
+    async def create(
+        self,
+        data: JSONBody[PaymentReportIn],
+        rt: RuntimeDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKeyHeader,
+    ) -> Response[PaymentReportOut]:
+        draft_id(idempotency_key)
+        community = community_of(principal)
+        member = principal.member_account
+        if member is None:
+            raise forbidden("member_account_required")
+        if data.note is not None and not text_ok(data.note):
+            raise invalid("text_invalid", "The note must be printable text.")
+        row = await offline_payments.report(rt, community, member, data.entry_id, data.note)
+        return Response(PaymentReportOut.from_row(row), status_code=201)
+
+    @get(
+        "/",
+        summary="Payments members reported as not theirs, newest first (for coordinators)",
+        **route(Action.PAYMENT_REPORT_READ),
+    )
+    async def list_all(self, rt: RuntimeDep, principal: PrincipalDep) -> PaymentReportPage:
+        rows = await offline_payments.reports(rt, community_of(principal))
+        return PaymentReportPage(items=[PaymentReportOut.from_row(r) for r in rows])

@@ -1,0 +1,350 @@
+"""A shop's money after the till: refunds, settlement by the community, the monthly statement.
+
+The service layer behind ``api.routes.shop_payments`` (and the shop's
+``month_minutes`` on its account). It reads what it needs, calls the pure
+functions of ``ledger.shop_statement`` and appends through ``api.drafts``; the
+ledger checks every entry again and has the final word (a pre-check here only
+gives a clearer problem).
+
+- A refund is a ``correct`` entry naming the payment (shop -> member). A payment
+  may be refunded in parts, together at most what it paid, within
+  ``Settings.refund_window_days``, by the shop that took it.
+- A settlement is a ``settle`` entry (shop -> the community's account): the
+  municipality pays the shop outside the ledger for the credits retired.
+- A statement walks the shop's history newest first, from the newest entry back
+  past the month asked for, undoing each entry from the shop's balance, so it
+  needs no history before that month.
+
+Every entry a request appends has the id ``idempotency.entry_id(credential,
+key)``: a retry finds it again and gets the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api import drafts, idempotency
+from api import limits as api_limits
+from api.access import Principal, Role, entry_accounts
+from api.directory import ERASED_NAME, account_name, community_row
+from api.idempotency import key_reused
+from api.problems import ProblemError, forbidden, invalid, not_found
+from api.runtime import Runtime
+from api.schemas.ledger import b64
+from api.schemas.shop_payments import RefundIn, RefundOut, SettlementIn, SettlementOut
+from api.tables import PersonRow, RoleRow
+from ledger import limits
+from ledger.checkpoint import note_origin
+from ledger.clock import parse_time
+from ledger.model import AccountType, Entry, EntryKind
+from ledger.shop_statement import (
+    CheckpointRef,
+    ShopStatement,
+    build_shop_statement,
+    counterparty,
+    month_net_minutes,
+    payment_minutes,
+    refunded_minutes,
+)
+from ledger.store import Needs
+
+_RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+
+
+async def account_history(
+    rt: Runtime,
+    community: str,
+    account: str,
+    before_seq: int | None,
+    done: Callable[[Entry], bool],
+    entries_max: int,
+) -> list[Entry] | None:
+    """The account's entries below ``before_seq``, newest first, up to the first one that
+    is ``done`` (not included); None if that takes more than ``entries_max`` entries."""
+    found: list[Entry] = []
+    before = before_seq
+    for _ in range(entries_max // limits.PAGE_SIZE_MAX + 1):
+        page = await rt.store.account_entries(community, account, before, limits.PAGE_SIZE_MAX)
+        for entry in page:
+            if done(entry):
+                return found
+            if len(found) >= entries_max:
+                return None
+            found.append(entry)
+        if len(page) < limits.PAGE_SIZE_MAX or page[-1].seq == 0:
+            return found  # the account's first entry
+        before = page[-1].seq
+    return None
+
+
+# -- refunds
+
+
+async def refund(
+    rt: Runtime, principal: Principal, community: str, key: str, data: RefundIn
+) -> RefundOut:
+    """Book a refund of the payment ``data.entry_id`` by the shop that took it."""
+    refund_id = idempotency.entry_id(principal.credential_id, key)
+    original = await _payment_to_refund(rt, principal, community, data.entry_id)
+    member = original.draft.postings[0].payer
+    existing = await rt.store.entry_by_id(community, refund_id)
+    if existing is None:
+        _check_window(rt, original)
+        refunded = await _refunded(rt, community, member, original, None)
+        amount = _refund_amount(original, refunded, data.amount_minutes)
+    else:
+        amount = _retry_amount(existing, EntryKind.CORRECT, data.amount_minutes)
+    rt.payments.take(principal.credential_id)
+    draft = drafts.correct(refund_id, principal.staff_actor, original, amount, data.reason)
+    entry = await drafts.append(rt.ledger, community, draft)
+    refunded_after = await _refunded(rt, community, member, original, entry.seq + 1)
+    remaining = None if refunded_after is None else payment_minutes(original) - refunded_after
+    return RefundOut.from_entry(entry, original, remaining)
+
+
+async def _payment_to_refund(
+    rt: Runtime, principal: Principal, community: str, entry_id: str
+) -> Entry:
+    """The caller's shop's payment ``entry_id``, or a problem that tells another
+    shop nothing about it (the same 404 as for no entry at all)."""
+    original = await rt.store.entry_by_id(community, entry_id)
+    missing = not_found("entry_not_found", f"Your shop took no payment {entry_id!r}.")
+    if original is None:
+        raise missing
+    if original.kind is EntryKind.REDEEM and original.draft.postings[0].payee in principal.shops:
+        return original
+    if principal.shops.isdisjoint(entry_accounts(original)):
+        raise missing
+    raise invalid(
+        "not_a_payment",
+        "Only a payment to your shop can be refunded.",
+        kind=original.kind.value,
+    )
+
+
+def _check_window(rt: Runtime, original: Entry) -> None:
+    days = rt.settings.refund_window_days
+    closes = parse_time(original.time) + timedelta(days=days)
+    if rt.now() > closes:
+        raise invalid(
+            "refund_window_closed",
+            f"A payment can be refunded up to {days} days after it was made.",
+            paid_at=original.time,
+            refund_window_days=days,
+            closed_at=closes.strftime(_RFC3339),
+        )
+
+
+async def _refunded(
+    rt: Runtime, community: str, member: str, original: Entry, before_seq: int | None
+) -> int | None:
+    """Minutes of ``original`` refunded by entries below ``before_seq``; None if the
+    member's history since the payment is too long to add up here.
+
+    Read from the member's history, not the shop's: both sides of every refund
+    are in each, and a member's is far shorter.
+    """
+    newer = await account_history(
+        rt,
+        community,
+        member,
+        before_seq,
+        lambda e: e.seq <= original.seq,
+        api_limits.REFUND_HISTORY_ENTRIES_MAX,
+    )
+    return None if newer is None else refunded_minutes(original, newer)
+
+
+def _refund_amount(original: Entry, refunded: int | None, asked: int | None) -> int | None:
+    """What to refund: ``asked``, or all that is left; None leaves it to the ledger
+    (the whole payment) when what is left is unknown."""
+    if refunded is None:
+        return asked
+    payment = payment_minutes(original)
+    remaining = payment - refunded
+    amount = remaining if asked is None else asked
+    if remaining <= 0 or amount > remaining:
+        raise invalid(
+            "refund_exceeds_payment",
+            f"{remaining} of this payment's {payment} minutes are left to refund.",
+            remaining_minutes=remaining,
+            payment_minutes=payment,
+        )
+    return amount
+
+
+def _retry_amount(existing: Entry, kind: EntryKind, asked: int | None) -> int:
+    """The amount a retried request books: as asked, or else what the first booked.
+
+    Without an amount the first request meant "all that was left"; now less is
+    left, so the answer must come from the entry itself. The ledger still
+    compares the whole draft with the entry and refuses any difference.
+    """
+    if existing.kind is not kind or not existing.draft.postings:
+        raise key_reused("This Idempotency-Key was used for another entry.")
+    return existing.draft.postings[0].amount_minutes if asked is None else asked
+
+
+# -- settlement
+
+
+async def settle(
+    rt: Runtime, principal: Principal, community: str, key: str, data: SettlementIn
+) -> SettlementOut:
+    """Retire (part of) a shop's balance: one settle entry to the community's account."""
+    settle_id = idempotency.entry_id(principal.credential_id, key)
+    shop = await rt.store.account(community, data.shop)
+    if shop is None or shop.spec.type is not AccountType.SHOP:
+        raise not_found("shop_not_found", f"No shop {data.shop!r}.")
+    async with rt.db.read() as session:
+        community_account = (await community_row(session, community)).community_account
+    existing = await rt.store.entry_by_id(community, settle_id)
+    if existing is None:
+        balance = shop.balance_minutes
+        if balance <= 0:
+            raise invalid(
+                "nothing_to_settle",
+                "This shop holds no credits to settle.",
+                balance_minutes=balance,
+            )
+        amount = data.amount_minutes or min(balance, limits.TRANSFER_MINUTES_MAX)
+    else:
+        amount = _retry_amount(existing, EntryKind.SETTLE, data.amount_minutes)
+    draft = drafts.settle(settle_id, principal.staff_actor, data.shop, community_account, amount)
+    return SettlementOut.from_entry(await drafts.append(rt.ledger, community, draft))
+
+
+# -- statements
+
+
+async def shop_statement(
+    rt: Runtime,
+    principal: Principal,
+    community: str,
+    shop: str,
+    period: str,
+    checkpoint_size: int | None,
+) -> ShopStatement:
+    """``shop``'s statement for ``period`` as at the newest signed checkpoint (or the
+    one of ``checkpoint_size``)."""
+    await _statement_shop(rt, principal, community, shop)
+    if period > rt.month():
+        raise invalid("period_in_future", "Ask for this month or an earlier one.", period=period)
+    async with rt.store.reader(community) as tx:
+        # The head and the balance from one snapshot: the walk undoes exactly
+        # the entries the balance includes.
+        head = await tx.head()
+        loaded = await tx.load(Needs(frozenset({shop}), frozenset(), frozenset(), frozenset()))
+    balance = loaded.state.accounts[shop].balance_minutes
+    stored = (
+        head.checkpoint
+        if checkpoint_size is None
+        else await rt.store.checkpoint_at(community, checkpoint_size)
+    )
+    if stored is None or stored.size > head.size:
+        raise not_found("checkpoint_not_found", "No signed checkpoint of that size.")
+    size = stored.size
+    entries = await account_history(
+        rt,
+        community,
+        shop,
+        head.size,
+        lambda e: e.seq < size and e.month < period,
+        api_limits.STATEMENT_ENTRIES_MAX,
+    )
+    if entries is None:
+        raise _too_long()
+    shown = [e for e in entries if e.seq < size and e.month == period]
+    originals = await _originals(rt, community, entries, shown)
+    async with rt.db.read() as session:
+        names = await _names(session, community, shop, shown)
+        shop_name = await account_name(session, community, shop) or ""
+    checkpoint = CheckpointRef(note_origin(stored.note), size, b64(stored.root), stored.note)
+    return build_shop_statement(
+        shop=shop, shop_name=shop_name, period=period, checkpoint=checkpoint,
+        balance_minutes=balance, entries=entries, names=names, originals=originals,
+    )  # fmt: skip
+
+
+async def _statement_shop(rt: Runtime, principal: Principal, community: str, shop: str) -> None:
+    """Shop staff read their own shop's statement; auditors and admins any shop's."""
+    account = await rt.store.account(community, shop)
+    if account is None or account.spec.type is not AccountType.SHOP:
+        raise not_found("shop_not_found", f"No shop {shop!r}.")
+    if not principal.sees_everything and not (principal.has(Role.SHOP) and shop in principal.shops):
+        raise forbidden("not_your_shop", "This is another shop's statement.")
+
+
+def _too_long() -> ProblemError:
+    return invalid(
+        "statement_too_long",
+        "This shop has too many entries since that month to add up in one request.",
+        entries_max=api_limits.STATEMENT_ENTRIES_MAX,
+    )
+
+
+async def _originals(
+    rt: Runtime, community: str, walked: list[Entry], shown: list[Entry]
+) -> dict[int, Entry]:
+    """The payments the period's refunds refund (for their references)."""
+    by_seq = {e.seq: e for e in walked}
+    originals: dict[int, Entry] = {}
+    for entry in shown:
+        seq = entry.draft.corrects
+        if seq is None or seq in originals:
+            continue
+        found = by_seq.get(seq)
+        if found is None:  # paid in an earlier month: read it
+            found = next(iter(await rt.store.entries(community, seq, seq + 1)), None)
+        if found is not None:
+            originals[seq] = found
+    return originals
+
+
+async def _names(
+    session: AsyncSession, community: str, shop: str, shown: list[Entry]
+) -> dict[str, str]:
+    """Display names of the other parties: members by the person who holds the
+    member role for the account (erased: ``ERASED_NAME``), the community by its name."""
+    others = {other for e in shown if (other := counterparty(e, shop)) is not None}
+    names = dict.fromkeys(others, ERASED_NAME)
+    community_data = await community_row(session, community)
+    if community_data.community_account in names:
+        names[community_data.community_account] = community_data.name
+    names.update(await member_names(session, community, others))
+    return names
+
+
+async def member_names(
+    session: AsyncSession, community: str, accounts: Collection[str]
+) -> dict[str, str]:
+    """account id -> the name of the person whose member account it is (never erased data)."""
+    found: dict[str, str] = {}
+    wanted = sorted(accounts)
+    for start in range(0, len(wanted), api_limits.NAMES_PER_QUERY):
+        rows = await session.exec(
+            select(RoleRow.scope, PersonRow)
+            .join(PersonRow, col(PersonRow.id) == col(RoleRow.person_id))
+            .where(
+                RoleRow.community == community,
+                RoleRow.role == Role.MEMBER.value,
+                col(RoleRow.scope).in_(wanted[start : start + api_limits.NAMES_PER_QUERY]),
+            )
+        )
+        for scope, person in rows.all():
+            found[scope] = ERASED_NAME if person.erased_at is not None else person.name
+    return found
+
+
+async def month_minutes(rt: Runtime, community: str, shop: str, month: str) -> int:
+    """The net minutes ``shop`` took in ``month`` so far: redemptions minus refunds."""
+    entries = await account_history(
+        rt, community, shop, None, lambda e: e.month < month, api_limits.STATEMENT_ENTRIES_MAX
+    )
+    if entries is None:
+        raise _too_long()
+    return month_net_minutes(entries, shop, month)
