@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from api.idempotency import key_reused
 from api.problems import from_rejection
 from ledger.model import (
     AccountSpec,
@@ -160,3 +161,15 @@ def correct(
         memo=reason,
         corrects=original.seq,
     )
+
+
+def retry_amount(existing: Entry, kind: EntryKind, asked: int | None) -> int:
+    """The amount a retried request books: as asked, or else what the first booked.
+
+    Without an amount a request means "all that is left" (of a payment, of a
+    shop's balance); by the retry less is left, so the answer must come from the
+    entry itself. The ledger still compares the whole draft with the entry.
+    """
+    if existing.kind is not kind or not existing.draft.postings:
+        raise key_reused("This Idempotency-Key was used for another entry.")
+    return existing.draft.postings[0].amount_minutes if asked is None else asked

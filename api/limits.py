@@ -67,9 +67,6 @@ CARD_PAYLOAD_LENGTH_MAX = 400
 OFFLINE_PAYMENT_MINUTES_MAX = 100_000
 REFUND_WINDOW_DAYS_MAX = 3_660
 
-# A refund adds up the member's entries since the payment (members make a few a
-# day); beyond this many it leaves the sum to the ledger.
-REFUND_HISTORY_ENTRIES_MAX = 10_000
 # A shop's statement (or its month so far) reads at most this many of the shop's
 # entries, from the newest back past the month asked for.
 STATEMENT_ENTRIES_MAX = 100_000

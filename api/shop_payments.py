@@ -31,7 +31,6 @@ from api import drafts, idempotency
 from api import limits as api_limits
 from api.access import Principal, Role, entry_accounts
 from api.directory import ERASED_NAME, account_name, community_row
-from api.idempotency import key_reused
 from api.problems import ProblemError, forbidden, invalid, not_found
 from api.runtime import Runtime
 from api.schemas.ledger import b64
@@ -48,7 +47,6 @@ from ledger.shop_statement import (
     counterparty,
     month_net_minutes,
     payment_minutes,
-    refunded_minutes,
 )
 from ledger.store import Needs
 
@@ -90,20 +88,23 @@ async def refund(
     """Book a refund of the payment ``data.entry_id`` by the shop that took it."""
     refund_id = idempotency.entry_id(principal.credential_id, key)
     original = await _payment_to_refund(rt, principal, community, data.entry_id)
-    member = original.draft.postings[0].payer
     existing = await rt.store.entry_by_id(community, refund_id)
     if existing is None:
         _check_window(rt, original)
-        refunded = await _refunded(rt, community, member, original, None)
-        amount = _refund_amount(original, refunded, data.amount_minutes)
+        amount = _refund_amount(original, await _remaining(rt, original), data.amount_minutes)
     else:
-        amount = _retry_amount(existing, EntryKind.CORRECT, data.amount_minutes)
+        amount = drafts.retry_amount(existing, EntryKind.CORRECT, data.amount_minutes)
     rt.payments.take(principal.credential_id)
     draft = drafts.correct(refund_id, principal.staff_actor, original, amount, data.reason)
     entry = await drafts.append(rt.ledger, community, draft)
-    refunded_after = await _refunded(rt, community, member, original, entry.seq + 1)
-    remaining = None if refunded_after is None else payment_minutes(original) - refunded_after
-    return RefundOut.from_entry(entry, original, remaining)
+    return RefundOut.from_entry(entry, original, await _remaining(rt, original))
+
+
+async def _remaining(rt: Runtime, original: Entry) -> int:
+    """Minutes of the payment ``original`` not refunded yet, by the ledger's own count."""
+    remaining = await rt.ledger.remaining_minutes(original.community, original.seq)
+    assert remaining is not None, "the payment is in the journal"
+    return remaining[0]
 
 
 async def _payment_to_refund(
@@ -139,33 +140,9 @@ def _check_window(rt: Runtime, original: Entry) -> None:
         )
 
 
-async def _refunded(
-    rt: Runtime, community: str, member: str, original: Entry, before_seq: int | None
-) -> int | None:
-    """Minutes of ``original`` refunded by entries below ``before_seq``; None if the
-    member's history since the payment is too long to add up here.
-
-    Read from the member's history, not the shop's: both sides of every refund
-    are in each, and a member's is far shorter.
-    """
-    newer = await account_history(
-        rt,
-        community,
-        member,
-        before_seq,
-        lambda e: e.seq <= original.seq,
-        api_limits.REFUND_HISTORY_ENTRIES_MAX,
-    )
-    return None if newer is None else refunded_minutes(original, newer)
-
-
-def _refund_amount(original: Entry, refunded: int | None, asked: int | None) -> int | None:
-    """What to refund: ``asked``, or all that is left; None leaves it to the ledger
-    (the whole payment) when what is left is unknown."""
-    if refunded is None:
-        return asked
+def _refund_amount(original: Entry, remaining: int, asked: int | None) -> int:
+    """What to refund: ``asked``, or all that is left."""
     payment = payment_minutes(original)
-    remaining = payment - refunded
     amount = remaining if asked is None else asked
     if remaining <= 0 or amount > remaining:
         raise invalid(
@@ -175,18 +152,6 @@ def _refund_amount(original: Entry, refunded: int | None, asked: int | None) -> 
             payment_minutes=payment,
         )
     return amount
-
-
-def _retry_amount(existing: Entry, kind: EntryKind, asked: int | None) -> int:
-    """The amount a retried request books: as asked, or else what the first booked.
-
-    Without an amount the first request meant "all that was left"; now less is
-    left, so the answer must come from the entry itself. The ledger still
-    compares the whole draft with the entry and refuses any difference.
-    """
-    if existing.kind is not kind or not existing.draft.postings:
-        raise key_reused("This Idempotency-Key was used for another entry.")
-    return existing.draft.postings[0].amount_minutes if asked is None else asked
 
 
 # -- settlement
@@ -213,7 +178,7 @@ async def settle(
             )
         amount = data.amount_minutes or min(balance, limits.TRANSFER_MINUTES_MAX)
     else:
-        amount = _retry_amount(existing, EntryKind.SETTLE, data.amount_minutes)
+        amount = drafts.retry_amount(existing, EntryKind.SETTLE, data.amount_minutes)
     draft = drafts.settle(settle_id, principal.staff_actor, data.shop, community_account, amount)
     return SettlementOut.from_entry(await drafts.append(rt.ledger, community, draft))
 

@@ -13,7 +13,8 @@ from ledger.clock import Clock, SystemClock
 from ledger.model import Draft
 from ledger.note import NoteSigner, NoteVerifier
 from ledger.receipt import Receipt
-from ledger.store import Store, StoredCheckpoint
+from ledger.rules import remaining_minutes
+from ledger.store import Needs, Store, StoredCheckpoint
 from ledger.writer import Result, Writer
 
 
@@ -52,6 +53,16 @@ class Ledger:
 
     async def append(self, community: str, draft: Draft) -> Result:
         return await self.writer(community).append(draft)
+
+    async def remaining_minutes(self, community: str, seq: int) -> tuple[int, ...] | None:
+        """What corrections may still reverse of each posting of entry ``seq``, as the
+        writer would judge it now (``rules.remaining_minutes``); None if there is no
+        such entry. A correction appended meanwhile is still caught by the writer."""
+        needs = Needs(frozenset(), frozenset(), frozenset({seq}), frozenset())
+        state = (await self.store.load(community, needs)).state
+        if seq not in state.originals:
+            return None
+        return remaining_minutes(state, seq)
 
     async def checkpoint(self, community: str) -> StoredCheckpoint | None:
         return (await self.store.head(community)).checkpoint

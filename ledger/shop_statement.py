@@ -195,15 +195,6 @@ def _row(
     )
 
 
-def refunded_minutes(original: Entry, newer: Iterable[Entry]) -> int:
-    """Minutes of ``original`` already given back by the corrections among ``newer``."""
-    return sum(
-        entry.draft.postings[0].amount_minutes
-        for entry in newer
-        if entry.kind is EntryKind.CORRECT and entry.draft.corrects == original.seq
-    )
-
-
 def payment_minutes(original: Entry) -> int:
     """What a redemption paid (its one posting)."""
     return original.draft.postings[0].amount_minutes

@@ -15,11 +15,11 @@ from litestar import Controller, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from api import drafts, earnings
+from api import corrections, drafts, earnings
 from api.access import Action
 from api.auth import community_of
 from api.idempotency import IdempotencyKeyHeader, draft_id, entry_id
-from api.problems import ProblemError, forbidden, not_found
+from api.problems import forbidden
 from api.routes.markers import EntryIdPath, PrincipalDep, RuntimeDep, route
 from api.schemas.ledger import (
     CorrectionIn,
@@ -32,7 +32,7 @@ from api.schemas.ledger import (
     receipt_url,
 )
 from api.tables import PendingEarningRow
-from ledger.model import CORRECTABLE_KINDS, Entry
+from ledger.model import Entry
 
 _PENDING_SPEC = {
     202: ResponseSpec(data_container=EarningOut, description="Waiting for a second coordinator")
@@ -177,15 +177,8 @@ class CorrectionController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> CorrectionOut:
-        community = community_of(principal)
-        correction_id = entry_id(principal.credential_id, idempotency_key)
-        original = await rt.store.entry_by_id(community, data.entry_id)
-        if original is None:
-            raise not_found("entry_not_found", f"No entry {data.entry_id!r}.")
-        if original.kind not in CORRECTABLE_KINDS:
-            raise ProblemError(422, "corrected_entry_not_correctable", kind=original.kind.value)
-        await earnings.refuse_held_id(rt, principal, community, correction_id)
-        draft = drafts.correct(
-            correction_id, principal.staff_actor, original, data.amount_minutes, data.reason
-        )
-        return CorrectionOut.from_entry(await drafts.append(rt.ledger, community, draft))
+        entry = await corrections.correct(
+            rt, principal, community_of(principal), idempotency_key, data.entry_id,
+            data.amount_minutes, data.reason,
+        )  # fmt: skip
+        return CorrectionOut.from_entry(entry)

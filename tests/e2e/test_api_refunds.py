@@ -219,3 +219,23 @@ async def test_a_refund_needs_the_credits_still_in_the_shop(sqlite_url: str) -> 
         assert settled.status_code == 201, settled.text
         assert problem(refused, 422, "exceeds_balance")["balance_minutes"] == 0
         assert await balances(world) == (MEMBER_START_MINUTES - 60, 0)
+
+
+async def test_an_admins_correction_without_an_amount_reverses_what_the_refunds_left(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        payment = a_payment(world, 100)
+        await a_refund(world, payment, 30)
+        key = a_key()
+        body = {"entry_id": payment.id, "reason": "dubbel geboekt"}
+
+        corrected = await world.post("/api/v1/corrections", body, as_=world.admin, key=key)
+        retried = await world.post("/api/v1/corrections", body, as_=world.admin, key=key)
+        again = await world.post("/api/v1/corrections", body, as_=world.admin)
+
+        assert corrected.status_code == 201, corrected.text
+        assert corrected.json()["postings"][0]["amount_minutes"] == 70
+        assert retried.json()["id"] == corrected.json()["id"]
+        problem(again, 409, "already_corrected")
+        assert await balances(world) == (MEMBER_START_MINUTES, 0)

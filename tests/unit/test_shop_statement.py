@@ -29,7 +29,6 @@ from ledger.shop_statement import (
     ShopStatement,
     build_shop_statement,
     month_net_minutes,
-    refunded_minutes,
     row_kind,
     to_csv,
 )
@@ -167,14 +166,6 @@ async def test_a_shops_month_is_its_payments_net_of_refunds() -> None:
     assert month_net_minutes(entries, SHOP, "2026-12") == 15
     assert month_net_minutes(entries, SHOP, "2026-11") == 40 - 10
     assert month_net_minutes(entries, SHOP, "2027-01") == 0
-
-
-async def test_what_was_refunded_of_a_payment_adds_up_its_corrections() -> None:
-    entries, _ = await shop_history()
-    october = next(e for e in entries if e.month == "2026-10")
-
-    assert refunded_minutes(october, entries) == 10
-    assert refunded_minutes(entries[0], entries) == 0
 
 
 async def test_the_csv_has_a_record_per_row_total_and_balance_and_runs_no_formulas() -> None:

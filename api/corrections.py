@@ -1,0 +1,54 @@
+"""Corrections by a community admin: reversing (part of) an entry, with a reason.
+
+Without an amount a correction reverses all that is left of the entry: its
+postings less what earlier corrections reversed (refunds included), by the
+ledger's own count. A retry finds the correction it made and books the same.
+"""
+
+from __future__ import annotations
+
+from api import drafts, earnings
+from api.access import Principal
+from api.idempotency import entry_id
+from api.problems import ProblemError, not_found
+from api.runtime import Runtime
+from ledger.model import CORRECTABLE_KINDS, Entry, EntryKind
+
+
+async def correct(
+    rt: Runtime,
+    principal: Principal,
+    community: str,
+    key: str,
+    original_id: str,
+    amount_minutes: int | None,
+    reason: str,
+) -> Entry:
+    """Book the correction of entry ``original_id`` (or find it again, for a retry)."""
+    correction_id = entry_id(principal.credential_id, key)
+    original = await rt.store.entry_by_id(community, original_id)
+    if original is None:
+        raise not_found("entry_not_found", f"No entry {original_id!r}.")
+    if original.kind not in CORRECTABLE_KINDS:
+        raise ProblemError(422, "corrected_entry_not_correctable", kind=original.kind.value)
+    await earnings.refuse_held_id(rt, principal, community, correction_id)
+    amount = amount_minutes
+    if amount is None:
+        amount = await _all_that_is_left(rt, community, correction_id, original)
+    draft = drafts.correct(correction_id, principal.staff_actor, original, amount, reason)
+    return await drafts.append(rt.ledger, community, draft)
+
+
+async def _all_that_is_left(
+    rt: Runtime, community: str, correction_id: str, original: Entry
+) -> int | None:
+    """The amount a correction without one reverses: what a retry booked before, or
+    else what is left of the original's (one) posting; None for an entry of several
+    postings, each reversed whole."""
+    existing = await rt.store.entry_by_id(community, correction_id)
+    if existing is not None:
+        return drafts.retry_amount(existing, EntryKind.CORRECT, None)
+    remaining = await rt.ledger.remaining_minutes(community, original.seq)
+    if remaining is None or len(remaining) != 1:
+        return None
+    return remaining[0] or None
