@@ -164,6 +164,8 @@ class Principal:
     member_account: str | None = None
     organisations: frozenset[str] = frozenset()
     shops: frozenset[str] = frozenset()
+    # The person's display name, as it was when the credential was resolved.
+    name: str = ""
 
     def may(self, action: Action) -> bool:
         return not self.roles.isdisjoint(MATRIX[action])

@@ -187,6 +187,7 @@ def principal_of(person: PersonRow, credential: CredentialRow, roles: list[RoleR
         member_account=next((r.scope for r in held if r.role == Role.MEMBER), None),
         organisations=frozenset(r.scope for r in held if r.role == Role.COORDINATOR),
         shops=frozenset(r.scope for r in held if r.role == Role.SHOP),
+        name=person.name,
     )
 
 

@@ -34,40 +34,54 @@ class TooManyStreams(RuntimeError):
     """This process already serves ``limits.EVENT_STREAMS_MAX`` event streams."""
 
 
+class Watch:
+    """One stream's place in line: ``changed`` is set whenever its request may have
+    changed (clear it, then read); ``final`` holds the request's last word when the
+    process that made it passed it along, so the stream needs no read."""
+
+    __slots__ = ("changed", "final")
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.final: Any = None
+
+
 class PaymentSignals:
     """Who waits for which payment request in this process, and waking them."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._waiting: dict[str, set[Watch]] = {}
         self._count = 0
 
     @asynccontextmanager
-    async def watch(self, request_id: str) -> AsyncIterator[asyncio.Event]:
-        """An event that is set whenever ``request_id`` may have changed; clear it after reading."""
+    async def watch(self, request_id: str) -> AsyncIterator[Watch]:
         if self._count >= limits.EVENT_STREAMS_MAX:
             raise TooManyStreams(f"{self._count} streams open")
-        event = asyncio.Event()
-        self._waiting.setdefault(request_id, set()).add(event)
+        watch = Watch()
+        self._waiting.setdefault(request_id, set()).add(watch)
         self._count += 1
         try:
-            yield event
+            yield watch
         finally:
             self._count -= 1
             waiting = self._waiting.get(request_id)
             if waiting is not None:
-                waiting.discard(event)
+                waiting.discard(watch)
                 if not waiting:
                     del self._waiting[request_id]
 
-    def wake(self, request_id: str) -> None:
-        for event in self._waiting.get(request_id, ()):
-            event.set()
+    def wake(self, request_id: str, final: Any = None) -> None:
+        """Wake the streams of ``request_id``, handing them ``final`` if given."""
+        for watch in self._waiting.get(request_id, ()):
+            if final is not None:
+                watch.final = final
+            watch.changed.set()
 
     def wake_all(self) -> None:
         """After a gap in the signals (a lost LISTEN connection): every stream re-reads."""
         for waiting in self._waiting.values():
-            for event in waiting:
-                event.set()
+            for watch in waiting:
+                watch.changed.set()
 
     @property
     def open_streams(self) -> int:

@@ -310,12 +310,16 @@ async def _book(
         rt.payments.failed(principal.credential_id)
         raise from_rejection(result)
     entry = result.entry
-    # Recorded before the payer hears back, so whoever reads the request next sees it
-    # paid; grouped with the other requests' changes into one commit.
-    paid = (entry.id, rt.now_seconds(), request.id, attempt)
-    await rt.requests.change(MARK_PAID, paid, request.id)
-    payer_name = await rt.requests.person_name(principal.person_id) or ERASED_NAME
-    return Payment(request, entry, payer_name, found.payee_name or ERASED_NAME)
+    payment = Payment(
+        request, entry, principal.name or ERASED_NAME, found.payee_name or ERASED_NAME
+    )
+    # The entry is durable: this process's tills hear it now. The request records it
+    # before the payer hears back, so whoever reads it next sees it paid (and other
+    # processes' tills hear of it through that change).
+    now = rt.now_seconds()
+    rt.signals.wake(request.id, paid_event(payment, minutes, now))
+    await rt.requests.change(MARK_PAID, (entry.id, now, request.id, attempt), request.id)
+    return payment
 
 
 async def _settle_claim(rt: Runtime, request: PaymentRequest, attempt: int) -> None:
@@ -379,9 +383,12 @@ async def watch(rt: Runtime, principal: Principal, request_id: str) -> AsyncIter
 
 async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator[Event]:
     heartbeat = rt.settings.event_heartbeat_seconds
-    async with rt.signals.watch(request_id) as changed:
+    async with rt.signals.watch(request_id) as watch:
         while True:
-            changed.clear()
+            watch.changed.clear()
+            if isinstance(watch.final, Event):
+                yield watch.final
+                return
             now = rt.now_seconds()
             found = await _settle_if_stale(rt, await _load(rt, community, request_id), now)
             request = found.request
@@ -393,21 +400,41 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
                 return
             wait = min(heartbeat, max(0.05, float(request.expires_at - now)))
             try:
-                await asyncio.wait_for(changed.wait(), timeout=wait)
+                await asyncio.wait_for(watch.changed.wait(), timeout=wait)
             except TimeoutError:
                 yield Event("heartbeat", {"id": request_id, "status": request.status})
+
+
+def paid_event(payment: Payment, minutes: int, paid_at: int) -> Event:
+    """The event a till hears when ``payment`` is booked."""
+    entry_id = payment.entry.id
+    return Event(
+        PAID,
+        {
+            "id": payment.request.id,
+            "status": PAID,
+            "entry_id": entry_id,
+            "receipt_url": receipt_url(entry_id),
+            "payer_name": payment.payer_name,
+            "amount_minutes": minutes,
+            "paid_at": rfc3339(paid_at),
+        },
+    )
 
 
 def _final_event(found: RequestRead, now: int) -> Event:
     request = found.request
     status = request.status_at(now)
-    data: dict[str, Any] = {"id": request.id, "status": status}
-    if request.status == PAID and request.entry_id is not None:
-        data |= {
-            "entry_id": request.entry_id,
-            "receipt_url": receipt_url(request.entry_id),
-            "payer_name": found.payer_name or ERASED_NAME,
-            "amount_minutes": request.paid_minutes,
-            "paid_at": rfc3339(request.decided_at),
-        }
-    return Event(status, data)
+    if status == PAID and request.entry_id is not None:
+        assert request.paid_minutes is not None and request.decided_at is not None
+        entry_id = request.entry_id
+        return Event(
+            PAID,
+            {
+                "id": request.id, "status": PAID, "entry_id": entry_id,
+                "receipt_url": receipt_url(entry_id),
+                "payer_name": found.payer_name or ERASED_NAME,
+                "amount_minutes": request.paid_minutes, "paid_at": rfc3339(request.decided_at),
+            },
+        )  # fmt: skip
+    return Event(status, {"id": request.id, "status": status})

@@ -72,7 +72,6 @@ EXPIRE = (
     "WHERE id = ? AND status = 'open' AND expires_at <= ? RETURNING attempt"
 )
 NOTIFY = "SELECT pg_notify(?, ?)"
-SELECT_PERSON_NAME = "SELECT name, erased_at FROM people WHERE id = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +132,9 @@ def _read(db: Db, request_id: str) -> RequestRead | None:
     return request_from_row(rows[0]) if rows else None
 
 
-def _person_name(db: Db, person_id: str) -> str | None:
-    rows = db.rows(native(db, SELECT_PERSON_NAME), (person_id,))
-    return _name(rows[0][0], rows[0][1]) if rows else None
-
+# Changes a till hears of: a request paid, cancelled or expired. A claim (or a
+# claim given up) changes nothing a till shows, so it wakes no stream.
+ANNOUNCED = frozenset({MARK_PAID, CANCEL, EXPIRE})
 
 Statement = tuple[str, tuple[Any, ...], str]  # SQL, parameters, the request it changes
 
@@ -145,10 +143,12 @@ def _apply(db: Db, statements: list[Statement]) -> list[list[Sequence[Any]]]:
     """Each conditional update in turn; announce the requests that changed (PostgreSQL)."""
     results = [db.rows(native(db, sql), params) for sql, params, _ in statements]
     if db.postgres:
-        changed = {
-            request_id for (_, _, request_id), rows in zip(statements, results, strict=True) if rows
+        announced = {
+            request_id
+            for (sql, _, request_id), rows in zip(statements, results, strict=True)
+            if rows and sql in ANNOUNCED
         }
-        for request_id in sorted(changed):
+        for request_id in sorted(announced):
             db.rows(native(db, NOTIFY), (CHANNEL, request_id))
     return results
 
@@ -159,15 +159,13 @@ class PaymentStore:
     def __init__(self, store: SqlStore, signals: PaymentSignals) -> None:
         self._store = store
         self._signals = signals
+        # On PostgreSQL this process hears its own notices like everyone else's.
+        self._wake_here = store.engine.dialect.name == "sqlite"
         self._waiting: list[tuple[Statement, asyncio.Future[list[Sequence[Any]]]]] = []
         self._draining: asyncio.Task[None] | None = None
 
     async def read(self, request_id: str) -> RequestRead | None:
         return await self._store.run(False, _read, request_id)
-
-    async def person_name(self, person_id: str) -> str | None:
-        """A person's display name (None once erased)."""
-        return await self._store.run(False, _person_name, person_id)
 
     async def change(self, sql: str, params: tuple[Any, ...], request_id: str) -> list[Any]:
         """Run one conditional ``UPDATE … RETURNING`` in the next group; its returned row
@@ -197,7 +195,7 @@ class PaymentStore:
                         future.set_exception(error)
                 continue
             for (statement, future), rows in zip(group, results, strict=True):
-                if rows:
+                if rows and self._wake_here and statement[0] in ANNOUNCED:
                     self._signals.wake(statement[2])
                 if not future.done():
                     future.set_result(rows)

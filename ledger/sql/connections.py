@@ -25,7 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
 
 Call = Callable[..., Awaitable[Any]]
-SQLITE_IDLE_CONNECTIONS_MAX = 4
+# sqlite3 connections (each with its thread) one store keeps; a caller beyond
+# them waits for one to come back. Opening one costs a thread and a file open,
+# so they are kept rather than opened per burst (2,000 event streams reading at
+# once made hundreds); WAL readers never block each other, so a few serve all.
+SQLITE_CONNECTIONS_MAX = 16
 
 
 class SqliteDb:
@@ -155,6 +159,7 @@ class SqliteWorkers:
         self._path = path
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
+        self._free = asyncio.Semaphore(SQLITE_CONNECTIONS_MAX)
         self.write_lock = asyncio.Lock()
 
     async def _take(self) -> _Worker:
@@ -167,20 +172,21 @@ class SqliteWorkers:
 
     @asynccontextmanager
     async def _borrowed(self) -> AsyncIterator[_Worker]:
-        """A worker for one transaction; it goes back to the pool only if the block
-        ended in a commit or a successful rollback."""
-        worker = await self._take()
-        healthy = False
-        try:
-            yield worker
-            healthy = True
-        finally:
-            if not healthy:
-                healthy = await self._roll_back(worker)
-            if healthy and len(self._idle) < SQLITE_IDLE_CONNECTIONS_MAX:
-                self._idle.append(worker)
-            else:
-                self._retire(worker)
+        """A worker for one transaction (waiting while all are lent out); it goes back
+        to the pool only if the block ended in a commit or a successful rollback."""
+        async with self._free:
+            worker = await self._take()
+            healthy = False
+            try:
+                yield worker
+                healthy = True
+            finally:
+                if not healthy:
+                    healthy = await self._roll_back(worker)
+                if healthy:
+                    self._idle.append(worker)
+                else:
+                    self._retire(worker)
 
     @asynccontextmanager
     async def transaction(self, write: bool) -> AsyncIterator[Call]:
