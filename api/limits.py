@@ -48,6 +48,8 @@ PAYMENT_CLAIM_STALE_SECONDS = 30
 # Open event streams one process serves (each also re-reads its request on every
 # heartbeat, so a missed notification costs at most one heartbeat).
 EVENT_STREAMS_MAX = 20_000
+# Shops' and organisations' public names kept in memory by the payment path.
+PUBLIC_NAMES_MAX = 10_000
 # Rendered QR images kept in memory (one PNG costs about 10 ms to draw).
 QR_CACHE_ENTRIES_MAX = 2_048
 

@@ -35,7 +35,6 @@ from api.idempotency import Plan, entry_id, fingerprint, once
 from api.payment_store import (
     CANCEL,
     CANCELLED,
-    CLAIM,
     EXPIRE,
     EXPIRED,
     MARK_PAID,
@@ -259,11 +258,15 @@ async def pay(
     The same payer asking again (a retry, a double tap) gets the same payment;
     anyone else gets the request's state as a problem, and nothing moves.
     """
-    payer = principal.member_account
-    if payer is None or not principal.has(Role.MEMBER):
+    payer, community = principal.member_account, principal.community
+    if payer is None or community is None or not principal.has(Role.MEMBER):
         raise forbidden("member_account_required", "Only members pay.")
-    found = await _load(rt, principal.community, request_id)
     rt.payments.take(principal.credential_id)
+    # Most pays find the request open: take it at once, without reading it first.
+    claimed = await _claim(rt, request_id, community, payer, amount_minutes)
+    if claimed is not None:
+        return await _book(rt, principal, claimed, payer)
+    found = await _load(rt, community, request_id)
     deadline = asyncio.get_running_loop().time() + limits.IDEMPOTENCY_WAIT_SECONDS
     while True:
         now = rt.now_seconds()
@@ -274,17 +277,21 @@ async def pay(
         if request.status != PAYING or request.payer != payer:
             _check_payable(request, payer, now)
         if request.status == OPEN:
-            minutes = _amount(request, amount_minutes)
-            claimed = await rt.requests.change(
-                CLAIM, (payer, now, minutes, request.id, request.attempt, now), request.id
-            )
-            if claimed:
-                return await _book(rt, principal, found, int(claimed[0]), payer, minutes)
+            _amount(request, amount_minutes)  # explains why the claim did not take it
+            claimed = await _claim(rt, request_id, community, payer, amount_minutes)
+            if claimed is not None:
+                return await _book(rt, principal, claimed, payer)
         # Lost the claim, or our own earlier request is booking it: look again shortly.
         if asyncio.get_running_loop().time() > deadline:
             raise state_problem(request, now)
         await asyncio.sleep(_WAIT_POLL_SECONDS)
         found = await _load(rt, principal.community, request_id)
+
+
+async def _claim(
+    rt: Runtime, request_id: str, community: str, payer: str, amount_minutes: int | None
+) -> PaymentRequest | None:
+    return await rt.requests.claim(request_id, community, payer, amount_minutes, rt.now_seconds())
 
 
 def _check_payable(request: PaymentRequest, payer: str, now: int) -> None:
@@ -294,10 +301,10 @@ def _check_payable(request: PaymentRequest, payer: str, now: int) -> None:
         raise invalid("payer_must_differ_from_payee", "You cannot pay yourself.")
 
 
-async def _book(
-    rt: Runtime, principal: Principal, found: RequestRead, attempt: int, payer: str, minutes: int
-) -> Payment:
-    request = found.request
+async def _book(rt: Runtime, principal: Principal, request: PaymentRequest, payer: str) -> Payment:
+    """Book the entry of the attempt ``request`` was just claimed for."""
+    attempt, minutes = request.attempt, request.paid_minutes
+    assert request.status == PAYING and minutes is not None, "a claimed request"
     draft = _draft(request, attempt, payer, minutes)
     try:
         result = await rt.ledger.append(request.community, draft)
@@ -310,9 +317,8 @@ async def _book(
         rt.payments.failed(principal.credential_id)
         raise from_rejection(result)
     entry = result.entry
-    payment = Payment(
-        request, entry, principal.name or ERASED_NAME, found.payee_name or ERASED_NAME
-    )
+    payee_name = await rt.requests.name_of(request.community, request.payee) or ERASED_NAME
+    payment = Payment(request, entry, principal.name or ERASED_NAME, payee_name)
     # The entry is durable: this process's tills hear it now. The request records it
     # before the payer hears back, so whoever reads it next sees it paid (and other
     # processes' tills hear of it through that change).

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api import limits
 from api.events import CHANNEL, PaymentSignals
 from ledger.sql.journal import Db, native
 from ledger.sql.store import SqlStore
@@ -34,26 +35,24 @@ _COLUMNS = (
     "credential_id, created_at, expires_at, attempt, payer, claimed_at, entry_id, "
     "paid_minutes, decided_at"
 )
-# The request, with the display names of whom it pays (a shop's or organisation's
-# public name, or the member's) and of who paid it (a member), if anyone.
-SELECT_REQUEST = (
-    "SELECT "
-    + ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
-    + ", COALESCE(n.name, pp.name), pp.erased_at, py.name, py.erased_at "
-    "FROM payment_requests r "
-    "LEFT JOIN named_accounts n ON n.community = r.community AND n.account_id = r.payee "
-    "LEFT JOIN roles pr ON pr.community = r.community AND pr.role = 'member' "
-    "AND pr.scope = r.payee "
-    "LEFT JOIN people pp ON pp.id = pr.person_id "
-    "LEFT JOIN roles yr ON yr.community = r.community AND yr.role = 'member' "
-    "AND yr.scope = r.payer "
-    "LEFT JOIN people py ON py.id = yr.person_id "
-    "WHERE r.id = ?"
+SELECT_REQUEST = f"SELECT {_COLUMNS} FROM payment_requests WHERE id = ?"
+SELECT_NAMED = "SELECT name FROM named_accounts WHERE community = ? AND account_id = ?"
+SELECT_MEMBER = (
+    "SELECT p.name, p.erased_at FROM roles r JOIN people p ON p.id = r.person_id "
+    "WHERE r.community = ? AND r.role = 'member' AND r.scope = ?"
 )
-CLAIM = (
+# A payer takes an open request of their community in one statement, checking in
+# it what reading first would check: not expired, not their own, the amount
+# theirs to choose (a "pay me" without one) or absent or the same. It returns
+# the request as claimed; no row means "look closer" (``pay`` reads and explains).
+CLAIM_OPEN = (
     "UPDATE payment_requests SET status = 'paying', attempt = attempt + 1, payer = ?, "
-    "claimed_at = ?, paid_minutes = ? "
-    "WHERE id = ? AND status = 'open' AND attempt = ? AND expires_at > ? RETURNING attempt"
+    "claimed_at = ?, paid_minutes = COALESCE(amount_minutes, CAST(? AS BIGINT)) "
+    "WHERE id = ? AND community = ? AND status = 'open' AND expires_at > ? AND payee <> ? "
+    "AND (amount_minutes IS NULL AND CAST(? AS BIGINT) IS NOT NULL "
+    "OR amount_minutes IS NOT NULL AND (CAST(? AS BIGINT) IS NULL "
+    "OR amount_minutes = CAST(? AS BIGINT))) "
+    f"RETURNING {_COLUMNS}"
 )
 MARK_PAID = (
     "UPDATE payment_requests SET status = 'paid', entry_id = ?, decided_at = ? "
@@ -116,20 +115,46 @@ def _name(name: Any, erased_at: Any) -> str | None:
     return None if name is None or erased_at is not None else str(name)
 
 
-def request_from_row(row: Sequence[Any]) -> RequestRead:
-    fields = list(row[:17])
+def request_from_row(row: Sequence[Any]) -> PaymentRequest:
+    fields = list(row)
     for index in (4, 9, 10, 11, 13, 15, 16):  # integers that PostgreSQL may hand back as such
         fields[index] = None if fields[index] is None else int(fields[index])
-    return RequestRead(
-        request=PaymentRequest(*fields),
-        payee_name=_name(row[17], row[18]),
-        payer_name=_name(row[19], row[20]),
-    )
+    return PaymentRequest(*fields)
 
 
-def _read(db: Db, request_id: str) -> RequestRead | None:
+def _member_name(db: Db, community: str, account: str) -> str | None:
+    rows = db.rows(native(db, SELECT_MEMBER), (community, account))
+    return _name(rows[0][0], rows[0][1]) if rows else None
+
+
+def _account_name(db: Db, community: str, account: str) -> tuple[str | None, bool]:
+    named = db.rows(native(db, SELECT_NAMED), (community, account))
+    if named:
+        return str(named[0][0]), True
+    return _member_name(db, community, account), False
+
+
+def _read(
+    db: Db, request_id: str, known_names: Mapping[str, str]
+) -> tuple[RequestRead, bool] | None:
+    """The request and its names, in one trip; whether the payee's is a public name
+    (an organisation's or shop's, which never changes and may be kept)."""
     rows = db.rows(native(db, SELECT_REQUEST), (request_id,))
-    return request_from_row(rows[0]) if rows else None
+    if not rows:
+        return None
+    request = request_from_row(rows[0])
+    payee_name = known_names.get(request.payee)
+    public = payee_name is not None
+    if payee_name is None:
+        named = db.rows(native(db, SELECT_NAMED), (request.community, request.payee))
+        public = bool(named)
+        payee_name = (
+            str(named[0][0]) if named else _member_name(db, request.community, request.payee)
+        )
+    payer_name = (
+        None if request.payer is None else _member_name(db, request.community, request.payer)
+    )
+    return RequestRead(request, payee_name, payer_name), public
 
 
 # Changes a till hears of: a request paid, cancelled or expired. A claim (or a
@@ -163,9 +188,43 @@ class PaymentStore:
         self._wake_here = store.engine.dialect.name == "sqlite"
         self._waiting: list[tuple[Statement, asyncio.Future[list[Sequence[Any]]]]] = []
         self._draining: asyncio.Task[None] | None = None
+        # Shops' and organisations' names ("<community>/<account>"): public, and
+        # written once, so a till's name costs no read per payment.
+        self._public_names: dict[str, str] = {}
+
+    async def claim(
+        self, request_id: str, community: str, payer: str, amount_minutes: int | None, now: int
+    ) -> PaymentRequest | None:
+        """Take an open request for ``payer`` (``CLAIM_OPEN``): as claimed, or None."""
+        amount = amount_minutes
+        params = (payer, now, amount, request_id, community, now, payer, amount, amount, amount)
+        row = await self.change(CLAIM_OPEN, params, request_id)
+        return request_from_row(row) if row else None
+
+    async def name_of(self, community: str, account: str) -> str | None:
+        """An account's display name: a shop's or organisation's (kept), or a member's."""
+        known = self._public_names.get(f"{community}/{account}")
+        if known is not None:
+            return known
+        name, public = await self._store.run(False, _account_name, community, account)
+        if public and name is not None:
+            self._remember(community, account, name)
+        return name
+
+    def _remember(self, community: str, account: str, name: str) -> None:
+        if len(self._public_names) >= limits.PUBLIC_NAMES_MAX:
+            self._public_names.clear()
+        self._public_names[f"{community}/{account}"] = name
 
     async def read(self, request_id: str) -> RequestRead | None:
-        return await self._store.run(False, _read, request_id)
+        """The request, with the payee's and (once someone paid) the payer's names."""
+        found = await self._store.run(False, _read, request_id, self._public_names)
+        if found is None:
+            return None
+        read, public = found
+        if public and read.payee_name is not None:
+            self._remember(read.request.community, read.request.payee, read.payee_name)
+        return read
 
     async def change(self, sql: str, params: tuple[Any, ...], request_id: str) -> list[Any]:
         """Run one conditional ``UPDATE … RETURNING`` in the next group; its returned row

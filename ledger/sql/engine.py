@@ -65,8 +65,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # Connections beyond the pool are closed when returned and opened again at the
     # next burst (a TLS handshake and every statement prepared anew): keep enough
     # for a server's usual concurrency (its writers, requests, event streams' reads).
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_size", 32)
+    kwargs.setdefault("max_overflow", 16)
     kwargs.setdefault("pool_pre_ping", True)
     # asyncpg prepares every statement; after five runs PostgreSQL may switch a
     # prepared statement to a generic plan, which for `id = ANY($2)` can mean
