@@ -19,7 +19,6 @@ personal data, and a database dump must not reveal them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import os
@@ -90,8 +89,9 @@ def entry_id(credential_id: str, key: str) -> str:
     entries. The id is a hash of the credential and the key, so a retry from
     the same credential finds the same entry. ``key`` must pass ``draft_id``.
     """
-    digest = hashlib.sha256(f"{credential_id}\0{draft_id(key)}".encode()).digest()
-    return "k" + base64.b32encode(digest[:20]).decode("ascii").lower()
+    # 128 bits of the hash in hex (base64's base32 is pure Python: 20 µs a request).
+    digest = hashlib.sha256(f"{credential_id}\0{draft_id(key)}".encode()).hexdigest()
+    return "k" + digest[:32]
 
 
 def fingerprint(route: str, person_id: str, payload: object) -> str:
