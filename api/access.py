@@ -164,8 +164,9 @@ class Principal:
     member_account: str | None = None
     organisations: frozenset[str] = frozenset()
     shops: frozenset[str] = frozenset()
-    # The person's display name, as it was when the credential was resolved.
+    # The person's display name and language, as they were when the credential was resolved.
     name: str = ""
+    language: str = "nl"
 
     def may(self, action: Action) -> bool:
         return not self.roles.isdisjoint(MATRIX[action])

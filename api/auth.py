@@ -188,6 +188,7 @@ def principal_of(person: PersonRow, credential: CredentialRow, roles: list[RoleR
         organisations=frozenset(r.scope for r in held if r.role == Role.COORDINATOR),
         shops=frozenset(r.scope for r in held if r.role == Role.SHOP),
         name=person.name,
+        language=person.language,
     )
 
 

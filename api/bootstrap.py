@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from api import provisioning
+from api import drafts, provisioning
 from api.access import Role
 from api.directory import named_accounts, people_with_role, person_of_account, roles_of
 from api.provisioning import KIND_API, PersonDetails
 from api.runtime import Runtime
 from api.tables import CredentialRow, PersonRow, RoleRow
+from api.tokens import Prefix, new_id
 from ledger.model import AccountType
 
 CLI_SCOPE = "cli"
@@ -109,3 +110,20 @@ async def someone_with(rt: Runtime, community: str, role: Role) -> PersonRow:
     if not people:
         raise LookupError(f"nobody in {community!r} is {role.value}")
     return people[0]
+
+
+async def funded_member(
+    rt: Runtime, community: str, name: str, organisation: str, minutes: int, actor: str
+) -> tuple[PersonRow, str, str]:
+    """A resident with a member account, ``minutes`` earned from ``organisation``, and an
+    API token: (the person, the account, the token). For demos, tests and benchmarks."""
+    person, roles = await provisioning.create_person(
+        rt, community, PersonDetails(name), member=True, roles=[], actor=actor,
+        plan=provisioning.person_plan(True),
+    )  # fmt: skip
+    account = next(r.scope for r in roles if r.role == Role.MEMBER)
+    meta = drafts.earn_meta("welcome", rt.now().date(), None)
+    draft = drafts.earn(new_id(Prefix.ENTRY), actor, organisation, account, minutes, meta, "")
+    await drafts.append(rt.ledger, community, draft)
+    _, token = await issue_token(rt, person, Role.MEMBER, "seed")
+    return person, account, token

@@ -320,6 +320,17 @@ async def issue_enrolment_link(
     return row, enrolment_url(rt, token)
 
 
+async def enrolment_link_usable(rt: Runtime, token: str) -> bool:
+    """Whether ``token`` is an enrolment link that can still be redeemed."""
+    async with rt.db.read() as session:
+        link = (
+            await session.exec(
+                select(EnrolmentLinkRow).where(EnrolmentLinkRow.token_hash == token_hash(token))
+            )
+        ).first()
+    return link is not None and link.used_at is None and link.expires_at > rt.now_seconds()
+
+
 async def redeem_enrolment(rt: Runtime, token: str, label: str) -> tuple[CredentialRow, str] | None:
     """Consume the link (once, atomically) and bind a new device session; None if unusable.
 

@@ -146,12 +146,9 @@ def _writing_at_shutdown(send: Any, times: list[tuple[float, float]]) -> Any:
 
 async def seed(env: dict[str, str], members: int) -> tuple[list[str], list[str]]:
     os.environ.update(env)
-    from api import bootstrap, drafts, provisioning
-    from api.access import Role
-    from api.provisioning import PersonDetails
+    from api import bootstrap, provisioning
     from api.runtime import open_runtime
     from api.settings import Settings
-    from api.tokens import Prefix, new_id
     from ledger import limits
     from ledger.model import AccountType
     from ledger.model import Settings as LedgerSettings
@@ -170,17 +167,9 @@ async def seed(env: dict[str, str], members: int) -> tuple[list[str], list[str]]
             budget_minutes_per_month=limits.BUDGET_MINUTES_PER_MONTH_MAX,
         )  # fmt: skip
         for index in range(members):
-            person, roles = await provisioning.create_person(
-                rt, COMMUNITY, PersonDetails(f"Member {index}"), member=True, roles=[],
-                actor=actor, plan=provisioning.person_plan(True),
-            )  # fmt: skip
-            account = next(r.scope for r in roles if r.role == Role.MEMBER)
-            meta = drafts.earn_meta("bench", rt.now().date(), None)
-            earn = drafts.earn(
-                new_id(Prefix.ENTRY), actor, org.account_id, account, FUNDING_MINUTES, meta, ""
+            _, account, token = await bootstrap.funded_member(
+                rt, COMMUNITY, f"Member {index}", org.account_id, FUNDING_MINUTES, actor
             )
-            await drafts.append(rt.ledger, COMMUNITY, earn)
-            _, token = await bootstrap.issue_token(rt, person, Role.MEMBER, "bench")
             accounts.append(account)
             tokens.append(token)
     return accounts, tokens

@@ -348,12 +348,10 @@ class Seeded:
 
 async def seed(env: dict[str, str], members: int) -> Seeded:
     """A community with one shop (a staff token) and ``members`` funded members (tokens)."""
-    from api import bootstrap, drafts, provisioning
+    from api import bootstrap, provisioning
     from api.access import Role
-    from api.provisioning import PersonDetails
     from api.runtime import open_runtime
     from api.settings import Settings
-    from api.tokens import Prefix, new_id
     from ledger import limits
     from ledger.model import AccountType
     from ledger.model import Settings as LedgerSettings
@@ -380,17 +378,9 @@ async def seed(env: dict[str, str], members: int) -> Seeded:
         )
         _, shop_token = await bootstrap.issue_token(rt, staff, Role.SHOP, "till")
         for index in range(members):
-            person, roles = await provisioning.create_person(
-                rt, COMMUNITY, PersonDetails(f"Member {index}"), member=True, roles=[],
-                actor=actor, plan=provisioning.person_plan(True),
-            )  # fmt: skip
-            account = next(r.scope for r in roles if r.role == Role.MEMBER)
-            meta = drafts.earn_meta("bench", rt.now().date(), None)
-            earn = drafts.earn(
-                new_id(Prefix.ENTRY), actor, org.account_id, account, FUNDING_MINUTES, meta, ""
+            _, account, token = await bootstrap.funded_member(
+                rt, COMMUNITY, f"Member {index}", org.account_id, FUNDING_MINUTES, actor
             )
-            await drafts.append(rt.ledger, COMMUNITY, earn)
-            _, token = await bootstrap.issue_token(rt, person, Role.MEMBER, "bench")
             accounts.append(account)
             tokens.append(token)
     return Seeded(shop_token, accounts, tokens)

@@ -17,18 +17,15 @@ from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter
 from litestar.response import Redirect
-from sqlmodel import select
 
 from api import payment_requests
 from api.auth import SESSION_COOKIE
 from api.problems import ProblemError
-from api.provisioning import redeem_enrolment
+from api.provisioning import enrolment_link_usable, redeem_enrolment
 from api.ratelimit import check_lockout, record_failure
 from api.routes.credentials import client_bucket
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
-from api.tables import EnrolmentLinkRow
-from api.tokens import token_hash
 from ledger import limits
 from mobile_web.render import message, render
 from mobile_web.session import Session, form_token, form_token_ok, member_view, session_of
@@ -56,16 +53,6 @@ def _html(body: str, status: int = 200) -> Response[str]:
     return Response(body, status_code=status, media_type=HTML)
 
 
-async def _usable(rt: Runtime, token: str) -> bool:
-    async with rt.db.read() as session:
-        link = (
-            await session.exec(
-                select(EnrolmentLinkRow).where(EnrolmentLinkRow.token_hash == token_hash(token))
-            )
-        ).first()
-    return link is not None and link.used_at is None and link.expires_at > rt.now_seconds()
-
-
 async def _locked(rt: Runtime, bucket: str) -> Response[str] | None:
     try:
         await check_lockout(rt.db, bucket, rt.now_seconds())
@@ -84,7 +71,7 @@ async def enrolment_page(
     locked = await _locked(rt, bucket)
     if locked is not None:
         return locked
-    if not await _usable(rt, token):
+    if not await enrolment_link_usable(rt, token):
         await record_failure(rt.db, bucket, rt.now_seconds())
         return _html(message("nl", "invalid"), 404)
     return _html(render("enrol.html", "nl", token=token))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from api.access import Principal
 from api.runtime import Runtime
-from api.tables import PersonRow
 from ledger.model import Entry
 
 RECENT_ENTRIES = 10
@@ -57,11 +56,7 @@ async def session_of(rt: Runtime, token: str | None) -> Session | None:
     principal = await rt.authenticator.principal(token)
     if principal is None or principal.community is None:
         return None
-    async with rt.db.read() as session:
-        person = await session.get(PersonRow, principal.person_id)
-    if person is None:
-        return None
-    return Session(token, principal, person.language, person.name)
+    return Session(token, principal, principal.language, principal.name)
 
 
 def form_token(session: Session) -> str:

@@ -17,12 +17,13 @@ from litestar.params import JSONBody, PathParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api import payment_requests as service
-from api.access import Action
+from api.access import Action, Principal
 from api.events import TooManyStreams
 from api.idempotency import IdempotencyKeyHeader
 from api.problems import ProblemError
-from api.qr import image, payment_url
+from api.qr import Format, image, payment_url
 from api.routes.markers import PrincipalDep, RuntimeDep, route
+from api.runtime import Runtime
 from api.schemas.payment_requests import PayIn, PaymentOut, PaymentRequestIn, PaymentRequestOut
 
 RequestIdPath = Annotated[
@@ -81,9 +82,7 @@ class PaymentRequestController(Controller):
     async def qr_svg(
         self, request_id: RequestIdPath, rt: RuntimeDep, principal: PrincipalDep
     ) -> Response[bytes]:
-        await service.view(rt, principal, request_id)
-        data = image(payment_url(rt.settings.public_url, request_id), "svg")
-        return Response(data, media_type="image/svg+xml", headers=_IMAGE_CACHE)
+        return await _qr(rt, principal, request_id, "svg")
 
     @get(
         "/{request_id:str}/qr.png",
@@ -94,9 +93,7 @@ class PaymentRequestController(Controller):
     async def qr_png(
         self, request_id: RequestIdPath, rt: RuntimeDep, principal: PrincipalDep
     ) -> Response[bytes]:
-        await service.view(rt, principal, request_id)
-        data = image(payment_url(rt.settings.public_url, request_id), "png")
-        return Response(data, media_type="image/png", headers=_IMAGE_CACHE)
+        return await _qr(rt, principal, request_id, "png")
 
     @get(
         "/{request_id:str}/events",
@@ -142,6 +139,18 @@ class PaymentRequestController(Controller):
         idempotency_key: IdempotencyKeyHeader,
     ) -> PaymentRequestOut:
         return PaymentRequestOut.from_view(await service.cancel(rt, principal, request_id))
+
+
+_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+async def _qr(
+    rt: Runtime, principal: Principal, request_id: str, format: Format
+) -> Response[bytes]:
+    """The request's QR image, for whoever may see the request (drawn once, then kept)."""
+    await service.view(rt, principal, request_id)
+    data = image(payment_url(rt.settings.public_url, request_id), format)
+    return Response(data, media_type=_IMAGE_TYPES[format], headers=_IMAGE_CACHE)
 
 
 async def _messages(events: AsyncIterator[service.Event]) -> AsyncIterator[ServerSentEventMessage]:

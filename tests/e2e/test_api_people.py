@@ -11,6 +11,7 @@ from api import auth, limits
 from api.tables import CredentialRow
 from tests.support.api import COMMUNITY, World, open_world
 from tests.support.api_checks import journal_verifies, problem, receipt_verifies
+from tests.support.qr_codes import decode_svg
 
 
 async def a_resident(world: World, name: str = "Fatima") -> dict[str, str]:
@@ -47,7 +48,8 @@ async def test_a_coordinator_enrols_a_resident_whose_phone_then_sees_the_balance
         home = await world.client.get("/m")
         reused = await world.client.post(path, follow_redirects=False)
 
-        assert link.json()["qr_svg"].startswith("<svg") and path.startswith("/e/")
+        assert decode_svg(link.json()["qr_svg"].encode()) == [link.json()["url"]]
+        assert path.startswith("/e/")
         assert link.json()["expires_at"] == "2026-11-29T09:30:00Z"
         assert shown.status_code == 200 and '<form method="post"' in shown.text
         assert still_usable.status_code == 200  # showing the page does not use the link up

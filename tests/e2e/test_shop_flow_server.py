@@ -10,7 +10,10 @@ database, and one server with two workers.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -89,14 +92,29 @@ async def test_a_phone_pays_a_shop_and_the_till_hears_paid_within_a_second(
                 kind, data, heard = await asyncio.wait_for(watching, 10)
             finally:
                 await phone.aclose()
-            shop = await till.get(
-                f"{base}/api/v1/accounts/{seeded.shop}",
-                headers={"Authorization": f"Bearer {seeded.shop_token}"},
-            )
+            till.headers["Authorization"] = f"Bearer {seeded.shop_token}"
+            shop = await till.get(f"{base}/api/v1/accounts/{seeded.shop}")
+            statement = await till.get(f"{base}/api/v1/shops/{seeded.shop}/statement")
+            audit = audit_of(env)
 
     assert kind == "paid" and data["payer_name"] == "Member 0"
     assert heard - pressed < PAID_WITHIN_SECONDS
     assert shop.json()["balance_minutes"] == 90
+    rows = statement.json()["rows"]
+    assert [(r["kind"], r["amount_minutes"], r["name"], r["reference"]) for r in rows] == [
+        ("redemption", 90, "Member 0", request_id)
+    ]
+    assert rows[0]["entry_id"] == data["entry_id"]
+    assert statement.json()["closing_balance_minutes"] == shop.json()["balance_minutes"]
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def audit_of(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``buurtmunt audit`` on the server's database: replays the journal, checks every balance."""
+    command = [sys.executable, "-m", "api.cli", "audit", "--community", "oost"]
+    return subprocess.run(
+        command, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("layout", ["two servers", "one server, two workers"])

@@ -23,12 +23,10 @@ from typing import Any
 
 import httpx
 
-from api import bootstrap, drafts, provisioning
+from api import bootstrap, provisioning
 from api.access import Role
-from api.provisioning import PersonDetails
 from api.runtime import open_runtime
 from api.settings import Settings
-from api.tokens import Prefix, new_id
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 from ledger.note import generate_signer
@@ -83,17 +81,9 @@ async def seed(env: dict[str, str], members: int, funds_minutes: int) -> Seeded:
         _, shop_token = await bootstrap.issue_token(rt, staff, Role.SHOP, "till")
         accounts, tokens, welcome = [], [], ""
         for index in range(members):
-            person, roles = await provisioning.create_person(
-                rt, COMMUNITY, PersonDetails(f"Member {index}"), member=True, roles=[],
-                actor=actor, plan=provisioning.person_plan(True),
-            )  # fmt: skip
-            account = next(r.scope for r in roles if r.role == Role.MEMBER)
-            meta = drafts.earn_meta("seed", rt.now().date(), None)
-            earn = drafts.earn(
-                new_id(Prefix.ENTRY), actor, org.account_id, account, funds_minutes, meta, ""
+            person, account, token = await bootstrap.funded_member(
+                rt, COMMUNITY, f"Member {index}", org.account_id, funds_minutes, actor
             )
-            await drafts.append(rt.ledger, COMMUNITY, earn)
-            _, token = await bootstrap.issue_token(rt, person, Role.MEMBER, "seed")
             accounts.append(account)
             tokens.append(token)
             if index == 0:
