@@ -28,9 +28,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits
 from api.access import Principal
+from api.idempotency import entry_id
 from api.problems import ProblemError, forbidden, invalid, not_found
 from api.runtime import Runtime
-from api.schemas.common import rfc3339
+from api.schemas.common import rfc3339, text_ok
 from api.tables import CommunityRow, OfflinePaymentRow
 from ledger.model import Draft, Entry, Rejection
 
@@ -231,6 +232,28 @@ async def counting_refusals(rt: Runtime, principal: Principal, work: Awaitable[E
         if problem.code in _PROBING:
             rt.payments.failed(principal.credential_id)
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class Till:
+    """Where an offline payment is taken, and the id its entry gets."""
+
+    community: str
+    shop: str
+    entry_id: str
+
+
+def till(rt: Runtime, principal: Principal, key: str, shop: str | None, memo: str) -> Till:
+    """The checks both flows make before they touch a code or a card, in this order:
+    the caller's shop, the memo (a refusal by the ledger would use up the code),
+    then one attempt from the caller's payment allowance."""
+    if principal.community is None:
+        raise forbidden("community_required", "This needs a community role.")
+    taken_by = shop_for(principal, shop)
+    if not text_ok(memo):
+        raise invalid("text_invalid", "The memo must be printable text.")
+    rt.payments.take(principal.credential_id)
+    return Till(principal.community, taken_by, entry_id(principal.credential_id, key))
 
 
 def shop_for(principal: Principal, wanted: str | None) -> str:

@@ -316,16 +316,15 @@ async def _book(rt: Runtime, principal: Principal, request: PaymentRequest, paye
         await rt.requests.change(RELEASE, (request.id, attempt), request.id)
         rt.payments.failed(principal.credential_id)
         raise from_rejection(result)
-    entry = result.entry
-    payee_name = await rt.requests.name_of(request.community, request.payee) or ERASED_NAME
-    payment = Payment(request, entry, principal.name or ERASED_NAME, payee_name)
+    entry, payer_name = result.entry, principal.name or ERASED_NAME
     # The entry is durable: this process's tills hear it now. The request records it
     # before the payer hears back, so whoever reads it next sees it paid (and other
     # processes' tills hear of it through that change).
     now = rt.now_seconds()
-    rt.signals.wake(request.id, paid_event(payment, minutes, now))
+    rt.signals.wake(request.id, paid_event(request.id, entry.id, payer_name, minutes, now))
     await rt.requests.change(MARK_PAID, (entry.id, now, request.id, attempt), request.id)
-    return payment
+    payee_name = await rt.requests.name_of(request.community, request.payee) or ERASED_NAME
+    return Payment(request, entry, payer_name, payee_name)
 
 
 async def _settle_claim(rt: Runtime, request: PaymentRequest, attempt: int) -> None:
@@ -411,17 +410,18 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
                 yield Event("heartbeat", {"id": request_id, "status": request.status})
 
 
-def paid_event(payment: Payment, minutes: int, paid_at: int) -> Event:
-    """The event a till hears when ``payment`` is booked."""
-    entry_id = payment.entry.id
+def paid_event(
+    request_id: str, entry_id: str, payer_name: str, minutes: int, paid_at: int
+) -> Event:
+    """The event a till hears when its request is paid."""
     return Event(
         PAID,
         {
-            "id": payment.request.id,
+            "id": request_id,
             "status": PAID,
             "entry_id": entry_id,
             "receipt_url": receipt_url(entry_id),
-            "payer_name": payment.payer_name,
+            "payer_name": payer_name,
             "amount_minutes": minutes,
             "paid_at": rfc3339(paid_at),
         },
@@ -433,14 +433,8 @@ def _final_event(found: RequestRead, now: int) -> Event:
     status = request.status_at(now)
     if status == PAID and request.entry_id is not None:
         assert request.paid_minutes is not None and request.decided_at is not None
-        entry_id = request.entry_id
-        return Event(
-            PAID,
-            {
-                "id": request.id, "status": PAID, "entry_id": entry_id,
-                "receipt_url": receipt_url(entry_id),
-                "payer_name": found.payer_name or ERASED_NAME,
-                "amount_minutes": request.paid_minutes, "paid_at": rfc3339(request.decided_at),
-            },
-        )  # fmt: skip
+        payer_name = found.payer_name or ERASED_NAME
+        return paid_event(
+            request.id, request.entry_id, payer_name, request.paid_minutes, request.decided_at
+        )
     return Event(status, {"id": request.id, "status": status})

@@ -17,14 +17,12 @@ from api import cards, offline_payments
 from api.access import Action, Principal
 from api.auth import community_of
 from api.directory import roles_of
-from api.idempotency import IdempotencyKeyHeader, draft_id, entry_id, fingerprint, once
+from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
 from api.offline_payments import METHOD_CARD
-from api.problems import invalid
 from api.qr import svg
 from api.routes.markers import IdPath, PrincipalDep, RuntimeDep, route
 from api.routes.people import check_manageable
 from api.runtime import Runtime
-from api.schemas.common import text_ok
 from api.schemas.payments_offline import (
     CardCreatedOut,
     CardIn,
@@ -147,15 +145,10 @@ class CardController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[OfflinePaymentOut]:
-        community = community_of(principal)
-        shop = offline_payments.shop_for(principal, data.shop)
-        if not text_ok(data.memo):
-            raise invalid("text_invalid", "The memo must be printable text.")
-        rt.payments.take(principal.credential_id)
+        till = offline_payments.till(rt, principal, idempotency_key, data.shop, data.memo)
         payment = cards.redeem(
-            rt, principal, community=community, shop=shop,
-            entry_id=entry_id(principal.credential_id, idempotency_key), payload=data.card,
-            pin=data.pin, amount_minutes=data.amount_minutes, memo=data.memo,
+            rt, principal, community=till.community, shop=till.shop, entry_id=till.entry_id,
+            payload=data.card, pin=data.pin, amount_minutes=data.amount_minutes, memo=data.memo,
         )  # fmt: skip
         entry = await offline_payments.counting_refusals(rt, principal, payment)
         return Response(OfflinePaymentOut.from_entry(entry, METHOD_CARD), status_code=201)

@@ -14,7 +14,7 @@ from litestar.params import JSONBody
 from api import limits, offline_payments, pay_codes
 from api.access import Action
 from api.auth import community_of
-from api.idempotency import IdempotencyKeyHeader, draft_id, entry_id
+from api.idempotency import IdempotencyKeyHeader, draft_id
 from api.offline_payments import METHOD_CODE
 from api.problems import forbidden, invalid
 from api.qr import svg
@@ -67,16 +67,10 @@ class PayCodeController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[OfflinePaymentOut]:
-        community = community_of(principal)
-        shop = offline_payments.shop_for(principal, data.shop)
-        # Checked here, not left to the ledger: a refusal there would use up the code.
-        if not text_ok(data.memo):
-            raise invalid("text_invalid", "The memo must be printable text.")
-        rt.payments.take(principal.credential_id)
+        till = offline_payments.till(rt, principal, idempotency_key, data.shop, data.memo)
         payment = pay_codes.redeem(
-            rt, principal, community=community, shop=shop,
-            entry_id=entry_id(principal.credential_id, idempotency_key), code=data.code,
-            amount_minutes=data.amount_minutes, memo=data.memo,
+            rt, principal, community=till.community, shop=till.shop, entry_id=till.entry_id,
+            code=data.code, amount_minutes=data.amount_minutes, memo=data.memo,
         )  # fmt: skip
         entry = await offline_payments.counting_refusals(rt, principal, payment)
         return Response(OfflinePaymentOut.from_entry(entry, METHOD_CODE), status_code=201)

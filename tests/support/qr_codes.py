@@ -14,7 +14,9 @@ SVG_PIXELS_PER_MODULE = 8
 
 def _read(pixels: bytes, width: int, height: int) -> list[str]:
     view = zxingcpp.ImageView(pixels, width, height, zxingcpp.ImageFormat.Lum, width, 1)
-    return [barcode.text for barcode in zxingcpp.read_barcodes(view)]
+    # QR codes only: other formats' decoders can read a stray pattern in a QR's modules.
+    found = zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormat.QRCode)
+    return [barcode.text for barcode in found]
 
 
 def decode_png(data: bytes) -> list[str]:
