@@ -22,8 +22,10 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from api import logs, metrics
 from api.auth import provide_principal
 from api.bodies import strict_json_body
+from api.observe import observed
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     accounts,
@@ -136,9 +138,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
             if server:
                 tune_for_serving()
             yield
+        metrics.process_stopping()
 
-    return Litestar(
-        route_handlers=[*health.ROUTES, *CONTROLLERS, *discovered_pages()],
+    app = Litestar(
+        route_handlers=[*health.ROUTES, *metrics.ROUTES, *CONTROLLERS, *discovered_pages()],
         lifespan=[lifespan],
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
@@ -165,9 +168,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
             ),
         ),
         debug=settings.debug,
+        # The process configures logging (api.logs), not the app.
+        logging_config=None,
     )
+    # Around routing and its error handling: every request is seen, routed or not.
+    app.asgi_handler = observed(app.asgi_handler)
+    return app
 
 
 def app_from_environment() -> Litestar:
     """For ASGI servers: ``uvicorn --factory api.app:app_from_environment``."""
-    return create_app(Settings.from_env(), server=True)
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, request_log=settings.request_log)
+    return create_app(settings, server=True)

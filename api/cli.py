@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
-from api import audit_commands, bootstrap, provisioning
+from api import audit_commands, backup, bootstrap, logs, metrics, provisioning
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
@@ -28,15 +29,22 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run(
-        "api.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        access_log=not args.no_access_log,
-    )
+    if args.no_access_log:
+        # For the worker processes too: each builds its app from the environment.
+        os.environ["BUURTMUNT_REQUEST_LOG"] = "0"
+    settings = Settings.from_env()
+    with metrics.shared_between_workers(args.workers):
+        uvicorn.run(
+            "api.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            # The app logs each request itself (api.observe), as JSON.
+            access_log=False,
+            log_config=logs.logging_config(settings.log_level, request_log=settings.request_log),
+        )
     return EXIT_OK
 
 
@@ -134,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--no-access-log", action="store_true")
+    serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="no log line per request (as BUURTMUNT_REQUEST_LOG=0)",
+    )
     serve.set_defaults(func=_serve)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
@@ -191,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     audit_commands.register(commands)
+    backup.register(commands)
     return parser
 
 

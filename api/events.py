@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from api import limits
+from api.metrics import EVENT_STREAMS
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,12 @@ class PaymentSignals:
         watch = Watch()
         self._waiting.setdefault(request_id, set()).add(watch)
         self._count += 1
+        EVENT_STREAMS.inc()
         try:
             yield watch
         finally:
             self._count -= 1
+            EVENT_STREAMS.dec()
             waiting = self._waiting.get(request_id)
             if waiting is not None:
                 waiting.discard(watch)

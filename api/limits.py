@@ -78,3 +78,11 @@ NAMES_PER_QUERY = 500
 # Listings.
 LIST_SIZE_MAX = 500
 USER_AGENT_LABEL_MAX = 100
+
+# Observability: an X-Request-Id from the client is kept when it is this short
+# and plain; otherwise the server issues its own.
+REQUEST_ID_LENGTH_MAX = 64
+# /ready: the database must answer within this long; a writer with drafts
+# waiting and no commit for this long counts as stalled.
+READY_DATABASE_SECONDS = 2.0
+READY_WRITER_STALL_SECONDS = 30.0

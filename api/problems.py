@@ -21,6 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.metrics import observe_problem
 from ledger.model import Rejected, Rejection
 from ledger.writer import LedgerBusy, LedgerUnavailable
 
@@ -143,6 +144,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     numbers: Mapping[str, Any] | None = None,
 ) -> Response[bytes]:
+    observe_problem(code, status)
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": _title(code),

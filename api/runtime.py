@@ -14,6 +14,7 @@ from datetime import datetime
 from api.auth import Authenticator
 from api.database import Database
 from api.events import PaymentSignals, PostgresListener
+from api.metrics import CommitMetrics
 from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
 from api.services import signer_from, store_from, upgrade_database
@@ -30,6 +31,8 @@ class Runtime:
     ledger: Ledger
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    # What this process's writers did last (the ledger's commit observer).
+    commits: CommitMetrics = field(default_factory=CommitMetrics)
     authenticator: Authenticator = field(init=False)
     payments: PaymentLimiter = field(init=False)
     # Wakes the event streams of payment requests that changed (see api.events).
@@ -66,9 +69,10 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
     try:
         await upgrade_database(store)
         the_clock = clock or SystemClock()
-        ledger = Ledger(store, signer_from(settings), settings.host, the_clock)
+        commits = CommitMetrics()
+        ledger = Ledger(store, signer_from(settings), settings.host, the_clock, commits)
         database = Database(store.engine, store.write_lock)
-        runtime = Runtime(settings, store, ledger, database, the_clock)
+        runtime = Runtime(settings, store, ledger, database, the_clock, commits)
         if settings.sqlite_path() is None:
             # Other worker processes announce changes through PostgreSQL.
             listener = PostgresListener(settings.database_url, runtime.signals)

@@ -35,6 +35,9 @@ class Settings:
     refund_window_days: int = 14
     # An open payment request's event stream sends a heartbeat this often.
     event_heartbeat_seconds: float = 15.0
+    # Server logs: JSON lines at this level; one line per request unless turned off.
+    log_level: str = "INFO"
+    request_log: bool = True
 
     @property
     def host(self) -> str:
@@ -59,6 +62,8 @@ class Settings:
             payment_request_seconds=int(env.get("BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600)),
             refund_window_days=int(env.get("BUURTMUNT_REFUND_WINDOW_DAYS", 14)),
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
+            log_level=env.get("BUURTMUNT_LOG_LEVEL", "INFO").upper(),
+            request_log=env.get("BUURTMUNT_REQUEST_LOG", "1") != "0",
         )
 
     def sqlite_path(self) -> Path | None:

@@ -15,7 +15,7 @@ from ledger.note import NoteSigner, NoteVerifier
 from ledger.receipt import Receipt
 from ledger.rules import remaining_minutes
 from ledger.store import Needs, Store, StoredCheckpoint
-from ledger.writer import Result, Writer
+from ledger.writer import CommitObserver, Result, Writer
 
 
 class ProofUnavailable(LookupError):
@@ -24,12 +24,18 @@ class ProofUnavailable(LookupError):
 
 class Ledger:
     def __init__(
-        self, store: Store, signer: NoteSigner, host: str, clock: Clock | None = None
+        self,
+        store: Store,
+        signer: NoteSigner,
+        host: str,
+        clock: Clock | None = None,
+        observer: CommitObserver | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
         self.host = host
         self.clock = clock or SystemClock()
+        self.observer = observer
         self._writers: dict[str, Writer] = {}
 
     @property
@@ -47,9 +53,13 @@ class Ledger:
         writer = self._writers.get(community)
         if writer is None:
             origin = origin_for(self.host, community)
-            writer = Writer(self.store, community, self.signer, origin, self.clock)
+            writer = Writer(self.store, community, self.signer, origin, self.clock, self.observer)
             self._writers[community] = writer
         return writer
+
+    def writers(self) -> dict[str, Writer]:
+        """This process's writers so far, by community (made at a community's first append)."""
+        return dict(self._writers)
 
     async def append(self, community: str, draft: Draft) -> Result:
         return await self.writer(community).append(draft)

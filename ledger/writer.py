@@ -27,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from ledger import limits
 from ledger.batch import Accepted, Assembly, BatchProofs, Outcome, assemble, needs_of, seal
@@ -77,6 +79,21 @@ class Appended:
 
 
 Result = Appended | Rejected
+
+
+class CommitObserver(Protocol):
+    """Told about every batch a writer lands; for metrics, so the core knows no metrics library.
+
+    Called on the event loop, right after the batch's transaction ends: it must
+    be quick and must not raise.
+    """
+
+    def batch_committed(self, community: str, drafts: int, entries: int, seconds: float) -> None:
+        """``drafts`` were answered by one commit that appended ``entries`` (the rest
+        were rejections or retries) and took ``seconds``, from the write to the commit."""
+
+    def batch_failed(self, community: str) -> None:
+        """A batch could not be committed; its callers were told."""
 
 
 @dataclass(slots=True)
@@ -159,9 +176,16 @@ class Writer:
     """The single writer of one community's journal within this process."""
 
     def __init__(
-        self, store: Store, community: str, signer: NoteSigner, origin: str, clock: Clock
+        self,
+        store: Store,
+        community: str,
+        signer: NoteSigner,
+        origin: str,
+        clock: Clock,
+        observer: CommitObserver | None = None,
     ) -> None:
         self._store = store
+        self._observer = observer
         self._community = community
         self._signer = signer
         self._origin = origin
@@ -179,6 +203,19 @@ class Writer:
         # behind may be built on. (A batch of rejections only does not move the
         # head, so the head alone cannot tell that it failed.)
         self._last_exact: int | None = None
+
+    @property
+    def alive(self) -> bool:
+        """False once an invariant broke or a task of the writer ended unexpectedly."""
+        if self._broken is not None:
+            return False
+        tasks = (self._task, self._lander)
+        return not any(t is not None and t.done() and not t.cancelled() for t in tasks)
+
+    @property
+    def waiting(self) -> int:
+        """Drafts queued for a batch that has not been taken yet."""
+        return self._queue.qsize()
 
     async def append(self, draft: Draft) -> Result:
         """Append ``draft`` durably, or say why not. Retries with the same id are safe."""
@@ -272,11 +309,13 @@ class Writer:
                 self._fail(batch, self._broken)
                 written.cancel()
                 continue
+            started = time.perf_counter()
             try:
                 landed = await self._land(batch, prepared)
             finally:
                 if not written.done():  # cancelled when the writer was closed
                     written.set_result(None)
+            self._observe(len(batch), landed, time.perf_counter() - started)
             if landed is not None:
                 # After the next prepared batch's write has been handed over.
                 asyncio.get_running_loop().call_soon(self._deliver, batch, landed)
@@ -410,6 +449,15 @@ class Writer:
             self._fail(batch, exc)
             return None
         return prepared
+
+    def _observe(self, drafts: int, landed: _Prepared | None, seconds: float) -> None:
+        if self._observer is None:
+            return
+        if landed is None:
+            self._observer.batch_failed(self._community)
+        else:
+            entries = len(landed.assembly.write.entries)
+            self._observer.batch_committed(self._community, drafts, entries, seconds)
 
     def _deliver(self, batch: list[_Waiting], prepared: _Prepared) -> None:
         first_seq = prepared.on.size
