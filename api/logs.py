@@ -7,7 +7,7 @@ line per request, written by ``api.observe``). Every line carries the id of
 the request it was written in, when there is one.
 
 What a line may hold is chosen so that no secret reaches the log: requests are
-logged by route template (``/P/{request_id:str}``), never by raw path, query
+logged by route template (``/P/{request_id}``), never by raw path, query
 string, header or body, so tokens, sign-in links, PINs and pay codes stay out.
 Client addresses stay out too: they are personal data, and nothing here needs them.
 """
@@ -26,7 +26,8 @@ REQUEST_LOGGER = "buurtmunt.requests"
 
 # LogRecord's own attributes; anything else on a record came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime", "color_message"}
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "color_message"}
 )
 
 

@@ -100,13 +100,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]:
-    """``buurtmunt serve`` on ``port`` until the block ends; yields its base URL."""
+def serving(
+    env: dict[str, str], port: int, workers: int = 1, log: Path | None = None
+) -> Iterator[str]:
+    """``buurtmunt serve`` on ``port`` until the block ends; yields its base URL.
+
+    With ``log``, its log (one line per request included) goes to that file."""
     command = [
         sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log",
+        "--workers", str(workers), *([] if log else ["--no-access-log"]),
     ]  # fmt: skip
-    server = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
+    stderr = None if log is None else log.open("ab")
+    server = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_SECONDS
@@ -126,6 +131,8 @@ def serving(env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        if stderr is not None:
+            stderr.close()
 
 
 async def sse(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
