@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Response, get
 from prometheus_client import (
@@ -134,9 +135,21 @@ class CommitMetrics:
         BATCH_FAILURES.labels(community).inc()
 
 
+# The labelled children by their labels, looked up without prometheus-client's lock
+# and checks on every request. Bounded: methods, route templates and statuses are.
+_requests: dict[tuple[str, str, int], Any] = {}
+_request_seconds: dict[tuple[str, str], Any] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    REQUEST_SECONDS.labels(method, route).observe(seconds)
+    counter = _requests.get((method, route, status))
+    if counter is None:
+        counter = _requests[method, route, status] = REQUESTS.labels(method, route, str(status))
+    counter.inc()
+    histogram = _request_seconds.get((method, route))
+    if histogram is None:
+        histogram = _request_seconds[method, route] = REQUEST_SECONDS.labels(method, route)
+    histogram.observe(seconds)
 
 
 def observe_problem(code: str, status: int) -> None:
