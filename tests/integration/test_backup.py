@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from api.tokens import Prefix, new_id
 from ledger.keys import load_signer
+from tests.conftest import require
 from tests.support.databases import fresh_postgres_url
 from tests.support.server import COMMUNITY, ROOT, seed, server_env
 
@@ -116,9 +118,18 @@ async def restored_checks(env: dict[str, str], tmp_path: Path, name: str) -> Non
     assert status == 0, out
 
 
+def require_pg_tools() -> None:
+    missing = [tool for tool in ("pg_dump", "pg_restore") if shutil.which(tool) is None]
+    require(
+        f"{' and '.join(missing)} not installed (Debian: postgresql-client)" if missing else None
+    )
+
+
 async def test_a_backup_taken_during_payments_restores_into_a_fresh_database_that_verifies(
     database_url: str, tmp_path: Path
 ) -> None:
+    if not database_url.startswith("sqlite"):
+        require_pg_tools()
     env = server_env(database_url, "http://buurtmunt.test")
     seeded = await seed(env, members=MEMBERS, funds_minutes=600)
     during, after = tmp_path / "during.backup", tmp_path / "after.backup"
