@@ -86,3 +86,7 @@ REQUEST_ID_LENGTH_MAX = 64
 # waiting and no commit for this long counts as stalled.
 READY_DATABASE_SECONDS = 2.0
 READY_WRITER_STALL_SECONDS = 30.0
+# Log lines wait at most this long, or until this many bytes are waiting, before
+# one write hands them on (a warning or an error goes at once, with those before it).
+LOG_FLUSH_SECONDS = 0.2
+LOG_BUFFER_BYTES_MAX = 64 * 1024

@@ -9,7 +9,7 @@ so the metrics have a bounded number of series and the log no secrets.
 
 from __future__ import annotations
 
-import logging
+import itertools
 import re
 import secrets
 import time
@@ -19,13 +19,15 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from api import limits, metrics
-from api.logs import CURRENT_REQUEST, REQUEST_LOGGER, RequestScope
-
-log = logging.getLogger(REQUEST_LOGGER)
+from api.logs import CURRENT_REQUEST, RequestScope, log_request
 
 REQUEST_ID_HEADER = b"x-request-id"
 _PLAIN_ID = re.compile(rb"[A-Za-z0-9._:-]{1,%d}" % limits.REQUEST_ID_LENGTH_MAX)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Issued ids: this process's random prefix and a count, unique without asking the
+# system for randomness on every request (an id is a name, not a secret).
+_PROCESS_PREFIX = secrets.token_hex(4)
+_issued = itertools.count(1)
 
 
 def request_id(headers: Any) -> str:
@@ -35,7 +37,7 @@ def request_id(headers: Any) -> str:
             if _PLAIN_ID.fullmatch(value):
                 return str(value.decode("ascii"))
             break
-    return secrets.token_hex(8)
+    return f"{_PROCESS_PREFIX}{next(_issued):08x}"
 
 
 def observed(app: ASGIApp) -> ASGIApp:
@@ -76,17 +78,4 @@ def _record(scope: Scope, rid: str, status: int, seconds: float) -> None:
     route = http.get("path_template") or metrics.UNMATCHED_ROUTE
     method = http["method"] if http["method"] in _METHODS else "OTHER"
     metrics.observe_request(method, route, status, seconds)
-    if log.isEnabledFor(logging.INFO):
-        log.info(
-            "%s %s %d",
-            method,
-            route,
-            status,
-            extra={
-                "request_id": rid,
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-            },
-        )
+    log_request(rid, method, route, status, seconds)
