@@ -139,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
                 tune_for_serving()
             yield
         metrics.process_stopping()
+        logs.flush()
 
     app = Litestar(
         route_handlers=[*health.ROUTES, *metrics.ROUTES, *CONTROLLERS, *discovered_pages()],

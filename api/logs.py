@@ -211,6 +211,12 @@ def logging_config(level: str = "INFO", *, request_log: bool = True) -> dict[str
     }
 
 
+def flush() -> None:
+    """Write every waiting line now (at shutdown: worker processes may not run ``atexit``)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 def configure(level: str = "INFO", *, request_log: bool = True) -> None:
     """Configure this process's logging. The lines hold no source file, thread or
     process, so logging is told not to look them up for every record (the Logging
