@@ -16,14 +16,18 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
 
 from api.auth import provide_principal
 from api.bodies import strict_json_body
+from api.headers import add_security_headers
+from api.openapi_page import OfflineSwaggerPlugin, assets_router
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     accounts,
@@ -45,6 +49,11 @@ from api.settings import Settings
 from ledger.clock import Clock
 
 REQUEST_BODY_BYTES_MAX = 64 * 1024
+# Responses smaller than this go out as they are; a gzip header would eat the gain.
+COMPRESSION_BYTES_MIN = 500
+COMPRESSION_LEVEL = 6
+# Event streams go out unbuffered, as each event happens.
+UNCOMPRESSED_PATHS = [r"/api/v1/payment-requests/[^/]+/events"]
 
 CONTROLLERS = [
     me.MeController,
@@ -81,6 +90,7 @@ def discovered_pages() -> list[Any]:
 
     ``mobile_web`` builds on the API (its pages call into ``api``), so the API
     must not import it; it registers its routes instead (see pyproject.toml).
+    The list may hold Litestar init plugins too (the pages' HTML error page).
     """
     routes: list[Any] = []
     for entry_point in entry_points(group=PAGES_ENTRY_POINT):
@@ -137,8 +147,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
                 tune_for_serving()
             yield
 
+    pages = discovered_pages()
     return Litestar(
-        route_handlers=[*health.ROUTES, *CONTROLLERS, *discovered_pages()],
+        route_handlers=[
+            *health.ROUTES,
+            *CONTROLLERS,
+            assets_router(),
+            *(p for p in pages if not isinstance(p, InitPluginProtocol)),
+        ],
+        plugins=[p for p in pages if isinstance(p, InitPluginProtocol)],
         lifespan=[lifespan],
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
@@ -146,6 +163,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=strict_json_body,
+        before_send=[add_security_headers],
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=COMPRESSION_BYTES_MIN,
+            gzip_compress_level=COMPRESSION_LEVEL,
+            exclude=UNCOMPRESSED_PATHS,
+        ),
         request_max_body_size=REQUEST_BODY_BYTES_MAX,
         openapi_config=OpenAPIConfig(
             title="Buurtmunt",
@@ -155,7 +179,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
                 "stable `code`. Every POST under /api/v1 needs an Idempotency-Key."
             ),
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            render_plugins=[OfflineSwaggerPlugin(path="/"), JsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerAuth": SecurityScheme(

@@ -8,6 +8,7 @@ appends with the plan's draft ids are then recognised as retries.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from sqlmodel import col, select, update
@@ -289,6 +290,14 @@ async def revoke_credential(rt: Runtime, credential: CredentialRow, actor: str) 
     return row
 
 
+async def sign_out_device(rt: Runtime, credential_id: str, actor: str) -> None:
+    """Sign out the device session ``credential_id`` for good (its holder chose to)."""
+    async with rt.db.read() as session:
+        credential = await session.get(CredentialRow, credential_id)
+    if credential is not None and credential.kind == KIND_DEVICE:
+        await revoke_credential(rt, credential, actor)
+
+
 def enrolment_url(rt: Runtime, token: str) -> str:
     return f"{rt.settings.public_url}/e/{token}"
 
@@ -320,15 +329,30 @@ async def issue_enrolment_link(
     return row, enrolment_url(rt, token)
 
 
-async def enrolment_link_usable(rt: Runtime, token: str) -> bool:
-    """Whether ``token`` is an enrolment link that can still be redeemed."""
+class LinkState(enum.StrEnum):
+    """What an enrolment token is: a link that still works, one already used or expired,
+    or a token that was never issued (or whose link was replaced)."""
+
+    USABLE = "usable"
+    USED = "used"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+async def enrolment_link_state(rt: Runtime, token: str) -> LinkState:
     async with rt.db.read() as session:
         link = (
             await session.exec(
                 select(EnrolmentLinkRow).where(EnrolmentLinkRow.token_hash == token_hash(token))
             )
         ).first()
-    return link is not None and link.used_at is None and link.expires_at > rt.now_seconds()
+    if link is None:
+        return LinkState.UNKNOWN
+    if link.used_at is not None:
+        return LinkState.USED
+    if link.expires_at <= rt.now_seconds():
+        return LinkState.EXPIRED
+    return LinkState.USABLE
 
 
 async def redeem_enrolment(rt: Runtime, token: str, label: str) -> tuple[CredentialRow, str] | None:

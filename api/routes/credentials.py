@@ -15,8 +15,8 @@ from api.auth import community_of
 from api.directory import person_in, roles_of
 from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
 from api.problems import ProblemError, forbidden, not_found, problem_responses
-from api.provisioning import KIND_API, KIND_DEVICE
-from api.ratelimit import check_lockout, record_failure
+from api.provisioning import KIND_API, KIND_DEVICE, LinkState
+from api.ratelimit import refuse_unknown_enrolment
 from api.routes.markers import IdPath, PrincipalDep, RuntimeDep, route
 from api.routes.people import check_manageable, credential_out
 from api.runtime import Runtime
@@ -152,12 +152,11 @@ def client_bucket(request: Request[Any, Any, Any]) -> str:
 async def redeem_or_count(
     rt: Runtime, bucket: str, token: str, label: str
 ) -> tuple[CredentialRow, str]:
-    """Redeem an enrolment token, counting failures per client address (with lockout)."""
-    now = rt.now_seconds()
-    await check_lockout(rt.db, bucket, now)
+    """Redeem an enrolment token; unknown tokens count toward the address's lockout."""
     redeemed = await provisioning.redeem_enrolment(rt, token, label)
     if redeemed is None:
-        await record_failure(rt.db, bucket, now)
+        if await provisioning.enrolment_link_state(rt, token) is LinkState.UNKNOWN:
+            await refuse_unknown_enrolment(rt.db, bucket, rt.now_seconds())
         raise ProblemError(404, "enrolment_link_invalid", "This link is unknown, used or expired.")
     return redeemed
 
