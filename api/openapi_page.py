@@ -1,6 +1,6 @@
 """The API documentation page (``/schema``) that works offline and under a strict CSP.
 
-Swagger UI's script and style come from the ``swagger-ui-bundle`` package on
+Swagger UI's script and style come from the ``swagger-ui-bundle-v2`` package on
 PyPI, served under ``/schema/assets/``; the page starts it with a script file
 of its own (``openapi_assets/swagger-init.js``), not an inline one. The
 assets path is written in ``openapi_assets/page.html`` too.

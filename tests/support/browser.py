@@ -143,6 +143,20 @@ def check_accessible(page: Any) -> None:
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
 
 
+def watch_for_refusals(page: Any) -> list[str]:
+    """A list that fills with what the page's Content-Security-Policy refused, and script
+    errors: every page test expects it empty at the end."""
+    refused: list[str] = []
+
+    def console(message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    return refused
+
+
 def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / "screenshots" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
