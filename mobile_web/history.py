@@ -54,6 +54,11 @@ def _delta(entry: Entry, account_id: str) -> tuple[int, str]:
     return delta, other
 
 
+def _what(entry: Entry) -> str:
+    """The entry's own words: its memo, or the activity an earning was for."""
+    return entry.draft.memo or str(dict(entry.draft.meta).get("activity", ""))
+
+
 def _kind(entry: Entry, delta: int) -> str:
     kind = entry.kind
     if kind is EntryKind.EARN:
@@ -86,7 +91,7 @@ async def history(
             time=entry.time,
             kind=_kind(entry, delta),
             who=names.get(other, ""),
-            what=entry.draft.memo or dict(entry.draft.meta).get("activity", ""),
+            what=_what(entry),
             delta_minutes=delta,
         )
         for entry, delta, other in moved
@@ -109,5 +114,5 @@ async def line_of(rt: Runtime, community: str, account_id: str, entry_id: str) -
         return None
     async with rt.db.read() as session:
         who = (await account_name(session, community, other) or "") if other else ""
-    what = entry.draft.memo or dict(entry.draft.meta).get("activity", "")
+    what = _what(entry)
     return Line(entry.id, entry.seq, entry.time, _kind(entry, delta), who, what, delta)

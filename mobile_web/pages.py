@@ -68,7 +68,10 @@ PAY_FAILED = N_("The payment did not go through. Nothing was taken.")
 # What an enrolment link that cannot be used says, and the page's status.
 LINK_TEXTS = {
     LinkState.USED: (
-        N_("This link has been used already. Each link works once. Ask your coordinator for a new one if you need it."),  # noqa: E501
+        N_(
+            "This link has been used already. Each link works once. "
+            "Ask your coordinator for a new one if you need it."
+        ),
         410,
     ),
     LinkState.EXPIRED: (N_("This link has expired. Ask your coordinator for a new one."), 410),

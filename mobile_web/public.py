@@ -133,7 +133,9 @@ def error_page(request: Request[Any, Any, Any], status: int, code: str) -> Respo
     else:
         text = CODE_TEXTS.get(code) or ERROR_TEXTS.get(status, ERROR_TEXT_OTHER)
     title = translate(language, N_("Sorry"))
-    body = render("message.html", page, title=title, message=translate(language, text), problem=True)
+    body = render(
+        "message.html", page, title=title, message=translate(language, text), problem=True
+    )
     return html(body, status)
 
 

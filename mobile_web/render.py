@@ -103,6 +103,6 @@ def translate(language: str, message: str) -> str:
     return translations(language).gettext(message)
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for translation"
+def N_(message: str) -> str:
     """Marks ``message`` for the catalogs; ``translate`` gives its words at render time."""
     return message

@@ -137,9 +137,7 @@ async def save_settings(
     if not form_token_ok(session, data.get("csrf")):
         return form_expired(request, session)
     secure = rt.settings.secure_cookies
-    cookies = [
-        preference_cookie(TEXT_COOKIE, LARGE_TEXT if data.get("large_text") else "", secure)
-    ]
+    cookies = [preference_cookie(TEXT_COOKIE, LARGE_TEXT if data.get("large_text") else "", secure)]
     if data.get("language") in LANGUAGES:
         cookies.append(preference_cookie(LANGUAGE_COOKIE, data["language"], secure))
     return Redirect("/m/settings?saved=1", status_code=303, cookies=cookies)
@@ -160,7 +158,9 @@ async def _sign_out(rt: Runtime, session: Session) -> None:
 
 
 @post("/m/sign-out", include_in_schema=False, status_code=200)
-async def sign_out(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) -> Response[str]:
+async def sign_out(
+    request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
+) -> Response[str]:
     session = await signed_in(request, rt)
     if session is None:
         return not_signed_in(request)

@@ -3,15 +3,13 @@ Arabic, payable by keyboard alone, light on the wire, and still useful offline."
 
 from __future__ import annotations
 
-from typing import Any
-
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.browser import (
-    MEMBER_FUNDS_MINUTES,
     Site,
     browser,
     check_accessible,
@@ -193,9 +191,7 @@ def test_the_resident_home_loads_light_in_two_round_trips(browser: Any, site: Si
     context.close()
 
 
-def test_offline_the_phone_shows_the_last_known_balance_and_when(
-    browser: Any, site: Site
-) -> None:
+def test_offline_the_phone_shows_the_last_known_balance_and_when(browser: Any, site: Site) -> None:
     context = phone(browser, site, "nl")
     page = sign_in(context, site, member=2)
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")

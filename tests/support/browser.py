@@ -2,7 +2,7 @@
 
 ``browser`` launches it once per test session (never a downloaded browser);
 ``Site`` is a running ``buurtmunt serve`` with a seeded community; ``phone``
-opens a 360×640 browser context in a language; ``sign_in`` opens a fresh
+opens a 360 by 640 pixel browser context in a language; ``sign_in`` opens a fresh
 welcome link on it. ``check_accessible`` runs axe-core with the WCAG 2.2 AA
 tags plus ``target-size`` and fails on any violation; ``screenshot`` keeps a
 picture of the screen under ``tests/artifacts/screenshots`` (or
