@@ -182,8 +182,11 @@ def answer(
     if page is not None and request.accept.best_match(_NEGOTIATED) == "text/html":
         response = page(request, status, code)
         response.headers.update(headers or {})
-        return response
-    return problem_response(status, code, detail, headers, numbers)
+    else:
+        response = problem_response(status, code, detail, headers, numbers)
+    if page is not None:
+        response.headers["Vary"] = "Accept, Accept-Language"
+    return response
 
 
 def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
