@@ -1,6 +1,7 @@
 // Buurtmunt's only script: installs the service worker and keeps the last known balance
 // for the offline page. Pages work without it; nothing here moves credits.
 const LAST = "buurtmunt:last-balance";
+const OFFLINE_LANGUAGE = "buurtmunt:offline-language";
 
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js").catch(() => {});
@@ -30,6 +31,21 @@ function recall() {
     dateStyle: "long", timeStyle: "short",
   });
   box.hidden = false;
+}
+
+function keepOfflinePageInLanguage() {
+  // The service worker keeps the offline page in the language it was installed in;
+  // after a switch, it fetches the page again in the new one.
+  const language = document.documentElement.lang;
+  if (!("serviceWorker" in navigator)) return;
+  let kept = null;
+  try { kept = localStorage.getItem(OFFLINE_LANGUAGE); } catch { return; }
+  if (kept === language) return;
+  navigator.serviceWorker.ready.then((registration) => {
+    if (!registration.active) return;
+    registration.active.postMessage({ refresh: "/offline" });
+    try { localStorage.setItem(OFFLINE_LANGUAGE, language); } catch { /* next time */ }
+  });
 }
 
 function forget() {
@@ -65,6 +81,7 @@ function celebrate() {
 
 remember();
 recall();
+keepOfflinePageInLanguage();
 forget();
 payOnce();
 celebrate();

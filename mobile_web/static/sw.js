@@ -20,6 +20,12 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.refresh === "/offline") {
+    event.waitUntil(caches.open(SHELL).then((cache) => cache.add("/offline")));
+  }
+});
+
 async function fromShell(request) {
   const cache = await caches.open(SHELL);
   const kept = await cache.match(request);

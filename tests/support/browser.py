@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 PHONE_VIEWPORT = {"width": 360, "height": 640}
+LAPTOP_VIEWPORT = {"width": 1280, "height": 800}
 LOCALES = {"nl": "nl-NL", "en": "en-GB", "tr": "tr-TR", "ar": "ar"}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 MEMBER_FUNDS_MINUTES = 180
@@ -114,11 +115,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def phone(browser: Any, site: Site, language: str = "nl", **options: Any) -> Any:
     """A new phone-sized browser context whose browser asks for ``language``."""
     return browser.new_context(
-        base_url=site.base,
-        viewport=PHONE_VIEWPORT,
-        locale=LOCALES[language],
-        **options,
+        **{"base_url": site.base, "viewport": PHONE_VIEWPORT, "locale": LOCALES[language]} | options
     )
+
+
+def laptop(browser: Any, site: Site, language: str = "nl", **options: Any) -> Any:
+    """A new laptop-sized browser context (staff screens) whose browser asks for ``language``."""
+    return phone(browser, site, language, viewport=LAPTOP_VIEWPORT, **options)
 
 
 def sign_in(context: Any, site: Site, member: int = 0) -> Any:
