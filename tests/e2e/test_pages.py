@@ -159,9 +159,9 @@ async def a_member_with_history(world: World, transfers: int) -> None:
 
 
 async def test_the_history_names_who_and_what_and_each_line_opens_its_receipt(
-    sqlite_url: str,
+    database_url: str,
 ) -> None:
-    async with open_world(sqlite_url) as world:
+    async with open_world(database_url) as world:
         others = await world.get(
             f"/api/v1/accounts/{world.members[1].account}/entries", as_=world.admin
         )
