@@ -109,16 +109,25 @@ async def test_unknown_enrolment_tokens_lock_the_address_out_but_never_a_valid_l
         for attempt in range(limits.LOCKOUT_FAILURES_MAX):
             await world.client.get(f"/e/guess-{attempt}")
 
-        locked_page = await world.client.get("/e/guess-again")
+        other = await a_link(world, (await a_resident(world, "Second Resident"))["id"])
+
+        locked_page = await world.client.get(
+            "/e/guess-again", headers={"Accept-Language": "en", "Accept": "text/html"}
+        )
         locked_api = await world.post("/api/v1/enrolment/redeem", {"token": "guess"}, as_=None)
         linked = await world.client.post(good, follow_redirects=False)
+        linked_api = await world.post(
+            "/api/v1/enrolment/redeem", {"token": other.rsplit("/", 1)[1]}, as_=None
+        )
         world.clock.advance(seconds=limits.LOCKOUT_SECONDS + 1)
         later = await world.client.get("/e/guess-after")
 
         assert locked_page.status_code == 429 and int(locked_page.headers["retry-after"]) > 0
+        assert "Too many attempts" in locked_page.text and 'lang="en"' in locked_page.text
         body = problem(locked_api, 429, "locked_out")
         assert body["retry_after_seconds"] > 0
         assert linked.status_code == 303
+        assert linked_api.status_code == 201
         assert later.status_code == 404
 
 
