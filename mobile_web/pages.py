@@ -83,7 +83,7 @@ LINK_TEXTS = {
 
 
 async def _unusable_link(
-    request: Request[Any, Any, Any], rt: Runtime, token: str, state: LinkState
+    request: Request[Any, Any, Any], rt: Runtime, state: LinkState
 ) -> Response[str]:
     """The page for a link that cannot be used; unknown tokens count toward the lockout."""
     page = page_for(request)
@@ -105,7 +105,7 @@ async def enrolment_page(
 ) -> Response[str]:
     state = await enrolment_link_state(rt, token)
     if state is not LinkState.USABLE:
-        return await _unusable_link(request, rt, token, state)
+        return await _unusable_link(request, rt, state)
     return html(render("enrol.html", page_for(request), token=token))
 
 
@@ -116,7 +116,7 @@ async def enrolment_confirm(
     label = request.headers.get("user-agent", "phone")[: api_limits.USER_AGENT_LABEL_MAX]
     redeemed = await redeem_enrolment(rt, token, label)
     if redeemed is None:
-        return await _unusable_link(request, rt, token, await enrolment_link_state(rt, token))
+        return await _unusable_link(request, rt, await enrolment_link_state(rt, token))
     _, session_token = redeemed
     cookie = Cookie(
         key=SESSION_COOKIE,
