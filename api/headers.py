@@ -9,7 +9,6 @@ is never kept by a browser or a proxy.
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -33,14 +32,18 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
 }
+# Encoded once: the hook runs for every response and only appends what is missing.
+_ENCODED = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
-    """A ``before_send`` hook: adds the headers to the start of every HTTP response."""
+    """A ``before_send`` hook: adds the headers to the start of every HTTP response,
+    leaving any the route set itself (its own ``Cache-Control``) as they are."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
-    headers.setdefault("Cache-Control", "no-store")
+    headers = list(message.get("headers") or [])
+    present = {bytes(name).lower() for name, _ in headers}
+    headers.extend(header for header in _ENCODED if header[0] not in present)
+    message["headers"] = headers
