@@ -28,13 +28,17 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # X-Forwarded-For names the client only when a configured proxy sent it:
+    # from anyone else it would let a client pick the address its lock-out counts.
+    trusted = Settings.from_env().trusted_proxies
     uvicorn.run(
         "api.app:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) or None,
         access_log=not args.no_access_log,
     )
     return EXIT_OK

@@ -75,6 +75,12 @@ STATEMENT_ENTRIES_MAX = 100_000
 # Display names are looked up this many accounts per query.
 NAMES_PER_QUERY = 500
 
+# Request bodies: arrays and objects nested deeper than this are refused before
+# decoding (no body this API takes nests more than four deep). Request headers:
+# their names and values together, at most this many bytes.
+JSON_DEPTH_MAX = 32
+REQUEST_HEADER_BYTES_MAX = 16 * 1024
+
 # Listings.
 LIST_SIZE_MAX = 500
 USER_AGENT_LABEL_MAX = 100
