@@ -408,7 +408,8 @@ async def erase_person(rt: Runtime, person: PersonRow, actor: str) -> PersonRow:
     async with rt.db.write() as session:
         row = await session.get(PersonRow, person.id)
         assert row is not None
-        if row.erased_at is None and await session.get(RoleRow, (row.id, Role.ADMIN.value, "")):
+        admin = await session.get(RoleRow, (row.id, Role.ADMIN.value, ""))
+        if admin is not None and row.erased_at is None:
             await keep_an_admin(session, row)
         row.name, row.phone, row.email, row.neighbourhood = ERASED_NAME, None, None, None
         row.erased_at = row.erased_at or now
