@@ -25,6 +25,9 @@ LOCKOUT_SECONDS = 15 * 60
 # Payments: failed (rejected) payment attempts per credential before a lockout.
 PAYMENT_FAILURES_MAX = 20
 
+# An API token may be made to expire at most this many days ahead.
+TOKEN_LIFETIME_DAYS_MAX = 3_660
+
 # How long a resolved credential is trusted without asking the database again.
 # A revocation through this process applies at once; one made through another
 # worker process takes effect within this time.

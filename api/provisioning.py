@@ -263,6 +263,14 @@ async def revoke_role(rt: Runtime, person: PersonRow, role: Role, scope: str) ->
     return roles
 
 
+SECONDS_PER_DAY = 24 * 3600
+
+
+def token_expires_at(now: int, days: int | None) -> int | None:
+    """When a token made at ``now`` to last ``days`` days expires (None: never)."""
+    return None if days is None else now + days * SECONDS_PER_DAY
+
+
 async def issue_credential(
     rt: Runtime,
     person: PersonRow,
@@ -273,12 +281,14 @@ async def issue_credential(
     created_by: str,
     credential_id: str | None = None,
     pay_code_member: str | None = None,
+    expires_at: int | None = None,
 ) -> tuple[CredentialRow, str]:
     """A new device session or API token; the token is returned once and stored hashed.
 
     Reusing ``credential_id`` (a takeover of a request that died) gives that
     credential a fresh token. ``pay_code_member``: a member's phone, which gets
     its pay-code secret in the same transaction (``api.pay_codes``).
+    ``expires_at`` (Unix seconds): the token is refused from then on.
     """
     if role is not None:
         async with rt.db.read() as session:
@@ -300,6 +310,7 @@ async def issue_credential(
                 label=label[: limits.LABEL_LENGTH_MAX],
                 created_at=rt.now_seconds(),
                 created_by=created_by,
+                expires_at=expires_at,
             )
         else:
             row.token_hash = token_hash(token)
