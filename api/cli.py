@@ -29,6 +29,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.protocol import HTTP_PROTOCOL
+
     # X-Forwarded-For names the client only when a configured proxy sent it:
     # from anyone else it would let a client pick the address its lock-out counts.
     trusted = Settings.from_env().trusted_proxies
@@ -41,6 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) or None,
         access_log=not args.no_access_log,
+        http=HTTP_PROTOCOL,
+        h11_max_incomplete_event_size=limits.REQUEST_HEAD_BYTES_MAX,
     )
     return EXIT_OK
 

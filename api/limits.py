@@ -83,6 +83,9 @@ NAMES_PER_QUERY = 500
 # their names and values together, at most this many bytes.
 JSON_DEPTH_MAX = 32
 REQUEST_HEADER_BYTES_MAX = 16 * 1024
+# What one connection may send of a request's line and headers before they end
+# (``buurtmunt serve``'s HTTP protocol; the headers' own bound above is the app's).
+REQUEST_HEAD_BYTES_MAX = 32 * 1024
 
 # Listings.
 LIST_SIZE_MAX = 500

@@ -7,6 +7,7 @@ Each answer is a success or a 4xx problem with a stable code, never a 500.
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,6 +146,18 @@ def test_oversized_headers_are_refused(served: Served) -> None:
     assert_problem(answer, 431, "headers_too_large")
     fine = httpx.get(f"{served.base}/health", headers={"X-Padding": "a" * 4_000})
     assert fine.status_code == 200
+
+
+def test_a_connection_that_never_ends_its_headers_is_cut_off(served: Served) -> None:
+    host, port = served.base.removeprefix("http://").split(":")
+    unfinished = b"a" * (limits.REQUEST_HEAD_BYTES_MAX + 8_192)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + unfinished)
+        # The head has not ended: only a bound on what it may take makes the server answer.
+        answer = connection.recv(1_000)
+
+    assert answer.startswith(b"HTTP/1.1 431"), answer
+    assert b"headers_too_large" in answer
 
 
 def _redeem_bad_links(base: str, forwarded_for: list[str]) -> list[httpx.Response]:
