@@ -17,7 +17,6 @@ Routes that take a form (the phone pages) or no body are left alone.
 
 from __future__ import annotations
 
-import re
 import weakref
 from typing import Any, get_args, get_origin
 
@@ -37,25 +36,35 @@ _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # Keyed by the handler object itself (never by id(), which a later app could reuse).
 _types: weakref.WeakKeyDictionary[HTTPRouteHandler, Any] = weakref.WeakKeyDictionary()
 
-# A JSON string (with its escapes), whose brackets do not nest anything.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]")
-_OPENING = frozenset(b"[{")
+# Every byte but the brackets (deleted), and the brackets as one kind each way.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_OPEN = ord("[")
 
 
 def nests_deeper_than(body: bytes, depth_max: int) -> bool:
     """Whether ``body``'s arrays and objects nest more than ``depth_max`` deep, without
     decoding it. Brackets inside strings do not count; for malformed JSON the
     answer is what a decoder would meet before failing, or more.
+
+    Bytes operations (in C) drop escapes, strings and all but the brackets; only
+    the brackets outside strings are walked one by one, and only while the body
+    could still be valid JSON (a closer without an opener ends the walk).
     """
-    # Most bodies hold fewer brackets than the bound: two counts in C decide them.
+    # Most bodies hold fewer brackets than the bound: two counts decide them.
     if body.count(b"[") + body.count(b"{") <= depth_max:
         return False
+    # Escaped backslashes first, so that in ``\\"`` the quote still ends the string.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(unescaped.split(b'"')[::2])
+    brackets = outside_strings.translate(_BRACKETS, _NOT_BRACKETS)
     depth = 0
-    for byte in _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", body)):
-        depth = depth + 1 if byte in _OPENING else depth - 1
+    for byte in brackets:
+        depth = depth + 1 if byte == _OPEN else depth - 1
         if depth > depth_max:
             return True
+        if depth < 0:
+            return False  # a decoder stops here
     return False
 
 

@@ -30,3 +30,16 @@ def test_a_thousand_levels_are_caught_without_recursion() -> None:
     assert nests_deeper_than(body, 32)
     assert nests_deeper_than(b'{"a":' * 40 + b"1" + b"}" * 40, 32)
     assert not nests_deeper_than(b'{"a":' * 32 + b"1" + b"}" * 32, 32)
+
+
+def test_escaped_quotes_and_backslashes_keep_strings_whole() -> None:
+    inside = json.dumps({"a": 'say \\"[[[[' + "\\", "b": "\\\\" + "[" * 40}).encode()
+    after = b'{"a": "\\\\", "b": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}"
+    assert not nests_deeper_than(inside, 1)
+    assert nests_deeper_than(after, 32)
+    assert not nests_deeper_than(after, 41)
+
+
+def test_an_unterminated_string_hides_only_what_follows_it() -> None:
+    assert nests_deeper_than(b"[" * 40 + b'"' + b"[" * 40, 32)
+    assert not nests_deeper_than(b'["' + b"[" * 40, 32)
