@@ -68,10 +68,13 @@ def nests_deeper_than(body: bytes, depth_max: int) -> bool:
     return False
 
 
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.partition(";")[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
+def _is_json(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request says its body is JSON (``application/json`` or ``+json``)."""
+    # Straight from the raw ASGI headers: ``request.headers`` would parse them all.
+    content_type = next((v for k, v in request.scope["headers"] if k == b"content-type"), b"")
+    media_type = content_type.partition(b";")[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
     )
 
 
@@ -105,7 +108,7 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
     body_type = _body_type(handler)
     if body_type is _NO_BODY:
         return
-    if not _is_json(request.headers.get("content-type", "")):
+    if not _is_json(request):
         raise ProblemError(
             415,
             "unsupported_media_type",
