@@ -15,6 +15,7 @@ import dataclasses
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ from api.settings import Settings
 from ledger import limits as ledger_limits
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
+from tests.conftest import require
+from tests.support.databases import fresh_postgres_url, postgres_unavailable_reason
 from tests.support.server import COMMUNITY, Seeded, free_port, seed, server_env, serving
 
 OTHER = "west"
@@ -82,11 +85,30 @@ async def _others(env: dict[str, str]) -> Others:
     return Others(other_member, other_token, "", expired, revoked)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    with tempfile.TemporaryDirectory() as directory:
+@contextmanager
+def a_database(engine: str) -> Iterator[str]:
+    """A fresh database URL on ``engine`` for the module's one server."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite:///{directory}/b.db"
+        return
+    require(asyncio.run(postgres_unavailable_reason()))
+    # One loop for both ends: ``asyncio.run`` would close the generator (and drop
+    # the database) as soon as it had been entered.
+    loop = asyncio.new_event_loop()
+    fresh = fresh_postgres_url()
+    try:
+        yield loop.run_until_complete(fresh.__aenter__())
+    finally:
+        loop.run_until_complete(fresh.__aexit__(None, None, None))
+        loop.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    with a_database(request.param) as database_url:
         port = free_port()
-        env = server_env(f"sqlite:///{directory}/b.db", f"http://127.0.0.1:{port}")
+        env = server_env(database_url, f"http://127.0.0.1:{port}")
         seeded = asyncio.run(seed(env, members=3, funds_minutes=600))
         others = asyncio.run(_others(env))
         with serving(env, port) as base:
