@@ -7,6 +7,7 @@ Each answer is a success or a 4xx problem with a stable code, never a 500.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -213,3 +214,17 @@ async def test_a_configured_origin_gets_a_cors_preflight_answer(sqlite_url: str)
     assert "access-control-allow-credentials" not in granted.headers
     assert refused.headers.get("access-control-allow-origin") != "https://evil.example"
     assert simple.headers["access-control-allow-origin"] == origin
+
+
+async def test_options_requests_leave_nothing_in_the_error_log(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(world_settings(sqlite_url))
+    with caplog.at_level(logging.WARNING):
+        async with AsyncTestClient(app=app) as client:
+            answers = [
+                await client.options(path) for path in ("/api/v1/transfers", "/api/v1/me") * 5
+            ]
+
+    assert {a.status_code for a in answers} == {204}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
