@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
@@ -26,7 +27,7 @@ from litestar.plugins import InitPluginProtocol
 
 from api.auth import provide_principal
 from api.bodies import strict_json_body
-from api.headers import add_security_headers
+from api.headers import add_security_headers, bounded_headers
 from api.openapi_page import OfflineSwaggerPlugin, assets_router
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
@@ -133,6 +134,20 @@ def tune_for_serving() -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls from ``settings.cors_origins`` only, with a bearer token (never a
+    cookie); without origins, browsers keep the API to its own origin."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        allow_credentials=False,
+        expose_headers=["Retry-After"],
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None, server: bool = False) -> Litestar:
     """The app. ``server``: it is the process's one app (``tune_for_serving``
     once started); tests and tools that build many apps in one process leave it off."""
@@ -170,6 +185,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
             gzip_compress_level=COMPRESSION_LEVEL,
             exclude=UNCOMPRESSED_PATHS,
         ),
+        middleware=[bounded_headers],
+        cors_config=cors_config(settings),
         request_max_body_size=REQUEST_BODY_BYTES_MAX,
         openapi_config=OpenAPIConfig(
             title="Buurtmunt",

@@ -145,13 +145,11 @@ def _title(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-def problem_response(
-    status: int,
-    code: str,
-    detail: str = "",
-    headers: Mapping[str, str] | None = None,
-    numbers: Mapping[str, Any] | None = None,
-) -> Response[bytes]:
+def problem_body(
+    status: int, code: str, detail: str = "", numbers: Mapping[str, Any] | None = None
+) -> bytes:
+    """The JSON of a problem; ``problem_response`` wraps it (the HTTP protocol in
+    ``api.protocol`` sends it as is, before any route runs)."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": _title(code),
@@ -161,8 +159,18 @@ def problem_response(
     }
     for key, value in (numbers or {}).items():
         body.setdefault(key, value)
+    return msgspec.json.encode(body)
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str = "",
+    headers: Mapping[str, str] | None = None,
+    numbers: Mapping[str, Any] | None = None,
+) -> Response[bytes]:
     return Response(
-        content=msgspec.json.encode(body),
+        content=problem_body(status, code, detail, numbers),
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=dict(headers or {}),

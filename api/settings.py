@@ -16,6 +16,11 @@ DEFAULT_KEY_FILE = "var/signing.key"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
+def _list(value: str) -> tuple[str, ...]:
+    """A comma-separated setting, without blanks."""
+    return tuple(item.strip().rstrip("/") for item in value.split(",") if item.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -35,6 +40,10 @@ class Settings:
     refund_window_days: int = 14
     # An open payment request's event stream sends a heartbeat this often.
     event_heartbeat_seconds: float = 15.0
+    # Web origins whose pages may call the API from a browser (CORS); none: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    # Peers (addresses or networks) whose X-Forwarded-For names the client; none: no one's.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -59,6 +68,8 @@ class Settings:
             payment_request_seconds=int(env.get("BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600)),
             refund_window_days=int(env.get("BUURTMUNT_REFUND_WINDOW_DAYS", 14)),
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
+            cors_origins=_list(env.get("BUURTMUNT_CORS_ORIGINS", "")),
+            trusted_proxies=_list(env.get("BUURTMUNT_TRUSTED_PROXIES", "")),
         )
 
     def sqlite_path(self) -> Path | None:

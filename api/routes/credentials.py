@@ -20,6 +20,7 @@ from api.ratelimit import refuse_unknown_enrolment
 from api.routes.markers import IdPath, PrincipalDep, RuntimeDep, route
 from api.routes.people import check_manageable, credential_out
 from api.runtime import Runtime
+from api.schemas.common import rfc3339
 from api.schemas.people import (
     CredentialOut,
     CredentialPage,
@@ -89,14 +90,24 @@ class TokenController(Controller):
             person = await person_in(session, community, data.person_id)
 
         async def work(plan: dict[str, str]) -> tuple[int, TokenCreatedOut]:
+            expires_at = int(plan["expires_at"]) if plan.get("expires_at") else None
             row, token = await provisioning.issue_credential(
                 rt, person, kind=KIND_API, role=Role(data.role.value), label=data.label,
                 created_by=principal.staff_actor, credential_id=plan["credential"],
+                expires_at=expires_at,
             )  # fmt: skip
             out = TokenCreatedOut(
-                id=row.id, person_id=person.id, role=data.role.value, label=row.label, token=token
-            )
+                id=row.id, person_id=person.id, role=data.role.value, label=row.label,
+                token=token, expires_at=rfc3339(row.expires_at),
+            )  # fmt: skip
             return 201, out
+
+        def plan() -> dict[str, str]:
+            made = {"credential": new_id(Prefix.API_TOKEN)}
+            expires_at = provisioning.token_expires_at(rt.now_seconds(), data.expires_in_days)
+            if expires_at is not None:
+                made["expires_at"] = str(expires_at)
+            return made
 
         status, out = await once(
             rt.db,
@@ -104,7 +115,7 @@ class TokenController(Controller):
             key=idempotency_key,
             fingerprint=fingerprint("tokens.create", principal.person_id, data),
             now=rt.now_seconds,
-            make_plan=lambda: {"credential": new_id(Prefix.API_TOKEN)},
+            make_plan=plan,
             out_type=TokenCreatedOut,
             work=work,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import get
+from litestar import HttpMethod, route
 from litestar.datastructures import State
 
 from api.problems import ProblemError, problem_responses
@@ -14,12 +14,22 @@ class HealthOut(msgspec.Struct):
     status: str
 
 
-@get("/health", tags=["health"], summary="The process is up")
+# GET and HEAD: load balancers probe with either (a HEAD answer carries no body).
+_PROBE = [HttpMethod.GET, HttpMethod.HEAD]
+
+
+@route("/health", http_method=_PROBE, tags=["health"], summary="The process is up")
 async def health() -> HealthOut:
     return HealthOut(status="ok")
 
 
-@get("/ready", tags=["health"], summary="The database answers", responses=problem_responses(503))
+@route(
+    "/ready",
+    http_method=_PROBE,
+    tags=["health"],
+    summary="The database answers",
+    responses=problem_responses(503),
+)
 async def ready(state: State) -> HealthOut:
     runtime = getattr(state, "runtime", None)
     if not isinstance(runtime, Runtime):
