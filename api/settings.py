@@ -35,6 +35,9 @@ class Settings:
     refund_window_days: int = 14
     # An open payment request's event stream sends a heartbeat this often.
     event_heartbeat_seconds: float = 15.0
+    # Where ``buurtmunt serve`` listens unless --host/--port say otherwise.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8000
 
     @property
     def host(self) -> str:
@@ -59,6 +62,8 @@ class Settings:
             payment_request_seconds=int(env.get("BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600)),
             refund_window_days=int(env.get("BUURTMUNT_REFUND_WINDOW_DAYS", 14)),
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
+            listen_host=env.get("BUURTMUNT_LISTEN_HOST", "127.0.0.1"),
+            listen_port=int(env.get("BUURTMUNT_LISTEN_PORT", 8000)),
         )
 
     def sqlite_path(self) -> Path | None:
