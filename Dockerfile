@@ -14,24 +14,23 @@ ARG BASE=python:3.11-slim-bookworm
 # The runtime requirements, taken from pyproject.toml: editing the test extra, ruff's or
 # pytest's settings leaves the dependency layer below cached.
 FROM ${BASE} AS requirements
-WORKDIR /src
-COPY pyproject.toml ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt
+COPY pyproject.toml /src/
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" > /src/requirements.txt
 
 FROM ${BASE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-WORKDIR /src
-COPY --from=requirements /src/requirements.txt ./
+COPY --from=requirements /src/requirements.txt /src/
 RUN python3 -m venv /opt/buurtmunt \
-    && /opt/buurtmunt/bin/pip install --no-cache-dir -r requirements.txt \
+    && /opt/buurtmunt/bin/pip install --no-cache-dir --disable-pip-version-check -r /src/requirements.txt \
     && python3 -m venv /opt/build \
-    && /opt/build/bin/pip install --no-cache-dir "setuptools>=68" "wheel>=0.43"
-COPY pyproject.toml README.md ./
-COPY ledger ledger
-COPY api api
-COPY mobile_web mobile_web
-RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist .
+    && /opt/build/bin/pip install --no-cache-dir --disable-pip-version-check "setuptools>=68" "wheel>=0.43"
+# The source after the dependencies; .dockerignore lets in only pyproject.toml, README.md
+# and the three packages.
+COPY . /src/
+RUN /opt/build/bin/pip wheel --no-cache-dir --disable-pip-version-check --no-deps \
+    --no-build-isolation --wheel-dir /dist /src
 
+# Settings that never change first, so that they stay cached whatever the source does (each
+# instruction costs a copy of the image on storage drivers like vfs).
 FROM ${BASE} AS runtime
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
@@ -39,17 +38,19 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     BUURTMUNT_LISTEN_HOST=0.0.0.0 \
     BUURTMUNT_LISTEN_PORT=8000 \
     BUURTMUNT_SIGNING_KEY_FILE=/run/secrets/signing_key
-RUN groupadd --system --gid 10001 buurtmunt \
-    && useradd --system --uid 10001 --gid buurtmunt --home-dir /var/lib/buurtmunt \
-        --create-home --shell /usr/sbin/nologin buurtmunt
-COPY --from=build /opt/buurtmunt /opt/buurtmunt
-COPY --from=build /dist /dist
-RUN pip install --no-cache-dir --no-deps --no-index /dist/*.whl && rm -rf /dist
 # The default SQLite database (var/buurtmunt.db) lands here; with PostgreSQL nothing is written.
 WORKDIR /var/lib/buurtmunt
-USER 10001:10001
 EXPOSE 8000
 # No curl in slim images: Python asks /health on the port the server listens on.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('BUURTMUNT_LISTEN_PORT', '8000'), timeout=4)"]
 CMD ["buurtmunt", "serve"]
+COPY --from=build /opt/buurtmunt /opt/buurtmunt
+COPY --from=build /dist /dist
+RUN groupadd --gid 10001 buurtmunt \
+    && useradd --no-log-init --uid 10001 --gid buurtmunt --home-dir /var/lib/buurtmunt \
+        --no-create-home --shell /usr/sbin/nologin buurtmunt \
+    && chown buurtmunt:buurtmunt /var/lib/buurtmunt \
+    && pip install --no-cache-dir --no-deps --no-index /dist/*.whl \
+    && rm -rf /dist
+USER 10001:10001
