@@ -1,14 +1,14 @@
-# Buurtmunt's container image: the API and pages, served by `buurtmunt serve`.
+# Buurtmunt's container image: the API and pages, served by `buurtmunt serve` on port 8000.
 #
-#   docker build -t buurtmunt .                        # on a machine with a registry
-#   docker build --network host --build-arg BASE=local/python:3.11-bookworm -t buurtmunt .
-#   docker run --rm buurtmunt buurtmunt db upgrade     # migrations: a separate step
-#   docker run -d -p 8000:8000 buurtmunt               # then serve
+#   docker build -t buurtmunt .          # or, with no registry: --network host --build-arg BASE=…
+#   docker run --rm -e BUURTMUNT_DATABASE_URL=… -v …/signing.key:/run/secrets/signing_key:ro \
+#       buurtmunt buurtmunt db upgrade   # migrations are a step of their own; then the same
+#                                        # without a command serves
 #
 # BASE is any Debian-like image with Python 3.11 at python3 and its venv module. The build
 # stage installs the dependencies (a layer that changes only with them), then builds the
-# wheel; the runtime stage installs that wheel next to the dependencies and runs as an
-# unprivileged user. docs/operations.md ("Deploy with compose") shows the whole deployment.
+# wheel; the runtime stage installs that wheel next to the dependencies and runs as uid 10001.
+# compose.yaml and docs/operations.md ("Deploy with compose") show a whole deployment.
 ARG BASE=python:3.11-slim-bookworm
 
 # The runtime requirements, taken from pyproject.toml: editing the test extra, ruff's or
