@@ -209,7 +209,10 @@ def test_the_build_context_holds_the_packages_and_no_venv_database_key_or_git(
         "RUN find /context -name '*.py' -prune -o -print | sort\n"
     )
 
-    listed = [line for line in build(context).splitlines() if line.startswith("/context")]
+    # --no-cache: a cached step would not print the listing.
+    output = build(context, "--no-cache", "--tag", f"{IMAGE}-context")
+    docker("image", "rm", f"{IMAGE}-context")
+    listed = [line for line in output.splitlines() if line.startswith("/context")]
 
     top = {line.split("/")[2] for line in listed if line.count("/") >= 2}
     assert top == {"pyproject.toml", "README.md", "ledger", "api", "mobile_web"}
