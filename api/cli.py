@@ -33,12 +33,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     # X-Forwarded-For names the client only when a configured proxy sent it:
     # from anyone else it would let a client pick the address its lock-out counts.
-    trusted = Settings.from_env().trusted_proxies
+    settings = Settings.from_env()
+    trusted = settings.trusted_proxies
     uvicorn.run(
         "api.app:app_from_environment",
         factory=True,
-        host=args.host,
-        port=args.port,
+        host=args.host or settings.listen_host,
+        port=settings.listen_port if args.port is None else args.port,
         workers=args.workers,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) or None,
@@ -149,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the API and pages")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="default: BUURTMUNT_LISTEN_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: BUURTMUNT_LISTEN_PORT or 8000")
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-access-log", action="store_true")
     serve.set_defaults(func=_serve)

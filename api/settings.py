@@ -44,6 +44,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Peers (addresses or networks) whose X-Forwarded-For names the client; none: no one's.
     trusted_proxies: tuple[str, ...] = ()
+    # Where ``buurtmunt serve`` listens unless --host/--port say otherwise.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8000
 
     @property
     def host(self) -> str:
@@ -70,6 +73,8 @@ class Settings:
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
             cors_origins=_list(env.get("BUURTMUNT_CORS_ORIGINS", "")),
             trusted_proxies=_list(env.get("BUURTMUNT_TRUSTED_PROXIES", "")),
+            listen_host=env.get("BUURTMUNT_LISTEN_HOST", "127.0.0.1"),
+            listen_port=int(env.get("BUURTMUNT_LISTEN_PORT", 8000)),
         )
 
     def sqlite_path(self) -> Path | None:
