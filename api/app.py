@@ -16,16 +16,21 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
 
 from api import logs, metrics
 from api.auth import provide_principal
 from api.bodies import strict_json_body
+from api.headers import add_security_headers, bounded_headers
 from api.observe import observed
+from api.openapi_page import OfflineSwaggerPlugin, assets_router
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     accounts,
@@ -47,6 +52,11 @@ from api.settings import Settings
 from ledger.clock import Clock
 
 REQUEST_BODY_BYTES_MAX = 64 * 1024
+# Responses smaller than this go out as they are; a gzip header would eat the gain.
+COMPRESSION_BYTES_MIN = 500
+COMPRESSION_LEVEL = 6
+# Event streams go out unbuffered, as each event happens.
+UNCOMPRESSED_PATHS = [r"/api/v1/payment-requests/[^/]+/events"]
 
 CONTROLLERS = [
     me.MeController,
@@ -83,6 +93,7 @@ def discovered_pages() -> list[Any]:
 
     ``mobile_web`` builds on the API (its pages call into ``api``), so the API
     must not import it; it registers its routes instead (see pyproject.toml).
+    The list may hold Litestar init plugins too (the pages' HTML error page).
     """
     routes: list[Any] = []
     for entry_point in entry_points(group=PAGES_ENTRY_POINT):
@@ -125,6 +136,20 @@ def tune_for_serving() -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls from ``settings.cors_origins`` only, with a bearer token (never a
+    cookie); without origins, browsers keep the API to its own origin."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        allow_credentials=False,
+        expose_headers=["Retry-After"],
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None, server: bool = False) -> Litestar:
     """The app. ``server``: it is the process's one app (``tune_for_serving``
     once started); tests and tools that build many apps in one process leave it off."""
@@ -141,8 +166,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
         metrics.process_stopping()
         logs.flush()
 
+    pages = discovered_pages()
     app = Litestar(
-        route_handlers=[*health.ROUTES, *metrics.ROUTES, *CONTROLLERS, *discovered_pages()],
+        route_handlers=[
+            *health.ROUTES,
+            *metrics.ROUTES,
+            *CONTROLLERS,
+            assets_router(),
+            *(p for p in pages if not isinstance(p, InitPluginProtocol)),
+        ],
+        plugins=[p for p in pages if isinstance(p, InitPluginProtocol)],
         lifespan=[lifespan],
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
@@ -150,6 +183,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=strict_json_body,
+        before_send=[add_security_headers],
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=COMPRESSION_BYTES_MIN,
+            gzip_compress_level=COMPRESSION_LEVEL,
+            exclude=UNCOMPRESSED_PATHS,
+        ),
+        middleware=[bounded_headers],
+        cors_config=cors_config(settings),
         request_max_body_size=REQUEST_BODY_BYTES_MAX,
         openapi_config=OpenAPIConfig(
             title="Buurtmunt",
@@ -159,7 +201,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
                 "stable `code`. Every POST under /api/v1 needs an Idempotency-Key."
             ),
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            render_plugins=[OfflineSwaggerPlugin(path="/"), JsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerAuth": SecurityScheme(

@@ -5,6 +5,8 @@ the ``bm_session`` cookie on safe (GET/HEAD) requests, so a cross-site form can
 never spend with a resident's cookie. Tokens are looked up by their SHA-256.
 A resolved principal is cached for ``AUTH_CACHE_SECONDS``: revocations through
 this process apply at once, those through another process within that time.
+An API token past its ``expires_at`` is refused with 401 ``token_expired``, cached
+or not. When a credential was last used is recorded at most once a minute.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "bm_session"
 TOKEN_LENGTH_MAX = 100
-LAST_USED_RESOLUTION_SECONDS = 3600
+LAST_USED_RESOLUTION_SECONDS = 60
 TOUCH_GATHER_SECONDS = 1.0
 TOUCH_CHUNK = 500
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+# A loaded credential: its principal, when it was last used and when it expires.
+_Loaded = tuple[Principal, int | None, int | None]
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any], allow_cookie: bool) -> str | None:
@@ -67,34 +71,48 @@ class Authenticator:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._cache: dict[str, tuple[float, Principal]] = {}
-        self._loading: dict[str, asyncio.Future[tuple[Principal, int | None] | None]] = {}
+        # token hash -> (cached until, monotonic; the principal; expires at, Unix seconds)
+        self._cache: dict[str, tuple[float, Principal, int | None]] = {}
+        self._loading: dict[str, asyncio.Future[_Loaded | None]] = {}
         self._touched: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._pending: dict[str, int] = {}
 
     async def principal(self, token: str) -> Principal | None:
+        """The token's principal; None for an unknown or revoked token, and a 401
+        problem ``token_expired`` for an API token past its expiry."""
         digest = token_hash(token)
         cached = self._cache.get(digest)
         now = time.monotonic()
         if cached is not None and cached[0] > now:
+            self._refuse_if_expired(cached[2])
             return cached[1]
         loaded = await self._load_once(digest)
         if loaded is None:
             self._cache.pop(digest, None)
             return None
-        principal, last_used = loaded
+        principal, last_used, expires_at = loaded
         if len(self._cache) >= limits.AUTH_CACHE_ENTRIES_MAX:
             self._cache.clear()
-        self._cache[digest] = (now + limits.AUTH_CACHE_SECONDS, principal)
+        self._cache[digest] = (now + limits.AUTH_CACHE_SECONDS, principal, expires_at)
+        self._refuse_if_expired(expires_at)
         self._maybe_touch(principal.credential_id, last_used)
         return principal
 
-    async def _load_once(self, digest: str) -> tuple[Principal, int | None] | None:
+    def _refuse_if_expired(self, expires_at: int | None) -> None:
+        if expires_at is not None and self._clock.now().timestamp() >= expires_at:
+            raise ProblemError(
+                401,
+                "token_expired",
+                "This token has expired; ask an admin for a new one.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
+    async def _load_once(self, digest: str) -> _Loaded | None:
         waiting = self._loading.get(digest)
         if waiting is not None:
             return await asyncio.shield(waiting)
-        future: asyncio.Future[tuple[Principal, int | None] | None]
+        future: asyncio.Future[_Loaded | None]
         future = asyncio.get_running_loop().create_future()
         self._loading[digest] = future
         try:
@@ -114,11 +132,11 @@ class Authenticator:
         if credential_ids is None:
             self._cache.clear()
             return
-        for digest, (_, principal) in list(self._cache.items()):
+        for digest, (_, principal, _) in list(self._cache.items()):
             if principal.credential_id in credential_ids:
                 del self._cache[digest]
 
-    async def _load(self, digest: str) -> tuple[Principal, int | None] | None:
+    async def _load(self, digest: str) -> _Loaded | None:
         async with self._db.read() as session:
             credential = (
                 await session.exec(select(CredentialRow).where(CredentialRow.token_hash == digest))
@@ -131,7 +149,8 @@ class Authenticator:
             roles = (
                 await session.exec(select(RoleRow).where(RoleRow.person_id == person.id))
             ).all()
-        return principal_of(person, credential, list(roles)), credential.last_used_at
+        principal = principal_of(person, credential, list(roles))
+        return principal, credential.last_used_at, credential.expires_at
 
     def _maybe_touch(self, credential_id: str, last_used: int | None) -> None:
         now = int(self._clock.now().timestamp())

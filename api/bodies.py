@@ -2,8 +2,17 @@
 
 Litestar converts request data leniently (``"1e3"`` becomes the integer 1000),
 which is no way to read amounts of money. Before a handler's arguments are
-parsed, this hook decodes the raw body strictly against the handler's declared
-body type: JSON types must match exactly, or the request is a 422 problem.
+parsed, this hook checks the raw body of every route that takes JSON:
+
+- it must be sent as JSON (``application/json`` or a ``+json`` type), or the
+  request is a 415 problem: a form or ``text/plain`` post is not a JSON body;
+- it may nest at most ``JSON_DEPTH_MAX`` arrays and objects, checked before
+  anything decodes it (the decoder recurses, and a deep body would exhaust
+  the stack), or the request is a 422 problem ``json_too_deep``;
+- it is decoded strictly against the handler's declared body type: JSON types
+  must match exactly, or the request is a 422 problem.
+
+Routes that take a form (the phone pages) or no body are left alone.
 """
 
 from __future__ import annotations
@@ -17,14 +26,63 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import SerializationException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
+from api import limits
+from api.problems import ProblemError
+
 _NO_BODY = object()
 _FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
+# Methods that never carry a body this API reads (Litestar answers OPTIONS itself).
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # Keyed by the handler object itself (never by id(), which a later app could reuse).
 _types: weakref.WeakKeyDictionary[HTTPRouteHandler, Any] = weakref.WeakKeyDictionary()
 
+# Every byte but the brackets (deleted), and the brackets as one kind each way.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_OPEN = ord("[")
+
+
+def nests_deeper_than(body: bytes, depth_max: int) -> bool:
+    """Whether ``body``'s arrays and objects nest more than ``depth_max`` deep, without
+    decoding it. Brackets inside strings do not count; for malformed JSON the
+    answer is what a decoder would meet before failing, or more.
+
+    Bytes operations (in C) drop escapes, strings and all but the brackets; only
+    the brackets outside strings are walked one by one, and only while the body
+    could still be valid JSON (a closer without an opener ends the walk).
+    """
+    # Most bodies hold fewer brackets than the bound: two counts decide them.
+    if body.count(b"[") + body.count(b"{") <= depth_max:
+        return False
+    # Escaped backslashes first, so that in ``\\"`` the quote still ends the string.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(unescaped.split(b'"')[::2])
+    brackets = outside_strings.translate(_BRACKETS, _NOT_BRACKETS)
+    depth = 0
+    for byte in brackets:
+        depth = depth + 1 if byte == _OPEN else depth - 1
+        if depth > depth_max:
+            return True
+        if depth < 0:
+            return False  # a decoder stops here
+    return False
+
+
+def _is_json(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request says its body is JSON (``application/json`` or ``+json``)."""
+    # Straight from the raw ASGI headers: ``request.headers`` would parse them all.
+    content_type = next((v for k, v in request.scope["headers"] if k == b"content-type"), b"")
+    media_type = content_type.partition(b";")[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
+
 
 def _body_type(handler: HTTPRouteHandler) -> Any:
-    cached = _types.get(handler)
+    try:
+        cached = _types.get(handler)
+    except TypeError:  # a handler Litestar made itself and that cannot be weakly referenced
+        return _NO_BODY
     if cached is None:
         parameter = handler.parsed_fn_signature.parameters.get("data")
         cached = _NO_BODY
@@ -42,12 +100,27 @@ def _body_type(handler: HTTPRouteHandler) -> Any:
 
 async def strict_json_body(request: Request[Any, Any, Any]) -> None:
     """A ``before_request`` hook: refuse bodies that only a lenient conversion would accept."""
+    if request.scope["method"] in _BODYLESS_METHODS:
+        return
     handler = request.route_handler
     if not isinstance(handler, HTTPRouteHandler):
         return
     body_type = _body_type(handler)
     if body_type is _NO_BODY:
         return
+    if not _is_json(request):
+        raise ProblemError(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON, with 'Content-Type: application/json'.",
+        )
+    if nests_deeper_than(await request.body(), limits.JSON_DEPTH_MAX):
+        raise ProblemError(
+            422,
+            "json_too_deep",
+            f"The body nests more than {limits.JSON_DEPTH_MAX} arrays and objects.",
+            depth_max=limits.JSON_DEPTH_MAX,
+        )
     # Parsed once: Litestar keeps what ``json()`` parsed for the handler's ``data``.
     try:
         parsed = await request.json()

@@ -81,11 +81,11 @@ async def person_for_token(
 
 
 async def issue_token(
-    rt: Runtime, person: PersonRow, role: Role, label: str
+    rt: Runtime, person: PersonRow, role: Role, label: str, expires_at: int | None = None
 ) -> tuple[CredentialRow, str]:
     actor = (await cli_operator(rt)).staff_id or "cli"
     return await provisioning.issue_credential(
-        rt, person, kind=KIND_API, role=role, label=label, created_by=actor
+        rt, person, kind=KIND_API, role=role, label=label, created_by=actor, expires_at=expires_at
     )
 
 

@@ -13,11 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from api import audit_commands, backup, bootstrap, logs, metrics, provisioning
+from api import audit_commands, backup, bootstrap, limits, logs, metrics, provisioning
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
 from api.runtime import open_runtime
+from api.schemas.common import rfc3339
 from api.settings import Settings
 from ledger.keys import SigningKeyError, generate_key_file
 from ledger.model import AccountType
@@ -29,21 +30,29 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.protocol import HTTP_PROTOCOL
+
     if args.no_access_log:
         # For the worker processes too: each builds its app from the environment.
         os.environ["BUURTMUNT_REQUEST_LOG"] = "0"
+    # X-Forwarded-For names the client only when a configured proxy sent it:
+    # from anyone else it would let a client pick the address its lock-out counts.
     settings = Settings.from_env()
+    trusted = settings.trusted_proxies
     with metrics.shared_between_workers(args.workers):
         uvicorn.run(
             "api.app:app_from_environment",
             factory=True,
-            host=args.host,
-            port=args.port,
+            host=args.host or settings.listen_host,
+            port=settings.listen_port if args.port is None else args.port,
             workers=args.workers,
-            proxy_headers=True,
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=",".join(trusted) or None,
             # The app logs each request itself (api.observe), as JSON.
             access_log=False,
             log_config=logs.logging_config(settings.log_level, request_log=settings.request_log),
+            http=HTTP_PROTOCOL,
+            h11_max_incomplete_event_size=limits.REQUEST_HEAD_BYTES_MAX,
         )
     return EXIT_OK
 
@@ -109,10 +118,19 @@ async def _token(args: argparse.Namespace) -> int:
             rt, role=role, community=args.community, person_id=args.person,
             account_id=args.account, name=args.name, scope=scope,
         )  # fmt: skip
-        credential, token = await bootstrap.issue_token(rt, person, role, args.label)
-        print(f"person {person.id}, token {credential.id} ({role.value})", file=sys.stderr)
+        expires_at = provisioning.token_expires_at(rt.now_seconds(), args.expires_in_days)
+        credential, token = await bootstrap.issue_token(rt, person, role, args.label, expires_at)
+        expiry = f", expires {rfc3339(expires_at)}" if expires_at is not None else ""
+        print(f"person {person.id}, token {credential.id} ({role.value}{expiry})", file=sys.stderr)
         print(token)
     return EXIT_OK
+
+
+def _lifetime_days(value: str) -> int:
+    days = int(value)
+    if not 1 <= days <= limits.TOKEN_LIFETIME_DAYS_MAX:
+        raise argparse.ArgumentTypeError(f"between 1 and {limits.TOKEN_LIFETIME_DAYS_MAX} days")
+    return days
 
 
 def _keys_generate(args: argparse.Namespace) -> int:
@@ -139,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the API and pages")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="default: BUURTMUNT_LISTEN_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: BUURTMUNT_LISTEN_PORT or 8000")
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument(
         "--no-access-log",
@@ -186,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--organisation", help="for --role coordinator (default: the first)")
     token.add_argument("--shop", help="for --role shop (default: the first)")
     token.add_argument("--label", default="command line")
+    token.add_argument(
+        "--expires-in-days",
+        type=_lifetime_days,
+        help=f"refuse the token this many days from now (1-{limits.TOKEN_LIFETIME_DAYS_MAX}; "
+        "default: it does not expire)",
+    )
     token.set_defaults(run=_token)
 
     keys = commands.add_parser("keys", help="signing keys").add_subparsers(

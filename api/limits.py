@@ -25,6 +25,9 @@ LOCKOUT_SECONDS = 15 * 60
 # Payments: failed (rejected) payment attempts per credential before a lockout.
 PAYMENT_FAILURES_MAX = 20
 
+# An API token may be made to expire at most this many days ahead.
+TOKEN_LIFETIME_DAYS_MAX = 3_660
+
 # How long a resolved credential is trusted without asking the database again.
 # A revocation through this process applies at once; one made through another
 # worker process takes effect within this time.
@@ -74,6 +77,15 @@ REFUND_WINDOW_DAYS_MAX = 3_660
 STATEMENT_ENTRIES_MAX = 100_000
 # Display names are looked up this many accounts per query.
 NAMES_PER_QUERY = 500
+
+# Request bodies: arrays and objects nested deeper than this are refused before
+# decoding (no body this API takes nests more than four deep). Request headers:
+# their names and values together, at most this many bytes.
+JSON_DEPTH_MAX = 32
+REQUEST_HEADER_BYTES_MAX = 16 * 1024
+# What one connection may send of a request's line and headers before they end
+# (``buurtmunt serve``'s HTTP protocol; the headers' own bound above is the app's).
+REQUEST_HEAD_BYTES_MAX = 32 * 1024
 
 # Listings.
 LIST_SIZE_MAX = 500

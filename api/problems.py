@@ -7,12 +7,17 @@ balance, a cap, when a monthly limit resets, how long to wait. Routes raise
 ``ProblemError``; the exception handlers here turn it, Litestar's own HTTP
 errors, the ledger's rejections and its busy/unavailable errors into problems.
 Nothing else builds an error response.
+
+Browsers get a page instead: when a request prefers ``text/html`` to JSON and
+the pages are installed, the page they put in the app's state under
+``ERROR_PAGE_STATE`` answers, with the same status and headers. API clients
+(``Accept: application/json``, ``*/*`` or none) keep problem JSON.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +38,10 @@ RETRY_AFTER_BUSY_SECONDS = 1
 VALIDATION_ERRORS_MAX = 10
 
 Number = int | str
+ERROR_PAGE_STATE = "error_page"
+# (request, status, code) -> the HTML page for it.
+ErrorPage = Callable[[Request[Any, Any, Any], int, str], Response[Any]]
+_NEGOTIATED = [MEDIA_TYPE, "application/json", "text/html"]
 
 
 class ProblemError(Exception):
@@ -137,13 +146,11 @@ def _title(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-def problem_response(
-    status: int,
-    code: str,
-    detail: str = "",
-    headers: Mapping[str, str] | None = None,
-    numbers: Mapping[str, Any] | None = None,
-) -> Response[bytes]:
+def problem_body(
+    status: int, code: str, detail: str = "", numbers: Mapping[str, Any] | None = None
+) -> bytes:
+    """The JSON of a problem; ``problem_response`` wraps it (the HTTP protocol in
+    ``api.protocol`` sends it as is, before any route runs)."""
     observe_problem(code, status)
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
@@ -154,26 +161,56 @@ def problem_response(
     }
     for key, value in (numbers or {}).items():
         body.setdefault(key, value)
+    return msgspec.json.encode(body)
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str = "",
+    headers: Mapping[str, str] | None = None,
+    numbers: Mapping[str, Any] | None = None,
+) -> Response[bytes]:
     return Response(
-        content=msgspec.json.encode(body),
+        content=problem_body(status, code, detail, numbers),
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=dict(headers or {}),
     )
 
 
-def _on_problem(_: Request[Any, Any, Any], exc: ProblemError) -> Response[bytes]:
-    return problem_response(exc.status, exc.code, exc.detail, exc.headers, exc.numbers)
+def answer(
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    detail: str = "",
+    headers: Mapping[str, str] | None = None,
+    numbers: Mapping[str, Any] | None = None,
+) -> Response[Any]:
+    """The problem as JSON, or as an HTML page to a browser that prefers one."""
+    page: ErrorPage | None = request.app.state.get(ERROR_PAGE_STATE)
+    if page is not None and request.accept.best_match(_NEGOTIATED) == "text/html":
+        response = page(request, status, code)
+        response.headers.update(headers or {})
+    else:
+        response = problem_response(status, code, detail, headers, numbers)
+    if page is not None:
+        response.headers["Vary"] = "Accept, Accept-Language"
+    return response
 
 
-def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
+    return answer(request, exc.status, exc.code, exc.detail, exc.headers, exc.numbers)
+
+
+def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors: list[dict[str, str]] = []
     if isinstance(exc.extra, list):
         for item in exc.extra[:VALIDATION_ERRORS_MAX]:
             if isinstance(item, dict):
                 errors.append({str(k): str(v)[:200] for k, v in item.items() if k != "value"})
     detail = "The request does not match the documented schema."
-    return problem_response(422, "request_invalid", detail, numbers={"errors": errors})
+    return answer(request, 422, "request_invalid", detail, numbers={"errors": errors})
 
 
 _HTTP_CODES = {
@@ -188,21 +225,22 @@ _HTTP_CODES = {
 }
 
 
-def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= 500:
         log.error("HTTP %s: %s", status, exc.detail)
-        return problem_response(status, "internal_error", headers=exc.headers)
+        return answer(request, status, "internal_error", headers=exc.headers)
     if status == 400:  # Litestar's bad-input errors: malformed JSON, bad parameters
-        return problem_response(422, "request_invalid", str(exc.detail)[:200])
+        return answer(request, 422, "request_invalid", str(exc.detail)[:200])
     code = _HTTP_CODES.get(status, "http_error")
-    return problem_response(status, code, str(exc.detail)[:200], exc.headers)
+    return answer(request, status, code, str(exc.detail)[:200], exc.headers)
 
 
-def _on_busy(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def _on_busy(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     seconds = RETRY_AFTER_BUSY_SECONDS
     code = "ledger_busy" if isinstance(exc, LedgerBusy) else "ledger_unavailable"
-    return problem_response(
+    return answer(
+        request,
         503,
         code,
         "The ledger cannot take this request now; retry with the same Idempotency-Key.",
@@ -211,9 +249,9 @@ def _on_busy(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     )
 
 
-def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unexpected error", exc_info=exc)
-    return problem_response(500, "internal_error", "Something went wrong on our side.")
+    return answer(request, 500, "internal_error", "Something went wrong on our side.")
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

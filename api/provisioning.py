@@ -8,9 +8,11 @@ appends with the plan's draft ids are then recognised as retries.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits, pay_codes
 from api.access import STAFF_ROLES, Role
@@ -217,17 +219,57 @@ async def grant_role(
     return roles
 
 
+async def keep_an_admin(session: AsyncSession, person: PersonRow) -> None:
+    """Refuse (409 ``last_admin``) a change that would leave ``person``'s community
+    with no admin who is not erased; call it in the write transaction that makes it.
+
+    The community's row is locked first (on PostgreSQL; SQLite's write lock does
+    the same), so two admins removing each other at once cannot both pass: the
+    second one counts after the first has committed.
+    """
+    if person.community is None:
+        return
+    await session.get(CommunityRow, person.community, with_for_update=True)
+    other = (
+        await session.exec(
+            select(RoleRow.person_id)
+            .join(PersonRow, col(PersonRow.id) == col(RoleRow.person_id))
+            .where(
+                RoleRow.community == person.community,
+                RoleRow.role == Role.ADMIN.value,
+                RoleRow.person_id != person.id,
+                col(PersonRow.erased_at).is_(None),
+            )
+            .limit(1)
+        )
+    ).first()
+    if other is None:
+        raise conflict(
+            "last_admin", "This is the community's last admin; make someone else admin first."
+        )
+
+
 async def revoke_role(rt: Runtime, person: PersonRow, role: Role, scope: str) -> list[RoleRow]:
     if role is Role.MEMBER or role is Role.OPERATOR:
         raise invalid("role_not_revocable", "A member account stays; revoke staff roles only.")
     async with rt.db.write() as session:
         row = await session.get(RoleRow, (person.id, role.value, scope))
         if row is not None:
+            if role is Role.ADMIN:
+                await keep_an_admin(session, person)
             await session.delete(row)
         await session.flush()
         roles = await roles_of(session, person.id)
     rt.authenticator.forget()
     return roles
+
+
+SECONDS_PER_DAY = 24 * 3600
+
+
+def token_expires_at(now: int, days: int | None) -> int | None:
+    """When a token made at ``now`` to last ``days`` days expires (None: never)."""
+    return None if days is None else now + days * SECONDS_PER_DAY
 
 
 async def issue_credential(
@@ -240,12 +282,14 @@ async def issue_credential(
     created_by: str,
     credential_id: str | None = None,
     pay_code_member: str | None = None,
+    expires_at: int | None = None,
 ) -> tuple[CredentialRow, str]:
     """A new device session or API token; the token is returned once and stored hashed.
 
     Reusing ``credential_id`` (a takeover of a request that died) gives that
     credential a fresh token. ``pay_code_member``: a member's phone, which gets
     its pay-code secret in the same transaction (``api.pay_codes``).
+    ``expires_at`` (Unix seconds): the token is refused from then on.
     """
     if role is not None:
         async with rt.db.read() as session:
@@ -267,6 +311,7 @@ async def issue_credential(
                 label=label[: limits.LABEL_LENGTH_MAX],
                 created_at=rt.now_seconds(),
                 created_by=created_by,
+                expires_at=expires_at,
             )
         else:
             row.token_hash = token_hash(token)
@@ -287,6 +332,14 @@ async def revoke_credential(rt: Runtime, credential: CredentialRow, actor: str) 
             session.add(row)
     rt.authenticator.forget({credential.id})
     return row
+
+
+async def sign_out_device(rt: Runtime, credential_id: str, actor: str) -> None:
+    """Sign out the device session ``credential_id`` for good (its holder chose to)."""
+    async with rt.db.read() as session:
+        credential = await session.get(CredentialRow, credential_id)
+    if credential is not None and credential.kind == KIND_DEVICE:
+        await revoke_credential(rt, credential, actor)
 
 
 def enrolment_url(rt: Runtime, token: str) -> str:
@@ -320,15 +373,30 @@ async def issue_enrolment_link(
     return row, enrolment_url(rt, token)
 
 
-async def enrolment_link_usable(rt: Runtime, token: str) -> bool:
-    """Whether ``token`` is an enrolment link that can still be redeemed."""
+class LinkState(enum.StrEnum):
+    """What an enrolment token is: a link that still works, one already used or expired,
+    or a token that was never issued (or whose link was replaced)."""
+
+    USABLE = "usable"
+    USED = "used"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+async def enrolment_link_state(rt: Runtime, token: str) -> LinkState:
     async with rt.db.read() as session:
         link = (
             await session.exec(
                 select(EnrolmentLinkRow).where(EnrolmentLinkRow.token_hash == token_hash(token))
             )
         ).first()
-    return link is not None and link.used_at is None and link.expires_at > rt.now_seconds()
+    if link is None:
+        return LinkState.UNKNOWN
+    if link.used_at is not None:
+        return LinkState.USED
+    if link.expires_at <= rt.now_seconds():
+        return LinkState.EXPIRED
+    return LinkState.USABLE
 
 
 async def redeem_enrolment(rt: Runtime, token: str, label: str) -> tuple[CredentialRow, str] | None:
@@ -375,6 +443,9 @@ async def erase_person(rt: Runtime, person: PersonRow, actor: str) -> PersonRow:
     async with rt.db.write() as session:
         row = await session.get(PersonRow, person.id)
         assert row is not None
+        admin = await session.get(RoleRow, (row.id, Role.ADMIN.value, ""))
+        if admin is not None and row.erased_at is None:
+            await keep_an_admin(session, row)
         row.name, row.phone, row.email, row.neighbourhood = ERASED_NAME, None, None, None
         row.erased_at = row.erased_at or now
         session.add(row)

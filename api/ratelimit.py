@@ -2,9 +2,13 @@
 
 Payments (transfers, earnings): a token bucket per credential, in this process's
 memory (with several workers each enforces its own share), plus a lockout after
-``PAYMENT_FAILURES_MAX`` refused payments within the window. Enrolment: bad
+``PAYMENT_FAILURES_MAX`` refused payments within the window. Enrolment: unknown
 tokens are counted per client address in the database (shared by all workers),
-and too many lock that address out for ``LOCKOUT_SECONDS``.
+and too many lock that address out for ``LOCKOUT_SECONDS``. Only guessing is
+counted and only guessing is locked out: many residents share one address (a
+community centre's wifi, a mobile network's gateway), so a link that was issued
+is never counted, whether used or expired, and a valid unused link is never
+refused (``refuse_unknown_enrolment``).
 """
 
 from __future__ import annotations
@@ -108,3 +112,10 @@ async def record_failure(db: Database, bucket: str, now: int) -> None:
             row.locked_until = now + limits.LOCKOUT_SECONDS
             row.failures, row.window_started_at = 0, now
         session.add(row)
+
+
+async def refuse_unknown_enrolment(db: Database, bucket: str, now: int) -> None:
+    """An enrolment token that was never issued: refuse it (429) while ``bucket`` is locked
+    out, else count it. Call only for unknown tokens, after the valid ones went through."""
+    await check_lockout(db, bucket, now)
+    await record_failure(db, bucket, now)

@@ -16,6 +16,11 @@ DEFAULT_KEY_FILE = "var/signing.key"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
+def _list(value: str) -> tuple[str, ...]:
+    """A comma-separated setting, without blanks."""
+    return tuple(item.strip().rstrip("/") for item in value.split(",") if item.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -38,6 +43,13 @@ class Settings:
     # Server logs: JSON lines at this level; one line per request unless turned off.
     log_level: str = "INFO"
     request_log: bool = True
+    # Web origins whose pages may call the API from a browser (CORS); none: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    # Peers (addresses or networks) whose X-Forwarded-For names the client; none: no one's.
+    trusted_proxies: tuple[str, ...] = ()
+    # Where ``buurtmunt serve`` listens unless --host/--port say otherwise.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8000
 
     @property
     def host(self) -> str:
@@ -64,6 +76,10 @@ class Settings:
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
             log_level=env.get("BUURTMUNT_LOG_LEVEL", "INFO").upper(),
             request_log=env.get("BUURTMUNT_REQUEST_LOG", "1") != "0",
+            cors_origins=_list(env.get("BUURTMUNT_CORS_ORIGINS", "")),
+            trusted_proxies=_list(env.get("BUURTMUNT_TRUSTED_PROXIES", "")),
+            listen_host=env.get("BUURTMUNT_LISTEN_HOST", "127.0.0.1"),
+            listen_port=int(env.get("BUURTMUNT_LISTEN_PORT", 8000)),
         )
 
     def sqlite_path(self) -> Path | None:

@@ -91,7 +91,8 @@ class CredentialRow(ApiTable, table=True):
     """A device session or an API token; only the token's SHA-256 is kept.
 
     ``role`` is None for a device session (it carries all the person's roles) and
-    the one role an API token was issued for otherwise.
+    the one role an API token was issued for otherwise. ``expires_at``: an API
+    token is refused from then on (None: it does not expire).
     """
 
     __tablename__ = "credentials"
@@ -109,6 +110,7 @@ class CredentialRow(ApiTable, table=True):
     last_used_at: int | None = Field(default=None, sa_column=_time(nullable=True))
     revoked_at: int | None = Field(default=None, sa_column=_time(nullable=True))
     revoked_by: str | None = Field(default=None, max_length=40)
+    expires_at: int | None = Field(default=None, sa_column=_time(nullable=True))
 
 
 class EnrolmentLinkRow(ApiTable, table=True):

@@ -1,11 +1,14 @@
-"""Pages for phones: link a device, a member's home, and paying a request from its QR.
+"""Pages for phones: link a device, and pay a request from its QR; and every page route
+of ``mobile_web`` in one list, ``ROUTES``, which the API finds by its entry point.
 
 ``GET /e/<token>`` only shows a confirm button, so link previewers cannot use
 the link up; ``POST`` binds the device, sets the ``bm_session`` cookie and
-redirects to ``/m``. ``GET /P/<RID>`` is what a phone's camera app opens from a
-shop's QR code: the shop's name, the amount and one big button, which posts the
-form back (no JavaScript needed) with the session's form token. Every outcome
-is a page in plain words, never an error code.
+redirects to ``/m``. Only unknown tokens count toward an address's lockout
+(``api.ratelimit.refuse_unknown_enrolment``); a valid unused link always works.
+``GET /P/<RID>`` is what a phone's camera app opens from a shop's QR code: the
+shop's name, the amount and one big button, which posts the form back (no
+JavaScript needed) with the session's form token. Every outcome is a page in
+plain words, never an error code.
 """
 
 from __future__ import annotations
@@ -13,83 +16,107 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.config.app import AppConfig
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter
+from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
 
+from api import limits as api_limits
 from api import payment_requests
 from api.auth import SESSION_COOKIE
-from api.problems import ProblemError
-from api.provisioning import enrolment_link_usable, redeem_enrolment
-from api.ratelimit import check_lockout, record_failure
+from api.problems import ERROR_PAGE_STATE, ProblemError
+from api.provisioning import LinkState, enrolment_link_state, redeem_enrolment
+from api.ratelimit import refuse_unknown_enrolment
 from api.routes.credentials import client_bucket
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger import limits
-from mobile_web.render import message, render
-from mobile_web.session import Session, form_token, form_token_ok, member_view, session_of
+from mobile_web import public, resident
+from mobile_web.render import N_, Page, render
+from mobile_web.resident import form_expired, message_page, not_signed_in
+from mobile_web.session import form_token_ok
+from mobile_web.visitor import html, page_for, signed_in
 
-HTML = "text/html; charset=utf-8"
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
 TokenPath = Annotated[str, PathParameter(max_length=100)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # What a payment problem's code says to the payer, and the page's status.
 PAY_PROBLEMS = {
-    "payment_request_not_found": ("request_unknown", 404),
-    "payment_request_paid": ("request_paid", 409),
-    "payment_request_cancelled": ("request_cancelled", 409),
-    "payment_request_expired": ("request_expired", 410),
-    "payment_request_in_progress": ("request_busy", 409),
-    "exceeds_balance": ("not_enough", 422),
-    "member_account_required": ("members_only", 403),
-    "rate_limited": ("too_many", 429),
-    "locked_out": ("too_many", 429),
+    "payment_request_not_found": (
+        N_("This pay code does not exist. Ask the shop for a new one."),
+        404,
+    ),
+    "payment_request_paid": (N_("This pay code has been paid already."), 409),
+    "payment_request_cancelled": (N_("The shop cancelled this payment."), 409),
+    "payment_request_expired": (
+        N_("This pay code has expired. Ask the shop for a new one."),
+        410,
+    ),
+    "payment_request_in_progress": (
+        N_("This payment is being made right now. Wait a moment."),
+        409,
+    ),
+    "exceeds_balance": (N_("You do not have enough hours for this payment."), 422),
+    "member_account_required": (N_("Only residents with an account can pay."), 403),
+    "rate_limited": (N_("Too many attempts. Wait a moment and try again."), 429),
+    "locked_out": (N_("Too many attempts. Wait a moment and try again."), 429),
+}
+PAY_FAILED = N_("The payment did not go through. Nothing was taken.")
+# What an enrolment link that cannot be used says, and the page's status.
+LINK_TEXTS = {
+    LinkState.USED: (
+        N_(
+            "This link has been used already. Each link works once. "
+            "Ask your coordinator for a new one if you need it."
+        ),
+        410,
+    ),
+    LinkState.EXPIRED: (N_("This link has expired. Ask your coordinator for a new one."), 410),
+    LinkState.UNKNOWN: (
+        N_("This link does not work. Check it, or ask your coordinator for a new one."),
+        404,
+    ),
 }
 
 
-def _html(body: str, status: int = 200) -> Response[str]:
-    return Response(body, status_code=status, media_type=HTML)
-
-
-async def _locked(rt: Runtime, bucket: str) -> Response[str] | None:
-    try:
-        await check_lockout(rt.db, bucket, rt.now_seconds())
-    except ProblemError as exc:
-        response = _html(message("nl", "locked"), 429)
-        response.headers.update(exc.headers)
-        return response
-    return None
+async def _unusable_link(
+    request: Request[Any, Any, Any], rt: Runtime, state: LinkState
+) -> Response[str]:
+    """The page for a link that cannot be used; unknown tokens count toward the lockout."""
+    page = page_for(request)
+    if state is LinkState.UNKNOWN:
+        try:
+            await refuse_unknown_enrolment(rt.db, client_bucket(request), rt.now_seconds())
+        except ProblemError as locked:
+            text = N_("Too many attempts. Try again in a quarter of an hour.")
+            response = message_page(page, N_("Welcome to Buurtmunt"), text, 429)
+            response.headers.update(locked.headers)
+            return response
+    text, status = LINK_TEXTS[state]
+    return message_page(page, N_("Welcome to Buurtmunt"), text, status)
 
 
 @get("/e/{token:str}", include_in_schema=False)
 async def enrolment_page(
     request: Request[Any, Any, Any], token: TokenPath, rt: RuntimeDep
 ) -> Response[str]:
-    bucket = client_bucket(request)
-    locked = await _locked(rt, bucket)
-    if locked is not None:
-        return locked
-    if not await enrolment_link_usable(rt, token):
-        await record_failure(rt.db, bucket, rt.now_seconds())
-        return _html(message("nl", "invalid"), 404)
-    return _html(render("enrol.html", "nl", token=token))
+    state = await enrolment_link_state(rt, token)
+    if state is not LinkState.USABLE:
+        return await _unusable_link(request, rt, state)
+    return html(render("enrol.html", page_for(request), token=token))
 
 
 @post("/e/{token:str}", include_in_schema=False, status_code=303)
 async def enrolment_confirm(
     request: Request[Any, Any, Any], token: TokenPath, rt: RuntimeDep
 ) -> Response[str] | Redirect:
-    bucket = client_bucket(request)
-    locked = await _locked(rt, bucket)
-    if locked is not None:
-        return locked
-    label = request.headers.get("user-agent", "phone")[:100]
+    label = request.headers.get("user-agent", "phone")[: api_limits.USER_AGENT_LABEL_MAX]
     redeemed = await redeem_enrolment(rt, token, label)
     if redeemed is None:
-        await record_failure(rt.db, bucket, rt.now_seconds())
-        return _html(message("nl", "invalid"), 404)
+        return await _unusable_link(request, rt, await enrolment_link_state(rt, token))
     _, session_token = redeemed
     cookie = Cookie(
         key=SESSION_COOKIE,
@@ -103,22 +130,9 @@ async def enrolment_confirm(
     return Redirect("/m", status_code=303, cookies=[cookie])
 
 
-async def _session(request: Request[Any, Any, Any], rt: Runtime) -> Session | None:
-    return await session_of(rt, request.cookies.get(SESSION_COOKIE))
-
-
-@get("/m", include_in_schema=False)
-async def member_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
-    session = await _session(request, rt)
-    if session is None:
-        return _html(message("nl", "signed_out"), 401)
-    view = await member_view(rt, session)
-    return _html(render("home.html", view.language, view=view, lines=view.lines))
-
-
-def _pay_problem(language: str, problem: ProblemError) -> Response[str]:
-    key, status = PAY_PROBLEMS.get(problem.code, ("failed", 422))
-    response = _html(message(language, key, title_key="pay_title"), status)
+def _pay_problem(page: Page, problem: ProblemError) -> Response[str]:
+    text, status = PAY_PROBLEMS.get(problem.code, (PAY_FAILED, 422))
+    response = message_page(page, N_("Pay"), text, status)
     response.headers.update(problem.headers)
     return response
 
@@ -127,24 +141,18 @@ def _pay_problem(language: str, problem: ProblemError) -> Response[str]:
 async def pay_page(
     request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep
 ) -> Response[str]:
-    session = await _session(request, rt)
+    session = await signed_in(request, rt)
     if session is None:
-        return _html(message("nl", "signed_out", title_key="pay_title"), 401)
+        return not_signed_in(request)
+    page = page_for(request, session)
     try:
         view = await payment_requests.view(rt, session.principal, request_id)
         if view.status != payment_requests.OPEN:
             raise payment_requests.state_problem(view.request, rt.now_seconds())
     except ProblemError as problem:
-        return _pay_problem(session.language, problem)
-    page = render(
-        "pay.html",
-        session.language,
-        "pay_title",
-        request=view,
-        csrf=form_token(session),
-        amount_max=limits.TRANSFER_MINUTES_MAX,
-    )
-    return _html(page)
+        return _pay_problem(page, problem)
+    body = render("pay.html", page, request=view, amount_max=limits.TRANSFER_MINUTES_MAX)
+    return html(body)
 
 
 def _minutes(form: dict[str, str]) -> int | None:
@@ -160,16 +168,33 @@ def _minutes(form: dict[str, str]) -> int | None:
 async def pay_confirm(
     request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
-    session = await _session(request, rt)
+    session = await signed_in(request, rt)
     if session is None:
-        return _html(message("nl", "signed_out", title_key="pay_title"), 401)
+        return not_signed_in(request)
     if not form_token_ok(session, data.get("csrf")):
-        return _html(message(session.language, "form_expired", title_key="pay_title"), 403)
+        return form_expired(request, session)
+    page = page_for(request, session)
     try:
         payment = await payment_requests.pay(rt, session.principal, request_id, _minutes(data))
     except ProblemError as problem:
-        return _pay_problem(session.language, problem)
-    return _html(render("paid.html", session.language, "paid", payment=payment))
+        return _pay_problem(page, problem)
+    return html(render("paid.html", page, payment=payment))
 
 
-ROUTES = [enrolment_page, enrolment_confirm, member_home, pay_page, pay_confirm]
+class ErrorPages(InitPluginProtocol):
+    """Gives the API the HTML error page that browsers get (see ``api.problems``)."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.state[ERROR_PAGE_STATE] = public.error_page
+        return app_config
+
+
+ROUTES: list[Any] = [
+    enrolment_page,
+    enrolment_confirm,
+    pay_page,
+    pay_confirm,
+    *resident.ROUTES,
+    *public.ROUTES,
+    ErrorPages(),
+]

@@ -1,114 +1,108 @@
-"""Pages from Jinja2 templates (``mobile_web/templates``), with the words in each language.
+"""Pages from Jinja2 templates (``mobile_web/templates``), in the visitor's language.
 
-Templates are autoescaped; amounts go through the one formatter
-(``ledger.amounts.format_hours``), so a page says "1½ uur", never "1:30".
+One Jinja environment per language, each with its gettext catalog installed
+(``{{ _("…") }}`` in templates). Templates are autoescaped; amounts go through
+the one formatter (``ledger.amounts.format_hours``), so a page says "1½ uur",
+never "1:30". Icons are SVG files under ``static/icons`` that templates include
+inline (``{% include "icons/home.svg" %}``): no extra request, no icon font.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from babel.dates import format_date, format_datetime
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    select_autoescape,
+)
 
-from ledger.amounts import format_hours
+from ledger.amounts import LANGUAGES, format_hours
+from mobile_web.i18n import NATIVE_NAMES, direction, translations
 
-TEXTS: dict[str, dict[str, str]] = {
-    "nl": {
-        "welcome": "Welkom bij Buurtmunt",
-        "explain": "Druk op de knop om deze telefoon aan uw rekening te koppelen.",
-        "confirm": "Deze telefoon koppelen",
-        "invalid": "Deze link werkt niet (meer). Vraag uw coördinator om een nieuwe.",
-        "locked": "Te veel pogingen. Probeer het over een kwartier opnieuw.",
-        "signed_out": "U bent niet aangemeld. Open de link op uw welkomstkaart.",
-        "balance": "Uw saldo",
-        "recent": "Laatste boekingen",
-        "none": "Nog geen boekingen.",
-        "hello": "Hallo",
-        "roles": "Uw rollen",
-        "pay_title": "Betalen",
-        "pay_to": "U betaalt aan",
-        "how_much": "Hoeveel minuten geeft u?",
-        "pay_button": "Betaal",
-        "not_now": "Niet betalen",
-        "paid": "Betaald",
-        "paid_to": "Betaald aan",
-        "home": "Naar mijn saldo",
-        "request_unknown": "Deze betaalcode bestaat niet. Vraag de winkel om een nieuwe.",
-        "request_paid": "Deze betaalcode is al betaald.",
-        "request_cancelled": "De winkel heeft deze betaling geannuleerd.",
-        "request_expired": "Deze betaalcode is verlopen. Vraag de winkel om een nieuwe.",
-        "request_busy": "Deze betaling wordt op dit moment gedaan. Wacht even.",
-        "not_enough": "U heeft niet genoeg tegoed voor deze betaling.",
-        "form_expired": "Deze pagina is verlopen. Open de betaalcode opnieuw.",
-        "members_only": "Alleen bewoners met een rekening kunnen betalen.",
-        "failed": "De betaling is niet gelukt. Er is niets afgeschreven.",
-        "too_many": "Te veel pogingen. Wacht even en probeer het opnieuw.",
-    },
-    "en": {
-        "welcome": "Welcome to Buurtmunt",
-        "explain": "Press the button to link this phone to your account.",
-        "confirm": "Link this phone",
-        "invalid": "This link does not work (any more). Ask your coordinator for a new one.",
-        "locked": "Too many attempts. Try again in a quarter of an hour.",
-        "signed_out": "You are not signed in. Open the link on your welcome card.",
-        "balance": "Your balance",
-        "recent": "Recent entries",
-        "none": "No entries yet.",
-        "hello": "Hello",
-        "roles": "Your roles",
-        "pay_title": "Pay",
-        "pay_to": "You pay",
-        "how_much": "How many minutes do you give?",
-        "pay_button": "Pay",
-        "not_now": "Don't pay",
-        "paid": "Paid",
-        "paid_to": "Paid to",
-        "home": "To my balance",
-        "request_unknown": "This pay code does not exist. Ask the shop for a new one.",
-        "request_paid": "This pay code has been paid already.",
-        "request_cancelled": "The shop cancelled this payment.",
-        "request_expired": "This pay code has expired. Ask the shop for a new one.",
-        "request_busy": "This payment is being made right now. Wait a moment.",
-        "not_enough": "You do not have enough credit for this payment.",
-        "form_expired": "This page has expired. Open the pay code again.",
-        "members_only": "Only residents with an account can pay.",
-        "failed": "The payment did not go through. Nothing was taken.",
-        "too_many": "Too many attempts. Wait a moment and try again.",
-    },
-}
-DEFAULT_LANGUAGE = "nl"
+STATIC = Path(str(files("mobile_web") / "static"))
+# Babel's locale for dates where the language's bare one is not the one used here.
+_DATE_LOCALES = {"en": "en_GB"}
 
 
-def language_of(preferred: str | None) -> str:
-    return preferred if preferred in TEXTS else DEFAULT_LANGUAGE
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What every page's layout needs: its language, where it is, and this device's settings.
+
+    ``path`` is where the language switch comes back to; ``csrf`` is the form
+    token of a signed-in session (None when nobody is signed in).
+    """
+
+    language: str
+    path: str = "/"
+    large_text: bool = False
+    signed_in: bool = False
+    csrf: str | None = None
+
+    @property
+    def dir(self) -> str:
+        return direction(self.language)
 
 
 def _signed_hours(minutes: int, language: str) -> str:
-    """A plus sign for money in; money out already starts with a minus sign."""
+    """A plus sign for credits in; credits out already start with a minus sign."""
     text = format_hours(minutes, language)
     return f"+{text}" if minutes > 0 else text
 
 
-_environment = Environment(
-    loader=PackageLoader("mobile_web", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_environment.filters["hours"] = format_hours
-_environment.filters["signed_hours"] = _signed_hours
+def _date(value: date | str, language: str) -> str:
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return format_date(day, format="d MMMM y", locale=_DATE_LOCALES.get(language, language))
 
 
-def render(template: str, language: str, title_key: str = "welcome", **context: Any) -> str:
-    """The page ``template`` in ``language`` (Dutch when it has no words of its own yet)."""
-    lang = language_of(language)
-    texts = TEXTS[lang]
-    return _environment.get_template(template).render(
-        lang=lang, t=texts, title=texts.get(title_key, "Buurtmunt"), **context
+def _time(value: datetime, language: str) -> str:
+    return format_datetime(value, format="short", locale=_DATE_LOCALES.get(language, language))
+
+
+@functools.cache
+def environment(language: str) -> Environment:
+    assert language in LANGUAGES, language
+    loader = ChoiceLoader(
+        [
+            PackageLoader("mobile_web", "templates"),
+            PrefixLoader({"icons": FileSystemLoader(STATIC / "icons")}),
+        ]
     )
+    env = Environment(
+        loader=loader,
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["hours"] = format_hours
+    env.filters["signed_hours"] = _signed_hours
+    env.filters["day"] = _date
+    env.filters["moment"] = _time
+    env.globals["languages"] = [(code, NATIVE_NAMES[code]) for code in LANGUAGES]
+    return env
 
 
-def message(language: str, key: str, *, problem: bool = True, title_key: str = "welcome") -> str:
-    """A page that says one thing (``TEXTS[language][key]``)."""
-    lang = language_of(language)
-    return render("message.html", lang, title_key, message=TEXTS[lang][key], problem=problem)
+def render(template: str, page: Page, **context: Any) -> str:
+    """The page ``template`` in ``page.language``."""
+    return environment(page.language).get_template(template).render(page=page, **context)
+
+
+def translate(language: str, message: str) -> str:
+    """``message`` (an English message id, marked with ``N_``) in ``language``."""
+    return translations(language).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogs; ``translate`` gives its words at render time."""
+    return message

@@ -15,11 +15,12 @@ from api.auth import community_of
 from api.directory import person_in, roles_of
 from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
 from api.problems import ProblemError, forbidden, not_found, problem_responses
-from api.provisioning import KIND_API, KIND_DEVICE
-from api.ratelimit import check_lockout, record_failure
+from api.provisioning import KIND_API, KIND_DEVICE, LinkState
+from api.ratelimit import refuse_unknown_enrolment
 from api.routes.markers import IdPath, PrincipalDep, RuntimeDep, route
 from api.routes.people import check_manageable, credential_out
 from api.runtime import Runtime
+from api.schemas.common import rfc3339
 from api.schemas.people import (
     CredentialOut,
     CredentialPage,
@@ -89,14 +90,24 @@ class TokenController(Controller):
             person = await person_in(session, community, data.person_id)
 
         async def work(plan: dict[str, str]) -> tuple[int, TokenCreatedOut]:
+            expires_at = int(plan["expires_at"]) if plan.get("expires_at") else None
             row, token = await provisioning.issue_credential(
                 rt, person, kind=KIND_API, role=Role(data.role.value), label=data.label,
                 created_by=principal.staff_actor, credential_id=plan["credential"],
+                expires_at=expires_at,
             )  # fmt: skip
             out = TokenCreatedOut(
-                id=row.id, person_id=person.id, role=data.role.value, label=row.label, token=token
-            )
+                id=row.id, person_id=person.id, role=data.role.value, label=row.label,
+                token=token, expires_at=rfc3339(row.expires_at),
+            )  # fmt: skip
             return 201, out
+
+        def plan() -> dict[str, str]:
+            made = {"credential": new_id(Prefix.API_TOKEN)}
+            expires_at = provisioning.token_expires_at(rt.now_seconds(), data.expires_in_days)
+            if expires_at is not None:
+                made["expires_at"] = str(expires_at)
+            return made
 
         status, out = await once(
             rt.db,
@@ -104,7 +115,7 @@ class TokenController(Controller):
             key=idempotency_key,
             fingerprint=fingerprint("tokens.create", principal.person_id, data),
             now=rt.now_seconds,
-            make_plan=lambda: {"credential": new_id(Prefix.API_TOKEN)},
+            make_plan=plan,
             out_type=TokenCreatedOut,
             work=work,
         )
@@ -152,12 +163,11 @@ def client_bucket(request: Request[Any, Any, Any]) -> str:
 async def redeem_or_count(
     rt: Runtime, bucket: str, token: str, label: str
 ) -> tuple[CredentialRow, str]:
-    """Redeem an enrolment token, counting failures per client address (with lockout)."""
-    now = rt.now_seconds()
-    await check_lockout(rt.db, bucket, now)
+    """Redeem an enrolment token; unknown tokens count toward the address's lockout."""
     redeemed = await provisioning.redeem_enrolment(rt, token, label)
     if redeemed is None:
-        await record_failure(rt.db, bucket, now)
+        if await provisioning.enrolment_link_state(rt, token) is LinkState.UNKNOWN:
+            await refuse_unknown_enrolment(rt.db, bucket, rt.now_seconds())
         raise ProblemError(404, "enrolment_link_invalid", "This link is unknown, used or expired.")
     return redeemed
 

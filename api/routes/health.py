@@ -13,7 +13,7 @@ import asyncio
 import time
 
 import msgspec
-from litestar import get
+from litestar import HttpMethod, route
 from litestar.datastructures import State
 
 from api import limits
@@ -39,7 +39,11 @@ class ReadyOut(msgspec.Struct):
     writers: list[WriterOut]
 
 
-@get("/health", tags=["health"], summary="The process is up")
+# GET and HEAD: load balancers probe with either (a HEAD answer carries no body).
+_PROBE = [HttpMethod.GET, HttpMethod.HEAD]
+
+
+@route("/health", http_method=_PROBE, tags=["health"], summary="The process is up")
 async def health() -> HealthOut:
     return HealthOut(status="ok")
 
@@ -66,8 +70,9 @@ def stalled(writer: WriterOut) -> bool:
     return writer.waiting_drafts > 0 and age is not None and age > limits.READY_WRITER_STALL_SECONDS
 
 
-@get(
+@route(
     "/ready",
+    http_method=_PROBE,
     tags=["health"],
     summary="The database answers and every ledger writer works",
     responses=problem_responses(503),

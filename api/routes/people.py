@@ -66,6 +66,7 @@ def credential_out(row: CredentialRow) -> CredentialOut:
         role=row.role,
         last_used_at=rfc3339(row.last_used_at),
         revoked_at=rfc3339(row.revoked_at),
+        expires_at=rfc3339(row.expires_at),
     )
 
 

@@ -30,7 +30,7 @@ from ledger.amounts import LANGUAGES
 from ledger.shop_statement import CSV_COLUMNS, to_csv
 
 CSV = "text/csv; charset=utf-8"
-Language = Literal["nl", "en"]
+Language = Literal["nl", "en", "tr", "ar"]
 assert set(get_args(Language)) == set(LANGUAGES), "the languages format_hours has words for"
 
 PeriodQuery = Annotated[

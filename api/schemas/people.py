@@ -124,6 +124,7 @@ class CredentialOut(msgspec.Struct):
     role: str | None = None
     last_used_at: str | None = None
     revoked_at: str | None = None
+    expires_at: str | None = None
 
 
 class CredentialPage(msgspec.Struct):
@@ -134,6 +135,8 @@ class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
     person_id: Annotated[str, Meta(min_length=1, max_length=40)]
     role: TokenRole
     label: Label = ""
+    # The token is refused this many days after it is made; omitted: it does not expire.
+    expires_in_days: Annotated[int, Meta(ge=1, le=api_limits.TOKEN_LIFETIME_DAYS_MAX)] | None = None
 
 
 class TokenCreatedOut(msgspec.Struct):
@@ -144,6 +147,7 @@ class TokenCreatedOut(msgspec.Struct):
     role: str
     label: str
     token: str
+    expires_at: str | None = None
 
 
 class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -58,7 +58,7 @@ async def test_a_coordinator_enrols_a_resident_whose_phone_then_sees_the_balance
         assert "bm_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
         assert "Secure" not in cookie  # served over http in this test
         assert home.status_code == 200 and "Fatima" in home.text and "0 uur" in home.text
-        assert reused.status_code == 404
+        assert reused.status_code == 410 and "al gebruikt" in reused.text
         devices = await world.get(f"/api/v1/people/{resident['id']}/devices", as_=world.coordinator)
         assert len(devices.json()["items"]) == 1
 
@@ -71,7 +71,7 @@ async def test_a_link_expires_after_a_day(sqlite_url: str) -> None:
 
         expired = await world.client.post(path, follow_redirects=False)
 
-        assert expired.status_code == 404
+        assert expired.status_code == 410 and "verlopen" in expired.text
 
 
 async def test_one_link_binds_exactly_one_device_even_when_raced(database_url: str) -> None:
@@ -100,24 +100,53 @@ async def test_one_link_binds_exactly_one_device_even_when_raced(database_url: s
         assert me.json()["balance_minutes"] == 0
 
 
-async def test_bad_enrolment_tokens_lock_the_address_out(sqlite_url: str) -> None:
+async def test_unknown_enrolment_tokens_lock_the_address_out_but_never_a_valid_link(
+    sqlite_url: str,
+) -> None:
     async with open_world(sqlite_url) as world:
         resident = await a_resident(world)
         good = await a_link(world, resident["id"])
         for attempt in range(limits.LOCKOUT_FAILURES_MAX):
             await world.client.get(f"/e/guess-{attempt}")
 
-        locked_page = await world.client.post(good, follow_redirects=False)
-        locked_api = await world.post(
-            "/api/v1/enrolment/redeem", {"token": good.rsplit("/", 1)[1]}, as_=None
+        other = await a_link(world, (await a_resident(world, "Second Resident"))["id"])
+
+        locked_page = await world.client.get(
+            "/e/guess-again", headers={"Accept-Language": "en", "Accept": "text/html"}
+        )
+        locked_api = await world.post("/api/v1/enrolment/redeem", {"token": "guess"}, as_=None)
+        linked = await world.client.post(good, follow_redirects=False)
+        linked_api = await world.post(
+            "/api/v1/enrolment/redeem", {"token": other.rsplit("/", 1)[1]}, as_=None
         )
         world.clock.advance(seconds=limits.LOCKOUT_SECONDS + 1)
-        later = await world.client.post(good, follow_redirects=False)
+        later = await world.client.get("/e/guess-after")
 
         assert locked_page.status_code == 429 and int(locked_page.headers["retry-after"]) > 0
+        assert "Too many attempts" in locked_page.text and 'lang="en"' in locked_page.text
         body = problem(locked_api, 429, "locked_out")
         assert body["retry_after_seconds"] > 0
-        assert later.status_code == 303
+        assert linked.status_code == 303
+        assert linked_api.status_code == 201
+        assert later.status_code == 404
+
+
+async def test_used_links_opened_again_and_again_lock_nobody_out(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+        resident = await a_resident(world)
+        used = await a_link(world, resident["id"])
+        assert (await world.client.post(used, follow_redirects=False)).status_code == 303
+        for _ in range(limits.LOCKOUT_FAILURES_MAX * 2):
+            again = await world.client.post(used, follow_redirects=False)
+            assert again.status_code == 410
+        other = await a_resident(world, "Second Resident")
+        fresh = await a_link(world, other["id"])
+
+        opened = await world.client.get(fresh)
+        unknown = await world.client.get("/e/never-issued")
+
+        assert opened.status_code == 200
+        assert unknown.status_code == 404
 
 
 async def test_a_lost_phone_is_revoked_and_a_new_one_keeps_the_balance(sqlite_url: str) -> None:

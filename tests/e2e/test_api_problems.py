@@ -32,7 +32,11 @@ async def test_malformed_requests_are_422_problems(sqlite_url: str) -> None:
         not_json = await world.client.post(
             "/api/v1/transfers",
             content=b"{not json",
-            headers={**world.member.headers, "Idempotency-Key": "k"},
+            headers={
+                **world.member.headers,
+                "Idempotency-Key": "k",
+                "Content-Type": "application/json",
+            },
         )
         huge_query = await world.get(
             "/api/v1/ledger/proofs/inclusion", as_=world.auditor, params={"seq": 10**30, "size": 1}

@@ -1,4 +1,4 @@
-"""The one amount formatter: minutes read as hours, in Dutch and English."""
+"""The one amount formatter: minutes read as hours, in Dutch, English, Turkish and Arabic."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.amounts import MINUS, format_hours, words_for
+from ledger.amounts import LANGUAGES, MINUS, format_hours, words_for
 
 
 @pytest.mark.parametrize(
@@ -34,16 +34,43 @@ def test_minutes_read_as_hours_in_dutch_and_english(minutes: int, dutch: str, en
     assert format_hours(minutes, "en") == english
 
 
-def test_dutch_is_the_default_and_languages_without_words_read_english() -> None:
+@pytest.mark.parametrize(
+    ("minutes", "turkish", "arabic"),
+    [
+        (0, "0 saat", "0 ساعة"),
+        (1, "1 dakika", "دقيقة"),
+        (2, "2 dakika", "دقيقتان"),
+        (15, "15 dakika", "15 دقيقة"),
+        (30, "½ saat", "نصف ساعة"),
+        (60, "1 saat", "ساعة"),
+        (75, "1 saat 15 dakika", "ساعة و15 دقيقة"),
+        (90, "1½ saat", "ساعة ونصف"),
+        (120, "2 saat", "ساعتان"),
+        (150, "2½ saat", "ساعتان ونصف"),
+        (180 + 5, "3 saat 5 dakika", "3 ساعات و5 دقائق"),
+        (660, "11 saat", "11 ساعة"),
+        (-90, MINUS + "1½ saat", MINUS + "ساعة ونصف"),
+        (60_000, "1.000 saat", "1,000 ساعة"),
+    ],
+)
+def test_minutes_read_as_hours_in_turkish_and_arabic(
+    minutes: int, turkish: str, arabic: str
+) -> None:
+    assert format_hours(minutes, "tr") == turkish
+    assert format_hours(minutes, "ar") == arabic
+
+
+def test_dutch_is_the_default_and_unknown_languages_read_english() -> None:
     assert format_hours(90) == "1½ uur"
     assert format_hours(90, "en-GB") == "1½ hours"
     assert format_hours(90, "nl_NL") == "1½ uur"
-    assert words_for("tr") == "en" and words_for("ar") == "en"
+    assert words_for("tr-TR") == "tr" and words_for("ar") == "ar"
+    assert words_for("de") == "en"
 
 
 @given(st.integers(min_value=1, max_value=2**40))
 def test_a_negative_amount_is_the_positive_one_after_a_minus_sign(minutes: int) -> None:
-    for language in ("nl", "en"):
+    for language in LANGUAGES:
         positive = format_hours(minutes, language)
         assert format_hours(-minutes, language) == MINUS + positive
         assert not positive.startswith(("-", MINUS, "=", "+"))

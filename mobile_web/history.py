@@ -1,0 +1,118 @@
+"""A resident's balance and history in plain words: who, what, and how much.
+
+Each line names the other side by name ("Buurtcentrum De Meeuw", "Slagerij
+Piet"), says what kind of thing happened, and opens its receipt. Names come
+from the API's directory, balances and entries from the ledger's store; pages
+never read tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.directory import account_name
+from api.runtime import Runtime
+from ledger import limits
+from ledger.model import Entry, EntryKind
+
+HOME_ENTRIES = 5
+HISTORY_PAGE_ENTRIES = 20
+assert HISTORY_PAGE_ENTRIES <= limits.PAGE_SIZE_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One entry as the resident reads it. ``kind`` picks the words: "earned" (from an
+    organisation), "received", "given", "paid" (at a shop), "corrected", "opened"."""
+
+    entry_id: str
+    seq: int
+    time: str
+    kind: str
+    who: str
+    what: str
+    delta_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    balance_minutes: int | None
+    lines: list[Line]
+    older: int | None  # the cursor of the next (older) page, if there is one
+
+
+def _delta(entry: Entry, account_id: str) -> tuple[int, str]:
+    """What ``entry`` did to ``account_id``, and the account on the other side."""
+    delta, other = 0, ""
+    for posting in entry.draft.postings:
+        if posting.payee == account_id:
+            delta += posting.amount_minutes
+            other = posting.payer
+        if posting.payer == account_id:
+            delta -= posting.amount_minutes
+            other = posting.payee
+    return delta, other
+
+
+def _what(entry: Entry) -> str:
+    """The entry's own words: its memo, or the activity an earning was for."""
+    return entry.draft.memo or str(dict(entry.draft.meta).get("activity", ""))
+
+
+def _kind(entry: Entry, delta: int) -> str:
+    kind = entry.kind
+    if kind is EntryKind.EARN:
+        return "earned"
+    if kind is EntryKind.REDEEM:
+        return "paid"
+    if kind is EntryKind.TRANSFER:
+        return "received" if delta > 0 else "given"
+    if kind is EntryKind.CORRECT:
+        return "corrected"
+    return "opened"
+
+
+async def history(
+    rt: Runtime, community: str, account_id: str, before: int | None, count: int
+) -> History:
+    """The account's balance and ``count`` entries before ``before`` (newest first)."""
+    assert 1 <= count <= limits.PAGE_SIZE_MAX
+    row = await rt.store.account(community, account_id)
+    entries = await rt.store.account_entries(community, account_id, before, count)
+    moved = [(entry, *_delta(entry, account_id)) for entry in entries]
+    names: dict[str, str] = {}
+    async with rt.db.read() as session:
+        for other in sorted({other for _, _, other in moved if other}):
+            names[other] = await account_name(session, community, other) or ""
+    lines = [
+        Line(
+            entry_id=entry.id,
+            seq=entry.seq,
+            time=entry.time,
+            kind=_kind(entry, delta),
+            who=names.get(other, ""),
+            what=_what(entry),
+            delta_minutes=delta,
+        )
+        for entry, delta, other in moved
+    ]
+    older = entries[-1].seq if len(entries) == count and entries[-1].seq > 0 else None
+    return History(None if row is None else row.balance_minutes, lines, older)
+
+
+async def line_of(rt: Runtime, community: str, account_id: str, entry_id: str) -> Line | None:
+    """One entry of the account as a line (for its receipt page); None if not the account's."""
+    entry = await rt.store.entry_by_id(community, entry_id)
+    if entry is None:
+        return None
+    delta, other = _delta(entry, account_id)
+    if not other and entry.kind is not EntryKind.OPEN:
+        return None
+    if entry.kind is EntryKind.OPEN and (
+        entry.draft.account is None or entry.draft.account.id != account_id
+    ):
+        return None
+    async with rt.db.read() as session:
+        who = (await account_name(session, community, other) or "") if other else ""
+    what = _what(entry)
+    return Line(entry.id, entry.seq, entry.time, _kind(entry, delta), who, what, delta)

