@@ -25,6 +25,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.auth import provide_principal
 from api.bodies import strict_json_body
 from api.problems import EXCEPTION_HANDLERS
+from api.replica import provide_reads
 from api.routes import (
     accounts,
     cards,
@@ -143,6 +144,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            "reads": Provide(provide_reads),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=strict_json_body,

@@ -16,6 +16,7 @@ from api.database import Database
 from api.events import PaymentSignals, PostgresListener
 from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
+from api.replica import ReadRouter, ReadView, open_replica
 from api.services import signer_from, store_from, upgrade_database
 from api.settings import Settings
 from ledger.clock import Clock, SystemClock
@@ -35,12 +36,15 @@ class Runtime:
     # Wakes the event streams of payment requests that changed (see api.events).
     signals: PaymentSignals = field(init=False)
     requests: PaymentStore = field(init=False)
+    # Where reads that may lag go (the read replica, when configured).
+    reads: ReadRouter = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.db, self.clock)
         self.payments = PaymentLimiter(self.settings.rate_limit_per_minute)
         self.signals = PaymentSignals()
         self.requests = PaymentStore(self.store, self.signals)
+        self.reads = ReadRouter(ReadView(self.store, self.ledger, self.db, is_replica=False))
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -53,6 +57,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.requests.close()
+        await self.reads.close()
         await self.ledger.close()
         await self.store.close()
 
@@ -69,6 +74,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         ledger = Ledger(store, signer_from(settings), settings.host, the_clock)
         database = Database(store.engine, store.write_lock)
         runtime = Runtime(settings, store, ledger, database, the_clock)
+        runtime.reads = open_replica(settings, runtime.reads.primary)
         if settings.sqlite_path() is None:
             # Other worker processes announce changes through PostgreSQL.
             listener = PostgresListener(settings.database_url, runtime.signals)
