@@ -21,6 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.database import database_unreachable
 from ledger.model import Rejected, Rejection
 from ledger.writer import LedgerBusy, LedgerUnavailable
 
@@ -210,6 +211,17 @@ def _on_busy(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
 
 
 def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if database_unreachable(exc):
+        # PostgreSQL restarting or failing over: the client retries, nothing to debug.
+        log.warning("database unreachable: %r", exc)
+        seconds = RETRY_AFTER_BUSY_SECONDS
+        return problem_response(
+            503,
+            "database_unavailable",
+            "The database cannot be reached now; retry with the same Idempotency-Key.",
+            headers={"Retry-After": str(seconds)},
+            numbers={"retry_after_seconds": seconds},
+        )
     log.exception("unexpected error", exc_info=exc)
     return problem_response(500, "internal_error", "Something went wrong on our side.")
 

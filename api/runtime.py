@@ -36,7 +36,7 @@ class Runtime:
     # Wakes the event streams of payment requests that changed (see api.events).
     signals: PaymentSignals = field(init=False)
     requests: PaymentStore = field(init=False)
-    # Where reads that may lag go (the read replica, when configured).
+    # Where reads that may lag go: the read replica, when there is one.
     reads: ReadRouter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,7 +44,8 @@ class Runtime:
         self.payments = PaymentLimiter(self.settings.rate_limit_per_minute)
         self.signals = PaymentSignals()
         self.requests = PaymentStore(self.store, self.signals)
-        self.reads = ReadRouter(ReadView(self.store, self.ledger, self.db, is_replica=False))
+        primary = ReadView(self.store, self.ledger, self.db, is_replica=False)
+        self.reads = open_replica(self.settings, primary)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -74,7 +75,6 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         ledger = Ledger(store, signer_from(settings), settings.host, the_clock)
         database = Database(store.engine, store.write_lock)
         runtime = Runtime(settings, store, ledger, database, the_clock)
-        runtime.reads = open_replica(settings, runtime.reads.primary)
         if settings.sqlite_path() is None:
             # Other worker processes announce changes through PostgreSQL.
             listener = PostgresListener(settings.database_url, runtime.signals)
