@@ -12,7 +12,6 @@ crash); and ``buurtmunt audit`` and ``buurtmunt verify`` of an export pass.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -24,22 +23,11 @@ from tests.support.clusters import (
     private_cluster,
     private_directory,
 )
-from tests.support.crash import (
-    CrashPlan,
-    ServerProcess,
-    audit_and_verify,
-    crash_drill,
-    read_books,
-    retry_unanswered,
-)
-from tests.support.server import free_port, seed, server_env
+from tests.support.crash import CrashPlan, run_drill, stop_and_start
 
 pytestmark = pytest.mark.slow
 
 PLAN = CrashPlan(kills=3, clients=8, phase_seconds=(0.3, 1.0), seed=11)
-FUNDS_MINUTES = 5_000
-DATABASE_DOWN_SECONDS = 0.5
-PREFIX = "crash"
 
 
 @pytest.fixture(scope="module")
@@ -49,49 +37,21 @@ def cluster() -> Iterator[Cluster]:
         yield cluster
 
 
-def stop_and_start(cluster: Cluster) -> Callable[[], None]:
-    def interrupt() -> None:
-        cluster.stop("immediate")
-        time.sleep(DATABASE_DOWN_SECONDS)
-        cluster.start()
-
-    return interrupt
-
-
 async def survives_the_drill(
     database_url: str, workers: int = 1, interrupt: Callable[[], None] | None = None
 ) -> None:
-    began = time.monotonic()
-    port = free_port()
-    env = server_env(database_url, f"http://127.0.0.1:{port}")
-    seeded = await seed(env, members=PLAN.clients, funds_minutes=FUNDS_MINUTES)
-    server = ServerProcess(env, port, workers)
-    try:
-        outcome = await crash_drill(server, seeded, PLAN, interrupt, PREFIX)
-        acked = dict(outcome.acked)
-        before_retry = await read_books(database_url, PREFIX)
-        retried = await retry_unanswered(server, seeded, outcome)
-    finally:
-        server.stop()
-    books = await read_books(database_url, PREFIX)
-    booked = len(set(before_retry.by_key) & outcome.unanswered)
-    print(
-        f"crash drill: {outcome.statuses}, restarts {outcome.restart_seconds}, "
-        f"unanswered {len(outcome.unanswered)} ({booked} booked before the retry), "
-        f"elapsed {time.monotonic() - began:.1f} s"
-    )
+    report = await run_drill(database_url, PLAN, workers, interrupt)
+    print(f"crash drill: {report}")
 
-    assert outcome.kills == PLAN.kills
-    assert outcome.database_interruptions == (interrupt is not None)
-    assert len(acked) >= PLAN.clients, f"too little got through to prove anything: {outcome}"
-    for key, entry_id in acked.items():
-        assert books.by_key[key] == 1 and entry_id in books.ids, key
-    assert set(before_retry.by_key) <= set(acked) | outcome.unanswered
-    assert set(retried) <= {200, 201}, retried
-    assert sum(retried.values()) == len(outcome.unanswered)
-    assert set(books.by_key) == set(acked) | outcome.unanswered
-    assert set(books.by_key.values()) == {1}
-    assert await audit_and_verify(database_url, env) == []
+    assert report.kills == PLAN.kills
+    assert report.database_interruptions == (interrupt is not None)
+    assert report.acknowledged >= PLAN.clients, (
+        f"too little got through to prove anything: {report}"
+    )
+    assert report.lost == [] and report.unbooked == [], report
+    assert report.doubled == [] and report.stray == [], report
+    assert report.retry_failures == {}, report
+    assert report.audit_failures == []
 
 
 async def test_on_sqlite_a_killed_server_loses_no_acknowledged_transfer(sqlite_url: str) -> None:

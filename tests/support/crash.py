@@ -40,9 +40,12 @@ from ledger.note import NoteSigner
 from ledger.sql.store import SqlStore
 from ledger.verify import build_parser
 from ledger.verify import run as run_verify
-from tests.support.server import COMMUNITY, ROOT, Seeded
+from tests.support.clusters import Cluster
+from tests.support.server import COMMUNITY, ROOT, Seeded, free_port, seed, server_env
 
 REQUEST_SECONDS = 10.0
+# A client that got no answer, or a 5xx, waits this long before its next transfer.
+ERROR_PAUSE_SECONDS = 0.1
 STOP_SECONDS = 15
 # A server with two workers on a busy two-core machine may take this long to start.
 START_SECONDS = 90
@@ -147,14 +150,14 @@ async def _client(
             except httpx.HTTPError as error:
                 outcome.statuses[type(error).__name__] += 1
                 outcome.unanswered.add(key)
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
                 continue
             outcome.statuses[str(response.status_code)] += 1
             if response.is_success:
                 outcome.acked[key] = response.json()["id"]
             else:
                 outcome.unanswered.add(key)
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
 
 
 async def crash_drill(
@@ -271,3 +274,92 @@ async def audit_and_verify(database_url: str, env: dict[str, str]) -> list[str]:
         if await asyncio.to_thread(run_verify, args, out, err) != 0:
             failures.append(f"verify: {out.getvalue()}{err.getvalue()}")
     return failures
+
+
+def stop_and_start(cluster: Cluster, down_seconds: float = 0.5) -> Callable[[], None]:
+    """An interruption of ``cluster``: ``pg_ctl stop -m immediate``, a pause, start again."""
+
+    def interrupt() -> None:
+        cluster.stop("immediate")
+        time.sleep(down_seconds)
+        cluster.start()
+
+    return interrupt
+
+
+@dataclass(frozen=True, slots=True)
+class DrillReport:
+    """What a drill did and what the books said afterwards. ``lost``, ``doubled``,
+    ``stray``, ``retry_failures`` and ``audit_failures`` must all be empty."""
+
+    sent: int
+    acknowledged: int
+    unanswered: int
+    booked_before_retry: int  # unanswered, yet committed before the crash
+    kills: int
+    database_interruptions: int
+    statuses: dict[str, int]
+    restart_seconds: list[float]
+    entries: int
+    lost: list[str]  # acknowledged keys without exactly their one entry
+    unbooked: list[str]  # unanswered keys without exactly one entry after the retry
+    doubled: list[str]  # keys with more than one entry
+    stray: list[str]  # entries for keys never sent
+    retry_failures: dict[int, int]  # status of retries that did not succeed -> count
+    audit_failures: list[str]
+    seconds: float
+
+    @property
+    def sound(self) -> bool:
+        return not (
+            self.lost
+            or self.unbooked
+            or self.doubled
+            or self.stray
+            or self.retry_failures
+            or self.audit_failures
+        )
+
+
+async def run_drill(
+    database_url: str,
+    plan: CrashPlan,
+    workers: int = 1,
+    interrupt_database: Callable[[], None] | None = None,
+    funds_minutes: int = 5_000,
+) -> DrillReport:
+    """Seed a community on ``database_url``, run the drill against a server on it,
+    retry what went unanswered, and check the books."""
+    began = time.monotonic()
+    port = free_port()
+    env = server_env(database_url, f"http://127.0.0.1:{port}")
+    seeded = await seed(env, members=plan.clients, funds_minutes=funds_minutes)
+    server = ServerProcess(env, port, workers)
+    prefix = "crash"
+    try:
+        outcome = await crash_drill(server, seeded, plan, interrupt_database, prefix)
+        acked = dict(outcome.acked)
+        before_retry = await read_books(database_url, prefix)
+        retried = await retry_unanswered(server, seeded, outcome)
+    finally:
+        server.stop()
+    books = await read_books(database_url, prefix)
+    sent = set(acked) | outcome.unanswered
+    return DrillReport(
+        sent=len(sent),
+        acknowledged=len(acked),
+        unanswered=len(outcome.unanswered),
+        booked_before_retry=len(set(before_retry.by_key) & outcome.unanswered),
+        kills=outcome.kills,
+        database_interruptions=outcome.database_interruptions,
+        statuses=dict(outcome.statuses),
+        restart_seconds=[round(s, 1) for s in outcome.restart_seconds],
+        entries=books.entries,
+        lost=sorted(k for k, i in acked.items() if books.by_key[k] != 1 or i not in books.ids),
+        unbooked=sorted(k for k in outcome.unanswered if books.by_key[k] != 1),
+        doubled=sorted(k for k, n in books.by_key.items() if n > 1),
+        stray=sorted(set(books.by_key) - sent),
+        retry_failures={s: n for s, n in retried.items() if s not in (200, 201)},
+        audit_failures=await audit_and_verify(database_url, env),
+        seconds=round(time.monotonic() - began, 1),
+    )
