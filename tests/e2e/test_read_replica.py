@@ -109,6 +109,16 @@ async def test_reads_come_from_the_replica_and_never_older_than_the_client_has_s
             )
             assert proof["to_size"] == seen
 
+            # A shop's statement reads the replica's journal and names.
+            statement = await get(
+                client, f"/api/v1/shops/{seeded.shop}/statement", bearer(seeded.shop_token)
+            )
+            assert statement["checkpoint"]["size"] == before
+            statement = await get(
+                client, f"/api/v1/shops/{seeded.shop}/statement", bearer(seeded.shop_token, seen)
+            )
+            assert statement["checkpoint"]["size"] == seen
+
             # A balance is read from the primary, whatever the replica says.
             account = await get(client, f"/api/v1/accounts/{payer}/", bearer(token))
             assert account["balance_minutes"] == 120 - 30
