@@ -41,8 +41,13 @@ def database_unreachable(error: BaseException) -> bool:
             return False
         if isinstance(cause, _UNREACHABLE):
             return True
-        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
-            return True
+        if isinstance(cause, DBAPIError):
+            if cause.connection_invalidated:
+                return True
+            # The driver's error it wraps (SQLAlchemy also chains it, not always).
+            if isinstance(cause.orig, BaseException):
+                cause = cause.orig
+                continue
         cause = cause.__cause__ or cause.__context__
     return False
 

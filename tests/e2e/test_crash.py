@@ -51,6 +51,8 @@ async def survives_the_drill(
     assert report.lost == [] and report.unbooked == [], report
     assert report.doubled == [] and report.stray == [], report
     assert report.retry_failures == {}, report
+    # While PostgreSQL is away, requests are refused with 503 database_unavailable.
+    assert "500" not in report.statuses, report
     assert report.audit_failures == []
 
 
