@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
@@ -77,7 +78,7 @@ class ReadRouter:
             size, _ = await asyncio.wait_for(
                 replica.store.run(False, journal.read_tip, community), REPLICA_TIP_TIMEOUT_SECONDS
             )
-        except (OSError, SQLAlchemyError, TimeoutError) as exc:
+        except (OSError, SQLAlchemyError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("read replica unavailable, reading from the primary: %r", exc)
             self._skip_until = time.monotonic() + REPLICA_RETRY_SECONDS
             return self.primary
