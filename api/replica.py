@@ -11,7 +11,9 @@ the primary instead, so no client ever sees the ledger move back. Each batch
 writes its entries and their checkpoint in one transaction, so a replica with
 ``seen`` entries also holds a checkpoint of at least that size.
 
-A replica that fails to answer is left alone for ``REPLICA_RETRY_SECONDS`` and
+How far the replica has replayed each journal is asked at most once every
+``REPLICA_TIP_MEMORY_SECONDS``, unless a client has seen more. A replica
+that fails to answer is left alone for ``REPLICA_RETRY_SECONDS`` and
 its reads go to the primary meanwhile.
 """
 
@@ -46,6 +48,12 @@ SEEN_SIZE_HEADER = "Buurtmunt-Seen-Size"
 REPLICA_RETRY_SECONDS = 5.0
 # How long the replica may take to say how far it has replayed a journal.
 REPLICA_TIP_TIMEOUT_SECONDS = 1.0
+# How long what the replica said is trusted without asking again. A replica only
+# moves forward, so a remembered size is never more than it holds: what this
+# saves is a round trip per read; what it costs is noticing a dead replica late.
+REPLICA_TIP_MEMORY_SECONDS = 1.0
+# Communities whose replica size is remembered (forgotten all at once beyond).
+REMEMBERED_TIPS_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +75,22 @@ class ReadRouter:
         self.primary = primary
         self.replica = replica
         self._skip_until = 0.0
+        self._tips: dict[str, tuple[int, float]] = {}  # community -> (size, when asked)
 
     async def view(self, community: str, seen_size: int = 0) -> ReadView:
         """The replica if it holds at least ``seen_size`` entries of ``community``, else
         the primary."""
         replica = self.replica
-        if replica is None or time.monotonic() < self._skip_until:
+        now = time.monotonic()
+        if replica is None or now < self._skip_until:
             return self.primary
+        known = self._tips.get(community)
+        if (
+            known is not None
+            and known[0] >= seen_size
+            and now - known[1] < REPLICA_TIP_MEMORY_SECONDS
+        ):
+            return replica
         try:
             size, _ = await asyncio.wait_for(
                 replica.store.run(False, journal.read_tip, community), REPLICA_TIP_TIMEOUT_SECONDS
@@ -81,7 +98,11 @@ class ReadRouter:
         except (OSError, SQLAlchemyError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("read replica unavailable, reading from the primary: %r", exc)
             self._skip_until = time.monotonic() + REPLICA_RETRY_SECONDS
+            self._tips.clear()
             return self.primary
+        if len(self._tips) >= REMEMBERED_TIPS_MAX:
+            self._tips.clear()
+        self._tips[community] = (size, now)
         return replica if size >= seen_size else self.primary
 
     async def close(self) -> None:

@@ -14,7 +14,12 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from api.database import database_unreachable
-from api.replica import REPLICA_RETRY_SECONDS, ReadRouter, ReadView
+from api.replica import (
+    REPLICA_RETRY_SECONDS,
+    REPLICA_TIP_MEMORY_SECONDS,
+    ReadRouter,
+    ReadView,
+)
 
 
 class FakeStore:
@@ -63,6 +68,26 @@ async def test_a_replica_behind_what_the_client_saw_leaves_the_read_to_the_prima
     router = ReadRouter(primary, a_view(FakeStore(size=90), is_replica=True))
 
     assert await router.view("oost", seen_size=91) is primary
+
+
+async def test_what_the_replica_said_is_trusted_for_a_moment_unless_the_client_saw_more(
+    primary: ReadView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FakeStore(size=90)
+    replica = a_view(store, is_replica=True)
+    router = ReadRouter(primary, replica)
+    now = [1000.0]
+    monkeypatch.setattr("api.replica.time.monotonic", lambda: now[0])
+
+    assert await router.view("oost", seen_size=90) is replica
+    store.size = 95
+    assert await router.view("oost", seen_size=80) is replica
+    assert store.asked == 1, "remembered, not asked again"
+    assert await router.view("oost", seen_size=95) is replica
+    assert store.asked == 2, "the client saw more than remembered: asked again"
+    now[0] += REPLICA_TIP_MEMORY_SECONDS
+    assert await router.view("oost") is replica
+    assert store.asked == 3
 
 
 async def test_an_unreachable_replica_is_skipped_for_a_while(
