@@ -90,7 +90,7 @@ async def test_reads_come_from_the_replica_and_never_older_than_the_client_has_s
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             wait_until_replayed(pair.primary, pair.replica)
             before = (await get(client, "/api/v1/ledger/checkpoint", bearer(token)))["size"]
-            pair.replica.sql("SELECT pg_wal_replay_pause()")
+            pair.replica.pause_replay()
 
             paid = await client.post(
                 "/api/v1/transfers",
@@ -141,7 +141,7 @@ async def test_reads_come_from_the_replica_and_never_older_than_the_client_has_s
             account = await get(client, f"/api/v1/accounts/{payer}/", bearer(token))
             assert account["balance_minutes"] == 120 - 30
 
-            pair.replica.sql("SELECT pg_wal_replay_resume()")
+            pair.replica.resume_replay()
             wait_until_replayed(pair.primary, pair.replica)
             caught_up = await get(client, "/api/v1/ledger/checkpoint", bearer(token))
             assert caught_up["size"] == seen

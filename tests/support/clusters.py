@@ -106,6 +106,18 @@ class Cluster:
     def wal_position(self) -> str:
         return self.sql("SELECT pg_current_wal_lsn()")
 
+    def pause_replay(self) -> None:
+        """On a standby: stop applying WAL, and wait until it has stopped."""
+        self.sql("SELECT pg_wal_replay_pause()")
+        deadline = time.monotonic() + CATCH_UP_SECONDS
+        while self.sql("SELECT pg_get_wal_replay_pause_state()") != "paused":
+            if time.monotonic() > deadline:
+                raise TimeoutError("the standby did not pause its replay")
+            time.sleep(0.02)
+
+    def resume_replay(self) -> None:
+        self.sql("SELECT pg_wal_replay_resume()")
+
 
 def _configure(data: Path, port: int, socket_dir: Path) -> None:
     with (data / "postgresql.conf").open("a") as conf:
