@@ -32,8 +32,9 @@ from api.settings import Settings
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 from tests.conftest import require
+from tests.support.crash import ServerProcess
 from tests.support.databases import POSTGRES_URL, postgres_unavailable_reason, with_database
-from tests.support.server import free_port, server_env, serving
+from tests.support.server import free_port, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,8 @@ CAP_MINUTES = PAYER_MINUTES
 CONNECTIONS = 200
 REQUEST_SECONDS = 120
 # A credential that is refused PAYMENT_FAILURES_MAX times in a row is locked out for a
-# while: after that its refusals are 429 locked_out instead of 422.
+# while (by each worker process on its own): after that its refusals are 429
+# locked_out instead of 422.
 LOCKED_OUT = (429, "locked_out")
 
 
@@ -121,20 +123,22 @@ async def seed_arena(env: dict[str, str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "postgres, 2 workers"])
 def arena(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Arena]:
-    """One seeded server per engine, shared by the races of this module."""
+    """One seeded server per engine (and, on PostgreSQL, with two worker processes that
+    race each other too), shared by the races of this module."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('race')}/race.db"
         yield from _serve(url)
         return
+    workers = 2 if request.param.endswith("2 workers") else 1
     require(asyncio.run(postgres_unavailable_reason()))
     name = f"bm_race_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield from _serve(with_database(POSTGRES_URL, name))
+        yield from _serve(with_database(POSTGRES_URL, name), workers)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -147,12 +151,16 @@ async def _admin(statement: str) -> None:
         await conn.close()
 
 
-def _serve(url: str) -> Iterator[Arena]:
+def _serve(url: str, workers: int = 1) -> Iterator[Arena]:
     port = free_port()
     env = server_env(url, f"http://127.0.0.1:{port}")
     seeded = asyncio.run(seed_arena(env))
-    with serving(env, port) as base:
-        yield Arena(base=base, **seeded)
+    server = ServerProcess(env, port, workers)
+    server.start()
+    try:
+        yield Arena(base=server.base, **seeded)
+    finally:
+        server.stop()
 
 
 @pytest.fixture
