@@ -32,6 +32,7 @@ from api.headers import add_security_headers, bounded_headers
 from api.observe import observed
 from api.openapi_page import OfflineSwaggerPlugin, assets_router
 from api.problems import EXCEPTION_HANDLERS
+from api.replica import provide_reads
 from api.routes import (
     accounts,
     cards,
@@ -180,6 +181,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            "reads": Provide(provide_reads),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=strict_json_body,

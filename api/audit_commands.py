@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from api.services import signer_from, store_from
+from api.services import read_store_from, signer_from, store_from
 from api.settings import Settings
 from ledger import limits
 from ledger.audit import Audit, AuditReport, b64, correction_targets
@@ -81,7 +81,7 @@ def _run_export(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
 
     async def export() -> int:
-        store = store_from(settings)
+        store = read_store_from(settings)
         try:
             done = await export_bundle(store, args.community, Path(args.out), verifier)
         except (ExportError, BundleError, NoteError, CheckpointError, OSError) as error:

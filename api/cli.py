@@ -25,6 +25,10 @@ from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+# How long uvicorn's supervisor waits for a worker to answer before it kills it and
+# starts another. Its default (5 s) is less than a worker takes to import and start
+# on a busy small machine, so every worker was killed before it could answer, forever.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -48,6 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             proxy_headers=bool(trusted),
             forwarded_allow_ips=",".join(trusted) or None,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             # The app logs each request itself (api.observe), as JSON.
             access_log=False,
             log_config=logs.logging_config(settings.log_level, request_log=settings.request_log),

@@ -14,11 +14,42 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ledger.sql.engine import WRITE_OPTION
+
+# How deep ``database_unreachable`` looks into an error's causes.
+CAUSES_MAX = 8
+# A connection refused or reset, PostgreSQL shutting down, starting up or in recovery.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether ``error``, or an error that caused it, says the database cannot be
+    reached right now (as opposed to a statement it refused)."""
+    cause: BaseException | None = error
+    for _ in range(CAUSES_MAX):
+        if cause is None:
+            return False
+        if isinstance(cause, _UNREACHABLE):
+            return True
+        if isinstance(cause, DBAPIError):
+            if cause.connection_invalidated:
+                return True
+            # The driver's error it wraps (SQLAlchemy also chains it, not always).
+            if isinstance(cause.orig, BaseException):
+                cause = cause.orig
+                continue
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class Database:

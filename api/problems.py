@@ -26,6 +26,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.database import database_unreachable
 from api.metrics import observe_problem
 from ledger.model import Rejected, Rejection
 from ledger.writer import LedgerBusy, LedgerUnavailable
@@ -250,6 +251,18 @@ def _on_busy(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if database_unreachable(exc):
+        # PostgreSQL restarting or failing over: the client retries, nothing to debug.
+        log.warning("database unreachable: %r", exc)
+        seconds = RETRY_AFTER_BUSY_SECONDS
+        return answer(
+            request,
+            503,
+            "database_unavailable",
+            "The database cannot be reached now; retry with the same Idempotency-Key.",
+            {"Retry-After": str(seconds)},
+            {"retry_after_seconds": seconds},
+        )
     log.exception("unexpected error", exc_info=exc)
     return answer(request, 500, "internal_error", "Something went wrong on our side.")
 

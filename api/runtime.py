@@ -17,6 +17,7 @@ from api.events import PaymentSignals, PostgresListener
 from api.metrics import CommitMetrics
 from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
+from api.replica import ReadRouter, ReadView, open_replica
 from api.services import signer_from, store_from, upgrade_database
 from api.settings import Settings
 from ledger.clock import Clock, SystemClock
@@ -38,12 +39,16 @@ class Runtime:
     # Wakes the event streams of payment requests that changed (see api.events).
     signals: PaymentSignals = field(init=False)
     requests: PaymentStore = field(init=False)
+    # Where reads that may lag go: the read replica, when there is one.
+    reads: ReadRouter = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.db, self.clock)
         self.payments = PaymentLimiter(self.settings.rate_limit_per_minute)
         self.signals = PaymentSignals()
         self.requests = PaymentStore(self.store, self.signals)
+        primary = ReadView(self.store, self.ledger, self.db, is_replica=False)
+        self.reads = open_replica(self.settings, primary)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -56,6 +61,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.requests.close()
+        await self.reads.close()
         await self.ledger.close()
         await self.store.close()
 

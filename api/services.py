@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from api import migrate as api_migrate
+from api.database import database_unreachable
 from api.settings import Settings
 from ledger.keys import load_signer
 from ledger.note import NoteSigner
 from ledger.service import Ledger
 from ledger.sql import migrate
 from ledger.sql.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+DATABASE_WAIT_SECONDS = 60.0
+DATABASE_RETRY_SECONDS = 0.5
 
 
 def signer_from(settings: Settings) -> NoteSigner:
@@ -24,10 +34,31 @@ def store_from(settings: Settings) -> SqlStore:
     return SqlStore.from_url(settings.database_url)
 
 
+def read_store_from(settings: Settings) -> SqlStore:
+    """The store for reads that may lag (exports): the read replica when there is one."""
+    if settings.read_database_url is None:
+        return store_from(settings)
+    return SqlStore.from_url(settings.read_database_url)
+
+
 async def upgrade_database(store: SqlStore) -> None:
-    """Apply every layer's migrations (journal first, then the application's)."""
-    await migrate.upgrade(store.engine)
-    await api_migrate.upgrade(store.engine)
+    """Apply every layer's migrations (journal first, then the application's).
+
+    A database that cannot be reached yet (PostgreSQL starting, restarting, failing
+    over) is tried again for up to ``DATABASE_WAIT_SECONDS``: a server worker that
+    starts meanwhile waits for it instead of failing, which would stop the server.
+    """
+    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            await migrate.upgrade(store.engine)
+            await api_migrate.upgrade(store.engine)
+            return
+        except Exception as error:
+            if not database_unreachable(error) or time.monotonic() > deadline:
+                raise
+            log.warning("database unreachable, trying again: %r", error)
+            await asyncio.sleep(DATABASE_RETRY_SECONDS)
 
 
 def ledger_from(settings: Settings, store: SqlStore) -> Ledger:

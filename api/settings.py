@@ -24,6 +24,8 @@ def _list(value: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # A streaming replica of a PostgreSQL primary, for reads that may lag (api.replica).
+    read_database_url: str | None = None
     # The checkpoint signing key: the value itself (BUURTMUNT_SIGNING_KEY) wins
     # over the file (BUURTMUNT_SIGNING_KEY_FILE, mode 0600).
     signing_key: str | None = None
@@ -65,6 +67,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             database_url=env.get("BUURTMUNT_DATABASE_URL", DEFAULT_DATABASE_URL),
+            read_database_url=env.get("BUURTMUNT_READ_DATABASE_URL") or None,
             signing_key=env.get("BUURTMUNT_SIGNING_KEY") or None,
             signing_key_file=env.get("BUURTMUNT_SIGNING_KEY_FILE", DEFAULT_KEY_FILE),
             public_url=env.get("BUURTMUNT_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),

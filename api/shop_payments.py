@@ -32,6 +32,7 @@ from api import limits as api_limits
 from api.access import Principal, Role, entry_accounts
 from api.directory import ERASED_NAME, account_name, community_row
 from api.problems import ProblemError, forbidden, invalid, not_found
+from api.replica import ReadView
 from api.runtime import Runtime
 from api.schemas.ledger import b64
 from api.schemas.shop_payments import RefundIn, RefundOut, SettlementIn, SettlementOut
@@ -48,13 +49,13 @@ from ledger.shop_statement import (
     month_net_minutes,
     payment_minutes,
 )
-from ledger.store import Needs
+from ledger.store import Needs, Store
 
 _RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
 
 async def account_history(
-    rt: Runtime,
+    store: Store,
     community: str,
     account: str,
     before_seq: int | None,
@@ -66,7 +67,7 @@ async def account_history(
     found: list[Entry] = []
     before = before_seq
     for _ in range(entries_max // limits.PAGE_SIZE_MAX + 1):
-        page = await rt.store.account_entries(community, account, before, limits.PAGE_SIZE_MAX)
+        page = await store.account_entries(community, account, before, limits.PAGE_SIZE_MAX)
         for entry in page:
             if done(entry):
                 return found
@@ -188,6 +189,7 @@ async def settle(
 
 async def shop_statement(
     rt: Runtime,
+    reads: ReadView,
     principal: Principal,
     community: str,
     shop: str,
@@ -195,11 +197,11 @@ async def shop_statement(
     checkpoint_size: int | None,
 ) -> ShopStatement:
     """``shop``'s statement for ``period`` as at the newest signed checkpoint (or the
-    one of ``checkpoint_size``)."""
-    await _statement_shop(rt, principal, community, shop)
+    one of ``checkpoint_size``), read from ``reads``."""
+    await _statement_shop(reads.store, principal, community, shop)
     if period > rt.month():
         raise invalid("period_in_future", "Ask for this month or an earlier one.", period=period)
-    async with rt.store.reader(community) as tx:
+    async with reads.store.reader(community) as tx:
         # The head and the balance from one snapshot: the walk undoes exactly
         # the entries the balance includes.
         head = await tx.head()
@@ -208,13 +210,13 @@ async def shop_statement(
     stored = (
         head.checkpoint
         if checkpoint_size is None
-        else await rt.store.checkpoint_at(community, checkpoint_size)
+        else await reads.store.checkpoint_at(community, checkpoint_size)
     )
     if stored is None or stored.size > head.size:
         raise not_found("checkpoint_not_found", "No signed checkpoint of that size.")
     size = stored.size
     entries = await account_history(
-        rt,
+        reads.store,
         community,
         shop,
         head.size,
@@ -224,8 +226,8 @@ async def shop_statement(
     if entries is None:
         raise _too_long()
     shown = [e for e in entries if e.seq < size and e.month == period]
-    originals = await _originals(rt, community, entries, shown)
-    async with rt.db.read() as session:
+    originals = await _originals(reads.store, community, entries, shown)
+    async with reads.db.read() as session:
         names = await _names(session, community, shop, shown)
         shop_name = await account_name(session, community, shop) or ""
     checkpoint = CheckpointRef(note_origin(stored.note), size, b64(stored.root), stored.note)
@@ -235,9 +237,9 @@ async def shop_statement(
     )  # fmt: skip
 
 
-async def _statement_shop(rt: Runtime, principal: Principal, community: str, shop: str) -> None:
+async def _statement_shop(store: Store, principal: Principal, community: str, shop: str) -> None:
     """Shop staff read their own shop's statement; auditors and admins any shop's."""
-    account = await rt.store.account(community, shop)
+    account = await store.account(community, shop)
     if account is None or account.spec.type is not AccountType.SHOP:
         raise not_found("shop_not_found", f"No shop {shop!r}.")
     if not principal.sees_everything and not (principal.has(Role.SHOP) and shop in principal.shops):
@@ -253,7 +255,7 @@ def _too_long() -> ProblemError:
 
 
 async def _originals(
-    rt: Runtime, community: str, walked: list[Entry], shown: list[Entry]
+    store: Store, community: str, walked: list[Entry], shown: list[Entry]
 ) -> dict[int, Entry]:
     """The payments the period's refunds refund (for their references)."""
     by_seq = {e.seq: e for e in walked}
@@ -264,7 +266,7 @@ async def _originals(
             continue
         found = by_seq.get(seq)
         if found is None:  # paid in an earlier month: read it
-            found = next(iter(await rt.store.entries(community, seq, seq + 1)), None)
+            found = next(iter(await store.entries(community, seq, seq + 1)), None)
         if found is not None:
             originals[seq] = found
     return originals
@@ -308,7 +310,7 @@ async def member_names(
 async def month_minutes(rt: Runtime, community: str, shop: str, month: str) -> int:
     """The net minutes ``shop`` took in ``month`` so far: redemptions minus refunds."""
     entries = await account_history(
-        rt, community, shop, None, lambda e: e.month < month, api_limits.STATEMENT_ENTRIES_MAX
+        rt.store, community, shop, None, lambda e: e.month < month, api_limits.STATEMENT_ENTRIES_MAX
     )
     if entries is None:
         raise _too_long()

@@ -14,21 +14,22 @@ from api.routes.markers import (
     CursorQuery,
     LimitQuery,
     PrincipalDep,
+    ReadsDep,
     RuntimeDep,
     route,
 )
-from api.runtime import Runtime
 from api.schemas.ledger import AccountOut, EntryOut, EntryPage
 from ledger import limits
 from ledger.model import AccountType
+from ledger.sql.store import SqlStore
 from ledger.store import AccountRow
 
 
 async def visible_account(
-    rt: Runtime, principal: Principal, account_id: str
+    store: SqlStore, principal: Principal, account_id: str
 ) -> tuple[str, AccountRow]:
     community = community_of(principal)
-    row = await rt.store.account(community, account_id)
+    row = await store.account(community, account_id)
     if row is None:
         raise not_found("account_not_found", f"No account {account_id!r}.")
     if not may_see_account(principal, account_id, row.spec.type):
@@ -56,7 +57,7 @@ class AccountController(Controller):
     async def read(
         self, account_id: AccountIdPath, rt: RuntimeDep, principal: PrincipalDep
     ) -> AccountOut:
-        community, row = await visible_account(rt, principal, account_id)
+        community, row = await visible_account(rt.store, principal, account_id)
         month = rt.month()
         month_minutes = 0
         if row.spec.type in (AccountType.MEMBER, AccountType.ORGANISATION):
@@ -75,14 +76,14 @@ class AccountController(Controller):
     async def entries(
         self,
         account_id: AccountIdPath,
-        rt: RuntimeDep,
+        reads: ReadsDep,
         principal: PrincipalDep,
         cursor: CursorQuery = None,
         limit: LimitQuery = limits.PAGE_SIZE_DEFAULT,
     ) -> EntryPage:
-        community, _ = await visible_account(rt, principal, account_id)
+        community, _ = await visible_account(reads.store, principal, account_id)
         before = parse_cursor(cursor)
-        entries = await rt.store.account_entries(community, account_id, before, limit)
+        entries = await reads.store.account_entries(community, account_id, before, limit)
         next_cursor = (
             str(entries[-1].seq) if len(entries) == limit and entries[-1].seq > 0 else None
         )

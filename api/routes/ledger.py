@@ -1,4 +1,8 @@
-"""The journal for verifiers: signed checkpoint, canonical entries, proofs, receipts."""
+"""The journal for verifiers: signed checkpoint, canonical entries, proofs, receipts.
+
+All of it may come from the read replica (``api.replica``): send the largest
+tree size seen as ``Buurtmunt-Seen-Size`` and no answer is older than that.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ from litestar.params import QueryParameter
 from api.access import Action, entry_accounts, may_see_entry
 from api.auth import community_of
 from api.problems import ProblemError, forbidden, invalid, not_found
-from api.routes.markers import EntryIdPath, PrincipalDep, RuntimeDep, SeqQuery, SizeQuery, route
+from api.routes.markers import (
+    EntryIdPath,
+    PrincipalDep,
+    ReadsDep,
+    SeqQuery,
+    SizeQuery,
+    route,
+)
 from api.schemas.ledger import (
     CheckpointOut,
     ConsistencyProofOut,
@@ -45,9 +56,9 @@ class LedgerController(Controller):
         summary="The newest signed checkpoint (C2SP signed note)",
         **route(Action.LEDGER_CHECKPOINT, 404),
     )
-    async def checkpoint(self, rt: RuntimeDep, principal: PrincipalDep) -> CheckpointOut:
+    async def checkpoint(self, reads: ReadsDep, principal: PrincipalDep) -> CheckpointOut:
         community = community_of(principal)
-        checkpoint = await rt.ledger.checkpoint(community)
+        checkpoint = await reads.ledger.checkpoint(community)
         if checkpoint is None:
             raise not_found("checkpoint_not_found", "The journal is empty.")
         return CheckpointOut(
@@ -55,7 +66,7 @@ class LedgerController(Controller):
             size=checkpoint.size,
             root_hash=b64(checkpoint.root),
             note=checkpoint.note,
-            verifier_key=rt.ledger.verifier.key_string(),
+            verifier_key=reads.ledger.verifier.key_string(),
         )
 
     @get(
@@ -65,7 +76,7 @@ class LedgerController(Controller):
         **route(Action.LEDGER_ENTRIES),
     )
     async def entries(
-        self, rt: RuntimeDep, principal: PrincipalDep, start: StartQuery, end: EndQuery = None
+        self, reads: ReadsDep, principal: PrincipalDep, start: StartQuery, end: EndQuery = None
     ) -> Response[bytes]:
         community = community_of(principal)
         stop = start + limits.ENTRY_RANGE_MAX if end is None else end
@@ -74,7 +85,7 @@ class LedgerController(Controller):
                 "range_invalid", "Ask for start <= end, at most ENTRY_RANGE_MAX entries.",
                 entry_range_max=limits.ENTRY_RANGE_MAX,
             )  # fmt: skip
-        entries = await rt.store.entries(community, start, stop)
+        entries = await reads.store.entries(community, start, stop)
         body = b"".join(e.data + b"\n" for e in entries)
         return Response(body, media_type=NDJSON)
 
@@ -84,13 +95,13 @@ class LedgerController(Controller):
         **route(Action.LEDGER_INCLUSION),
     )
     async def inclusion(
-        self, rt: RuntimeDep, principal: PrincipalDep, seq: SeqQuery, size: SizeQuery
+        self, reads: ReadsDep, principal: PrincipalDep, seq: SeqQuery, size: SizeQuery
     ) -> InclusionProofOut:
         community = community_of(principal)
         try:
-            hashes = await rt.ledger.inclusion_proof(community, seq, size)
+            hashes = await reads.ledger.inclusion_proof(community, seq, size)
         except ProofUnavailable as exc:
-            raise _unavailable(exc, (await rt.store.head(community)).size) from None
+            raise _unavailable(exc, (await reads.store.head(community)).size) from None
         return InclusionProofOut(seq=seq, size=size, hashes=[b64(h) for h in hashes])
 
     @get(
@@ -99,13 +110,13 @@ class LedgerController(Controller):
         **route(Action.LEDGER_CONSISTENCY),
     )
     async def consistency(
-        self, rt: RuntimeDep, principal: PrincipalDep, from_size: FromQuery, to_size: ToQuery
+        self, reads: ReadsDep, principal: PrincipalDep, from_size: FromQuery, to_size: ToQuery
     ) -> ConsistencyProofOut:
         community = community_of(principal)
         try:
-            hashes = await rt.ledger.consistency_proof(community, from_size, to_size)
+            hashes = await reads.ledger.consistency_proof(community, from_size, to_size)
         except ProofUnavailable as exc:
-            raise _unavailable(exc, (await rt.store.head(community)).size) from None
+            raise _unavailable(exc, (await reads.store.head(community)).size) from None
         return ConsistencyProofOut(
             from_size=from_size, to_size=to_size, hashes=[b64(h) for h in hashes]
         )
@@ -121,21 +132,21 @@ class ReceiptController(Controller):
         **route(Action.RECEIPT_READ, 404),
     )
     async def read(
-        self, entry_id: EntryIdPath, rt: RuntimeDep, principal: PrincipalDep
+        self, entry_id: EntryIdPath, reads: ReadsDep, principal: PrincipalDep
     ) -> ReceiptOut:
         community = community_of(principal)
-        entry = await rt.store.entry_by_id(community, entry_id)
+        entry = await reads.store.entry_by_id(community, entry_id)
         if entry is None:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.")
         types: dict[str, AccountType] = {}
         for account_id in entry_accounts(entry):
-            row = await rt.store.account(community, account_id)
+            row = await reads.store.account(community, account_id)
             if row is not None:
                 types[account_id] = row.spec.type
         if not may_see_entry(principal, entry, types):
             raise forbidden("entry_not_visible", "This entry does not concern you.")
         try:
-            receipt = await rt.ledger.receipt(community, entry_id)
+            receipt = await reads.ledger.receipt(community, entry_id)
         except ProofUnavailable:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.") from None
         return ReceiptOut(
@@ -144,5 +155,5 @@ class ReceiptController(Controller):
             entry=entry.data.decode("utf-8"),
             receipt=receipt.encode(),
             origin=note_origin(receipt.checkpoint_note),
-            verifier_key=rt.ledger.verifier.key_string(),
+            verifier_key=reads.ledger.verifier.key_string(),
         )

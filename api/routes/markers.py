@@ -16,12 +16,15 @@ from api import limits as api_limits
 from api.access import Action, Principal
 from api.auth import authorization
 from api.problems import problem_responses
+from api.replica import ReadView
 from api.runtime import Runtime
 from ledger import limits
 from ledger.shape import ACCOUNT_ID_PATTERN, ID_PATTERN
 
 RuntimeDep = NamedDependency[Runtime]
 PrincipalDep = NamedDependency[Principal]
+# Reads that may come from the read replica (see api.replica).
+ReadsDep = NamedDependency[ReadView]
 
 SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]
 MIDDLEWARE = [authorization]

@@ -16,7 +16,7 @@ from api import shop_payments
 from api.access import Action
 from api.auth import community_of
 from api.idempotency import IdempotencyKeyHeader, draft_id
-from api.routes.markers import AccountIdPath, PrincipalDep, RuntimeDep, route
+from api.routes.markers import AccountIdPath, PrincipalDep, ReadsDep, RuntimeDep, route
 from api.schemas.shop_payments import (
     Period,
     RefundIn,
@@ -122,13 +122,14 @@ class ShopStatementController(Controller):
         self,
         account_id: AccountIdPath,
         rt: RuntimeDep,
+        reads: ReadsDep,
         principal: PrincipalDep,
         period: PeriodQuery = None,
         checkpoint: CheckpointQuery = None,
     ) -> ShopStatementOut:
         community = community_of(principal)
         found = await shop_payments.shop_statement(
-            rt, principal, community, account_id, period or rt.month(), checkpoint
+            rt, reads, principal, community, account_id, period or rt.month(), checkpoint
         )
         return ShopStatementOut.from_statement(found)
 
@@ -147,6 +148,7 @@ class ShopStatementController(Controller):
         self,
         account_id: AccountIdPath,
         rt: RuntimeDep,
+        reads: ReadsDep,
         principal: PrincipalDep,
         period: PeriodQuery = None,
         checkpoint: CheckpointQuery = None,
@@ -155,7 +157,7 @@ class ShopStatementController(Controller):
         community = community_of(principal)
         month = period or rt.month()
         found = await shop_payments.shop_statement(
-            rt, principal, community, account_id, month, checkpoint
+            rt, reads, principal, community, account_id, month, checkpoint
         )
         return Response(
             to_csv(found, language),

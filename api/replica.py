@@ -1,0 +1,147 @@
+"""Where reads that may lag go: the read replica when it has caught up, else the primary.
+
+History, proofs, receipts, checkpoints and statements read through a
+``ReadView``; balances before a payment, idempotency lookups and everything on
+the write path read ``Runtime.store`` and ``Runtime.db`` (the primary) as before.
+
+A client that has seen a tree of some size (a checkpoint's ``size``, or an
+entry's ``seq`` + 1) sends it as the ``Buurtmunt-Seen-Size`` header. A replica
+whose journal is shorter than that is behind the client, and the read goes to
+the primary instead, so no client ever sees the ledger move back. Each batch
+writes its entries and their checkpoint in one transaction, so a replica with
+``seen`` entries also holds a checkpoint of at least that size.
+
+How far the replica has replayed each journal is asked at most once every
+``REPLICA_TIP_MEMORY_SECONDS``, unless a client has seen more. A replica
+that fails to answer is left alone for ``REPLICA_RETRY_SECONDS`` and
+its reads go to the primary meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.access import Principal
+from api.auth import community_of
+from api.database import Database
+from api.settings import Settings
+from ledger import limits
+from ledger.service import Ledger
+from ledger.sql import journal
+from ledger.sql.engine import is_sqlite
+from ledger.sql.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+SEEN_SIZE_HEADER = "Buurtmunt-Seen-Size"
+# How long a replica that failed to answer is skipped before it is tried again.
+REPLICA_RETRY_SECONDS = 5.0
+# How long the replica may take to say how far it has replayed a journal.
+REPLICA_TIP_TIMEOUT_SECONDS = 1.0
+# How long what the replica said is trusted without asking again. A replica only
+# moves forward, so a remembered size is never more than it holds: what this
+# saves is a round trip per read; what it costs is noticing a dead replica late.
+REPLICA_TIP_MEMORY_SECONDS = 1.0
+# Communities whose replica size is remembered (forgotten all at once beyond).
+REMEMBERED_TIPS_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReadView:
+    """One database's reading side. ``ledger`` only reads (checkpoints, proofs, receipts):
+    nothing appends through a view."""
+
+    store: SqlStore
+    ledger: Ledger
+    db: Database
+    is_replica: bool
+
+
+class ReadRouter:
+    """Chooses, per read, between the replica's view and the primary's."""
+
+    def __init__(self, primary: ReadView, replica: ReadView | None = None) -> None:
+        assert replica is None or replica.is_replica, "the replica's view reads the replica"
+        self.primary = primary
+        self.replica = replica
+        self._skip_until = 0.0
+        self._tips: dict[str, tuple[int, float]] = {}  # community -> (size, when asked)
+
+    async def view(self, community: str, seen_size: int = 0) -> ReadView:
+        """The replica if it holds at least ``seen_size`` entries of ``community``, else
+        the primary."""
+        replica = self.replica
+        now = time.monotonic()
+        if replica is None or now < self._skip_until:
+            return self.primary
+        known = self._tips.get(community)
+        if (
+            known is not None
+            and known[0] >= seen_size
+            and now - known[1] < REPLICA_TIP_MEMORY_SECONDS
+        ):
+            return replica
+        try:
+            size, _ = await asyncio.wait_for(
+                replica.store.run(False, journal.read_tip, community), REPLICA_TIP_TIMEOUT_SECONDS
+            )
+        except (OSError, SQLAlchemyError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("read replica unavailable, reading from the primary: %r", exc)
+            self._skip_until = time.monotonic() + REPLICA_RETRY_SECONDS
+            self._tips.clear()
+            return self.primary
+        if len(self._tips) >= REMEMBERED_TIPS_MAX:
+            self._tips.clear()
+        self._tips[community] = (size, now)
+        return replica if size >= seen_size else self.primary
+
+    async def close(self) -> None:
+        if self.replica is not None:
+            await self.replica.store.close()
+
+
+def open_replica(settings: Settings, primary: ReadView) -> ReadRouter:
+    """The router for ``settings``: with a replica when ``read_database_url`` is set."""
+    url = settings.read_database_url
+    if url is None:
+        return ReadRouter(primary)
+    if is_sqlite(url) or primary.db.is_sqlite:
+        raise ValueError("BUURTMUNT_READ_DATABASE_URL needs PostgreSQL for both databases")
+    store = SqlStore.from_url(url)
+    ledger = Ledger(store, primary.ledger.signer, primary.ledger.host, primary.ledger.clock)
+    return ReadRouter(primary, ReadView(store, ledger, Database(store.engine), is_replica=True))
+
+
+SeenSizeHeader = Annotated[
+    int,
+    HeaderParameter(
+        name=SEEN_SIZE_HEADER,
+        ge=0,
+        le=limits.TREE_SIZE_MAX,
+        required=False,
+        description=(
+            "The largest tree size this client has seen (a checkpoint's size, or an entry's "
+            "seq + 1). The answer is read at that size or later."
+        ),
+    ),
+]
+
+
+async def provide_reads(
+    request: ASGIConnection[Any, Any, Any, Any],
+    principal: NamedDependency[Principal],
+    seen_size: SeenSizeHeader = 0,
+) -> ReadView:
+    runtime = request.app.state.runtime
+    router: ReadRouter = runtime.reads
+    return await router.view(community_of(principal), seen_size)
