@@ -2,7 +2,8 @@
 
 Seeds a SQLite deployment with many funded members (each with an API token),
 serves the app with uvicorn (1 worker, uvloop/httptools when installed, no
-access log) on a free loopback port, and drives it with wrk at 64 connections:
+uvicorn access log; the app's own JSON line per request goes to a file) on a
+free loopback port, and drives it with wrk at 64 connections:
 every request is a transfer from one member to the next with its own
 Idempotency-Key, so members keep trading and nobody runs out. Beside it, it
 serves a bare Litestar app (one JSON POST endpoint) under the same settings and
