@@ -40,6 +40,7 @@ import base64
 import enum
 import hashlib
 import json
+import mmap
 import re
 from array import array
 from bisect import bisect_left
@@ -59,6 +60,7 @@ from ledger.canonical import (
     scan_plain,
 )
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from ledger.clock import TIME_WIDTH, day_exists
 from ledger.merkle import Frontier, node_hash, range_nodes
 from ledger.model import (
     MOVING_KINDS,
@@ -225,7 +227,6 @@ _SHAPED_LINE = re.compile(_SHAPED_ENTRY).fullmatch
 _NO_ENTRY = ("",) * 14
 _MINUTES_MAX = str(limits.TRANSFER_MINUTES_MAX)
 _KINDS = {kind.value: kind for kind in MOVING_KINDS}
-TIME_WIDTH = 27  # "2026-11-02T09:00:00.000000Z": the grammar fixes the width
 
 
 def _shaped_groups(lines: list[bytes]) -> list[tuple[str, ...]]:
@@ -333,6 +334,7 @@ def scan_lines(lines: list[bytes], offset: int) -> list[Run | bytes]:
             or size > limits.ENTRY_BYTES_MAX
             or number > limits.JSON_INTEGER_MAX
             or ((memo or reference or meta) and not _texts_ok(memo, reference, meta))
+            or (time[8:10] > "28" and not day_exists(time))
         ):
             if rows:
                 items.append(_run(rows, leaves, ends, begin, names))
@@ -454,7 +456,9 @@ class Audit:
         # For the id check: per line, a 64-bit hash of its id; a bitmap of hashes
         # seen, so that only hashes seen twice need looking at in the end.
         self._ids = array("q")
-        self._seen = bytearray(limits.AUDIT_ID_FILTER_BITS // 8)
+        # Anonymous memory: zero pages cost nothing until touched, so a small
+        # journal's audit does not pay for clearing the whole bitmap.
+        self._seen = mmap.mmap(-1, limits.AUDIT_ID_FILTER_BITS // 8)
         self._seen_twice: set[int] = set()
         self._pending: dict[int, list[_Signed]] = {}
         self._signed_size = -1  # the size whose signed roots are in _signed_roots
@@ -462,6 +466,7 @@ class Audit:
         self._forked: set[int] = set()
         self._good_size = 0  # the largest size whose signed root matched
         self._head: Checkpoint | None = None
+        self._head_given = False  # a head was offered, whether or not it opened
         self._verified = 0
 
     @property
@@ -501,16 +506,11 @@ class Audit:
         one the auditor kept from an earlier audit. Returns the checkpoint, or
         None when it does not verify with the auditor's key.
         """
+        self._head_given = self._head_given or head
         try:
             checkpoint = open_checkpoint(note, self._verifier)
         except (NoteError, CheckpointError) as error:
-            self.add(
-                None,
-                Check.CHECKPOINT_INVALID,
-                f"checkpoint {label} does not verify with the given key ({error.reason})",
-                checkpoint=label,
-                reason=error.reason,
-            )
+            self.checkpoint_unreadable(label, error.reason)
             return None
         self._verified += 1
         if self._origin is None:
@@ -541,6 +541,17 @@ class Audit:
         else:
             self._pending.setdefault(checkpoint.size, []).append(signed)
         return checkpoint
+
+    def checkpoint_unreadable(self, label: str, reason: str, *, head: bool = False) -> None:
+        """A checkpoint that does not open: ``checkpoint_invalid`` with the reason."""
+        self._head_given = self._head_given or head
+        self.add(
+            None,
+            Check.CHECKPOINT_INVALID,
+            f"checkpoint {label} does not verify with the given key ({reason})",
+            checkpoint=label,
+            reason=reason,
+        )
 
     def _resolve(self, size: int, signed: list[_Signed]) -> None:
         root = self._frontier.root()
@@ -937,7 +948,8 @@ class Audit:
         self._pending.clear()
         head = self._head
         if head is None:
-            if size:
+            # A head that does not open is named once, as checkpoint_invalid.
+            if size and not self._head_given:
                 self.add(None, Check.NO_CHECKPOINT, "no checkpoint signs the journal's head")
         elif head.size < size:
             self.add(

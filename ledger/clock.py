@@ -8,8 +8,20 @@ simulations can replay exactly.
 
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+# An entry time, read strictly: a year 0001-9999, a month 01-12, a day 01-31, an hour 00-23, a
+# minute and a second 00-59 (UTC has no leap second here: the clock never
+# tells one). Whether the day exists in its month is ``day_exists``.
+TIME_PATTERN = (
+    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z"
+)
+TIME_WIDTH = 27  # "2026-11-02T09:00:00.000000Z"
+_TIME = re.compile(TIME_PATTERN).fullmatch
 
 
 class Clock(Protocol):
@@ -40,10 +52,39 @@ class ManualClock:
 
 def format_time(moment: datetime) -> str:
     assert moment.tzinfo is not None, "entry times are aware UTC times"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = moment.astimezone(UTC)
+    # Not strftime: its %Y writes years before 1000 in fewer than four digits.
+    text = (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond:06d}Z"
+    )
+    assert is_entry_time(text), text
+    return text
+
+
+def is_entry_time(text: str) -> bool:
+    """Whether ``text`` is an entry time: ``TIME_PATTERN``, on a day its month has.
+
+    The one reading of entry times: the decoder, the audit's shortcuts and the
+    writer all ask this (the shortcuts match ``TIME_PATTERN`` inside a larger
+    pattern and then ask ``day_exists``).
+    """
+    return _TIME(text) is not None and day_exists(text)
+
+
+def day_exists(text: str) -> bool:
+    """Whether the date of a ``TIME_PATTERN`` match is one of the calendar (proleptic
+    Gregorian): day 29, 30 or 31 only in a month that has it."""
+    day = text[8:10]
+    if day <= "28":
+        return True
+    return int(day) <= calendar.monthrange(int(text[:4]), int(text[5:7]))[1]
 
 
 def parse_time(text: str) -> datetime:
+    """The moment of an entry time; ValueError unless ``is_entry_time(text)``."""
+    if not is_entry_time(text):
+        raise ValueError(f"not an entry time: {text[:40]!r}")
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
