@@ -72,6 +72,7 @@ from ledger.model import (
     Rejection,
 )
 from ledger.note import NoteError, NoteVerifier
+from ledger.printable import is_text
 from ledger.rules import apply, apply_plain, check_state
 from ledger.shape import (
     ACCOUNT_ID_PATTERN,
@@ -254,9 +255,9 @@ def _shaped_line(data: bytes) -> tuple[str, ...]:
 
 def _texts_ok(memo: str, reference: str, meta: str) -> bool:
     """The rest of ``shape``'s text and meta checks for what the grammar matched:
-    printable text (keys, quotes and commas are), and meta keys in order, few
+    text (keys, quotes and commas are printable), and meta keys in order, few
     enough, and within META_BYTES_MAX as canonical bytes."""
-    if not (memo + reference + meta).isprintable():
+    if not is_text(memo + reference + meta):
         return False
     if not meta or meta.count('"') == 4:
         return True  # one member: in order, and far within the bounds
