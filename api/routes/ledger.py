@@ -55,7 +55,7 @@ class LedgerController(Controller):
             size=checkpoint.size,
             root_hash=b64(checkpoint.root),
             note=checkpoint.note,
-            verifier_key=rt.ledger.verifier.key_string(),
+            verifier_key=(await rt.ledger.log_verifier(community)).key_string(),
         )
 
     @get(
@@ -144,5 +144,5 @@ class ReceiptController(Controller):
             entry=entry.data.decode("utf-8"),
             receipt=receipt.encode(),
             origin=note_origin(receipt.checkpoint_note),
-            verifier_key=rt.ledger.verifier.key_string(),
+            verifier_key=(await rt.ledger.log_verifier(community)).key_string(),
         )

@@ -25,10 +25,26 @@ from ledger import verify
 from ledger.audit import Check
 from ledger.bundle import BALANCES, CHECKPOINT, CHECKPOINTS, ENTRIES, MANIFEST
 from ledger.canonical import NotCanonical, decode_entry
+from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry, EntryKind, Posting, Rejection
-from tests.support.builders import configure, correct, earn, redeem, settle, transfer
+from ledger.note import generate_signer
+from ledger.service import Ledger
+from tests.support.builders import (
+    COMMUNITY,
+    HOST,
+    a_clock,
+    a_neighbourhood,
+    accepted,
+    configure,
+    correct,
+    earn,
+    redeem,
+    settle,
+    transfer,
+)
 from tests.unit.test_audit import (
     NOVEMBER,
+    ORIGIN,
     History,
     a_history,
     audit,
@@ -383,3 +399,33 @@ def run_verifier(bundle: Path, history: History) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     status = verify.run(args, out, err)
     return status, out.getvalue(), err.getvalue()
+
+
+# Key names.
+
+
+async def test_the_ledger_signs_each_communitys_checkpoints_under_its_origin() -> None:
+    store = MemoryStore()
+    ledger = Ledger(store, generate_signer(HOST), HOST, a_clock())
+    await accepted(ledger, *a_neighbourhood())
+
+    head = (await store.head(COMMUNITY)).checkpoint
+
+    assert head is not None
+    assert head.note.split("\n")[-2].startswith(f"— {ORIGIN} ")
+    published = await ledger.log_verifier(COMMUNITY)
+    assert published.key_string().startswith(f"{ORIGIN}+")
+    await ledger.close()
+
+
+async def test_a_journal_whose_older_checkpoints_are_signed_under_the_host_verifies_clean() -> None:
+    history = await a_history(earn("org-1", "member-1", 60), earn("org-1", "member-2", 30))
+    under_host = history.signer.named(HOST)
+    lines = history.lines
+    older = [signed_head(lines[:size], under_host) for size in (3, len(lines) - 1)]
+    head = signed_head(lines, history.signer)
+
+    for key in (history.signer.named(ORIGIN), under_host):
+        report = audit(lines, older, key, head=head, claimed=history.balances)
+        assert report.findings == (), key.name
+        assert report.checkpoints_verified == 3
