@@ -1,4 +1,8 @@
-"""The journal for verifiers: signed checkpoint, canonical entries, proofs, receipts."""
+"""The journal for verifiers: signed checkpoint, canonical entries, proofs, receipts.
+
+The HTTP side of the ledger format (docs/ledger-format.md, section 14): who may
+ask for what, which sizes and ranges, and how proof hashes are encoded.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.params import QueryParameter
 
-from api.access import Action, entry_accounts, may_see_entry
+from api.access import Action, Principal, entry_accounts, may_see_entry
 from api.auth import community_of
 from api.problems import ProblemError, forbidden, invalid, not_found
-from api.routes.markers import EntryIdPath, PrincipalDep, RuntimeDep, SeqQuery, SizeQuery, route
+from api.routes.markers import EntryIdPath, PrincipalDep, RuntimeDep, route
+from api.runtime import Runtime
 from api.schemas.ledger import (
     CheckpointOut,
     ConsistencyProofOut,
@@ -20,20 +25,64 @@ from api.schemas.ledger import (
 )
 from ledger import limits
 from ledger.checkpoint import note_origin
-from ledger.model import AccountType
+from ledger.model import AccountType, Entry
 from ledger.service import ProofUnavailable
 
 NDJSON = "application/x-ndjson"
-StartQuery = Annotated[int, QueryParameter(name="start", ge=0, le=limits.TREE_SIZE_MAX)]
+
+
+def _count(name: str, description: str, *, required: bool = True) -> QueryParameter:
+    """A query parameter holding a count up to TREE_SIZE_MAX. The bounds are given to the
+    OpenAPI document again as integers: Litestar writes ge/le as floats, and 2**63 - 1
+    as a float is another number."""
+    return QueryParameter(
+        name=name,
+        ge=0,
+        le=limits.TREE_SIZE_MAX,
+        required=required,
+        description=description,
+        schema_extra={"minimum": 0, "maximum": limits.TREE_SIZE_MAX},
+    )
+
+
+StartQuery = Annotated[int, _count("start", "The seq of the first entry of the page.")]
 EndQuery = Annotated[
-    int | None, QueryParameter(name="end", ge=0, le=limits.TREE_SIZE_MAX, required=False)
+    int | None,
+    _count(
+        "end",
+        "One past the seq of the last entry wanted; at most start + 1000. Default: start + 1000.",
+        required=False,
+    ),
 ]
-FromQuery = Annotated[int, QueryParameter(name="from", ge=0, le=limits.TREE_SIZE_MAX)]
-ToQuery = Annotated[int, QueryParameter(name="to", ge=0, le=limits.TREE_SIZE_MAX)]
+SeqQuery = Annotated[int, _count("seq", "The entry's seq: 0 <= seq < size.")]
+SizeQuery = Annotated[
+    int, _count("size", "The tree size the proof is for: seq < size <= the journal's size.")
+]
+FromQuery = Annotated[
+    int, _count("from", "The older tree size: 1 <= from <= to (a proof from 0 is refused).")
+]
+ToQuery = Annotated[int, _count("to", "The newer tree size: to <= the journal's size.")]
+
+_HASHES = (
+    " Each hash is 32 bytes in standard base64 with padding (RFC 4648 section 4), in the"
+    " order RFC 9162 gives them"
+)
 
 
 def _unavailable(exc: ProofUnavailable, size: int) -> ProblemError:
     return invalid("proof_unavailable", str(exc), tree_size=size)
+
+
+async def _visible(rt: Runtime, principal: Principal, community: str, entry: Entry) -> bool:
+    """Whether ``principal`` may see ``entry``: the entry, its receipt, its proofs."""
+    if principal.sees_everything:
+        return True
+    types: dict[str, AccountType] = {}
+    for account_id in entry_accounts(entry):
+        row = await rt.store.account(community, account_id)
+        if row is not None:
+            types[account_id] = row.spec.type
+    return may_see_entry(principal, entry, types)
 
 
 class LedgerController(Controller):
@@ -43,6 +92,10 @@ class LedgerController(Controller):
     @get(
         "/checkpoint",
         summary="The newest signed checkpoint (C2SP signed note)",
+        description=(
+            "The head of the community's journal: origin, size, root hash (base64) and the"
+            " signed note, with the verifier key named for the origin. Any signed-in caller."
+        ),
         **route(Action.LEDGER_CHECKPOINT, 404),
     )
     async def checkpoint(self, rt: RuntimeDep, principal: PrincipalDep) -> CheckpointOut:
@@ -61,6 +114,12 @@ class LedgerController(Controller):
     @get(
         "/entries",
         summary="Entries start <= seq < end as canonical JSON lines (at most 1000)",
+        description=(
+            "Each line is an entry's exact canonical bytes and a newline, in seq order, for"
+            " start <= seq < min(end, the journal's size): a page shorter than asked for ends"
+            " at the journal's end, and a page past it is empty. At most ENTRY_RANGE_MAX (1000)"
+            " entries a page; more is refused with range_invalid. Auditors and administrators."
+        ),
         media_type=NDJSON,
         **route(Action.LEDGER_ENTRIES),
     )
@@ -81,7 +140,15 @@ class LedgerController(Controller):
     @get(
         "/proofs/inclusion",
         summary="RFC 6962 inclusion proof of entry seq in the tree of size",
-        **route(Action.LEDGER_INCLUSION),
+        description=(
+            "The RFC 9162 section 2.1.3 inclusion proof of entry seq in the tree of the first"
+            " size entries, for any 0 <= seq < size <= the journal's size (not only signed"
+            " sizes); anything else is proof_unavailable with the journal's size."
+            + _HASHES
+            + ": the leaf's sibling first, the root's child last. Whoever may see the entry:"
+            " a member for entries of their own accounts; auditors and administrators for all."
+        ),
+        **route(Action.LEDGER_INCLUSION, 422),
     )
     async def inclusion(
         self, rt: RuntimeDep, principal: PrincipalDep, seq: SeqQuery, size: SizeQuery
@@ -91,12 +158,23 @@ class LedgerController(Controller):
             hashes = await rt.ledger.inclusion_proof(community, seq, size)
         except ProofUnavailable as exc:
             raise _unavailable(exc, (await rt.store.head(community)).size) from None
+        if not principal.sees_everything:
+            (entry,) = await rt.store.entries(community, seq, seq + 1)
+            if not await _visible(rt, principal, community, entry):
+                raise forbidden("entry_not_visible", "This entry does not concern you.")
         return InclusionProofOut(seq=seq, size=size, hashes=[b64(h) for h in hashes])
 
     @get(
         "/proofs/consistency",
         summary="RFC 6962 consistency proof between two tree sizes",
-        **route(Action.LEDGER_CONSISTENCY),
+        description=(
+            "The RFC 9162 section 2.1.4 consistency proof that the tree of the first to"
+            " entries extends the tree of the first from entries, for 1 <= from <= to <= the"
+            " journal's size; from = to gives no hashes. A proof from 0 is refused"
+            " (proof_unavailable): every tree extends the empty one, and RFC 9162 defines no"
+            " proof for it." + _HASHES + ". Any signed-in caller."
+        ),
+        **route(Action.LEDGER_CONSISTENCY, 422),
     )
     async def consistency(
         self, rt: RuntimeDep, principal: PrincipalDep, from_size: FromQuery, to_size: ToQuery
@@ -118,6 +196,11 @@ class ReceiptController(Controller):
     @get(
         "/{entry_id:str}",
         summary="A receipt (c2sp.org/tlog-proof) for an entry",
+        description=(
+            "The entry's canonical bytes and a c2sp.org/tlog-proof receipt against the newest"
+            " signed checkpoint, with the verifier key named for the origin. Whoever may see"
+            " the entry."
+        ),
         **route(Action.RECEIPT_READ, 404),
     )
     async def read(
@@ -127,12 +210,7 @@ class ReceiptController(Controller):
         entry = await rt.store.entry_by_id(community, entry_id)
         if entry is None:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.")
-        types: dict[str, AccountType] = {}
-        for account_id in entry_accounts(entry):
-            row = await rt.store.account(community, account_id)
-            if row is not None:
-                types[account_id] = row.spec.type
-        if not may_see_entry(principal, entry, types):
+        if not await _visible(rt, principal, community, entry):
             raise forbidden("entry_not_visible", "This entry does not concern you.")
         try:
             receipt = await rt.ledger.receipt(community, entry_id)
