@@ -82,7 +82,9 @@ def _check_correction(state: LedgerState, draft: Draft) -> Rejected | None:
     if draft.corrects >= state.size or original is None:
         return reject(draft, Rejection.CORRECTED_ENTRY_NOT_FOUND, seq=draft.corrects)
     if original.kind not in CORRECTABLE_KINDS:
-        return reject(draft, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE, kind=original.kind.value)
+        return reject(
+            draft, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE, corrected_kind=original.kind.value
+        )
     remaining = remaining_minutes(state, draft.corrects)
     if not any(remaining):
         return reject(draft, Rejection.ALREADY_CORRECTED, seq=draft.corrects)

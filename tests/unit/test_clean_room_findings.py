@@ -51,6 +51,7 @@ from tests.unit.test_audit import (
     checks,
     rechain,
     signed_head,
+    the,
 )
 
 FAKE_MONTHS = (
@@ -429,3 +430,19 @@ async def test_a_journal_whose_older_checkpoints_are_signed_under_the_host_verif
         report = audit(lines, older, key, head=head, claimed=history.balances)
         assert report.findings == (), key.name
         assert report.checkpoints_verified == 3
+
+
+# The check's own numbers.
+
+
+async def test_a_finding_keeps_the_entrys_kind_beside_the_kind_of_what_it_corrects() -> None:
+    history = await a_history(earn("org-1", "member-1", 60))
+    bad = correct(0, postings=(Posting("member-1", "org-1", 5),), id="undo-open")
+    entries = forged(history, bad)
+
+    report = audit(rechain(entries), [], history.signer)
+
+    finding = the(report, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE)
+    assert finding.detail["kind"] == "correct"
+    assert finding.detail["corrected_kind"] == "open"
+    assert finding.detail["corrects"] == 0
