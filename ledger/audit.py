@@ -40,7 +40,6 @@ import base64
 import enum
 import hashlib
 import json
-import mmap
 import re
 from array import array
 from bisect import bisect_left
@@ -60,7 +59,7 @@ from ledger.canonical import (
     scan_plain,
 )
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from ledger.clock import TIME_WIDTH, day_exists
+from ledger.clock import TIME_WIDTH
 from ledger.merkle import Frontier, node_hash, range_nodes
 from ledger.model import (
     MOVING_KINDS,
@@ -84,7 +83,6 @@ from ledger.shape import (
 from ledger.state import LedgerState
 
 Number = int | str
-_ID_BIT_MASK = limits.AUDIT_ID_FILTER_BITS - 1
 Observer = Callable[[Entry, LedgerState], None]
 
 
@@ -335,7 +333,6 @@ def scan_lines(lines: list[bytes], offset: int) -> list[Run | bytes]:
             or size > limits.ENTRY_BYTES_MAX
             or number > limits.JSON_INTEGER_MAX
             or ((memo or reference or meta) and not _texts_ok(memo, reference, meta))
-            or (time[8:10] > "28" and not day_exists(time))
         ):
             if rows:
                 items.append(_run(rows, leaves, ends, begin, names))
@@ -438,6 +435,7 @@ class Audit:
         retain: Iterable[int] = (),
         observer: Observer | None = None,
         findings_max: int = limits.AUDIT_FINDINGS_MAX,
+        id_filter_bits: int = limits.AUDIT_ID_FILTER_BITS,
     ) -> None:
         self.state = LedgerState()
         self._verifier = verifier
@@ -457,9 +455,12 @@ class Audit:
         # For the id check: per line, a 64-bit hash of its id; a bitmap of hashes
         # seen, so that only hashes seen twice need looking at in the end.
         self._ids = array("q")
-        # Anonymous memory: zero pages cost nothing until touched, so a small
-        # journal's audit does not pay for clearing the whole bitmap.
-        self._seen = mmap.mmap(-1, limits.AUDIT_ID_FILTER_BITS // 8)
+        # A smaller journal may ask for a smaller bitmap (a power of two, at
+        # least 8 bits): clearing the whole one costs more than auditing a few lines.
+        assert 8 <= id_filter_bits <= limits.AUDIT_ID_FILTER_BITS
+        assert id_filter_bits & (id_filter_bits - 1) == 0, "a power of two"
+        self._id_bit_mask = id_filter_bits - 1
+        self._seen = bytearray(id_filter_bits // 8)
         self._seen_twice: set[int] = set()
         self._pending: dict[int, list[_Signed]] = {}
         self._signed_size = -1  # the size whose signed roots are in _signed_roots
@@ -850,9 +851,9 @@ class Audit:
     def _note_ids(self, fingerprints: Sequence[int]) -> None:
         """Remember ids by fingerprint; one seen before is a suspect (``duplicate_id_suspects``)."""
         self._ids.extend(fingerprints)
-        seen, twice = self._seen, self._seen_twice
+        seen, twice, bit_mask = self._seen, self._seen_twice, self._id_bit_mask
         for fingerprint in fingerprints:
-            bit = fingerprint & _ID_BIT_MASK
+            bit = fingerprint & bit_mask
             mask = 1 << (bit & 7)
             byte = seen[bit >> 3]
             if byte & mask:

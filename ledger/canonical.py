@@ -16,7 +16,7 @@ from collections.abc import Set
 from typing import Any
 
 from ledger import limits
-from ledger.clock import TIME_PATTERN, day_exists, is_entry_time
+from ledger.clock import TIME_PATTERN, is_entry_time
 from ledger.merkle import leaf_hash
 from ledger.model import (
     MOVING_KINDS,
@@ -440,7 +440,6 @@ def scan_plain(data: bytes) -> PlainFields | None:
         or number > _INT_MAX
         or (corrects is None) == (kind == "correct")
         or (corrects is not None and int(corrects) > _INT_MAX)
-        or not day_exists(time)
     ):
         return None
     pairs = read_meta(meta)

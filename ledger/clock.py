@@ -8,16 +8,22 @@ simulations can replay exactly.
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-# An entry time, read strictly: a year 0001-9999, a month 01-12, a day 01-31, an hour 00-23, a
-# minute and a second 00-59 (UTC has no leap second here: the clock never
-# tells one). Whether the day exists in its month is ``day_exists``.
+# An entry time, read strictly, as one pattern: a year 0001-9999, a day its
+# month has (29 February in leap years of the proleptic Gregorian calendar
+# only), an hour 00-23, a minute and a second 00-59 (UTC has no leap second
+# here: the clock never tells one). Days 01-28 come first: nearly every time
+# matches there without trying the rest.
+_YEAR = "(?!0000)[0-9]{4}"
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
 TIME_PATTERN = (
-    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    "(?:" + _YEAR + "-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    "|" + _YEAR + "-(?:0[13-9]|1[0-2])-(?:29|30)"
+    "|" + _YEAR + "-(?:0[13578]|1[02])-31"
+    "|(?!0000)" + _LEAP_YEAR + "-02-29)"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z"
 )
 TIME_WIDTH = 27  # "2026-11-02T09:00:00.000000Z"
@@ -63,22 +69,12 @@ def format_time(moment: datetime) -> str:
 
 
 def is_entry_time(text: str) -> bool:
-    """Whether ``text`` is an entry time: ``TIME_PATTERN``, on a day its month has.
+    """Whether ``text`` is an entry time (``TIME_PATTERN``).
 
-    The one reading of entry times: the decoder, the audit's shortcuts and the
-    writer all ask this (the shortcuts match ``TIME_PATTERN`` inside a larger
-    pattern and then ask ``day_exists``).
+    The one reading of entry times: the decoder and the writer ask this, and the
+    audit's shortcuts match ``TIME_PATTERN`` inside their larger patterns.
     """
-    return _TIME(text) is not None and day_exists(text)
-
-
-def day_exists(text: str) -> bool:
-    """Whether the date of a ``TIME_PATTERN`` match is one of the calendar (proleptic
-    Gregorian): day 29, 30 or 31 only in a month that has it."""
-    day = text[8:10]
-    if day <= "28":
-        return True
-    return int(day) <= calendar.monthrange(int(text[:4]), int(text[5:7]))[1]
+    return _TIME(text) is not None
 
 
 def parse_time(text: str) -> datetime:

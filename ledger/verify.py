@@ -126,7 +126,12 @@ def _verify(
     progress: Progress | None,
     items: Iterator[Run | bytes],
 ) -> AuditReport:
-    audit = Audit(verifier, retain=_pre_pass(bundle), observer=observer)
+    audit = Audit(
+        verifier,
+        retain=_pre_pass(bundle),
+        observer=observer,
+        id_filter_bits=id_filter_bits(bundle.entries_bytes),
+    )
     if trusted_note is not None:
         audit.checkpoint(trusted_note, "trusted", trusted=True)
     _offer_note(audit, bundle.head_note, "checkpoint", head=True)
@@ -218,6 +223,14 @@ def _offer_note(
         audit.checkpoint_unreadable(label, error.reason, head=head)
         return None
     return None if note is None else audit.checkpoint(note, label, head=head)
+
+
+def id_filter_bits(entries_bytes: int) -> int:
+    """The audit's bitmap of ids for a journal file this long: at least 64 bits for
+    each line it could hold (a line is 100 bytes or more), a power of two, at most
+    AUDIT_ID_FILTER_BITS. A small bundle need not clear a 16 MiB bitmap."""
+    wanted = max(entries_bytes // 100, 1) * 64
+    return min(1 << (wanted - 1).bit_length(), limits.AUDIT_ID_FILTER_BITS)
 
 
 def _pre_pass(bundle: Bundle) -> set[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -64,3 +64,18 @@ def test_an_entry_time_has_the_same_width_in_the_first_millennium() -> None:
     moment = datetime(999, 12, 31, 23, 59, tzinfo=UTC) + timedelta(microseconds=5)
 
     assert format_time(moment) == "0999-12-31T23:59:00.000005Z"
+
+
+def test_every_date_of_the_calendar_and_no_other_is_read_as_an_entry_time() -> None:
+    years = [1, 4, 100, 400, *range(1896, 2105), 2400, 9996, 9999]
+    for year in years:
+        for month in range(0, 14):
+            for day in range(0, 33):
+                text = f"{year:04d}-{month:02d}-{day:02d}T12:00:00.000000Z"
+                try:
+                    date(year, month, day)
+                except ValueError:
+                    real = False
+                else:
+                    real = True
+                assert is_entry_time(text) is real, text
