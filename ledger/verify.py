@@ -135,7 +135,11 @@ def _verify(
     if trusted_note is not None:
         audit.checkpoint(trusted_note, "trusted", trusted=True)
     _offer_note(audit, bundle.head_note, "checkpoint", head=True)
-    files, strays = bundle.checkpoint_files()
+    try:
+        files, strays = bundle.checkpoint_files()
+    except BundleError as error:  # more files than BUNDLE_CHECKPOINTS_MAX: none is read
+        audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/ is unusable ({error})")
+        files, strays = [], []
     for stray in strays:
         audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/{stray} is not a checkpoint file name")
     due = 0  # index of the next checkpoint file to hand over
