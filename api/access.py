@@ -123,7 +123,7 @@ MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.ACCOUNT_READ: EVERYONE,
     Action.LEDGER_CHECKPOINT: EVERYONE,
     Action.LEDGER_ENTRIES: frozenset({A, AD}),
-    Action.LEDGER_INCLUSION: frozenset({A, AD}),
+    Action.LEDGER_INCLUSION: EVERYONE,  # the route checks that the entry concerns the caller
     Action.LEDGER_CONSISTENCY: EVERYONE,
     Action.RECEIPT_READ: EVERYONE,
     # A member asks to be paid (neighbour to neighbour), shop staff at the till.

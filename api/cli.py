@@ -83,7 +83,7 @@ async def _community_create(args: argparse.Namespace) -> int:
         )
         origin = await rt.ledger.origin(row.slug)
         print(f"community {row.slug}: account {row.community_account}, origin {origin}")
-        print(f"verifier key: {rt.ledger.verifier.key_string()}")
+        print(f"verifier key: {(await rt.ledger.log_verifier(row.slug)).key_string()}")
     return EXIT_OK
 
 

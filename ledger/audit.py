@@ -59,6 +59,7 @@ from ledger.canonical import (
     scan_plain,
 )
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from ledger.clock import TIME_WIDTH
 from ledger.merkle import Frontier, node_hash, range_nodes
 from ledger.model import (
     MOVING_KINDS,
@@ -70,6 +71,7 @@ from ledger.model import (
     Rejection,
 )
 from ledger.note import NoteError, NoteVerifier
+from ledger.printable import is_text
 from ledger.rules import apply, apply_plain, check_state
 from ledger.shape import (
     ACCOUNT_ID_PATTERN,
@@ -81,7 +83,6 @@ from ledger.shape import (
 from ledger.state import LedgerState
 
 Number = int | str
-_ID_BIT_MASK = limits.AUDIT_ID_FILTER_BITS - 1
 Observer = Callable[[Entry, LedgerState], None]
 
 
@@ -225,7 +226,6 @@ _SHAPED_LINE = re.compile(_SHAPED_ENTRY).fullmatch
 _NO_ENTRY = ("",) * 14
 _MINUTES_MAX = str(limits.TRANSFER_MINUTES_MAX)
 _KINDS = {kind.value: kind for kind in MOVING_KINDS}
-TIME_WIDTH = 27  # "2026-11-02T09:00:00.000000Z": the grammar fixes the width
 
 
 def _shaped_groups(lines: list[bytes]) -> list[tuple[str, ...]]:
@@ -253,9 +253,9 @@ def _shaped_line(data: bytes) -> tuple[str, ...]:
 
 def _texts_ok(memo: str, reference: str, meta: str) -> bool:
     """The rest of ``shape``'s text and meta checks for what the grammar matched:
-    printable text (keys, quotes and commas are), and meta keys in order, few
+    text (keys, quotes and commas are printable), and meta keys in order, few
     enough, and within META_BYTES_MAX as canonical bytes."""
-    if not (memo + reference + meta).isprintable():
+    if not is_text(memo + reference + meta):
         return False
     if not meta or meta.count('"') == 4:
         return True  # one member: in order, and far within the bounds
@@ -435,6 +435,7 @@ class Audit:
         retain: Iterable[int] = (),
         observer: Observer | None = None,
         findings_max: int = limits.AUDIT_FINDINGS_MAX,
+        id_filter_bits: int = limits.AUDIT_ID_FILTER_BITS,
     ) -> None:
         self.state = LedgerState()
         self._verifier = verifier
@@ -454,7 +455,12 @@ class Audit:
         # For the id check: per line, a 64-bit hash of its id; a bitmap of hashes
         # seen, so that only hashes seen twice need looking at in the end.
         self._ids = array("q")
-        self._seen = bytearray(limits.AUDIT_ID_FILTER_BITS // 8)
+        # A smaller journal may ask for a smaller bitmap (a power of two, at
+        # least 8 bits): clearing the whole one costs more than auditing a few lines.
+        assert 8 <= id_filter_bits <= limits.AUDIT_ID_FILTER_BITS
+        assert id_filter_bits & (id_filter_bits - 1) == 0, "a power of two"
+        self._id_bit_mask = id_filter_bits - 1
+        self._seen = bytearray(id_filter_bits // 8)
         self._seen_twice: set[int] = set()
         self._pending: dict[int, list[_Signed]] = {}
         self._signed_size = -1  # the size whose signed roots are in _signed_roots
@@ -462,6 +468,7 @@ class Audit:
         self._forked: set[int] = set()
         self._good_size = 0  # the largest size whose signed root matched
         self._head: Checkpoint | None = None
+        self._head_given = False  # a head was offered, whether or not it opened
         self._verified = 0
 
     @property
@@ -501,16 +508,11 @@ class Audit:
         one the auditor kept from an earlier audit. Returns the checkpoint, or
         None when it does not verify with the auditor's key.
         """
+        self._head_given = self._head_given or head
         try:
             checkpoint = open_checkpoint(note, self._verifier)
         except (NoteError, CheckpointError) as error:
-            self.add(
-                None,
-                Check.CHECKPOINT_INVALID,
-                f"checkpoint {label} does not verify with the given key ({error.reason})",
-                checkpoint=label,
-                reason=error.reason,
-            )
+            self.checkpoint_unreadable(label, error.reason)
             return None
         self._verified += 1
         if self._origin is None:
@@ -541,6 +543,17 @@ class Audit:
         else:
             self._pending.setdefault(checkpoint.size, []).append(signed)
         return checkpoint
+
+    def checkpoint_unreadable(self, label: str, reason: str, *, head: bool = False) -> None:
+        """A checkpoint that does not open: ``checkpoint_invalid`` with the reason."""
+        self._head_given = self._head_given or head
+        self.add(
+            None,
+            Check.CHECKPOINT_INVALID,
+            f"checkpoint {label} does not verify with the given key ({reason})",
+            checkpoint=label,
+            reason=reason,
+        )
 
     def _resolve(self, size: int, signed: list[_Signed]) -> None:
         root = self._frontier.root()
@@ -838,9 +851,9 @@ class Audit:
     def _note_ids(self, fingerprints: Sequence[int]) -> None:
         """Remember ids by fingerprint; one seen before is a suspect (``duplicate_id_suspects``)."""
         self._ids.extend(fingerprints)
-        seen, twice = self._seen, self._seen_twice
+        seen, twice, bit_mask = self._seen, self._seen_twice, self._id_bit_mask
         for fingerprint in fingerprints:
-            bit = fingerprint & _ID_BIT_MASK
+            bit = fingerprint & bit_mask
             mask = 1 << (bit & 7)
             byte = seen[bit >> 3]
             if byte & mask:
@@ -937,7 +950,8 @@ class Audit:
         self._pending.clear()
         head = self._head
         if head is None:
-            if size:
+            # A head that does not open is named once, as checkpoint_invalid.
+            if size and not self._head_given:
                 self.add(None, Check.NO_CHECKPOINT, "no checkpoint signs the journal's head")
         elif head.size < size:
             self.add(

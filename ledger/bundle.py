@@ -182,9 +182,10 @@ class Bundle:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise BundleError("not_a_bundle", f"{self.directory} is not a directory")
-        for name in (ENTRIES, CHECKPOINT):
-            if not (self.directory / name).is_file():
-                raise BundleError("missing_file", name)
+        # Without its journal a directory is no bundle at all. Every other file
+        # missing or malformed is a finding of the verifier, not an error here.
+        if not (self.directory / ENTRIES).is_file():
+            raise BundleError("missing_file", ENTRIES)
         # Set while reading entries when the last line has no newline.
         self.unterminated_last_line = False
 
@@ -213,8 +214,12 @@ class Bundle:
                     pass
                 yield line[:bound]
 
-    def head_note(self) -> str:
-        return _read_text(self.directory / CHECKPOINT, limits.NOTE_BYTES_MAX)
+    def head_note(self) -> str | None:
+        """The head checkpoint's note, or None when the bundle has none."""
+        path = self.directory / CHECKPOINT
+        if not path.is_file():
+            return None
+        return _read_text(path, limits.NOTE_BYTES_MAX)
 
     def checkpoint_files(self) -> tuple[list[CheckpointFile], list[str]]:
         """The checkpoint files by size, and the names in checkpoints/ that are not one."""
@@ -285,5 +290,5 @@ def _read_json(path: Path) -> Any:
     data = _read_bytes(path, limits.BUNDLE_JSON_BYTES_MAX)
     try:
         return json.loads(data)
-    except ValueError as error:
-        raise BundleError("malformed_json", f"{path.name}: {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise BundleError("malformed_json", f"{path.name}: {str(error)[:200]}") from None

@@ -16,6 +16,7 @@ from collections.abc import Set
 from typing import Any
 
 from ledger import limits
+from ledger.clock import TIME_PATTERN, is_entry_time
 from ledger.merkle import leaf_hash
 from ledger.model import (
     MOVING_KINDS,
@@ -253,13 +254,11 @@ def _entry_from_object(obj: dict[str, Any], data: bytes) -> Entry:
     )
 
 
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-
-
 def _check_time(time: str) -> None:
-    # Fixed width, so that string order is time order and time[:7] is the month.
-    if not _TIME.fullmatch(time):
-        raise NotCanonical("bad_time", time)
+    # Fixed width, so that string order is time order and time[:7] is the month;
+    # and a real moment, so that no month of the journal is made up.
+    if not is_entry_time(time):
+        raise NotCanonical("time_invalid", time[:40])
 
 
 def _str(value: Any) -> str:
@@ -388,7 +387,7 @@ def common_entry_grammar(
         + r',"prev":"([0-9a-f]{64})"'
         + r',"reference":' + string(reference)
         + r',"seq":(' + _COUNT + ")"
-        + r',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
+        + r',"time":"(' + TIME_PATTERN + ')"'
         + r',"v":1\}'
     )  # fmt: skip
 

@@ -6,8 +6,11 @@ by opaque non-empty extension lines. We never write extension lines; we accept
 and ignore them when reading, as the spec requires.
 
 A community's log has the origin ``<host>/<community slug>``, for example
-``buurtmunt.example/demo``. The spec says the log's key name SHOULD match the
-origin; nothing here enforces which key name signs which origin.
+``buurtmunt.example/demo``, and its checkpoints are signed under a key name
+equal to the origin, as the spec asks. One Ed25519 key serves every community
+of a deployment, under each community's name. Journals begun before keys were
+named for their log carry checkpoints signed under the host's name: the same
+public key under the origin's host still opens them (``log_verifiers``).
 """
 
 from __future__ import annotations
@@ -107,6 +110,21 @@ def origin_for(host: str, community: str) -> str:
     return f"{host}/{community}"
 
 
+def log_verifiers(verifier: NoteVerifier, origin: str) -> tuple[NoteVerifier, ...]:
+    """The names under which ``verifier``'s key opens a checkpoint of ``origin``.
+
+    A key named for the origin or for the origin's host (the part before its
+    last '/') opens signatures under either name: the origin's (how the ledger
+    signs) and the host's (how it signed before keys were named for their log).
+    Any other key is used as it is.
+    """
+    host = origin.rpartition("/")[0]
+    names = [name for name in (origin, host) if name and is_valid_key_name(name)]
+    if verifier.name not in names:
+        return (verifier,)
+    return tuple(verifier.named(name) for name in names)
+
+
 def note_origin(note: str) -> str:
     """The origin a signed checkpoint names: its first line."""
     return note.split("\n", 1)[0]
@@ -143,7 +161,8 @@ def open_checkpoint(
     for a bad body, or when ``expected_origin`` is given and differs (a key
     may sign for several logs; only the origin says which log this is).
     """
-    checkpoint = parse_checkpoint_body(open_note(note, (verifier,)).text)
+    origin = note_origin(note)
+    checkpoint = parse_checkpoint_body(open_note(note, log_verifiers(verifier, origin)).text)
     if expected_origin is not None and checkpoint.origin != expected_origin:
         raise CheckpointError("origin_mismatch")
     return checkpoint

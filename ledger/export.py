@@ -17,7 +17,7 @@ from pathlib import Path
 from ledger import limits
 from ledger.audit import b64
 from ledger.bundle import BundleWriter, Manifest
-from ledger.checkpoint import open_checkpoint
+from ledger.checkpoint import log_verifiers, open_checkpoint
 from ledger.clock import Clock, SystemClock, format_time
 from ledger.note import NoteVerifier
 from ledger.store import Store, StoredCheckpoint
@@ -89,7 +89,7 @@ async def export_bundle(
         writer.commit(
             manifest=manifest,
             head_note=head.note,
-            verifier_key=verifier.key_string(),
+            verifier_key=log_verifiers(verifier, signed.origin)[0].key_string(),
             balances=balances,
         )
     return Exported(

@@ -171,6 +171,10 @@ class NoteVerifier:
         encoded = base64.b64encode(bytes([ALGORITHM_ED25519]) + self.public_key)
         return f"{self.name}+{self.key_id:08x}+{encoded.decode('ascii')}"
 
+    def named(self, name: str) -> NoteVerifier:
+        """The same public key under another name (and so another key id)."""
+        return self if name == self.name else NoteVerifier(name, self.public_key)
+
     def verify(self, msg: bytes, sig: bytes) -> bool:
         """Whether ``sig`` (without the key id prefix) signs ``msg``."""
         if len(sig) != ED25519_SIGNATURE_BYTES:
@@ -221,6 +225,10 @@ class NoteSigner:
 
     def verifier(self) -> NoteVerifier:
         return NoteVerifier(self.name, self.private_key.public_key().public_bytes_raw())
+
+    def named(self, name: str) -> NoteSigner:
+        """The same private key under another name (and so another key id)."""
+        return self if name == self.name else NoteSigner(name, self.private_key)
 
     def sign(self, text: str) -> str:
         """The whole signed note: ``text``, a blank line, one signature line.

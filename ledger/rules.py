@@ -82,7 +82,9 @@ def _check_correction(state: LedgerState, draft: Draft) -> Rejected | None:
     if draft.corrects >= state.size or original is None:
         return reject(draft, Rejection.CORRECTED_ENTRY_NOT_FOUND, seq=draft.corrects)
     if original.kind not in CORRECTABLE_KINDS:
-        return reject(draft, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE, kind=original.kind.value)
+        return reject(
+            draft, Rejection.CORRECTED_ENTRY_NOT_CORRECTABLE, corrected_kind=original.kind.value
+        )
     remaining = remaining_minutes(state, draft.corrects)
     if not any(remaining):
         return reject(draft, Rejection.ALREADY_CORRECTED, seq=draft.corrects)
@@ -92,6 +94,13 @@ def _check_correction(state: LedgerState, draft: Draft) -> Rejected | None:
         for mine, orig in zip(draft.postings, theirs, strict=True)
     ):
         return reject(draft, Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL)
+    # The original's accounts exist when the ledger wrote it; in a forged
+    # journal the original itself may name an account never opened.
+    for mine in draft.postings:
+        if mine.payer not in state.accounts:
+            return reject(draft, Rejection.PAYER_NOT_FOUND)
+        if mine.payee not in state.accounts:
+            return reject(draft, Rejection.PAYEE_NOT_FOUND)
     for mine, orig, left in zip(draft.postings, theirs, remaining, strict=True):
         if mine.amount_minutes > left:
             return reject(

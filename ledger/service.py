@@ -40,7 +40,13 @@ class Ledger:
 
     @property
     def verifier(self) -> NoteVerifier:
+        """The deployment's public key under the signing key file's name."""
         return self.signer.verifier()
+
+    async def log_verifier(self, community: str) -> NoteVerifier:
+        """The public key as ``community``'s log signs with it: named for the log's origin.
+        Its key string is the one to publish for the community's auditors."""
+        return self.verifier.named(await self.origin(community))
 
     async def origin(self, community: str) -> str:
         """The journal's origin: that of its first checkpoint, which it keeps for life."""

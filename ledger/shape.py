@@ -20,6 +20,7 @@ from ledger.model import (
     Rejected,
     Rejection,
 )
+from ledger.printable import is_text
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 ACCOUNT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -28,17 +29,6 @@ META_KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 def reject(draft: Draft, code: Rejection, **numbers: int | str) -> Rejected:
     return Rejected(id=draft.id, code=code, numbers=tuple(numbers.items()))
-
-
-def _text_ok(text: str) -> bool:
-    # No lone surrogates (not encodable as UTF-8) and no control characters.
-    # ASCII text holds no surrogate, and isascii() costs nothing: skip encoding it.
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    return text.isprintable()
 
 
 def check_shape(draft: Draft) -> Rejected | None:
@@ -71,7 +61,7 @@ def check_shape_in_order(draft: Draft) -> Rejected | None:
         return reject(
             draft, Rejection.REFERENCE_TOO_LONG, reference_length_max=limits.REFERENCE_LENGTH_MAX
         )
-    if (draft.memo or draft.reference) and not (_text_ok(draft.memo) and _text_ok(draft.reference)):
+    if (draft.memo or draft.reference) and not (is_text(draft.memo) and is_text(draft.reference)):
         return reject(draft, Rejection.TEXT_INVALID)
     if not _meta_ok(draft.meta):
         return reject(draft, Rejection.META_INVALID)
@@ -113,7 +103,7 @@ def plain_shape_ok(
         and _account_id_ok(actor)
         and len(memo) <= limits.MEMO_LENGTH_MAX
         and len(reference) <= limits.REFERENCE_LENGTH_MAX
-        and (not (memo or reference) or (_text_ok(memo) and _text_ok(reference)))
+        and (not (memo or reference) or (is_text(memo) and is_text(reference)))
         and (not meta or _meta_ok(meta))
         and (corrects is None) == (kind is not EntryKind.CORRECT)
         and (corrects is None or _is_json_count(corrects))
@@ -168,7 +158,7 @@ def _meta_ok(meta: Meta) -> bool:
         elif (
             not isinstance(value, str)
             or len(value) > limits.META_VALUE_LENGTH_MAX
-            or not _text_ok(value)
+            or not is_text(value)
         ):
             return False
         else:

@@ -16,12 +16,13 @@ usage error or input that cannot be read at all.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
@@ -38,7 +39,7 @@ from ledger.audit import (
     scan_lines,
 )
 from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
-from ledger.checkpoint import CheckpointError
+from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.note import NoteError, NoteVerifier
 
 if TYPE_CHECKING:
@@ -125,11 +126,20 @@ def _verify(
     progress: Progress | None,
     items: Iterator[Run | bytes],
 ) -> AuditReport:
-    audit = Audit(verifier, retain=_pre_pass(bundle), observer=observer)
+    audit = Audit(
+        verifier,
+        retain=_pre_pass(bundle),
+        observer=observer,
+        id_filter_bits=id_filter_bits(bundle.entries_bytes),
+    )
     if trusted_note is not None:
         audit.checkpoint(trusted_note, "trusted", trusted=True)
-    audit.checkpoint(bundle.head_note(), "checkpoint", head=True)
-    files, strays = bundle.checkpoint_files()
+    _offer_note(audit, bundle.head_note, "checkpoint", head=True)
+    try:
+        files, strays = bundle.checkpoint_files()
+    except BundleError as error:  # more files than BUNDLE_CHECKPOINTS_MAX: none is read
+        audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/ is unusable ({error})")
+        files, strays = [], []
     for stray in strays:
         audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/{stray} is not a checkpoint file name")
     due = 0  # index of the next checkpoint file to hand over
@@ -139,7 +149,9 @@ def _verify(
         nonlocal due
         while due < len(files) and files[due].size <= up_to:
             name = files[due].name
-            checkpoint = audit.checkpoint(bundle.read_checkpoint(name), f"checkpoints/{name}")
+            checkpoint = _offer_note(
+                audit, functools.partial(bundle.read_checkpoint, name), f"checkpoints/{name}"
+            )
             if checkpoint is not None and checkpoint.size != files[due].size:
                 audit.add(
                     None,
@@ -187,15 +199,42 @@ def _verify(
         )
     _confirm_ids(audit, bundle)
     _check_manifest(audit, bundle)
-    claimed = bundle.balances()
+    try:
+        claimed = bundle.balances()
+    except BundleError as error:
+        audit.add(None, Check.BUNDLE_FORMAT, f"balances.json is unusable ({error})")
+        claimed = None
+    else:
+        if claimed is None:
+            audit.add(None, Check.BUNDLE_FORMAT, "balances.json is missing")
     if claimed is None:
-        audit.add(None, Check.BUNDLE_FORMAT, "balances.json is missing")
         report = audit.finish()
     else:
         report = audit.finish(claimed_balances=claimed[1], claimed_size=claimed[0])
     if progress is not None:
         progress.done()
     return report
+
+
+def _offer_note(
+    audit: Audit, read: Callable[[], str | None], label: str, *, head: bool = False
+) -> Checkpoint | None:
+    """Give the audit the checkpoint note ``read`` returns; a file that cannot be read as
+    a note (too large, not UTF-8) is a checkpoint that does not open. None read: no note."""
+    try:
+        note = read()
+    except BundleError as error:
+        audit.checkpoint_unreadable(label, error.reason, head=head)
+        return None
+    return None if note is None else audit.checkpoint(note, label, head=head)
+
+
+def id_filter_bits(entries_bytes: int) -> int:
+    """The audit's bitmap of ids for a journal file this long: at least 64 bits for
+    each line it could hold (a line is 100 bytes or more), a power of two, at most
+    AUDIT_ID_FILTER_BITS. A small bundle need not clear a 16 MiB bitmap."""
+    wanted = max(entries_bytes // 100, 1) * 64
+    return min(1 << (wanted - 1).bit_length(), limits.AUDIT_ID_FILTER_BITS)
 
 
 def _pre_pass(bundle: Bundle) -> set[int]:
@@ -413,7 +452,11 @@ def _confirm_ids(audit: Audit, bundle: Bundle) -> None:
 
 def _check_manifest(audit: Audit, bundle: Bundle) -> None:
     """Compare the manifest's claims, which nobody signed, with the verified log."""
-    manifest = bundle.manifest()
+    try:
+        manifest = bundle.manifest()
+    except BundleError as error:
+        audit.add(None, Check.BUNDLE_FORMAT, f"manifest.json is unusable ({error})")
+        return
     if manifest is None:
         audit.add(None, Check.BUNDLE_FORMAT, "manifest.json is missing")
         return
@@ -514,7 +557,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.trusted:
             trusted = Path(args.trusted).read_text(encoding="utf-8")
         bundle = Bundle(args.bundle)
-        shipped = bundle.verifier_key()
+        try:
+            shipped = bundle.verifier_key()
+        except BundleError:
+            shipped = ""  # informational only, and unreadable: say it differs
         if shipped is not None and shipped != verifier.key_string():
             err.write("note: the bundle's verifier.key differs from --key; only --key counts\n")
         progress = Progress(bundle.entries_bytes, err, "verifying")

@@ -487,6 +487,8 @@ class Writer:
         # A journal keeps the origin of its first checkpoint for life, even if
         # the deployment's public address changes: verifiers pin it.
         origin = self._origin if head.checkpoint is None else note_origin(head.checkpoint.note)
+        if self._signer.name != origin:  # a log's key is named for its origin (C2SP)
+            self._signer = self._signer.named(origin)
         note = sign_checkpoint(Checkpoint(origin, size, root), self._signer)
         return StoredCheckpoint(size=size, root=root, note=note)
 

@@ -34,7 +34,7 @@ async def community_out(rt: Runtime, row: CommunityRow) -> CommunityOut:
         members_may_transfer=settings.members_may_transfer,
         member_earning_cap_minutes_per_month=settings.member_earning_cap_minutes_per_month,
         origin=await rt.ledger.origin(row.slug),
-        verifier_key=rt.ledger.verifier.key_string(),
+        verifier_key=(await rt.ledger.log_verifier(row.slug)).key_string(),
         offline_payment_minutes_max=row.offline_payment_minutes_max,
         offline_day_minutes_max=row.offline_day_minutes_max,
     )

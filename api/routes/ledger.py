@@ -1,5 +1,8 @@
 """The journal for verifiers: signed checkpoint, canonical entries, proofs, receipts.
 
+The HTTP side of the ledger format (docs/ledger-format.md, section 14): who may
+ask for what, which sizes and ranges, and how proof hashes are encoded.
+
 All of it may come from the read replica (``api.replica``): send the largest
 tree size seen as ``Buurtmunt-Seen-Size`` and no answer is older than that.
 """
@@ -11,17 +14,11 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.params import QueryParameter
 
-from api.access import Action, entry_accounts, may_see_entry
+from api.access import Action, Principal, entry_accounts, may_see_entry
 from api.auth import community_of
 from api.problems import ProblemError, forbidden, invalid, not_found
-from api.routes.markers import (
-    EntryIdPath,
-    PrincipalDep,
-    ReadsDep,
-    SeqQuery,
-    SizeQuery,
-    route,
-)
+from api.replica import ReadView
+from api.routes.markers import EntryIdPath, PrincipalDep, ReadsDep, route
 from api.schemas.ledger import (
     CheckpointOut,
     ConsistencyProofOut,
@@ -31,20 +28,64 @@ from api.schemas.ledger import (
 )
 from ledger import limits
 from ledger.checkpoint import note_origin
-from ledger.model import AccountType
+from ledger.model import AccountType, Entry
 from ledger.service import ProofUnavailable
 
 NDJSON = "application/x-ndjson"
-StartQuery = Annotated[int, QueryParameter(name="start", ge=0, le=limits.TREE_SIZE_MAX)]
+
+
+def _count(name: str, description: str, *, required: bool = True) -> QueryParameter:
+    """A query parameter holding a count up to TREE_SIZE_MAX. The bounds are given to the
+    OpenAPI document again as integers: Litestar writes ge/le as floats, and 2**63 - 1
+    as a float is another number."""
+    return QueryParameter(
+        name=name,
+        ge=0,
+        le=limits.TREE_SIZE_MAX,
+        required=required,
+        description=description,
+        schema_extra={"minimum": 0, "maximum": limits.TREE_SIZE_MAX},
+    )
+
+
+StartQuery = Annotated[int, _count("start", "The seq of the first entry of the page.")]
 EndQuery = Annotated[
-    int | None, QueryParameter(name="end", ge=0, le=limits.TREE_SIZE_MAX, required=False)
+    int | None,
+    _count(
+        "end",
+        "One past the seq of the last entry wanted; at most start + 1000. Default: start + 1000.",
+        required=False,
+    ),
 ]
-FromQuery = Annotated[int, QueryParameter(name="from", ge=0, le=limits.TREE_SIZE_MAX)]
-ToQuery = Annotated[int, QueryParameter(name="to", ge=0, le=limits.TREE_SIZE_MAX)]
+SeqQuery = Annotated[int, _count("seq", "The entry's seq: 0 <= seq < size.")]
+SizeQuery = Annotated[
+    int, _count("size", "The tree size the proof is for: seq < size <= the journal's size.")
+]
+FromQuery = Annotated[
+    int, _count("from", "The older tree size: 1 <= from <= to (a proof from 0 is refused).")
+]
+ToQuery = Annotated[int, _count("to", "The newer tree size: to <= the journal's size.")]
+
+_HASHES = (
+    " Each hash is 32 bytes in standard base64 with padding (RFC 4648 section 4), in the"
+    " order RFC 9162 gives them"
+)
 
 
 def _unavailable(exc: ProofUnavailable, size: int) -> ProblemError:
     return invalid("proof_unavailable", str(exc), tree_size=size)
+
+
+async def _visible(reads: ReadView, principal: Principal, community: str, entry: Entry) -> bool:
+    """Whether ``principal`` may see ``entry``: the entry, its receipt, its proofs."""
+    if principal.sees_everything:
+        return True
+    types: dict[str, AccountType] = {}
+    for account_id in entry_accounts(entry):
+        row = await reads.store.account(community, account_id)
+        if row is not None:
+            types[account_id] = row.spec.type
+    return may_see_entry(principal, entry, types)
 
 
 class LedgerController(Controller):
@@ -54,6 +95,10 @@ class LedgerController(Controller):
     @get(
         "/checkpoint",
         summary="The newest signed checkpoint (C2SP signed note)",
+        description=(
+            "The head of the community's journal: origin, size, root hash (base64) and the"
+            " signed note, with the verifier key named for the origin. Any signed-in caller."
+        ),
         **route(Action.LEDGER_CHECKPOINT, 404),
     )
     async def checkpoint(self, reads: ReadsDep, principal: PrincipalDep) -> CheckpointOut:
@@ -66,12 +111,18 @@ class LedgerController(Controller):
             size=checkpoint.size,
             root_hash=b64(checkpoint.root),
             note=checkpoint.note,
-            verifier_key=reads.ledger.verifier.key_string(),
+            verifier_key=(await reads.ledger.log_verifier(community)).key_string(),
         )
 
     @get(
         "/entries",
         summary="Entries start <= seq < end as canonical JSON lines (at most 1000)",
+        description=(
+            "Each line is an entry's exact canonical bytes and a newline, in seq order, for"
+            " start <= seq < min(end, the journal's size): a page shorter than asked for ends"
+            " at the journal's end, and a page past it is empty. At most ENTRY_RANGE_MAX (1000)"
+            " entries a page; more is refused with range_invalid. Auditors and administrators."
+        ),
         media_type=NDJSON,
         **route(Action.LEDGER_ENTRIES),
     )
@@ -92,7 +143,15 @@ class LedgerController(Controller):
     @get(
         "/proofs/inclusion",
         summary="RFC 6962 inclusion proof of entry seq in the tree of size",
-        **route(Action.LEDGER_INCLUSION),
+        description=(
+            "The RFC 9162 section 2.1.3 inclusion proof of entry seq in the tree of the first"
+            " size entries, for any 0 <= seq < size <= the journal's size (not only signed"
+            " sizes); anything else is proof_unavailable with the journal's size."
+            + _HASHES
+            + ": the leaf's sibling first, the root's child last. Whoever may see the entry:"
+            " a member for entries of their own accounts; auditors and administrators for all."
+        ),
+        **route(Action.LEDGER_INCLUSION, 422),
     )
     async def inclusion(
         self, reads: ReadsDep, principal: PrincipalDep, seq: SeqQuery, size: SizeQuery
@@ -102,12 +161,23 @@ class LedgerController(Controller):
             hashes = await reads.ledger.inclusion_proof(community, seq, size)
         except ProofUnavailable as exc:
             raise _unavailable(exc, (await reads.store.head(community)).size) from None
+        if not principal.sees_everything:
+            (entry,) = await reads.store.entries(community, seq, seq + 1)
+            if not await _visible(reads, principal, community, entry):
+                raise forbidden("entry_not_visible", "This entry does not concern you.")
         return InclusionProofOut(seq=seq, size=size, hashes=[b64(h) for h in hashes])
 
     @get(
         "/proofs/consistency",
         summary="RFC 6962 consistency proof between two tree sizes",
-        **route(Action.LEDGER_CONSISTENCY),
+        description=(
+            "The RFC 9162 section 2.1.4 consistency proof that the tree of the first to"
+            " entries extends the tree of the first from entries, for 1 <= from <= to <= the"
+            " journal's size; from = to gives no hashes. A proof from 0 is refused"
+            " (proof_unavailable): every tree extends the empty one, and RFC 9162 defines no"
+            " proof for it." + _HASHES + ". Any signed-in caller."
+        ),
+        **route(Action.LEDGER_CONSISTENCY, 422),
     )
     async def consistency(
         self, reads: ReadsDep, principal: PrincipalDep, from_size: FromQuery, to_size: ToQuery
@@ -129,6 +199,11 @@ class ReceiptController(Controller):
     @get(
         "/{entry_id:str}",
         summary="A receipt (c2sp.org/tlog-proof) for an entry",
+        description=(
+            "The entry's canonical bytes and a c2sp.org/tlog-proof receipt against the newest"
+            " signed checkpoint, with the verifier key named for the origin. Whoever may see"
+            " the entry."
+        ),
         **route(Action.RECEIPT_READ, 404),
     )
     async def read(
@@ -138,12 +213,7 @@ class ReceiptController(Controller):
         entry = await reads.store.entry_by_id(community, entry_id)
         if entry is None:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.")
-        types: dict[str, AccountType] = {}
-        for account_id in entry_accounts(entry):
-            row = await reads.store.account(community, account_id)
-            if row is not None:
-                types[account_id] = row.spec.type
-        if not may_see_entry(principal, entry, types):
+        if not await _visible(reads, principal, community, entry):
             raise forbidden("entry_not_visible", "This entry does not concern you.")
         try:
             receipt = await reads.ledger.receipt(community, entry_id)
@@ -155,5 +225,5 @@ class ReceiptController(Controller):
             entry=entry.data.decode("utf-8"),
             receipt=receipt.encode(),
             origin=note_origin(receipt.checkpoint_note),
-            verifier_key=reads.ledger.verifier.key_string(),
+            verifier_key=(await reads.ledger.log_verifier(community)).key_string(),
         )

@@ -61,8 +61,6 @@ LimitQuery = Annotated[
     QueryParameter(name="limit", ge=1, le=limits.PAGE_SIZE_MAX, description="Items per page."),
 ]
 ListLimitQuery = Annotated[int, QueryParameter(name="limit", ge=1, le=api_limits.LIST_SIZE_MAX)]
-SeqQuery = Annotated[int, QueryParameter(ge=0, le=limits.TREE_SIZE_MAX)]
-SizeQuery = Annotated[int, QueryParameter(ge=0, le=limits.TREE_SIZE_MAX)]
 
 
 def route(

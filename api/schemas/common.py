@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from api import limits as api_limits
 from ledger import limits
+from ledger.printable import is_text
 from ledger.shape import ACCOUNT_ID_PATTERN, ID_PATTERN
 
 AccountId = Annotated[
@@ -45,12 +46,9 @@ Label = Annotated[str, Meta(max_length=api_limits.LABEL_LENGTH_MAX)]
 
 
 def text_ok(text: str) -> bool:
-    """Printable Unicode that encodes as UTF-8 (no control characters, no lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return text.isprintable()
+    """Text as the journal allows it (``ledger.printable``): printable in a fixed
+    Unicode version, so no control characters and no lone surrogates."""
+    return is_text(text)
 
 
 def rfc3339(unix_seconds: int | None) -> str | None:

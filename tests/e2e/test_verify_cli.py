@@ -10,17 +10,20 @@ import argparse
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from api.audit_commands import register
+from ledger.canonical import decode_entry
 from ledger.export import export_bundle
 from ledger.memory import MemoryStore
+from ledger.model import Draft, Entry, EntryKind, Posting
 from ledger.note import NoteSigner, generate_signer
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
@@ -36,6 +39,7 @@ from tests.support.builders import (
     redeem,
     transfer,
 )
+from tests.unit.test_audit import rechain, signed_head
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -241,6 +245,60 @@ def test_a_terminal_gets_a_progress_bar_on_stderr(exported: Exported) -> None:
 
     assert done.returncode == 0
     assert b"\rverifying [" in shown and b"entries" in shown
+
+
+def re_signed(exported: Exported, change: Callable[[list[Entry]], list[Entry]]) -> None:
+    """Rewrite the bundle's journal by ``change``, re-chained and signed with the log's key:
+    what an operator holding the key can do. The old checkpoint files go."""
+    entries = exported.bundle / "entries.jsonl"
+    lines = rechain(change([decode_entry(line) for line in entries.read_bytes().splitlines()]))
+    entries.write_bytes(b"".join(line + b"\n" for line in lines))
+    shutil.rmtree(exported.bundle / "checkpoints")
+    (exported.bundle / "checkpoint").write_text(signed_head(lines, exported.signer))
+
+
+def test_a_re_signed_journal_with_months_that_do_not_exist_exits_1(exported: Exported) -> None:
+    def fake_months(entries: list[Entry]) -> list[Entry]:
+        return [
+            replace(e, time="2026-13-01T09:00:00.000000Z") if e.seq >= 5 else e for e in entries
+        ]
+
+    re_signed(exported, fake_months)
+
+    done = run_verify(str(exported.bundle), "--key", exported.key)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "seq 5: not_canonical:" in done.stdout
+    assert "reason=time_invalid" in done.stdout
+
+
+def test_a_correction_of_an_entry_from_an_account_never_opened_exits_1_with_findings(
+    exported: Exported,
+) -> None:
+    def ghost(entries: list[Entry]) -> list[Entry]:
+        last = entries[-1]
+        earn = Draft("ghost-earn", EntryKind.EARN, "c", (Posting("org-ghost", "member-1", 60),))
+        undo = Draft(
+            "ghost-undo",
+            EntryKind.CORRECT,
+            "a",
+            (Posting("member-1", "org-ghost", 60),),
+            corrects=last.seq + 1,
+        )
+        return [
+            *entries,
+            replace(last, seq=last.seq + 1, draft=earn),
+            replace(last, seq=last.seq + 2, draft=undo),
+        ]
+
+    re_signed(exported, ghost)
+
+    done = run_verify(str(exported.bundle), "--key", exported.key)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "seq 8: payer_not_found:" in done.stdout
+    assert "seq 9: payee_not_found:" in done.stdout
+    assert done.stderr == ""
 
 
 # The buurtmunt subcommands.

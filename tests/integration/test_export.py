@@ -113,7 +113,7 @@ async def test_the_manifest_and_key_name_the_community_origin_size_and_root(
     assert (manifest["size"], manifest["root"]) == (head.size, b64(head.root))
     assert manifest["root"] == b64(done.root)
     key = (tmp_path / "b" / "verifier.key").read_text().strip()
-    assert key == ledger.verifier.key_string()
+    assert key == ledger.verifier.named(f"{HOST}/{COMMUNITY}").key_string()
 
 
 async def test_the_exported_bundle_verifies_clean(

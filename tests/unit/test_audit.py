@@ -145,7 +145,12 @@ def audit(
     """
     reports = []
     for in_runs in (False, True):
-        run = Audit(signer.verifier(), retain=correction_targets(lines), findings_max=findings_max)
+        run = Audit(
+            signer.verifier(),
+            retain=correction_targets(lines),
+            findings_max=findings_max,
+            id_filter_bits=SMALL_ID_FILTER_BITS,
+        )
         if trusted is not None:
             run.checkpoint(trusted, "trusted", trusted=True)
         run.checkpoint(head or signed_head(lines, signer), "checkpoint", head=True)
@@ -162,6 +167,10 @@ def audit(
         reports.append(run.finish(claimed_balances=claimed, claimed_size=claimed_size))
     assert reports[0] == reports[1]
     return reports[0]
+
+
+# Histories here are short: a small bitmap of ids, which costs nothing to clear.
+SMALL_ID_FILTER_BITS = 2**16
 
 
 def feed_in_runs(run: Audit, lines: Sequence[bytes]) -> None:
@@ -907,3 +916,18 @@ def test_a_runs_tree_appends_any_part_of_it_as_its_leaves_would(
         _append_node(other, level, levels[level][begin : begin + 32])
 
     assert (other.size, other.hashes) == (one.size, one.hashes)
+
+
+@pytest.mark.parametrize("bits", [8, SMALL_ID_FILTER_BITS, limits.AUDIT_ID_FILTER_BITS])
+async def test_a_bitmap_of_ids_of_any_size_finds_exactly_the_reused_ids(bits: int) -> None:
+    history = await a_busy_history()
+    entries = list(history.entries)
+    entries[8] = with_draft(entries[8], id=entries[6].id)
+    lines = rechain(entries)
+    run = Audit(history.signer.verifier(), id_filter_bits=bits)
+
+    for line in lines:
+        run.feed(line)
+    run.confirm_duplicate_ids({s: lines[s] for s in run.duplicate_id_suspects()})
+
+    assert [(f.seq, f.check) for f in run.findings] == [(8, Check.DUPLICATE_ID)]

@@ -231,3 +231,44 @@ def test_a_validly_signed_note_that_is_not_a_checkpoint_is_refused() -> None:
 def test_a_checkpoint_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match=r"^invalid_tree_size"):
         parse_checkpoint_body(f"o\n01\n{ROOT_B64}\n")
+
+
+# Key names: a log's key is named for its origin; older journals were signed under the host.
+
+HOST_NAME = "buurtmunt.example"
+ORIGIN = f"{HOST_NAME}/demo"
+
+
+def test_a_checkpoint_signed_under_the_host_name_opens_with_the_origin_named_key() -> None:
+    signer = generate_signer(HOST_NAME)
+    old_note = sign_checkpoint(a_checkpoint(origin=ORIGIN), signer)
+
+    opened = open_checkpoint(old_note, signer.verifier().named(ORIGIN))
+
+    assert opened == a_checkpoint(origin=ORIGIN)
+
+
+def test_a_checkpoint_signed_under_the_origin_opens_with_the_old_host_named_key() -> None:
+    signer = generate_signer(HOST_NAME)
+    new_note = sign_checkpoint(a_checkpoint(origin=ORIGIN), signer.named(ORIGIN))
+
+    assert new_note.split("\n")[-2].startswith(f"— {ORIGIN} ")
+    assert open_checkpoint(new_note, signer.verifier()) == a_checkpoint(origin=ORIGIN)
+
+
+def test_the_key_of_another_community_does_not_open_a_checkpoint() -> None:
+    signer = generate_signer(HOST_NAME)
+    note = sign_checkpoint(a_checkpoint(origin=ORIGIN), signer.named(ORIGIN))
+
+    with pytest.raises(NoteError) as raised:
+        open_checkpoint(note, signer.verifier().named(f"{HOST_NAME}/west"))
+
+    assert raised.value.reason == "unverified_note"
+
+
+def test_a_key_named_for_an_origin_ignores_signatures_under_other_names_of_its_key() -> None:
+    signer = generate_signer(HOST_NAME)
+    note = sign_checkpoint(a_checkpoint(origin=ORIGIN), signer.named("someone-else"))
+
+    with pytest.raises(NoteError):
+        open_checkpoint(note, signer.verifier().named(ORIGIN))
