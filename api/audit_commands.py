@@ -21,7 +21,7 @@ from api.settings import Settings
 from ledger import limits
 from ledger.audit import Audit, AuditReport, b64, correction_targets
 from ledger.bundle import BundleError
-from ledger.checkpoint import CheckpointError
+from ledger.checkpoint import CheckpointError, note_origin
 from ledger.export import ExportError, balances_at_head, export_bundle
 from ledger.keys import SigningKeyError
 from ledger.note import NoteError, NoteVerifier
@@ -72,6 +72,15 @@ def _verifier(args: argparse.Namespace, settings: Settings) -> NoteVerifier:
     return signer_from(settings).verifier()
 
 
+async def _for_log(args: argparse.Namespace, verifier: NoteVerifier, store: Store) -> NoteVerifier:
+    """Without ``--key``, the operator's own key under the name its log signs with: the
+    community's origin, as its newest checkpoint gives it. A ``--key`` is taken as given."""
+    if args.key:
+        return verifier
+    checkpoint = (await store.head(args.community)).checkpoint
+    return verifier if checkpoint is None else verifier.named(note_origin(checkpoint.note))
+
+
 def _run_export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
@@ -83,7 +92,8 @@ def _run_export(args: argparse.Namespace) -> int:
     async def export() -> int:
         store = read_store_from(settings)
         try:
-            done = await export_bundle(store, args.community, Path(args.out), verifier)
+            log_verifier = await _for_log(args, verifier, store)
+            done = await export_bundle(store, args.community, Path(args.out), log_verifier)
         except (ExportError, BundleError, NoteError, CheckpointError, OSError) as error:
             sys.stderr.write(f"cannot export: {error}\n")
             return EXIT_UNUSABLE
@@ -113,7 +123,11 @@ def _run_audit(args: argparse.Namespace) -> int:
         store = store_from(settings)
         try:
             report, statement = await audit_store(
-                store, args.community, verifier, trusted_note=trusted, period=period
+                store,
+                args.community,
+                await _for_log(args, verifier, store),
+                trusted_note=trusted,
+                period=period,
             )
         except ExportError as error:
             sys.stderr.write(f"cannot audit: {error}\n")
