@@ -7,7 +7,8 @@ statements of ``ledger.sql.journal`` as synchronous steps (see
 transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at a time across
 processes), and a transaction-scoped advisory lock per community on PostgreSQL,
 so processes appending to the same community take turns and each batch reads
-the head the previous one committed. Everything else (the API's reads, exports)
+the head the previous one committed. Another layer may add its own writes to
+every batch's transaction (``SqlStore.also_write``). Everything else (the API's reads, exports)
 goes through the async SQLAlchemy engine.
 """
 
