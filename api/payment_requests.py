@@ -2,7 +2,7 @@
 
 A request is single-use and expires. Its status moves::
 
-    open --claim--> paying --booked--> paid
+    open --claim--> paying --booked--> paid (in the entry's own transaction)
     open --cancel--> cancelled        open --(time)--> expired
     paying --the ledger refuses--> open
 
@@ -37,13 +37,14 @@ from api.payment_store import (
     CANCELLED,
     EXPIRE,
     EXPIRED,
-    MARK_PAID,
     OPEN,
     PAID,
     PAYING,
     RELEASE,
     PaymentRequest,
     RequestRead,
+    attempt_entry_id,
+    paid_seconds,
 )
 from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
 from api.qr import payment_url
@@ -236,11 +237,6 @@ def _amount(request: PaymentRequest, amount_minutes: int | None) -> int:
     return request.amount_minutes
 
 
-def attempt_entry_id(request_id: str, attempt: int) -> str:
-    """The id of the entry that attempt number ``attempt`` books."""
-    return f"{request_id}.{attempt}"
-
-
 def _draft(request: PaymentRequest, attempt: int, payer: str, minutes: int) -> Draft:
     draft_id = attempt_entry_id(request.id, attempt)
     if request.payee_type == AccountType.SHOP.value:
@@ -317,12 +313,11 @@ async def _book(rt: Runtime, principal: Principal, request: PaymentRequest, paye
         rt.payments.failed(principal.credential_id)
         raise from_rejection(result)
     entry, payer_name = result.entry, principal.name or ERASED_NAME
-    # The entry is durable: this process's tills hear it now. The request records it
-    # before the payer hears back, so whoever reads it next sees it paid (and other
-    # processes' tills hear of it through that change).
-    now = rt.now_seconds()
-    rt.signals.wake(request.id, paid_event(request.id, entry.id, payer_name, minutes, now))
-    await rt.requests.change(MARK_PAID, (entry.id, now, request.id, attempt), request.id)
+    # The entry is durable, and the transaction that wrote it marked the request
+    # paid (``payment_store.mark_paid``), announcing it to other processes' tills:
+    # this process's hear it now.
+    event = paid_event(request.id, entry.id, payer_name, minutes, paid_seconds(entry))
+    rt.signals.wake(request.id, event)
     payee_name = await rt.requests.name_of(request.community, request.payee) or ERASED_NAME
     return Payment(request, entry, payer_name, payee_name)
 
@@ -331,8 +326,7 @@ async def _settle_claim(rt: Runtime, request: PaymentRequest, attempt: int) -> N
     """Decide a claim whose booking was not acknowledged, by what the journal holds."""
     entry = await rt.store.entry_by_id(request.community, attempt_entry_id(request.id, attempt))
     if entry is not None:
-        params = (entry.id, rt.now_seconds(), request.id, attempt)
-        await rt.requests.change(MARK_PAID, params, request.id)
+        await rt.requests.record_paid(entry)
     else:
         await rt.requests.change(RELEASE, (request.id, attempt), request.id)
 

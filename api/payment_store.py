@@ -8,9 +8,12 @@ changes it, or changes nothing, so two processes can never both win a claim.
 
 Changes are committed in groups, like the journal's entries: whatever callers
 are waiting when the previous group commits go into the next transaction
-together. On PostgreSQL each change is announced with ``pg_notify`` inside
-that transaction (``api.events``), and every change wakes this process's
-streams once it is committed.
+together. The change to ``paid`` is no such group's: the journal's batch that
+writes the paying entry makes it, in its own transaction (``mark_paid``, the
+store's companion), so the request is paid exactly when its entry is durable.
+On PostgreSQL each change is announced with ``pg_notify`` inside the
+transaction that makes it (``api.events``); on SQLite a change wakes this
+process's streams once it is committed.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from api import limits
 from api.events import CHANNEL, PaymentSignals
+from ledger.model import Entry, EntryKind
+from ledger.sql.engine import sqlite_chunks
 from ledger.sql.journal import Db, native
 from ledger.sql.store import SqlStore
 
@@ -54,9 +60,19 @@ CLAIM_OPEN = (
     "OR amount_minutes = CAST(? AS BIGINT))) "
     f"RETURNING {_COLUMNS}"
 )
-MARK_PAID = (
-    "UPDATE payment_requests SET status = 'paid', entry_id = ?, decided_at = ? "
-    "WHERE id = ? AND status = 'paying' AND attempt = ? RETURNING attempt"
+# The requests whose attempts a batch of entries pays: (id, entry id, attempt, paid at).
+SQLITE_MARK_PAID = (
+    "UPDATE payment_requests SET status = 'paid', entry_id = v.column2, decided_at = v.column4 "
+    "FROM (VALUES {values}) AS v WHERE payment_requests.id = v.column1 "
+    "AND payment_requests.community = ? AND payment_requests.status = 'paying' "
+    "AND payment_requests.attempt = v.column3"
+)
+PG_MARK_PAID = (
+    "WITH paid AS (UPDATE payment_requests AS r SET status = 'paid', entry_id = v.entry_id, "
+    "decided_at = v.paid_at FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
+    "AS v(id, entry_id, attempt, paid_at) WHERE r.id = v.id AND r.community = $1 "
+    "AND r.status = 'paying' AND r.attempt = v.attempt RETURNING r.id) "
+    "SELECT pg_notify($6, id) FROM paid"
 )
 RELEASE = (
     "UPDATE payment_requests SET status = 'open', payer = NULL, claimed_at = NULL, "
@@ -111,6 +127,55 @@ class RequestRead:
     payer_name: str | None
 
 
+_PAYING_KINDS = frozenset({EntryKind.REDEEM, EntryKind.TRANSFER})
+
+
+def attempt_entry_id(request_id: str, attempt: int) -> str:
+    """The id of the entry that attempt number ``attempt`` at paying a request books."""
+    return f"{request_id}.{attempt}"
+
+
+def paid_attempt(entry: Entry) -> tuple[str, int] | None:
+    """The request and attempt ``entry`` pays, or None if it pays no request: its id is
+    ``attempt_entry_id`` of the request its reference names."""
+    reference = entry.draft.reference
+    if not reference or entry.kind not in _PAYING_KINDS:
+        return None
+    request_id, _, attempt = entry.id.rpartition(".")
+    if request_id != reference or not (attempt.isascii() and attempt.isdigit()):
+        return None
+    return request_id, int(attempt)
+
+
+def paid_seconds(entry: Entry) -> int:
+    """When a request paid by ``entry`` was paid: the entry's time, in whole seconds."""
+    return int(datetime.fromisoformat(entry.time).timestamp())
+
+
+def mark_paid(db: Db, community: str, entries: Sequence[Entry]) -> None:
+    """Mark paid the requests whose claimed attempts ``entries`` pay (the journal's
+    companion: inside the transaction that writes them). A request that is no
+    longer claimed for that attempt is left as it is; on PostgreSQL each request
+    marked is announced."""
+    paid = []
+    for entry in entries:
+        found = paid_attempt(entry)
+        if found is not None:
+            paid.append((found[0], entry.id, found[1], paid_seconds(entry)))
+    if not paid:
+        return
+    if db.postgres:
+        columns = [list(column) for column in zip(*paid, strict=True)]
+        db.rows(PG_MARK_PAID, (community, *columns, CHANNEL))
+        return
+    # One statement, not one per request (see ``SqliteDb.many``).
+    for chunk, slots in sqlite_chunks(paid, 4, spare=1):
+        values = ", ".join(["(?, ?, ?, ?)"] * slots)
+        padding = [None] * (4 * (slots - len(chunk)))  # matches no request
+        params = [*(x for row in chunk for x in row), *padding, community]
+        db.execute(SQLITE_MARK_PAID.format(values=values), params)
+
+
 def _name(name: Any, erased_at: Any) -> str | None:
     return None if name is None or erased_at is not None else str(name)
 
@@ -157,9 +222,10 @@ def _read(
     return RequestRead(request, payee_name, payer_name), public
 
 
-# Changes a till hears of: a request paid, cancelled or expired. A claim (or a
-# claim given up) changes nothing a till shows, so it wakes no stream.
-ANNOUNCED = frozenset({MARK_PAID, CANCEL, EXPIRE})
+# Changes a till hears of among the grouped ones: a request cancelled or expired.
+# A claim (or a claim given up) changes nothing a till shows, so it wakes no
+# stream; a payment is announced by ``mark_paid``.
+ANNOUNCED = frozenset({CANCEL, EXPIRE})
 
 Statement = tuple[str, tuple[Any, ...], str]  # SQL, parameters, the request it changes
 
@@ -184,6 +250,7 @@ class PaymentStore:
     def __init__(self, store: SqlStore, signals: PaymentSignals) -> None:
         self._store = store
         self._signals = signals
+        store.also_write(mark_paid)
         # On PostgreSQL this process hears its own notices like everyone else's.
         self._wake_here = store.engine.dialect.name == "sqlite"
         self._waiting: list[tuple[Statement, asyncio.Future[list[Sequence[Any]]]]] = []
@@ -225,6 +292,14 @@ class PaymentStore:
         if public and read.payee_name is not None:
             self._remember(read.request.community, read.request.payee, read.payee_name)
         return read
+
+    async def record_paid(self, entry: Entry) -> None:
+        """Mark paid the request whose claimed attempt ``entry`` (already in the journal)
+        pays, if it is not yet: for a claim whose booking was never acknowledged."""
+        await self._store.run(True, mark_paid, entry.community, [entry])
+        found = paid_attempt(entry)
+        if found is not None and self._wake_here:
+            self._signals.wake(found[0])
 
     async def change(self, sql: str, params: tuple[Any, ...], request_id: str) -> list[Any]:
         """Run one conditional ``UPDATE … RETURNING`` in the next group; its returned row

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ledger import limits
@@ -41,6 +41,11 @@ class Db(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any]) -> None: ...
 
+
+# What another layer writes in each batch's transaction, given the community and
+# the entries the batch adds: its own tables kept in step with the journal, in
+# the same commit (``SqlStore.also_write``).
+Companion = Callable[[Db, str, Sequence[Entry]], None]
 
 _NATIVE: dict[str, str] = {}
 
@@ -123,7 +128,12 @@ def read_tip(db: Db, community: str) -> tuple[int, bytes]:
 
 
 def write_if_tip(
-    db: Db, community: str, tip: tuple[int, bytes], batch: BatchWrite, new_ids: Sequence[str]
+    db: Db,
+    community: str,
+    tip: tuple[int, bytes],
+    batch: BatchWrite,
+    new_ids: Sequence[str],
+    companion: Companion | None = None,
 ) -> bool:
     """Write ``batch`` if the journal still ends at ``tip`` and knows none of ``new_ids``
     (as entries or remembered rejections); else write nothing and return False."""
@@ -134,7 +144,7 @@ def write_if_tip(
         db, SELECT_REJECTED_IDS, ids, community
     ):
         return False
-    write(db, community, batch)
+    write(db, community, batch, companion)
     return True
 
 
@@ -222,8 +232,9 @@ def _load_corrected(db: Db, community: str, needs: Needs, state: LedgerState) ->
             note_reversal(state, entry_from_row(community, int(seq), data).draft)
 
 
-def write(db: Db, community: str, batch: BatchWrite) -> None:
-    """Write one group commit's changes (inside the batch's transaction)."""
+def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None = None) -> None:
+    """Write one group commit's changes (inside the batch's transaction), and then
+    ``companion``'s over the batch's new entries."""
     c = community
     entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
     if db.postgres and entries:
@@ -271,6 +282,8 @@ def write(db: Db, community: str, batch: BatchWrite) -> None:
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
     if batch.entries:
         index_history(db, c, batch.entries[-1].seq + 1)
+        if companion is not None:
+            companion(db, c, batch.entries)
 
 
 def index_history(db: Db, community: str, size: int) -> None:

@@ -7,7 +7,8 @@ statements of ``ledger.sql.journal`` as synchronous steps (see
 transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at a time across
 processes), and a transaction-scoped advisory lock per community on PostgreSQL,
 so processes appending to the same community take turns and each batch reads
-the head the previous one committed. Everything else (the API's reads, exports)
+the head the previous one committed. Another layer may add its own writes to
+every batch's transaction (``SqlStore.also_write``). Everything else (the API's reads, exports)
 goes through the async SQLAlchemy engine.
 """
 
@@ -49,10 +50,17 @@ __all__ = ["SqlBatch", "SqlStore", "advisory_key", "entry_from_row"]
 class SqlBatch:
     """One group commit's transaction (or, when not writable, a consistent read)."""
 
-    def __init__(self, call: Call, community: str, writable: bool) -> None:
+    def __init__(
+        self,
+        call: Call,
+        community: str,
+        writable: bool,
+        companion: journal.Companion | None = None,
+    ) -> None:
         self._call = call
         self._community = community
         self._writable = writable
+        self._companion = companion
 
     async def head(self) -> Head:
         head: Head = await self._call(journal.read_head, self._community)
@@ -64,7 +72,7 @@ class SqlBatch:
 
     async def write(self, batch: BatchWrite) -> None:
         assert self._writable, "a reader cannot write"
-        await self._call(journal.write, self._community, batch)
+        await self._call(journal.write, self._community, batch, self._companion)
 
     async def snapshot(self) -> tuple[Head, list[AccountRow]]:
         found: tuple[Head, list[AccountRow]] = await self._call(
@@ -92,6 +100,14 @@ class SqlStore:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._workers = SqliteWorkers(str(engine.url.database)) if self._sqlite else None
+        self._companion: journal.Companion | None = None
+
+    def also_write(self, companion: journal.Companion) -> None:
+        """Run ``companion`` in every batch's transaction, after the batch's own writes,
+        over the entries it adds: another layer's tables then change in the same
+        commit as the entries they follow, or not at all. One per store."""
+        assert self._companion in (None, companion), "a store has one companion"
+        self._companion = companion
 
     @property
     def write_lock(self) -> asyncio.Lock | None:
@@ -106,12 +122,12 @@ class SqlStore:
     async def batch(self, community: str) -> AsyncIterator[SqlBatch]:
         if self._workers is not None:
             async with self._workers.transaction(write=True) as call:
-                yield SqlBatch(call, community, writable=True)
+                yield SqlBatch(call, community, writable=True, companion=self._companion)
             return
         async with self.engine.connect() as conn, conn.begin():
             lock = text("SELECT pg_advisory_xact_lock(:k)")
             await conn.execute(lock, {"k": advisory_key(community)})
-            yield SqlBatch(alchemy_call(conn), community, writable=True)
+            yield SqlBatch(alchemy_call(conn), community, True, self._companion)
 
     @asynccontextmanager
     async def reader(self, community: str) -> AsyncIterator[SqlBatch]:
@@ -142,7 +158,7 @@ class SqlStore:
         batch: BatchWrite,
         new_ids: Collection[str] = (),
     ) -> bool:
-        args = (community, tip, batch, list(new_ids))
+        args = (community, tip, batch, list(new_ids), self._companion)
         if self._workers is not None:
             written: bool = await self._workers.run(True, journal.write_if_tip, *args)
             return written

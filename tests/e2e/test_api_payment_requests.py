@@ -68,6 +68,7 @@ async def test_a_member_pays_a_shops_request_once_and_the_shop_is_credited(
         assert record.json()["status"] == "paid"
         assert record.json()["payer_name"] == "Member 0"
         assert record.json()["entry_id"] == body["entry_id"]
+        assert record.json()["decided_at"] == body["time"][:19] + "Z", "paid when its entry was"
         await receipt_verifies(world, body["entry_id"], world.member)
         await journal_verifies(world, world.auditor)
 
@@ -245,6 +246,7 @@ async def test_the_shops_event_stream_says_paid_with_the_payer_and_receipt(
         assert paid["entry_id"] == pay.json()["entry_id"]
         assert paid["payer_name"] == "Member 0"
         assert paid["receipt_url"] == f"/api/v1/receipts/{paid['entry_id']}"
+        assert paid["paid_at"] == pay.json()["time"][:19] + "Z", "paid when its entry was"
 
 
 async def test_the_event_stream_says_expired_and_cancelled(sqlite_url: str) -> None:
