@@ -11,6 +11,8 @@ function done() {
 if (box && box.dataset.events && "EventSource" in window) {
   const status = document.getElementById("till-status");
   const stream = new EventSource(box.dataset.events);
+  // A form on its way (cancel, more time) decides where the page goes next.
+  document.addEventListener("submit", () => stream.close());
   for (const kind of ["paid", "cancelled", "expired"]) {
     stream.addEventListener(kind, () => {
       stream.close();
