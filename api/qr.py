@@ -89,9 +89,7 @@ def request_id_of(public_url: str, text: str) -> str | None:
 
 def is_request_id(text: str) -> bool:
     """Whether ``text`` has the form of a payment request id (26 base32 characters)."""
-    return len(text) == limits.PAYMENT_REQUEST_ID_LENGTH and all(
-        c in _BASE32 for c in text
-    )
+    return len(text) == limits.PAYMENT_REQUEST_ID_LENGTH and all(c in _BASE32 for c in text)
 
 
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")

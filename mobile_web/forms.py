@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from ledger.shape import ID_PATTERN
 from ledger import limits
+from ledger.shape import ID_PATTERN
 
 AMOUNT_FIELD_DIGITS_MAX = 6
 

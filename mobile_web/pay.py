@@ -36,9 +36,7 @@ from mobile_web.session import Session, form_token_ok
 from mobile_web.visitor import html, page_for, signed_in
 
 FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-PhotoBody = Annotated[
-    dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)
-]
+PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 TYPED_CODE_LENGTH_MAX = 200
 # Pay codes the page draws ahead as QR images: ten 30-second steps, five minutes.
@@ -210,7 +208,14 @@ async def pay_code(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[
     now = rt.now().timestamp()
     step = pay_codes.step_of(now)
     ahead = [
-        (step + offset, data_url(pay_codes.code_at(number, codes.secret, (step + offset) * api_limits.PAY_CODE_STEP_SECONDS)))
+        (
+            step + offset,
+            data_url(
+                pay_codes.code_at(
+                    number, codes.secret, (step + offset) * api_limits.PAY_CODE_STEP_SECONDS
+                )
+            ),
+        )
         for offset in range(PAY_CODE_STEPS_AHEAD)
     ]
     body = render(

@@ -98,9 +98,7 @@ async def keypad(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[st
         return found
     session, page, shop = found
     name = await _shop_name(rt, session.principal.community, shop)
-    body = render(
-        "till_keypad.html", page, shop_name=name, quick=QUICK_MINUTES, key=fresh_key()
-    )
+    body = render("till_keypad.html", page, shop_name=name, quick=QUICK_MINUTES, key=fresh_key())
     return html(body)
 
 
@@ -210,9 +208,7 @@ async def take_form(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response
 
 
 @post("/till/take", include_in_schema=False, status_code=200)
-async def take(
-    request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
-) -> Response[str]:
+async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) -> Response[str]:
     """Take a payment with the pay code a phone shows, or a card and its PIN."""
     found = await _till_session(request, rt)
     if isinstance(found, Response):

@@ -109,9 +109,10 @@ def test_a_member_pays_the_till_by_scanning_its_qr_and_the_till_says_paid_within
     refused += watch_for_refusals(member)
     member.goto(f"/lang/{language}?next=/m/pay")  # the member's own language is Dutch
     member.wait_for_url(f"**/P/{request_id}", timeout=10_000)
-    assert "1½" in member.locator("main").inner_text() or "ساعة ونصف" in member.locator(
-        "main"
-    ).inner_text()
+    assert (
+        "1½" in member.locator("main").inner_text()
+        or "ساعة ونصف" in member.locator("main").inner_text()
+    )
     if language == "ar":
         assert member.locator("html").get_attribute("dir") == "rtl"
         assert till.locator("html").get_attribute("dir") == "rtl"
@@ -135,7 +136,11 @@ def test_every_till_and_pay_screen_is_accessible_in_every_language(
 ) -> None:
     till_context, till = open_till(browser, site, language)
     refused = watch_for_refusals(till)
-    for name, path in {"till": "/till", "till-take": "/till/take", "till-today": "/till/today"}.items():
+    for name, path in {
+        "till": "/till",
+        "till-take": "/till/take",
+        "till-today": "/till/today",
+    }.items():
         till.goto(path)
         check_accessible(till)
         screenshot(till, f"{language}-{name}")
@@ -167,9 +172,7 @@ def test_every_till_and_pay_screen_is_accessible_in_every_language(
     assert refused == []
 
 
-def test_a_member_pays_by_typing_the_code_with_the_keyboard_alone(
-    browser: Any, site: Site
-) -> None:
+def test_a_member_pays_by_typing_the_code_with_the_keyboard_alone(browser: Any, site: Site) -> None:
     till_context, till = open_till(browser, site, "nl")
     till.locator("ul.quick button").first.focus()
     till.keyboard.press("Enter")
@@ -187,7 +190,10 @@ def test_a_member_pays_by_typing_the_code_with_the_keyboard_alone(
     member.wait_for_url(f"**/P/{request_id}")
     for _ in range(60):
         member.keyboard.press("Tab")
-        if member.evaluate("document.activeElement.closest('form.pay') !== null && document.activeElement.type === 'submit'"):
+        if member.evaluate(
+            "document.activeElement.closest('form.pay') !== null"
+            " && document.activeElement.type === 'submit'"
+        ):
             break
     member.keyboard.press("Enter")
     till.get_by_text(PAID_WORDS["nl"]).wait_for(timeout=5_000)

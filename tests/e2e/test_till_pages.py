@@ -83,7 +83,9 @@ async def test_the_till_shows_a_qr_code_of_ours_and_then_paid_once_the_member_pa
             screen = await till.get(f"/till/r/{request_id}")
             drawn = QR_IMAGE.search(screen.text)
             assert drawn is not None and "1½ uur" in screen.text
-            assert decode_svg(base64.b64decode(drawn.group(1))) == [f"HTTP://BUURTMUNT.TEST/P/{request_id}"]
+            assert decode_svg(base64.b64decode(drawn.group(1))) == [
+                f"HTTP://BUURTMUNT.TEST/P/{request_id}"
+            ]
             assert f"/api/v1/payment-requests/{request_id}/events" in screen.text
             pay_page = await phone.get(f"/P/{request_id}")
             paid = await phone.post(
@@ -136,7 +138,9 @@ async def test_the_scanner_reads_our_qr_code_from_a_photo_and_names_any_other_as
             assert read.status_code == 303 and read.headers["location"] == f"/P/{request_id}"
             foreign = image(f"https://example.com/P/{request_id}", "png")
             refused = await phone.post(
-                "/m/pay/scan", data={"csrf": token}, files={"photo": ("qr.png", foreign, "image/png")}
+                "/m/pay/scan",
+                data={"csrf": token},
+                files={"photo": ("qr.png", foreign, "image/png")},
             )
             assert refused.status_code == 422 and "geen Buurtmunt-betaling" in refused.text
             as_json = await phone.post(
@@ -145,7 +149,8 @@ async def test_the_scanner_reads_our_qr_code_from_a_photo_and_names_any_other_as
             )  # fmt: skip
             assert as_json.json()["outcome"] == "none"
             typed = await phone.post(
-                "/m/pay/type", data={"csrf": token, "code": request_id.lower()[:13] + " " + request_id[13:]}
+                "/m/pay/type",
+                data={"csrf": token, "code": request_id.lower()[:13] + " " + request_id[13:]},
             )
             assert typed.status_code == 303 and typed.headers["location"] == f"/P/{request_id}"
             wrong = await phone.post("/m/pay/type", data={"csrf": token, "code": "ABC"})
@@ -182,7 +187,9 @@ async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_tod
                 "/till/refund", data={"csrf": _token(today), "entry_id": entry.group(1)}
             )
             assert back.status_code == 303
-            statement = await till.get(re.findall(r'href="(/api/v1/shops/[^"]+)"', today.text)[0].replace("&amp;", "&"))
+            statement = await till.get(
+                re.findall(r'href="(/api/v1/shops/[^"]+)"', today.text)[0].replace("&amp;", "&")
+            )
             assert statement.status_code == 200 and "closing_balance" in statement.text
 
         await two_phones(world, steps)
