@@ -164,7 +164,7 @@ async def receive(
         return message_page(page, N_("Receive"), AMOUNT_INVALID, 422, link="/m/receive")
     except ProblemError as problem:
         text = RECEIVE_PROBLEMS.get(problem.code, N_("This did not work. Please try again."))
-        return message_page(page, N_("Receive"), text, problem.status_code, link="/m/receive")
+        return message_page(page, N_("Receive"), text, problem.status, link="/m/receive")
     return Redirect(f"/m/receive/{made.id}", status_code=303)
 
 

@@ -86,7 +86,7 @@ async def _shop_name(rt: Runtime, community: str | None, shop: str) -> str:
 
 def _problem(page: Page, problem: ProblemError, back: str = "/till") -> Response[str]:
     text = TILL_PROBLEMS.get(problem.code, TILL_FAILED)
-    response = message_page(page, N_("Till"), text, problem.status_code, link=back)
+    response = message_page(page, N_("Till"), text, problem.status, link=back)
     response.headers.update(problem.headers)
     return response
 
