@@ -39,8 +39,6 @@ FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENC
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 TYPED_CODE_LENGTH_MAX = 200
-# Pay codes the page draws ahead as QR images: ten 30-second steps, five minutes.
-PAY_CODE_STEPS_AHEAD = 10
 NOT_OURS = N_("This QR code is not a Buurtmunt payment. Scan the code at the shop's till.")
 NO_CODE = N_("No QR code found in the photo. Try again, closer and with more light.")
 CODE_WRONG = N_("This code is not right. It has 26 letters and digits; look again.")
@@ -205,27 +203,15 @@ async def pay_code(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[
         text = N_("This phone has no pay code. Ask your coordinator for a new welcome link.")
         return message_page(page, N_("My pay code"), text, 404)
     number = codes.row.device_number
-    now = rt.now().timestamp()
-    step = pay_codes.step_of(now)
-    ahead = [
-        (
-            step + offset,
-            data_url(
-                pay_codes.code_at(
-                    number, codes.secret, (step + offset) * api_limits.PAY_CODE_STEP_SECONDS
-                )
-            ),
-        )
-        for offset in range(PAY_CODE_STEPS_AHEAD)
-    ]
+    code = pay_codes.code_at(number, codes.secret, rt.now().timestamp())
     body = render(
         "pay_code.html",
         page,
         number=number,
         secret=pay_codes.secret_base32(codes.secret),
-        code=pay_codes.code_at(number, codes.secret, now),
+        code=code,
+        qr=data_url(code),
         step_seconds=api_limits.PAY_CODE_STEP_SECONDS,
-        ahead=ahead,
     )
     return html(body)
 

@@ -5,6 +5,7 @@ language; and paying by a typed code works with the keyboard alone."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import qrcode
 
-from api import provisioning
+from api import pay_codes, provisioning
 from api.access import Role
 from api.directory import people_with_role
 from api.runtime import open_runtime
@@ -28,6 +29,7 @@ from tests.support.browser import (
     site,
     watch_for_refusals,
 )
+from tests.support.qr_codes import decode_svg
 from tests.support.server import COMMUNITY
 
 __all__ = ["browser", "site"]  # fixtures
@@ -199,3 +201,42 @@ def test_a_member_pays_by_typing_the_code_with_the_keyboard_alone(browser: Any, 
     till.get_by_text(PAID_WORDS["nl"]).wait_for(timeout=5_000)
     till_context.close()
     member_context.close()
+
+
+def _shown_code(page: Any) -> tuple[str, list[str]]:
+    """The pay code's digits and what its QR code (drawn on the phone) says."""
+    image = page.locator("#paycode-qr")
+    page.wait_for_function("document.getElementById('paycode-qr').dataset.code !== undefined")
+    source = image.get_attribute("src") or ""
+    drawn = base64.b64decode(source.split(",", 1)[1])
+    return page.locator("#paycode-digits").inner_text().replace(" ", ""), decode_svg(drawn)
+
+
+def test_the_pay_code_is_computed_and_drawn_on_the_phone_and_shows_offline(
+    browser: Any, site: Site
+) -> None:
+    context = phone(browser, site, "nl", permissions=[])
+    page = sign_in(context, site, member=1)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.goto("/m/paycode")
+    box = page.locator("#paycode")
+    number, secret = box.get_attribute("data-number"), box.get_attribute("data-secret")
+    assert number is not None and secret is not None
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    now = time.time()
+    expected = {
+        pay_codes.code_at(number, key, now + offset) for offset in (-30, 0, 30)
+    }  # the phone's clock and this one may fall on either side of a step
+    digits, read = _shown_code(page)
+    assert digits in expected and read == [digits]
+    screenshot(page, "nl-paycode")
+
+    page.wait_for_timeout(500)
+    context.set_offline(True)
+    page.goto("/m/paycode")
+    assert page.locator("#paycode").is_visible()
+    digits, read = _shown_code(page)
+    assert digits.startswith(number) and read == [digits]
+    check_accessible(page)
+    screenshot(page, "nl-paycode-offline")
+    context.close()

@@ -1,7 +1,10 @@
 // My pay code, computed on this phone: the device number, then the RFC 6238 TOTP
-// (HMAC-SHA1 through WebCrypto, 30-second steps, 6 digits) of the device's secret. It
-// renews itself every step and needs no network; the QR images the page brought cover
-// the next few minutes, after that the digits alone are shown.
+// (HMAC-SHA1 through WebCrypto, 30-second steps, 6 digits) of the device's secret, as big
+// digits and a QR code drawn here. It renews itself every step and needs no network: the
+// pay code page keeps the device's number and secret on the phone, and the offline page
+// shows the code from them. Signing out forgets them (app.js).
+import { digitsQrSvg } from "/static/js/qr.js";
+
 const box = document.getElementById("paycode");
 const KEPT = "buurtmunt:paycode";
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -11,7 +14,7 @@ function base32(text) {
   let bits = 0;
   let value = 0;
   for (const char of text.replace(/=+$/, "")) {
-    value = (value << 5) | ALPHABET.indexOf(char);
+    value = ((value << 5) | ALPHABET.indexOf(char)) & 0xffff;
     bits += 5;
     if (bits >= 8) {
       bytes.push((value >>> (bits - 8)) & 0xff);
@@ -33,35 +36,38 @@ async function totp(key, step) {
   return String(number % 1_000_000).padStart(6, "0");
 }
 
-function grouped(code) {
-  return code.match(/.{1,3}/g).join(" ");
+function device() {
+  if (box.dataset.secret) {
+    const given = {
+      number: box.dataset.number, secret: box.dataset.secret, stepSeconds: Number(box.dataset.step),
+    };
+    try { localStorage.setItem(KEPT, JSON.stringify(given)); } catch { /* private mode */ }
+    return given;
+  }
+  try { return JSON.parse(localStorage.getItem(KEPT) || "null"); } catch { return null; }
 }
 
 async function show() {
   if (!box || !window.crypto || !crypto.subtle) return;
-  const number = box.dataset.number;
-  const secret = box.dataset.secret;
-  const stepSeconds = Number(box.dataset.step || "30");
-  try { localStorage.setItem(KEPT, JSON.stringify({ number, secret, stepSeconds })); } catch { /* private mode */ }
+  const kept = device();
+  if (!kept || !kept.secret) return;
+  box.hidden = false;
   const key = await crypto.subtle.importKey(
-    "raw", base32(secret), { name: "HMAC", hash: "SHA-1" }, false, ["sign"],
+    "raw", base32(kept.secret), { name: "HMAC", hash: "SHA-1" }, false, ["sign"],
   );
   const digits = document.getElementById("paycode-digits");
+  const image = document.getElementById("paycode-qr");
   const render = async () => {
     const now = Date.now() / 1000;
-    const step = Math.floor(now / stepSeconds);
-    const code = number + await totp(key, step);
+    const step = Math.floor(now / kept.stepSeconds);
+    const code = kept.number + await totp(key, step);
     const bdi = document.createElement("bdi");
-    bdi.textContent = grouped(code);
+    bdi.textContent = code.match(/.{1,3}/g).join(" ");
     digits.replaceChildren(bdi);
-    let shown = false;
-    for (const image of box.querySelectorAll("img[data-step]")) {
-      const current = Number(image.dataset.step) === step;
-      image.hidden = !current;
-      shown = shown || current;
-    }
-    box.dataset.qrShown = shown ? "1" : "0";
-    window.setTimeout(render, ((step + 1) * stepSeconds - now) * 1000 + 50);
+    image.src = "data:image/svg+xml;base64," + btoa(digitsQrSvg(code));
+    image.dataset.code = code;
+    image.hidden = false;
+    window.setTimeout(render, ((step + 1) * kept.stepSeconds - now) * 1000 + 50);
   };
   render();
 }
