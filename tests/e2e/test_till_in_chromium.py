@@ -123,6 +123,7 @@ def test_a_member_pays_the_till_by_scanning_its_qr_and_the_till_says_paid_within
     member.locator("form.pay button[type=submit]").click()
     till.get_by_text(PAID_WORDS[language]).wait_for(timeout=5_000)
     seconds = time.monotonic() - paid_at
+    print(f"paid after {seconds:.3f} s")
     assert seconds < PAID_WITHIN_SECONDS, f"the till said paid after {seconds:.2f} s"
     member.wait_for_load_state()
     screenshot(till, f"{language}-till-paid")
@@ -240,3 +241,28 @@ def test_the_pay_code_is_computed_and_drawn_on_the_phone_and_shows_offline(
     check_accessible(page)
     screenshot(page, "nl-paycode-offline")
     context.close()
+
+
+def test_a_neighbour_pays_my_qr_and_my_phone_says_received_at_once(
+    browser: Any, site: Site
+) -> None:
+    mine = phone(browser, site, "nl", permissions=[])
+    me = sign_in(mine, site, member=1)
+    me.goto("/m/receive")
+    me.locator("#minutes").fill("15")
+    me.locator("main form button[type=submit]").click()
+    me.wait_for_url("**/m/receive/*")
+    request_id = me.url.rsplit("/", 1)[1]
+    theirs = phone(browser, site, "nl", permissions=[])
+    neighbour = sign_in(theirs, site, member=2)
+    neighbour.goto(f"/P/{request_id}")
+    paid_at = time.monotonic()
+    neighbour.locator("form.pay button[type=submit]").click()
+    me.get_by_text("Ontvangen ✓").wait_for(timeout=5_000)
+    seconds = time.monotonic() - paid_at
+    print(f"received after {seconds:.3f} s")
+    assert seconds < PAID_WITHIN_SECONDS, f"my phone said received after {seconds:.2f} s"
+    assert "Member 2" in me.locator("main").inner_text()
+    screenshot(me, "nl-received")
+    mine.close()
+    theirs.close()
