@@ -74,9 +74,9 @@ async def _ask(till: httpx.AsyncClient, minutes: int) -> str:
 
 
 async def test_the_till_shows_a_qr_code_of_ours_and_then_paid_once_the_member_pays(
-    sqlite_url: str,
+    database_url: str,
 ) -> None:
-    async with open_world(sqlite_url) as world:
+    async with open_world(database_url) as world:
 
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
             request_id = await _ask(till, 90)
@@ -160,9 +160,9 @@ async def test_the_scanner_reads_our_qr_code_from_a_photo_and_names_any_other_as
 
 
 async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_today(
-    sqlite_url: str,
+    database_url: str,
 ) -> None:
-    async with open_world(sqlite_url) as world:
+    async with open_world(database_url) as world:
 
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
             shown = await phone.get("/m/paycode")
