@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter
 from litestar.response import Redirect
@@ -29,7 +28,7 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.model import AccountType
 from mobile_web.forms import AmountInvalid, form_key, fresh_key, minutes_from
-from mobile_web.qr_images import PHOTO_BYTES_MAX, data_url, qr_texts
+from mobile_web.qr_images import data_url, texts_of_upload
 from mobile_web.render import N_, Page, render, translate
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import Session, form_token_ok
@@ -67,7 +66,8 @@ async def scanner(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[s
     return html(render("pay_scan.html", page, not_ours=translate(page.language, NOT_OURS)))
 
 
-def _wants_json(request: Request[Any, Any, Any]) -> bool:
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    """Whether the scanner script asks (it takes JSON; a form takes a page)."""
     return "application/json" in request.headers.get("accept", "")
 
 
@@ -76,11 +76,11 @@ def _scan_answer(
 ) -> Response[Any] | Redirect:
     """Where a scan leads: the pay page, or a message (JSON for the scanner script)."""
     if request_id is not None:
-        if _wants_json(request):
+        if wants_json(request):
             return Response({"outcome": outcome, "next": f"/P/{request_id}"})
         return Redirect(f"/P/{request_id}", status_code=303)
     text = NO_CODE if outcome == "none" else NOT_OURS
-    if _wants_json(request):
+    if wants_json(request):
         return Response({"outcome": outcome, "message": translate(page.language, text)})
     return message_page(page, N_("Pay"), text, 422, link="/m/pay")
 
@@ -96,9 +96,7 @@ async def scan(
     session, page = found
     if not form_token_ok(session, str(data.get("csrf", ""))):
         return form_expired(request, session)
-    photo = data.get("photo")
-    content = await photo.read(PHOTO_BYTES_MAX + 1) if isinstance(photo, UploadFile) else b""
-    texts = qr_texts(content) or []
+    texts = await texts_of_upload(data.get("photo"))
     if not texts:
         return _scan_answer(request, page, "none")
     for text in texts:

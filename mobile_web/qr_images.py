@@ -14,6 +14,7 @@ import io
 import warnings
 
 import zxingcpp
+from litestar.datastructures import UploadFile
 from PIL import Image
 
 from api.qr import svg
@@ -49,3 +50,10 @@ def qr_texts(photo: bytes) -> list[str] | None:
     grey.thumbnail((PHOTO_SIDE_MAX, PHOTO_SIDE_MAX))
     found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)
     return [barcode.text for barcode in found]
+
+
+async def texts_of_upload(upload: object) -> list[str]:
+    """The texts of the QR codes in a form's uploaded photo (none if it sent no file)."""
+    if not isinstance(upload, UploadFile):
+        return []
+    return qr_texts(await upload.read(PHOTO_BYTES_MAX + 1)) or []

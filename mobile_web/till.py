@@ -25,15 +25,18 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from api.schemas.shop_payments import RefundIn
 from ledger import limits
+from ledger.card import PAYLOAD_LENGTH_MAX, PAYLOAD_PREFIX
 from mobile_web.forms import AmountInvalid, form_key, fresh_key, minutes_from
 from mobile_web.history import history
-from mobile_web.qr_images import data_url
-from mobile_web.render import N_, Page, render
+from mobile_web.pay import NO_CODE, wants_json
+from mobile_web.qr_images import data_url, texts_of_upload
+from mobile_web.render import N_, Page, render, translate
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import Session, form_token_ok
 from mobile_web.visitor import html, page_for, signed_in
 
 FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 # The quick choices on the keypad, in minutes: a quarter to four hours.
 QUICK_MINUTES = (15, 30, 45, 60, 90, 120, 180, 240)
@@ -48,7 +51,7 @@ TILL_PROBLEMS = {
     "card_revoked": N_("This card has been blocked."),
     "exceeds_balance": N_("The customer does not have enough hours."),
     "refund_exceeds_payment": N_("This payment has been given back already."),
-    "refund_window_passed": N_("This payment is too old to give back."),
+    "refund_window_closed": N_("This payment is too old to give back."),
     "rate_limited": N_("Too many attempts. Wait a moment and try again."),
     "locked_out": N_("Too many attempts. Wait a moment and try again."),
     "payment_request_paid": N_("This payment has been paid already."),
@@ -56,6 +59,7 @@ TILL_PROBLEMS = {
 TILL_FAILED = N_("That did not work. Nothing was taken.")
 AMOUNT_INVALID = N_("Choose an amount between a quarter of an hour and the most allowed.")
 NOT_A_SHOP = N_("This page is for the staff of a shop.")
+NOT_A_CODE = N_("This QR code is not a pay code or a card.")
 
 
 def _shop(session: Session) -> str | None:
@@ -198,13 +202,54 @@ async def more_time(
         return _problem(page, problem, f"/till/r/{request_id}")
 
 
+def _take_page(page: Page, code: str = "", card: str = "", read: bool = False) -> str:
+    return render(
+        "till_take.html", page, key=fresh_key(), code=code, card=card, read=read,
+        not_ours=translate(page.language, NOT_A_CODE),
+    )  # fmt: skip
+
+
 @get("/till/take", include_in_schema=False)
 async def take_form(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     found = await _till_session(request, rt)
     if isinstance(found, Response):
         return found
     _, page, _ = found
-    return html(render("till_take.html", page, key=fresh_key()))
+    return html(_take_page(page))
+
+
+def till_code(text: str) -> str | None:
+    """``text`` if it is what a till takes: a pay code's 12 digits or a card's code."""
+    text = text.strip()
+    if pay_codes.split_code(text) is not None:
+        return text
+    if text.startswith(PAYLOAD_PREFIX) and len(text) <= PAYLOAD_LENGTH_MAX:
+        return text
+    return None
+
+
+@post("/till/scan", include_in_schema=False, status_code=200)
+async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody) -> Response[Any]:
+    """A photo or camera frame of a pay code or a card: the code, into the take form."""
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, _ = found
+    if not form_token_ok(session, str(data.get("csrf", ""))):
+        return form_expired(request, session)
+    texts = await texts_of_upload(data.get("photo"))
+    read = next((code for code in map(till_code, texts) if code is not None), None)
+    outcome = "found" if read is not None else ("foreign" if texts else "none")
+    if wants_json(request):
+        message = translate(page.language, NOT_A_CODE if texts else NO_CODE)
+        return Response({"outcome": outcome, "text": read, "message": message})
+    if read is None:
+        return message_page(
+            page, N_("Code or card"), NOT_A_CODE if texts else NO_CODE, 422, link="/till/take"
+        )
+    is_code = pay_codes.split_code(read) is not None
+    body = _take_page(page, code=read if is_code else "", card="" if is_code else read, read=True)
+    return html(body)
 
 
 @post("/till/take", include_in_schema=False, status_code=200)
@@ -293,4 +338,4 @@ async def refund(
     return Redirect("/till/today?refunded=1", status_code=303)
 
 
-ROUTES = [keypad, ask, request_screen, cancel, more_time, take_form, take, today, refund]
+ROUTES = [keypad, ask, request_screen, cancel, more_time, take_form, scan, take, today, refund]

@@ -207,7 +207,7 @@ def test_a_member_pays_by_typing_the_code_with_the_keyboard_alone(browser: Any, 
 def _shown_code(page: Any) -> tuple[str, list[str]]:
     """The pay code's digits and what its QR code (drawn on the phone) says."""
     image = page.locator("#paycode-qr")
-    page.wait_for_function("document.getElementById('paycode-qr').dataset.code !== undefined")
+    page.wait_for_function("() => document.getElementById('paycode-qr').dataset.code !== undefined")
     source = image.get_attribute("src") or ""
     drawn = base64.b64decode(source.split(",", 1)[1])
     return page.locator("#paycode-digits").inner_text().replace(" ", ""), decode_svg(drawn)
@@ -266,3 +266,32 @@ def test_a_neighbour_pays_my_qr_and_my_phone_says_received_at_once(
     screenshot(me, "nl-received")
     mine.close()
     theirs.close()
+
+
+def test_the_till_scans_the_pay_code_on_a_phone_and_takes_the_payment(
+    browser: Any, site: Site
+) -> None:
+    member_context = phone(browser, site, "nl", permissions=[])
+    member = sign_in(member_context, site, member=0)
+    member.goto("/m/paycode")
+    code, _ = _shown_code(member)
+    till_context = phone(browser, site, "nl")
+    till_context.add_init_script(camera_filming(code))
+    till = till_context.new_page()
+    refused = watch_for_refusals(till)
+    till.goto(staff_link(site))
+    till.locator("main form button").click()
+    till.wait_for_url("**/m")
+    till.goto("/till/take")
+    till.locator("#start-camera").click()
+    till.wait_for_function(
+        "() => document.getElementById('code').value.length === 12", timeout=10_000
+    )
+    assert till.locator("#code").input_value() == code
+    till.locator("#minutes").fill("30")
+    till.locator("form.pay button[type=submit]").click()
+    till.get_by_text(PAID_WORDS["nl"]).wait_for(timeout=5_000)
+    screenshot(till, "nl-till-paycode-paid")
+    till_context.close()
+    member_context.close()
+    assert refused == []

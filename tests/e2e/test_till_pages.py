@@ -212,3 +212,29 @@ async def test_a_resident_shows_a_pay_me_qr_and_sees_where_to_spend_and_earn(
             assert not_staff.status_code == 403
 
         await two_phones(world, steps)
+
+
+async def test_the_till_reads_a_pay_code_from_a_photo_into_its_form(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
+            form = await till.get("/till/take")
+            token = _token(form)
+            photo = image("123456654321", "png")
+            read = await till.post(
+                "/till/scan", data={"csrf": token}, files={"photo": ("qr.png", photo, "image/png")}
+            )
+            assert read.status_code == 200 and 'value="123456654321"' in read.text
+            ours = image("HTTP://BUURTMUNT.TEST/P/ABCDEFGHIJKLMNOPQRSTUVWXY2", "png")
+            as_json = await till.post(
+                "/till/scan", data={"csrf": token}, headers={"Accept": "application/json"},
+                files={"photo": ("qr.png", ours, "image/png")},
+            )  # fmt: skip
+            assert as_json.json()["outcome"] == "foreign"
+            assert as_json.json()["message"] == "Deze QR-code is geen betaalcode en geen pas."
+            not_staff = await phone.post(
+                "/till/scan", data={"csrf": token}, files={"photo": ("qr.png", photo, "image/png")}
+            )
+            assert not_staff.status_code == 403
+
+        await two_phones(world, steps)

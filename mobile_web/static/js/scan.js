@@ -1,7 +1,9 @@
-// The pay screen's scanner: the rear camera, read by the browser's BarcodeDetector where
-// it exists, otherwise frame by frame on the server (POST /m/pay/scan, zxing-cpp). Only
-// our own QR codes (this site's /P/<code>) lead on to the pay page; anything else is
-// named as not ours. Without this script the page still takes a photo or a typed code.
+// The scanner: the rear camera, read by the browser's BarcodeDetector where it exists,
+// otherwise frame by frame on the server (zxing-cpp; the section's data-scan names where).
+// On the pay screen only our own QR codes (this site's /P/<code>) lead on to the pay page;
+// anything else is named as not ours. At the till (data-mode="till") a pay code's 12
+// digits or a card's code fill in the form. Without this script the pages still take a
+// photo or a typed code.
 const section = document.getElementById("scanner");
 const video = document.getElementById("camera");
 const status = document.getElementById("scan-status");
@@ -9,6 +11,9 @@ const start = document.getElementById("start-camera");
 const FRAME_MS = 500;
 const FRAME_SIDE_MAX = 960;
 const OURS = /^\/P\/([A-Z2-7]{26})$/i;
+const PAY_CODE = /^[0-9]{12}$/;
+const CARD = /^BMC1:[A-Z2-7]{1,400}$/;
+const TILL = section && section.dataset.mode === "till";
 
 function ours(text) {
   try {
@@ -25,9 +30,35 @@ function say(text) {
   if (status && text && status.textContent !== text) status.textContent = text;
 }
 
-function go(path, stream) {
+function stop(stream) {
   for (const track of stream.getTracks()) track.stop();
+  section.dataset.stopped = "1";
+}
+
+function go(path, stream) {
+  stop(stream);
   window.location.assign(path);
+}
+
+// At the till: the code read goes into its field, and the camera stops.
+function fill(text, stream) {
+  const field = document.getElementById(PAY_CODE.test(text) ? "code" : "card");
+  field.value = text;
+  stop(stream);
+  say(section.dataset.read);
+  field.focus();
+}
+
+function take(text, stream) {
+  if (TILL) {
+    if (!PAY_CODE.test(text) && !CARD.test(text)) return false;
+    fill(text, stream);
+    return true;
+  }
+  const path = ours(text);
+  if (!path) return false;
+  go(path, stream);
+  return true;
 }
 
 async function detector() {
@@ -43,8 +74,7 @@ async function detector() {
 async function readHere(reader, stream) {
   const codes = await reader.detect(video);
   for (const code of codes) {
-    const path = ours(code.rawValue);
-    if (path) return go(path, stream);
+    if (take(code.rawValue.trim(), stream)) return;
     say(section.dataset.notOurs);
   }
 }
@@ -59,12 +89,16 @@ async function readOnServer(canvas, stream) {
   const form = new FormData();
   form.append("csrf", section.dataset.csrf);
   form.append("photo", frame, "frame.jpg");
-  const response = await fetch("/m/pay/scan", {
+  const response = await fetch(section.dataset.scan, {
     method: "POST", body: form, headers: { Accept: "application/json" }, credentials: "same-origin",
   });
   if (!response.ok) return;
   const answer = await response.json();
-  if (answer.outcome === "found") return go(answer.next, stream);
+  if (answer.outcome === "found" && answer.next) return go(answer.next, stream);
+  if (answer.outcome === "found" && answer.text) {
+    take(answer.text, stream);
+    return;
+  }
   if (answer.outcome === "foreign") say(answer.message);
 }
 
@@ -87,6 +121,7 @@ async function scan() {
   const reader = await detector();
   const canvas = document.createElement("canvas");
   const tick = async () => {
+    if (section.dataset.stopped) return;
     if (video.readyState >= 2 && video.videoWidth) {
       try {
         if (reader) await readHere(reader, stream);
@@ -99,6 +134,15 @@ async function scan() {
 }
 
 if (section && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-  if (start) start.addEventListener("click", scan);
-  scan();
+  if (start) {
+    start.addEventListener("click", () => {
+      delete section.dataset.stopped;
+      scan();
+    });
+  }
+  if (TILL) {
+    if (start) start.hidden = false;
+  } else {
+    scan();
+  }
 }
