@@ -238,3 +238,21 @@ async def test_the_till_reads_a_pay_code_from_a_photo_into_its_form(sqlite_url: 
             assert not_staff.status_code == 403
 
         await two_phones(world, steps)
+
+
+async def test_an_expired_qr_says_so_in_words_and_offers_the_same_amount_again(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
+            request_id = await _ask(till, 60)
+            world.clock.advance(seconds=world.rt.settings.payment_request_seconds + 1)
+            screen = await till.get(f"/till/r/{request_id}")
+            assert "Deze code is verlopen." in screen.text and 'role="alert"' in screen.text
+            assert QR_IMAGE.search(screen.text) is None
+            again = await till.post(f"/till/r/{request_id}/again", data={"csrf": _token(screen)})
+            fresh = await till.get(again.headers["location"])
+            assert QR_IMAGE.search(fresh.text) is not None and "1 uur" in fresh.text
+
+        await two_phones(world, steps)
