@@ -72,3 +72,24 @@ def payment_url(public_url: str, request_id: str) -> str:
     parts = urlsplit(public_url)
     base = f"{parts.scheme}://{parts.netloc}".upper() + parts.path.rstrip("/")
     return f"{base}/P/{request_id}"
+
+
+def request_id_of(public_url: str, text: str) -> str | None:
+    """The request id in a QR code's text if it is one of ours (``payment_url`` of this
+    public URL, in any case), else None."""
+    prefix = payment_url(public_url, "").upper()
+    candidate = text.strip()
+    if len(candidate) > len(prefix) + limits.PAYMENT_REQUEST_ID_LENGTH:
+        return None
+    if not candidate.upper().startswith(prefix):
+        return None
+    request_id = candidate[len(prefix) :].upper()
+    return request_id if is_request_id(request_id) else None
+
+
+def is_request_id(text: str) -> bool:
+    """Whether ``text`` has the form of a payment request id (26 base32 characters)."""
+    return len(text) == limits.PAYMENT_REQUEST_ID_LENGTH and all(c in _BASE32 for c in text)
+
+
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")

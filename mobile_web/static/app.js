@@ -50,7 +50,10 @@ function keepOfflinePageInLanguage() {
 
 function forget() {
   if (document.body.dataset.forget) {
-    try { localStorage.removeItem(LAST); } catch { /* nothing kept */ }
+    try {
+      localStorage.removeItem(LAST);
+      localStorage.removeItem("buurtmunt:paycode");
+    } catch { /* nothing kept */ }
   }
 }
 

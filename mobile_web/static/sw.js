@@ -3,8 +3,9 @@
 // without a network a page opens the cached offline page, which shows the last known
 // balance and when it was updated. Only GET requests are handled: nothing that moves
 // credits is ever kept, queued or sent again.
-const SHELL = "buurtmunt-shell-v1";
-const ASSETS = ["/offline", "/static/app.css", "/static/app.js", "/static/icons/app.svg"];
+const SHELL = "buurtmunt-shell-v2";
+const ASSETS = ["/offline", "/static/app.css", "/static/app.js", "/static/icons/app.svg",
+  "/static/js/paycode.js", "/static/js/qr.js"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

@@ -1,0 +1,51 @@
+"""What the payment screens' forms send: an amount in hours and minutes, and the key that
+makes a form sent twice do its work once."""
+
+from __future__ import annotations
+
+import uuid
+
+from ledger import limits
+from ledger.shape import ID_PATTERN
+
+AMOUNT_FIELD_DIGITS_MAX = 6
+
+
+class AmountInvalid(ValueError):
+    """The form's amount is not a whole number of minutes within the bounds."""
+
+
+def _number(text: str) -> int:
+    text = text.strip()
+    if not text:
+        return 0
+    if not text.isdecimal() or len(text) > AMOUNT_FIELD_DIGITS_MAX:
+        raise AmountInvalid(text)
+    return int(text)
+
+
+def minutes_from(form: dict[str, str], *, required: bool) -> int | None:
+    """``amount_minutes`` (a quick-choice button), else ``hours`` and ``minutes`` fields.
+    None when the form names no amount and none is ``required``."""
+    if form.get("amount_minutes", "").strip():
+        minutes = _number(form["amount_minutes"])
+    else:
+        minutes = _number(form.get("hours", "")) * 60 + _number(form.get("minutes", ""))
+        if minutes == 0 and not required:
+            return None
+    if not 1 <= minutes <= limits.TRANSFER_MINUTES_MAX:
+        raise AmountInvalid(str(minutes))
+    return minutes
+
+
+def fresh_key() -> str:
+    """An idempotency key for a form about to be shown."""
+    return str(uuid.uuid4())
+
+
+def form_key(form: dict[str, str]) -> str:
+    """The form's key, or a fresh one if it sent none that fits."""
+    key = form.get("key", "").strip()
+    if not ID_PATTERN.fullmatch(key):
+        return fresh_key()
+    return key

@@ -1,0 +1,341 @@
+"""The shop's till, for a signed-in member of a shop's staff: type an amount, show its QR
+full screen, and see "Paid ✓" the moment the member pays; take a pay code or a card
+with PIN; today's takings with refunds; the month's statement as CSV.
+
+The QR screen listens to the request's event stream (``till.js``); without
+JavaScript it offers a link that checks again. Every outcome is said in words and
+an icon, never by colour alone. Forms carry the session's form token and a key,
+so a form sent twice takes one payment.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, PathParameter
+from litestar.response import Redirect
+
+from api import cards, offline_payments, pay_codes, payment_requests, shop_payments
+from api.directory import account_name
+from api.problems import ProblemError
+from api.routes.markers import RuntimeDep
+from api.runtime import Runtime
+from api.schemas.shop_payments import RefundIn
+from ledger import limits
+from ledger.card import PAYLOAD_LENGTH_MAX, PAYLOAD_PREFIX
+from mobile_web.forms import AmountInvalid, form_key, fresh_key, minutes_from
+from mobile_web.history import history
+from mobile_web.pay import NO_CODE, wants_json
+from mobile_web.qr_images import data_url, texts_of_upload
+from mobile_web.render import N_, Page, render, translate
+from mobile_web.resident import form_expired, message_page, not_signed_in
+from mobile_web.session import Session, form_token_ok
+from mobile_web.visitor import html, page_for, signed_in
+
+FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+RequestPath = Annotated[str, PathParameter(max_length=40)]
+# The quick choices on the keypad, in minutes: a quarter to four hours.
+QUICK_MINUTES = (15, 30, 45, 60, 90, 120, 180, 240)
+TAKINGS_ENTRIES = 100
+assert TAKINGS_ENTRIES <= limits.PAGE_SIZE_MAX
+TILL_PROBLEMS = {
+    "pay_code_invalid": N_("This code is not right. Ask for the code on the phone."),
+    "pay_code_locked": N_("Too many wrong codes for this phone. Wait a quarter of an hour."),
+    "card_invalid": N_("This card or PIN is not right."),
+    "card_pin_wrong": N_("This card or PIN is not right."),
+    "card_locked": N_("This card is locked after too many wrong PINs."),
+    "card_revoked": N_("This card has been blocked."),
+    "exceeds_balance": N_("The customer does not have enough hours."),
+    "refund_exceeds_payment": N_("This payment has been given back already."),
+    "refund_window_closed": N_("This payment is too old to give back."),
+    "rate_limited": N_("Too many attempts. Wait a moment and try again."),
+    "locked_out": N_("Too many attempts. Wait a moment and try again."),
+    "payment_request_paid": N_("This payment has been paid already."),
+}
+TILL_FAILED = N_("That did not work. Nothing was taken.")
+AMOUNT_INVALID = N_("Choose an amount between a quarter of an hour and the most allowed.")
+NOT_A_SHOP = N_("This page is for the staff of a shop.")
+NOT_A_CODE = N_("This QR code is not a pay code or a card.")
+
+
+def _shop(session: Session) -> str | None:
+    """The shop this till takes payments for: the staff member's first shop."""
+    return min(session.principal.shops) if session.principal.shops else None
+
+
+async def _till_session(
+    request: Request[Any, Any, Any], rt: Runtime
+) -> tuple[Session, Page, str] | Response[str]:
+    """The signed-in staff member, their page and shop; or the page that says why not."""
+    session = await signed_in(request, rt)
+    if session is None:
+        return not_signed_in(request)
+    page = page_for(request, session)
+    shop = _shop(session)
+    if shop is None:
+        return message_page(page, N_("Till"), NOT_A_SHOP, 403)
+    return session, page, shop
+
+
+async def _shop_name(rt: Runtime, community: str | None, shop: str) -> str:
+    if community is None:
+        return ""
+    async with rt.db.read() as db:
+        return await account_name(db, community, shop) or ""
+
+
+def _problem(page: Page, problem: ProblemError, back: str = "/till") -> Response[str]:
+    text = TILL_PROBLEMS.get(problem.code, TILL_FAILED)
+    response = message_page(page, N_("Till"), text, problem.status, link=back)
+    response.headers.update(problem.headers)
+    return response
+
+
+@get("/till", include_in_schema=False)
+async def keypad(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, shop = found
+    name = await _shop_name(rt, session.principal.community, shop)
+    body = render("till_keypad.html", page, shop_name=name, quick=QUICK_MINUTES, key=fresh_key())
+    return html(body)
+
+
+async def _new_request(
+    rt: Runtime, session: Session, shop: str, key: str, minutes: int
+) -> Redirect:
+    made = await payment_requests.create(
+        rt, session.principal, key=key, amount_minutes=minutes, memo="", shop=shop
+    )
+    return Redirect(f"/till/r/{made.id}", status_code=303)
+
+
+@post("/till", include_in_schema=False, status_code=303)
+async def ask(
+    request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
+) -> Response[str] | Redirect:
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, shop = found
+    if not form_token_ok(session, data.get("csrf")):
+        return form_expired(request, session)
+    try:
+        minutes = minutes_from(data, required=True)
+        assert minutes is not None
+        return await _new_request(rt, session, shop, form_key(data), minutes)
+    except AmountInvalid:
+        return message_page(page, N_("Till"), AMOUNT_INVALID, 422, link="/till")
+    except ProblemError as problem:
+        return _problem(page, problem)
+
+
+@get("/till/r/{request_id:str}", include_in_schema=False)
+async def request_screen(
+    request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep
+) -> Response[str]:
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, _ = found
+    try:
+        view = await payment_requests.view(rt, session.principal, request_id)
+    except ProblemError as problem:
+        return _problem(page, problem)
+    if not view.is_payee:
+        return message_page(page, N_("Till"), NOT_A_SHOP, 403)
+    body = render(
+        "till_request.html",
+        page,
+        view=view,
+        qr=data_url(view.pay_url) if view.status == payment_requests.OPEN else None,
+        seconds_left=max(0, view.request.expires_at - rt.now_seconds()),
+        key=fresh_key(),
+    )
+    return html(body)
+
+
+@post("/till/r/{request_id:str}/cancel", include_in_schema=False, status_code=303)
+async def cancel(
+    request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
+) -> Response[str] | Redirect:
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, _ = found
+    if not form_token_ok(session, data.get("csrf")):
+        return form_expired(request, session)
+    try:
+        await payment_requests.cancel(rt, session.principal, request_id)
+    except ProblemError as problem:
+        return _problem(page, problem, f"/till/r/{request_id}")
+    return Redirect("/till", status_code=303)
+
+
+@post("/till/r/{request_id:str}/again", include_in_schema=False, status_code=303)
+async def more_time(
+    request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
+) -> Response[str] | Redirect:
+    """More time: the same amount in a new request; the old one is withdrawn if still open."""
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, shop = found
+    if not form_token_ok(session, data.get("csrf")):
+        return form_expired(request, session)
+    try:
+        view = await payment_requests.view(rt, session.principal, request_id)
+        minutes = view.request.amount_minutes
+        if not view.is_payee or minutes is None:
+            return message_page(page, N_("Till"), NOT_A_SHOP, 403)
+        if view.status == payment_requests.PAID:
+            return Redirect(f"/till/r/{request_id}", status_code=303)
+        if view.status == payment_requests.OPEN:
+            await payment_requests.cancel(rt, session.principal, request_id)
+        return await _new_request(rt, session, shop, form_key(data), minutes)
+    except ProblemError as problem:
+        return _problem(page, problem, f"/till/r/{request_id}")
+
+
+def _take_page(page: Page, code: str = "", card: str = "", read: bool = False) -> str:
+    return render(
+        "till_take.html", page, key=fresh_key(), code=code, card=card, read=read,
+        not_ours=translate(page.language, NOT_A_CODE),
+    )  # fmt: skip
+
+
+@get("/till/take", include_in_schema=False)
+async def take_form(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    _, page, _ = found
+    return html(_take_page(page))
+
+
+def till_code(text: str) -> str | None:
+    """``text`` if it is what a till takes: a pay code's 12 digits or a card's code."""
+    text = text.strip()
+    if pay_codes.split_code(text) is not None:
+        return text
+    if text.startswith(PAYLOAD_PREFIX) and len(text) <= PAYLOAD_LENGTH_MAX:
+        return text
+    return None
+
+
+@post("/till/scan", include_in_schema=False, status_code=200)
+async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody) -> Response[Any]:
+    """A photo or camera frame of a pay code or a card: the code, into the take form."""
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, _ = found
+    if not form_token_ok(session, str(data.get("csrf", ""))):
+        return form_expired(request, session)
+    texts = await texts_of_upload(data.get("photo"))
+    read = next((code for code in map(till_code, texts) if code is not None), None)
+    outcome = "found" if read is not None else ("foreign" if texts else "none")
+    if wants_json(request):
+        message = translate(page.language, NOT_A_CODE if texts else NO_CODE)
+        return Response({"outcome": outcome, "text": read, "message": message})
+    if read is None:
+        return message_page(
+            page, N_("Code or card"), NOT_A_CODE if texts else NO_CODE, 422, link="/till/take"
+        )
+    is_code = pay_codes.split_code(read) is not None
+    body = _take_page(page, code=read if is_code else "", card="" if is_code else read, read=True)
+    return html(body)
+
+
+@post("/till/take", include_in_schema=False, status_code=200)
+async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) -> Response[str]:
+    """Take a payment with the pay code a phone shows, or a card and its PIN."""
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, shop = found
+    if not form_token_ok(session, data.get("csrf")):
+        return form_expired(request, session)
+    principal = session.principal
+    try:
+        minutes = minutes_from(data, required=True)
+    except AmountInvalid:
+        return message_page(page, N_("Till"), AMOUNT_INVALID, 422, link="/till/take")
+    assert minutes is not None
+    code = "".join(data.get("code", "").split())
+    card = data.get("card", "").strip()
+    try:
+        till = offline_payments.till(rt, principal, form_key(data), shop, "")
+        if card:
+            work = cards.redeem(
+                rt, principal, community=till.community, shop=till.shop,
+                entry_id=till.entry_id, payload=card, pin=data.get("pin", "").strip(),
+                amount_minutes=minutes, memo="",
+            )  # fmt: skip
+        else:
+            work = pay_codes.redeem(
+                rt, principal, community=till.community, shop=till.shop,
+                entry_id=till.entry_id, code=code, amount_minutes=minutes, memo="",
+            )  # fmt: skip
+        entry = await offline_payments.counting_refusals(rt, principal, work)
+    except ProblemError as problem:
+        return _problem(page, problem, "/till/take")
+    return html(render("till_paid.html", page, minutes=minutes, entry_id=entry.id))
+
+
+def _today(rt: Runtime) -> str:
+    return datetime.fromtimestamp(rt.now_seconds(), UTC).strftime("%Y-%m-%d")
+
+
+@get("/till/today", include_in_schema=False)
+async def today(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    """Today's payments (the latest ``TAKINGS_ENTRIES``), their total, and refunds."""
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, shop = found
+    community = session.principal.community
+    assert community is not None
+    day = _today(rt)
+    lines = [
+        line
+        for line in (await history(rt, community, shop, None, TAKINGS_ENTRIES)).lines
+        if line.time.startswith(day)
+    ]
+    taken = sum(line.delta_minutes for line in lines)
+    refunded = request.query_params.get("refunded") == "1"
+    body = render(
+        "till_today.html", page, lines=lines, taken=taken, shop=shop, month=rt.month(),
+        refunded=refunded, key=fresh_key(),
+    )  # fmt: skip
+    return html(body)
+
+
+@post("/till/refund", include_in_schema=False, status_code=303)
+async def refund(
+    request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
+) -> Response[str] | Redirect:
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session, page, _ = found
+    if not form_token_ok(session, data.get("csrf")):
+        return form_expired(request, session)
+    community = session.principal.community
+    assert community is not None
+    entry_id = data.get("entry_id", "")[: limits.ENTRY_ID_LENGTH_MAX]
+    try:
+        await shop_payments.refund(
+            rt, session.principal, community, form_key(data), RefundIn(entry_id=entry_id)
+        )
+    except ProblemError as problem:
+        return _problem(page, problem, "/till/today")
+    return Redirect("/till/today?refunded=1", status_code=303)
+
+
+ROUTES = [keypad, ask, request_screen, cancel, more_time, take_form, scan, take, today, refund]
