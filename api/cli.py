@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from api import audit_commands, bootstrap, limits, provisioning
+from api import audit_commands, bootstrap, limits, provisioning, witness
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     audit_commands.register(commands)
+    witness.register(commands)
     return parser
 
 
