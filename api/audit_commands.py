@@ -16,8 +16,10 @@ import json
 import sys
 from pathlib import Path
 
+from api.database import Database
 from api.services import signer_from, store_from
 from api.settings import Settings
+from api.witnesses import cosignature_lines
 from ledger import limits
 from ledger.audit import Audit, AuditReport, b64, correction_targets
 from ledger.bundle import BundleError
@@ -83,7 +85,11 @@ def _run_export(args: argparse.Namespace) -> int:
     async def export() -> int:
         store = store_from(settings)
         try:
-            done = await export_bundle(store, args.community, Path(args.out), verifier)
+            db = Database(store.engine)
+            done = await export_bundle(
+                store, args.community, Path(args.out), verifier,
+                cosignatures=lambda head: cosignature_lines(db, args.community, head),
+            )  # fmt: skip
         except (ExportError, BundleError, NoteError, CheckpointError, OSError) as error:
             sys.stderr.write(f"cannot export: {error}\n")
             return EXIT_UNUSABLE

@@ -18,6 +18,7 @@ from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
 from api.services import signer_from, store_from, upgrade_database
 from api.settings import Settings
+from api.witnesses import Witnesses, parse_witnesses
 from ledger.clock import Clock, SystemClock
 from ledger.service import Ledger
 from ledger.sql.store import SqlStore
@@ -35,12 +36,20 @@ class Runtime:
     # Wakes the event streams of payment requests that changed (see api.events).
     signals: PaymentSignals = field(init=False)
     requests: PaymentStore = field(init=False)
+    # Asks the configured witnesses to cosign checkpoints; started by the app.
+    witnesses: Witnesses = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.db, self.clock)
         self.payments = PaymentLimiter(self.settings.rate_limit_per_minute)
         self.signals = PaymentSignals()
         self.requests = PaymentStore(self.store, self.signals)
+        self.witnesses = Witnesses(
+            parse_witnesses(self.settings.witnesses), self.ledger, self.db,
+            retry_seconds=self.settings.witness_retry_seconds,
+            timeout_seconds=self.settings.witness_timeout_seconds,
+            now_seconds=self.now_seconds,
+        )  # fmt: skip
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -52,6 +61,7 @@ class Runtime:
         return self.clock.now().strftime("%Y-%m")
 
     async def close(self) -> None:
+        await self.witnesses.close()
         await self.requests.close()
         await self.ledger.close()
         await self.store.close()

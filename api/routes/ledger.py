@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from litestar import Controller, Response, get
@@ -18,6 +19,7 @@ from api.schemas.ledger import (
     ReceiptOut,
     b64,
 )
+from api.witnesses import cosigned_note
 from ledger import limits
 from ledger.checkpoint import note_origin
 from ledger.model import AccountType
@@ -54,7 +56,7 @@ class LedgerController(Controller):
             origin=note_origin(checkpoint.note),
             size=checkpoint.size,
             root_hash=b64(checkpoint.root),
-            note=checkpoint.note,
+            note=await cosigned_note(rt.db, community, checkpoint),
             verifier_key=rt.ledger.verifier.key_string(),
         )
 
@@ -138,6 +140,9 @@ class ReceiptController(Controller):
             receipt = await rt.ledger.receipt(community, entry_id)
         except ProofUnavailable:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.") from None
+        head = await rt.ledger.checkpoint(community)
+        if head is not None and head.note == receipt.checkpoint_note:
+            receipt = replace(receipt, checkpoint_note=await cosigned_note(rt.db, community, head))
         return ReceiptOut(
             entry_id=entry.id,
             seq=entry.seq,
