@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS forks (
     cosigned_root BLOB NOT NULL,
     other_root BLOB NOT NULL,
     other_note TEXT NOT NULL,
-    seen_at INTEGER NOT NULL
+    seen_at INTEGER NOT NULL,
+    UNIQUE (origin, size, other_root)
 );
 """
 
@@ -101,14 +102,19 @@ class WitnessStore:
                 (checkpoint.origin, checkpoint.size, checkpoint.root, note, now),
             )
 
-    def record_fork(self, checkpoint: Checkpoint, root: bytes, note: str, now: int) -> None:
-        """Keep the evidence: ``checkpoint`` (signed, as ``note``) and the cosigned ``root``."""
+    def record_fork(self, checkpoint: Checkpoint, root: bytes, note: str, now: int) -> bool:
+        """Keep the evidence: ``checkpoint`` (signed, as ``note``) and the cosigned ``root``.
+
+        Whether it is new: a log that keeps offering the same fork is recorded once.
+        """
         with self._db:
-            self._db.execute(
-                "INSERT INTO forks (origin, size, cosigned_root, other_root, other_note, seen_at)"
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO forks"
+                " (origin, size, cosigned_root, other_root, other_note, seen_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (checkpoint.origin, checkpoint.size, root, checkpoint.root, note, now),
             )
+            return cursor.rowcount == 1
 
     def status(self) -> dict[str, Any]:
         b64 = _b64
@@ -193,11 +199,11 @@ class Witness:
         recorded = self.store.recorded(checkpoint.origin)
         if checkpoint.size == recorded.size and checkpoint.root != recorded.root:
             # Two signed roots for one size: the log showed two histories.
-            log.error(
-                "fork: log %s signed size %d with root %s, cosigned root was %s",
-                checkpoint.origin, checkpoint.size, _b64(checkpoint.root), _b64(recorded.root),
-            )  # fmt: skip
-            self.store.record_fork(checkpoint, recorded.root, text, now)
+            if self.store.record_fork(checkpoint, recorded.root, text, now):
+                log.error(
+                    "fork: log %s signed size %d with root %s, cosigned root was %s",
+                    checkpoint.origin, checkpoint.size, _b64(checkpoint.root), _b64(recorded.root),
+                )  # fmt: skip
             return Answer(422, "fork: another root for the size already cosigned\n")
         if old_size != recorded.size:
             if checkpoint.size < recorded.size:
