@@ -88,7 +88,11 @@ def _run_export(args: argparse.Namespace) -> int:
             db = Database(store.engine)
             done = await export_bundle(
                 store, args.community, Path(args.out), verifier,
-                cosignatures=lambda head: cosignature_lines(db, args.community, head),
+                # Witnesses configured: the head carries their cosignatures.
+                cosignatures=(
+                    (lambda head: cosignature_lines(db, args.community, head))
+                    if settings.witnesses else None
+                ),
             )  # fmt: skip
         except (ExportError, BundleError, NoteError, CheckpointError, OSError) as error:
             sys.stderr.write(f"cannot export: {error}\n")

@@ -95,7 +95,10 @@ class Setup:
 
 
 async def pay(client: httpx.AsyncClient, base: str, seeded: Seeded, times: int) -> list[float]:
-    """``times`` transfers of one minute from the first member to the second; their seconds."""
+    """``times`` transfers of one minute from the first member to the second; their seconds.
+
+    The last transfer's receipt URL is kept in ``seeded.env["last_receipt"]``.
+    """
     spent: list[float] = []
     for _ in range(times):
         started = time.perf_counter()
@@ -109,6 +112,7 @@ async def pay(client: httpx.AsyncClient, base: str, seeded: Seeded, times: int) 
         )
         spent.append(time.perf_counter() - started)
         assert answer.status_code == 201, answer.text
+        seeded.env["last_receipt"] = answer.json()["receipt_url"]
     return spent
 
 
@@ -162,6 +166,10 @@ async def test_payments_go_on_while_the_witness_is_down_and_the_cosignature_come
                 spent += await pay(client, base, seeded, 3)
                 grown = await cosigned_checkpoint(client, base, seeded, setup)
                 status = (await client.get(f"{witness}/status")).json()
+                receipt = await client.get(
+                    base + seeded.env["last_receipt"],
+                    headers={"Authorization": f"Bearer {seeded.member_tokens[0]}"},
+                )
 
     assert max(spent) < 1.0, spent  # no payment waited for the witness
     assert first["size"] == uncosigned["size"]
@@ -175,6 +183,9 @@ async def test_payments_go_on_while_the_witness_is_down_and_the_cosignature_come
         }
     ]
     assert status["forks"] == []
+    assert receipt.status_code == 200, receipt.text
+    receipt_note = receipt.json()["receipt"].split("\n\n", 1)[1]
+    assert setup.cosigner.verifier().cosignature_on(receipt_note).timestamp > 0
 
 
 async def test_the_bundle_carries_the_cosignature_and_verify_requires_it(tmp_path: Path) -> None:
