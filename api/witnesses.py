@@ -137,7 +137,7 @@ class Witnesses:
             while True:
                 self._wake.clear()
                 batch, self._pending = self._pending, set()
-                failed = {c for c in sorted(batch) if not await self.ask(client, c)}
+                failed = {c for c in sorted(batch) if not await self._ask_safely(client, c)}
                 self._pending |= failed
                 if self._wake.is_set():
                     continue  # poked meanwhile
@@ -147,10 +147,21 @@ class Witnesses:
                 else:
                     await self._wake.wait()
 
+    async def _ask_safely(self, client: httpx.AsyncClient, community: str) -> bool:
+        try:
+            return await self.ask(client, community)
+        except Exception:  # a defect here must not end witnessing for good
+            log.exception("witnesses: asking for %s failed", community)
+            return False
+
     async def _communities(self) -> set[str]:
-        async with self._db.read() as session:
-            slugs = await session.exec(select(CommunityRow.slug).limit(limits.WITNESS_LOGS_MAX))
-            return set(slugs)
+        try:
+            async with self._db.read() as session:
+                query = select(CommunityRow.slug).limit(limits.WITNESS_LOGS_MAX)
+                return set(await session.exec(query))
+        except SQLAlchemyError:
+            log.exception("witnesses: cannot list the communities; waiting for appends")
+            return set()
 
     async def ask(self, client: httpx.AsyncClient, community: str) -> bool:
         """Ask every witness to cosign the head; whether all of them have."""
