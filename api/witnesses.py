@@ -139,12 +139,10 @@ class Witnesses:
                 batch, self._pending = self._pending, set()
                 failed = {c for c in sorted(batch) if not await self._ask_safely(client, c)}
                 self._pending |= failed
-                if self._wake.is_set():
-                    continue  # poked meanwhile
                 if failed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._retry_seconds)
-                else:
+                    # A witness that is down is tried once a period, not on every append.
+                    await asyncio.sleep(self._retry_seconds)
+                elif not self._wake.is_set():
                     await self._wake.wait()
 
     async def _ask_safely(self, client: httpx.AsyncClient, community: str) -> bool:
