@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
 
+from api.cli import main
 from api.witness import Witness, WitnessStore
-from ledger.cosignature import AddCheckpoint, generate_cosigner
+from ledger.cosignature import AddCheckpoint, CosignatureVerifier, Cosigner, generate_cosigner
+from ledger.keys import read_key_file
 from ledger.note import generate_signer
 from tests.support.logs import TinyLog
 
@@ -124,3 +127,16 @@ def test_the_record_survives_a_restart(tmp_path: Path, log: TinyLog) -> None:
     again = a_witness(tmp_path, log)
     assert again.store.recorded(ORIGIN).size == 7
     assert post(again, log.request(0))[0] == 409
+
+
+def test_witness_key_writes_a_private_key_once_and_prints_its_verifier_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "keys" / "witness.key"
+    assert main(["witness", "key", "--name", "witness.gemeente.example", "--out", str(path)]) == 0
+    printed = capsys.readouterr().out.strip()
+    cosigner = Cosigner.from_key_string(read_key_file(path))
+    assert printed == cosigner.verifier().key_string()
+    assert CosignatureVerifier.from_key_string(printed).name == "witness.gemeente.example"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert main(["witness", "key", "--name", "other", "--out", str(path)]) == 1
