@@ -117,9 +117,7 @@ def key_id_for(name: str, public_key: bytes, algorithm: int = ALGORITHM_ED25519)
     ``algorithm`` is the signature type byte: 0x01 for note signatures, 0x04
     for cosignatures (``ledger.cosignature``).
     """
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key
-    ).digest()
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
