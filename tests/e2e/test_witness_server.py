@@ -5,7 +5,7 @@ grows; payments never wait for it (it may be down), and the cosignature comes
 once it is back. A forked ledger (another database signed with the same key)
 and a rolled-back checkpoint are refused and the fork shows in its status. The
 exported bundle carries the cosignature, and ``buurtmunt verify
---witness-key`` requires it.
+--witness-key`` requires it. On PostgreSQL, two workers share one witness.
 """
 
 from __future__ import annotations
@@ -67,20 +67,20 @@ def witnessing(key_file: Path, db: Path, origin: str, log_key: str, port: int) -
 
 
 class Setup:
-    def __init__(self, tmp_path: Path, name: str = "ledger") -> None:
+    def __init__(self, tmp_path: Path, name: str = "ledger", database_url: str = "") -> None:
         self.port, self.witness_port = free_port(), free_port()
         self.cosigner = generate_cosigner("witness.gemeente.test")
         self.witness_key = self.cosigner.verifier().key_string()
         self.key_file = tmp_path / "witness.key"
         write_key_file(self.key_file, self.cosigner.key_string())
         self.witness_db = tmp_path / "witness.db"
-        self.env = self.ledger_env(tmp_path / f"{name}.db")
+        self.env = self.ledger_env(database_url or f"sqlite:///{tmp_path / f'{name}.db'}")
         self.origin = f"127.0.0.1:{self.port}/{COMMUNITY}"
         signer = NoteSigner.from_key_string(self.env["BUURTMUNT_SIGNING_KEY"])
         self.log_key = signer.verifier().key_string()
 
-    def ledger_env(self, db: Path, signing_key: str | None = None) -> dict[str, str]:
-        env = server_env(f"sqlite:///{db}", f"http://127.0.0.1:{self.port}")
+    def ledger_env(self, database_url: str, signing_key: str | None = None) -> dict[str, str]:
+        env = server_env(database_url, f"http://127.0.0.1:{self.port}")
         if signing_key is not None:
             env["BUURTMUNT_SIGNING_KEY"] = signing_key
         env["BUURTMUNT_WITNESSES"] = f"http://127.0.0.1:{self.witness_port} {self.witness_key}"
@@ -152,9 +152,20 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 async def test_payments_go_on_while_the_witness_is_down_and_the_cosignature_comes_later(
     tmp_path: Path,
 ) -> None:
-    setup = Setup(tmp_path)
+    await down_then_back(tmp_path, "", workers=1)
+
+
+async def test_on_postgresql_two_workers_share_the_witness_and_its_cosignatures(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    await down_then_back(tmp_path, postgres_url, workers=2)
+
+
+async def down_then_back(tmp_path: Path, database_url: str, workers: int) -> None:
+    """Pay with the witness down, start it, pay more: every checkpoint ends up cosigned."""
+    setup = Setup(tmp_path, database_url=database_url)
     seeded = await seed(setup.env, members=2, funds_minutes=600)
-    with serving(setup.env, setup.port) as base:
+    with serving(setup.env, setup.port, workers) as base:
         async with httpx.AsyncClient(timeout=10) as client:
             spent = await pay(client, base, seeded, 5)
             uncosigned = await checkpoint(client, base, seeded)
@@ -217,7 +228,7 @@ async def test_a_forked_ledger_and_a_rollback_are_refused_and_the_fork_is_shown(
 ) -> None:
     setup = Setup(tmp_path)
     # The same key, origin and number of entries, but another history.
-    fork_env = setup.ledger_env(tmp_path / "fork.db", setup.env["BUURTMUNT_SIGNING_KEY"])
+    fork_env = setup.ledger_env(f"sqlite:///{tmp_path}/fork.db", setup.env["BUURTMUNT_SIGNING_KEY"])
     seeded = await seed(setup.env, members=2, funds_minutes=600)
     forked = await seed(fork_env, members=2, funds_minutes=600)
     with setup.witness() as witness:
