@@ -161,6 +161,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_runtime(settings, clock) as runtime:
             app.state.runtime = runtime
+            runtime.witnesses.start()
             if server:
                 tune_for_serving()
             yield

@@ -16,8 +16,10 @@ import json
 import sys
 from pathlib import Path
 
+from api.database import Database
 from api.services import read_store_from, signer_from, store_from
 from api.settings import Settings
+from api.witnesses import cosignature_lines
 from ledger import limits
 from ledger.audit import Audit, AuditReport, b64, correction_targets
 from ledger.bundle import BundleError
@@ -93,7 +95,15 @@ def _run_export(args: argparse.Namespace) -> int:
         store = read_store_from(settings)
         try:
             log_verifier = await _for_log(args, verifier, store)
-            done = await export_bundle(store, args.community, Path(args.out), log_verifier)
+            db = Database(store.engine)
+            done = await export_bundle(
+                store, args.community, Path(args.out), log_verifier,
+                # Witnesses configured: the head carries their cosignatures.
+                cosignatures=(
+                    (lambda head: cosignature_lines(db, args.community, head))
+                    if settings.witnesses else None
+                ),
+            )  # fmt: skip
         except (ExportError, BundleError, NoteError, CheckpointError, OSError) as error:
             sys.stderr.write(f"cannot export: {error}\n")
             return EXIT_UNUSABLE

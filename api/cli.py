@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from api import audit_commands, backup, bootstrap, limits, logs, metrics, provisioning
+from api import audit_commands, backup, bootstrap, limits, logs, metrics, provisioning, witness
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_commands.register(commands)
     backup.register(commands)
+    witness.register(commands)
     return parser
 
 

@@ -20,6 +20,7 @@ from api.ratelimit import PaymentLimiter
 from api.replica import ReadRouter, ReadView, open_replica
 from api.services import signer_from, store_from, upgrade_database
 from api.settings import Settings
+from api.witnesses import Witnesses, parse_witnesses
 from ledger.clock import Clock, SystemClock
 from ledger.service import Ledger
 from ledger.sql.store import SqlStore
@@ -41,6 +42,8 @@ class Runtime:
     requests: PaymentStore = field(init=False)
     # Where reads that may lag go: the read replica, when there is one.
     reads: ReadRouter = field(init=False)
+    # Asks the configured witnesses to cosign checkpoints; started by the app.
+    witnesses: Witnesses = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.db, self.clock)
@@ -49,6 +52,12 @@ class Runtime:
         self.requests = PaymentStore(self.store, self.signals)
         primary = ReadView(self.store, self.ledger, self.db, is_replica=False)
         self.reads = open_replica(self.settings, primary)
+        self.witnesses = Witnesses(
+            parse_witnesses(self.settings.witnesses), self.ledger, self.db,
+            retry_seconds=self.settings.witness_retry_seconds,
+            timeout_seconds=self.settings.witness_timeout_seconds,
+            now_seconds=self.now_seconds,
+        )  # fmt: skip
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -60,6 +69,7 @@ class Runtime:
         return self.clock.now().strftime("%Y-%m")
 
     async def close(self) -> None:
+        await self.witnesses.close()
         await self.requests.close()
         await self.reads.close()
         await self.ledger.close()

@@ -52,6 +52,11 @@ class Settings:
     # Where ``buurtmunt serve`` listens unless --host/--port say otherwise.
     listen_host: str = "127.0.0.1"
     listen_port: int = 8000
+    # Witnesses asked to cosign each checkpoint: "<url> <witness vkey>" each,
+    # comma-separated (BUURTMUNT_WITNESSES); one that fails is asked again this often.
+    witnesses: tuple[str, ...] = ()
+    witness_retry_seconds: float = 5.0
+    witness_timeout_seconds: float = 5.0
 
     @property
     def host(self) -> str:
@@ -83,6 +88,9 @@ class Settings:
             trusted_proxies=_list(env.get("BUURTMUNT_TRUSTED_PROXIES", "")),
             listen_host=env.get("BUURTMUNT_LISTEN_HOST", "127.0.0.1"),
             listen_port=int(env.get("BUURTMUNT_LISTEN_PORT", 8000)),
+            witnesses=_list(env.get("BUURTMUNT_WITNESSES", "")),
+            witness_retry_seconds=float(env.get("BUURTMUNT_WITNESS_RETRY_SECONDS", 5)),
+            witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
         )
 
     def sqlite_path(self) -> Path | None:

@@ -288,3 +288,17 @@ class OfflinePaymentRow(ApiTable, table=True):
     created_at: int = Field(sa_column=_time())
     reported_at: int | None = Field(default=None, sa_column=_time(nullable=True))
     report_note: str | None = Field(default=None, max_length=280)
+
+
+class WitnessCosignatureRow(ApiTable, table=True):
+    """The newest cosignature each configured witness gave a community's log: the
+    checkpoint it covers (size and base64 root) and its signature line."""
+
+    __tablename__ = "witness_cosignatures"
+
+    community: str = Field(primary_key=True, max_length=40)
+    witness: str = Field(primary_key=True, max_length=200)  # the witness's vkey
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    root: str = Field(max_length=44)
+    line: str = Field(max_length=400)
+    cosigned_at: int = Field(sa_column=_time())

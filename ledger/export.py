@@ -11,6 +11,7 @@ ENTRY_RANGE_MAX as their exact stored bytes; the bundle appears atomically.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,13 @@ async def export_bundle(
     verifier: NoteVerifier,
     *,
     clock: Clock | None = None,
+    cosignatures: Callable[[StoredCheckpoint], Awaitable[str]] | None = None,
 ) -> Exported:
     """Write ``community``'s bundle to the new directory ``directory``.
 
     The head checkpoint must verify with ``verifier``, so a bundle is never
-    exported under a key that cannot check it.
+    exported under a key that cannot check it. ``cosignatures`` gives the
+    witnesses' cosignature lines on the head, added to the bundle's head note.
     """
     head, balances = await balances_at_head(store, community)
     signed = open_checkpoint(head.note, verifier)
@@ -88,7 +91,7 @@ async def export_bundle(
         )
         writer.commit(
             manifest=manifest,
-            head_note=head.note,
+            head_note=head.note + (await cosignatures(head) if cosignatures else ""),
             verifier_key=log_verifiers(verifier, signed.origin)[0].key_string(),
             balances=balances,
         )

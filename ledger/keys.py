@@ -67,6 +67,15 @@ def generate_key_file(path: str | os.PathLike[str], name: str) -> NoteVerifier:
     if not is_valid_key_name(name):
         raise SigningKeyError("invalid_key_name", "non-empty, no spaces or '+'")
     signer = generate_signer(name)
+    write_key_file(path, signer.key_string())
+    return signer.verifier()
+
+
+def write_key_file(path: str | os.PathLike[str], key: str) -> None:
+    """Write the private key string ``key`` to a new file at ``path``, mode 0600.
+
+    Never overwrites: an existing file (or symlink) at ``path`` is an error.
+    """
     _make_private_directories(os.path.dirname(os.fspath(path)))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW
     try:
@@ -75,14 +84,13 @@ def generate_key_file(path: str | os.PathLike[str], name: str) -> NoteVerifier:
         raise SigningKeyError("key_file_exists", f"{os.fspath(path)!r}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as key_file:
-            key_file.write(signer.key_string() + "\n")
+            key_file.write(key + "\n")
             key_file.flush()
             os.fsync(key_file.fileno())
     except BaseException:
         # A half-written key is worse than none: it would fail on every start.
         os.unlink(path)
         raise
-    return signer.verifier()
 
 
 def _make_private_directories(directory: str) -> None:
@@ -116,7 +124,7 @@ def _check_private_regular_file(path: str | os.PathLike[str], status: os.stat_re
         )
 
 
-def _read_key_file(path: str | os.PathLike[str]) -> str:
+def read_key_file(path: str | os.PathLike[str]) -> str:
     """The key file's text, after checking it is a private regular file.
 
     The checks use the opened descriptor, so the file cannot be swapped
@@ -155,7 +163,7 @@ def load_signer(path: str | os.PathLike[str] | None = None, value: str | None = 
     if (path is None) == (value is None):
         raise SigningKeyError("one_source_required", "pass exactly one of path or value")
     if path is not None:
-        text = _read_key_file(path)
+        text = read_key_file(path)
     else:
         assert value is not None
         if len(value) > _KEY_FILE_BYTES_MAX:

@@ -49,6 +49,14 @@ PROOF_HASHES_MAX = 128
 NOTE_BYTES_MAX = 16_384
 NOTE_SIGNATURES_MAX = 16
 KEY_NAME_LENGTH_MAX = 128
+# A witness's add-checkpoint request (c2sp.org/tlog-witness): at most 63 proof
+# lines, so the whole body fits the note and 64 lines of 45 characters.
+WITNESS_PROOF_HASHES_MAX = 63
+WITNESS_REQUEST_CHARS_MAX = 64 + 64 * 45 + NOTE_BYTES_MAX
+# Witnesses the ledger asks to cosign its checkpoints (their lines and the log's
+# own must fit NOTE_SIGNATURES_MAX), and logs a witness follows.
+WITNESSES_MAX = 8
+WITNESS_LOGS_MAX = 10_000
 # The opaque, unauthenticated extra data a tlog-proof receipt may carry.
 RECEIPT_EXTRA_BYTES_MAX = 1_024
 

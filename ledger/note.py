@@ -111,16 +111,20 @@ def is_valid_key_name(name: str) -> bool:
     )
 
 
-def key_id_for(name: str, public_key: bytes) -> int:
-    """The recommended key id of an Ed25519 key, as an unsigned 32-bit int."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ALGORITHM_ED25519]) + public_key
-    ).digest()
+def key_id_for(name: str, public_key: bytes, algorithm: int = ALGORITHM_ED25519) -> int:
+    """The recommended key id of an Ed25519 key, as an unsigned 32-bit int.
+
+    ``algorithm`` is the signature type byte: 0x01 for note signatures, 0x04
+    for cosignatures (``ledger.cosignature``).
+    """
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
-def _parse_key_body(body: str) -> tuple[str, int, bytes]:
+def parse_key_body(body: str, algorithm: int = ALGORITHM_ED25519) -> tuple[str, int, bytes]:
     """Split ``<name>+<hex id>+<base64(alg || key)>`` into name, id, raw key.
+
+    The algorithm byte must be ``algorithm``; the key is 32 bytes (Ed25519).
 
     Names cannot contain ``+`` but base64 can, hence the bounded split.
     """
@@ -135,7 +139,7 @@ def _parse_key_body(body: str) -> tuple[str, int, bytes]:
     raw = base64_decode_canonical(key_b64)
     if raw is None or len(raw) == 0:
         raise NoteError("malformed_key", "key is not canonical base64")
-    if raw[0] != ALGORITHM_ED25519:
+    if raw[0] != algorithm:
         raise NoteError("unknown_key_algorithm", f"algorithm byte {raw[0]}")
     if len(raw) != 1 + ED25519_KEY_BYTES:
         raise NoteError("malformed_key", "an Ed25519 key is 32 bytes")
@@ -158,7 +162,7 @@ class NoteVerifier:
     @classmethod
     def from_key_string(cls, key: str) -> NoteVerifier:
         """Parse ``<name>+<key id>+<base64(0x01 || public key)>``."""
-        name, key_id, public_key = _parse_key_body(key)
+        name, key_id, public_key = parse_key_body(key)
         if key_id != key_id_for(name, public_key):
             raise NoteError("key_id_mismatch")
         return cls(name, public_key)
@@ -208,7 +212,7 @@ class NoteSigner:
         """
         if not key.startswith(PRIVATE_KEY_PREFIX):
             raise NoteError("malformed_key", "a signer key starts with PRIVATE+KEY+")
-        name, key_id, seed = _parse_key_body(key[len(PRIVATE_KEY_PREFIX) :])
+        name, key_id, seed = parse_key_body(key[len(PRIVATE_KEY_PREFIX) :])
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
         if key_id != signer.key_id:
             raise NoteError("key_id_mismatch")
@@ -274,8 +278,8 @@ class SignedNote:
     verified_by: tuple[str, ...]
 
 
-def _split_note(note: str) -> tuple[str, list[str]]:
-    """Return the text and the signature lines, or raise ``NoteError``."""
+def split_note(note: str) -> tuple[str, list[str]]:
+    """The text and the signature lines of ``note``, or ``NoteError``."""
     # Cheap character bound first, so a huge string is never encoded.
     if len(note) > limits.NOTE_BYTES_MAX:
         raise NoteError("note_too_large")
@@ -328,7 +332,7 @@ def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> SignedNote:
     The whole note is parsed before any signature is checked.
     """
     known = _index_verifiers(verifiers)
-    text, lines = _split_note(note)
+    text, lines = split_note(note)
     signatures = tuple(_parse_signature_line(line) for line in lines)
     message = text.encode("utf-8")
     verified_by: list[str] = []

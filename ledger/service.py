@@ -7,6 +7,8 @@ writer and the rules do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ledger import merkle
 from ledger.checkpoint import note_origin, origin_for
 from ledger.clock import Clock, SystemClock
@@ -37,6 +39,9 @@ class Ledger:
         self.clock = clock or SystemClock()
         self.observer = observer
         self._writers: dict[str, Writer] = {}
+        # Called with the community after each append, which may have signed a
+        # new checkpoint (api.witnesses asks the witnesses to cosign it).
+        self.on_append: list[Callable[[str], None]] = []
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -68,7 +73,10 @@ class Ledger:
         return dict(self._writers)
 
     async def append(self, community: str, draft: Draft) -> Result:
-        return await self.writer(community).append(draft)
+        result = await self.writer(community).append(draft)
+        for listener in self.on_append:
+            listener(community)
+        return result
 
     async def remaining_minutes(self, community: str, seq: int) -> tuple[int, ...] | None:
         """What corrections may still reverse of each posting of entry ``seq``, as the

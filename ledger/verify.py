@@ -40,6 +40,7 @@ from ledger.audit import (
 )
 from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
 from ledger.checkpoint import Checkpoint, CheckpointError
+from ledger.cosignature import CosignatureError, CosignatureVerifier
 from ledger.note import NoteError, NoteVerifier
 
 if TYPE_CHECKING:
@@ -479,13 +480,35 @@ def _check_manifest(audit: Audit, bundle: Bundle) -> None:
             )
 
 
-def read_verifier(key: str) -> NoteVerifier:
-    """A verifier key given as the key string itself or as a file holding it."""
-    text = key
+def _key_text(key: str) -> str:
+    """A key given as the key string itself or as a file holding it."""
     path = Path(key)
     if "+" not in key or path.is_file():
-        text = path.read_text(encoding="utf-8")
-    return NoteVerifier.from_key_string(text.strip())
+        return path.read_text(encoding="utf-8").strip()
+    return key.strip()
+
+
+def read_verifier(key: str) -> NoteVerifier:
+    """A verifier key given as the key string itself or as a file holding it."""
+    return NoteVerifier.from_key_string(_key_text(key))
+
+
+def check_witnesses(head_note: str | None, keys: Sequence[str], out: TextIO) -> bool:
+    """Whether each witness key has a valid cosignature on ``head_note``; says which.
+    A bundle without a head checkpoint (``None``) has no cosignature at all."""
+    cosigned = True
+    for key in keys:
+        witness = CosignatureVerifier.from_key_string(_key_text(key))
+        try:
+            if head_note is None:
+                raise CosignatureError("no_cosignature", "the bundle has no head checkpoint")
+            cosignature = witness.cosignature_on(head_note)
+        except CosignatureError:
+            out.write(f"witness {witness.name}: no valid cosignature on the head checkpoint\n")
+            cosigned = False
+            continue
+        out.write(f"witness {witness.name}: cosigned the head at {cosignature.timestamp}\n")
+    return cosigned
 
 
 def format_minutes(minutes: int) -> str:
@@ -534,6 +557,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--trusted", metavar="CHECKPOINT", help="a checkpoint note you trusted earlier (a file)"
     )
     parser.add_argument(
+        "--witness-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="require this witness's cosignature on the head checkpoint (repeatable)",
+    )
+    parser.add_argument(
         "--jobs",
         type=_positive,
         metavar="N",
@@ -566,11 +596,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         progress = Progress(bundle.entries_bytes, err, "verifying")
         jobs = getattr(args, "jobs", None)
         report = verify_bundle(bundle, verifier, trusted_note=trusted, progress=progress, jobs=jobs)
+        witnessed = check_witnesses(bundle.head_note(), getattr(args, "witness_key", []), out)
     except (BundleError, NoteError, CheckpointError, OSError, UnicodeDecodeError) as error:
         err.write(f"cannot verify: {error}\n")
         return EXIT_UNUSABLE
     print_report(report, out, str(args.bundle))
-    return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+    return EXIT_CLEAN if report.clean and witnessed else EXIT_FINDINGS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ tree size seen as ``Buurtmunt-Seen-Size`` and no answer is older than that.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from litestar import Controller, Response, get
@@ -26,6 +27,7 @@ from api.schemas.ledger import (
     ReceiptOut,
     b64,
 )
+from api.witnesses import cosigned_note
 from ledger import limits
 from ledger.checkpoint import note_origin
 from ledger.model import AccountType, Entry
@@ -110,7 +112,7 @@ class LedgerController(Controller):
             origin=note_origin(checkpoint.note),
             size=checkpoint.size,
             root_hash=b64(checkpoint.root),
-            note=checkpoint.note,
+            note=await cosigned_note(reads.db, community, checkpoint),
             verifier_key=(await reads.ledger.log_verifier(community)).key_string(),
         )
 
@@ -219,6 +221,11 @@ class ReceiptController(Controller):
             receipt = await reads.ledger.receipt(community, entry_id)
         except ProofUnavailable:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.") from None
+        head = await reads.ledger.checkpoint(community)
+        if head is not None and head.note == receipt.checkpoint_note:
+            receipt = replace(
+                receipt, checkpoint_note=await cosigned_note(reads.db, community, head)
+            )
         return ReceiptOut(
             entry_id=entry.id,
             seq=entry.seq,
