@@ -40,6 +40,7 @@ from api.routes import (
     people,
     shop_payments,
 )
+from api.openapi import StrictStructSchemaPlugin
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from ledger.clock import Clock
@@ -145,6 +146,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[StrictStructSchemaPlugin()],
         before_request=strict_json_body,
         request_max_body_size=REQUEST_BODY_BYTES_MAX,
         openapi_config=OpenAPIConfig(
