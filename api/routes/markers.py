@@ -40,7 +40,8 @@ EntryIdPath = Annotated[
         title="Entry id", pattern=f"^{ID_PATTERN.pattern}$", max_length=limits.ENTRY_ID_LENGTH_MAX
     ),
 ]
-IdPath = Annotated[str, PathParameter(title="Id", pattern="^[a-z]{3}_[a-z2-7]{16}$", max_length=40)]
+ID_PATTERN_OF_ROWS = "^[a-z]{3}_[a-z2-7]{16}$"  # people, staff, devices, tokens, cards
+IdPath = Annotated[str, PathParameter(title="Id", pattern=ID_PATTERN_OF_ROWS, max_length=40)]
 SlugPath = Annotated[
     str, PathParameter(title="Community slug", pattern="^[a-z][a-z0-9-]{1,39}$", max_length=40)
 ]
@@ -49,6 +50,17 @@ CursorQuery = Annotated[
     QueryParameter(
         name="cursor",
         required=False,
+        max_length=40,
+        description="Where the previous page ended (its next_cursor).",
+    ),
+]
+# Pages of people end at a person's id: only an id's characters reach the database.
+PersonCursorQuery = Annotated[
+    str | None,
+    QueryParameter(
+        name="cursor",
+        required=False,
+        pattern=ID_PATTERN_OF_ROWS,
         max_length=40,
         description="Where the previous page ended (its next_cursor).",
     ),

@@ -19,7 +19,14 @@ from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
 from api.problems import forbidden, invalid
 from api.provisioning import KIND_DEVICE, PersonDetails
 from api.qr import svg
-from api.routes.markers import CursorQuery, IdPath, ListLimitQuery, PrincipalDep, RuntimeDep, route
+from api.routes.markers import (
+    IdPath,
+    ListLimitQuery,
+    PersonCursorQuery,
+    PrincipalDep,
+    RuntimeDep,
+    route,
+)
 from api.runtime import Runtime
 from api.schemas.common import rfc3339, text_ok
 from api.schemas.people import (
@@ -35,9 +42,16 @@ from api.schemas.people import (
 )
 from api.tables import CredentialRow, PersonRow, RoleRow
 from api.tokens import Prefix, new_id
+from ledger.shape import ACCOUNT_ID_PATTERN
 
 RoleScopeQuery = Annotated[
-    str, QueryParameter(name="scope", max_length=40, description="The role's account, if any.")
+    str,
+    QueryParameter(
+        name="scope",
+        pattern=f"^({ACCOUNT_ID_PATTERN.pattern})?$",
+        max_length=40,
+        description="The role's account, if any.",
+    ),
 ]
 STAFF_LISTED = [Role.SHOP, Role.COORDINATOR, Role.AUDITOR, Role.ADMIN]
 
@@ -135,7 +149,7 @@ class MemberController(Controller):
         self,
         rt: RuntimeDep,
         principal: PrincipalDep,
-        cursor: CursorQuery = None,
+        cursor: PersonCursorQuery = None,
         limit: ListLimitQuery = 100,
     ) -> PersonPage:
         return await _page(rt, community_of(principal), [Role.MEMBER], cursor, limit)
@@ -164,7 +178,7 @@ class StaffController(Controller):
         self,
         rt: RuntimeDep,
         principal: PrincipalDep,
-        cursor: CursorQuery = None,
+        cursor: PersonCursorQuery = None,
         limit: ListLimitQuery = 100,
     ) -> PersonPage:
         return await _page(rt, community_of(principal), STAFF_LISTED, cursor, limit)
