@@ -200,12 +200,13 @@ def run(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """A Markdown table, padded so that it reads as well in a terminal."""
     widths = [max(len(r[i]) for r in [HEAD, *rows]) for i in range(len(HEAD))]
     lines = [
-        " | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) + " |"
         for r in [HEAD, *rows]
     ]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return lines
 
 
