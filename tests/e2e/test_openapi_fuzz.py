@@ -11,6 +11,9 @@ may make it.
 
 Checks: no 5xx; every status, content type and body is one the document
 declares. Failures are collected over all operations and reported together.
+It runs on SQLite and PostgreSQL (which refuses a NUL byte in text, so a value
+that reaches it unchecked shows as a 500 there). The budget is CI's, a minute
+or two; ``BUURTMUNT_FUZZ_SCALE=10`` multiplies it for a deeper run.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def _shield(case: Any, protected: set[str]) -> None:
         return
     for name, value in list((case.path_parameters or {}).items()):
         if value in protected:
-            case.path_parameters[name] = f"{value.split('_')[0]}_{'a' * 26}"
+            case.path_parameters[name] = f"{value.split('_')[0]}_{'a' * 16}"
 
 
 def _exercise(
