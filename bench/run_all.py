@@ -220,6 +220,7 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     calibration = machine.describe()
+    load = [round(x, 1) for x in os.getloadavg()]  # other work on the machine, at the start
     results: dict[str, Any] = {}
     rows: list[tuple[str, ...]] = []
     for bench in BENCHES:
@@ -245,11 +246,20 @@ def main() -> int:
         "--full (documented sizes)" if args.full else "quick sizes (--full for the documented ones)"
     )
     loop = calibration["python_loop_ns"]
-    print(f"machine: {os.cpu_count()} cores, plain Python loop {loop} ns/iteration; {sizes}")
+    print(
+        f"machine: {os.cpu_count()} cores, plain Python loop {loop} ns/iteration, "
+        f"load average {load[0]} at the start; {sizes}"
+    )
     print("\n".join(table(rows)))
     print(
         json.dumps(
-            {"benchmark": "run_all", "full": args.full, "machine": calibration, "results": results},
+            {
+                "benchmark": "run_all",
+                "full": args.full,
+                "machine": calibration,
+                "loadavg_at_start": load,
+                "results": results,
+            },
             sort_keys=True,
         )
     )
