@@ -11,9 +11,10 @@ may make it.
 
 Checks: no 5xx; every status, content type and body is one the document
 declares; one by one, a request the document forbids is refused. Failures are
-collected over all operations and reported together. It runs on SQLite and PostgreSQL (which refuses a NUL byte in text, so a value
-that reaches it unchecked shows as a 500 there). The budget is CI's, a minute
-or two; ``BUURTMUNT_FUZZ_SCALE=10`` multiplies it for a deeper run.
+collected over all operations and reported together. It runs on SQLite and
+PostgreSQL (which refuses a NUL byte in text, so a value that reaches it
+unchecked shows as a 500 there). The budget is CI's, a minute or two;
+``BUURTMUNT_FUZZ_SCALE=10`` multiplies it for a deeper run.
 """
 
 from __future__ import annotations
