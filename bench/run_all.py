@@ -227,21 +227,22 @@ def main() -> int:
         if args.only and bench.name not in args.only:
             continue
         missing = missing_tools(bench, not args.no_postgres)
+        needs = "needs " + "; ".join(f"{tool} ({INSTALL[tool]})" for tool in missing)
         if missing and bench.needs:
-            hint = "; ".join(f"{t} ({INSTALL[t]})" for t in missing)
-            results[bench.name] = {"skipped": f"needs {hint}"}
-            rows.append((bench.name, "not run", f"needs {hint}", "", "", ""))
+            results[bench.name] = {"skipped": needs}
+            rows.append((bench.name, "not run", needs, "", "", ""))
             continue
         figures = run(bench, args)
         results[bench.name] = figures
-        if "error" in figures:
+        try:
+            loop = str(figures.get("machine", {}).get("python_loop_ns", ""))
+            rows += [(*row, loop) for row in bench.rows(figures)]
+        except KeyError as missing_key:
+            figures.setdefault("error", f"its JSON has no {missing_key}")
             rows.append((bench.name, "FAILED", figures["error"][:100], "", "", ""))
             continue
-        loop = str(figures.get("machine", {}).get("python_loop_ns", ""))
-        rows += [(*row, loop) for row in bench.rows(figures)]
         if missing:  # pgbench: the bench ran its SQLite part only
-            hint = "; ".join(f"{t} ({INSTALL[t]})" for t in missing)
-            rows.append((f"{bench.name}, PostgreSQL", "not run", f"needs {hint}", "", "", ""))
+            rows.append((f"{bench.name}, PostgreSQL", "not run", needs, "", "", ""))
     sizes = (
         "--full (documented sizes)" if args.full else "quick sizes (--full for the documented ones)"
     )
