@@ -17,6 +17,7 @@ from api.access import Action, Principal
 from api.auth import authorization
 from api.problems import problem_responses
 from api.runtime import Runtime
+from api.schemas.common import ROW_ID_PATTERN
 from ledger import limits
 from ledger.shape import ACCOUNT_ID_PATTERN, ID_PATTERN
 
@@ -40,8 +41,7 @@ EntryIdPath = Annotated[
         title="Entry id", pattern=f"^{ID_PATTERN.pattern}$", max_length=limits.ENTRY_ID_LENGTH_MAX
     ),
 ]
-ID_PATTERN_OF_ROWS = "^[a-z]{3}_[a-z2-7]{16}$"  # people, staff, devices, tokens, cards
-IdPath = Annotated[str, PathParameter(title="Id", pattern=ID_PATTERN_OF_ROWS, max_length=40)]
+IdPath = Annotated[str, PathParameter(title="Id", pattern=ROW_ID_PATTERN, max_length=40)]
 SlugPath = Annotated[
     str, PathParameter(title="Community slug", pattern="^[a-z][a-z0-9-]{1,39}$", max_length=40)
 ]
@@ -60,7 +60,7 @@ PersonCursorQuery = Annotated[
     QueryParameter(
         name="cursor",
         required=False,
-        pattern=ID_PATTERN_OF_ROWS,
+        pattern=ROW_ID_PATTERN,
         max_length=40,
         description="Where the previous page ended (its next_cursor).",
     ),

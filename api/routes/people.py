@@ -28,7 +28,7 @@ from api.routes.markers import (
     route,
 )
 from api.runtime import Runtime
-from api.schemas.common import rfc3339, text_ok
+from api.schemas.common import SCOPE_PATTERN, rfc3339, text_ok
 from api.schemas.people import (
     CredentialOut,
     CredentialPage,
@@ -42,13 +42,12 @@ from api.schemas.people import (
 )
 from api.tables import CredentialRow, PersonRow, RoleRow
 from api.tokens import Prefix, new_id
-from ledger.shape import ACCOUNT_ID_PATTERN
 
 RoleScopeQuery = Annotated[
     str,
     QueryParameter(
         name="scope",
-        pattern=f"^({ACCOUNT_ID_PATTERN.pattern})?$",
+        pattern=SCOPE_PATTERN,
         max_length=40,
         description="The role's account, if any.",
     ),

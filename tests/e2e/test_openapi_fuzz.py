@@ -238,3 +238,21 @@ async def test_a_nul_byte_in_a_people_cursor_or_a_role_scope_is_refused_before_t
             headers=world.admin.headers,
         )
         problem(revoked, 422, "request_invalid")
+
+
+async def test_a_nul_byte_in_a_staff_roles_scope_or_a_token_label_is_refused_as_invalid(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        staff = await world.post(
+            "/api/v1/staff",
+            {"name": "Kim", "roles": [{"role": "coordinator", "scope": "org\x00"}]},
+            as_=world.admin,
+        )
+        token = await world.post(
+            "/api/v1/tokens",
+            {"person_id": world.member.person_id, "role": "member", "label": "till\x00"},
+            as_=world.admin,
+        )
+        problem(staff, 422, "request_invalid")
+        problem(token, 422, "request_invalid")
