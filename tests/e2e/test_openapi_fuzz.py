@@ -256,3 +256,16 @@ async def test_a_nul_byte_in_a_staff_roles_scope_or_a_token_label_is_refused_as_
         )
         problem(staff, 422, "request_invalid")
         problem(token, 422, "request_invalid")
+
+
+async def test_a_payment_request_whose_memo_is_not_printable_text_is_refused(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        for memo in ("koffie\x00", "koffie\x01"):
+            asked = await world.post(
+                "/api/v1/payment-requests",
+                {"amount_minutes": 30, "memo": memo},
+                as_=world.shop_staff,
+            )
+            problem(asked, 422, "text_invalid")
