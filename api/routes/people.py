@@ -166,7 +166,8 @@ class StaffController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[PersonOut]:
-        roles = [(Role(r.role.value), r.scope) for r in data.roles]
+        # A person holds a role once: the same role named twice is granted once.
+        roles = list(dict.fromkeys((Role(r.role.value), r.scope) for r in data.roles))
         status, out = await _create(
             rt, principal, idempotency_key, "staff.create", data, False, roles
         )

@@ -269,3 +269,19 @@ async def test_a_payment_request_whose_memo_is_not_printable_text_is_refused(
                 as_=world.shop_staff,
             )
             problem(asked, 422, "text_invalid")
+
+
+async def test_a_new_staff_member_with_a_role_named_twice_holds_it_once(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        added = await world.post(
+            "/api/v1/staff",
+            {"name": "Kim", "roles": [{"role": "auditor"}, {"role": "auditor"}]},
+            as_=world.admin,
+        )
+
+        assert added.status_code == 201, added.text
+        assert [r for r in added.json()["roles"] if r["role"] == "auditor"] == [
+            {"role": "auditor", "scope": ""}
+        ]
