@@ -24,6 +24,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import provide_principal
 from api.bodies import strict_json_body
+from api.openapi import StrictStructSchemaPlugin
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     accounts,
@@ -40,7 +41,6 @@ from api.routes import (
     people,
     shop_payments,
 )
-from api.openapi import StrictStructSchemaPlugin
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from ledger.clock import Clock
