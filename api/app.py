@@ -30,6 +30,7 @@ from api.auth import provide_principal
 from api.bodies import strict_json_body
 from api.headers import add_security_headers, bounded_headers
 from api.observe import observed
+from api.openapi import StrictStructSchemaPlugin
 from api.openapi_page import OfflineSwaggerPlugin, assets_router
 from api.problems import EXCEPTION_HANDLERS
 from api.replica import provide_reads
@@ -177,7 +178,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
             assets_router(),
             *(p for p in pages if not isinstance(p, InitPluginProtocol)),
         ],
-        plugins=[p for p in pages if isinstance(p, InitPluginProtocol)],
+        plugins=[
+            StrictStructSchemaPlugin(),
+            *(p for p in pages if isinstance(p, InitPluginProtocol)),
+        ],
         lifespan=[lifespan],
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),

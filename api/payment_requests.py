@@ -49,7 +49,7 @@ from api.payment_store import (
 from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
 from api.qr import payment_url
 from api.runtime import Runtime
-from api.schemas.common import rfc3339
+from api.schemas.common import rfc3339, text_ok
 from api.schemas.ledger import receipt_url
 from api.tables import PaymentRequestRow
 from ledger.model import AccountType, Draft, Entry, Rejected
@@ -153,6 +153,9 @@ async def create(
     if community is None:
         raise forbidden("community_required", "This needs a community role.")
     payee, payee_type = _payee_of(principal, shop)
+    # Checked here, not first when paid: the memo becomes the payment entry's.
+    if not text_ok(memo):
+        raise invalid("text_invalid", "The memo must be printable text.")
     if payee_type is AccountType.SHOP and amount_minutes is None:
         raise invalid("amount_required", "A shop's payment request names the amount.")
     if payee_type is AccountType.MEMBER and not await _transfers_allowed(rt, community):

@@ -133,6 +133,8 @@ SeenSizeHeader = Annotated[
             "The largest tree size this client has seen (a checkpoint's size, or an entry's "
             "seq + 1). The answer is read at that size or later."
         ),
+        # Litestar writes ge/le as floats, and 2**63 - 1 as a float is another number.
+        schema_extra={"minimum": 0, "maximum": limits.TREE_SIZE_MAX},
     ),
 ]
 

@@ -5,7 +5,8 @@ frontier, a signed checkpoint per batch, WAL + synchronous=FULL) against a naive
 baseline: stdlib sqlite3, one transaction per transfer, no hashing, same pragmas.
 
 PostgreSQL: the same writer against ``pgbench`` TPC-B (16 clients, prepared,
-durable) run by this script on the same server.
+durable) run by this script on the same server. Without ``pgbench`` (Debian:
+apt-get install postgresql-client) this part is skipped, and the script says so.
 
 Memory: resident set size measured at two journal lengths; it must not grow with
 the journal beyond the account balances.
@@ -24,6 +25,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -256,6 +258,9 @@ async def main() -> None:
             ("PostgreSQL group commit", pg["transfers_per_s"], "transfers/s"),
             ("PostgreSQL pgbench TPC-B, 16 clients", round(tps), "tps"),
         ]
+    elif not args.no_postgres:
+        figures["postgres_not_run"] = "needs pgbench (apt-get install postgresql-client)"
+        print(f"PostgreSQL part not run: {figures['postgres_not_run']}", file=sys.stderr)
     print(f"event loop: {EVENT_LOOP}; machine: {figures['machine']}")
     print(f"{'what':<40} {'figure':>12}  unit")
     for what, figure, unit in rows:

@@ -18,6 +18,7 @@ from api.auth import authorization
 from api.problems import problem_responses
 from api.replica import ReadView
 from api.runtime import Runtime
+from api.schemas.common import ROW_ID_PATTERN
 from ledger import limits
 from ledger.shape import ACCOUNT_ID_PATTERN, ID_PATTERN
 
@@ -43,7 +44,7 @@ EntryIdPath = Annotated[
         title="Entry id", pattern=f"^{ID_PATTERN.pattern}$", max_length=limits.ENTRY_ID_LENGTH_MAX
     ),
 ]
-IdPath = Annotated[str, PathParameter(title="Id", pattern="^[a-z]{3}_[a-z2-7]{16}$", max_length=40)]
+IdPath = Annotated[str, PathParameter(title="Id", pattern=ROW_ID_PATTERN, max_length=40)]
 SlugPath = Annotated[
     str, PathParameter(title="Community slug", pattern="^[a-z][a-z0-9-]{1,39}$", max_length=40)
 ]
@@ -52,6 +53,17 @@ CursorQuery = Annotated[
     QueryParameter(
         name="cursor",
         required=False,
+        max_length=40,
+        description="Where the previous page ended (its next_cursor).",
+    ),
+]
+# Pages of people end at a person's id: only an id's characters reach the database.
+PersonCursorQuery = Annotated[
+    str | None,
+    QueryParameter(
+        name="cursor",
+        required=False,
+        pattern=ROW_ID_PATTERN,
         max_length=40,
         description="Where the previous page ended (its next_cursor).",
     ),

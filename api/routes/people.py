@@ -19,9 +19,16 @@ from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
 from api.problems import forbidden, invalid
 from api.provisioning import KIND_DEVICE, PersonDetails
 from api.qr import svg
-from api.routes.markers import CursorQuery, IdPath, ListLimitQuery, PrincipalDep, RuntimeDep, route
+from api.routes.markers import (
+    IdPath,
+    ListLimitQuery,
+    PersonCursorQuery,
+    PrincipalDep,
+    RuntimeDep,
+    route,
+)
 from api.runtime import Runtime
-from api.schemas.common import rfc3339, text_ok
+from api.schemas.common import SCOPE_PATTERN, rfc3339, text_ok
 from api.schemas.people import (
     CredentialOut,
     CredentialPage,
@@ -37,7 +44,13 @@ from api.tables import CredentialRow, PersonRow, RoleRow
 from api.tokens import Prefix, new_id
 
 RoleScopeQuery = Annotated[
-    str, QueryParameter(name="scope", max_length=40, description="The role's account, if any.")
+    str,
+    QueryParameter(
+        name="scope",
+        pattern=SCOPE_PATTERN,
+        max_length=40,
+        description="The role's account, if any.",
+    ),
 ]
 STAFF_LISTED = [Role.SHOP, Role.COORDINATOR, Role.AUDITOR, Role.ADMIN]
 
@@ -136,7 +149,7 @@ class MemberController(Controller):
         self,
         rt: RuntimeDep,
         principal: PrincipalDep,
-        cursor: CursorQuery = None,
+        cursor: PersonCursorQuery = None,
         limit: ListLimitQuery = 100,
     ) -> PersonPage:
         return await _page(rt, community_of(principal), [Role.MEMBER], cursor, limit)
@@ -154,7 +167,8 @@ class StaffController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[PersonOut]:
-        roles = [(Role(r.role.value), r.scope) for r in data.roles]
+        # A person holds a role once: the same role named twice is granted once.
+        roles = list(dict.fromkeys((Role(r.role.value), r.scope) for r in data.roles))
         status, out = await _create(
             rt, principal, idempotency_key, "staff.create", data, False, roles
         )
@@ -165,7 +179,7 @@ class StaffController(Controller):
         self,
         rt: RuntimeDep,
         principal: PrincipalDep,
-        cursor: CursorQuery = None,
+        cursor: PersonCursorQuery = None,
         limit: ListLimitQuery = 100,
     ) -> PersonPage:
         return await _page(rt, community_of(principal), STAFF_LISTED, cursor, limit)

@@ -42,7 +42,16 @@ Name = Annotated[str, Meta(min_length=1, max_length=api_limits.NAME_LENGTH_MAX)]
 Memo = Annotated[str, Meta(max_length=limits.MEMO_LENGTH_MAX)]
 Activity = Annotated[str, Meta(min_length=1, max_length=api_limits.ACTIVITY_LENGTH_MAX)]
 Reason = Annotated[str, Meta(min_length=1, max_length=api_limits.REASON_LENGTH_MAX)]
-Label = Annotated[str, Meta(max_length=api_limits.LABEL_LENGTH_MAX)]
+# Labels come from people and user agents: no control characters (PostgreSQL refuses NUL).
+Label = Annotated[
+    str, Meta(max_length=api_limits.LABEL_LENGTH_MAX, pattern="^[^\\x00-\\x1f\\x7f]*$")
+]
+# Ids of the application's own rows (people, devices, tokens, cards): api.tokens.new_id.
+ROW_ID_PATTERN = "^[a-z]{3}_[a-z2-7]{16}$"
+RowId = Annotated[str, Meta(pattern=ROW_ID_PATTERN, max_length=40)]
+# A role's scope: the account (organisation or shop) it applies to, or nothing.
+SCOPE_PATTERN = f"^({ACCOUNT_ID_PATTERN.pattern})?$"
+Scope = Annotated[str, Meta(pattern=SCOPE_PATTERN, max_length=limits.ACCOUNT_ID_LENGTH_MAX)]
 
 
 def text_ok(text: str) -> bool:

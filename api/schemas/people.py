@@ -10,7 +10,7 @@ from msgspec import Meta
 
 from api import limits as api_limits
 from api.access import Role
-from api.schemas.common import Label, Name
+from api.schemas.common import Label, Name, RowId, Scope
 
 Phone = Annotated[str, Meta(min_length=1, max_length=api_limits.PHONE_LENGTH_MAX)]
 Email = Annotated[str, Meta(min_length=3, max_length=api_limits.EMAIL_LENGTH_MAX)]
@@ -50,7 +50,7 @@ class TokenRole(enum.StrEnum):
 class RoleIn(msgspec.Struct, forbid_unknown_fields=True):
     role: StaffRole
     # The organisation (coordinator) or shop (shop) account the role applies to.
-    scope: Annotated[str, Meta(max_length=40)] = ""
+    scope: Scope = ""
 
 
 class RoleOut(msgspec.Struct):
@@ -132,7 +132,7 @@ class CredentialPage(msgspec.Struct):
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
-    person_id: Annotated[str, Meta(min_length=1, max_length=40)]
+    person_id: RowId
     role: TokenRole
     label: Label = ""
     # The token is refused this many days after it is made; omitted: it does not expire.

@@ -77,7 +77,8 @@ class Setup:
         self.env = self.ledger_env(database_url or f"sqlite:///{tmp_path / f'{name}.db'}")
         self.origin = f"127.0.0.1:{self.port}/{COMMUNITY}"
         signer = NoteSigner.from_key_string(self.env["BUURTMUNT_SIGNING_KEY"])
-        self.log_key = signer.verifier().key_string()
+        # The key the ledger publishes for the community: named for the log's origin.
+        self.log_key = signer.verifier().named(self.origin).key_string()
 
     def ledger_env(self, database_url: str, signing_key: str | None = None) -> dict[str, str]:
         env = server_env(database_url, f"http://127.0.0.1:{self.port}")
