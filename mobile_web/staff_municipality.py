@@ -107,15 +107,12 @@ async def dashboard(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response
     )
 
 
-@get(f"{HOME}/statement.{{fmt:str}}", include_in_schema=False)
-async def statement_download(
-    request: Request[Any, Any, Any], fmt: str, rt: RuntimeDep
-) -> Response[str]:
+async def _statement_file(request: Request[Any, Any, Any], rt: Runtime, fmt: str) -> Response[str]:
     staff = await staff_for(request, rt, Role.AUDITOR)
     if not isinstance(staff, Staff):
         return staff
     period = _period(request, rt)
-    if period is None or fmt not in FORMATS:
+    if period is None:
         return message_page(staff.page, N_("Sorry"), N_("We cannot find this page."), 404)
     statement = await _statement(rt, staff, period)
     if statement is None:
@@ -129,6 +126,17 @@ async def statement_download(
             "Cache-Control": "no-store",
         },
     )
+
+
+@get(f"{HOME}/statement.csv", include_in_schema=False)
+async def statement_csv(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    return await _statement_file(request, rt, "csv")
+
+
+@get(f"{HOME}/statement.html", include_in_schema=False)
+async def statement_html(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    """The printable statement (``ledger.report``), as a file to keep."""
+    return await _statement_file(request, rt, "html")
 
 
 async def _chunks(archive: Path, workspace: Path) -> AsyncIterator[bytes]:
@@ -186,4 +194,4 @@ async def checkpoint(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
     )
 
 
-ROUTES = [dashboard, statement_download, export_download, checkpoint]
+ROUTES = [dashboard, statement_csv, statement_html, export_download, checkpoint]
