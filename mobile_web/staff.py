@@ -8,7 +8,7 @@ sends a person without a member account to their role's start screen, or to
 
 from __future__ import annotations
 
-import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from litestar.params import Body, PathParameter
 from api.access import Role
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
+from ledger.shape import ID_PATTERN
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import Session, form_token_ok
@@ -66,10 +67,15 @@ async def staff_form(
     return staff
 
 
+def key_ok(key: str | None) -> bool:
+    """A form's one-time key (``form_key``) is a valid Idempotency-Key."""
+    return key is not None and ID_PATTERN.fullmatch(key) is not None
+
+
 def screen(template: str, staff: Staff, status: int = 200, **context: Any) -> Response[str]:
     """A staff screen, with the staff menu."""
     menu = screens(staff.session)
-    body = render(template, staff.page, menu=menu, form_key=secrets.token_urlsafe(16), **context)
+    body = render(template, staff.page, menu=menu, form_key=uuid.uuid4().hex, **context)
     return html(body, status)
 
 

@@ -34,7 +34,7 @@ from api.tokens import Prefix, new_id
 from ledger.amounts import LANGUAGES, format_hours
 from mobile_web.render import N_, translate
 from mobile_web.resident import message_page
-from mobile_web.staff import FormBody, IdPath, Staff, screen, staff_for, staff_form
+from mobile_web.staff import FormBody, IdPath, Staff, key_ok, screen, staff_for, staff_form
 
 HOME = "/s/coordinator"
 SEARCH_RESULTS_MAX = 50
@@ -182,7 +182,7 @@ async def record_hours(
     person, member = found
     amount = _minutes(data)
     key = data.get("key", "")
-    if amount is None or not key:
+    if amount is None or not key_ok(key):
         return _problem(staff)
     try:
         earning = msgspec.convert(

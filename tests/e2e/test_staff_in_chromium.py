@@ -312,3 +312,32 @@ def test_a_resident_cannot_open_a_staff_screen(browser: Any, staff_site: StaffSi
     # The resident's own language (Dutch) wins over the browser's.
     assert "Dit scherm is niet voor uw rol." in page.locator("main").inner_text()
     context.close()
+
+
+def test_the_admin_opens_an_organisation_and_a_shop_and_sets_a_budget(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    page.goto("/s/admin")
+    page.fill("#org-name", "Bibliotheek Oost")
+    page.fill("#org-budget", "10")
+    page.locator("#org-name").locator("xpath=ancestor::form").locator("button").click()
+    assert page.locator("main .notice").inner_text() == "Geopend."
+    page.goto("/s/admin")
+    page.fill("#shop-name", "Zwembad")
+    page.locator("#shop-name").locator("xpath=ancestor::form").locator("button").click()
+    assert page.locator("main .notice").inner_text() == "Geopend."
+
+    page.goto("/s/admin")
+    assert "Zwembad" in page.locator("#shops").inner_text()
+    row = page.locator("#organisations tr", has_text="Bibliotheek Oost")
+    assert row.locator('input[name="budget_hours"]').input_value() == "10"
+    row.locator('input[name="budget_hours"]').fill("20")
+    row.locator("button").click()
+    assert page.locator("main .notice").inner_text() == "Het budget is ingesteld."
+    page.goto("/s/admin")
+    row = page.locator("#organisations tr", has_text="Bibliotheek Oost")
+    assert row.locator('input[name="budget_hours"]').input_value() == "20"
+    screenshot(page, "staff-admin")
+    context.close()
