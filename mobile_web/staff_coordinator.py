@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 
-from api import cards, earnings, limits, provisioning
+from api import cards, drafts, earnings, limits, provisioning
 from api.access import Role
 from api.directory import (
     account_name,
@@ -23,6 +23,7 @@ from api.directory import (
     person_in,
     roles_of,
 )
+from api.idempotency import entry_id
 from api.problems import ProblemError
 from api.provisioning import KIND_DEVICE, PersonDetails
 from api.qr import svg
@@ -31,6 +32,7 @@ from api.runtime import Runtime
 from api.schemas.ledger import EarningIn
 from api.tables import PendingEarningRow, PersonRow, RoleRow
 from api.tokens import Prefix, new_id
+from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES, format_hours
 from mobile_web.render import N_, translate
 from mobile_web.resident import message_page
@@ -55,6 +57,10 @@ PROBLEM_TEXTS = {
     "earning_already_decided": N_("Another coordinator decided this already."),
     "second_coordinator_required": N_("A second coordinator must decide this, not you."),
     "rate_limited": N_("Too many attempts. Wait a moment and try again."),
+    "exceeds_balance": N_("This resident does not have enough hours for this."),
+    "transfers_between_members_disabled": N_(
+        "In this community residents cannot give hours to each other."
+    ),
 }
 DID_NOT_WORK = N_("This did not work. Check what you filled in and try again.")
 
@@ -65,10 +71,11 @@ def _problem(staff: Staff, problem: ProblemError | None = None) -> Response[str]
     return message_page(staff.page, N_("Sorry"), text, status, link=HOME)
 
 
-def _done(staff: Staff, text: str, **words: str) -> Response[str]:
-    """A notice in plain words (``text`` a message id with ``%(name)s`` style fields)."""
+def _done(staff: Staff, text: str, person: PersonRow | None = None, **words: str) -> Response[str]:
+    """A notice in plain words (``text`` a message id with ``%(name)s`` style fields), with
+    a way back to the resident it was about."""
     message = translate(staff.page.language, text) % words
-    return screen("staff_done.html", staff, message=message)
+    return screen("staff_done.html", staff, message=message, person=person)
 
 
 @get(HOME, include_in_schema=False)
@@ -206,7 +213,7 @@ async def record_hours(
         text = N_("%(hours)s for %(name)s waits for a second coordinator.")
     else:
         text = N_("%(hours)s recorded for %(name)s.")
-    return _done(staff, text, hours=hours, name=person.name)
+    return _done(staff, text, person, hours=hours, name=person.name)
 
 
 def _hours(staff: Staff, minutes: int) -> str:
@@ -308,10 +315,53 @@ async def replace_card(
     return screen("staff_card.html", staff, person=person, qr=qr)
 
 
+@post(f"{HOME}/member/{{person_id:str}}/give", include_in_schema=False, status_code=200)
+async def give_for_member(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """Gives hours from a resident to a neighbour for them (a resident without a phone, at
+    the desk): a transfer from their account whose entry names the coordinator as actor."""
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    amount, key = _minutes(data), data.get("key", "")
+    wanted = data.get("to", "").strip()[: limits.NAME_LENGTH_MAX]
+    memo = data.get("memo", "").strip()
+    if amount is None or not key_ok(key) or not wanted or len(memo) > ledger_limits.MEMO_LENGTH_MAX:
+        return _problem(staff)
+    async with rt.db.read() as session:
+        matches = [
+            p for p in await members_named(session, staff.community, wanted, 3) if p.id != person.id
+        ]
+    if len(matches) != 1:
+        text = N_("Type the neighbour's name so that it fits one resident only.")
+        return message_page(staff.page, N_("Sorry"), text, 422, link=f"{HOME}/member/{person.id}")
+    neighbour = await _member(rt, staff, matches[0].id)
+    if neighbour is None:
+        return _not_found(staff)
+    principal = staff.session.principal
+    transfer_id = entry_id(principal.credential_id, key)
+    try:
+        rt.payments.take(principal.credential_id)
+        await earnings.refuse_held_id(rt, principal, staff.community, transfer_id)
+        draft = drafts.transfer(transfer_id, member, neighbour[1], amount, memo, actor=staff.actor)
+        await drafts.append(rt.ledger, staff.community, draft)
+    except ProblemError as problem:
+        return _problem(staff, problem)
+    text = N_("%(hours)s given from %(name)s to %(neighbour)s, recorded under your name.")
+    hours = _hours(staff, amount)
+    return _done(staff, text, person, hours=hours, name=person.name, neighbour=neighbour[0].name)
+
+
 ROUTES = [
     coordinator_home,
     member_screen,
     record_hours,
+    give_for_member,
     decide,
     enrol,
     replace_phone,

@@ -187,6 +187,32 @@ def test_hours_above_the_threshold_wait_for_a_second_coordinator(
     second.close()
 
 
+def test_a_coordinator_gives_hours_for_a_resident_under_their_own_name(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    enrol(page, "Joop Zonder Telefoon")
+    record_hours(page, "Joop Zonder", 2, "Koken")
+    page.locator("main a", has_text="Terug naar Joop Zonder Telefoon").click()
+    page.fill("#give-to", "Member 1")
+    page.select_option("#give-minutes", "30")
+    page.fill("#give-memo", "Boodschappen")
+    page.locator("#give-to").locator("xpath=ancestor::form").locator("button").click()
+    notice = page.locator("main .notice").inner_text()
+    assert notice == "1½ uur gegeven van Joop Zonder Telefoon aan Member 1, op uw naam vastgelegd."
+    context.close()
+
+    seeded = staff_site.site.seeded
+    answer = httpx.get(
+        f"{staff_site.base}/api/v1/accounts/{seeded.member_accounts[1]}/entries",
+        headers={"Authorization": f"Bearer {seeded.member_tokens[1]}"},
+    )
+    newest = answer.json()["items"][0]
+    assert newest["memo"] == "Boodschappen"
+    assert newest["actor"].startswith("stf_")  # the coordinator, not the resident
+
+
 def _pay_the_shop(staff_site: StaffSite, minutes: int) -> None:
     seeded = staff_site.site.seeded
     made = httpx.post(
