@@ -35,6 +35,7 @@ from mobile_web.staff import Staff, screen, staff_for
 
 HOME = "/s/municipality"
 CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 640, 220, 10, 30
+CHART_BAR_WIDTH_MAX = 48
 EXPORT_CHUNK_BYTES = 64 * 1024
 FORMATS = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
@@ -64,20 +65,17 @@ async def _names(rt: Runtime, community: str) -> dict[str, str]:
     return found
 
 
-def outstanding_bars(statement: Statement) -> list[tuple[str, int, float, float]]:
-    """(month, minutes, x, height) of each month's bar, in chart units."""
+def outstanding_bars(statement: Statement) -> list[tuple[str, int, float, float, float]]:
+    """(month, minutes, x, width, height) of each month's bar, in chart units."""
     points = statement.series
     top = max([p.outstanding_end_minutes for p in points] + [60])
     slot = CHART_WIDTH / max(len(points), 1)
+    width = min(slot * 0.7, CHART_BAR_WIDTH_MAX)
     inner = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
     return [
-        (
-            p.month,
-            p.outstanding_end_minutes,
-            slot * i + slot * 0.15,
-            inner * p.outstanding_end_minutes / top,
-        )
+        (p.month, minutes, slot * i + (slot - width) / 2, width, inner * minutes / top)
         for i, p in enumerate(points)
+        for minutes in (p.outstanding_end_minutes,)
     ]
 
 
@@ -103,7 +101,6 @@ async def dashboard(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response
         names=names,
         bars=bars,
         chart=(CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM),
-        slot=CHART_WIDTH / max(len(bars), 1),
     )
 
 

@@ -146,7 +146,12 @@ def test_a_coordinator_enrols_a_resident_who_then_sees_their_three_hours(
     screenshot(page, "staff-welcome-card")
     page.emulate_media(media="print")
     screenshot(page, "staff-welcome-card-print")
+    # Printed, the card fills one A6 page (105 by 148 mm: about 298 by 420 points).
+    pdf = page.pdf(prefer_css_page_size=True)
     page.emulate_media(media="screen")
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 1
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)", pdf)
+    assert box is not None and (round(float(box[1])), round(float(box[2]))) == (298, 420)
 
     assert record_hours(page, "Ayşe", 3, "Tuinieren") == "3 uur genoteerd voor Ayşe Demir."
     screenshot(page, "staff-hours-recorded")
