@@ -10,6 +10,7 @@ with ``<meter>`` bars (no style attributes: the policy allows none).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tarfile
 import tempfile
@@ -156,6 +157,11 @@ async def statement_html(request: Request[Any, Any, Any], rt: RuntimeDep) -> Res
     return await _statement_file(request, rt, "html")
 
 
+def _pack(bundle: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(bundle, arcname=bundle.name)
+
+
 async def _chunks(archive: Path, workspace: Path) -> AsyncIterator[bytes]:
     try:
         with archive.open("rb") as file:
@@ -177,8 +183,7 @@ async def export_download(request: Request[Any, Any, Any], rt: RuntimeDep) -> Re
         bundle = workspace / f"{staff.community}-bundle"
         exported = await export_bundle(rt.store, staff.community, bundle, verifier)
         archive = workspace / "bundle.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(bundle, arcname=bundle.name)
+        await asyncio.to_thread(_pack, bundle, archive)
     except BaseException:
         shutil.rmtree(workspace, ignore_errors=True)
         raise
