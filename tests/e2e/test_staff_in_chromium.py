@@ -36,6 +36,7 @@ from tests.support.browser import (
     screenshot,
     watch_for_refusals,
 )
+from tests.support.qr_codes import decode_png
 from tests.support.server import COMMUNITY, free_port, seed, server_env, serving
 
 __all__ = ["browser"]  # fixtures
@@ -120,6 +121,8 @@ def enrol(page: Any, name: str) -> str:
     page.locator("#enrol-name").locator("xpath=ancestor::form").locator("button").click()
     link = page.locator("#welcome-link")
     href: str = link.get_attribute("href")
+    # The card's QR code, as the browser draws it, holds the same link.
+    assert decode_png(page.locator(".welcome-card .qr").screenshot()) == [href]
     return "/" + href.split("/", 3)[3]
 
 
