@@ -121,3 +121,37 @@ async def credentials_of(
         query = query.where(CredentialRow.kind == kind)
     rows = await session.exec(query.order_by(col(CredentialRow.created_at), col(CredentialRow.id)))
     return list(rows.all())
+
+
+async def members_named(
+    session: AsyncSession, community: str, text: str, limit: int
+) -> list[PersonRow]:
+    """Residents (not erased) whose name holds ``text`` in any case, by name."""
+    query = (
+        select(PersonRow)
+        .where(PersonRow.community == community, col(PersonRow.erased_at).is_(None))
+        .where(col(PersonRow.name).icontains(text, autoescape=True))
+        .where(
+            col(PersonRow.id).in_(
+                select(RoleRow.person_id).where(
+                    RoleRow.community == community, RoleRow.role == Role.MEMBER.value
+                )
+            )
+        )
+        .order_by(col(PersonRow.name), col(PersonRow.id))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def community_credentials(
+    session: AsyncSession, community: str, kind: str, limit: int
+) -> list[CredentialRow]:
+    """The community's credentials of one kind (API tokens, device sessions), oldest first."""
+    rows = await session.exec(
+        select(CredentialRow)
+        .where(CredentialRow.community == community, CredentialRow.kind == kind)
+        .order_by(col(CredentialRow.created_at), col(CredentialRow.id))
+        .limit(limit)
+    )
+    return list(rows.all())

@@ -96,12 +96,20 @@ def earn(
 
 
 def transfer(
-    draft_id: str, payer: str, payee: str, amount_minutes: int, memo: str, reference: str = ""
+    draft_id: str,
+    payer: str,
+    payee: str,
+    amount_minutes: int,
+    memo: str,
+    reference: str = "",
+    actor: str | None = None,
 ) -> Draft:
+    """A member gives credits; ``actor`` is who did it for them (a coordinator's staff id),
+    else the payer themself."""
     return Draft(
         id=draft_id,
         kind=EntryKind.TRANSFER,
-        actor=payer,
+        actor=actor or payer,
         postings=(Posting(payer, payee, amount_minutes),),
         memo=memo,
         reference=reference,

@@ -55,6 +55,8 @@ EVENT_STREAMS_MAX = 20_000
 PUBLIC_NAMES_MAX = 10_000
 # Rendered QR images kept in memory (one PNG costs about 10 ms to draw).
 QR_CACHE_ENTRIES_MAX = 2_048
+# Statements the municipality's dashboard keeps, each for one checkpoint and period.
+STATEMENT_CACHE_ENTRIES_MAX = 32
 
 # Pay codes (RFC 6238): 30-second steps, one step of clock skew either way;
 # wrong codes in a row before a device's codes lock, and for how long.

@@ -33,7 +33,16 @@ from api.routes.credentials import client_bucket
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger import limits
-from mobile_web import pay, public, resident, till
+from mobile_web import (
+    pay,
+    public,
+    resident,
+    staff,
+    staff_admin,
+    staff_coordinator,
+    staff_municipality,
+    till,
+)
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import form_token_ok
@@ -198,5 +207,9 @@ ROUTES: list[Any] = [
     *pay.ROUTES,
     *till.ROUTES,
     *public.ROUTES,
+    *staff.ROUTES,
+    *staff_coordinator.ROUTES,
+    *staff_municipality.ROUTES,
+    *staff_admin.ROUTES,
     ErrorPages(),
 ]

@@ -21,6 +21,7 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger import limits
 from ledger.amounts import LANGUAGES
+from mobile_web import staff_roles as staff
 from mobile_web.history import HISTORY_PAGE_ENTRIES, HOME_ENTRIES, history, line_of
 from mobile_web.i18n import LANGUAGE_COOKIE
 from mobile_web.render import N_, Page, render, translate
@@ -71,15 +72,20 @@ def _account(session: Session) -> tuple[str, str] | None:
 
 
 @get("/m", include_in_schema=False)
-async def home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+async def home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str] | Redirect:
     session = await signed_in(request, rt)
     if session is None:
         return not_signed_in(request)
     account = _account(session)
+    start = staff.start_path(session)
+    if account is None and start is not None:
+        return Redirect(start, status_code=303)
     found = None if account is None else await history(rt, *account, None, HOME_ENTRIES)
     now = datetime.fromtimestamp(rt.now_seconds(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     page = page_for(request, session)
-    return html(render("home.html", page, name=session.name, history=found, now=now))
+    screens = staff.screens(session)
+    body = render("home.html", page, name=session.name, history=found, now=now, screens=screens)
+    return html(body)
 
 
 def _before(request: Request[Any, Any, Any]) -> int | None:

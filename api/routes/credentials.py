@@ -7,12 +7,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
-from sqlmodel import col, select
 
 from api import limits, provisioning
 from api.access import Action, Principal, Role
 from api.auth import community_of
-from api.directory import person_in, roles_of
+from api.directory import community_credentials, person_in, roles_of
 from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
 from api.problems import ProblemError, forbidden, not_found, problem_responses
 from api.provisioning import KIND_API, KIND_DEVICE, LinkState
@@ -125,14 +124,7 @@ class TokenController(Controller):
     async def list_all(self, rt: RuntimeDep, principal: PrincipalDep) -> CredentialPage:
         community = community_of(principal)
         async with rt.db.read() as session:
-            rows = (
-                await session.exec(
-                    select(CredentialRow)
-                    .where(CredentialRow.community == community, CredentialRow.kind == KIND_API)
-                    .order_by(col(CredentialRow.created_at), col(CredentialRow.id))
-                    .limit(limits.LIST_SIZE_MAX)
-                )
-            ).all()
+            rows = await community_credentials(session, community, KIND_API, limits.LIST_SIZE_MAX)
         return CredentialPage(items=[credential_out(r) for r in rows])
 
     @post(

@@ -34,7 +34,9 @@ async def test_the_ledger_asks_keeps_and_serves_the_cosignature_and_catches_up_a
         witnesses=(f"{BASE} {cosigner.verifier().key_string()}",),
     )
     origin = origin_for("buurtmunt.test", "oost")
-    witness = Witness(cosigner, {origin: signer.verifier().named(origin)}, WitnessStore(tmp_path / "w.db"))
+    witness = Witness(
+        cosigner, {origin: signer.verifier().named(origin)}, WitnessStore(tmp_path / "w.db")
+    )
     transport = httpx.ASGITransport(app=create_witness_app(witness))  # type: ignore[arg-type]
     async with open_runtime(settings) as rt, httpx.AsyncClient(transport=transport) as client:
         await rt.ledger.append("oost", builders.configure())

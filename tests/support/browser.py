@@ -1,6 +1,6 @@
 """A real Chromium for page tests: Debian's ``chromium`` driven by Playwright for Python.
 
-``browser`` launches it once per test session (never a downloaded browser);
+``browser`` launches it once per test module (never a downloaded browser);
 ``Site`` is a running ``buurtmunt serve`` with a seeded community; ``phone``
 opens a 360 by 640 pixel browser context in a language; ``sign_in`` opens a fresh
 welcome link on it. ``check_accessible`` runs axe-core with the WCAG 2.2 AA
@@ -60,8 +60,10 @@ def chromium_unavailable_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in
+    the test's thread while it lives, which async tests in later modules cannot share."""
     require(chromium_unavailable_reason())
     # Playwright must use the system's Chromium, never fetch one of its own.
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"

@@ -1,0 +1,369 @@
+"""The coordinator's screens: find a resident, record their hours, decide held earnings,
+enrol a resident and print their welcome card, replace a lost phone or card.
+
+Everything goes through the API's services (``api.earnings``, ``api.provisioning``,
+``api.cards``), so a coordinator's work here is recorded exactly as over the API:
+under their staff id, with the form's one-time key as the earning's
+Idempotency-Key (a form sent twice books once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+
+from api import cards, drafts, earnings, limits, provisioning
+from api.access import Role
+from api.directory import (
+    account_name,
+    credentials_of,
+    members_named,
+    person_in,
+    roles_of,
+)
+from api.idempotency import entry_id
+from api.problems import ProblemError
+from api.provisioning import KIND_DEVICE, PersonDetails
+from api.qr import svg
+from api.routes.markers import RuntimeDep
+from api.runtime import Runtime
+from api.schemas.ledger import EarningIn
+from api.tables import PendingEarningRow, PersonRow, RoleRow
+from api.tokens import Prefix, new_id
+from ledger import limits as ledger_limits
+from ledger.amounts import LANGUAGES, format_hours
+from mobile_web.render import N_, translate
+from mobile_web.resident import message_page
+from mobile_web.staff import FormBody, IdPath, Staff, key_ok, screen, staff_for, staff_form
+
+HOME = "/s/coordinator"
+SEARCH_RESULTS_MAX = 50
+MINUTE_STEPS = (0, 15, 30, 45)
+HOURS_MAX = 24
+PIN_LENGTHS = range(4, 7)
+# The welcome card's three steps, printed in every language.
+WELCOME_STEPS = (
+    N_("Scan the square with your phone's camera."),
+    N_("Press the green button once."),
+    N_("Your balance opens. Add it to your home screen."),
+)
+# What a refusal's code says to the coordinator.
+PROBLEM_TEXTS = {
+    "exceeds_monthly_budget": N_("The organisation's budget for this month is used up."),
+    "exceeds_monthly_earning_cap": N_("This resident has reached this month's limit."),
+    "worked_on_invalid": N_("The date must be today or in the recent past."),
+    "earning_already_decided": N_("Another coordinator decided this already."),
+    "second_coordinator_required": N_("A second coordinator must decide this, not you."),
+    "rate_limited": N_("Too many attempts. Wait a moment and try again."),
+    "exceeds_balance": N_("This resident does not have enough hours for this."),
+    "transfers_between_members_disabled": N_(
+        "In this community residents cannot give hours to each other."
+    ),
+}
+DID_NOT_WORK = N_("This did not work. Check what you filled in and try again.")
+
+
+def _problem(staff: Staff, problem: ProblemError | None = None) -> Response[str]:
+    text = PROBLEM_TEXTS.get(problem.code, DID_NOT_WORK) if problem else DID_NOT_WORK
+    status = problem.status if problem else 422
+    return message_page(staff.page, N_("Sorry"), text, status, link=HOME)
+
+
+def _done(staff: Staff, text: str, person: PersonRow | None = None, **words: str) -> Response[str]:
+    """A notice in plain words (``text`` a message id with ``%(name)s`` style fields), with
+    a way back to the resident it was about."""
+    message = translate(staff.page.language, text) % words
+    return screen("staff_done.html", staff, message=message, person=person)
+
+
+@get(HOME, include_in_schema=False)
+async def coordinator_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
+    staff = await staff_for(request, rt, Role.COORDINATOR)
+    if not isinstance(staff, Staff):
+        return staff
+    wanted = request.query_params.get("q", "").strip()[: limits.NAME_LENGTH_MAX]
+    principal = staff.session.principal
+    held = await earnings.pending(rt, principal, staff.community)
+    async with rt.db.read() as session:
+        found = (
+            await members_named(session, staff.community, wanted, SEARCH_RESULTS_MAX)
+            if wanted
+            else None
+        )
+        names = {}
+        for row in held:
+            names[row.member] = await account_name(session, staff.community, row.member)
+    return screen(
+        "staff_coordinator.html",
+        staff,
+        wanted=wanted,
+        found=found,
+        held=held,
+        names=names,
+        me=staff.actor,
+        languages_all=LANGUAGES,
+    )
+
+
+async def _member(rt: Runtime, staff: Staff, person_id: str) -> tuple[PersonRow, str] | None:
+    """A resident this coordinator may help, and their member account."""
+    try:
+        async with rt.db.read() as session:
+            person = await person_in(session, staff.community, person_id)
+            roles: list[RoleRow] = await roles_of(session, person.id)
+    except ProblemError:
+        return None
+    member = next((r.scope for r in roles if r.role == Role.MEMBER.value), None)
+    if member is None or person.erased_at is not None:
+        return None
+    if not all(r.role == Role.MEMBER.value for r in roles):
+        return None
+    return person, member
+
+
+def _not_found(staff: Staff) -> Response[str]:
+    return message_page(
+        staff.page, N_("Sorry"), N_("We cannot find this resident."), 404, link=HOME
+    )
+
+
+@get(f"{HOME}/member/{{person_id:str}}", include_in_schema=False)
+async def member_screen(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
+) -> Response[str]:
+    staff = await staff_for(request, rt, Role.COORDINATOR)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    account = await rt.store.account(staff.community, member)
+    async with rt.db.read() as session:
+        devices = [
+            d for d in await credentials_of(session, person.id, KIND_DEVICE) if d.revoked_at is None
+        ]
+    held_cards = [
+        c for c in await cards.cards_of(rt, staff.community, member) if c.revoked_at is None
+    ]
+    organisations = []
+    async with rt.db.read() as session:
+        for org in sorted(staff.session.principal.organisations):
+            organisations.append((org, await account_name(session, staff.community, org) or org))
+    return screen(
+        "staff_member.html",
+        staff,
+        person=person,
+        balance_minutes=None if account is None else account.balance_minutes,
+        devices=len(devices),
+        cards=len(held_cards),
+        organisations=organisations,
+        today=rt.now().date().isoformat(),
+        minute_steps=MINUTE_STEPS,
+        hours_max=HOURS_MAX,
+    )
+
+
+def _minutes(data: dict[str, str]) -> int | None:
+    hours, minutes = data.get("hours", "0").strip() or "0", data.get("minutes", "0")
+    if not (hours.isdecimal() and minutes.isdecimal()) or len(hours) > 3:
+        return None
+    total = int(hours) * 60 + int(minutes)
+    if int(minutes) not in MINUTE_STEPS or not 0 < total <= HOURS_MAX * 60:
+        return None
+    return total
+
+
+@post(f"{HOME}/member/{{person_id:str}}/hours", include_in_schema=False, status_code=200)
+async def record_hours(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    amount = _minutes(data)
+    key = data.get("key", "")
+    if amount is None or not key_ok(key):
+        return _problem(staff)
+    try:
+        earning = msgspec.convert(
+            {
+                "member": member,
+                "amount_minutes": amount,
+                "activity": data.get("activity", "").strip(),
+                "worked_on": data.get("worked_on") or rt.now().date().isoformat(),
+                "organisation": data.get("organisation") or None,
+            },
+            EarningIn,
+        )
+    except msgspec.ValidationError:
+        return _problem(staff)
+    try:
+        recorded = await earnings.record(rt, staff.session.principal, staff.community, earning, key)
+    except ProblemError as problem:
+        return _problem(staff, problem)
+    hours = _hours(staff, amount)
+    if isinstance(recorded, PendingEarningRow) and recorded.status == earnings.PENDING:
+        text = N_("%(hours)s for %(name)s waits for a second coordinator.")
+    else:
+        text = N_("%(hours)s recorded for %(name)s.")
+    return _done(staff, text, person, hours=hours, name=person.name)
+
+
+def _hours(staff: Staff, minutes: int) -> str:
+    return format_hours(minutes, staff.page.language)
+
+
+@post(f"{HOME}/earnings/{{earning_id:str}}", include_in_schema=False, status_code=200)
+async def decide(
+    request: Request[Any, Any, Any], earning_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    principal = staff.session.principal
+    try:
+        if data.get("decision") == "approve":
+            await earnings.approve(rt, principal, staff.community, earning_id)
+            text = N_("Approved. The hours are booked.")
+        elif data.get("decision") == "decline":
+            await earnings.decline(rt, principal, staff.community, earning_id)
+            text = N_("Declined. Nothing was booked.")
+        else:
+            return _problem(staff)
+    except ProblemError as problem:
+        return _problem(staff, problem)
+    return _done(staff, text)
+
+
+def _welcome_card(staff: Staff, person: PersonRow, url: str) -> Response[str]:
+    steps = [
+        (language, [translate(language, step) for step in WELCOME_STEPS]) for language in LANGUAGES
+    ]
+    qr = svg(url).split("?>", 1)[-1]
+    return screen("staff_welcome.html", staff, person=person, url=url, qr=qr, steps=steps)
+
+
+@post(f"{HOME}/enrol", include_in_schema=False, status_code=200)
+async def enrol(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) -> Response[str]:
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    name = data.get("name", "").strip()
+    language = data.get("language", "nl")
+    phone = data.get("phone", "").strip() or None
+    if not name or len(name) > limits.NAME_LENGTH_MAX or not name.isprintable():
+        return _problem(staff)
+    if language not in LANGUAGES or (phone is not None and len(phone) > limits.PHONE_LENGTH_MAX):
+        return _problem(staff)
+    details = PersonDetails(name, phone, None, language, None)
+    person, _ = await provisioning.create_person(
+        rt, staff.community, details, member=True, roles=[], actor=staff.actor,
+        plan=provisioning.person_plan(True),
+    )  # fmt: skip
+    _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
+    return _welcome_card(staff, person, url)
+
+
+@post(f"{HOME}/member/{{person_id:str}}/new-phone", include_in_schema=False, status_code=200)
+async def replace_phone(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """A lost phone: every device of the resident signed out, and a new welcome link."""
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, _ = found
+    async with rt.db.read() as session:
+        devices = await credentials_of(session, person.id, KIND_DEVICE)
+    for device in devices:
+        if device.revoked_at is None:
+            await provisioning.revoke_credential(rt, device, staff.actor)
+    _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
+    return _welcome_card(staff, person, url)
+
+
+@post(f"{HOME}/member/{{person_id:str}}/new-card", include_in_schema=False, status_code=200)
+async def replace_card(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """A new printed card with the PIN the resident chose; their old cards stop working."""
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    pin = data.get("pin", "")
+    if not pin.isdecimal() or len(pin) not in PIN_LENGTHS:
+        return _problem(staff)
+    for old in await cards.cards_of(rt, staff.community, member):
+        if old.revoked_at is None:
+            await cards.revoke(rt, old, staff.actor)
+    row = await cards.issue(rt, person, member, pin, staff.actor, new_id(Prefix.CARD))
+    qr = svg(cards.payload_of(rt, row)).split("?>", 1)[-1]
+    return screen("staff_card.html", staff, person=person, qr=qr)
+
+
+@post(f"{HOME}/member/{{person_id:str}}/give", include_in_schema=False, status_code=200)
+async def give_for_member(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """Gives hours from a resident to a neighbour for them (a resident without a phone, at
+    the desk): a transfer from their account whose entry names the coordinator as actor."""
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    amount, key = _minutes(data), data.get("key", "")
+    wanted = data.get("to", "").strip()[: limits.NAME_LENGTH_MAX]
+    memo = data.get("memo", "").strip()
+    if amount is None or not key_ok(key) or not wanted or len(memo) > ledger_limits.MEMO_LENGTH_MAX:
+        return _problem(staff)
+    async with rt.db.read() as session:
+        matches = [
+            p for p in await members_named(session, staff.community, wanted, 3) if p.id != person.id
+        ]
+    if len(matches) != 1:
+        text = N_("Type the neighbour's name so that it fits one resident only.")
+        return message_page(staff.page, N_("Sorry"), text, 422, link=f"{HOME}/member/{person.id}")
+    neighbour = await _member(rt, staff, matches[0].id)
+    if neighbour is None:
+        return _not_found(staff)
+    principal = staff.session.principal
+    transfer_id = entry_id(principal.credential_id, key)
+    try:
+        rt.payments.take(principal.credential_id)
+        await earnings.refuse_held_id(rt, principal, staff.community, transfer_id)
+        draft = drafts.transfer(transfer_id, member, neighbour[1], amount, memo, actor=staff.actor)
+        await drafts.append(rt.ledger, staff.community, draft)
+    except ProblemError as problem:
+        return _problem(staff, problem)
+    text = N_("%(hours)s given from %(name)s to %(neighbour)s, recorded under your name.")
+    hours = _hours(staff, amount)
+    return _done(staff, text, person, hours=hours, name=person.name, neighbour=neighbour[0].name)
+
+
+ROUTES = [
+    coordinator_home,
+    member_screen,
+    record_hours,
+    give_for_member,
+    decide,
+    enrol,
+    replace_phone,
+    replace_card,
+]

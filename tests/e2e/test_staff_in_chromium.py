@@ -1,0 +1,377 @@
+"""The staff screens in a real Chromium: a coordinator enrols a resident and records their
+hours, a second coordinator decides held hours, the municipality sees the totals and
+downloads the statement and the verifiable export, the admin sees the community; every
+screen accessible in every language, on a laptop and on a phone."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from api import bootstrap, provisioning
+from api.access import Role
+from api.provisioning import PersonDetails
+from api.runtime import open_runtime
+from api.settings import Settings
+from api.tables import PersonRow
+from ledger.model import AccountType
+from tests.conftest import require
+from tests.support.browser import (
+    MEMBER_FUNDS_MINUTES,
+    Site,
+    browser,
+    check_accessible,
+    chromium_unavailable_reason,
+    laptop,
+    off_the_loop,
+    phone,
+    screenshot,
+    watch_for_refusals,
+)
+from tests.support.qr_codes import decode_png
+from tests.support.server import COMMUNITY, free_port, seed, server_env, serving
+
+__all__ = ["browser"]  # fixtures
+pytestmark = pytest.mark.slow
+LANGUAGES = ["nl", "en", "tr", "ar"]
+ORGANISATION_BUDGET_MINUTES = 100 * 60
+MEMBERS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSite:
+    site: Site
+    people: dict[str, str]  # "coordinator", "second", "municipality": person ids
+
+    @property
+    def base(self) -> str:
+        return self.site.base
+
+    def link(self, who: str) -> str:
+        """A fresh one-time welcome link (a path) for one of the staff."""
+        return off_the_loop(_link(self.site.seeded.env, self.people[who]))
+
+
+async def _link(env: dict[str, str], person_id: str) -> str:
+    async with open_runtime(Settings.from_env(env)) as rt:
+        async with rt.db.read() as session:
+            person = await session.get(PersonRow, person_id)
+        assert person is not None
+        _, url = await provisioning.issue_enrolment_link(rt, person, "test")
+    return "/" + url.split("/", 3)[3]
+
+
+async def _staff(env: dict[str, str]) -> dict[str, str]:
+    """Two coordinators of a well-funded organisation, and the municipality (auditor and admin)."""
+    async with open_runtime(Settings.from_env(env)) as rt:
+        operator = await bootstrap.cli_operator(rt)
+        actor = operator.staff_id or "cli"
+        org = await provisioning.open_named_account(
+            rt, COMMUNITY, AccountType.ORGANISATION, "Wijkcentrum De Kroon", actor,
+            provisioning.account_plan(AccountType.ORGANISATION),
+            budget_minutes_per_month=ORGANISATION_BUDGET_MINUTES,
+        )  # fmt: skip
+        wanted = {
+            "coordinator": ("Fatima", [(Role.COORDINATOR, org.account_id)]),
+            "second": ("Henk", [(Role.COORDINATOR, org.account_id)]),
+            "municipality": ("Gemeente", [(Role.AUDITOR, ""), (Role.ADMIN, "")]),
+        }
+        people = {}
+        for key, (name, roles) in wanted.items():
+            person, _ = await provisioning.create_person(
+                rt, COMMUNITY, PersonDetails(name), member=False, roles=roles, actor=actor,
+                plan=provisioning.person_plan(False),
+            )  # fmt: skip
+            people[key] = person.id
+        return people
+
+
+@pytest.fixture(scope="module")
+def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffSite]:
+    require(chromium_unavailable_reason())
+    port = free_port()
+    database = tmp_path_factory.mktemp("staff") / "buurtmunt.db"
+    env = server_env(f"sqlite:///{database}", f"http://127.0.0.1:{port}")
+    seeded = off_the_loop(seed(env, members=MEMBERS, funds_minutes=MEMBER_FUNDS_MINUTES))
+    people = off_the_loop(_staff(env))
+    with serving(env, port) as base:
+        yield StaffSite(Site(base, seeded), people)
+
+
+def sign_in_staff(context: Any, staff_site: StaffSite, who: str, lands_on: str) -> Any:
+    page = context.new_page()
+    page.goto(staff_site.link(who))
+    page.locator("main form button").click()
+    page.wait_for_url(f"**{lands_on}")
+    return page
+
+
+def enrol(page: Any, name: str) -> str:
+    """Enrols ``name`` on the coordinator's screen; returns the welcome link's path."""
+    page.goto("/s/coordinator")
+    page.fill("#enrol-name", name)
+    page.locator("#enrol-name").locator("xpath=ancestor::form").locator("button").click()
+    link = page.locator("#welcome-link")
+    href: str = link.get_attribute("href")
+    # The card's QR code, as the browser draws it, holds the same link.
+    assert decode_png(page.locator(".welcome-card .qr").screenshot()) == [href]
+    return "/" + href.split("/", 3)[3]
+
+
+def record_hours(page: Any, name: str, hours: int, activity: str) -> str:
+    """Finds ``name`` and records ``hours`` for them; returns the notice."""
+    page.goto("/s/coordinator")
+    page.fill("#q", name)
+    page.keyboard.press("Enter")
+    page.locator(".people a", has_text=name).click()
+    page.fill("#hours", str(hours))
+    page.fill("#activity", activity)
+    page.locator("#activity").locator("xpath=ancestor::form").locator("button").click()
+    notice: str = page.locator("main .notice").inner_text()
+    return notice
+
+
+def test_a_coordinator_enrols_a_resident_who_then_sees_their_three_hours(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    refused = watch_for_refusals(page)
+    welcome = enrol(page, "Ayşe Demir")
+    screenshot(page, "staff-welcome-card")
+    page.emulate_media(media="print")
+    screenshot(page, "staff-welcome-card-print")
+    # Printed, the card fills one A6 page (105 by 148 mm: about 298 by 420 points).
+    pdf = page.pdf(prefer_css_page_size=True)
+    page.emulate_media(media="screen")
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 1
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)", pdf)
+    assert box is not None and (round(float(box[1])), round(float(box[2]))) == (298, 420)
+
+    assert record_hours(page, "Ayşe", 3, "Tuinieren") == "3 uur genoteerd voor Ayşe Demir."
+    screenshot(page, "staff-hours-recorded")
+    context.close()
+
+    resident = phone(browser, staff_site.site, "nl")
+    home = resident.new_page()
+    home.goto(welcome)
+    home.locator("main form button").click()
+    home.wait_for_url("**/m")
+    assert home.locator("#balance").inner_text() == "3 uur"
+    resident.close()
+    assert refused == []
+
+
+def test_hours_above_the_threshold_wait_for_a_second_coordinator(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    first = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(first, staff_site, "coordinator", "/s/coordinator")
+    enrol(page, "Kees Held")
+    notice = record_hours(page, "Kees Held", 9, "Moving day")
+    assert notice == "9 uur voor Kees Held wacht op een tweede coördinator."
+    page.goto("/s/coordinator")
+    own = page.locator(".held li", has_text="Kees Held")
+    assert own.locator("button").count() == 0  # never one's own
+    first.close()
+
+    second = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(second, staff_site, "second", "/s/coordinator")
+    held = page.locator(".held li", has_text="Kees Held")
+    screenshot(page, "staff-approvals")
+    held.locator('button[value="approve"]').click()
+    assert page.locator("main .notice").inner_text() == "Goedgekeurd. De uren zijn geboekt."
+    page.goto("/s/coordinator?q=Kees")
+    page.locator(".people a", has_text="Kees Held").click()
+    assert page.locator("#member-balance").inner_text() == "9 uur"
+    second.close()
+
+
+def test_a_coordinator_gives_hours_for_a_resident_under_their_own_name(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    enrol(page, "Joop Zonder Telefoon")
+    record_hours(page, "Joop Zonder", 2, "Koken")
+    page.locator("main a", has_text="Terug naar Joop Zonder Telefoon").click()
+    page.fill("#give-to", "Member 1")
+    page.select_option("#give-minutes", "30")
+    page.fill("#give-memo", "Boodschappen")
+    page.locator("#give-to").locator("xpath=ancestor::form").locator("button").click()
+    notice = page.locator("main .notice").inner_text()
+    assert notice == "1½ uur gegeven van Joop Zonder Telefoon aan Member 1, op uw naam vastgelegd."
+    context.close()
+
+    seeded = staff_site.site.seeded
+    answer = httpx.get(
+        f"{staff_site.base}/api/v1/accounts/{seeded.member_accounts[1]}/entries",
+        headers={"Authorization": f"Bearer {seeded.member_tokens[1]}"},
+    )
+    newest = answer.json()["items"][0]
+    assert newest["memo"] == "Boodschappen"
+    assert newest["actor"].startswith("stf_")  # the coordinator, not the resident
+
+
+def _pay_the_shop(staff_site: StaffSite, minutes: int) -> None:
+    seeded = staff_site.site.seeded
+    made = httpx.post(
+        f"{staff_site.base}/api/v1/payment-requests",
+        json={"amount_minutes": minutes},
+        headers={
+            "Authorization": f"Bearer {seeded.shop_token}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    assert made.status_code == 201, made.text
+    paid = httpx.post(
+        f"{staff_site.base}/api/v1/payment-requests/{made.json()['id']}/pay",
+        json={},
+        headers={
+            "Authorization": f"Bearer {seeded.member_tokens[0]}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    assert paid.status_code in (200, 201), paid.text
+
+
+def test_the_municipality_sees_the_totals_and_downloads_what_proves_them(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    _pay_the_shop(staff_site, 60)
+    context = laptop(browser, staff_site.site, "nl")
+    # Auditor and admin: a choice of screens.
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    refused = watch_for_refusals(page)
+    page.locator("main a", has_text="Gemeente").click()
+    page.wait_for_url("**/s/municipality")
+    screenshot(page, "staff-municipality")
+
+    assert page.locator("#redeemed").inner_text() == "1 uur"
+    issued = page.locator("#issued").inner_text()
+    # Nothing settled yet: all that was issued is still outstanding (at members or the shop).
+    assert page.locator("#outstanding").inner_text() == issued
+    assert int(issued.split()[0]) >= MEMBERS * MEMBER_FUNDS_MINUTES // 60
+    assert "Slagerij" in page.locator("#shops").inner_text()
+    assert "Buurthuis" in page.locator("#organisations").inner_text()
+
+    csv = page.request.get("/s/municipality/statement.csv")
+    assert csv.status == 200 and "text/csv" in csv.headers["content-type"]
+    statement = page.request.get("/s/municipality/statement.html")
+    assert statement.status == 200 and "<html" in statement.text()
+    export = page.request.get("/s/municipality/export.tar.gz")
+    assert export.status == 200
+    with tarfile.open(fileobj=io.BytesIO(export.body()), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert any(name.endswith("entries.jsonl") for name in names)
+
+    page.goto("/s/municipality/checkpoint")
+    note = page.locator("#checkpoint-note").inner_text()
+    assert re.search(r"^\d+$", note.splitlines()[1]), note
+    assert "python -m ledger.verify" in page.locator("main").inner_text()
+    screenshot(page, "staff-checkpoint")
+    context.close()
+    assert refused == []
+
+
+STAFF_SCREENS = {
+    "coordinator": ["/s/coordinator", "/s/coordinator?q=Member"],
+    "municipality": ["/s", "/s/municipality", "/s/municipality/checkpoint", "/s/admin"],
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_staff_screen_is_accessible_in_every_language(
+    browser: Any, staff_site: StaffSite, language: str
+) -> None:
+    for who, paths in STAFF_SCREENS.items():
+        context = laptop(browser, staff_site.site, language)
+        page = sign_in_staff(context, staff_site, who, paths[0])
+        refused = watch_for_refusals(page)
+        page.locator(f'footer a[hreflang="{language}"]').click()
+        page.wait_for_url(f"**{paths[0]}")
+        for path in paths:
+            page.goto(path)
+            assert page.locator("html").get_attribute("lang") == language
+            check_accessible(page)
+            screenshot(
+                page, f"staff-{language}-{path.strip('/').replace('/', '-').replace('?', '-')}"
+            )
+        if who == "coordinator":
+            page.goto("/s/coordinator?q=Member")
+            page.locator(".people a").first.click()
+            check_accessible(page)
+            screenshot(page, f"staff-{language}-member")
+            page.fill("#hours", "0")
+            page.select_option("#minutes", "15")
+            page.fill("#activity", "Koffie")
+            page.locator("#activity").locator("xpath=ancestor::form").locator("button").click()
+            check_accessible(page)
+            page.goto("/s/coordinator")
+            page.fill("#enrol-name", f"Test {language}")
+            page.locator("#enrol-name").locator("xpath=ancestor::form").locator("button").click()
+            check_accessible(page)
+        context.close()
+        assert refused == []
+
+
+def test_the_coordinators_screen_works_on_a_phone(browser: Any, staff_site: StaffSite) -> None:
+    context = phone(browser, staff_site.site, "ar")
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    page.locator('footer a[hreflang="ar"]').click()
+    page.wait_for_url("**/s/coordinator")
+    check_accessible(page)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360  # nothing sticks out sideways
+    screenshot(page, "staff-ar-coordinator-phone")
+    context.close()
+
+
+def test_a_resident_cannot_open_a_staff_screen(browser: Any, staff_site: StaffSite) -> None:
+    context = phone(browser, staff_site.site, "en")
+    page = context.new_page()
+    page.goto(staff_site.site.welcome_link(1))
+    page.locator("main form button").click()
+    page.wait_for_url("**/m")
+    answer = page.goto("/s/coordinator")
+    assert answer is not None and answer.status == 403
+    # The resident's own language (Dutch) wins over the browser's.
+    assert "Dit scherm is niet voor uw rol." in page.locator("main").inner_text()
+    context.close()
+
+
+def test_the_admin_opens_an_organisation_and_a_shop_and_sets_a_budget(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    page.goto("/s/admin")
+    page.fill("#org-name", "Bibliotheek Oost")
+    page.fill("#org-budget", "10")
+    page.locator("#org-name").locator("xpath=ancestor::form").locator("button").click()
+    assert page.locator("main .notice").inner_text() == "Geopend."
+    page.goto("/s/admin")
+    page.fill("#shop-name", "Zwembad")
+    page.locator("#shop-name").locator("xpath=ancestor::form").locator("button").click()
+    assert page.locator("main .notice").inner_text() == "Geopend."
+
+    page.goto("/s/admin")
+    assert "Zwembad" in page.locator("#shops").inner_text()
+    row = page.locator("#organisations tr", has_text="Bibliotheek Oost")
+    assert row.locator('input[name="budget_hours"]').input_value() == "10"
+    row.locator('input[name="budget_hours"]').fill("20")
+    row.locator("button").click()
+    assert page.locator("main .notice").inner_text() == "Het budget is ingesteld."
+    page.goto("/s/admin")
+    row = page.locator("#organisations tr", has_text="Bibliotheek Oost")
+    assert row.locator('input[name="budget_hours"]').input_value() == "20"
+    screenshot(page, "staff-admin")
+    context.close()
