@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from ledger.amounts import format_hours
 from ledger.statement import Circulation, MonthPoint, Statement
 
 CHART_MONTHS = 24  # months shown in the charts, ending with the period
@@ -42,10 +43,8 @@ svg text { font: 11px system-ui, sans-serif; fill: #111; }
 
 
 def hours(minutes: int) -> str:
-    """Minutes as credits (hours) with two decimals: 90 -> ``1.50``."""
-    sign = "-" if minutes < 0 else ""
-    whole, rest = divmod(abs(minutes), 60)
-    return f"{sign}{whole:,}.{rest * 100 // 60:02d}"
+    """Minutes in words of hours, as everywhere else: 90 -> ``1½ hours`` (ledger.amounts)."""
+    return format_hours(minutes, "en")
 
 
 def render_html(statement: Statement) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger import limits
+from ledger.amounts import format_hours
 from ledger.audit import (
     CORRECTION_MARK,
     Audit,
@@ -511,13 +512,6 @@ def check_witnesses(head_note: str | None, keys: Sequence[str], out: TextIO) -> 
     return cosigned
 
 
-def format_minutes(minutes: int) -> str:
-    """Minutes as credits (hours) and minutes: ``12 credits 30 min``."""
-    sign = "-" if minutes < 0 else ""
-    hours, rest = divmod(abs(minutes), 60)
-    return f"{sign}{hours:,} credits" + (f" {rest} min" if rest else "")
-
-
 def print_report(report: AuditReport, out: TextIO, title: str) -> None:
     for finding in report.findings:
         out.write(finding.line() + "\n")
@@ -533,7 +527,7 @@ def print_report(report: AuditReport, out: TextIO, title: str) -> None:
         ("checkpoints", f"{report.checkpoints_verified:,} verified"),
         (
             "outstanding",
-            f"{format_minutes(report.outstanding_minutes)}"
+            f"{format_hours(report.outstanding_minutes, 'en')}"
             f" ({report.outstanding_minutes:,} minutes) held by members and shops",
         ),
     ]

@@ -303,5 +303,5 @@ async def test_a_transfer_paid_through_the_served_image_exports_a_bundle_that_ve
     assert verified.returncode == 0, verified.stdout + verified.stderr
     summary = dict(line.split(None, 1) for line in verified.stdout.splitlines())
     assert summary["result"].startswith("OK")
-    assert summary["outstanding"].startswith("2 credits (120 minutes)")
+    assert summary["outstanding"].startswith("2 hours (120 minutes)")
     assert paid["id"] in (exports / "oost" / "entries.jsonl").read_text()

@@ -92,7 +92,7 @@ def test_a_clean_bundle_exits_0_with_a_short_summary(exported: Exported) -> None
     assert summary["entries"] == "8"
     assert summary["accounts"] == "5"
     assert summary["checkpoint"].startswith("size 8, root ")
-    assert summary["outstanding"].startswith("2 credits (120 minutes)")
+    assert summary["outstanding"].startswith("2 hours (120 minutes)")
     assert summary["result"].startswith("OK")
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
 

@@ -308,18 +308,18 @@ async def test_the_html_statement_is_a_balanced_accessible_page_with_two_charts(
     assert tags.seen.count("svg") == 2 and tags.seen.count("title") == 3
     assert tags.seen.count("desc") == 2 and tags.seen.count("caption") == 4
     assert statement.checkpoint_root in page and "<script" not in page
-    assert "2026-11: issued 0.75, redeemed 0.66" in page
+    assert "2026-11: issued 45 minutes, redeemed 40 minutes" in page
     assert "@media print" in page
 
 
-def test_minutes_show_as_credits_with_two_decimals() -> None:
+def test_minutes_show_in_words_of_hours_as_on_every_other_page() -> None:
     assert [hours(m) for m in (0, 15, 90, 61, -30, 6000)] == [
-        "0.00",
-        "0.25",
-        "1.50",
-        "1.01",
-        "-0.50",
-        "100.00",
+        "0 hours",
+        "15 minutes",
+        "1½ hours",
+        "1 hour 1 minute",
+        "\N{MINUS SIGN}½ hour",
+        "100 hours",
     ]
 
 
