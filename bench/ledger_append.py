@@ -180,10 +180,10 @@ async def without_statistics(store: SqlStore) -> None:
 
 
 async def analyzed_tables(store: SqlStore) -> int:
+    """How many of the journal's tables have planner statistics on any column."""
     async with store.engine.connect() as conn:
         result = await conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY($1) "
-            "AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)",
+            "SELECT count(DISTINCT tablename) FROM pg_stats WHERE tablename = ANY($1)",
             (list(JOURNAL_TABLES),),
         )
         return int(result.scalar_one())
