@@ -1,24 +1,32 @@
 """HTTP benchmark: POST /api/v1/transfers against a bare Litestar JSON POST, same server.
 
-Seeds a SQLite deployment with many funded members (each with an API token),
-serves the app with uvicorn (1 worker, uvloop/httptools when installed, no
-uvicorn access log; the app's own JSON line per request goes to a file) on a
-free loopback port, and drives it with wrk at 64 connections:
-every request is a transfer from one member to the next with its own
-Idempotency-Key, so members keep trading and nobody runs out. Beside it, it
-serves a bare Litestar app (one JSON POST endpoint) under the same settings and
-drives it the same way. The two take turns, in rounds of a few seconds each,
-so that a stretch when the machine is slower does not fall on one side only.
-Throughput is all requests over all seconds; latency the median round's.
-Prints a table and, as the last line, one JSON object.
+Seeds a deployment (SQLite, or PostgreSQL with ``--database``) with many funded
+members (each with an API token), serves the app with uvicorn (``--workers``
+processes, 1 by default, as ``buurtmunt serve --workers N`` runs it;
+uvloop/httptools when installed, no uvicorn access log; the app's own JSON line
+per request goes to a file) on a free loopback port, and
+drives it with wrk at 64 connections: every request is a transfer from one
+member to the next with its own Idempotency-Key, so members keep trading and
+nobody runs out. Beside it, it serves a bare Litestar app (one JSON POST
+endpoint) with as many workers and drives it the same way. The two take turns,
+in rounds of a few seconds each, so that a stretch when the machine is slower
+does not fall on one side only. Throughput is all requests over all seconds;
+latency the median round's. Prints a table and, as the last line, one JSON
+object.
 
-With two cores or more, the server runs on core 0 and wrk on core 1 (taskset),
-so the figures say what the server can do rather than how the two shared a
-core. Besides wrk's latencies (from request sent to response read), each
-server records how long its app took per request (from the ASGI call to the
-last byte handed to uvicorn), so a tail outside the app shows as the difference.
+With two cores or more and one worker, the server runs on core 0 and wrk on
+core 1 (taskset), so the figures say what the server can do rather than how the
+two shared a core; with more workers nothing is pinned (the workers, wrk and,
+for PostgreSQL, the database server share the machine). Besides wrk's
+latencies (from request sent to response read), each server records how long
+its app took per request (from the ASGI call to the last byte handed to
+uvicorn), so a tail outside the app shows as the difference.
 
     .venv/bin/python bench/http_transfers.py [--seconds 5] [--rounds 3] [--connections 64]
+        [--database postgresql://postgres@127.0.0.1:5432/test] [--workers 2]
+
+``--database`` names a PostgreSQL server: the benchmark creates (and drops
+first) a database ``bm_bench_http`` on it and serves from that.
 
 Needs ``wrk`` (Debian: apt-get install wrk). Targets: at least 40% of the bare
 endpoint's throughput, p99 at most 50 ms.
@@ -42,6 +50,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import machine
 import msgspec
@@ -139,7 +148,8 @@ def timed(app: Any) -> Any:
 def _writing_at_shutdown(send: Any, times: list[tuple[float, float]]) -> Any:
     async def lifespan_send(message: Any) -> None:
         if message["type"] == "lifespan.shutdown.complete":
-            Path(os.environ["BENCH_TIMES"]).write_text(json.dumps(times))
+            # One file per worker process: BENCH_TIMES is a prefix.
+            Path(f"{os.environ['BENCH_TIMES']}.{os.getpid()}.json").write_text(json.dumps(times))
         await send(message)
 
     return lifespan_send
@@ -176,6 +186,19 @@ async def seed(env: dict[str, str], members: int) -> tuple[list[str], list[str]]
     return accounts, tokens
 
 
+async def fresh_postgres(url: str, name: str) -> str:
+    """``url`` with its database replaced by ``name``, dropped and created empty."""
+    import asyncpg
+
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlsplit(url)._replace(path="/" + name).geturl()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -183,15 +206,18 @@ def free_port() -> int:
         return port
 
 
-def serve(target: str, port: int, env: dict[str, str], app_dir: Path) -> subprocess.Popen[bytes]:
+def serve(
+    target: str, port: int, env: dict[str, str], app_dir: Path, workers: int
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "uvicorn", target, "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-level", "warning", "--app-dir", str(app_dir),
     ]  # fmt: skip
+    pinned = pin(0) if workers == 1 else []
     # The server's log (a JSON line per request) goes to a file, as in a deployment.
     log = Path(env["BENCH_TIMES"]).with_suffix(".log").open("ab")
-    server = subprocess.Popen([*pin(0), *command], env={**os.environ, **env}, cwd=ROOT, stderr=log)
+    server = subprocess.Popen([*pinned, *command], env={**os.environ, **env}, cwd=ROOT, stderr=log)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -213,8 +239,10 @@ def pin(core: int) -> list[str]:
     return []
 
 
-def drive(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
-    command = [*pin(1),
+def drive(
+    url: str, script: Path, seconds: int, connections: int, pinned: bool = True
+) -> dict[str, float]:
+    command = [*(pin(1) if pinned else []),
         # One load-generator thread, on the core the server does not use.
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
         "-s", str(script), url,
@@ -265,24 +293,32 @@ def measure(endpoints: list[Endpoint], env: dict[str, str], args: argparse.Names
     try:
         for endpoint in endpoints:
             port = free_port()
-            times = endpoint.script.with_suffix(".times.json")
+            times = endpoint.script.with_suffix(".times")
             server = serve(
-                endpoint.target, port, {**env, "BENCH_TIMES": str(times)}, Path(__file__).parent
-            )
+                endpoint.target, port, {**env, "BENCH_TIMES": str(times)},
+                Path(__file__).parent, args.workers,
+            )  # fmt: skip
             servers.append((endpoint, server, f"http://127.0.0.1:{port}{endpoint.path}", times))
+        pinned = args.workers == 1
         for endpoint, _, url, _ in servers:
-            drive(url, endpoint.script, 2, args.connections)  # warm up
+            drive(url, endpoint.script, 2, args.connections, pinned)  # warm up
         for _ in range(args.rounds):
             for endpoint, _, url, _ in servers:
                 started = time.time()
-                endpoint.rounds.append(drive(url, endpoint.script, args.seconds, args.connections))
+                endpoint.rounds.append(
+                    drive(url, endpoint.script, args.seconds, args.connections, pinned)
+                )
                 endpoint.windows.append((started, time.time()))
     finally:
         for _, server, _, _ in servers:
             server.terminate()
             server.wait(timeout=30)
     for endpoint, _, _, times in servers:
-        ended = json.loads(times.read_text())
+        ended = [
+            pair
+            for path in times.parent.glob(times.name + ".*.json")
+            for pair in json.loads(path.read_text())
+        ]
         in_app = sorted(d for end, d in ended if any(a <= end <= b for a, b in endpoint.windows))
         endpoint.in_app = {
             "app_p50_ms": round(in_app[len(in_app) // 2] * 1000, 2),
@@ -309,6 +345,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--members", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--database", help="a PostgreSQL URL (postgresql://...); SQLite in a temp dir if omitted"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -316,8 +356,13 @@ def main() -> int:
     from ledger.note import generate_signer
 
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        database_url = (
+            asyncio.run(fresh_postgres(args.database, "bm_bench_http"))
+            if args.database
+            else f"sqlite:///{tmp}/bench.db"
+        )
         env = {
-            "BUURTMUNT_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "BUURTMUNT_DATABASE_URL": database_url,
             "BUURTMUNT_SIGNING_KEY": generate_signer("bench.local").key_string(),
             "BUURTMUNT_PUBLIC_URL": "http://bench.local",
             "BUURTMUNT_RATE_LIMIT_PER_MINUTE": "100000000",
@@ -346,6 +391,8 @@ def main() -> int:
         transfers, bare = map(summary, endpoints)
 
     ratio = transfers["rps"] / bare["rps"] if bare["rps"] else 0.0
+    engine = "postgresql" if args.database else "sqlite"
+    print(f"database: {engine}; uvicorn workers: {args.workers}")
     print(
         f"{'endpoint':<26}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'in-app p50':>12}{'in-app p99':>12}{'non-2xx':>9}"
@@ -364,7 +411,8 @@ def main() -> int:
     print(json.dumps({
         "benchmark": "http_transfers", "connections": args.connections,
         "seconds_per_round": args.seconds, "rounds": args.rounds,
-        "members": args.members, "server": "uvicorn 1 worker", "machine": machine.describe(),
+        "members": args.members, "server": f"uvicorn {args.workers} worker(s)",
+        "workers": args.workers, "database": engine, "machine": machine.describe(),
         "transfers_rps": round(transfers["rps"], 1), "transfers_p50_ms": transfers["p50_ms"],
         "transfers_p99_ms": transfers["p99_ms"],
         "transfers_p99_ms_rounds": transfers["p99_ms_rounds"],

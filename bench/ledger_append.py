@@ -8,10 +8,20 @@ PostgreSQL: the same writer against ``pgbench`` TPC-B (16 clients, prepared,
 durable) run by this script on the same server. Without ``pgbench`` (Debian:
 apt-get install postgresql-client) this part is skipped, and the script says so.
 
+Growth: the transfers are appended in ``--segments`` equal parts and the rate of
+each is printed as the journal grows; the last segment must run at least
+GROWTH_TARGET of the first. Entry ids are shaped like the API's
+(``api.idempotency.entry_id``: ``<Idempotency-Key>:<12 hex of the caller>``);
+``--ids`` chooses the keys: ``api`` random UUIDs (what most clients send),
+``time`` time-ordered keys (a millisecond prefix, then random), ``sequential``
+``a-123``. On PostgreSQL autovacuum is off for the journal's tables, so the
+appends run with planner statistics never gathered (checked at the end).
+
 Memory: resident set size measured at two journal lengths; it must not grow with
 the journal beyond the account balances.
 
-Usage: python bench/ledger_append.py [--transfers N] [--postgres URL|--no-postgres]
+Usage: python bench/ledger_append.py [--transfers N] [--segments 10]
+       [--ids api|time|sequential] [--postgres URL|--no-postgres] [--no-pgbench]
 The last line printed is one JSON object with the figures and ratios.
 """
 
@@ -19,15 +29,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,6 +49,7 @@ from urllib.parse import urlsplit
 import machine
 
 from api.app import tune_for_serving
+from api.idempotency import entry_id
 from ledger.clock import SystemClock
 from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Rejected, Settings
 from ledger.note import generate_signer
@@ -54,6 +69,31 @@ except ImportError:  # pragma: no cover - uvloop is a dependency except on Windo
 ACCOUNTS = 1_000
 CLIENTS = 4_096
 COMMUNITY = "bench"
+GROWTH_TARGET = 0.9
+JOURNAL_TABLES = ("journal_entries", "rejections", "accounts", "monthly_totals", "checkpoints")
+
+
+def id_maker(shape: str) -> Callable[[str, str, int], str]:
+    """``(payer, tag, i) -> entry id`` for ``--ids``."""
+    credentials = {}
+
+    def credential(payer: str) -> str:
+        # One API credential per member, as if each member's phone sent its own.
+        if payer not in credentials:
+            credentials[payer] = "crd_" + hashlib.sha256(payer.encode()).hexdigest()[:20]
+        return credentials[payer]
+
+    def api(payer: str, tag: str, i: int) -> str:
+        return entry_id(credential(payer), str(uuid.uuid4()))
+
+    def time_ordered(payer: str, tag: str, i: int) -> str:
+        key = f"{time.time_ns() // 1_000_000:012x}-{secrets.token_hex(10)}"
+        return entry_id(credential(payer), key)
+
+    def sequential(payer: str, tag: str, i: int) -> str:
+        return f"{tag}-{i}"
+
+    return {"api": api, "time": time_ordered, "sequential": sequential}[shape]
 
 
 def rss_bytes() -> int:
@@ -97,8 +137,15 @@ async def seed(ledger: Ledger) -> list[str]:
     return members
 
 
-async def drive(ledger: Ledger, members: list[str], count: int, tag: str) -> float:
+async def drive(
+    ledger: Ledger,
+    members: list[str],
+    count: int,
+    tag: str,
+    make_id: Callable[[str, str, int], str] | None = None,
+) -> float:
     """Append ``count`` transfers from CLIENTS concurrent callers; return transfers/s."""
+    make_id = make_id or id_maker("sequential")
     next_index = 0
     rejected = 0
 
@@ -112,7 +159,7 @@ async def drive(ledger: Ledger, members: list[str], count: int, tag: str) -> flo
             if payee == payer:
                 payee = members[(i + 1) % len(members)]
             draft = Draft(
-                id=f"{tag}-{i}",
+                id=make_id(payer, tag, i),
                 kind=EntryKind.TRANSFER,
                 actor=payer,
                 postings=(Posting(payer, payee, 1 + i % 30),),
@@ -127,34 +174,74 @@ async def drive(ledger: Ledger, members: list[str], count: int, tag: str) -> flo
     return count / elapsed
 
 
-async def ledger_run(url: str, transfers: int) -> dict[str, float]:
+async def without_statistics(store: SqlStore) -> None:
+    """Autovacuum off for the journal's tables: the planner never gets statistics."""
+    async with store.engine.begin() as conn:
+        for table in JOURNAL_TABLES:
+            await conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+
+
+async def analyzed_tables(store: SqlStore) -> int:
+    """How many of the journal's tables have planner statistics on any column."""
+    async with store.engine.connect() as conn:
+        result = await conn.exec_driver_sql(
+            "SELECT count(DISTINCT tablename) FROM pg_stats WHERE tablename = ANY($1)",
+            (list(JOURNAL_TABLES),),
+        )
+        return int(result.scalar_one())
+
+
+async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[str, object]:
     store = SqlStore.from_url(url)
     await migrate.upgrade(store.engine)
+    postgres = store.engine.dialect.name == "postgresql"
+    if postgres:
+        await without_statistics(store)
     ledger = Ledger(store, generate_signer("bench.example"), "bench.example", SystemClock())
     members = await seed(ledger)
     # What the server does once it has started: objects that live as long as the
     # process are kept out of every full collection.
     tune_for_serving()
-    await drive(ledger, members, min(transfers // 10, 5_000), "warm")
-    rss_before = rss_bytes()
-    first = await drive(ledger, members, transfers // 2, "a")
-    rss_middle = rss_bytes()
-    second = await drive(ledger, members, transfers - transfers // 2, "b")
-    rss_after = rss_bytes()
+    make_id = id_maker(ids)
+    await drive(ledger, members, min(transfers // 10, 5_000), "warm", make_id)
+    rss = [rss_bytes()]
+    rates: list[float] = []
+    sizes: list[int] = []
+    elapsed = 0.0
+    for segment in range(segments):
+        count = transfers // segments + (1 if segment < transfers % segments else 0)
+        rate = await drive(ledger, members, count, f"s{segment}", make_id)
+        elapsed += count / rate
+        rates.append(rate)
+        sizes.append((await store.head(COMMUNITY)).size)
+        rss.append(rss_bytes())
+        print(
+            f"  {store.engine.dialect.name} segment {segment + 1}/{segments}: "
+            f"journal at {sizes[-1]:,} entries, {rate:,.0f} transfers/s",
+            flush=True,
+        )
     head = await store.head(COMMUNITY)
     checkpoints = len(await store.checkpoints(COMMUNITY, 0, 10**9))
     balances = sum(r.balance_minutes for r in await store.accounts(COMMUNITY))
     assert balances == 0, "balances must sum to zero"
+    analyzed = await analyzed_tables(store) if postgres else None
     await ledger.close()
     await store.close()
+    middle = segments // 2
     return {
-        "transfers_per_s": round(
-            transfers / (transfers / 2 / first + (transfers - transfers // 2) / second)
-        ),
+        "transfers_per_s": round(transfers / elapsed),
         "entries": head.size,
+        "ids": ids,
         "mean_batch": round(head.size / max(checkpoints, 1), 1),
-        "rss_growth_first_half_mb": round((rss_middle - rss_before) / 2**20, 1),
-        "rss_growth_second_half_mb": round((rss_after - rss_middle) / 2**20, 1),
+        "segments": [
+            {"entries": size, "transfers_per_s": round(rate)}
+            for size, rate in zip(sizes, rates, strict=True)
+        ],
+        "last_to_first": round(rates[-1] / rates[0], 2),
+        "growth_met": rates[-1] >= GROWTH_TARGET * rates[0],
+        "tables_analyzed": analyzed,
+        "rss_growth_first_half_mb": round((rss[middle] - rss[0]) / 2**20, 1),
+        "rss_growth_second_half_mb": round((rss[-1] - rss[middle]) / 2**20, 1),
     }
 
 
@@ -228,39 +315,48 @@ async def main() -> None:
             "BUURTMUNT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
     )
+    parser.add_argument("--segments", type=int, default=10)
+    parser.add_argument("--ids", choices=("api", "time", "sequential"), default="api")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
+    segments = max(2, args.segments)
     figures: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "event_loop": EVENT_LOOP,
         "machine": machine.describe(),
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = await ledger_run(f"sqlite:///{tmp}/ledger.db", args.transfers)
-        naive = naive_sqlite(Path(tmp) / "naive.db")
-    figures["sqlite"] = sqlite | {
-        "naive_baseline_per_s": round(naive),
-        "ratio_to_naive": round(sqlite["transfers_per_s"] / naive, 2),
-    }
-    rows = [
-        ("SQLite group commit", sqlite["transfers_per_s"], "transfers/s"),
-        ("SQLite naive, 1 tx per transfer", round(naive), "transfers/s"),
-    ]
-    if not args.no_postgres and shutil.which("pgbench"):
-        pg_url = await fresh_postgres(args.postgres, "bm_bench_ledger")
-        pg = await ledger_run(pg_url, args.transfers)
-        tps = pgbench_tps(await fresh_postgres(args.postgres, "bm_bench_pgbench"))
-        figures["postgres"] = pg | {
-            "pgbench_tps": round(tps),
-            "ratio_to_pgbench": round(pg["transfers_per_s"] / tps, 2),
+    rows: list[tuple[str, object, str]] = []
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = await ledger_run(
+                f"sqlite:///{tmp}/ledger.db", args.transfers, segments, args.ids
+            )
+            naive = naive_sqlite(Path(tmp) / "naive.db")
+        figures["sqlite"] = sqlite | {
+            "naive_baseline_per_s": round(naive),
+            "ratio_to_naive": round(float(sqlite["transfers_per_s"]) / naive, 2),  # type: ignore[arg-type]
         }
         rows += [
-            ("PostgreSQL group commit", pg["transfers_per_s"], "transfers/s"),
-            ("PostgreSQL pgbench TPC-B, 16 clients", round(tps), "tps"),
+            ("SQLite group commit", sqlite["transfers_per_s"], "transfers/s"),
+            ("SQLite naive, 1 tx per transfer", round(naive), "transfers/s"),
         ]
-    elif not args.no_postgres:
-        figures["postgres_not_run"] = "needs pgbench (apt-get install postgresql-client)"
-        print(f"PostgreSQL part not run: {figures['postgres_not_run']}", file=sys.stderr)
+    if not args.no_postgres:
+        pg_url = await fresh_postgres(args.postgres, "bm_bench_ledger")
+        pg = await ledger_run(pg_url, args.transfers, segments, args.ids)
+        figures["postgres"] = pg
+        rows.append(("PostgreSQL group commit", pg["transfers_per_s"], "transfers/s"))
+        if not args.no_pgbench and shutil.which("pgbench"):
+            tps = pgbench_tps(await fresh_postgres(args.postgres, "bm_bench_pgbench"))
+            pg |= {
+                "pgbench_tps": round(tps),
+                "ratio_to_pgbench": round(float(pg["transfers_per_s"]) / tps, 2),  # type: ignore[arg-type]
+            }
+            rows.append(("PostgreSQL pgbench TPC-B, 16 clients", round(tps), "tps"))
+        elif not args.no_pgbench:
+            figures["pgbench_not_run"] = "needs pgbench (apt-get install postgresql-client)"
+            print(f"pgbench baseline not run: {figures['pgbench_not_run']}", file=sys.stderr)
     print(f"event loop: {EVENT_LOOP}; machine: {figures['machine']}")
     print(f"{'what':<40} {'figure':>12}  unit")
     for what, figure, unit in rows:
@@ -272,6 +368,17 @@ async def main() -> None:
             print(
                 f"{engine}: mean batch {f['mean_batch']}, RSS growth "
                 f"{f['rss_growth_first_half_mb']} MB then {f['rss_growth_second_half_mb']} MB"
+            )
+            rates = " ".join(f"{s['transfers_per_s']:,}" for s in f["segments"])
+            print(
+                f"{engine} growth to {f['entries']:,} entries ({f['ids']} ids): {rates} "
+                f"transfers/s; last/first {f['last_to_first']} (target >= {GROWTH_TARGET}: "
+                f"{'met' if f['growth_met'] else 'NOT met'})"
+                + (
+                    ""
+                    if f["tables_analyzed"] is None
+                    else f"; tables analyzed: {f['tables_analyzed']}"
+                )
             )
     print(json.dumps(figures, sort_keys=True))
 
