@@ -16,8 +16,10 @@ drive this one class, so they check exactly the same things:
    lines; two checkpoints of one size with different roots are a fork; a
    checkpoint the auditor trusted earlier must match in the same way;
 4. every entry passes ``rules.check_state`` against the state replayed from
-   the entries before it (the very rules the writer enforces), and the
-   replayed balances equal those the operator claims.
+   the entries before it (the very rules the writer enforces), and
+   ``rules.check_authority`` (who acts: the rules the API enforces, from the
+   coordinators the journal's staff entries declare), and the replayed
+   balances equal those the operator claims.
 
 A line that passes every check is checked and replayed without building its
 ``Entry`` (``Audit._feed_plain``, with ``shape.plain_shape_ok`` and
@@ -1061,4 +1063,10 @@ _RULE_MESSAGES: dict[str, str] = {
     Rejection.PAYER_NOT_FOUND: "the payer account was never opened",
     Rejection.PAYEE_NOT_FOUND: "the payee account was never opened",
     Rejection.AMOUNT_MUST_BE_POSITIVE: "a posting moves zero or fewer minutes",
+    Rejection.ACTOR_NOT_COORDINATOR: "no coordinator of the organisation recorded the earning",
+    Rejection.APPROVAL_REQUIRED: "above the approval threshold, the earning names no approver",
+    Rejection.APPROVER_IS_ACTOR: "the earning was approved by the coordinator who recorded it",
+    Rejection.APPROVER_NOT_COORDINATOR: "the approver is no coordinator of the organisation",
+    Rejection.ACTOR_NOT_PAYER: "the transfer was asked for by someone other than its payer",
+    Rejection.APPROVAL_THRESHOLD_REMOVED: "the settings drop the approval threshold",
 }
