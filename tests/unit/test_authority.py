@@ -170,7 +170,7 @@ def as_version_1(entries: list[Entry]) -> list[bytes]:
     return lines
 
 
-async def test_a_version_1_journal_keeps_its_old_rules_and_verifies_clean() -> None:
+async def test_a_version_1_journal_keeps_its_old_rules_and_verifies_clean(tmp_path: Path) -> None:
     history = await a_history(
         earn("org-1", "member-1", 540, actor="member-1"),
         transfer("member-1", "member-2", 30, actor="member-2"),
@@ -182,6 +182,8 @@ async def test_a_version_1_journal_keeps_its_old_rules_and_verifies_clean() -> N
 
     assert {decode_entry(line).version for line in lines} == {1}
     assert report.clean, report.findings
+    status, out, _ = run_verifier(a_forged_bundle(tmp_path, lines, history), history)
+    assert status == 0, out
 
 
 async def test_version_1_entries_cannot_carry_staff_or_a_threshold() -> None:
