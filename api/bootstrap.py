@@ -6,7 +6,7 @@ too: the deployment's command-line operator, created on first use.
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api import drafts, provisioning
 from api.access import Role
@@ -112,6 +112,35 @@ async def someone_with(rt: Runtime, community: str, role: Role) -> PersonRow:
     return people[0]
 
 
+async def welcome_coordinators(rt: Runtime, community: str, organisation: str) -> tuple[str, str]:
+    """The staff ids of two coordinators of ``organisation``, made on first use: one books
+    welcome credits and the other approves them, as the journal's authority rules ask."""
+    async with rt.db.read() as session:
+        found = (
+            await session.exec(
+                select(PersonRow.staff_id)
+                .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
+                .where(
+                    RoleRow.community == community,
+                    RoleRow.role == Role.COORDINATOR.value,
+                    RoleRow.scope == organisation,
+                    col(PersonRow.staff_id).is_not(None),
+                )
+                .order_by(col(PersonRow.id))
+                .limit(2)
+            )
+        ).all()
+    staff = [s for s in found if s is not None]
+    while len(staff) < 2:
+        person = await person_for_token(
+            rt, role=Role.COORDINATOR, community=community,
+            name=f"welcome {len(staff) + 1}", scope=organisation,
+        )  # fmt: skip
+        assert person.staff_id is not None
+        staff.append(person.staff_id)
+    return staff[0], staff[1]
+
+
 async def funded_member(
     rt: Runtime, community: str, name: str, organisation: str, minutes: int, actor: str
 ) -> tuple[PersonRow, str, str]:
@@ -122,8 +151,9 @@ async def funded_member(
         plan=provisioning.person_plan(True),
     )  # fmt: skip
     account = next(r.scope for r in roles if r.role == Role.MEMBER)
-    meta = drafts.earn_meta("welcome", rt.now().date(), None)
-    draft = drafts.earn(new_id(Prefix.ENTRY), actor, organisation, account, minutes, meta, "")
+    recorder, approver = await welcome_coordinators(rt, community, organisation)
+    meta = drafts.earn_meta("welcome", rt.now().date(), approver)
+    draft = drafts.earn(new_id(Prefix.ENTRY), recorder, organisation, account, minutes, meta, "")
     await drafts.append(rt.ledger, community, draft)
     _, token = await issue_token(rt, person, Role.MEMBER, "seed")
     return person, account, token

@@ -23,7 +23,10 @@ from ledger.model import (
     Posting,
     Rejected,
     Settings,
+    StaffChange,
+    StaffRole,
 )
+from ledger.rules import APPROVED_BY
 from ledger.service import Ledger
 
 
@@ -69,10 +72,24 @@ def budget(draft_id: str, actor: str, organisation: str, minutes_per_month: int)
     return Draft(id=draft_id, kind=EntryKind.BUDGET, actor=actor, budget=change)
 
 
+def coordinator(
+    draft_id: str, actor: str, staff_id: str, organisation: str, *, active: bool
+) -> Draft:
+    """Declare (``active``) or end ``staff_id``'s coordinator role for ``organisation``.
+
+    The journal knows staff by their pseudonymous staff id only, so erasing a
+    person's data leaves nothing personal in it.
+    """
+    change = StaffChange(staff_id, StaffRole.COORDINATOR, organisation, active)
+    return Draft(id=draft_id, kind=EntryKind.STAFF, actor=actor, staff=change)
+
+
 def earn_meta(activity: str, worked_on: date, approved_by: str | None) -> Meta:
+    """An earning's meta; ``approved_by`` is the second coordinator's staff id, which the
+    journal's authority rules require above the approval threshold."""
     meta: dict[str, str] = {"activity": activity, "worked_on": worked_on.isoformat()}
     if approved_by is not None:
-        meta["approved_by"] = approved_by
+        meta[APPROVED_BY] = approved_by
     return tuple(sorted(meta.items()))
 
 

@@ -8,7 +8,10 @@ reserves the id at once, so that no other request of the same caller books
 anything under it. A later request with the same id is a retry of the held
 earning (the same content gets the held row back) or is refused as a reused
 key. A second coordinator of the same organisation approves it (the entry is
-booked under the reserved id) or declines it (nothing moves).
+booked under the reserved id) or declines it (nothing moves). The entry names
+the recording coordinator as its actor and the approving one in meta
+``approved_by``; the audit checks both against the coordinators the journal's
+staff entries declare (``ledger.rules.check_authority``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ async def record(
     held = await _held(rt, community, earning_id)
     if held is not None:
         return _same_request(held, request_print)
-    if data.amount_minutes > rt.settings.approval_threshold_minutes:
+    if data.amount_minutes > await approval_threshold(rt, community):
         return await _hold(rt, principal, community, earning_id, organisation, data, request_print)
     meta = drafts.earn_meta(data.activity, data.worked_on, None)
     draft = drafts.earn(
@@ -77,6 +80,16 @@ async def record(
         draft,
         on_rejected=partial(rt.payments.failed, principal.credential_id),
     )
+
+
+async def approval_threshold(rt: Runtime, community: str) -> int:
+    """Above how many minutes an earning waits for a second coordinator: the threshold
+    in the community's journal (where the audit checks it), or for a journal that
+    has none (format version 1) the deployment's setting."""
+    settings = await rt.store.settings(community)
+    if settings.approval_threshold_minutes is not None:
+        return settings.approval_threshold_minutes
+    return rt.settings.approval_threshold_minutes
 
 
 async def refuse_held_id(

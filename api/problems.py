@@ -226,6 +226,12 @@ _HTTP_CODES = {
 }
 
 
+# Litestar's words when a client hangs up while its body is read; no distinct type exists.
+_CLIENT_GONE = "client disconnected prematurely"
+# As nginx logs it: the client closed the request, so nobody reads this answer.
+CLIENT_CLOSED_REQUEST = 499
+
+
 def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= 500:
@@ -251,6 +257,10 @@ def _on_busy(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, HTTPException) and exc.detail == _CLIENT_GONE:
+        # Not our fault and nothing to debug: no traceback, no 5xx in the metrics.
+        log.info("client hung up before its body was read")
+        return answer(request, CLIENT_CLOSED_REQUEST, "client_disconnected", exc.detail)
     if database_unreachable(exc):
         # PostgreSQL restarting or failing over: the client retries, nothing to debug.
         log.warning("database unreachable: %r", exc)

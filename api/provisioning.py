@@ -9,7 +9,7 @@ appends with the plan's draft ids are then recognised as retries.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,6 +74,10 @@ async def create_community(
         if existing.community_account == plan["account"]:
             return existing  # a retry of the request that created it
         raise conflict("community_exists", f"A community {slug!r} exists already.")
+    if settings.approval_threshold_minutes is None:
+        # The journal carries the threshold, and with it the authority rules.
+        threshold = rt.settings.approval_threshold_minutes
+        settings = replace(settings, approval_threshold_minutes=threshold)
     await drafts.append(rt.ledger, slug, drafts.configure(plan["configure"], actor, settings))
     opened = drafts.open_account(plan["open"], actor, plan["account"], AccountType.COMMUNITY)
     await drafts.append(rt.ledger, slug, opened)
@@ -123,7 +127,11 @@ async def open_named_account(
 
 
 def person_plan(member: bool) -> Plan:
-    plan = {"person": new_id(Prefix.PERSON), "staff": new_id(Prefix.STAFF)}
+    plan = {
+        "person": new_id(Prefix.PERSON),
+        "staff": new_id(Prefix.STAFF),
+        "grant": new_id(Prefix.ENTRY),
+    }
     if member:
         plan |= {"account": new_id(Prefix.MEMBER), "open": new_id(Prefix.ENTRY)}
     return plan
@@ -182,7 +190,31 @@ async def create_person(
             for role, scope in roles:
                 session.add(_role_row(person, role, scope, actor, now))
         await session.flush()
-        return person, await roles_of(session, person.id)
+        held = await roles_of(session, person.id)
+    if community is not None and person.staff_id is not None:
+        # A plan of before staff entries has no "grant": a fresh id, as for any grant.
+        first = plan.get("grant") or new_id(Prefix.ENTRY)
+        for index, (role, scope) in enumerate(roles):
+            if role is Role.COORDINATOR:
+                await _declare_coordinator(
+                    rt, community, f"{first}.{index}", actor, person.staff_id, scope, True
+                )
+    return person, held
+
+
+async def _declare_coordinator(
+    rt: Runtime,
+    community: str,
+    draft_id: str,
+    actor: str,
+    staff_id: str,
+    organisation: str,
+    active: bool,
+) -> None:
+    """Put a coordinator's role (or its end) in the journal: the audit checks earnings
+    against it. By the pseudonymous staff id only, so erasure leaves the journal as is."""
+    draft = drafts.coordinator(draft_id, actor, staff_id, organisation, active=active)
+    await drafts.append(rt.ledger, community, draft)
 
 
 def _role_row(person: PersonRow, role: Role, scope: str, actor: str, now: int) -> RoleRow:
@@ -208,13 +240,19 @@ async def grant_role(
         assert fresh is not None
         if fresh.erased_at is not None:
             raise conflict("person_erased", "This person's data was erased.")
-        if await session.get(RoleRow, (person.id, role.value, scope)) is None:
+        granted = await session.get(RoleRow, (person.id, role.value, scope)) is None
+        if granted:
             session.add(_role_row(fresh, role, scope, actor, rt.now_seconds()))
         if fresh.staff_id is None:
             fresh.staff_id = new_id(Prefix.STAFF)
             session.add(fresh)
         await session.flush()
         roles = await roles_of(session, person.id)
+        staff_id = fresh.staff_id
+    if granted and role is Role.COORDINATOR and person.community is not None:
+        await _declare_coordinator(
+            rt, person.community, new_id(Prefix.ENTRY), actor, staff_id, scope, True
+        )
     rt.authenticator.forget()
     return roles
 
@@ -249,7 +287,9 @@ async def keep_an_admin(session: AsyncSession, person: PersonRow) -> None:
         )
 
 
-async def revoke_role(rt: Runtime, person: PersonRow, role: Role, scope: str) -> list[RoleRow]:
+async def revoke_role(
+    rt: Runtime, person: PersonRow, role: Role, scope: str, actor: str
+) -> list[RoleRow]:
     if role is Role.MEMBER or role is Role.OPERATOR:
         raise invalid("role_not_revocable", "A member account stays; revoke staff roles only.")
     async with rt.db.write() as session:
@@ -260,6 +300,11 @@ async def revoke_role(rt: Runtime, person: PersonRow, role: Role, scope: str) ->
             await session.delete(row)
         await session.flush()
         roles = await roles_of(session, person.id)
+    ended = row is not None and role is Role.COORDINATOR
+    if ended and person.community is not None and person.staff_id is not None:
+        await _declare_coordinator(
+            rt, person.community, new_id(Prefix.ENTRY), actor, person.staff_id, scope, False
+        )
     rt.authenticator.forget()
     return roles
 

@@ -16,8 +16,10 @@ drive this one class, so they check exactly the same things:
    lines; two checkpoints of one size with different roots are a fork; a
    checkpoint the auditor trusted earlier must match in the same way;
 4. every entry passes ``rules.check_state`` against the state replayed from
-   the entries before it (the very rules the writer enforces), and the
-   replayed balances equal those the operator claims.
+   the entries before it (the very rules the writer enforces), and
+   ``rules.check_authority`` (who acts: the rules the API enforces, from the
+   coordinators the journal's staff entries declare), and the replayed
+   balances equal those the operator claims.
 
 A line that passes every check is checked and replayed without building its
 ``Entry`` (``Audit._feed_plain``, with ``shape.plain_shape_ok`` and
@@ -72,7 +74,7 @@ from ledger.model import (
 )
 from ledger.note import NoteError, NoteVerifier
 from ledger.printable import is_text
-from ledger.rules import apply, apply_plain, check_state
+from ledger.rules import apply, apply_plain, authority_plain, check_authority, check_state
 from ledger.shape import (
     ACCOUNT_ID_PATTERN,
     ID_PATTERN,
@@ -271,7 +273,7 @@ class Run(NamedTuple):
     """Consecutive common lines that follow one another, as ``scan_lines`` found them.
 
     Per line: its end (relative to ``offset``, where the first line starts in
-    the file), time, id, kind, payer, payee and minutes. The lines' seqs count
+    the file), time, id, kind, actor, payer, payee and minutes. The lines' seqs count
     up from ``seq``; ``prev`` is the first line's, each other's is the leaf
     hash of the line before. ``levels`` is the Merkle tree over the lines as
     far as it is complete, as if line i were leaf ``seq + i``: ``levels[0]``
@@ -288,6 +290,7 @@ class Run(NamedTuple):
     times: str  # TIME_WIDTH characters a line
     ids: str  # joined by newlines, which no id holds
     kinds: list[EntryKind]
+    actors: list[str]
     payers: list[str]
     payees: list[str]
     amounts: list[int]
@@ -370,14 +373,15 @@ def _run(
     names: dict[str, str],
 ) -> Run:
     """The run of these lines' groups and leaf hashes, a column at a time."""
-    (_, communities, _, ids, kinds, _, _,
+    (actors, communities, _, ids, kinds, _, _,
      payers, minutes, payees, prevs, _, seqs, times) = zip(*rows, strict=True)  # fmt: skip
     intern = names.setdefault
     first = int(seqs[0])
     return Run(
         offset, ends, communities[0], first, bytes.fromhex(prevs[0]), times[0][:7],
         "".join(times), "\n".join(ids), list(map(_KINDS.__getitem__, kinds)),
-        list(map(intern, payers, payers)), list(map(intern, payees, payees)),
+        list(map(intern, actors, actors)), list(map(intern, payers, payers)),
+        list(map(intern, payees, payees)),
         list(map(int, minutes)), _pyramid(first, b"".join(leaves)),
     )  # fmt: skip
 
@@ -634,6 +638,7 @@ class Audit:
         if (
             not self._follows(community, seq, time, prev)
             or not plain_shape_ok(id_, kind, actor, payer, payee, amount, memo, ref, meta, co)
+            or not authority_plain(self.state, kind, actor, payer, amount)
             or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
         ):
             return False
@@ -714,14 +719,19 @@ class Audit:
             stop = min(stop, start + min(self._pending) - position)
         state, month = self.state, run.month
         end = start
-        for at, kind, payer, payee, amount in zip(
+        # Without an approval threshold there is no authority to check.
+        authority = state.settings.approval_threshold_minutes is not None
+        for at, kind, actor, payer, payee, amount in zip(
             range(position, position + stop - start),
             run.kinds[start:stop],
+            run.actors[start:stop],
             run.payers[start:stop],
             run.payees[start:stop],
             run.amounts[start:stop],
             strict=True,
         ):
+            if authority and not authority_plain(state, kind, actor, payer, amount):
+                break
             if not apply_plain(state, at, kind, payer, payee, amount, month):
                 break
             end += 1
@@ -819,7 +829,7 @@ class Audit:
         state.size = position
         rejected = check_shape(draft)
         if rejected is None:
-            rejected = check_state(state, draft, month)
+            rejected = check_state(state, draft, month) or check_authority(state, draft)
         if rejected is not None:
             self._rule_finding(position, draft, rejected)
         if self._observer is not None:
@@ -1032,9 +1042,9 @@ def _applicable(state: LedgerState, draft: Draft) -> bool:
             and account.id not in accounts
             and (account.type is not AccountType.COMMUNITY or state.community_account is None)
         )
-    if kind is EntryKind.BUDGET:
-        budget = draft.budget
-        org = None if budget is None else accounts.get(budget.organisation)
+    if kind is EntryKind.BUDGET or kind is EntryKind.STAFF:
+        named = draft.budget or draft.staff
+        org = None if named is None else accounts.get(named.organisation)
         return org is not None and org.spec.type is AccountType.ORGANISATION
     if kind is EntryKind.CONFIGURE:
         return draft.settings is not None
@@ -1053,4 +1063,10 @@ _RULE_MESSAGES: dict[str, str] = {
     Rejection.PAYER_NOT_FOUND: "the payer account was never opened",
     Rejection.PAYEE_NOT_FOUND: "the payee account was never opened",
     Rejection.AMOUNT_MUST_BE_POSITIVE: "a posting moves zero or fewer minutes",
+    Rejection.ACTOR_NOT_COORDINATOR: "no coordinator of the organisation recorded the earning",
+    Rejection.APPROVAL_REQUIRED: "above the approval threshold, the earning names no approver",
+    Rejection.APPROVER_IS_ACTOR: "the earning was approved by the coordinator who recorded it",
+    Rejection.APPROVER_NOT_COORDINATOR: "the approver is no coordinator of the organisation",
+    Rejection.ACTOR_NOT_PAYER: "the transfer was asked for by someone other than its payer",
+    Rejection.APPROVAL_THRESHOLD_REMOVED: "the settings drop the approval threshold",
 }

@@ -68,6 +68,8 @@ def needs_of(drafts: list[Draft], month: str) -> Needs:
             accounts.add(draft.account.id)
         if draft.budget is not None:
             accounts.add(draft.budget.organisation)
+        if draft.staff is not None:
+            accounts.add(draft.staff.organisation)
         if draft.corrects is not None:
             corrected.add(draft.corrects)
     return Needs(

@@ -29,6 +29,8 @@ from ledger.model import (
     Meta,
     Posting,
     Settings,
+    StaffChange,
+    StaffRole,
 )
 
 ZERO_HASH = bytes(32)
@@ -58,10 +60,17 @@ def canonical_json(value: Any) -> bytes:
     return _dumps(value).encode("utf-8")
 
 
-def entry_object(community: str, seq: int, time: str, draft: Draft, prev: bytes) -> dict[str, Any]:
+def entry_object(
+    community: str,
+    seq: int,
+    time: str,
+    draft: Draft,
+    prev: bytes,
+    version: int = limits.FORMAT_VERSION,
+) -> dict[str, Any]:
     """The whole entry as a JSON object; ``canonical_json`` of it is the entry's bytes."""
     obj = draft_object(draft)
-    obj["v"] = limits.FORMAT_VERSION
+    obj["v"] = version
     obj["community"] = community
     obj["seq"] = seq
     obj["time"] = time
@@ -94,7 +103,16 @@ def draft_object(draft: Draft) -> dict[str, Any]:
         if draft.settings.member_earning_cap_minutes_per_month is not None:
             cap = draft.settings.member_earning_cap_minutes_per_month
             settings["member_earning_cap_minutes_per_month"] = cap
+        if draft.settings.approval_threshold_minutes is not None:
+            settings["approval_threshold_minutes"] = draft.settings.approval_threshold_minutes
         obj["settings"] = settings
+    if draft.staff is not None:
+        obj["staff"] = {
+            "id": draft.staff.staff_id,
+            "role": draft.staff.role.value,
+            "organisation": draft.staff.organisation,
+            "active": draft.staff.active,
+        }
     if draft.budget is not None:
         obj["budget"] = {
             "organisation": draft.budget.organisation,
@@ -105,22 +123,32 @@ def draft_object(draft: Draft) -> dict[str, Any]:
     return obj
 
 
-def encode_entry(community: str, seq: int, time: str, draft: Draft, prev: bytes) -> bytes:
+def encode_entry(
+    community: str,
+    seq: int,
+    time: str,
+    draft: Draft,
+    prev: bytes,
+    version: int = limits.FORMAT_VERSION,
+) -> bytes:
     """The canonical bytes of an entry.
 
     This is the append path's hot spot, so it writes the members in their fixed
     RFC 8785 order directly instead of building and sorting a dict; tests hold
     it byte-for-byte equal to ``canonical_json`` of the same object (and to the
     ``rfc8785`` package). Nested objects that are rare (account, settings,
-    budget, non-empty meta) go through ``canonical_json``.
+    budget, staff, non-empty meta) go through ``canonical_json``. ``version``
+    is the entry's ``v``: the ledger writes ``FORMAT_VERSION``; a version 1
+    entry read back re-encodes as version 1.
     """
     if (
         len(draft.postings) == 1
         and draft.account is None
         and draft.budget is None
         and draft.settings is None
+        and draft.staff is None
     ):
-        return _encode_one_posting(community, seq, time, draft, prev)
+        return _encode_one_posting(community, seq, time, draft, prev, version)
     parts = ["{"]
     if draft.account is not None:
         parts += ['"account":', _dumps(draft_object(draft)["account"]), ","]
@@ -140,11 +168,15 @@ def encode_entry(community: str, seq: int, time: str, draft: Draft, prev: bytes)
     parts += [',"seq":', str(int(seq))]
     if draft.settings is not None:
         parts += [',"settings":', _dumps(draft_object(draft)["settings"])]
-    parts += [',"time":', _string(time), ',"v":', str(limits.FORMAT_VERSION), "}"]
+    if draft.staff is not None:
+        parts += [',"staff":', _dumps(draft_object(draft)["staff"])]
+    parts += [',"time":', _string(time), ',"v":', str(int(version)), "}"]
     return "".join(parts).encode("utf-8")
 
 
-def _encode_one_posting(community: str, seq: int, time: str, draft: Draft, prev: bytes) -> bytes:
+def _encode_one_posting(
+    community: str, seq: int, time: str, draft: Draft, prev: bytes, version: int
+) -> bytes:
     """``encode_entry`` for the common entry (one posting, no declarations), as one format."""
     p = draft.postings[0]
     corrects = "" if draft.corrects is None else f',"corrects":{int(draft.corrects)}'
@@ -156,7 +188,7 @@ def _encode_one_posting(community: str, seq: int, time: str, draft: Draft, prev:
         f',"postings":[{{"from":{_string(p.payer)},"minutes":{int(p.amount_minutes)}'
         f',"to":{_string(p.payee)}}}],"prev":"{prev.hex()}"'
         f',"reference":{_string(draft.reference)},"seq":{int(seq)}'
-        f',"time":{_string(time)},"v":{limits.FORMAT_VERSION}}}'
+        f',"time":{_string(time)},"v":{int(version)}}}'
     ).encode()
 
 
@@ -201,7 +233,10 @@ def decode_entry(data: bytes) -> Entry:
         raise NotCanonical("malformed", repr(exc)) from None
     # Canonical JSON is not yet a canonical entry: a prev in upper case or with
     # spaces parses to the same bytes. Only the one encoding of an entry is one.
-    if encode_entry(entry.community, entry.seq, entry.time, entry.draft, entry.prev) != data:
+    again = encode_entry(
+        entry.community, entry.seq, entry.time, entry.draft, entry.prev, entry.version
+    )
+    if again != data:
         raise NotCanonical("not_canonical", "the entry encodes to different bytes")
     return entry
 
@@ -214,14 +249,18 @@ _KIND_KEYS: dict[EntryKind, frozenset[str]] = {
     EntryKind.OPEN: frozenset({"account"}),
     EntryKind.CONFIGURE: frozenset({"settings"}),
     EntryKind.BUDGET: frozenset({"budget"}),
+    EntryKind.STAFF: frozenset({"staff"}),
     EntryKind.CORRECT: frozenset({"corrects"}),
 }
 
 
 def _entry_from_object(obj: dict[str, Any], data: bytes) -> Entry:
-    if _int(obj["v"]) != limits.FORMAT_VERSION:
+    version = _int(obj["v"])
+    if version not in limits.FORMAT_VERSIONS:
         raise NotCanonical("unknown_version", str(obj["v"]))
     kind = EntryKind(_str(obj["kind"]))
+    if version == 1 and kind is EntryKind.STAFF:
+        raise NotCanonical("not_in_version", "staff")
     expected = _COMMON_KEYS | _KIND_KEYS.get(kind, frozenset())
     if set(obj) != expected:
         raise NotCanonical("wrong_fields", ",".join(sorted(set(obj) ^ expected)))
@@ -237,9 +276,10 @@ def _entry_from_object(obj: dict[str, Any], data: bytes) -> Entry:
         reference=_str(obj["reference"]),
         meta=_meta(obj["meta"]),
         account=_account(obj["account"]) if "account" in obj else None,
-        settings=_settings(obj["settings"]) if "settings" in obj else None,
+        settings=_settings(obj["settings"], version) if "settings" in obj else None,
         budget=_budget(obj["budget"]) if "budget" in obj else None,
         corrects=_int(obj["corrects"]) if "corrects" in obj else None,
+        staff=_staff(obj["staff"]) if "staff" in obj else None,
     )
     time = _str(obj["time"])
     _check_time(time)
@@ -251,6 +291,7 @@ def _entry_from_object(obj: dict[str, Any], data: bytes) -> Entry:
         prev=prev,
         data=data,
         leaf=leaf_hash(data),
+        version=version,
     )
 
 
@@ -315,14 +356,28 @@ def _account(value: Any) -> AccountSpec:
     )
 
 
-def _settings(value: Any) -> Settings:
-    s = _dict(value, {"members_may_transfer"}, {"member_earning_cap_minutes_per_month"})
+def _settings(value: Any, version: int) -> Settings:
+    cap_key, threshold_key = "member_earning_cap_minutes_per_month", "approval_threshold_minutes"
+    optional = {cap_key} if version == 1 else {cap_key, threshold_key}
+    s = _dict(value, {"members_may_transfer"}, optional)
     if not isinstance(s["members_may_transfer"], bool):
         raise NotCanonical("expected_boolean")
-    cap_key = "member_earning_cap_minutes_per_month"
     return Settings(
         members_may_transfer=s["members_may_transfer"],
         member_earning_cap_minutes_per_month=_int(s[cap_key]) if cap_key in s else None,
+        approval_threshold_minutes=_int(s[threshold_key]) if threshold_key in s else None,
+    )
+
+
+def _staff(value: Any) -> StaffChange:
+    s = _dict(value, {"id", "role", "organisation", "active"})
+    if not isinstance(s["active"], bool):
+        raise NotCanonical("expected_boolean")
+    return StaffChange(
+        staff_id=_str(s["id"]),
+        role=StaffRole(_str(s["role"])),
+        organisation=_str(s["organisation"]),
+        active=s["active"],
     )
 
 
@@ -388,7 +443,7 @@ def common_entry_grammar(
         + r',"reference":' + string(reference)
         + r',"seq":(' + _COUNT + ")"
         + r',"time":"(' + TIME_PATTERN + ')"'
-        + r',"v":1\}'
+        + r',"v":[12]\}'
     )  # fmt: skip
 
 
@@ -459,4 +514,5 @@ def entry_from_plain(fields: PlainFields, data: bytes) -> Entry:
     )
     posting = Posting(payer, payee, amount)
     draft = Draft(id_, kind, actor, (posting,), memo, ref, meta, corrects=corr)
-    return Entry(community, seq, time, draft, prev, data, leaf_hash(data))
+    # The grammar ends in ``"v":<one digit>}``.
+    return Entry(community, seq, time, draft, prev, data, leaf_hash(data), data[-2] - 48)

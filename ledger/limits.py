@@ -6,7 +6,9 @@ passes one of these bounds is rejected, never truncated.
 
 from __future__ import annotations
 
-FORMAT_VERSION = 1
+# The format version the ledger writes; a verifier reads every one of these.
+FORMAT_VERSION = 2
+FORMAT_VERSIONS = (1, 2)
 
 # Integers in canonical JSON must be exactly representable as IEEE doubles.
 JSON_INTEGER_MAX = 2**53 - 1
@@ -17,6 +19,8 @@ TRANSFER_MINUTES_MAX = 600_000
 BALANCE_MINUTES_MAX = 2**40
 BUDGET_MINUTES_PER_MONTH_MAX = 100_000_000
 EARNING_CAP_MINUTES_PER_MONTH_MAX = 100_000
+# An earning above the community's approval threshold needs a second coordinator.
+APPROVAL_THRESHOLD_MINUTES_MAX = TRANSFER_MINUTES_MAX
 
 ENTRY_ID_LENGTH_MAX = 64
 ACCOUNT_ID_LENGTH_MAX = 40

@@ -6,8 +6,10 @@ One word per concept:
 - a *draft* is what a caller asks the ledger to append (an entry before it has a
   place in the journal);
 - a *posting* moves a positive number of minutes from one account to another;
-- *open*, *configure*, *budget*, *earn*, *transfer*, *redeem*, *settle* and
-  *correct* are the kinds of entry.
+- *open*, *configure*, *budget*, *staff*, *earn*, *transfer*, *redeem*, *settle*
+  and *correct* are the kinds of entry;
+- *staff* are the people who act for an organisation, known to the journal by a
+  pseudonymous staff id only (names live in tables that can be erased).
 
 Amounts are integer minutes (1 credit = 60 minutes).
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+
+from ledger.limits import FORMAT_VERSION
 
 MetaValue = str | int | bool
 Meta = tuple[tuple[str, MetaValue], ...]
@@ -32,6 +36,7 @@ class EntryKind(enum.StrEnum):
     OPEN = "open"  # declares an account: id, type, floor or budget
     CONFIGURE = "configure"  # replaces the community's settings
     BUDGET = "budget"  # sets an organisation's monthly issuing budget
+    STAFF = "staff"  # grants or revokes a staff id's role for an organisation
     EARN = "earn"  # organisation -> member, for confirmed volunteer work
     TRANSFER = "transfer"  # member -> member
     REDEEM = "redeem"  # member -> shop
@@ -76,15 +81,35 @@ class AccountSpec:
     budget_minutes_per_month: int | None = None
 
 
+class StaffRole(enum.StrEnum):
+    COORDINATOR = "coordinator"  # records and approves an organisation's earnings
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The community's rules, replaced whole by each configure entry.
 
     ``member_earning_cap_minutes_per_month`` is ``None`` when there is no cap.
+    ``approval_threshold_minutes`` is ``None`` in journals without authority
+    (format version 1); with it, earnings are recorded by the organisation's
+    coordinators, one above the threshold is approved by a second one, and a
+    transfer is asked for by its payer (``rules.check_authority``).
     """
 
     members_may_transfer: bool = True
     member_earning_cap_minutes_per_month: int | None = None
+    approval_threshold_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffChange:
+    """A staff entry: ``staff_id`` holds (``active``) or no longer holds ``role`` for
+    ``organisation``. The staff id is pseudonymous, as account ids are."""
+
+    staff_id: str
+    role: StaffRole
+    organisation: str
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +137,7 @@ class Draft:
     settings: Settings | None = None
     budget: BudgetChange | None = None
     corrects: int | None = None  # seq of the entry this one corrects
+    staff: StaffChange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +155,7 @@ class Entry:
     prev: bytes
     data: bytes = field(repr=False)
     leaf: bytes
+    version: int = FORMAT_VERSION  # the entry's ``v``: which members it may use
 
     @property
     def id(self) -> str:
@@ -166,6 +193,7 @@ class Rejection(enum.StrEnum):
     PAYER_MUST_DIFFER_FROM_PAYEE = "payer_must_differ_from_payee"
     BUDGET_INVALID = "budget_invalid"
     CAP_INVALID = "cap_invalid"
+    APPROVAL_THRESHOLD_INVALID = "approval_threshold_invalid"
     FLOOR_INVALID = "floor_invalid"
     # -- idempotency: the id was used before
     EXISTS_WITH_DIFFERENT_KIND = "exists_with_different_kind"
@@ -181,6 +209,7 @@ class Rejection(enum.StrEnum):
     # -- against the ledger's state
     ACCOUNT_ALREADY_EXISTS = "account_already_exists"
     COMMUNITY_ACCOUNT_ALREADY_EXISTS = "community_account_already_exists"
+    APPROVAL_THRESHOLD_REMOVED = "approval_threshold_removed"  # authority stays once declared
     PAYER_NOT_FOUND = "payer_not_found"
     PAYEE_NOT_FOUND = "payee_not_found"
     ORGANISATION_NOT_FOUND = "organisation_not_found"
@@ -197,7 +226,18 @@ class Rejection(enum.StrEnum):
     EXCEEDS_MONTHLY_EARNING_CAP = "exceeds_monthly_earning_cap"
     EXCEEDS_BALANCE = "exceeds_balance"
     EXCEEDS_BALANCE_MAXIMUM = "exceeds_balance_maximum"
+    # -- authority, in journals whose settings carry an approval threshold
+    ACTOR_NOT_COORDINATOR = "actor_not_coordinator"  # an earn by anyone else
+    APPROVAL_REQUIRED = "approval_required"  # above the threshold, no second coordinator
+    APPROVER_NOT_COORDINATOR = "approver_not_coordinator"
+    APPROVER_IS_ACTOR = "approver_is_actor"
+    ACTOR_NOT_PAYER = "actor_not_payer"  # a transfer asked for by someone else
 
+
+# Who may act: the audit checks these (``rules.check_authority``); the API before it appends.
+AUTHORITY_REJECTIONS = frozenset(
+    list(Rejection)[list(Rejection).index(Rejection.ACTOR_NOT_COORDINATOR) :]
+)
 
 STATELESS_REJECTIONS = frozenset(
     list(Rejection)[: list(Rejection).index(Rejection.FLOOR_INVALID) + 1]

@@ -13,6 +13,11 @@ entry counts back in the month of the correction.
 An entry may be corrected in parts, by several corrections (a shop refunds a
 payment in two goes): each reverses each posting of the original by at most
 what the corrections before it left of that posting (``remaining_minutes``).
+
+``check_authority`` says whether the entry's actor (and approver) may ask for
+it, once the settings carry an approval threshold. It reads the coordinators
+that staff entries declared, which only the audit holds: the API checks who
+acts before it appends, and the audit holds the journal to the same rule.
 """
 
 from __future__ import annotations
@@ -45,17 +50,80 @@ def check_state(state: LedgerState, draft: Draft, month: str) -> Rejected | None
         if draft.account.type is AccountType.COMMUNITY and state.community_account is not None:
             return reject(draft, Rejection.COMMUNITY_ACCOUNT_ALREADY_EXISTS)
         return None
-    if kind is EntryKind.BUDGET:
-        assert draft.budget is not None
-        org = state.accounts.get(draft.budget.organisation)
+    if kind is EntryKind.BUDGET or kind is EntryKind.STAFF:
+        named = draft.budget or draft.staff
+        assert named is not None
+        organisation = named.organisation
+        org = state.accounts.get(organisation)
         if org is None or org.spec.type is not AccountType.ORGANISATION:
             return reject(draft, Rejection.ORGANISATION_NOT_FOUND)
         return None
     if kind is EntryKind.CONFIGURE:
+        assert draft.settings is not None
+        if (
+            state.settings.approval_threshold_minutes is not None
+            and draft.settings.approval_threshold_minutes is None
+        ):
+            return reject(draft, Rejection.APPROVAL_THRESHOLD_REMOVED)
         return None
     if kind is EntryKind.CORRECT:
         return _check_correction(state, draft) or _check_postings(state, draft, month)
     return _check_parties(state, draft) or _check_postings(state, draft, month)
+
+
+APPROVED_BY = "approved_by"  # the meta member naming an earning's second coordinator
+
+
+def check_authority(state: LedgerState, draft: Draft) -> Rejected | None:
+    """Whether the actor of a (well-shaped) draft may ask for it, with its approver.
+
+    Only once the settings carry an approval threshold: an earning is recorded
+    by a coordinator of the paying organisation, and one above the threshold
+    names in meta ``approved_by`` another coordinator of it; a transfer is
+    asked for by its payer. Other kinds have no authority check.
+    """
+    threshold = state.settings.approval_threshold_minutes
+    if threshold is None:
+        return None
+    kind = draft.kind
+    if kind is EntryKind.TRANSFER:
+        if draft.actor != draft.postings[0].payer:
+            return reject(draft, Rejection.ACTOR_NOT_PAYER)
+        return None
+    if kind is not EntryKind.EARN:
+        return None
+    posting = draft.postings[0]
+    organisation = posting.payer
+    if (draft.actor, organisation) not in state.coordinators:
+        return reject(draft, Rejection.ACTOR_NOT_COORDINATOR)
+    if posting.amount_minutes <= threshold:
+        return None
+    approver = dict(draft.meta).get(APPROVED_BY)
+    if approver is None:
+        return reject(draft, Rejection.APPROVAL_REQUIRED, approval_threshold_minutes=threshold)
+    if approver == draft.actor:
+        return reject(draft, Rejection.APPROVER_IS_ACTOR)
+    if not isinstance(approver, str) or (approver, organisation) not in state.coordinators:
+        return reject(draft, Rejection.APPROVER_NOT_COORDINATOR)
+    return None
+
+
+def authority_plain(
+    state: LedgerState, kind: EntryKind, actor: str, payer: str, amount_minutes: int
+) -> bool:
+    """``check_authority`` for the common entry, without its meta: True passes, False defers.
+
+    True exactly when ``check_authority`` accepts the entry whatever its meta
+    says; an earning above the threshold (whose approver is in meta) defers.
+    """
+    threshold = state.settings.approval_threshold_minutes
+    if threshold is None:
+        return True
+    if kind is EntryKind.TRANSFER:
+        return actor == payer
+    if kind is EntryKind.EARN:
+        return amount_minutes <= threshold and (actor, payer) in state.coordinators
+    return True
 
 
 def _check_parties(state: LedgerState, draft: Draft) -> Rejected | None:
@@ -220,11 +288,23 @@ def apply(state: LedgerState, entry: Entry) -> None:
             state.community_account = draft.account.id
     elif kind is EntryKind.CONFIGURE:
         assert draft.settings is not None
-        state.settings = draft.settings
+        settings, kept = draft.settings, state.settings.approval_threshold_minutes
+        if settings.approval_threshold_minutes is None and kept is not None:
+            # Only the audit replays such an entry (approval_threshold_removed):
+            # authority, once declared, stays.
+            settings = replace(settings, approval_threshold_minutes=kept)
+        state.settings = settings
     elif kind is EntryKind.BUDGET:
         assert draft.budget is not None
         org = state.accounts[draft.budget.organisation]
         org.spec = replace(org.spec, budget_minutes_per_month=draft.budget.budget_minutes_per_month)
+    elif kind is EntryKind.STAFF:
+        assert draft.staff is not None
+        holder = (draft.staff.staff_id, draft.staff.organisation)
+        if draft.staff.active:
+            state.coordinators.add(holder)
+        else:
+            state.coordinators.discard(holder)
     else:
         _apply_postings(state, entry)
     state.size = entry.seq + 1

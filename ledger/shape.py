@@ -174,6 +174,7 @@ def _fields_match_kind(draft: Draft) -> bool:
         (draft.account is not None) == (kind is EntryKind.OPEN)
         and (draft.settings is not None) == (kind is EntryKind.CONFIGURE)
         and (draft.budget is not None) == (kind is EntryKind.BUDGET)
+        and (draft.staff is not None) == (kind is EntryKind.STAFF)
         and (draft.corrects is not None) == (kind is EntryKind.CORRECT)
         and (draft.corrects is None or _is_json_count(draft.corrects))
     )
@@ -196,11 +197,14 @@ def _account_ids(draft: Draft) -> Iterable[str]:
         yield draft.account.id
     if draft.budget is not None:
         yield draft.budget.organisation
+    if draft.staff is not None:
+        yield draft.staff.staff_id
+        yield draft.staff.organisation
 
 
 def _check_amounts(draft: Draft) -> Rejected | None:
     count = len(draft.postings)
-    if draft.kind in (EntryKind.OPEN, EntryKind.CONFIGURE, EntryKind.BUDGET):
+    if draft.kind in (EntryKind.OPEN, EntryKind.CONFIGURE, EntryKind.BUDGET, EntryKind.STAFF):
         count_ok = count == 0
     elif draft.kind is EntryKind.CORRECT:
         count_ok = 1 <= count <= limits.POSTINGS_PER_ENTRY_MAX
@@ -241,6 +245,11 @@ def _check_declarations(draft: Draft) -> Rejected | None:
             _is_json_count(cap) and 1 <= cap <= limits.EARNING_CAP_MINUTES_PER_MONTH_MAX
         ):
             return reject(draft, Rejection.CAP_INVALID)
+        threshold = draft.settings.approval_threshold_minutes
+        if threshold is not None and not (
+            _is_json_count(threshold) and 1 <= threshold <= limits.APPROVAL_THRESHOLD_MINUTES_MAX
+        ):
+            return reject(draft, Rejection.APPROVAL_THRESHOLD_INVALID)
     if account is not None:
         floor = account.floor_minutes
         if account.type is AccountType.ORGANISATION:

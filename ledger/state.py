@@ -33,6 +33,8 @@ class LedgerState:
     # seq of a corrected entry -> minutes the corrections so far reversed of each
     # of its postings, by position. Only for entries in ``originals``.
     reversed_minutes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # (staff id, organisation) of every active coordinator, from staff entries.
+    coordinators: set[tuple[str, str]] = field(default_factory=set)
     size: int = 0
 
     def balance(self, account_id: str) -> int:

@@ -130,8 +130,10 @@ class CommunityController(Controller):
     ) -> EntryOut:
         if community_of(principal) != slug:
             raise forbidden("not_your_community")
+        # The threshold stays as the journal has it (authority is never turned off).
+        threshold = (await rt.store.settings(slug)).approval_threshold_minutes
         settings = LedgerSettings(
-            data.members_may_transfer, data.member_earning_cap_minutes_per_month
+            data.members_may_transfer, data.member_earning_cap_minutes_per_month, threshold
         )
         draft = drafts.configure(draft_id(idempotency_key), principal.staff_actor, settings)
         entry = await drafts.append(rt.ledger, slug, draft)

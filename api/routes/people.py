@@ -235,7 +235,9 @@ class PersonController(Controller):
         role_scope: RoleScopeQuery = "",
     ) -> PersonOut:
         person, _ = await self._load(rt, principal, person_id)
-        roles = await provisioning.revoke_role(rt, person, Role(role.value), role_scope)
+        roles = await provisioning.revoke_role(
+            rt, person, Role(role.value), role_scope, principal.staff_actor
+        )
         return person_out(person, roles)
 
     @post(

@@ -200,8 +200,8 @@ def read_settings(db: Db, community: str) -> tuple[Settings, str | None]:
     rows = db.rows(native(db, SELECT_SETTINGS), (community,))
     if not rows:
         return Settings(), None
-    may_transfer, cap, community_account = rows[0]
-    return Settings(bool(may_transfer), cap), community_account
+    may_transfer, cap, threshold, community_account = rows[0]
+    return Settings(bool(may_transfer), cap, threshold), community_account
 
 
 def load(db: Db, community: str, needs: Needs) -> Loaded:
@@ -286,7 +286,12 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
     if batch.settings is not None or new_community is not None:
         settings, community_account = read_settings(db, c)
         settings = batch.settings or settings
-        row = (c, settings.members_may_transfer, settings.member_earning_cap_minutes_per_month)
+        row = (
+            c,
+            settings.members_may_transfer,
+            settings.member_earning_cap_minutes_per_month,
+            settings.approval_threshold_minutes,
+        )
         _many(db, UPSERT_SETTINGS, [(*row, new_community or community_account)])
     _many(
         db,
@@ -334,6 +339,8 @@ def entry_params(community: str, entry: Entry, nodes: bytes) -> tuple[Any, ...]:
         to_account = draft.account.id
     elif draft.budget is not None:
         to_account = draft.budget.organisation
+    elif draft.staff is not None:
+        to_account = draft.staff.organisation
     return (
         community, entry.seq, entry.id, entry.kind.value, entry.time,
         first.payer if first else None, to_account, draft.corrects, entry.data, entry.leaf, nodes,
@@ -354,8 +361,8 @@ SELECT_LAST_CHECKPOINT = (
 )
 SELECT_NODES = "SELECT seq, leaf, nodes FROM journal_entries WHERE community = ? AND seq IN ?"
 SELECT_SETTINGS = (
-    "SELECT members_may_transfer, member_earning_cap_minutes_per_month, community_account "
-    "FROM ledger_settings WHERE community = ?"
+    "SELECT members_may_transfer, member_earning_cap_minutes_per_month, "
+    "approval_threshold_minutes, community_account FROM ledger_settings WHERE community = ?"
 )
 SELECT_ACCOUNTS = (
     "SELECT id, type, floor_minutes, budget_minutes_per_month, balance_minutes FROM accounts "
@@ -412,9 +419,11 @@ UPSERT_MONTHLY = (
 )
 UPSERT_SETTINGS = (
     "INSERT INTO ledger_settings (community, members_may_transfer, "
-    "member_earning_cap_minutes_per_month, community_account) VALUES (?, ?, ?, ?) "
+    "member_earning_cap_minutes_per_month, approval_threshold_minutes, community_account) "
+    "VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (community) DO UPDATE SET members_may_transfer = excluded.members_may_transfer, "
     "member_earning_cap_minutes_per_month = excluded.member_earning_cap_minutes_per_month, "
+    "approval_threshold_minutes = excluded.approval_threshold_minutes, "
     "community_account = excluded.community_account"
 )
 INSERT_REJECTION = (

@@ -79,6 +79,9 @@ class LedgerSettingsRow(SQLModel, table=True):
     member_earning_cap_minutes_per_month: int | None = Field(
         default=None, sa_column=Column(BigInteger, nullable=True)
     )
+    approval_threshold_minutes: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
     community_account: str | None = Field(default=None, max_length=40)
 
 

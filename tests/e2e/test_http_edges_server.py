@@ -228,3 +228,41 @@ async def test_options_requests_leave_nothing_in_the_error_log(
 
     assert {a.status_code for a in answers} == {204}
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(world_settings(sqlite_url))
+    parts = iter(
+        [
+            {"type": "http.request", "body": b'{"token": "abc', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(parts)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/v1/enrolment/redeem",
+        "raw_path": b"/api/v1/enrolment/redeem", "query_string": b"", "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000), "state": {},
+        "headers": [
+            (b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+            (b"content-length", b"100"), (b"idempotency-key", b"gone-1"),
+        ],
+    }  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        async with AsyncTestClient(app=app):  # the app's lifespan: its runtime is open
+            await app(scope, receive, send)  # type: ignore[arg-type]
+
+    (start,) = [m for m in sent if m["type"] == "http.response.start"]
+    assert start["status"] == 499
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -192,7 +192,8 @@ async def _populate(
         assert member.account is not None
         coordinator = world.actors["coordinator"].staff_id
         assert coordinator is not None
-        meta = drafts.earn_meta("seed", START.date(), None)
+        # Above the approval threshold: approved by the second coordinator, as the API books it.
+        meta = drafts.earn_meta("seed", START.date(), world.actors["coordinator2"].staff_id)
         earn = drafts.earn(
             new_id(Prefix.ENTRY), coordinator, org, member.account, MEMBER_START_MINUTES, meta, ""
         )

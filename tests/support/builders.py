@@ -27,6 +27,8 @@ from ledger.model import (
     Posting,
     Rejected,
     Settings,
+    StaffChange,
+    StaffRole,
 )
 from ledger.note import generate_signer
 from ledger.service import Ledger
@@ -91,14 +93,30 @@ def configure(
     *,
     members_may_transfer: bool = True,
     member_earning_cap_minutes_per_month: int | None = None,
+    approval_threshold_minutes: int | None = None,
     id: str | None = None,
     actor: str = ADMIN,
 ) -> Draft:
     settings = Settings(
         members_may_transfer=members_may_transfer,
         member_earning_cap_minutes_per_month=member_earning_cap_minutes_per_month,
+        approval_threshold_minutes=approval_threshold_minutes,
     )
     return _draft(EntryKind.CONFIGURE, id, actor, settings=settings)
+
+
+def appoint(
+    staff_id: str = COORDINATOR,
+    organisation: str = "org-1",
+    *,
+    active: bool = True,
+    id: str | None = None,
+    actor: str = ADMIN,
+) -> Draft:
+    """A staff entry: ``staff_id`` becomes (or, not ``active``, stops being) a
+    coordinator of ``organisation``."""
+    change = StaffChange(staff_id, StaffRole.COORDINATOR, organisation, active)
+    return _draft(EntryKind.STAFF, id, actor, staff=change)
 
 
 def set_budget(

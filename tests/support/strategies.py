@@ -24,6 +24,8 @@ from ledger.model import (
     EntryKind,
     Posting,
     Settings,
+    StaffChange,
+    StaffRole,
 )
 
 JSON_INT = st.integers(min_value=-limits.JSON_INTEGER_MAX, max_value=limits.JSON_INTEGER_MAX)
@@ -105,6 +107,7 @@ settings_values = st.builds(
     members_may_transfer=st.booleans(),
     member_earning_cap_minutes_per_month=st.none()
     | st.integers(1, limits.EARNING_CAP_MINUTES_PER_MONTH_MAX),
+    approval_threshold_minutes=st.none() | st.integers(1, limits.APPROVAL_THRESHOLD_MINUTES_MAX),
 )
 
 
@@ -120,6 +123,10 @@ def drafts(draw: st.DrawFn, kinds: tuple[EntryKind, ...] = tuple(EntryKind)) -> 
     elif kind is EntryKind.BUDGET:
         extra["budget"] = BudgetChange(
             draw(account_ids), draw(st.integers(0, limits.BUDGET_MINUTES_PER_MONTH_MAX))
+        )
+    elif kind is EntryKind.STAFF:
+        extra["staff"] = StaffChange(
+            draw(account_ids), StaffRole.COORDINATOR, draw(account_ids), draw(st.booleans())
         )
     elif kind is EntryKind.CORRECT:
         extra["postings"] = tuple(

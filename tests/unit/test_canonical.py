@@ -264,7 +264,7 @@ def _posting_set(key: str, value: object) -> object:
         ("meta as a list", _set("meta", []), "bad_meta"),
         ("a meta null", _set("meta", {"a": None}), "bad_meta"),
         ("a meta object", _set("meta", {"a": {}}), "bad_meta"),
-        ("an unknown version", _set("v", 2), "unknown_version"),
+        ("an unknown version", _set("v", 3), "unknown_version"),
         ("an unknown kind", _set("kind", "mint"), "malformed"),
         ("a short prev", _set("prev", "00" * 31), "bad_prev"),
         ("a prev that is not hex", _set("prev", "zz" * 32), "malformed"),

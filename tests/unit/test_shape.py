@@ -305,6 +305,18 @@ BOUNDARIES = [
         Rejection.CAP_INVALID,
     ),
     (
+        "approval threshold minimum",
+        configure(approval_threshold_minutes=1),
+        configure(approval_threshold_minutes=0),
+        Rejection.APPROVAL_THRESHOLD_INVALID,
+    ),
+    (
+        "approval threshold maximum",
+        configure(approval_threshold_minutes=limits.APPROVAL_THRESHOLD_MINUTES_MAX),
+        configure(approval_threshold_minutes=limits.APPROVAL_THRESHOLD_MINUTES_MAX + 1),
+        Rejection.APPROVAL_THRESHOLD_INVALID,
+    ),
+    (
         "floor zero",
         open_account(a_member(floor_minutes=0)),
         open_account(a_member(floor_minutes=-1)),

@@ -1,0 +1,206 @@
+"""Approvals and authority in the journal: who may record an earning, who approves a
+large one, who asks for a transfer, checked by the audit and ``buurtmunt verify``.
+
+The writer appends what the API asks (the API checks who acts); these journals
+are signed by the log's own key, so only the broken rule is left to find. A
+journal of format version 1 has no authority and keeps its old verdict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.audit import Check
+from ledger.canonical import ZERO_HASH, decode_entry, encode_entry
+from ledger.merkle import leaf_hash
+from ledger.model import Entry, Rejection
+from ledger.rules import APPROVED_BY
+from tests.support.builders import (
+    COORDINATOR,
+    an_organisation,
+    appoint,
+    configure,
+    earn,
+    open_account,
+    transfer,
+)
+from tests.unit.test_audit import History, a_history, audit, checks, rechain, the
+from tests.unit.test_clean_room_findings import a_forged_bundle, forged, run_verifier
+
+THRESHOLD = 480
+SECOND = "coordinator-2"
+
+
+def approved_by(staff_id: str) -> tuple[tuple[str, str], ...]:
+    return ((APPROVED_BY, staff_id),)
+
+
+async def an_authority_history(*steps: object) -> History:
+    """A neighbourhood whose settings carry the approval threshold, with two
+    coordinators of org-1, then ``steps``."""
+    return await a_history(
+        configure(approval_threshold_minutes=THRESHOLD),
+        appoint(COORDINATOR, "org-1"),
+        appoint(SECOND, "org-1"),
+        *steps,  # type: ignore[arg-type]
+        budget_minutes_per_month=100_000,
+    )
+
+
+def verdict(tmp_path: Path, history: History) -> tuple[int, str]:
+    status, out, _ = run_verifier(a_forged_bundle(tmp_path, history.lines, history), history)
+    return status, out
+
+
+async def test_earnings_by_coordinators_approved_by_a_second_and_payers_transfers_verify_clean(
+    tmp_path: Path,
+) -> None:
+    history = await an_authority_history(
+        earn("org-1", "member-1", THRESHOLD),
+        earn("org-1", "member-1", 540, meta=approved_by(SECOND)),
+        earn("org-1", "member-2", 600, actor=SECOND, meta=approved_by(COORDINATOR)),
+        transfer("member-1", "member-2", 30),
+        appoint(SECOND, "org-1", active=False),
+        earn("org-1", "member-2", 60),
+    )
+
+    report = audit(history.lines, history.notes, history.signer, claimed=history.balances)
+
+    assert report.clean, report.findings
+    assert verdict(tmp_path, history)[0] == 0
+
+
+async def test_a_large_earning_with_a_single_approver_is_a_finding(tmp_path: Path) -> None:
+    history = await an_authority_history(earn("org-1", "member-1", 540))
+    seq = len(history.lines) - 1
+
+    report = audit(history.lines, history.notes, history.signer)
+
+    assert checks(report) == {(seq, Rejection.APPROVAL_REQUIRED)}
+    assert the(report, Rejection.APPROVAL_REQUIRED).detail["approval_threshold_minutes"] == 480
+    status, out = verdict(tmp_path, history)
+    assert status == 1 and "approval_required" in out
+
+
+async def test_an_earning_approved_by_its_own_recorder_or_by_a_stranger_is_a_finding() -> None:
+    history = await an_authority_history(
+        earn("org-1", "member-1", 540, meta=approved_by(COORDINATOR)),
+        earn("org-1", "member-1", 540, meta=approved_by("coordinator-of-nothing")),
+    )
+    last = len(history.lines) - 1
+
+    report = audit(history.lines, history.notes, history.signer)
+
+    assert checks(report) == {
+        (last - 1, Rejection.APPROVER_IS_ACTOR),
+        (last, Rejection.APPROVER_NOT_COORDINATOR),
+    }
+
+
+async def test_an_earning_whose_actor_is_the_member_or_a_former_coordinator_is_a_finding(
+    tmp_path: Path,
+) -> None:
+    history = await an_authority_history(
+        earn("org-1", "member-1", 60, actor="member-1"),
+        appoint(COORDINATOR, "org-1", active=False),
+        earn("org-1", "member-1", 60),
+        earn("org-1", "member-2", 60, actor=SECOND),
+    )
+    last = len(history.lines) - 1
+
+    report = audit(history.lines, history.notes, history.signer)
+
+    assert checks(report) == {
+        (last - 3, Rejection.ACTOR_NOT_COORDINATOR),
+        (last - 1, Rejection.ACTOR_NOT_COORDINATOR),
+    }
+    status, out = verdict(tmp_path, history)
+    assert status == 1 and "actor_not_coordinator" in out
+
+
+async def test_a_coordinator_of_another_organisation_records_none_of_its_earnings() -> None:
+    history = await an_authority_history(
+        open_account(an_organisation("org-2")),
+        appoint("coordinator-9", "org-2"),
+        earn("org-1", "member-1", 60, actor="coordinator-9"),
+    )
+
+    report = audit(history.lines, history.notes, history.signer)
+
+    assert checks(report) == {(len(history.lines) - 1, Rejection.ACTOR_NOT_COORDINATOR)}
+
+
+async def test_a_transfer_asked_for_by_its_payee_is_a_finding(tmp_path: Path) -> None:
+    history = await an_authority_history(
+        earn("org-1", "member-1", 120),
+        transfer("member-1", "member-2", 30, actor="member-2"),
+    )
+
+    report = audit(history.lines, history.notes, history.signer)
+
+    assert checks(report) == {(len(history.lines) - 1, Rejection.ACTOR_NOT_PAYER)}
+    status, out = verdict(tmp_path, history)
+    assert status == 1 and "actor_not_payer" in out
+
+
+async def test_settings_that_drop_the_threshold_are_a_finding_and_the_rules_still_hold() -> None:
+    history = await an_authority_history()
+    entries = forged(
+        history,
+        configure(),
+        earn("org-1", "member-1", 60, actor="member-1", id="after-drop"),
+    )
+
+    report = audit(rechain(entries), [], history.signer)
+
+    assert checks(report) == {
+        (len(entries) - 2, Rejection.APPROVAL_THRESHOLD_REMOVED),
+        (len(entries) - 1, Rejection.ACTOR_NOT_COORDINATOR),
+    }
+
+
+def as_version_1(entries: list[Entry]) -> list[bytes]:
+    """The entries re-encoded as format version 1 and re-chained."""
+    lines: list[bytes] = []
+    prev = ZERO_HASH
+    for entry in entries:
+        data = encode_entry(entry.community, entry.seq, entry.time, entry.draft, prev, 1)
+        lines.append(data)
+        prev = leaf_hash(data)
+    return lines
+
+
+async def test_a_version_1_journal_keeps_its_old_rules_and_verifies_clean(tmp_path: Path) -> None:
+    history = await a_history(
+        earn("org-1", "member-1", 540, actor="member-1"),
+        transfer("member-1", "member-2", 30, actor="member-2"),
+        budget_minutes_per_month=100_000,
+    )
+
+    lines = as_version_1(history.entries)
+    report = audit(lines, [], history.signer, claimed=history.balances)
+
+    assert {decode_entry(line).version for line in lines} == {1}
+    assert report.clean, report.findings
+    status, out, _ = run_verifier(a_forged_bundle(tmp_path, lines, history), history)
+    assert status == 0, out
+
+
+async def test_version_1_entries_cannot_carry_staff_or_a_threshold() -> None:
+    history = await an_authority_history()
+    lines = as_version_1(history.entries)
+
+    report = audit(lines, [], history.signer)
+
+    staff_and_threshold = {(seq, Check.NOT_CANONICAL) for seq in (-3, -2, -1)}
+    assert checks(report) == {(len(lines) + seq, check) for seq, check in staff_and_threshold}
+
+
+async def test_an_entry_of_an_unknown_version_is_not_canonical() -> None:
+    history = await a_history(earn("org-1", "member-1", 60))
+    last = history.entries[-1]
+    lines = [*history.lines[:-1], last.data.replace(b',"v":2}', b',"v":3}')]
+
+    report = audit(lines, [], history.signer)
+
+    assert (last.seq, Check.NOT_CANONICAL) in checks(report)
