@@ -33,7 +33,7 @@ from api.routes.credentials import client_bucket
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger import limits
-from mobile_web import public, resident
+from mobile_web import public, receipt_check, resident
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import form_token_ok
@@ -196,5 +196,6 @@ ROUTES: list[Any] = [
     pay_confirm,
     *resident.ROUTES,
     *public.ROUTES,
+    *receipt_check.ROUTES,
     ErrorPages(),
 ]
