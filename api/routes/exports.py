@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -23,7 +24,7 @@ from api.auth import community_of
 from api.problems import invalid
 from api.routes.markers import PrincipalDep, ReadsDep, route
 from ledger import limits
-from ledger.statement import Period
+from ledger.statement import Period, Statement
 
 CSV = "text/csv; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -81,6 +82,14 @@ EndQuery = Annotated[
 ]
 
 
+# The JSON form's shape; each organisation and shop line also carries its ``name``, and the
+# circulation its derived totals and ``reconciles``.
+STATEMENT_RESPONSE = ResponseSpec(
+    Statement,
+    description="The statement: JSON by default, or CSV or a printable HTML page (format).",
+)
+
+
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
@@ -99,7 +108,7 @@ class StatementController(Controller):
             " Organisations and shops carry their names. format=json|csv|html. Auditors and"
             " administrators."
         ),
-        **route(Action.STATEMENT_READ, 404, 409),
+        **route(Action.STATEMENT_READ, 404, 409, extra={200: STATEMENT_RESPONSE}),
     )
     async def read(
         self,
