@@ -132,13 +132,12 @@ async def entries_csv(
         chunk = await reads.store.entries(
             community, first, min(stop, first + limits.ENTRY_RANGE_MAX)
         )
-        lines = [
-            _csv_line(row)
-            for entry in chunk
-            if period is None or entry.time[:7] in period
-            for row in entry_rows(entry)
-        ]
-        yield b"".join(lines)
+        buffer = io.StringIO()
+        rows = csv.writer(buffer, lineterminator="\n")
+        for entry in chunk:
+            if period is None or entry.time[:7] in period:
+                rows.writerows(entry_rows(entry))
+        yield buffer.getvalue().encode("utf-8")
 
 
 def entry_rows(entry: Entry) -> Iterator[tuple[Any, ...]]:
