@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,10 @@ async def test_the_downloaded_bundle_unpacks_and_passes_buurtmunt_verify(
             "verifier_key"
         ]
 
+        temporary = Path(tempfile.gettempdir())
+        before = set(temporary.glob("buurtmunt-export-*"))
         answer = await world.get("/api/v1/exports/bundle", as_=world.auditor)
+        left = set(temporary.glob("buurtmunt-export-*")) - before
 
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("application/x-tar")
@@ -159,7 +163,7 @@ async def test_the_downloaded_bundle_unpacks_and_passes_buurtmunt_verify(
         assert directory.startswith(f"{COMMUNITY}-")
         verified = buurtmunt("verify", str(tmp_path / directory), "--key", key)
         assert verified.returncode == 0, verified.stdout + verified.stderr
-        assert not [p for p in Path("/tmp").glob("buurtmunt-export-*") if p.name in names]
+        assert left == set(), "the server's temporary copy is removed once sent"
 
 
 @pytest.mark.parametrize("tamper", [None, "entry", "proof"])
