@@ -17,10 +17,13 @@ account is shown by its id alone.
 
 from __future__ import annotations
 
+import base64
 import csv
 import dataclasses
+import hashlib
 import io
 import json
+import re
 import shutil
 import tarfile
 import tempfile
@@ -30,6 +33,7 @@ from typing import Any, Literal
 
 from api.audit_commands import audit_store
 from api.directory import named_accounts
+from api.headers import CONTENT_SECURITY_POLICY
 from api.problems import ProblemError, conflict, not_found
 from api.replica import ReadView
 from ledger import limits
@@ -45,6 +49,7 @@ ENTRY_COLUMNS = (
     "corrects", "reference", "memo",
 )  # fmt: skip
 BALANCE_COLUMNS = ("account", "type", "name", "balance_minutes", "checkpoint_size")
+_STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 # Bytes gathered before a piece of the tar stream is sent.
 TAR_PIECE_BYTES = 1 << 16
 
@@ -86,6 +91,16 @@ def render_statement(found: Statement, names: Mapping[str, str], fmt: StatementF
     if fmt == "csv":
         return _csv_with_names(to_csv(found), names)
     return render_html(_labelled(found, names))
+
+
+def printable_policy(page: str) -> str:
+    """The Content-Security-Policy for the printable page: the API's, with the page's own
+    inline style sheets allowed by their SHA-256 hashes (and no other inline style)."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+        for style in _STYLE_ELEMENT.findall(page)
+    ]
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", " ".join(["style-src", *hashes]))
 
 
 def _labelled(found: Statement, names: Mapping[str, str]) -> Statement:

@@ -121,7 +121,10 @@ class StatementController(Controller):
         found = await statements.statement(reads, community, Period.parse(period))
         names = await statements.account_names(reads, community)
         body = statements.render_statement(found, names, format)
-        headers = {} if format == "html" else _attachment(f"statement-{period}.{format}")
+        if format == "html":
+            headers = {"Content-Security-Policy": statements.printable_policy(body)}
+        else:
+            headers = _attachment(f"statement-{period}.{format}")
         return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
 
 

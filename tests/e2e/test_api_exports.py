@@ -3,9 +3,12 @@ and a member's receipt checked with ``buurtmunt verify-receipt``."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -38,6 +41,12 @@ async def a_statement(world: World, fmt: str, period: str = NOVEMBER) -> str:
         "/api/v1/statements", as_=world.auditor, params={"period": period, "format": fmt}
     )
     assert answer.status_code == 200, answer.text
+    if fmt == "html":
+        # The page's own style sheet, and only it, is allowed in by its hash.
+        (style,) = re.findall(r"<style>(.*?)</style>", answer.text, re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}';" in answer.headers["content-security-policy"]
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
     return answer.text
 
 
