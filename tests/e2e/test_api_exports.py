@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.api import COMMUNITY, MEMBER_START_MINUTES, World, open_world
 from tests.support.api_checks import problem
@@ -220,3 +221,27 @@ async def test_verify_receipt_takes_the_tlog_proof_text_and_the_entry_apart(
 
     assert alone.returncode == 2 and "--entry" in alone.stderr
     assert together.returncode == 0, together.stdout + together.stderr
+
+
+async def test_a_journal_whose_audit_finds_something_gives_no_statement(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+
+        async def edit_the_cache() -> None:
+            async with world.rt.store.engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "UPDATE accounts SET balance_minutes = balance_minutes + 60 "
+                        "WHERE community = :c AND id = :id"
+                    ),
+                    {"c": COMMUNITY, "id": world.shop},
+                )
+
+        world.run(edit_the_cache)
+
+        answer = await world.get(
+            "/api/v1/statements", as_=world.auditor, params={"period": NOVEMBER}
+        )
+
+        assert problem(answer, 409, "audit_not_clean")["findings"] >= 1
