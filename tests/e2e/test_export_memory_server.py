@@ -129,6 +129,13 @@ def test_a_large_bundle_streams_with_flat_server_memory_and_verifies(tmp_path: P
         rows = download_rows(f"{base}/api/v1/exports/entries.csv", headers)
         csv_s = time.monotonic() - started
         after_csv_kb = memory_kb(pid, "VmHWM")
+        started = time.monotonic()
+        month = time.strftime("%Y-%m", time.gmtime())
+        statement = httpx.get(
+            f"{base}/api/v1/statements", headers=headers, params={"period": month}, timeout=600
+        )
+        statement_s = time.monotonic() - started
+        after_statement_kb = memory_kb(pid, "VmHWM")
     with tarfile.open(archive) as tar:
         (directory,) = {n.split("/")[0] for n in tar.getnames()}
         tar.extractall(tmp_path / "unpacked", filter="data")
@@ -145,8 +152,11 @@ def test_a_large_bundle_streams_with_flat_server_memory_and_verifies(tmp_path: P
         f"\nexport of {checkpoint['size']:,} entries: appended in {appended_s:.1f} s, bundle "
         f"{size_mb:.1f} MiB streamed in {download_s:.1f} s, server peak RSS {before_kb / 1024:.1f}"
         f" -> {after_kb / 1024:.1f} MiB, verified in {verify_s:.1f} s; entries CSV {rows:,} rows"
-        f" in {csv_s:.1f} s, peak RSS then {after_csv_kb / 1024:.1f} MiB"
+        f" in {csv_s:.1f} s, peak RSS then {after_csv_kb / 1024:.1f} MiB; statement (a whole"
+        f" audit) in {statement_s:.1f} s, peak RSS then {after_statement_kb / 1024:.1f} MiB"
     )
+    assert statement.status_code == 200, statement.text
+    assert statement.json()["circulation"]["reconciles"] is True
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert checkpoint["size"] >= ENTRIES
     assert after_kb - before_kb < RSS_GROWTH_MAX_KB, (before_kb, after_kb)
