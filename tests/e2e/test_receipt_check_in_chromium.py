@@ -1,22 +1,30 @@
 """The receipt check page in a real Chromium: a receipt from the API passes, a tampered one
-fails, and the page is accessible with its script under the strict policy."""
+fails, and the page is accessible with its script under the strict policy. And the
+printable statement an auditor downloads keeps its own style sheet under that policy."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
 import pytest
 
+from api import bootstrap
+from api.access import Role
+from api.runtime import open_runtime
+from api.settings import Settings
 from tests.support.browser import (
     Site,
     browser,
     check_accessible,
+    off_the_loop,
     phone,
     site,
     watch_for_refusals,
 )
+from tests.support.server import COMMUNITY
 
 __all__ = ["browser", "site"]  # fixtures
 pytestmark = pytest.mark.slow
@@ -107,3 +115,33 @@ def test_a_receipt_file_can_be_chosen_instead_of_pasted(
         assert page.get_attribute("#receipt-outcome", "data-state") == "valid"
     finally:
         context.close()
+
+
+def test_the_printable_statement_keeps_its_style_under_the_strict_policy(
+    browser: Any, site: Site
+) -> None:
+    token = off_the_loop(an_auditors_token(site))
+    context = phone(browser, site, "en", extra_http_headers={"Authorization": f"Bearer {token}"})
+    try:
+        page = context.new_page()
+        refused = watch_for_refusals(page)
+        month = time.strftime("%Y-%m", time.gmtime())
+        answer = page.goto(f"/api/v1/statements?period={month}&format=html")
+
+        assert answer is not None and answer.status == 200
+        assert "Slagerij" in page.content()
+        # The style sheet applied: a table cell is not the browser's unstyled default.
+        padding = page.eval_on_selector("td", "cell => getComputedStyle(cell).paddingTop")
+        assert padding != "1px"
+        assert refused == []
+    finally:
+        context.close()
+
+
+async def an_auditors_token(site: Site) -> str:
+    async with open_runtime(Settings.from_env(site.seeded.env)) as rt:
+        person = await bootstrap.person_for_token(
+            rt, role=Role.AUDITOR, community=COMMUNITY, name="Controleur"
+        )
+        _, token = await bootstrap.issue_token(rt, person, Role.AUDITOR, "browser")
+    return token
