@@ -84,6 +84,8 @@ class Action(enum.StrEnum):
     REFUND_CREATE = "refund.create"
     SETTLEMENT_CREATE = "settlement.create"
     SHOP_STATEMENT = "shop.statement"
+    STATEMENT_READ = "statement.read"
+    EXPORT_READ = "export.read"
 
 
 M, S, C, A, AD, OP = (
@@ -143,6 +145,9 @@ MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.REFUND_CREATE: frozenset({S}),
     Action.SETTLEMENT_CREATE: frozenset({AD}),
     Action.SHOP_STATEMENT: frozenset({S, A, AD}),
+    # The municipality's downloads: the community's statement, CSVs and bundle.
+    Action.STATEMENT_READ: frozenset({A, AD}),
+    Action.EXPORT_READ: frozenset({A, AD}),
 }
 assert set(MATRIX) == set(Action), "every action has a row in the matrix"
 

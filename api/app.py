@@ -39,6 +39,7 @@ from api.routes import (
     cards,
     communities,
     credentials,
+    exports,
     health,
     ledger,
     me,
@@ -58,7 +59,7 @@ REQUEST_BODY_BYTES_MAX = 64 * 1024
 COMPRESSION_BYTES_MIN = 500
 COMPRESSION_LEVEL = 6
 # Event streams go out unbuffered, as each event happens.
-UNCOMPRESSED_PATHS = [r"/api/v1/payment-requests/[^/]+/events"]
+UNCOMPRESSED_PATHS = [r"/api/v1/payment-requests/[^/]+/events", r"/api/v1/exports/bundle"]
 
 CONTROLLERS = [
     me.MeController,
@@ -84,6 +85,8 @@ CONTROLLERS = [
     accounts.AccountController,
     ledger.LedgerController,
     ledger.ReceiptController,
+    exports.StatementController,
+    exports.ExportController,
 ]
 
 

@@ -13,7 +13,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from api import audit_commands, backup, bootstrap, limits, logs, metrics, provisioning, witness
+from api import (
+    audit_commands,
+    backup,
+    bootstrap,
+    limits,
+    logs,
+    metrics,
+    provisioning,
+    receipt_command,
+    witness,
+)
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
@@ -232,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     audit_commands.register(commands)
+    receipt_command.register(commands)
     backup.register(commands)
     witness.register(commands)
     return parser

@@ -36,6 +36,7 @@ from ledger import limits
 from mobile_web import (
     pay,
     public,
+    receipt_check,
     resident,
     staff,
     staff_admin,
@@ -211,5 +212,6 @@ ROUTES: list[Any] = [
     *staff_coordinator.ROUTES,
     *staff_municipality.ROUTES,
     *staff_admin.ROUTES,
+    *receipt_check.ROUTES,
     ErrorPages(),
 ]

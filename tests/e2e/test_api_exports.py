@@ -1,0 +1,247 @@
+"""The municipality's seat: statements, entry and balance CSVs and the bundle over HTTP,
+and a member's receipt checked with ``buurtmunt verify-receipt``."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.support.api import COMMUNITY, MEMBER_START_MINUTES, World, open_world
+from tests.support.api_checks import problem
+from tests.support.shop_payments import a_payment
+
+ROOT = Path(__file__).resolve().parents[2]
+NOVEMBER = "2026-11"
+
+
+def buurtmunt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+async def a_statement(world: World, fmt: str, period: str = NOVEMBER) -> str:
+    answer = await world.get(
+        "/api/v1/statements", as_=world.auditor, params={"period": period, "format": fmt}
+    )
+    assert answer.status_code == 200, answer.text
+    if fmt == "html":
+        # The page's own style sheet, and only it, is allowed in by its hash.
+        (style,) = re.findall(r"<style>(.*?)</style>", answer.text, re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}';" in answer.headers["content-security-policy"]
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+    return answer.text
+
+
+async def test_an_auditor_downloads_the_statement_as_json_csv_and_html_with_names(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        a_payment(world, 90)
+
+        document = json.loads(await a_statement(world, "json"))
+        table = list(csv.DictReader(io.StringIO(await a_statement(world, "csv"))))
+        page = await a_statement(world, "html")
+
+        organisations = {o["account"]: o["name"] for o in document["organisations"]}
+        assert organisations[world.org] == "Buurthuis"
+        (shop,) = document["shops"]
+        assert (shop["name"], shop["redeemed_minutes"]) == ("Slagerij", 90)
+        assert document["circulation"]["reconciles"] is True
+        earned = 2 * MEMBER_START_MINUTES
+        assert document["circulation"]["earned_minutes"] == earned
+        named = {(r["item"], r["name"]) for r in table if r["section"] in ("organisation", "shop")}
+        assert (world.org, "Buurthuis") in named
+        assert (world.shop, "Slagerij") in named
+        assert "Buurthuis" in page and "Slagerij" in page and "<table" in page
+
+
+async def test_a_quarter_and_a_year_are_statements_too(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        quarter = json.loads(await a_statement(world, "json", "2026-Q4"))
+        year = json.loads(await a_statement(world, "json", "2026"))
+
+        assert quarter["period"]["first_month"] == "2026-10"
+        assert year["period"]["last_month"] == "2026-12"
+        assert quarter["circulation"] == year["circulation"]
+
+
+async def test_a_malformed_period_or_format_is_a_problem(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        for params in ({"period": "2026-13"}, {"period": "2026-11", "format": "pdf"}, {}):
+            answer = await world.get("/api/v1/statements", as_=world.auditor, params=params)
+            assert answer.status_code == 422, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_members_shops_and_coordinators_may_not_download(database_url: str) -> None:
+    paths = [
+        "/api/v1/statements?period=2026-11",
+        "/api/v1/exports/entries.csv",
+        "/api/v1/exports/balances.csv",
+        "/api/v1/exports/bundle",
+    ]
+    async with open_world(database_url) as world:
+        for actor in (world.member, world.shop_staff, world.coordinator):
+            for path in paths:
+                problem(await world.get(path, as_=actor), 403, "forbidden")
+        for path in paths:
+            assert (await world.get(path, as_=world.admin)).status_code == 200, path
+
+
+async def test_the_entries_csv_has_a_row_per_posting_by_seq_range_and_by_period(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        paid = a_payment(world, 45)
+
+        everything = await world.get("/api/v1/exports/entries.csv", as_=world.auditor)
+        ranged = await world.get(
+            "/api/v1/exports/entries.csv", as_=world.auditor, params={"start": 2, "end": 4}
+        )
+        october = await world.get(
+            "/api/v1/exports/entries.csv", as_=world.auditor, params={"period": "2026-10"}
+        )
+
+        rows = list(csv.DictReader(io.StringIO(everything.text)))
+        payment = [r for r in rows if r["id"] == paid.id]
+        assert [(r["kind"], r["payee"], r["amount_minutes"]) for r in payment] == [
+            ("redeem", world.shop, "45")
+        ]
+        seqs = sorted({int(r["seq"]) for r in rows})
+        assert seqs == list(range(seqs[-1] + 1))
+        assert sorted({int(r["seq"]) for r in csv.DictReader(io.StringIO(ranged.text))}) == [2, 3]
+        assert list(csv.DictReader(io.StringIO(october.text))) == []
+        assert everything.headers["content-type"].startswith("text/csv")
+
+
+async def test_the_balances_csv_holds_every_account_at_the_head_checkpoint(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        a_payment(world, 30)
+        checkpoint = (await world.get("/api/v1/ledger/checkpoint", as_=world.auditor)).json()
+
+        answer = await world.get("/api/v1/exports/balances.csv", as_=world.auditor)
+
+        rows = {r["account"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+        assert rows[world.shop]["balance_minutes"] == "30"
+        assert rows[world.shop]["name"] == "Slagerij"
+        assert rows[world.members[0].account or ""]["balance_minutes"] == "570"
+        assert sum(int(r["balance_minutes"]) for r in rows.values()) == 0
+        assert {r["checkpoint_size"] for r in rows.values()} == {str(checkpoint["size"])}
+
+
+async def test_the_downloaded_bundle_unpacks_and_passes_buurtmunt_verify(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with open_world(database_url) as world:
+        a_payment(world, 60)
+        key = (await world.get("/api/v1/ledger/checkpoint", as_=world.auditor)).json()[
+            "verifier_key"
+        ]
+
+        temporary = Path(tempfile.gettempdir())
+        before = set(temporary.glob("buurtmunt-export-*"))
+        answer = await world.get("/api/v1/exports/bundle", as_=world.auditor)
+        left = set(temporary.glob("buurtmunt-export-*")) - before
+
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/x-tar")
+        with tarfile.open(fileobj=io.BytesIO(answer.content), mode="r:") as tar:
+            names = tar.getnames()
+            tar.extractall(tmp_path, filter="data")
+        (directory,) = {n.split("/")[0] for n in names}
+        assert directory.startswith(f"{COMMUNITY}-")
+        verified = buurtmunt("verify", str(tmp_path / directory), "--key", key)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert left == set(), "the server's temporary copy is removed once sent"
+
+
+@pytest.mark.parametrize("tamper", [None, "entry", "proof"])
+async def test_buurtmunt_verify_receipt_checks_a_receipt_from_the_api(
+    sqlite_url: str, tmp_path: Path, tamper: str | None
+) -> None:
+    async with open_world(sqlite_url) as world:
+        paid = a_payment(world, 15)
+        document = (await world.get(f"/api/v1/receipts/{paid.id}", as_=world.member)).json()
+    if tamper == "entry":
+        original = document["entry"]
+        document["entry"] = original.replace('"minutes":15', '"minutes":16')
+        assert document["entry"] != original
+    if tamper == "proof":
+        lines = document["receipt"].split("\n")
+        lines[2] = ("B" if lines[2][0] == "A" else "A") + lines[2][1:]
+        document["receipt"] = "\n".join(lines)
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps(document), encoding="utf-8")
+
+    checked = buurtmunt("verify-receipt", str(receipt), "--key", document["verifier_key"])
+
+    assert checked.returncode == (0 if tamper is None else 1), checked.stdout + checked.stderr
+    if tamper is None:
+        assert f"entry {document['seq']} is in {document['origin']}" in checked.stdout
+    else:
+        assert "receipt refused" in checked.stdout
+
+
+async def test_verify_receipt_takes_the_tlog_proof_text_and_the_entry_apart(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with open_world(sqlite_url) as world:
+        paid = a_payment(world, 15)
+        document = (await world.get(f"/api/v1/receipts/{paid.id}", as_=world.member)).json()
+    (tmp_path / "receipt.txt").write_text(document["receipt"], encoding="utf-8")
+    (tmp_path / "entry.json").write_text(document["entry"], encoding="utf-8")
+    key = document["verifier_key"]
+
+    alone = buurtmunt("verify-receipt", str(tmp_path / "receipt.txt"), "--key", key)
+    together = buurtmunt(
+        "verify-receipt", str(tmp_path / "receipt.txt"), "--key", key,
+        "--entry", str(tmp_path / "entry.json"),
+    )  # fmt: skip
+
+    assert alone.returncode == 2 and "--entry" in alone.stderr
+    assert together.returncode == 0, together.stdout + together.stderr
+
+
+async def test_a_journal_whose_audit_finds_something_gives_no_statement(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+
+        async def edit_the_cache() -> None:
+            async with world.rt.store.engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "UPDATE accounts SET balance_minutes = balance_minutes + 60 "
+                        "WHERE community = :c AND id = :id"
+                    ),
+                    {"c": COMMUNITY, "id": world.shop},
+                )
+
+        world.run(edit_the_cache)
+
+        answer = await world.get(
+            "/api/v1/statements", as_=world.auditor, params={"period": NOVEMBER}
+        )
+
+        assert problem(answer, 409, "audit_not_clean")["findings"] >= 1
