@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from api import limits as api_limits
 from api.audit_commands import audit_store
 from api.directory import named_accounts
 from api.headers import CONTENT_SECURITY_POLICY
@@ -52,6 +53,8 @@ BALANCE_COLUMNS = ("account", "type", "name", "balance_minutes", "checkpoint_siz
 _STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 # Bytes gathered before a piece of the tar stream is sent.
 TAR_PIECE_BYTES = 1 << 16
+# Clean statements by (community, checkpoint size, period), the oldest dropped first.
+_statements: dict[tuple[str, int, str], Statement] = {}
 
 
 async def account_names(reads: ReadView, community: str) -> dict[str, str]:
@@ -66,7 +69,16 @@ async def account_names(reads: ReadView, community: str) -> dict[str, str]:
 
 
 async def statement(reads: ReadView, community: str, period: Period) -> Statement:
-    """The audited statement for ``period`` at the head checkpoint, or a problem."""
+    """The audited statement for ``period`` at the head checkpoint, or a problem.
+
+    The audit reads the whole journal (about 100,000 entries a second), so a clean
+    statement is kept for its checkpoint (the newest STATEMENT_CACHE_ENTRIES_MAX):
+    it is audited again only when the journal has grown.
+    """
+    head = await reads.ledger.checkpoint(community)
+    kept = _statements.get((community, 0 if head is None else head.size, period.label))
+    if kept is not None:
+        return kept
     verifier = await reads.ledger.log_verifier(community)
     try:
         report, found = await audit_store(reads.store, community, verifier, period=period)
@@ -78,6 +90,9 @@ async def statement(reads: ReadView, community: str, period: Period) -> Statemen
             "The journal's audit has findings; run buurtmunt audit for them.",
             findings=len(report.findings),
         )
+    if len(_statements) >= api_limits.STATEMENT_CACHE_ENTRIES_MAX:
+        del _statements[next(iter(_statements))]
+    _statements[(community, found.checkpoint_size, period.label)] = found
     return found
 
 

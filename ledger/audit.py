@@ -1067,6 +1067,6 @@ _RULE_MESSAGES: dict[str, str] = {
     Rejection.APPROVAL_REQUIRED: "above the approval threshold, the earning names no approver",
     Rejection.APPROVER_IS_ACTOR: "the earning was approved by the coordinator who recorded it",
     Rejection.APPROVER_NOT_COORDINATOR: "the approver is no coordinator of the organisation",
-    Rejection.ACTOR_NOT_PAYER: "the transfer was asked for by someone other than its payer",
+    Rejection.ACTOR_NOT_PAYER: "the transfer was asked for by neither its payer nor a coordinator",
     Rejection.APPROVAL_THRESHOLD_REMOVED: "the settings drop the approval threshold",
 }

@@ -80,14 +80,15 @@ def check_authority(state: LedgerState, draft: Draft) -> Rejected | None:
     Only once the settings carry an approval threshold: an earning is recorded
     by a coordinator of the paying organisation, and one above the threshold
     names in meta ``approved_by`` another coordinator of it; a transfer is
-    asked for by its payer. Other kinds have no authority check.
+    asked for by its payer, or by a coordinator helping the payer (on their
+    behalf, and recorded as theirs). Other kinds have no authority check.
     """
     threshold = state.settings.approval_threshold_minutes
     if threshold is None:
         return None
     kind = draft.kind
     if kind is EntryKind.TRANSFER:
-        if draft.actor != draft.postings[0].payer:
+        if draft.actor != draft.postings[0].payer and not _is_coordinator(state, draft.actor):
             return reject(draft, Rejection.ACTOR_NOT_PAYER)
         return None
     if kind is not EntryKind.EARN:
@@ -106,6 +107,11 @@ def check_authority(state: LedgerState, draft: Draft) -> Rejected | None:
     if not isinstance(approver, str) or (approver, organisation) not in state.coordinators:
         return reject(draft, Rejection.APPROVER_NOT_COORDINATOR)
     return None
+
+
+def _is_coordinator(state: LedgerState, actor: str) -> bool:
+    """Whether ``actor`` is an active coordinator of any organisation."""
+    return any(staff == actor for staff, _ in state.coordinators)
 
 
 def authority_plain(

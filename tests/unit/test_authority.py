@@ -143,6 +143,17 @@ async def test_a_transfer_asked_for_by_its_payee_is_a_finding(tmp_path: Path) ->
     assert status == 1 and "actor_not_payer" in out
 
 
+async def test_a_coordinator_may_ask_for_a_transfer_on_a_members_behalf() -> None:
+    history = await an_authority_history(
+        earn("org-1", "member-1", 120),
+        transfer("member-1", "member-2", 30, actor=SECOND),
+    )
+
+    report = audit(history.lines, history.notes, history.signer)
+
+    assert checks(report) == set()
+
+
 async def test_settings_that_drop_the_threshold_are_a_finding_and_the_rules_still_hold() -> None:
     history = await an_authority_history()
     entries = forged(
