@@ -37,6 +37,7 @@ from api.directory import named_accounts
 from api.headers import CONTENT_SECURITY_POLICY
 from api.problems import ProblemError, conflict, not_found
 from api.replica import ReadView
+from api.witnesses import cosignature_lines
 from ledger import limits
 from ledger.bundle import BundleError
 from ledger.export import ExportError, export_bundle
@@ -211,7 +212,14 @@ async def bundle_directory(reads: ReadView, community: str) -> tuple[Path, str]:
     verifier = await reads.ledger.log_verifier(community)
     parent = Path(tempfile.mkdtemp(prefix="buurtmunt-export-"))
     try:
-        done = await export_bundle(reads.store, community, parent / "bundle", verifier)
+        done = await export_bundle(
+            reads.store,
+            community,
+            parent / "bundle",
+            verifier,
+            # The head carries the witnesses' cosignatures, as `buurtmunt export` writes it.
+            cosignatures=lambda head: cosignature_lines(reads.db, community, head),
+        )
         name = f"{community}-{done.size}"
         done.directory.rename(parent / name)
     except (ExportError, BundleError) as error:
