@@ -494,6 +494,15 @@ def read_verifier(key: str) -> NoteVerifier:
     return NoteVerifier.from_key_string(_key_text(key))
 
 
+def _head_note(bundle: Bundle) -> str | None:
+    """The head checkpoint's note, or None where the bundle has none that reads (the
+    verification names that fault as a finding)."""
+    try:
+        return bundle.head_note()
+    except BundleError:
+        return None
+
+
 def check_witnesses(head_note: str | None, keys: Sequence[str], out: TextIO) -> bool:
     """Whether each witness key has a valid cosignature on ``head_note``; says which.
     A bundle without a head checkpoint (``None``) has no cosignature at all."""
@@ -590,7 +599,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         progress = Progress(bundle.entries_bytes, err, "verifying")
         jobs = getattr(args, "jobs", None)
         report = verify_bundle(bundle, verifier, trusted_note=trusted, progress=progress, jobs=jobs)
-        witnessed = check_witnesses(bundle.head_note(), getattr(args, "witness_key", []), out)
+        witness_keys = getattr(args, "witness_key", None) or []
+        witnessed = not witness_keys or check_witnesses(_head_note(bundle), witness_keys, out)
     except (BundleError, NoteError, CheckpointError, OSError, UnicodeDecodeError) as error:
         err.write(f"cannot verify: {error}\n")
         return EXIT_UNUSABLE
