@@ -28,7 +28,6 @@ from api.audit_commands import audit_store, format_statement
 from api.directory import named_accounts
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
-from api.services import signer_from
 from ledger.export import export_bundle
 from ledger.model import AccountType
 from ledger.statement import Period, PeriodError, Statement
@@ -66,7 +65,7 @@ async def _statement(rt: Runtime, staff: Staff, period: Period) -> Statement | N
     if kept is not None:
         _statements.move_to_end(key)
         return kept
-    verifier = signer_from(rt.settings).verifier()
+    verifier = await rt.ledger.log_verifier(staff.community)
     report, statement = await audit_store(rt.store, staff.community, verifier, period=period)
     if not report.clean or statement is None:
         return None
@@ -179,7 +178,7 @@ async def export_download(request: Request[Any, Any, Any], rt: RuntimeDep) -> Re
         return staff
     workspace = Path(tempfile.mkdtemp(prefix="buurtmunt-export-"))
     try:
-        verifier = signer_from(rt.settings).verifier()
+        verifier = await rt.ledger.log_verifier(staff.community)
         bundle = workspace / f"{staff.community}-bundle"
         exported = await export_bundle(rt.store, staff.community, bundle, verifier)
         archive = workspace / "bundle.tar.gz"
@@ -205,7 +204,7 @@ async def checkpoint(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
     if not isinstance(staff, Staff):
         return staff
     head = await rt.ledger.checkpoint(staff.community)
-    key = signer_from(rt.settings).verifier().key_string()
+    key = (await rt.ledger.log_verifier(staff.community)).key_string()
     return screen(
         "staff_checkpoint.html",
         staff,

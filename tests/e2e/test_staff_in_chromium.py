@@ -21,7 +21,6 @@ from api.access import Role
 from api.provisioning import PersonDetails
 from api.runtime import open_runtime
 from api.settings import Settings
-from api.tables import PersonRow
 from ledger.model import AccountType
 from tests.conftest import require
 from tests.support.browser import (
@@ -30,13 +29,15 @@ from tests.support.browser import (
     browser,
     check_accessible,
     chromium_unavailable_reason,
+    enrol,
     laptop,
     off_the_loop,
     phone,
+    record_hours,
     screenshot,
+    sign_in_person,
     watch_for_refusals,
 )
-from tests.support.qr_codes import decode_png
 from tests.support.server import COMMUNITY, free_port, seed, server_env, serving
 
 __all__ = ["browser"]  # fixtures
@@ -57,16 +58,7 @@ class StaffSite:
 
     def link(self, who: str) -> str:
         """A fresh one-time welcome link (a path) for one of the staff."""
-        return off_the_loop(_link(self.site.seeded.env, self.people[who]))
-
-
-async def _link(env: dict[str, str], person_id: str) -> str:
-    async with open_runtime(Settings.from_env(env)) as rt:
-        async with rt.db.read() as session:
-            person = await session.get(PersonRow, person_id)
-        assert person is not None
-        _, url = await provisioning.issue_enrolment_link(rt, person, "test")
-    return "/" + url.split("/", 3)[3]
+        return self.site.person_link(self.people[who])
 
 
 async def _staff(env: dict[str, str]) -> dict[str, str]:
@@ -107,36 +99,7 @@ def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffSite]:
 
 
 def sign_in_staff(context: Any, staff_site: StaffSite, who: str, lands_on: str) -> Any:
-    page = context.new_page()
-    page.goto(staff_site.link(who))
-    page.locator("main form button").click()
-    page.wait_for_url(f"**{lands_on}")
-    return page
-
-
-def enrol(page: Any, name: str) -> str:
-    """Enrols ``name`` on the coordinator's screen; returns the welcome link's path."""
-    page.goto("/s/coordinator")
-    page.fill("#enrol-name", name)
-    page.locator("#enrol-name").locator("xpath=ancestor::form").locator("button").click()
-    link = page.locator("#welcome-link")
-    href: str = link.get_attribute("href")
-    # The card's QR code, as the browser draws it, holds the same link.
-    assert decode_png(page.locator(".welcome-card .qr").screenshot()) == [href]
-    return "/" + href.split("/", 3)[3]
-
-
-def record_hours(page: Any, name: str, hours: int, activity: str) -> str:
-    """Finds ``name`` and records ``hours`` for them; returns the notice."""
-    page.goto("/s/coordinator")
-    page.fill("#q", name)
-    page.keyboard.press("Enter")
-    page.locator(".people a", has_text=name).click()
-    page.fill("#hours", str(hours))
-    page.fill("#activity", activity)
-    page.locator("#activity").locator("xpath=ancestor::form").locator("button").click()
-    notice: str = page.locator("main .notice").inner_text()
-    return notice
+    return sign_in_person(context, staff_site.link(who), lands_on)
 
 
 def test_a_coordinator_enrols_a_resident_who_then_sees_their_three_hours(

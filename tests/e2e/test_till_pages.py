@@ -256,3 +256,18 @@ async def test_an_expired_qr_says_so_in_words_and_offers_the_same_amount_again(
             assert QR_IMAGE.search(fresh.text) is not None and "1 uur" in fresh.text
 
         await two_phones(world, steps)
+
+
+async def test_shop_staff_who_open_the_resident_home_land_on_the_till(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        till_link = await _link(world, world.shop_staff.person_id)
+
+        async def run() -> list[httpx.Response]:
+            async with _client(world) as till:
+                linked = await till.post(till_link)
+                return [linked, await till.get("/m"), await till.get("/till")]
+
+        linked, home, keypad = world.run(run)
+    assert linked.headers["location"] == "/m"
+    assert home.status_code == 303 and home.headers["location"] == "/till"
+    assert keypad.status_code == 200 and "Slagerij" in keypad.text
