@@ -27,6 +27,7 @@ from tests.support.browser import (
     MEMBER_FUNDS_MINUTES,
     Site,
     browser,
+    camera_filming,
     check_accessible,
     chromium_unavailable_reason,
     enrol,
@@ -38,6 +39,7 @@ from tests.support.browser import (
     sign_in_person,
     watch_for_refusals,
 )
+from tests.support.qr_codes import decode_png
 from tests.support.server import COMMUNITY, free_port, seed, server_env, serving
 
 __all__ = ["browser"]  # fixtures
@@ -338,3 +340,37 @@ def test_the_admin_opens_an_organisation_and_a_shop_and_sets_a_budget(
     assert row.locator('input[name="budget_hours"]').input_value() == "20"
     screenshot(page, "staff-admin")
     context.close()
+
+
+def test_a_coordinator_finds_a_resident_by_scanning_their_card(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    page.goto("/s/coordinator?q=Member 1")
+    page.locator(".people a", has_text="Member 1").click()
+    member_page = page.url
+    page.fill("#pin", "4821")
+    page.locator("#pin").locator("xpath=ancestor::form").locator("button").click()
+    # The printed card's QR code, as the browser draws it.
+    [payload] = decode_png(page.locator(".welcome-card .qr").screenshot())
+    assert payload.startswith("BMC1:")
+    context.close()
+
+    context = laptop(browser, staff_site.site, "nl")
+    context.add_init_script(camera_filming(payload))
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    refused = watch_for_refusals(page)
+    page.locator("main a", has_text="Zoeken met de kaart").click()
+    page.wait_for_url(member_page, timeout=10_000)
+    assert "Member 1" in page.locator("main").inner_text()
+    context.close()
+
+    context = laptop(browser, staff_site.site, "ar", permissions=[])
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    page.goto("/lang/ar?next=/s/coordinator/card")
+    page.wait_for_url("**/s/coordinator/card")
+    check_accessible(page)
+    screenshot(page, "staff-ar-card-scan")
+    context.close()
+    assert refused == []
