@@ -374,3 +374,38 @@ def test_a_coordinator_finds_a_resident_by_scanning_their_card(
     screenshot(page, "staff-ar-card-scan")
     context.close()
     assert refused == []
+
+
+def test_the_admin_adds_shop_staff_who_land_on_the_till_and_makes_them_an_api_token(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    refused = watch_for_refusals(page)
+    page.goto("/s/admin")
+    page.fill("#staff-name", "Noor Kassa")
+    page.select_option("#staff-role", "shop")
+    page.select_option("#staff-place", label="Slagerij")
+    page.locator("#staff-name").locator("xpath=ancestor::form").locator("button").click()
+    href: str = page.locator("#welcome-link").get_attribute("href")
+    check_accessible(page)
+    screenshot(page, "staff-admin-new-staff")
+
+    page.goto("/s/admin")
+    assert "Noor Kassa" in page.locator("main").inner_text()
+    page.select_option("#token-person", label="Noor Kassa")
+    page.select_option("#token-role", "shop")
+    page.fill("#token-label", "kassa 2")
+    page.fill("#token-days", "30")
+    page.locator("#token-label").locator("xpath=ancestor::form").locator("button").click()
+    token = page.locator("#token").input_value()
+    check_accessible(page)
+    screenshot(page, "staff-admin-new-token")
+    me = httpx.get(f"{staff_site.base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["name"] == "Noor Kassa", me.text
+    context.close()
+
+    till = phone(browser, staff_site.site, "nl")
+    sign_in_person(till, "/" + href.split("/", 3)[3], "/till")
+    till.close()
+    assert refused == []
