@@ -1,8 +1,9 @@
 """The community admin's screen: members, staff, shops, organisations with their monthly
 budgets, the community's settings and its API tokens, each listed from the API's
-services; API tokens can be revoked here (``api.provisioning``). Making people,
-accounts and tokens stays with the API and the ``buurtmunt`` command, which the
-screen names.
+services. The admin opens organisations and shops, sets budgets, adds staff (printing
+their welcome card) and makes and revokes API tokens here, through the same services
+as the API's routes (``api.provisioning``), each form's one-time key its
+Idempotency-Key. Residents are enrolled on the coordinator's screen.
 """
 
 from __future__ import annotations
@@ -19,26 +20,41 @@ from api.directory import (
     community_row,
     named_accounts,
     people_with_role,
+    person_in,
+    person_out,
     roles_of,
 )
 from api.idempotency import entry_id, fingerprint, once
 from api.problems import ProblemError
-from api.provisioning import KIND_API
+from api.provisioning import KIND_API, PersonDetails
 from api.routes.markers import RuntimeDep
 from api.routes.organisations import organisation_out
 from api.routes.people import STAFF_LISTED
 from api.schemas.common import text_ok
 from api.schemas.community import ShopOut
-from api.tables import CredentialRow
+from api.schemas.people import PersonOut, TokenCreatedOut
+from api.tables import CredentialRow, PersonRow
+from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
+from ledger.amounts import LANGUAGES
 from ledger.model import AccountType
 from mobile_web.render import N_
 from mobile_web.resident import message_page
 from mobile_web.staff import FormBody, IdPath, Staff, key_ok, screen, staff_for, staff_form
+from mobile_web.staff_coordinator import welcome_card
 
 HOME = "/s/admin"
 LISTED_MAX = limits.LIST_SIZE_MAX
 BUDGET_HOURS_MAX = ledger_limits.BUDGET_MINUTES_PER_MONTH_MAX // 60
+# The staff roles an admin gives here, and what the forms call them; shop staff and
+# coordinators work for one shop or organisation.
+STAFF_ROLE_NAMES = {
+    Role.SHOP: N_("Shop staff"),
+    Role.COORDINATOR: N_("Coordinator"),
+    Role.AUDITOR: N_("Municipality"),
+    Role.ADMIN: N_("Administration"),
+}
+SCOPED = {Role.SHOP: AccountType.SHOP, Role.COORDINATOR: AccountType.ORGANISATION}
 
 
 @get(HOME, include_in_schema=False)
@@ -72,6 +88,8 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         roles=roles,
         created=created,
         own_token=staff.session.principal.credential_id,
+        role_names=STAFF_ROLE_NAMES,
+        days_max=limits.TOKEN_LIFETIME_DAYS_MAX,
     )
 
 
@@ -183,4 +201,128 @@ async def set_budget(
     return _done(staff, N_("The budget is set."))
 
 
-ROUTES = [admin_home, revoke_token, open_account, set_budget]
+def _role(text: str | None) -> Role | None:
+    return next((role for role in STAFF_ROLE_NAMES if role.value == text), None)
+
+
+async def _scope(rt: Any, staff: Staff, role: Role, place: str) -> str | None:
+    """The shop or organisation a shop or coordinator role is for ("" for the others)."""
+    wanted = SCOPED.get(role)
+    if wanted is None:
+        return ""
+    account = await rt.store.account(staff.community, place) if place else None
+    return place if account is not None and account.spec.type is wanted else None
+
+
+@post(f"{HOME}/staff", include_in_schema=False, status_code=200)
+async def add_staff(
+    request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """A new staff member with one role, and their welcome card (``POST /api/v1/staff``)."""
+    staff = await staff_form(request, rt, Role.ADMIN, data)
+    if not isinstance(staff, Staff):
+        return staff
+    name, role, key = _name(data.get("name")), _role(data.get("role")), data.get("key", "")
+    language = data.get("language", "")
+    if name is None or role is None or language not in LANGUAGES or not key_ok(key):
+        return _not_done(staff)
+    scope = await _scope(rt, staff, role, data.get("place", ""))
+    if scope is None:
+        return _not_done(staff)
+    details = PersonDetails(name, None, None, language, None)
+    community = staff.community
+
+    async def work(plan: dict[str, str]) -> tuple[int, PersonOut]:
+        person, held = await provisioning.create_person(
+            rt, community, details, member=False, roles=[(role, scope)], actor=staff.actor,
+            plan=plan,
+        )  # fmt: skip
+        return 201, person_out(person, held)
+
+    try:
+        _, out = await once(
+            rt.db,
+            scope=community,
+            key=key,
+            fingerprint=fingerprint("pages.staff.create", staff.session.principal.person_id, data),
+            now=rt.now_seconds,
+            make_plan=lambda: provisioning.person_plan(False),
+            out_type=PersonOut,
+            work=work,
+        )
+        async with rt.db.read() as session:
+            person: PersonRow = await person_in(session, community, out.id)
+        _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
+    except ProblemError:
+        return _not_done(staff, 409)
+    return welcome_card(staff, person, url, back=(HOME, N_("Administration")))
+
+
+def _days(text: str | None) -> tuple[bool, int | None]:
+    """Whether the field is right, and the days a token lives (None: for good)."""
+    text = (text or "").strip()
+    if not text:
+        return True, None
+    if not text.isdecimal() or len(text) > len(str(limits.TOKEN_LIFETIME_DAYS_MAX)):
+        return False, None
+    days = int(text)
+    return 1 <= days <= limits.TOKEN_LIFETIME_DAYS_MAX, days
+
+
+@post(f"{HOME}/tokens", include_in_schema=False, status_code=200)
+async def make_token(
+    request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """An API token for a staff member's role, shown once (``POST /api/v1/tokens``)."""
+    staff = await staff_form(request, rt, Role.ADMIN, data)
+    if not isinstance(staff, Staff):
+        return staff
+    role, key = _role(data.get("role")), data.get("key", "")
+    days_ok, days = _days(data.get("days"))
+    label = (data.get("label") or "").strip()
+    ok_label = len(label) <= limits.LABEL_LENGTH_MAX and (not label or text_ok(label))
+    if role is None or not days_ok or not ok_label or not key_ok(key):
+        return _not_done(staff)
+    community = staff.community
+    try:
+        async with rt.db.read() as session:
+            person = await person_in(session, community, data.get("person", ""))
+    except ProblemError:
+        return _not_done(staff, 404)
+
+    async def work(plan: dict[str, str]) -> tuple[int, TokenCreatedOut]:
+        expires_at = int(plan["expires_at"]) if plan.get("expires_at") else None
+        row, token = await provisioning.issue_credential(
+            rt, person, kind=KIND_API, role=role, label=label, created_by=staff.actor,
+            credential_id=plan["credential"], expires_at=expires_at,
+        )  # fmt: skip
+        out = TokenCreatedOut(
+            id=row.id, person_id=person.id, role=role.value, label=row.label, token=token,
+            expires_at=None,
+        )  # fmt: skip
+        return 201, out
+
+    def plan() -> dict[str, str]:
+        made = {"credential": new_id(Prefix.API_TOKEN)}
+        expires_at = provisioning.token_expires_at(rt.now_seconds(), days)
+        if expires_at is not None:
+            made["expires_at"] = str(expires_at)
+        return made
+
+    try:
+        _, out = await once(
+            rt.db,
+            scope=community,
+            key=key,
+            fingerprint=fingerprint("pages.tokens.create", staff.session.principal.person_id, data),
+            now=rt.now_seconds,
+            make_plan=plan,
+            out_type=TokenCreatedOut,
+            work=work,
+        )
+    except ProblemError:
+        return _not_done(staff)
+    return screen("staff_token.html", staff, token=out, person=person)
+
+
+ROUTES = [admin_home, revoke_token, open_account, set_budget, add_staff, make_token]

@@ -62,6 +62,7 @@ PROBLEM_TEXTS = {
         "In this community residents cannot give hours to each other."
     ),
 }
+BACK_HOME = N_("Back to the coordinator's screen")
 DID_NOT_WORK = N_("This did not work. Check what you filled in and try again.")
 
 
@@ -242,12 +243,18 @@ async def decide(
     return _done(staff, text)
 
 
-def _welcome_card(staff: Staff, person: PersonRow, url: str) -> Response[str]:
+def welcome_card(
+    staff: Staff, person: PersonRow, url: str, back: tuple[str, str] = (HOME, BACK_HOME)
+) -> Response[str]:
+    """The printable welcome card: the one-time link as a QR code, three steps in every
+    language, and ``back`` (path, message id) to the screen it was made on."""
     steps = [
         (language, [translate(language, step) for step in WELCOME_STEPS]) for language in LANGUAGES
     ]
     qr = svg(url).split("?>", 1)[-1]
-    return screen("staff_welcome.html", staff, person=person, url=url, qr=qr, steps=steps)
+    return screen(
+        "staff_welcome.html", staff, person=person, url=url, qr=qr, steps=steps, back=back
+    )
 
 
 @post(f"{HOME}/enrol", include_in_schema=False, status_code=200)
@@ -268,7 +275,7 @@ async def enrol(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody)
         plan=provisioning.person_plan(True),
     )  # fmt: skip
     _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
-    return _welcome_card(staff, person, url)
+    return welcome_card(staff, person, url)
 
 
 @post(f"{HOME}/member/{{person_id:str}}/new-phone", include_in_schema=False, status_code=200)
@@ -289,7 +296,7 @@ async def replace_phone(
         if device.revoked_at is None:
             await provisioning.revoke_credential(rt, device, staff.actor)
     _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
-    return _welcome_card(staff, person, url)
+    return welcome_card(staff, person, url)
 
 
 @post(f"{HOME}/member/{{person_id:str}}/new-card", include_in_schema=False, status_code=200)

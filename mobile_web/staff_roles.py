@@ -12,6 +12,7 @@ START = {
     Role.COORDINATOR: ("/s/coordinator", N_("Coordinator")),
     Role.AUDITOR: ("/s/municipality", N_("Municipality")),
     Role.ADMIN: ("/s/admin", N_("Administration")),
+    Role.SHOP: ("/till", N_("Till")),
 }
 
 
@@ -21,7 +22,8 @@ def screens(session: Session) -> list[tuple[str, str]]:
 
 
 def start_path(session: Session) -> str | None:
-    """Where a person without a member account starts: one screen, the choice, or None."""
+    """Where a person without a member account starts: one screen (shop staff: the till),
+    the choice, or None."""
     found = screens(session)
     if not found:
         return None

@@ -21,19 +21,22 @@ from api.access import Role
 from api.provisioning import PersonDetails
 from api.runtime import open_runtime
 from api.settings import Settings
-from api.tables import PersonRow
 from ledger.model import AccountType
 from tests.conftest import require
 from tests.support.browser import (
     MEMBER_FUNDS_MINUTES,
     Site,
     browser,
+    camera_filming,
     check_accessible,
     chromium_unavailable_reason,
+    enrol,
     laptop,
     off_the_loop,
     phone,
+    record_hours,
     screenshot,
+    sign_in_person,
     watch_for_refusals,
 )
 from tests.support.qr_codes import decode_png
@@ -57,16 +60,7 @@ class StaffSite:
 
     def link(self, who: str) -> str:
         """A fresh one-time welcome link (a path) for one of the staff."""
-        return off_the_loop(_link(self.site.seeded.env, self.people[who]))
-
-
-async def _link(env: dict[str, str], person_id: str) -> str:
-    async with open_runtime(Settings.from_env(env)) as rt:
-        async with rt.db.read() as session:
-            person = await session.get(PersonRow, person_id)
-        assert person is not None
-        _, url = await provisioning.issue_enrolment_link(rt, person, "test")
-    return "/" + url.split("/", 3)[3]
+        return self.site.person_link(self.people[who])
 
 
 async def _staff(env: dict[str, str]) -> dict[str, str]:
@@ -107,36 +101,7 @@ def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffSite]:
 
 
 def sign_in_staff(context: Any, staff_site: StaffSite, who: str, lands_on: str) -> Any:
-    page = context.new_page()
-    page.goto(staff_site.link(who))
-    page.locator("main form button").click()
-    page.wait_for_url(f"**{lands_on}")
-    return page
-
-
-def enrol(page: Any, name: str) -> str:
-    """Enrols ``name`` on the coordinator's screen; returns the welcome link's path."""
-    page.goto("/s/coordinator")
-    page.fill("#enrol-name", name)
-    page.locator("#enrol-name").locator("xpath=ancestor::form").locator("button").click()
-    link = page.locator("#welcome-link")
-    href: str = link.get_attribute("href")
-    # The card's QR code, as the browser draws it, holds the same link.
-    assert decode_png(page.locator(".welcome-card .qr").screenshot()) == [href]
-    return "/" + href.split("/", 3)[3]
-
-
-def record_hours(page: Any, name: str, hours: int, activity: str) -> str:
-    """Finds ``name`` and records ``hours`` for them; returns the notice."""
-    page.goto("/s/coordinator")
-    page.fill("#q", name)
-    page.keyboard.press("Enter")
-    page.locator(".people a", has_text=name).click()
-    page.fill("#hours", str(hours))
-    page.fill("#activity", activity)
-    page.locator("#activity").locator("xpath=ancestor::form").locator("button").click()
-    notice: str = page.locator("main .notice").inner_text()
-    return notice
+    return sign_in_person(context, staff_site.link(who), lands_on)
 
 
 def test_a_coordinator_enrols_a_resident_who_then_sees_their_three_hours(
@@ -376,3 +341,72 @@ def test_the_admin_opens_an_organisation_and_a_shop_and_sets_a_budget(
     assert row.locator('input[name="budget_hours"]').input_value() == "20"
     screenshot(page, "staff-admin")
     context.close()
+
+
+def test_a_coordinator_finds_a_resident_by_scanning_their_card(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    page.goto("/s/coordinator?q=Member 1")
+    page.locator(".people a", has_text="Member 1").click()
+    member_page = page.url
+    page.fill("#pin", "4821")
+    page.locator("#pin").locator("xpath=ancestor::form").locator("button").click()
+    # The printed card's QR code, as the browser draws it.
+    [payload] = decode_png(page.locator(".welcome-card .qr").screenshot())
+    assert payload.startswith("BMC1:")
+    context.close()
+
+    context = laptop(browser, staff_site.site, "nl")
+    context.add_init_script(camera_filming(payload))
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    refused = watch_for_refusals(page)
+    page.locator("main a", has_text="Zoeken met de kaart").click()
+    page.wait_for_url(member_page, timeout=10_000)
+    assert "Member 1" in page.locator("main").inner_text()
+    context.close()
+
+    context = laptop(browser, staff_site.site, "ar", permissions=[])
+    page = sign_in_staff(context, staff_site, "coordinator", "/s/coordinator")
+    page.goto("/lang/ar?next=/s/coordinator/card")
+    page.wait_for_url("**/s/coordinator/card")
+    check_accessible(page)
+    screenshot(page, "staff-ar-card-scan")
+    context.close()
+    assert refused == []
+
+
+def test_the_admin_adds_shop_staff_who_land_on_the_till_and_makes_them_an_api_token(
+    browser: Any, staff_site: StaffSite
+) -> None:
+    context = laptop(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    refused = watch_for_refusals(page)
+    page.goto("/s/admin")
+    page.fill("#staff-name", "Noor Kassa")
+    page.select_option("#staff-role", "shop")
+    page.select_option("#staff-place", label="Slagerij")
+    page.locator("#staff-name").locator("xpath=ancestor::form").locator("button").click()
+    href: str = page.locator("#welcome-link").get_attribute("href")
+    check_accessible(page)
+    screenshot(page, "staff-admin-new-staff")
+
+    page.goto("/s/admin")
+    assert "Noor Kassa" in page.locator("main").inner_text()
+    page.select_option("#token-person", label="Noor Kassa")
+    page.select_option("#token-role", "shop")
+    page.fill("#token-label", "kassa 2")
+    page.fill("#token-days", "30")
+    page.locator("#token-label").locator("xpath=ancestor::form").locator("button").click()
+    token = page.locator("#token").input_value()
+    check_accessible(page)
+    screenshot(page, "staff-admin-new-token")
+    me = httpx.get(f"{staff_site.base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["name"] == "Noor Kassa", me.text
+    context.close()
+
+    till = phone(browser, staff_site.site, "nl")
+    sign_in_person(till, "/" + href.split("/", 3)[3], "/till")
+    till.close()
+    assert refused == []

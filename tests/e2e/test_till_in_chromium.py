@@ -6,12 +6,10 @@ language; and paying by a typed code works with the keyboard alone."""
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Any
 
 import pytest
-import qrcode
 
 from api import pay_codes, provisioning
 from api.access import Role
@@ -21,11 +19,13 @@ from api.settings import Settings
 from tests.support.browser import (
     Site,
     browser,
+    camera_filming,
     check_accessible,
     off_the_loop,
     phone,
     screenshot,
     sign_in,
+    sign_in_person,
     site,
     watch_for_refusals,
 )
@@ -37,29 +37,6 @@ pytestmark = pytest.mark.slow
 LANGUAGES = ["nl", "en", "tr", "ar"]
 PAID_WORDS = {"nl": "Betaald ✓", "en": "Paid ✓", "tr": "Ödendi ✓", "ar": "تم الدفع ✓"}
 PAID_WITHIN_SECONDS = 1.0
-# A camera that films the QR code: a canvas stream, drawn again ten times a second.
-FAKE_CAMERA = """
-(() => {
-  const cells = %s;
-  const scale = 8;
-  navigator.mediaDevices.getUserMedia = async () => {
-    const canvas = document.createElement("canvas");
-    canvas.width = canvas.height = cells.length * scale;
-    const pen = canvas.getContext("2d");
-    const draw = () => {
-      pen.fillStyle = "#fff";
-      pen.fillRect(0, 0, canvas.width, canvas.height);
-      pen.fillStyle = "#000";
-      cells.forEach((row, y) => row.forEach((on, x) => {
-        if (on) pen.fillRect(x * scale, y * scale, scale, scale);
-      }));
-    };
-    draw();
-    setInterval(draw, 100);
-    return canvas.captureStream(10);
-  };
-})();
-"""
 
 
 def staff_link(site: Site) -> str:
@@ -77,19 +54,9 @@ def staff_link(site: Site) -> str:
 
 def open_till(browser: Any, site: Site, language: str) -> tuple[Any, Any]:
     context = phone(browser, site, language)
-    page = context.new_page()
-    page.goto(staff_link(site))
-    page.locator("main form button").click()
-    page.wait_for_url("**/m")
+    page = sign_in_person(context, staff_link(site), "/till")
     page.goto(f"/lang/{language}?next=/till")  # the staff member's own language is Dutch
     return context, page
-
-
-def camera_filming(text: str) -> str:
-    code = qrcode.QRCode(border=4)
-    code.add_data(text)
-    code.make(fit=True)
-    return FAKE_CAMERA % json.dumps([[bool(cell) for cell in row] for row in code.get_matrix()])
 
 
 @pytest.mark.parametrize("language", ["nl", "ar"])
@@ -284,11 +251,8 @@ def test_the_till_scans_the_pay_code_on_a_phone_and_takes_the_payment(
     code, _ = _shown_code(member)
     till_context = phone(browser, site, "nl")
     till_context.add_init_script(camera_filming(code))
-    till = till_context.new_page()
+    till = sign_in_person(till_context, staff_link(site), "/till")
     refused = watch_for_refusals(till)
-    till.goto(staff_link(site))
-    till.locator("main form button").click()
-    till.wait_for_url("**/m")
     till.goto("/till/take")
     till.locator("#start-camera").click()
     till.wait_for_function(

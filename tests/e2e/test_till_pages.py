@@ -15,36 +15,10 @@ import httpx
 from api import pay_codes
 from api.qr import image
 from tests.support.api import World, open_world
+from tests.support.pages import form_token, link_phone, page_client, welcome_link
 from tests.support.qr_codes import decode_svg
 
-FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
 QR_IMAGE = re.compile(r'<img class="qr" src="data:image/svg\+xml;base64,([^"]+)"')
-BASE = "http://buurtmunt.test"
-
-
-async def _link(world: World, person_id: str) -> str:
-    link = await world.post(f"/api/v1/people/{person_id}/enrolment-links", as_=world.admin)
-    assert link.status_code == 201, link.text
-    url: str = link.json()["url"]
-    return url.replace(BASE, "")
-
-
-def _client(world: World) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
-        base_url=BASE,
-    )
-
-
-async def _link_phone(phone: httpx.AsyncClient, link: str) -> None:
-    linked = await phone.post(link)
-    assert linked.status_code == 303 and "bm_session" in phone.cookies
-
-
-def _token(page: httpx.Response) -> str:
-    found = FORM_TOKEN.search(page.text)
-    assert found is not None, page.text
-    return found.group(1)
 
 
 async def two_phones(
@@ -52,13 +26,13 @@ async def two_phones(
 ) -> Any:
     """Run ``steps`` with the shop's till and the first member's phone, both linked."""
 
-    till_link = await _link(world, world.shop_staff.person_id)
-    phone_link = await _link(world, world.member.person_id)
+    till_link = await welcome_link(world, world.shop_staff.person_id)
+    phone_link = await welcome_link(world, world.member.person_id)
 
     async def run() -> Any:
-        async with _client(world) as till, _client(world) as phone:
-            await _link_phone(till, till_link)
-            await _link_phone(phone, phone_link)
+        async with page_client(world) as till, page_client(world) as phone:
+            await link_phone(till, till_link)
+            await link_phone(phone, phone_link)
             return await steps(till, phone)
 
     return world.run(run)
@@ -67,7 +41,9 @@ async def two_phones(
 async def _ask(till: httpx.AsyncClient, minutes: int) -> str:
     keypad = await till.get("/till")
     assert keypad.status_code == 200 and "Slagerij" in keypad.text
-    asked = await till.post("/till", data={"csrf": _token(keypad), "amount_minutes": str(minutes)})
+    asked = await till.post(
+        "/till", data={"csrf": form_token(keypad), "amount_minutes": str(minutes)}
+    )
     assert asked.status_code == 303, asked.text
     location: str = asked.headers["location"]
     return location.rsplit("/", 1)[1]
@@ -89,7 +65,7 @@ async def test_the_till_shows_a_qr_code_of_ours_and_then_paid_once_the_member_pa
             assert f"/api/v1/payment-requests/{request_id}/events" in screen.text
             pay_page = await phone.get(f"/P/{request_id}")
             paid = await phone.post(
-                f"/P/{request_id}", data={"csrf": _token(pay_page), "amount_minutes": "90"}
+                f"/P/{request_id}", data={"csrf": form_token(pay_page), "amount_minutes": "90"}
             )
             assert paid.status_code == 200
             after = await till.get(f"/till/r/{request_id}")
@@ -106,7 +82,7 @@ async def test_more_time_asks_again_for_the_same_amount_and_cancel_withdraws(
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
             first = await _ask(till, 45)
             screen = await till.get(f"/till/r/{first}")
-            again = await till.post(f"/till/r/{first}/again", data={"csrf": _token(screen)})
+            again = await till.post(f"/till/r/{first}/again", data={"csrf": form_token(screen)})
             assert again.status_code == 303
             second = again.headers["location"].rsplit("/", 1)[1]
             assert second != first
@@ -114,7 +90,7 @@ async def test_more_time_asks_again_for_the_same_amount_and_cancel_withdraws(
             assert "geannuleerd" in old.text.lower() or "cancelled" in old.text.lower()
             new = await till.get(f"/till/r/{second}")
             assert "45 minuten" in new.text
-            cancelled = await till.post(f"/till/r/{second}/cancel", data={"csrf": _token(new)})
+            cancelled = await till.post(f"/till/r/{second}/cancel", data={"csrf": form_token(new)})
             assert cancelled.status_code == 303
             pay_page = await phone.get(f"/P/{second}")
             assert pay_page.status_code == 409
@@ -130,7 +106,7 @@ async def test_the_scanner_reads_our_qr_code_from_a_photo_and_names_any_other_as
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
             request_id = await _ask(till, 30)
             scanner = await phone.get("/m/pay")
-            token = _token(scanner)
+            token = form_token(scanner)
             ours = image(f"HTTP://BUURTMUNT.TEST/P/{request_id}", "png")
             read = await phone.post(
                 "/m/pay/scan", data={"csrf": token}, files={"photo": ("qr.png", ours, "image/png")}
@@ -176,7 +152,7 @@ async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_tod
             )
             form = await till.get("/till/take")
             taken = await till.post(
-                "/till/take", data={"csrf": _token(form), "hours": "1", "code": code}
+                "/till/take", data={"csrf": form_token(form), "hours": "1", "code": code}
             )
             assert taken.status_code == 200 and "Betaald ✓" in taken.text, taken.text
             today = await till.get("/till/today")
@@ -184,7 +160,7 @@ async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_tod
             entry = re.search(r'name="entry_id" value="([^"]+)"', today.text)
             assert entry is not None
             back = await till.post(
-                "/till/refund", data={"csrf": _token(today), "entry_id": entry.group(1)}
+                "/till/refund", data={"csrf": form_token(today), "entry_id": entry.group(1)}
             )
             assert back.status_code == 303
             statement = await till.get(
@@ -202,7 +178,7 @@ async def test_a_resident_shows_a_pay_me_qr_and_sees_where_to_spend_and_earn(
 
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
             form = await phone.get("/m/receive")
-            made = await phone.post("/m/receive", data={"csrf": _token(form), "minutes": "30"})
+            made = await phone.post("/m/receive", data={"csrf": form_token(form), "minutes": "30"})
             assert made.status_code == 303, made.text
             screen = await phone.get(made.headers["location"])
             assert QR_IMAGE.search(screen.text) is not None and "½ uur" in screen.text
@@ -219,7 +195,7 @@ async def test_the_till_reads_a_pay_code_from_a_photo_into_its_form(sqlite_url: 
 
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
             form = await till.get("/till/take")
-            token = _token(form)
+            token = form_token(form)
             photo = image("123456654321", "png")
             read = await till.post(
                 "/till/scan", data={"csrf": token}, files={"photo": ("qr.png", photo, "image/png")}
@@ -251,8 +227,25 @@ async def test_an_expired_qr_says_so_in_words_and_offers_the_same_amount_again(
             screen = await till.get(f"/till/r/{request_id}")
             assert "Deze code is verlopen." in screen.text and 'role="alert"' in screen.text
             assert QR_IMAGE.search(screen.text) is None
-            again = await till.post(f"/till/r/{request_id}/again", data={"csrf": _token(screen)})
+            again = await till.post(
+                f"/till/r/{request_id}/again", data={"csrf": form_token(screen)}
+            )
             fresh = await till.get(again.headers["location"])
             assert QR_IMAGE.search(fresh.text) is not None and "1 uur" in fresh.text
 
         await two_phones(world, steps)
+
+
+async def test_shop_staff_who_open_the_resident_home_land_on_the_till(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        till_link = await welcome_link(world, world.shop_staff.person_id)
+
+        async def run() -> list[httpx.Response]:
+            async with page_client(world) as till:
+                linked = await till.post(till_link)
+                return [linked, await till.get("/m"), await till.get("/till")]
+
+        linked, home, keypad = world.run(run)
+    assert linked.headers["location"] == "/m"
+    assert home.status_code == 303 and home.headers["location"] == "/till"
+    assert keypad.status_code == 200 and "Slagerij" in keypad.text

@@ -2,7 +2,8 @@
 // otherwise frame by frame on the server (zxing-cpp; the section's data-scan names where).
 // On the pay screen only our own QR codes (this site's /P/<code>) lead on to the pay page;
 // anything else is named as not ours. At the till (data-mode="till") a pay code's 12
-// digits or a card's code fill in the form. Without this script the pages still take a
+// digits or a card's code fill in the form; on the coordinator's card screen
+// (data-mode="card") a card's code is sent to find its resident. Without this script the pages still take a
 // photo or a typed code.
 const section = document.getElementById("scanner");
 const video = document.getElementById("camera");
@@ -14,6 +15,7 @@ const OURS = /^\/P\/([A-Z2-7]{26})$/i;
 const PAY_CODE = /^[0-9]{12}$/;
 const CARD = /^BMC1:[A-Z2-7]{1,400}$/;
 const TILL = section && section.dataset.mode === "till";
+const CARD_MODE = section && section.dataset.mode === "card";
 
 function ours(text) {
   try {
@@ -49,7 +51,19 @@ function fill(text, stream) {
   field.focus();
 }
 
+// On the coordinator's card screen: the card's code is sent, which opens its resident.
+function find(text, stream) {
+  document.getElementById("card").value = text;
+  stop(stream);
+  document.getElementById("card-form").requestSubmit();
+}
+
 function take(text, stream) {
+  if (CARD_MODE) {
+    if (!CARD.test(text)) return false;
+    find(text, stream);
+    return true;
+  }
   if (TILL) {
     if (!PAY_CODE.test(text) && !CARD.test(text)) return false;
     fill(text, stream);
