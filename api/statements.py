@@ -54,8 +54,8 @@ BALANCE_COLUMNS = ("account", "type", "name", "balance_minutes", "checkpoint_siz
 _STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 # Bytes gathered before a piece of the tar stream is sent.
 TAR_PIECE_BYTES = 1 << 16
-# Clean statements by (community, checkpoint size, period), the oldest dropped first.
-_statements: dict[tuple[str, int, str], Statement] = {}
+# Clean statements by (community, checkpoint size and root, period), the oldest dropped first.
+_statements: dict[tuple[str, int, str, str], Statement] = {}
 
 
 async def account_names(reads: ReadView, community: str) -> dict[str, str]:
@@ -77,9 +77,11 @@ async def statement(reads: ReadView, community: str, period: Period) -> Statemen
     it is audited again only when the journal has grown.
     """
     head = await reads.ledger.checkpoint(community)
-    kept = _statements.get((community, 0 if head is None else head.size, period.label))
-    if kept is not None:
-        return kept
+    if head is not None:
+        root = base64.b64encode(head.root).decode()
+        kept = _statements.get((community, head.size, root, period.label))
+        if kept is not None:
+            return kept
     verifier = await reads.ledger.log_verifier(community)
     try:
         report, found = await audit_store(reads.store, community, verifier, period=period)
@@ -93,7 +95,7 @@ async def statement(reads: ReadView, community: str, period: Period) -> Statemen
         )
     if len(_statements) >= api_limits.STATEMENT_CACHE_ENTRIES_MAX:
         del _statements[next(iter(_statements))]
-    _statements[(community, found.checkpoint_size, period.label)] = found
+    _statements[(community, found.checkpoint_size, found.checkpoint_root, period.label)] = found
     return found
 
 

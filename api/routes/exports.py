@@ -1,8 +1,9 @@
 """The municipality's downloads: the statement, the entry and balance CSVs, the bundle.
 
-Auditors and administrators only. The format of a statement is chosen with the
-``format`` query (json, csv or html; json by default), not by content
-negotiation: a link to a download stays the same whatever a browser sends.
+Auditors and administrators only. The format of a statement is in its path
+(``/statements``, ``/statements.csv``, ``/statements.html``), as with a shop's
+statement, not by content negotiation: a link to a download stays the same
+whatever a browser sends, and each path documents the one type it answers.
 The statement is the audited one ``buurtmunt audit --period`` prints, with
 organisation and shop names from the directory; the bundle is the directory
 ``buurtmunt export`` writes, as a tar stream that ``tar -x`` unpacks for
@@ -11,7 +12,7 @@ organisation and shop names from the directory; the bundle is the directory
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
@@ -26,10 +27,10 @@ from api.routes.markers import PrincipalDep, ReadsDep, route
 from ledger import limits
 from ledger.statement import Period, Statement
 
-CSV = "text/csv; charset=utf-8"
-HTML = "text/html; charset=utf-8"
+# Litestar adds "; charset=utf-8" to text types itself.
+CSV = "text/csv"
+HTML = "text/html"
 TAR = "application/x-tar"
-MEDIA_TYPES = {"json": "application/json", "csv": CSV, "html": HTML}
 
 PeriodQuery = Annotated[
     str,
@@ -48,14 +49,6 @@ OptionalPeriodQuery = Annotated[
         pattern="^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
         max_length=7,
         description="Only the entries timed in this year, quarter or month (UTC).",
-    ),
-]
-FormatQuery = Annotated[
-    Literal["json", "csv", "html"],
-    QueryParameter(
-        name="format",
-        required=False,
-        description="json (default), csv (one figure a row) or html (a printable page).",
     ),
 ]
 StartQuery = Annotated[
@@ -86,7 +79,7 @@ EndQuery = Annotated[
 # circulation its derived totals and ``reconciles``.
 STATEMENT_RESPONSE = ResponseSpec(
     Statement,
-    description="The statement: JSON by default, or CSV or a printable HTML page (format).",
+    description="The statement (JSON).",
 )
 
 
@@ -95,37 +88,62 @@ def _attachment(name: str) -> dict[str, str]:
 
 
 class StatementController(Controller):
-    path = "/api/v1/statements"
+    path = "/api/v1"
     tags = ["audit"]
 
     @get(
-        "/",
+        "/statements",
         summary="The community's audited statement for a month, quarter or year",
         description=(
             "Circulation and liability, credits issued per organisation, redeemed and settled"
             " per shop, member activity and a monthly series, at the newest signed checkpoint,"
             " after an audit of the whole journal (audit_not_clean if it finds anything)."
-            " Organisations and shops carry their names. format=json|csv|html. Auditors and"
+            " Organisations and shops carry their names. The same as CSV at"
+            " /statements.csv and as a printable page at /statements.html. Auditors and"
             " administrators."
         ),
         **route(Action.STATEMENT_READ, 404, 409, extra={200: STATEMENT_RESPONSE}),
     )
     async def read(
-        self,
-        reads: ReadsDep,
-        principal: PrincipalDep,
-        period: PeriodQuery,
-        format: FormatQuery = "json",
+        self, reads: ReadsDep, principal: PrincipalDep, period: PeriodQuery
     ) -> Response[str]:
-        community = community_of(principal)
-        found = await statements.statement(reads, community, Period.parse(period))
-        names = await statements.account_names(reads, community)
-        body = statements.render_statement(found, names, format)
-        if format == "html":
-            headers = {"Content-Security-Policy": statements.printable_policy(body)}
-        else:
-            headers = _attachment(f"statement-{period}.{format}")
-        return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
+        body = await _statement(reads, principal, period, "json")
+        return Response(body, media_type="application/json")
+
+    @get(
+        "/statements.csv",
+        summary="The audited statement as CSV, one figure a row",
+        media_type=CSV,
+        **route(Action.STATEMENT_READ, 404, 409),
+    )
+    async def read_csv(
+        self, reads: ReadsDep, principal: PrincipalDep, period: PeriodQuery
+    ) -> Response[str]:
+        body = await _statement(reads, principal, period, "csv")
+        return Response(body, media_type=CSV, headers=_attachment(f"statement-{period}.csv"))
+
+    @get(
+        "/statements.html",
+        summary="The audited statement as a printable page",
+        media_type=HTML,
+        **route(Action.STATEMENT_READ, 404, 409),
+    )
+    async def read_html(
+        self, reads: ReadsDep, principal: PrincipalDep, period: PeriodQuery
+    ) -> Response[str]:
+        body = await _statement(reads, principal, period, "html")
+        # The page's own style sheet, and only it, is allowed in by its hash.
+        headers = {"Content-Security-Policy": statements.printable_policy(body)}
+        return Response(body, media_type=HTML, headers=headers)
+
+
+async def _statement(
+    reads: ReadsDep, principal: PrincipalDep, period: str, fmt: statements.StatementFormat
+) -> str:
+    community = community_of(principal)
+    found = await statements.statement(reads, community, Period.parse(period))
+    names = await statements.account_names(reads, community)
+    return statements.render_statement(found, names, fmt)
 
 
 class ExportController(Controller):

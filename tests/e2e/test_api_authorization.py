@@ -137,6 +137,8 @@ def _samples(
         ("POST", "/api/v1/payment-reports"): ("/api/v1/payment-reports", {"entry_id": entry_id}),
         ("GET", "/api/v1/payment-reports"): ("/api/v1/payment-reports", None),
         ("GET", "/api/v1/statements"): ("/api/v1/statements?period=2026-11", None),
+        ("GET", "/api/v1/statements.csv"): ("/api/v1/statements.csv?period=2026-11", None),
+        ("GET", "/api/v1/statements.html"): ("/api/v1/statements.html?period=2026-11", None),
         ("GET", "/api/v1/exports/entries.csv"): ("/api/v1/exports/entries.csv?start=0&end=2", None),
         ("GET", "/api/v1/exports/balances.csv"): ("/api/v1/exports/balances.csv", None),
         ("GET", "/api/v1/exports/bundle"): ("/api/v1/exports/bundle", None),

@@ -38,9 +38,8 @@ def buurtmunt(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def a_statement(world: World, fmt: str, period: str = NOVEMBER) -> str:
-    answer = await world.get(
-        "/api/v1/statements", as_=world.auditor, params={"period": period, "format": fmt}
-    )
+    path = "/api/v1/statements" + ("" if fmt == "json" else f".{fmt}")
+    answer = await world.get(path, as_=world.auditor, params={"period": period})
     assert answer.status_code == 200, answer.text
     if fmt == "html":
         # The page's own style sheet, and only it, is allowed in by its hash.
@@ -86,8 +85,12 @@ async def test_a_quarter_and_a_year_are_statements_too(database_url: str) -> Non
 
 async def test_a_malformed_period_or_format_is_a_problem(database_url: str) -> None:
     async with open_world(database_url) as world:
-        for params in ({"period": "2026-13"}, {"period": "2026-11", "format": "pdf"}, {}):
-            answer = await world.get("/api/v1/statements", as_=world.auditor, params=params)
+        for path, params in (
+            ("/api/v1/statements", {"period": "2026-13"}),
+            ("/api/v1/statements", {}),
+            ("/api/v1/statements.csv", {"period": "2026-11-01"}),
+        ):
+            answer = await world.get(path, as_=world.auditor, params=params)
             assert answer.status_code == 422, answer.text
             assert answer.headers["content-type"].startswith("application/problem+json")
 

@@ -126,7 +126,7 @@ def test_the_printable_statement_keeps_its_style_under_the_strict_policy(
         page = context.new_page()
         refused = watch_for_refusals(page)
         month = time.strftime("%Y-%m", time.gmtime())
-        answer = page.goto(f"/api/v1/statements?period={month}&format=html")
+        answer = page.goto(f"/api/v1/statements.html?period={month}")
 
         assert answer is not None and answer.status == 200
         assert "Slagerij" in page.content()
