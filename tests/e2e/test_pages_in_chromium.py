@@ -28,6 +28,7 @@ PUBLIC_PAGES = {
     "lost-phone": "/help/lost-phone",
     "accessibility": "/accessibility",
     "offline": "/offline",
+    "receipt-check": "/receipt-check",
     "not-found": "/no/such/page",
 }
 RESIDENT_PAGES = {

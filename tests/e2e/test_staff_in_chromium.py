@@ -249,7 +249,7 @@ def test_the_municipality_sees_the_totals_and_downloads_what_proves_them(
 
 
 STAFF_SCREENS = {
-    "coordinator": ["/s/coordinator", "/s/coordinator?q=Member"],
+    "coordinator": ["/s/coordinator", "/s/coordinator?q=Member", "/s/coordinator/card"],
     "municipality": ["/s", "/s/municipality", "/s/municipality/checkpoint", "/s/admin"],
 }
 
