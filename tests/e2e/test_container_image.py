@@ -244,12 +244,19 @@ async def test_a_transfer_paid_through_the_served_image_exports_a_bundle_that_ve
     }
     containers = Containers(image, env, {keys: "/keys"})
     try:
-        verifier = generate_key(containers)
+        key = generate_key(containers)
         containers.env["BUURTMUNT_SIGNING_KEY_FILE"] = "/keys/signing.key"
 
         assert "up to date" in containers.run("buurtmunt", "db", "upgrade")
         created = containers.run("buurtmunt", "community", "create", "oost", "--name", "Oost")
-        assert f"verifier key: {verifier}" in created
+        # The key the community's auditors get: the same key, named for the log's origin.
+        (verifier,) = [
+            line.removeprefix("verifier key: ")
+            for line in created.splitlines()
+            if line.startswith("verifier key: ")
+        ]
+        assert verifier.startswith(f"127.0.0.1:{port}/oost+")
+        assert verifier.rsplit("+", 1)[1] == key.rsplit("+", 1)[1]
         admin = containers.run(
             "buurtmunt", "token", "--community", "oost", "--role", "admin", "--name", "Anna"
         ).splitlines()[-1]

@@ -35,6 +35,7 @@ import httpx
 
 from api.audit_commands import audit_store
 from ledger import limits
+from ledger.checkpoint import note_origin
 from ledger.export import export_bundle
 from ledger.note import NoteSigner
 from ledger.sql.store import SqlStore
@@ -257,12 +258,16 @@ async def read_books(database_url: str, prefix: str) -> Books:
 async def audit_and_verify(database_url: str, env: dict[str, str]) -> list[str]:
     """What ``buurtmunt audit`` and ``buurtmunt verify`` of a fresh export find wrong
     (empty when both pass), run in this process: the same functions as the commands."""
-    verifier = NoteSigner.from_key_string(env["BUURTMUNT_SIGNING_KEY"]).verifier()
+    key = NoteSigner.from_key_string(env["BUURTMUNT_SIGNING_KEY"]).verifier()
     store = SqlStore.from_url(database_url)
     failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
         try:
+            # The log signs under its origin's name (docs/ledger-format.md).
+            head = (await store.head(COMMUNITY)).checkpoint
+            assert head is not None, "the drill wrote no checkpoint"
+            verifier = key.named(note_origin(head.note))
             report, _ = await audit_store(store, COMMUNITY, verifier)
             if not report.clean:
                 failures.append(f"audit: {report}")
