@@ -6,8 +6,8 @@ The dashboard shows the statement the API serves (``api.statements``: the same a
 as ``buurtmunt audit``): credits outstanding month by month (an SVG drawn here),
 issued per organisation and redeemed per shop, by name, with ``<meter>`` bars (no
 style attributes: the policy allows none). The downloads are the API's own routes
-(``/api/v1/statements``, ``/api/v1/exports/bundle``), which take this session's cookie
-for a GET.
+(``/api/v1/statements``, ``/api/v1/exports/bundle``), which take the signed-in
+browser's cookie for a GET.
 """
 
 from __future__ import annotations
