@@ -81,6 +81,19 @@ async def _till_session(
     return session, page, shop
 
 
+async def _till_form(
+    request: Request[Any, Any, Any], rt: Runtime, token: object
+) -> tuple[Session, Page, str] | Response[str]:
+    """``_till_session`` for a posted form, whose token must be this session's."""
+    found = await _till_session(request, rt)
+    if isinstance(found, Response):
+        return found
+    session = found[0]
+    if not form_token_ok(session, str(token or "")):
+        return form_expired(request, session)
+    return found
+
+
 async def _shop_name(rt: Runtime, community: str | None, shop: str) -> str:
     if community is None:
         return ""
@@ -119,12 +132,10 @@ async def _new_request(
 async def ask(
     request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
-    found = await _till_session(request, rt)
+    found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
     session, page, shop = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
     try:
         minutes = minutes_from(data, required=True)
         assert minutes is not None
@@ -164,12 +175,10 @@ async def request_screen(
 async def cancel(
     request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
-    found = await _till_session(request, rt)
+    found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
     session, page, _ = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
     try:
         await payment_requests.cancel(rt, session.principal, request_id)
     except ProblemError as problem:
@@ -182,12 +191,10 @@ async def more_time(
     request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
     """More time: the same amount in a new request; the old one is withdrawn if still open."""
-    found = await _till_session(request, rt)
+    found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
     session, page, shop = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
     try:
         view = await payment_requests.view(rt, session.principal, request_id)
         minutes = view.request.amount_minutes
@@ -231,12 +238,10 @@ def till_code(text: str) -> str | None:
 @post("/till/scan", include_in_schema=False, status_code=200)
 async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody) -> Response[Any]:
     """A photo or camera frame of a pay code or a card: the code, into the take form."""
-    found = await _till_session(request, rt)
+    found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
-    session, page, _ = found
-    if not form_token_ok(session, str(data.get("csrf", ""))):
-        return form_expired(request, session)
+    _, page, _ = found
     texts = await texts_of_upload(data.get("photo"))
     read = next((code for code in map(till_code, texts) if code is not None), None)
     outcome = "found" if read is not None else ("foreign" if texts else "none")
@@ -255,12 +260,10 @@ async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody)
 @post("/till/take", include_in_schema=False, status_code=200)
 async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) -> Response[str]:
     """Take a payment with the pay code a phone shows, or a card and its PIN."""
-    found = await _till_session(request, rt)
+    found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
     session, page, shop = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
     principal = session.principal
     try:
         minutes = minutes_from(data, required=True)
@@ -320,12 +323,10 @@ async def today(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str
 async def refund(
     request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
-    found = await _till_session(request, rt)
+    found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
     session, page, _ = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
     community = session.principal.community
     assert community is not None
     entry_id = data.get("entry_id", "")[: limits.ENTRY_ID_LENGTH_MAX]
