@@ -4,9 +4,16 @@ makes a form sent twice do its work once."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
+
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 
 from ledger import limits
 from ledger.shape import ID_PATTERN
+
+# A posted HTML form: its fields as text (the pages' forms send no files).
+FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 AMOUNT_FIELD_DIGITS_MAX = 6
 

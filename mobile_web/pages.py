@@ -18,8 +18,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.config.app import AppConfig
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, PathParameter
+from litestar.params import PathParameter
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
 
@@ -45,6 +44,7 @@ from mobile_web import (
     staff_municipality,
     till,
 )
+from mobile_web.forms import FormBody
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import form_token_ok
@@ -53,7 +53,6 @@ from mobile_web.visitor import html, page_for, signed_in
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
 TokenPath = Annotated[str, PathParameter(max_length=100)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
-FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # What a payment problem's code says to the payer, and the page's status.
 PAY_PROBLEMS = {
     "payment_request_not_found": (

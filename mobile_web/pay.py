@@ -27,14 +27,13 @@ from api.qr import is_request_id, request_id_of
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.model import AccountType
-from mobile_web.forms import AmountInvalid, form_key, fresh_key, minutes_from
+from mobile_web.forms import AmountInvalid, FormBody, form_key, fresh_key, minutes_from
 from mobile_web.qr_images import data_url, texts_of_upload
 from mobile_web.render import N_, Page, render, translate
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import Session, form_token_ok
 from mobile_web.visitor import html, page_for, signed_in
 
-FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 TYPED_CODE_LENGTH_MAX = 200

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, PathParameter
+from litestar.params import PathParameter
 from litestar.response import Redirect
 
 from api import provisioning
@@ -22,6 +21,7 @@ from api.runtime import Runtime
 from ledger import limits
 from ledger.amounts import LANGUAGES
 from mobile_web import staff_roles as staff
+from mobile_web.forms import FormBody
 from mobile_web.history import HISTORY_PAGE_ENTRIES, HOME_ENTRIES, history, line_of
 from mobile_web.i18n import LANGUAGE_COOKIE
 from mobile_web.render import N_, Page, render, translate
@@ -35,7 +35,6 @@ from mobile_web.visitor import (
     signed_in,
 )
 
-FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EntryPath = Annotated[str, PathParameter(max_length=100)]
 NOT_SIGNED_IN = N_("You are not signed in. Open the link on your welcome card.")
 FORM_EXPIRED = N_("This page has expired. Please open it again.")

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, PathParameter
+from litestar.params import PathParameter
 
 from api.access import Role
 from api.routes.markers import RuntimeDep
@@ -26,7 +25,6 @@ from mobile_web.session import Session, form_token_ok
 from mobile_web.staff_roles import screens
 from mobile_web.visitor import html, page_for, signed_in
 
-FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 IdPath = Annotated[str, PathParameter(max_length=64)]
 
 

@@ -38,9 +38,10 @@ from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES
 from ledger.model import AccountType
+from mobile_web.forms import FormBody
 from mobile_web.render import N_
 from mobile_web.resident import message_page
-from mobile_web.staff import FormBody, IdPath, Staff, key_ok, screen, staff_for, staff_form
+from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form
 from mobile_web.staff_coordinator import welcome_card
 
 HOME = "/s/admin"

@@ -23,11 +23,12 @@ from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.card import PAYLOAD_LENGTH_MAX, PAYLOAD_PREFIX
+from mobile_web.forms import FormBody
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import texts_of_upload
 from mobile_web.render import N_, translate
 from mobile_web.resident import message_page
-from mobile_web.staff import FormBody, Staff, screen, staff_for, staff_form
+from mobile_web.staff import Staff, screen, staff_for, staff_form
 from mobile_web.staff_coordinator import HOME
 
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]

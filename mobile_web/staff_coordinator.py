@@ -34,9 +34,10 @@ from api.tables import PendingEarningRow, PersonRow, RoleRow
 from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES, format_hours
+from mobile_web.forms import FormBody
 from mobile_web.render import N_, translate
 from mobile_web.resident import message_page
-from mobile_web.staff import FormBody, IdPath, Staff, key_ok, screen, staff_for, staff_form
+from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form
 
 HOME = "/s/coordinator"
 SEARCH_RESULTS_MAX = 50
@@ -124,6 +125,20 @@ async def _member(rt: Runtime, staff: Staff, person_id: str) -> tuple[PersonRow,
     return person, member
 
 
+async def _member_form(
+    request: Request[Any, Any, Any], rt: Runtime, data: dict[str, str], person_id: str
+) -> tuple[Staff, PersonRow, str] | Response[str]:
+    """A coordinator's posted form about a resident they may help: the coordinator, the
+    resident and their member account; or the page that says why not."""
+    staff = await staff_form(request, rt, Role.COORDINATOR, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    return (staff, *found)
+
+
 def _not_found(staff: Staff) -> Response[str]:
     return message_page(
         staff.page, N_("Sorry"), N_("We cannot find this resident."), 404, link=HOME
@@ -181,13 +196,10 @@ def _minutes(data: dict[str, str]) -> int | None:
 async def record_hours(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
-    staff = await staff_form(request, rt, Role.COORDINATOR, data)
-    if not isinstance(staff, Staff):
-        return staff
-    found = await _member(rt, staff, person_id)
-    if found is None:
-        return _not_found(staff)
-    person, member = found
+    found = await _member_form(request, rt, data, person_id)
+    if isinstance(found, Response):
+        return found
+    staff, person, member = found
     amount = _minutes(data)
     key = data.get("key", "")
     if amount is None or not key_ok(key):
@@ -283,13 +295,10 @@ async def replace_phone(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
     """A lost phone: every device of the resident signed out, and a new welcome link."""
-    staff = await staff_form(request, rt, Role.COORDINATOR, data)
-    if not isinstance(staff, Staff):
-        return staff
-    found = await _member(rt, staff, person_id)
-    if found is None:
-        return _not_found(staff)
-    person, _ = found
+    found = await _member_form(request, rt, data, person_id)
+    if isinstance(found, Response):
+        return found
+    staff, person, _ = found
     async with rt.db.read() as session:
         devices = await credentials_of(session, person.id, KIND_DEVICE)
     for device in devices:
@@ -304,13 +313,10 @@ async def replace_card(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
     """A new printed card with the PIN the resident chose; their old cards stop working."""
-    staff = await staff_form(request, rt, Role.COORDINATOR, data)
-    if not isinstance(staff, Staff):
-        return staff
-    found = await _member(rt, staff, person_id)
-    if found is None:
-        return _not_found(staff)
-    person, member = found
+    found = await _member_form(request, rt, data, person_id)
+    if isinstance(found, Response):
+        return found
+    staff, person, member = found
     pin = data.get("pin", "")
     if not pin.isdecimal() or len(pin) not in PIN_LENGTHS:
         return _problem(staff)
@@ -328,13 +334,10 @@ async def give_for_member(
 ) -> Response[str]:
     """Gives hours from a resident to a neighbour for them (a resident without a phone, at
     the desk): a transfer from their account whose entry names the coordinator as actor."""
-    staff = await staff_form(request, rt, Role.COORDINATOR, data)
-    if not isinstance(staff, Staff):
-        return staff
-    found = await _member(rt, staff, person_id)
-    if found is None:
-        return _not_found(staff)
-    person, member = found
+    found = await _member_form(request, rt, data, person_id)
+    if isinstance(found, Response):
+        return found
+    staff, person, member = found
     amount, key = _minutes(data), data.get("key", "")
     wanted = data.get("to", "").strip()[: limits.NAME_LENGTH_MAX]
     memo = data.get("memo", "").strip()

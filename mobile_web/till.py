@@ -26,7 +26,7 @@ from api.runtime import Runtime
 from api.schemas.shop_payments import RefundIn
 from ledger import limits
 from ledger.card import PAYLOAD_LENGTH_MAX, PAYLOAD_PREFIX
-from mobile_web.forms import AmountInvalid, form_key, fresh_key, minutes_from
+from mobile_web.forms import AmountInvalid, FormBody, form_key, fresh_key, minutes_from
 from mobile_web.history import history
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import data_url, texts_of_upload
@@ -35,7 +35,6 @@ from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import Session, form_token_ok
 from mobile_web.visitor import html, page_for, signed_in
 
-FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 # The quick choices on the keypad, in minutes: a quarter to four hours.
