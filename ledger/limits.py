@@ -49,6 +49,13 @@ QUEUE_LENGTH_MAX = 100_000
 TREE_SIZE_MAX = 2**63 - 1
 PROOF_HASHES_MAX = 128
 
+# The checkpoint cadence (ledger.cadence): a writer signs its head at least this
+# often while it has unsigned entries, and at most this many entries behind it.
+CHECKPOINT_INTERVAL_SECONDS_MAX = 3_600.0
+# A receipt asked for an entry no checkpoint covers yet waits at most this long
+# beyond the cadence's interval before it answers "pending".
+RECEIPT_WAIT_MARGIN_SECONDS = 0.5
+
 # Signed notes.
 NOTE_BYTES_MAX = 16_384
 NOTE_SIGNATURES_MAX = 16
@@ -81,7 +88,8 @@ AUDIT_FINDINGS_MAX = 1_000
 AUDIT_ID_SUSPECTS_MAX = 10_000
 # The audit's bitmap of id hashes seen (16 MiB): a power of two.
 AUDIT_ID_FILTER_BITS = 2**27
-# A bundle holds at most this many checkpoint files.
+# A bundle holds at most this many checkpoints (notes in checkpoints.txt, or
+# files in a version 1 bundle's checkpoints/).
 BUNDLE_CHECKPOINTS_MAX = 1_000_000
 # balances.json and manifest.json are read whole, so their size is bounded.
 BUNDLE_JSON_BYTES_MAX = 64 * 1024 * 1024

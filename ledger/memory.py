@@ -25,6 +25,8 @@ from ledger.store import (
     Loaded,
     Needs,
     StoredCheckpoint,
+    proof_from,
+    signed_proof_nodes,
 )
 
 
@@ -107,13 +109,29 @@ class _MemoryTx:
 
 def _head(j: _Journal) -> Head:
     last = j.entries[-1] if j.entries else None
+    checkpoint = j.checkpoints[-1] if j.checkpoints else None
+    groups = signed_proof_nodes(checkpoint, len(j.entries))
     return Head(
         size=len(j.entries),
         last_leaf=last.leaf if last else ZERO_HASH,
         last_time=last.time if last else "",
         frontier=j.frontier.copy(),
-        checkpoint=j.checkpoints[-1] if j.checkpoints else None,
+        checkpoint=checkpoint,
+        signed_proof=proof_from(groups, _nodes(j, [n for group in groups for n in group])),
     )
+
+
+def _nodes(j: _Journal, coordinates: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    found: dict[tuple[int, int], bytes] = {}
+    for level, index in coordinates:
+        if level == 0:
+            if index < len(j.entries):
+                found[(level, index)] = j.entries[index].leaf
+            continue
+        seq, slot = node_home(level, index)
+        if seq < len(j.nodes) and len(j.nodes[seq]) >= 32 * (slot + 1):
+            found[(level, index)] = j.nodes[seq][32 * slot : 32 * (slot + 1)]
+    return found
 
 
 class MemoryStore:
@@ -207,17 +225,7 @@ class MemoryStore:
     async def nodes(
         self, community: str, coordinates: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], bytes]:
-        j = self._journal(community)
-        found: dict[tuple[int, int], bytes] = {}
-        for level, index in coordinates:
-            if level == 0:
-                if index < len(j.entries):
-                    found[(level, index)] = j.entries[index].leaf
-                continue
-            seq, slot = node_home(level, index)
-            if seq < len(j.nodes) and len(j.nodes[seq]) >= 32 * (slot + 1):
-                found[(level, index)] = j.nodes[seq][32 * slot : 32 * (slot + 1)]
-        return found
+        return _nodes(self._journal(community), coordinates)
 
     async def checkpoints(
         self, community: str, after_size: int, limit: int

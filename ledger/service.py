@@ -7,9 +7,13 @@ writer and the rules do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 from collections.abc import Callable
 
-from ledger import merkle
+from ledger import limits, merkle
+from ledger.cadence import Cadence
 from ledger.checkpoint import note_origin, origin_for
 from ledger.clock import Clock, SystemClock
 from ledger.model import Draft
@@ -24,6 +28,19 @@ class ProofUnavailable(LookupError):
     """The requested proof does not exist (unknown entry, or sizes out of range)."""
 
 
+class ReceiptPending(ProofUnavailable):
+    """The entry is in the journal, but no signed checkpoint covers it yet."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(f"no checkpoint covers entry {seq} yet")
+        self.seq = seq
+
+
+# How often a wait for a checkpoint looks at the store when this process's
+# writer does not say (another process writes, or the reads come from a replica).
+_CHECKPOINT_POLL_SECONDS = 0.1
+
+
 class Ledger:
     def __init__(
         self,
@@ -32,16 +49,20 @@ class Ledger:
         host: str,
         clock: Clock | None = None,
         observer: CommitObserver | None = None,
+        cadence: Cadence | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
         self.host = host
         self.clock = clock or SystemClock()
         self.observer = observer
+        self.cadence = cadence or Cadence()
         self._writers: dict[str, Writer] = {}
-        # Called with the community after each append, which may have signed a
+        # Called with the community each time this process's writer has committed a
         # new checkpoint (api.witnesses asks the witnesses to cosign it).
-        self.on_append: list[Callable[[str], None]] = []
+        self.on_checkpoint: list[Callable[[str], None]] = []
+        # Set (and dropped) when a community's next checkpoint commits here.
+        self._signatures: dict[str, asyncio.Event] = {}
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -64,19 +85,34 @@ class Ledger:
         writer = self._writers.get(community)
         if writer is None:
             origin = origin_for(self.host, community)
-            writer = Writer(self.store, community, self.signer, origin, self.clock, self.observer)
+            writer = Writer(
+                self.store, community, self.signer, origin, self.clock, self.observer,
+                cadence=self.cadence, on_signed=functools.partial(self._signed, community),
+            )  # fmt: skip
             self._writers[community] = writer
         return writer
+
+    def _signed(self, community: str, _checkpoint: StoredCheckpoint) -> None:
+        event = self._signatures.pop(community, None)
+        if event is not None:
+            event.set()
+        for listener in self.on_checkpoint:
+            listener(community)
+
+    async def sign_unsigned(self) -> int:
+        """Sign every community's head that no checkpoint covers (a crash's tail, or a
+        process that stopped without closing); how many were signed. Run at start."""
+        signed = 0
+        for community in await self.store.communities():
+            signed += await self.writer(community).sign_head() is not None
+        return signed
 
     def writers(self) -> dict[str, Writer]:
         """This process's writers so far, by community (made at a community's first append)."""
         return dict(self._writers)
 
     async def append(self, community: str, draft: Draft) -> Result:
-        result = await self.writer(community).append(draft)
-        for listener in self.on_append:
-            listener(community)
-        return result
+        return await self.writer(community).append(draft)
 
     async def remaining_minutes(self, community: str, seq: int) -> tuple[int, ...] | None:
         """What corrections may still reverse of each posting of entry ``seq``, as the
@@ -103,12 +139,40 @@ class Ledger:
         groups = merkle.consistency_proof_nodes(old_size, new_size)
         return await self._hashes(community, groups)
 
+    async def covering_checkpoint(
+        self, community: str, size: int, timeout_seconds: float
+    ) -> StoredCheckpoint | None:
+        """The newest checkpoint once one covers the first ``size`` entries, waiting at most
+        ``timeout_seconds`` for it; None if none does by then.
+
+        Many waiters share one checkpoint: the cadence's timer signs the head at
+        most an interval after its entries landed. This process's writer wakes
+        the waiters as its checkpoint commits; they also look every 100 ms, for
+        a checkpoint another process signed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(timeout_seconds, limits.CHECKPOINT_INTERVAL_SECONDS_MAX)
+        while True:
+            checkpoint = await self.checkpoint(community)
+            if checkpoint is not None and checkpoint.size >= size:
+                return checkpoint
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            signature = self._signatures.setdefault(community, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signature.wait(), min(left, _CHECKPOINT_POLL_SECONDS))
+
     async def receipt(self, community: str, entry_id: str) -> Receipt:
-        """A tlog-proof for the entry against the newest signed checkpoint."""
+        """A tlog-proof for the entry against the newest signed checkpoint.
+
+        ``ReceiptPending`` when the entry is there but no checkpoint covers it yet."""
         entry = await self.store.entry_by_id(community, entry_id)
-        checkpoint = await self.checkpoint(community)
-        if entry is None or checkpoint is None or entry.seq >= checkpoint.size:
+        if entry is None:
             raise ProofUnavailable(f"no entry {entry_id!r}")
+        checkpoint = await self.checkpoint(community)
+        if checkpoint is None or entry.seq >= checkpoint.size:
+            raise ReceiptPending(entry.seq)
         # The checkpoint was read from the head just now: no need to read it again.
         proof = await self._hashes(
             community, merkle.inclusion_proof_nodes(entry.seq, checkpoint.size)

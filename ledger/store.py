@@ -11,12 +11,12 @@ Two implementations pass the same contract suite: ``ledger.memory.MemoryStore``
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ledger.merkle import Frontier
+from ledger.merkle import Frontier, Node, consistency_proof_nodes, hash_of_nodes
 from ledger.model import AccountSpec, Entry, Rejected, Settings
 from ledger.state import LedgerState
 
@@ -30,13 +30,33 @@ class StoredCheckpoint:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The end of a journal: its size, last leaf hash and time, and tree frontier."""
+    """The end of a journal: its size, last leaf hash and time, tree frontier, and newest
+    checkpoint, which may cover fewer entries than the head holds (ledger.cadence).
+
+    ``signed_proof`` is the consistency proof from the checkpoint's tree to the
+    head's, as a store reads it with the head; None where nobody read it (a head
+    the writer made by appending to one that was checked).
+    """
 
     size: int
     last_leaf: bytes
     last_time: str
     frontier: Frontier
     checkpoint: StoredCheckpoint | None
+    signed_proof: tuple[bytes, ...] | None = None
+
+
+def signed_proof_nodes(checkpoint: StoredCheckpoint | None, size: int) -> list[list[Node]]:
+    """The node groups of the consistency proof from ``checkpoint``'s tree to ``size``."""
+    if checkpoint is None or not 0 < checkpoint.size < size:
+        return []
+    return consistency_proof_nodes(checkpoint.size, size)
+
+
+def proof_from(groups: list[list[Node]], found: Mapping[Node, bytes]) -> tuple[bytes, ...]:
+    """The proof hashes of ``groups`` (``signed_proof_nodes``); a missing node is a defect."""
+    assert all(n in found for group in groups for n in group), "a Merkle node is missing"
+    return tuple(hash_of_nodes([found[n] for n in group]) for group in groups)
 
 
 @dataclass(frozen=True, slots=True)

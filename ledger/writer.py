@@ -3,10 +3,14 @@
 A caller's ``append`` puts its draft on the writer's queue and waits. The writer
 takes everything that is waiting (up to ``BATCH_SIZE_MAX``), checks and
 assembles the drafts in order against the ledger's state, signs a checkpoint
-over the new tree head, and writes it all in one transaction. Only when that
-transaction has committed does any caller in the batch get its entry: an
-acknowledged entry is durable. A batch closes as soon as the writer is free, so
-a lone request waits for one commit, not for a timer.
+over the new tree head when the cadence says one is due (``ledger.cadence``),
+and writes it all in one transaction. Only when that transaction has committed
+does any caller in the batch get its entry: an acknowledged entry is durable. A
+batch closes as soon as the writer is free, so a lone request waits for one
+commit, not for a timer.
+
+Entries a batch leaves unsigned are signed by the next batch that is due, or by
+a timer once the interval has passed (``sign_head``), or when the writer closes.
 
 Batches are pipelined: while batch N is being written and committed, batch N+1
 is assembled on the state N will leave behind (its *basis*). Landing N+1 first
@@ -27,21 +31,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ledger import limits
 from ledger.batch import Accepted, Assembly, BatchProofs, Outcome, assemble, needs_of, seal
+from ledger.cadence import Cadence
 from ledger.checkpoint import Checkpoint, note_origin, sign_checkpoint
 from ledger.clock import Clock, format_time
+from ledger.merkle import verify_consistency
 from ledger.model import Draft, Entry, Rejected
 from ledger.note import NoteSigner
 from ledger.receipt import Receipt
 from ledger.rules import note_reversal
 from ledger.shape import check_shape
 from ledger.state import LedgerState
-from ledger.store import BatchTx, Head, Loaded, Needs, Store, StoredCheckpoint
+from ledger.store import BatchTx, BatchWrite, Head, Loaded, Needs, Store, StoredCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +66,10 @@ class LedgerBusy(RuntimeError):
 class Appended:
     """A draft that is in the journal, durable, with what proves it.
 
-    ``checkpoint`` and ``nodes`` are absent for a retry of an entry committed in
-    an earlier batch; its receipt then comes from the store (``Ledger.receipt``).
+    ``checkpoint`` and ``proofs`` are absent for a retry of an entry committed in
+    an earlier batch, and for an entry of a batch the cadence left unsigned; its
+    receipt then comes from the store (``Ledger.receipt``) once a checkpoint
+    covers it.
     """
 
     accepted: Accepted
@@ -183,9 +193,14 @@ class Writer:
         origin: str,
         clock: Clock,
         observer: CommitObserver | None = None,
+        cadence: Cadence | None = None,
+        on_signed: Callable[[StoredCheckpoint], None] | None = None,
     ) -> None:
         self._store = store
         self._observer = observer
+        self._cadence = cadence or Cadence()
+        # Told of every checkpoint this writer has committed, on the event loop.
+        self._on_signed = on_signed
         self._community = community
         self._signer = signer
         self._origin = origin
@@ -203,6 +218,15 @@ class Writer:
         # behind may be built on. (A batch of rejections only does not move the
         # head, so the head alone cannot tell that it failed.)
         self._last_exact: int | None = None
+        # The cadence: when this writer last decided to sign (monotonic seconds;
+        # never at first, so the first batch signs whatever a crash left), the
+        # head its last landed batch left and the newest checkpoint it knows.
+        self._signed_at = -math.inf
+        self._landed_size = 0
+        self._signed_size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timed: asyncio.Task[None] | None = None
+        self._sign_lock = asyncio.Lock()
 
     @property
     def alive(self) -> bool:
@@ -249,6 +273,78 @@ class Writer:
             self._lander = None
         while not self._queue.empty():  # nobody will take these any more
             self._fail([self._queue.get_nowait()], RuntimeError("the writer was closed"))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._timed is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timed
+            self._timed = None
+        if self._broken is None and self._landed_size > self._signed_size:
+            try:
+                await self.sign_head()
+            except Exception:
+                # The next start signs it (``sign_head`` there): nothing is lost.
+                log.exception("signing %s's head on close failed", self._community)
+
+    async def sign_head(self) -> StoredCheckpoint | None:
+        """Sign the journal's head if no checkpoint covers it yet; the checkpoint signed.
+
+        Reads the head under the community's lock, so a head another process or
+        a batch of this writer signed meanwhile is left alone. Used by the
+        cadence's timer, on close, and at start for a tail a crash left
+        unsigned. The stored tree must extend the last checkpoint's.
+        """
+        async with self._sign_lock, self._store.batch(self._community) as tx:
+            head = await tx.head()
+            self._check_extends(head)
+            signed = head.checkpoint
+            if head.size == 0 or (signed is not None and signed.size >= head.size):
+                self._signed_size = max(self._signed_size, head.size)
+                return None
+            self._signed_at = time.monotonic()
+            checkpoint = self._sign(head.size, head.frontier.root(), head)
+            await tx.write(BatchWrite(checkpoint=checkpoint))
+        self._signed(checkpoint)
+        return checkpoint
+
+    def _signed(self, checkpoint: StoredCheckpoint) -> None:
+        """A checkpoint of this writer's has committed."""
+        self._signed_size = max(self._signed_size, checkpoint.size)
+        self._landed_size = max(self._landed_size, checkpoint.size)
+        if self._on_signed is not None:
+            self._on_signed(checkpoint)
+
+    def _arm(self) -> None:
+        """Have the timer sign the head once the interval since the last signature is over."""
+        if self._timer is not None or self._timed is not None or self._task is None:
+            return
+        wait = self._signed_at + self._cadence.interval_seconds - time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(wait, 0.0), self._timer_rang)
+
+    def _timer_rang(self) -> None:
+        self._timer = None
+        if self._landed_size <= self._signed_size or self._task is None:
+            return
+        if time.monotonic() - self._signed_at < self._cadence.interval_seconds:
+            self._arm()  # a batch signed meanwhile
+            return
+        self._timed = asyncio.get_running_loop().create_task(self._sign_on_time())
+
+    async def _sign_on_time(self) -> None:
+        try:
+            await self.sign_head()
+        except AssertionError as exc:
+            log.critical("ledger writer for %s stopped: %r", self._community, exc)
+            self._broken = exc
+        except Exception:
+            log.exception("signing %s's head on time failed; trying again", self._community)
+            self._signed_at = time.monotonic()  # wait an interval before the next try
+        finally:
+            self._timed = None
+        if self._broken is None and self._landed_size > self._signed_size:
+            self._arm()
 
     async def _next_batch(self) -> list[_Waiting]:
         batch = [await self._queue.get()]
@@ -317,6 +413,7 @@ class Writer:
                     written.set_result(None)
             self._observe(len(batch), landed, time.perf_counter() - started)
             if landed is not None:
+                self._after_landing(landed)
                 # After the next prepared batch's write has been handed over.
                 asyncio.get_running_loop().call_soon(self._deliver, batch, landed)
 
@@ -368,15 +465,12 @@ class Writer:
         number: int,
         unchecked_ids: frozenset[str] = frozenset(),
     ) -> _Prepared:
-        # Never sign a tree that does not extend the last signed one.
-        last = head.checkpoint
-        assert last is None or (last.size, last.root) == (head.size, head.frontier.root()), (
-            "the stored tree does not match the last signed checkpoint"
-        )
+        self._check_extends(head)
         loaded.state.size = head.size
         assembly = assemble(self._community, head, loaded, drafts, time)
-        checkpoint = self._sign(assembly, head) if assembly.write.entries else None
-        if checkpoint is not None:
+        checkpoint = None
+        if assembly.write.entries and self._due(head, assembly.frontier.size):
+            checkpoint = self._sign(assembly.frontier.size, assembly.frontier.root(), head)
             seal(assembly, checkpoint)
         return _Prepared(
             number=number,
@@ -387,6 +481,33 @@ class Writer:
             after=self._basis_after(head, assembly, loaded.state, known, checkpoint, number),
             unchecked_ids=unchecked_ids,
         )
+
+    @staticmethod
+    def _check_extends(head: Head) -> None:
+        """Never sign a tree that does not extend the last signed one: the stored tree is
+        the last checkpoint's, or extends it by the proof read with the head."""
+        last = head.checkpoint
+        if last is None:
+            return
+        assert last.size <= head.size, "the journal is shorter than its last checkpoint"
+        if last.size == head.size:
+            assert last.root == head.frontier.root(), (
+                "the stored tree does not match the last signed checkpoint"
+            )
+        elif head.signed_proof is not None:
+            assert verify_consistency(
+                last.size, head.size, head.signed_proof, last.root, head.frontier.root()
+            ), "the stored tree does not extend the last signed checkpoint"
+
+    def _due(self, head: Head, size: int) -> bool:
+        """Whether a batch that takes the journal from ``head`` to ``size`` signs it."""
+        signed = 0 if head.checkpoint is None else head.checkpoint.size
+        due = self._cadence.due(
+            time.monotonic() - self._signed_at, size - max(signed, self._signed_size)
+        )
+        if due:
+            self._signed_at = time.monotonic()
+        return due
 
     @staticmethod
     def _basis_after(
@@ -405,7 +526,7 @@ class Writer:
                 last_leaf=entries[-1].leaf,
                 last_time=entries[-1].time,
                 frontier=assembly.frontier.copy(),
-                checkpoint=checkpoint,
+                checkpoint=checkpoint or head.checkpoint,
             )
         return _Basis(
             head=after,
@@ -450,6 +571,13 @@ class Writer:
             return None
         return prepared
 
+    def _after_landing(self, landed: _Prepared) -> None:
+        self._landed_size = max(self._landed_size, landed.after.head.size)
+        if landed.checkpoint is not None:
+            self._signed(landed.checkpoint)
+        elif self._landed_size > self._signed_size:
+            self._arm()
+
     def _observe(self, drafts: int, landed: _Prepared | None, seconds: float) -> None:
         if self._observer is None:
             return
@@ -481,9 +609,7 @@ class Writer:
                 error.__cause__ = exc
                 waiting.future.set_exception(error)
 
-    def _sign(self, assembly: Assembly, head: Head) -> StoredCheckpoint:
-        size = assembly.frontier.size
-        root = assembly.frontier.root()
+    def _sign(self, size: int, root: bytes, head: Head) -> StoredCheckpoint:
         # A journal keeps the origin of its first checkpoint for life, even if
         # the deployment's public address changes: verifiers pin it.
         origin = self._origin if head.checkpoint is None else note_origin(head.checkpoint.note)

@@ -34,7 +34,16 @@ from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, S
 from ledger.rules import note_reversal
 from ledger.sql.engine import sqlite_chunks
 from ledger.state import AccountState, LedgerState
-from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
+from ledger.store import (
+    AccountRow,
+    BatchWrite,
+    Head,
+    Loaded,
+    Needs,
+    StoredCheckpoint,
+    proof_from,
+    signed_proof_nodes,
+)
 
 Row = Sequence[Any]
 
@@ -123,20 +132,20 @@ def advisory_key(community: str) -> int:
 def read_head(db: Db, community: str) -> Head:
     last = db.rows(native(db, SELECT_LAST), (community,))
     size = int(last[0][0]) + 1 if last else 0
+    rows = db.rows(native(db, SELECT_LAST_CHECKPOINT), (community,))
+    checkpoint = StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), rows[0][2]) if rows else None
     coordinates = range_nodes(0, size)
-    found = read_nodes(db, community, coordinates)
-    assert len(found) == len(coordinates), "the tree's frontier is missing from the journal"
-    checkpoint = db.rows(native(db, SELECT_LAST_CHECKPOINT), (community,))
+    # A head ahead of its checkpoint comes with the proof that it extends it.
+    groups = signed_proof_nodes(checkpoint, size)
+    found = read_nodes(db, community, coordinates + [n for group in groups for n in group])
+    assert all(c in found for c in coordinates), "the tree's frontier is missing from the journal"
     return Head(
         size=size,
         last_leaf=bytes(last[0][1]) if last else ZERO_HASH,
         last_time=last[0][2] if last else "",
         frontier=Frontier.from_hashes(size, [found[c] for c in coordinates]),
-        checkpoint=StoredCheckpoint(
-            int(checkpoint[0][0]), bytes(checkpoint[0][1]), checkpoint[0][2]
-        )
-        if checkpoint
-        else None,
+        checkpoint=checkpoint,
+        signed_proof=proof_from(groups, found),
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from api.audit_commands import audit_store
 from ledger.audit import Audit, AuditReport, Check, b64, correction_targets
 from ledger.bundle import Bundle, checkpoint_name
+from ledger.cadence import EVERY_BATCH
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.clock import ManualClock
@@ -106,7 +107,7 @@ async def exported(database_url: str, tmp_path: Path) -> AsyncIterator[Exported]
     store = SqlStore.from_url(database_url)
     await upgrade(store.engine)
     clock = a_clock(OCTOBER)
-    ledger = Ledger(store, generate_signer(f"{HOST}/{COMMUNITY}"), HOST, clock)
+    ledger = Ledger(store, generate_signer(f"{HOST}/{COMMUNITY}"), HOST, clock, cadence=EVERY_BATCH)
     try:
         await a_real_history(ledger, clock)
         bundle = tmp_path / "bundle"

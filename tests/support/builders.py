@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from ledger.cadence import EVERY_BATCH, Cadence
 from ledger.clock import ManualClock
 from ledger.model import (
     AccountSpec,
@@ -291,9 +292,18 @@ def a_clock(start: datetime = START) -> ManualClock:
     return ManualClock(start)
 
 
-def a_ledger(store: Store, *, clock: ManualClock | None = None, host: str = HOST) -> Ledger:
-    """A ``Ledger`` over ``store`` with a manual clock and a freshly generated signer."""
-    return Ledger(store, generate_signer(host), host, clock or a_clock())
+def a_ledger(
+    store: Store,
+    *,
+    clock: ManualClock | None = None,
+    host: str = HOST,
+    cadence: Cadence = EVERY_BATCH,
+) -> Ledger:
+    """A ``Ledger`` over ``store`` with a manual clock and a freshly generated signer.
+
+    It signs a checkpoint for every batch unless ``cadence`` says otherwise, so
+    a test sees each batch's checkpoint as soon as its append returns."""
+    return Ledger(store, generate_signer(host), host, clock or a_clock(), cadence=cadence)
 
 
 async def accepted(ledger: Ledger, *drafts: Draft, community: str = COMMUNITY) -> list[Entry]:

@@ -30,6 +30,7 @@ from ledger.audit import (
     fast_decode,
     scan_lines,
 )
+from ledger.cadence import EVERY_BATCH
 from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.memory import MemoryStore
@@ -78,7 +79,7 @@ async def a_history(*steps: Draft | datetime, budget_minutes_per_month: int = 60
     """The writer's journal of a neighbourhood plus ``steps`` (a datetime moves the clock)."""
     store = MemoryStore()
     clock = a_clock(OCTOBER)
-    ledger = Ledger(store, generate_signer(ORIGIN), HOST, clock)
+    ledger = Ledger(store, generate_signer(ORIGIN), HOST, clock, cadence=EVERY_BATCH)
     await accepted(ledger, *a_neighbourhood(budget_minutes_per_month=budget_minutes_per_month))
     for step in steps:
         if isinstance(step, datetime):
