@@ -19,7 +19,7 @@ from pathlib import Path
 from api.database import Database
 from api.services import read_store_from, signer_from, store_from
 from api.settings import Settings
-from api.witnesses import cosignature_lines
+from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
 from ledger.audit import Audit, AuditReport, b64, correction_targets
 from ledger.bundle import BundleError
@@ -98,10 +98,13 @@ def _run_export(args: argparse.Namespace) -> int:
             db = Database(store.engine)
             done = await export_bundle(
                 store, args.community, Path(args.out), log_verifier,
-                # Witnesses configured: the head carries their cosignatures.
+                # Witnesses configured: what they cosigned carries their cosignatures.
                 cosignatures=(
                     (lambda head: cosignature_lines(db, args.community, head))
                     if settings.witnesses else None
+                ),
+                witnessed=(
+                    await cosigned_sizes(db, args.community) if settings.witnesses else ()
                 ),
             )  # fmt: skip
         except (ExportError, BundleError, NoteError, CheckpointError, OSError) as error:

@@ -82,6 +82,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     month: str | None = None
     resets_at: str | None = None
     retry_after_seconds: int | None = None
+    receipt_url: str | None = None
     errors: list[dict[str, str]] | None = None
 
 

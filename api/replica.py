@@ -118,7 +118,10 @@ def open_replica(settings: Settings, primary: ReadView) -> ReadRouter:
     if is_sqlite(url) or primary.db.is_sqlite:
         raise ValueError("BUURTMUNT_READ_DATABASE_URL needs PostgreSQL for both databases")
     store = SqlStore.from_url(url)
-    ledger = Ledger(store, primary.ledger.signer, primary.ledger.host, primary.ledger.clock)
+    ledger = Ledger(
+        store, primary.ledger.signer, primary.ledger.host, primary.ledger.clock,
+        cadence=primary.ledger.cadence,
+    )  # fmt: skip
     return ReadRouter(primary, ReadView(store, ledger, Database(store.engine), is_replica=True))
 
 

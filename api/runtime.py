@@ -18,7 +18,7 @@ from api.metrics import CommitMetrics
 from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
 from api.replica import ReadRouter, ReadView, open_replica
-from api.services import signer_from, store_from, upgrade_database
+from api.services import cadence_from, signer_from, store_from, upgrade_database
 from api.settings import Settings
 from api.witnesses import Witnesses, parse_witnesses
 from ledger.clock import Clock, SystemClock
@@ -86,7 +86,12 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         await upgrade_database(store)
         the_clock = clock or SystemClock()
         commits = CommitMetrics()
-        ledger = Ledger(store, signer_from(settings), settings.host, the_clock, commits)
+        ledger = Ledger(
+            store, signer_from(settings), settings.host, the_clock, commits,
+            cadence=cadence_from(settings),
+        )  # fmt: skip
+        # A tail a crash (or a kill) left unsigned is signed before any request.
+        await ledger.sign_unsigned()
         database = Database(store.engine, store.write_lock)
         runtime = Runtime(settings, store, ledger, database, the_clock, commits)
         if settings.sqlite_path() is None:

@@ -9,6 +9,7 @@ import time
 from api import migrate as api_migrate
 from api.database import database_unreachable
 from api.settings import Settings
+from ledger.cadence import Cadence
 from ledger.keys import load_signer
 from ledger.note import NoteSigner
 from ledger.service import Ledger
@@ -61,5 +62,10 @@ async def upgrade_database(store: SqlStore) -> None:
             await asyncio.sleep(DATABASE_RETRY_SECONDS)
 
 
+def cadence_from(settings: Settings) -> Cadence:
+    """The checkpoint cadence the settings ask for."""
+    return Cadence(settings.checkpoint_interval_seconds, settings.checkpoint_entries_step)
+
+
 def ledger_from(settings: Settings, store: SqlStore) -> Ledger:
-    return Ledger(store, signer_from(settings), settings.host)
+    return Ledger(store, signer_from(settings), settings.host, cadence=cadence_from(settings))

@@ -57,6 +57,10 @@ class Settings:
     witnesses: tuple[str, ...] = ()
     witness_retry_seconds: float = 5.0
     witness_timeout_seconds: float = 5.0
+    # The checkpoint cadence (ledger.cadence): a batch signs the head only when the
+    # last checkpoint is this old (0: every batch) or this many entries behind.
+    checkpoint_interval_seconds: float = 1.0
+    checkpoint_entries_step: int = 10_000
 
     @property
     def host(self) -> str:
@@ -91,6 +95,8 @@ class Settings:
             witnesses=_list(env.get("BUURTMUNT_WITNESSES", "")),
             witness_retry_seconds=float(env.get("BUURTMUNT_WITNESS_RETRY_SECONDS", 5)),
             witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
+            checkpoint_interval_seconds=float(env.get("BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS", 1)),
+            checkpoint_entries_step=int(env.get("BUURTMUNT_CHECKPOINT_ENTRIES_STEP", 10_000)),
         )
 
     def sqlite_path(self) -> Path | None:

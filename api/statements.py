@@ -37,10 +37,10 @@ from api.directory import named_accounts
 from api.headers import CONTENT_SECURITY_POLICY
 from api.problems import ProblemError, conflict, not_found
 from api.replica import ReadView
-from api.witnesses import cosignature_lines
+from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
 from ledger.bundle import BundleError
-from ledger.export import ExportError, export_bundle
+from ledger.export import ExportError, balances_at_head, export_bundle
 from ledger.model import AccountType, Entry
 from ledger.report import render_html
 from ledger.statement import Period, Statement, to_csv, to_json
@@ -191,15 +191,16 @@ def _csv_line(row: tuple[Any, ...]) -> bytes:
 
 
 async def balances_csv(reads: ReadView, community: str) -> bytes:
-    """Every account's cached balance at exactly the head checkpoint, sorted by account."""
-    head, rows = await reads.store.snapshot(community)
-    if head.checkpoint is None or head.checkpoint.size != head.size:
-        raise not_found("checkpoint_not_found", "The journal's head is not signed yet.")
+    """Every account's balance at exactly the head checkpoint, sorted by account."""
+    try:
+        checkpoint, balances = await balances_at_head(reads.store, community)
+    except ExportError:
+        raise not_found("checkpoint_not_found", "The journal has no signed checkpoint.") from None
+    types = {row.spec.id: row.spec.type for row in await reads.store.accounts(community)}
     names = await account_names(reads, community)
     lines = [_csv_line(BALANCE_COLUMNS)]
-    for row in sorted(rows, key=lambda r: r.spec.id):
-        spec = row.spec
-        cells = (spec.id, spec.type.value, names.get(spec.id, ""), row.balance_minutes, head.size)
+    for account, minutes in sorted(balances.items()):
+        cells = (account, types[account].value, names.get(account, ""), minutes, checkpoint.size)
         lines.append(_csv_line(cells))
     return b"".join(lines)
 
@@ -219,8 +220,10 @@ async def bundle_directory(reads: ReadView, community: str) -> tuple[Path, str]:
             community,
             parent / "bundle",
             verifier,
-            # The head carries the witnesses' cosignatures, as `buurtmunt export` writes it.
+            # Cosigned checkpoints carry the witnesses' cosignatures, as `buurtmunt
+            # export` writes them.
             cosignatures=lambda head: cosignature_lines(reads.db, community, head),
+            witnessed=await cosigned_sizes(reads.db, community),
         )
         name = f"{community}-{done.size}"
         done.directory.rename(parent / name)

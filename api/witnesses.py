@@ -1,7 +1,7 @@
 """The ledger's side of witnessing: ask the configured witnesses to cosign new checkpoints.
 
-Each append pokes ``Witnesses``; a background task then sends every witness an
-add-checkpoint request (c2sp.org/tlog-witness) for the community's newest
+Each checkpoint this process signs pokes ``Witnesses``; a background task then
+sends every witness an add-checkpoint request (c2sp.org/tlog-witness) for the community's newest
 checkpoint, with a consistency proof from the last one that witness cosigned.
 Nothing here is on the append path: a witness that is down, slow or refusing
 only leaves the community pending, and it is asked again every
@@ -83,6 +83,17 @@ async def cosignature_lines(db: Database, community: str, checkpoint: StoredChec
         return "".join(row.line for row in rows)
 
 
+async def cosigned_sizes(db: Database, community: str) -> set[int]:
+    """The sizes of the checkpoints whose cosignatures are kept (an export keeps them)."""
+    async with db.read() as session:
+        rows = await session.exec(
+            select(WitnessCosignatureRow.size)
+            .where(WitnessCosignatureRow.community == community)
+            .limit(limits.WITNESS_LOGS_MAX)
+        )
+        return set(rows)
+
+
 async def cosigned_note(db: Database, community: str, checkpoint: StoredCheckpoint) -> str:
     """The checkpoint's note with the witnesses' cosignature lines that cover it."""
     return checkpoint.note + await cosignature_lines(db, community, checkpoint)
@@ -120,7 +131,7 @@ class Witnesses:
     def start(self) -> None:
         """Start asking in the background (only when witnesses are configured)."""
         if self.configs and self._task is None:
-            self._ledger.on_append.append(self.poke)
+            self._ledger.on_checkpoint.append(self.poke)
             self._task = asyncio.create_task(self._run(), name="witnesses")
 
     async def close(self) -> None:

@@ -1,14 +1,18 @@
 """The export bundle on disk: a directory anyone can verify offline.
 
-Layout (``docs/ledger-format.md`` is the normative description)::
+Layout of version 2 (``docs/ledger-format.md`` is the normative description)::
 
     manifest.json          format, version, community, origin, size, root, created
     entries.jsonl          line i = the exact stored bytes of entry i, then "\\n"
     checkpoint             the latest signed checkpoint (the head)
-    checkpoints/<size>     every signed checkpoint, named by its size in 20 digits;
-                           a further checkpoint of the same size gets a suffix
+    checkpoints.txt        the checkpoints kept, in order of size: each signed
+                           note followed by one more "\\n"
     verifier.key           the log's verifier key (informational: pass --key)
     balances.json          {"size": N, "balances": {account: minutes}}
+
+Version 1 held every checkpoint as a file ``checkpoints/<size>`` (the size in
+20 digits, a further checkpoint of the same size with a suffix) instead of
+``checkpoints.txt``; the reader takes both.
 
 Pure file IO with the standard library only, so the verifier needs nothing
 else. Every read is bounded: an entry line by ENTRY_BYTES_MAX, a note by
@@ -31,12 +35,15 @@ from typing import Any
 from ledger import limits
 
 BUNDLE_FORMAT = "buurtmunt-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+# Versions a reader takes: 1 kept a file per checkpoint in checkpoints/.
+BUNDLE_VERSIONS = (1, 2)
 
 MANIFEST = "manifest.json"
 ENTRIES = "entries.jsonl"
 CHECKPOINT = "checkpoint"
-CHECKPOINTS = "checkpoints"
+CHECKPOINTS = "checkpoints"  # version 1's directory
+CHECKPOINTS_TEXT = "checkpoints.txt"
 VERIFIER_KEY = "verifier.key"
 BALANCES = "balances.json"
 
@@ -84,8 +91,30 @@ class Manifest:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointFile:
-    name: str
-    size: int  # as the name says; the note itself is what counts
+    """A checkpoint the bundle keeps: a file of checkpoints/ (version 1), or a note
+    of checkpoints.txt, which ``note`` then holds (version 2)."""
+
+    label: str  # where it is, for findings
+    size: int  # as its name or its note's size line says; the note itself is what counts
+    note: str | None = None
+    name: str = ""  # the file name in checkpoints/ (version 1)
+
+
+def split_notes(text: str) -> Iterator[str]:
+    """The notes of a checkpoints.txt, each as signed (ending in a newline).
+
+    A note is its text (lines that are not empty), an empty line, and its
+    signature lines; one more empty line ends it. What is left after the last
+    complete note is given as it is, which no note check accepts."""
+    start = 0
+    while start < len(text):
+        body = text.find("\n\n", start)
+        end = -1 if body < 0 else text.find("\n\n", body + 2)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 2
 
 
 class BundleWriter:
@@ -104,10 +133,13 @@ class BundleWriter:
             raise BundleError("bundle_exists", str(target))
         target.parent.mkdir(parents=True, exist_ok=True)
         self._temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        (self._temporary / CHECKPOINTS).mkdir()
         self._entries = open(self._temporary / ENTRIES, "wb", buffering=_READ_CHUNK)  # noqa: SIM115
+        self._checkpoints = open(  # noqa: SIM115
+            self._temporary / CHECKPOINTS_TEXT, "w", encoding="utf-8", newline=""
+        )
         self.entry_count = 0
         self._checkpoint_count = 0
+        self._checkpoint_size = 0
         self._committed = False
 
     def __enter__(self) -> BundleWriter:
@@ -127,10 +159,15 @@ class BundleWriter:
             self.entry_count += 1
 
     def add_checkpoint(self, size: int, note: str) -> None:
+        """Keep the checkpoint ``note`` of ``size``; in order of size."""
         self._checkpoint_count += 1
         if self._checkpoint_count > limits.BUNDLE_CHECKPOINTS_MAX:
             raise BundleError("too_many_checkpoints")
-        _write_text(self._temporary / CHECKPOINTS / checkpoint_name(size), note)
+        assert size >= self._checkpoint_size, "checkpoints are kept in order of size"
+        # split_notes reads it back: one empty line inside, a newline at the end.
+        assert note.endswith("\n") and note.count("\n\n") == 1, "a signed note"
+        self._checkpoint_size = size
+        self._checkpoints.write(note + "\n")
 
     def commit(
         self, *, manifest: Manifest, head_note: str, verifier_key: str, balances: dict[str, int]
@@ -138,16 +175,16 @@ class BundleWriter:
         """Write the remaining files, flush everything, and move the bundle into place."""
         if self.entry_count != manifest.size:
             raise BundleError("size_mismatch", f"{self.entry_count} entries for {manifest.size}")
-        self._entries.flush()
-        os.fsync(self._entries.fileno())
-        self._entries.close()
+        for file in (self._entries, self._checkpoints):
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
         temporary = self._temporary
         _write_text(temporary / CHECKPOINT, head_note)
         _write_text(temporary / VERIFIER_KEY, verifier_key.strip() + "\n")
         document = {"size": manifest.size, "balances": dict(sorted(balances.items()))}
         _write_text(temporary / BALANCES, json.dumps(document, indent=1) + "\n")
         _write_text(temporary / MANIFEST, json.dumps(manifest.to_json(), indent=1) + "\n")
-        _fsync_directory(temporary / CHECKPOINTS)
         _fsync_directory(temporary)
         if self.directory.exists():
             self.directory.rmdir()
@@ -157,6 +194,7 @@ class BundleWriter:
 
     def abort(self) -> None:
         self._entries.close()
+        self._checkpoints.close()
         shutil.rmtree(self._temporary, ignore_errors=True)
 
 
@@ -222,11 +260,18 @@ class Bundle:
         return _read_text(path, limits.NOTE_BYTES_MAX)
 
     def checkpoint_files(self) -> tuple[list[CheckpointFile], list[str]]:
-        """The checkpoint files by size, and the names in checkpoints/ that are not one."""
+        """The checkpoints kept, by size, and what is kept wrongly: names in checkpoints/
+        that are not a checkpoint file's, or the faults of checkpoints.txt."""
+        text_path = self.directory / CHECKPOINTS_TEXT
         folder = self.directory / CHECKPOINTS
+        if text_path.exists():
+            files, faults = self._checkpoint_notes(text_path)
+            if folder.exists():
+                faults.append(f"{CHECKPOINTS}/ is there beside {CHECKPOINTS_TEXT}")
+            return files, faults
         if not folder.is_dir():
             return [], []
-        files: list[CheckpointFile] = []
+        files = []
         strays: list[str] = []
         with os.scandir(folder) as scan:
             for item in scan:
@@ -234,14 +279,43 @@ class Bundle:
                     raise BundleError("too_many_checkpoints")
                 match = _CHECKPOINT_NAME.fullmatch(item.name)
                 if match is None or not item.is_file():
-                    strays.append(item.name)
+                    strays.append(f"{CHECKPOINTS}/{item.name} is not a checkpoint file name")
                 else:
-                    files.append(CheckpointFile(item.name, int(match.group(1))))
+                    size = int(match.group(1))
+                    files.append(
+                        CheckpointFile(f"{CHECKPOINTS}/{item.name}", size, None, item.name)
+                    )
         files.sort(key=lambda f: (f.size, f.name))
         return files, sorted(strays)
 
-    def read_checkpoint(self, name: str) -> str:
-        return _read_text(self.directory / CHECKPOINTS / name, limits.NOTE_BYTES_MAX)
+    @staticmethod
+    def _checkpoint_notes(path: Path) -> tuple[list[CheckpointFile], list[str]]:
+        bound = limits.BUNDLE_CHECKPOINTS_TEXT_BYTES_MAX
+        files: list[CheckpointFile] = []
+        faults: list[str] = []
+        for n, note in enumerate(split_notes(_read_text(path, bound)), start=1):
+            if n > limits.BUNDLE_CHECKPOINTS_MAX:
+                raise BundleError("too_many_checkpoints")
+            label = f"{CHECKPOINTS_TEXT} note {n}"
+            lines = note.split("\n", 2)
+            size_line = lines[1] if len(lines) > 2 else ""
+            if len(size_line) <= 20 and size_line.isascii() and size_line.isdigit():
+                size = int(size_line)
+            else:  # the note does not open; handed over after every other
+                size = limits.TREE_SIZE_MAX
+            if files and size < files[-1].size:
+                faults.append(f"{label} is not in order of size")
+            files.append(CheckpointFile(label, size, note))
+        files.sort(key=lambda f: f.size)  # stable: notes of one size stay in file order
+        return files, faults
+
+    def read_checkpoint(self, kept: CheckpointFile) -> str:
+        """The note of a checkpoint ``checkpoint_files`` gave."""
+        if kept.note is not None:
+            if len(kept.note.encode("utf-8")) > limits.NOTE_BYTES_MAX:
+                raise BundleError("file_too_large", kept.label)
+            return kept.note
+        return _read_text(self.directory / CHECKPOINTS / kept.name, limits.NOTE_BYTES_MAX)
 
     def verifier_key(self) -> str | None:
         path = self.directory / VERIFIER_KEY

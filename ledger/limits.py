@@ -91,6 +91,8 @@ AUDIT_ID_FILTER_BITS = 2**27
 # A bundle holds at most this many checkpoints (notes in checkpoints.txt, or
 # files in a version 1 bundle's checkpoints/).
 BUNDLE_CHECKPOINTS_MAX = 1_000_000
+# checkpoints.txt is read whole, so its size is bounded too.
+BUNDLE_CHECKPOINTS_TEXT_BYTES_MAX = 256 * 1024 * 1024
 # balances.json and manifest.json are read whole, so their size is bounded.
 BUNDLE_JSON_BYTES_MAX = 64 * 1024 * 1024
 # A statement's monthly series covers at most this many months.

@@ -404,3 +404,18 @@ def posting_deltas(postings: tuple[Posting, ...]) -> dict[str, int]:
         deltas[posting.payee] = deltas.get(posting.payee, 0) + posting.amount_minutes
     assert sum(deltas.values()) == 0
     return deltas
+
+
+def unwind_balances(balances: dict[str, int], entry: Entry) -> None:
+    """Undo ``entry`` in ``balances`` (account -> minutes after it): the balances before it.
+
+    Only opening an account and moving minutes change balances, so an account
+    the entry opened (at zero) is dropped and postings are reversed."""
+    draft = entry.draft
+    if draft.kind is EntryKind.OPEN:
+        assert draft.account is not None
+        opened = balances.pop(draft.account.id)
+        assert opened == 0, "an account opens at zero"
+        return
+    for account, delta in posting_deltas(draft.postings).items():
+        balances[account] -= delta

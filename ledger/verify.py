@@ -39,7 +39,14 @@ from ledger.audit import (
     correction_targets,
     scan_lines,
 )
-from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
+from ledger.bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    CHECKPOINTS_TEXT,
+    ENTRIES,
+    Bundle,
+    BundleError,
+)
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.cosignature import CosignatureError, CosignatureVerifier
 from ledger.note import NoteError, NoteVerifier
@@ -139,26 +146,26 @@ def _verify(
     _offer_note(audit, bundle.head_note, "checkpoint", head=True)
     try:
         files, strays = bundle.checkpoint_files()
-    except BundleError as error:  # more files than BUNDLE_CHECKPOINTS_MAX: none is read
-        audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/ is unusable ({error})")
+    except BundleError as error:  # more than BUNDLE_CHECKPOINTS_MAX: none is read
+        audit.add(None, Check.BUNDLE_FORMAT, f"the kept checkpoints are unusable ({error})")
         files, strays = [], []
     for stray in strays:
-        audit.add(None, Check.BUNDLE_FORMAT, f"checkpoints/{stray} is not a checkpoint file name")
+        audit.add(None, Check.BUNDLE_FORMAT, stray)
     due = 0  # index of the next checkpoint file to hand over
 
     def hand_over(up_to: int) -> int:
         """Hand over the checkpoint files up to size ``up_to``; the next one's size or -1."""
         nonlocal due
         while due < len(files) and files[due].size <= up_to:
-            name = files[due].name
+            kept = files[due]
             checkpoint = _offer_note(
-                audit, functools.partial(bundle.read_checkpoint, name), f"checkpoints/{name}"
+                audit, functools.partial(bundle.read_checkpoint, kept), kept.label
             )
-            if checkpoint is not None and checkpoint.size != files[due].size:
+            if checkpoint is not None and checkpoint.size != kept.size:
                 audit.add(
                     None,
                     Check.BUNDLE_FORMAT,
-                    f"checkpoints/{name} holds a checkpoint of another size",
+                    f"{kept.label} holds a checkpoint of another size",
                     size=checkpoint.size,
                 )
             due += 1
@@ -462,9 +469,11 @@ def _check_manifest(audit: Audit, bundle: Bundle) -> None:
     if manifest is None:
         audit.add(None, Check.BUNDLE_FORMAT, "manifest.json is missing")
         return
+    version = BUNDLE_VERSION if (bundle.directory / CHECKPOINTS_TEXT).exists() else 1
     claims: dict[str, object] = {
         "format": BUNDLE_FORMAT,
-        "version": BUNDLE_VERSION,
+        # Either version is read; the manifest must name the layout the bundle has.
+        "version": version,
         "size": audit.size,
         "root": b64(audit.root()),
     }

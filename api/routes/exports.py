@@ -198,7 +198,7 @@ class ExportController(Controller):
         summary="The export bundle as a tar stream (what buurtmunt export writes)",
         description=(
             "One directory <community>-<size> holding manifest.json, entries.jsonl, checkpoint,"
-            " checkpoints/, verifier.key and balances.json, up to the newest signed checkpoint."
+            " checkpoints.txt, verifier.key and balances.json, up to the newest signed checkpoint."
             " Unpack it and run buurtmunt verify on the directory. Auditors and administrators."
         ),
         media_type=TAR,

@@ -9,6 +9,8 @@ tree size seen as ``Buurtmunt-Seen-Size`` and no answer is older than that.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import replace
 from typing import Annotated
 
@@ -26,12 +28,14 @@ from api.schemas.ledger import (
     InclusionProofOut,
     ReceiptOut,
     b64,
+    receipt_url,
 )
 from api.witnesses import cosigned_note
 from ledger import limits
 from ledger.checkpoint import note_origin
 from ledger.model import AccountType, Entry
-from ledger.service import ProofUnavailable
+from ledger.receipt import Receipt
+from ledger.service import ProofUnavailable, ReceiptPending
 
 NDJSON = "application/x-ndjson"
 
@@ -195,6 +199,28 @@ class LedgerController(Controller):
         )
 
 
+async def _receipt(reads: ReadView, community: str, entry: Entry) -> Receipt:
+    """The entry's receipt, waiting for the checkpoint that covers it if none does yet."""
+    try:
+        return await reads.ledger.receipt(community, entry.id)
+    except ReceiptPending:
+        pass
+    except ProofUnavailable:
+        raise not_found("entry_not_found", f"No entry {entry.id!r}.") from None
+    interval = reads.ledger.cadence.interval_seconds
+    wait = interval + limits.RECEIPT_WAIT_MARGIN_SECONDS
+    if await reads.ledger.covering_checkpoint(community, entry.seq + 1, wait) is not None:
+        with contextlib.suppress(ReceiptPending):
+            return await reads.ledger.receipt(community, entry.id)
+    seconds = max(1, math.ceil(interval))
+    raise ProblemError(
+        503, "receipt_pending",
+        "No signed checkpoint covers this entry yet; ask again after Retry-After seconds.",
+        headers={"Retry-After": str(seconds)},
+        retry_after_seconds=seconds, receipt_url=receipt_url(entry.id),
+    )  # fmt: skip
+
+
 class ReceiptController(Controller):
     path = "/api/v1/receipts"
     tags = ["ledger"]
@@ -205,7 +231,11 @@ class ReceiptController(Controller):
         description=(
             "The entry's canonical bytes and a c2sp.org/tlog-proof receipt against the newest"
             " signed checkpoint, with the verifier key named for the origin. Whoever may see"
-            " the entry."
+            " the entry. The ledger signs checkpoints at most an interval apart"
+            " (BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS): for an entry no checkpoint covers yet"
+            " the answer waits for the next one, at most the interval and half a second;"
+            " should none come by then, 503 receipt_pending says when to ask this URL again"
+            " (Retry-After, retry_after_seconds) and names it (receipt_url)."
         ),
         **route(Action.RECEIPT_READ, 404),
     )
@@ -218,10 +248,7 @@ class ReceiptController(Controller):
             raise not_found("entry_not_found", f"No entry {entry_id!r}.")
         if not await _visible(reads, principal, community, entry):
             raise forbidden("entry_not_visible", "This entry does not concern you.")
-        try:
-            receipt = await reads.ledger.receipt(community, entry_id)
-        except ProofUnavailable:
-            raise not_found("entry_not_found", f"No entry {entry_id!r}.") from None
+        receipt = await _receipt(reads, community, entry)
         head = await reads.ledger.checkpoint(community)
         if head is not None and head.note == receipt.checkpoint_note:
             receipt = replace(

@@ -1,4 +1,4 @@
-"""Export: a bundle of the exact stored bytes, every checkpoint, and consistent balances.
+"""Export: a bundle of the exact stored bytes, the checkpoints that matter, and balances.
 
 Run against SQLite and PostgreSQL through ``SqlStore``.
 """
@@ -16,22 +16,26 @@ import pytest
 
 from ledger import limits
 from ledger.audit import b64
-from ledger.bundle import Bundle, BundleError
+from ledger.bundle import Bundle, BundleError, split_notes
+from ledger.cadence import EVERY_BATCH, Cadence
 from ledger.checkpoint import open_checkpoint
 from ledger.export import ExportError, export_bundle
 from ledger.note import NoteError, generate_signer
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
+from ledger.store import StoredCheckpoint
 from ledger.verify import verify_bundle
 from ledger.writer import Appended
 from tests.support.builders import (
     COMMUNITY,
     HOST,
     a_clock,
+    a_member,
     a_neighbourhood,
     accepted,
     earn,
+    open_account,
     redeem,
     transfer,
 )
@@ -49,7 +53,11 @@ async def store(database_url: str) -> AsyncIterator[SqlStore]:
 
 @pytest.fixture
 async def ledger(store: SqlStore) -> AsyncIterator[Ledger]:
-    service = Ledger(store, generate_signer(f"{HOST}/{COMMUNITY}"), HOST, a_clock())
+    # A long interval: only the first batch and sign_unsigned sign, whatever the load.
+    cadence = Cadence(interval_seconds=60)
+    service = Ledger(
+        store, generate_signer(f"{HOST}/{COMMUNITY}"), HOST, a_clock(), cadence=cadence
+    )
     try:
         await accepted(service, *a_neighbourhood(members=3))
         await accepted(
@@ -59,6 +67,7 @@ async def ledger(store: SqlStore) -> AsyncIterator[Ledger]:
             transfer("member-1", "member-3", 15),
             redeem("member-2", "shop-1", 45),
         )
+        await service.sign_unsigned()  # the cadence signs at most an interval later
         yield service
     finally:
         await service.close()
@@ -74,18 +83,70 @@ async def test_entries_jsonl_holds_the_exact_stored_bytes_one_entry_per_line(
     assert done.size == 10
 
 
-async def test_the_bundle_holds_every_signed_checkpoint_named_by_its_size(
+async def test_the_bundle_keeps_its_head_checkpoint_in_checkpoints_txt(
     store: SqlStore, ledger: Ledger, tmp_path: Path
 ) -> None:
     done = await export_bundle(store, COMMUNITY, tmp_path / "b", ledger.verifier)
 
     signed = await store.checkpoints(COMMUNITY, 0, limits.PAGE_SIZE_MAX)
-    files = sorted((tmp_path / "b" / "checkpoints").iterdir())
-    assert [f.name for f in files] == [f"{c.size:020d}" for c in signed]
-    assert [f.read_text() for f in files] == [c.note for c in signed]
-    head = (tmp_path / "b" / "checkpoint").read_text()
-    assert head == signed[-1].note
-    assert done.checkpoints == len(signed)
+    assert len(signed) == 2  # the first batch's, and the head the cadence left to sign later
+    # One day: only the last checkpoint of it, the head, is kept.
+    assert (tmp_path / "b" / "checkpoints.txt").read_text() == signed[-1].note + "\n"
+    assert (tmp_path / "b" / "checkpoint").read_text() == signed[-1].note
+    assert not (tmp_path / "b" / "checkpoints").exists()
+    assert done.checkpoints == 1
+
+
+async def test_the_bundle_keeps_the_last_checkpoint_of_each_day_and_each_witnessed_one(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    clock = a_clock()
+    ledger = Ledger(store, generate_signer(HOST), HOST, clock, cadence=EVERY_BATCH)
+    try:
+        await accepted(ledger, *a_neighbourhood(members=2))
+        sizes: dict[str, list[int]] = {}
+        for day in range(3):
+            for n in range(3):
+                await accepted(ledger, earn("org-1", "member-1", 1, id=f"d{day}-{n}"))
+                size = (await store.head(COMMUNITY)).size
+                sizes.setdefault(clock.now().date().isoformat(), []).append(size)
+            clock.advance(days=1)
+        witnessed = sizes[min(sizes)][0]  # early on the first day
+        cosigned = "— witness.example " + "A" * 100 + "\n"
+
+        async def cosignatures(checkpoint: StoredCheckpoint) -> str:
+            return cosigned if checkpoint.size == witnessed else ""
+
+        done = await export_bundle(
+            store, COMMUNITY, tmp_path / "b", ledger.verifier,
+            cosignatures=cosignatures, witnessed={witnessed},
+        )  # fmt: skip
+    finally:
+        await ledger.close()
+
+    kept = list(split_notes((tmp_path / "b" / "checkpoints.txt").read_text()))
+    days = sorted(sizes)
+    want = [witnessed] + [sizes[day][-1] for day in days]
+    assert [int(note.split("\n")[1]) for note in kept] == want
+    assert kept[0].endswith(cosigned) and done.checkpoints == 4
+    for note in kept[1:]:
+        assert note == (await store.checkpoint_at(COMMUNITY, int(note.split("\n")[1]))).note  # type: ignore[union-attr]
+    assert verify_bundle(Bundle(tmp_path / "b"), ledger.verifier).findings == ()
+
+
+async def test_entries_beyond_the_newest_checkpoint_are_left_out_and_their_balances_undone(
+    store: SqlStore, ledger: Ledger, tmp_path: Path
+) -> None:
+    before = {row.spec.id: row.balance_minutes for row in await store.accounts(COMMUNITY)}
+    await accepted(ledger, open_account(a_member("member-9")), transfer("member-1", "member-9", 30))
+    head = await store.head(COMMUNITY)
+    assert head.checkpoint is not None and head.checkpoint.size == 10 < head.size == 12
+
+    done = await export_bundle(store, COMMUNITY, tmp_path / "b", ledger.verifier)
+
+    document = json.loads((tmp_path / "b" / "balances.json").read_text())
+    assert done.size == 10 and document == {"size": 10, "balances": before}
+    assert verify_bundle(Bundle(tmp_path / "b"), ledger.verifier).findings == ()
 
 
 async def test_the_bundle_holds_the_balances_the_database_held_at_its_checkpoint(
@@ -108,7 +169,7 @@ async def test_the_manifest_and_key_name_the_community_origin_size_and_root(
 
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     head = open_checkpoint((tmp_path / "b" / "checkpoint").read_text(), ledger.verifier)
-    assert manifest["format"] == "buurtmunt-bundle" and manifest["version"] == 1
+    assert manifest["format"] == "buurtmunt-bundle" and manifest["version"] == 2
     assert (manifest["community"], manifest["origin"]) == (COMMUNITY, f"{HOST}/{COMMUNITY}")
     assert (manifest["size"], manifest["root"]) == (head.size, b64(head.root))
     assert manifest["root"] == b64(done.root)
@@ -228,6 +289,7 @@ async def test_a_journal_longer_than_one_read_is_exported_whole(
     drafts = [earn("org-1", "member-1", 1, id=f"bulk-{n}") for n in range(1_100)]
     results = await asyncio.gather(*(ledger.append(COMMUNITY, d) for d in drafts))
     assert all(isinstance(r, Appended) for r in results)
+    await ledger.sign_unsigned()
 
     done = await export_bundle(store, COMMUNITY, tmp_path / "b", ledger.verifier)
 

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import text
 
 from api.audit_commands import audit_store
+from ledger import limits
 from ledger.audit import Audit, AuditReport, Check, b64, correction_targets
-from ledger.bundle import Bundle, checkpoint_name
+from ledger.bundle import Bundle, split_notes
 from ledger.cadence import EVERY_BATCH
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -111,7 +112,9 @@ async def exported(database_url: str, tmp_path: Path) -> AsyncIterator[Exported]
     try:
         await a_real_history(ledger, clock)
         bundle = tmp_path / "bundle"
-        await export_bundle(store, COMMUNITY, bundle, ledger.verifier)
+        # Every checkpoint witnessed: the bundle keeps them all, to tamper with.
+        witnessed = [c.size for c in await store.checkpoints(COMMUNITY, 0, limits.PAGE_SIZE_MAX)]
+        await export_bundle(store, COMMUNITY, bundle, ledger.verifier, witnessed=witnessed)
         yield Exported(store, ledger, bundle, tmp_path)
     finally:
         await ledger.close()
@@ -143,8 +146,18 @@ def named(report: AuditReport) -> set[tuple[int | None, str]]:
     return {(f.seq, f.check) for f in report.findings}
 
 
+def kept_notes(bundle: Path) -> dict[int, str]:
+    """The notes of the bundle's checkpoints.txt by size."""
+    notes = split_notes((bundle / "checkpoints.txt").read_text())
+    return {int(note.split("\n")[1]): note for note in notes}
+
+
+def keep_notes(bundle: Path, notes: list[str]) -> None:
+    (bundle / "checkpoints.txt").write_text("".join(note + "\n" for note in notes))
+
+
 def checkpoint_sizes(bundle: Path) -> list[int]:
-    return sorted(int(p.name) for p in (bundle / "checkpoints").iterdir())
+    return sorted(kept_notes(bundle))
 
 
 def resign(bundle: Path, lines: list[bytes], signer: NoteSigner, origin: str) -> None:
@@ -157,8 +170,7 @@ def resign(bundle: Path, lines: list[bytes], signer: NoteSigner, origin: str) ->
         if position in sizes:
             checkpoint = Checkpoint(origin, position, frontier.root())
             notes[position] = sign_checkpoint(checkpoint, signer)
-    for size, note in notes.items():
-        (bundle / "checkpoints" / checkpoint_name(size)).write_text(note)
+    keep_notes(bundle, [notes[size] for size in sorted(notes)])
     (bundle / "checkpoint").write_text(notes[max(notes)])
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest.update(size=len(lines), root=b64(frontier.root()))
@@ -260,11 +272,9 @@ async def test_a_truncated_tail_with_an_older_checkpoint_is_named(exported: Expo
     sizes = checkpoint_sizes(bundle)
     older = sizes[-3]
     write_lines(bundle, lines_of(bundle)[:older])
-    for size in sizes[-2:]:
-        (bundle / "checkpoints" / checkpoint_name(size)).unlink()
-    (bundle / "checkpoint").write_text(
-        (bundle / "checkpoints" / checkpoint_name(older)).read_text()
-    )
+    notes = kept_notes(bundle)
+    keep_notes(bundle, [notes[size] for size in sizes[:-2]])
+    (bundle / "checkpoint").write_text(notes[older])
 
     lazy = verify(exported, bundle)
     _consistent_tail(bundle, exported)
@@ -318,20 +328,23 @@ async def test_two_checkpoints_of_one_size_with_different_roots_are_named_a_fork
         frontier.append(leaf_hash(line))
     origin = open_checkpoint((bundle / "checkpoint").read_text(), exported.ledger.verifier).origin
     other = sign_checkpoint(Checkpoint(origin, size, frontier.root()), exported.signer)
-    (bundle / "checkpoints" / checkpoint_name(size, "other")).write_text(other)
+    notes = kept_notes(bundle)
+    at = sorted(notes).index(size) + 1
+    ordered = [notes[s] for s in sorted(notes)]
+    keep_notes(bundle, [*ordered[:at], other, *ordered[at:]])
 
     report = verify(exported, bundle)
 
     fork = next(f for f in report.findings if f.check == Check.FORK)
     assert (fork.seq, fork.detail["size"]) == (size - 1, size)
-    assert f"checkpoints/{checkpoint_name(size, 'other')}" in str(fork.detail["checkpoints"])
+    assert f"checkpoints.txt note {at + 1}" in str(fork.detail["checkpoints"])
 
 
 async def test_a_history_rewritten_after_a_trusted_checkpoint_is_named(exported: Exported) -> None:
     bundle = exported.copy("rewritten")
     sizes = checkpoint_sizes(bundle)
     trusted_size = sizes[-2]
-    trusted = (bundle / "checkpoints" / checkpoint_name(trusted_size)).read_text()
+    trusted = kept_notes(bundle)[trusted_size]
     entries = [decode_entry(line) for line in lines_of(bundle)]
     entries[7] = replace(entries[7], draft=replace(entries[7].draft, memo="herschreven"))
     lines = rechain(entries)
