@@ -270,6 +270,8 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
         db.execute(PG_INSERT_ENTRIES, (c, *list(zip(*entries, strict=True))[1:]))
     elif entries:
         db.many(INSERT_ENTRY, entries)
+    # Accounts first: a batch may open an account and move minutes to it.
+    _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
     if db.postgres and batch.balances:
         ids, amounts = zip(*batch.balances.items(), strict=True)
         db.execute(PG_UPDATE_BALANCES, (c, list(ids), list(amounts)))
@@ -282,7 +284,6 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
                 SQLITE_UPDATE_BALANCES.format(values=values),
                 [*(x for pair in chunk for x in pair), *padding, c],
             )
-    _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
     _many(
         db,
         UPDATE_ACCOUNT_SPEC,

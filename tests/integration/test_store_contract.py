@@ -244,6 +244,19 @@ async def test_an_unknown_account_has_no_history(
 # Accounts, settings and month totals.
 
 
+async def test_an_account_opened_and_paid_in_one_batch_holds_its_balance(
+    store: Store, ledger: Ledger
+) -> None:
+    results = await in_batches(ledger, [*BASE, earn("org-1", "member-1", 120)])
+
+    assert all(isinstance(r, Appended) for r in results)
+    assert len({r.checkpoint for r in results}) == 1, "one batch"
+    member = await store.account(COMMUNITY, "member-1")
+    org = await store.account(COMMUNITY, "org-1")
+    assert member is not None and member.balance_minutes == 120
+    assert org is not None and org.balance_minutes == -120
+
+
 async def test_accounts_carry_their_spec_and_balance(store: Store, ledger: Ledger) -> None:
     await accepted(
         ledger,
