@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
+from ledger.sql.store import SqlStore
+from ledger.store import Head
 from tests.conftest import require
 from tests.support.clusters import (
     Cluster,
@@ -23,7 +26,8 @@ from tests.support.clusters import (
     private_cluster,
     private_directory,
 )
-from tests.support.crash import CrashPlan, run_drill, stop_and_start
+from tests.support.crash import CrashPlan, ServerProcess, run_drill, stop_and_start
+from tests.support.server import COMMUNITY, free_port, seed, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +39,14 @@ def cluster() -> Iterator[Cluster]:
     require(cluster_unavailable_reason())
     with private_directory() as root, private_cluster(root) as cluster:
         yield cluster
+
+
+async def head_of(database_url: str) -> Head:
+    store = SqlStore.from_url(database_url)
+    try:
+        return await store.head(COMMUNITY)
+    finally:
+        await store.close()
 
 
 async def survives_the_drill(
@@ -74,3 +86,36 @@ async def test_with_two_workers_on_postgresql_a_crash_loses_no_acknowledged_tran
 ) -> None:
     cluster.sql("CREATE DATABASE crash_two")
     await survives_the_drill(cluster.url("crash_two"), workers=2, interrupt=stop_and_start(cluster))
+
+
+async def test_a_tail_a_kill_left_unsigned_is_signed_when_the_server_starts_again(
+    sqlite_url: str,
+) -> None:
+    env = server_env(sqlite_url, "http://buurtmunt.test")
+    # A minute's interval: after its first batch signs, the server signs nothing by itself.
+    env["BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS"] = "60"
+    seeded = await seed(env, members=2, funds_minutes=600)
+    server = ServerProcess(env, free_port())
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base) as client:
+            for n in range(3):
+                paid = await client.post(
+                    "/api/v1/transfers",
+                    json={"payee": seeded.member_accounts[1], "amount_minutes": 1},
+                    headers={
+                        "Authorization": f"Bearer {seeded.member_tokens[0]}",
+                        "Idempotency-Key": f"before-kill-{n}",
+                    },
+                )
+                assert paid.status_code == 201, paid.text
+        server.kill()
+        killed = await head_of(sqlite_url)
+        server.start()
+        started = await head_of(sqlite_url)
+    finally:
+        server.kill()
+
+    assert killed.checkpoint is not None and killed.checkpoint.size < killed.size
+    assert started.size == killed.size
+    assert started.checkpoint is not None and started.checkpoint.size == killed.size
