@@ -47,6 +47,7 @@ async def test_the_ledger_asks_keeps_and_serves_the_cosignature_and_catches_up_a
         assert cosigner.verifier().cosignature_on(note).timestamp > 0
 
         await rt.ledger.append("oost", builders.open_account(builders.a_member("member-1")))
+        await rt.ledger.sign_unsigned()  # what the cadence's timer does within a second
         # The ledger forgets what it knew: the witness's 409 tells it where to start.
         async with rt.db.write() as session:
             await session.exec(delete(WitnessCosignatureRow))
