@@ -87,6 +87,8 @@ class Setup:
         env["BUURTMUNT_WITNESSES"] = f"http://127.0.0.1:{self.witness_port} {self.witness_key}"
         env["BUURTMUNT_WITNESS_RETRY_SECONDS"] = "0.2"
         env["BUURTMUNT_WITNESS_TIMEOUT_SECONDS"] = "2"
+        # Every batch signs: each payment's checkpoint is the one the witness cosigns.
+        env["BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS"] = "0"
         return env
 
     def witness(self) -> AbstractContextManager[str]:
