@@ -259,7 +259,8 @@ class Writer:
         return await future
 
     async def close(self) -> None:
-        """Stop taking batches; let a batch that is being written finish."""
+        """Stop taking batches; let a batch that is being written finish; sign the head if
+        the cadence left it unsigned."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
