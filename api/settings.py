@@ -57,6 +57,11 @@ class Settings:
     witnesses: tuple[str, ...] = ()
     witness_retry_seconds: float = 5.0
     witness_timeout_seconds: float = 5.0
+    # Worker processes serving this database on this host (``buurtmunt serve
+    # --workers`` sets it for them): with more than one, each community is written
+    # by the process holding its lease (api.leases), which meet in ``lease_directory``.
+    workers: int = 1
+    lease_directory: str | None = None
 
     @property
     def host(self) -> str:
@@ -91,6 +96,8 @@ class Settings:
             witnesses=_list(env.get("BUURTMUNT_WITNESSES", "")),
             witness_retry_seconds=float(env.get("BUURTMUNT_WITNESS_RETRY_SECONDS", 5)),
             witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
+            workers=int(env.get("BUURTMUNT_WORKERS", 1)),
+            lease_directory=env.get("BUURTMUNT_LEASE_DIRECTORY") or None,
         )
 
     def sqlite_path(self) -> Path | None:
