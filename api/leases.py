@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from api import forwarding
+from api.metrics import DRAFTS_FORWARDED
 from ledger.lease import HolderGone, NoHolder
 from ledger.model import Draft
 from ledger.writer import Result
@@ -134,14 +135,18 @@ class HostLeases:
                 sender = await forwarding.Sender.connect(self._socket(community), community)
             except OSError as error:
                 self._unheld_since.setdefault(community, time.monotonic())
+                DRAFTS_FORWARDED.labels(community, "no_holder").inc()
                 raise NoHolder(f"nobody listens for {community}: {error!r}") from error
             self._senders[community] = sender
         self._unheld_since.pop(community, None)
         try:
-            return await sender.send(draft)
+            result = await sender.send(draft)
         except HolderGone:
             self._senders.pop(community, None)
+            DRAFTS_FORWARDED.labels(community, "holder_gone").inc()
             raise
+        DRAFTS_FORWARDED.labels(community, "answered").inc()
+        return result
 
     async def close(self) -> None:
         """Stop taking drafts, answer those in hand, and let go of every lease."""
