@@ -97,6 +97,7 @@ class HostLeases:
         self._slot_fd: int | None = None
         self._held: dict[str, tuple[int, forwarding.Holder]] = {}
         self._senders: dict[str, forwarding.Sender] = {}
+        self._opening: dict[str, asyncio.Future[forwarding.Sender]] = {}
         self._unheld_since: dict[str, float] = {}
         self._preferred: frozenset[str] = frozenset()
         self._task: asyncio.Task[None] | None = None
@@ -129,15 +130,12 @@ class HostLeases:
         return False
 
     async def forward(self, community: str, draft: Draft) -> Result:
-        sender = self._senders.get(community)
-        if sender is None or sender.closed:
-            try:
-                sender = await forwarding.Sender.connect(self._socket(community), community)
-            except OSError as error:
-                self._unheld_since.setdefault(community, time.monotonic())
-                DRAFTS_FORWARDED.labels(community, "no_holder").inc()
-                raise NoHolder(f"nobody listens for {community}: {error!r}") from error
-            self._senders[community] = sender
+        try:
+            sender = await self._sender(community)
+        except OSError as error:
+            self._unheld_since.setdefault(community, time.monotonic())
+            DRAFTS_FORWARDED.labels(community, "no_holder").inc()
+            raise NoHolder(f"nobody listens for {community}: {error!r}") from error
         self._unheld_since.pop(community, None)
         try:
             result = await sender.send(draft)
@@ -147,6 +145,27 @@ class HostLeases:
             raise
         DRAFTS_FORWARDED.labels(community, "answered").inc()
         return result
+
+    async def _sender(self, community: str) -> forwarding.Sender:
+        """The open connection to ``community``'s holder; drafts that arrive while it is
+        being opened wait for the same one."""
+        sender = self._senders.get(community)
+        if sender is not None and not sender.closed:
+            return sender
+        opening = self._opening.get(community)
+        if opening is None:
+            opening = asyncio.ensure_future(self._connect(community))
+            self._opening[community] = opening
+        # Shielded: a caller that gives up does not take the others' connection with it.
+        return await asyncio.shield(opening)
+
+    async def _connect(self, community: str) -> forwarding.Sender:
+        try:
+            sender = await forwarding.Sender.connect(self._socket(community), community)
+            self._senders[community] = sender
+            return sender
+        finally:
+            del self._opening[community]
 
     async def close(self) -> None:
         """Stop taking drafts, answer those in hand, and let go of every lease."""

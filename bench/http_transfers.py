@@ -324,7 +324,8 @@ def refusals(log: Path) -> dict[str, int]:
                 key = f"{status} {record.get('message', '')}"[:120]
                 counts[key] = counts.get(key, 0) + 1
             elif isinstance(record, dict) and record.get("level") in ("WARNING", "ERROR"):
-                key = f"{record['level']} {record.get('message', '')}"[:120]
+                cause = str(record.get("exception", "")).strip().splitlines()[-1:]
+                key = f"{record['level']} {record.get('message', '')} {''.join(cause)}"[:240]
                 counts[key] = counts.get(key, 0) + 1
     return counts
 
