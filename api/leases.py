@@ -101,6 +101,7 @@ class HostLeases:
         self._unheld_since: dict[str, float] = {}
         self._preferred: frozenset[str] = frozenset()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def start(self) -> None:
         """Take a slot and this process's preferred leases; keep taking them as they free up."""
@@ -123,6 +124,8 @@ class HostLeases:
     async def acquire(self, community: str) -> bool:
         if community in self._held:
             return True
+        if self._closed:  # shutting down: take nothing new on
+            return False
         since = self._unheld_since.get(community)
         waited = since is not None and time.monotonic() - since >= LEASE_GRACE_SECONDS
         if community in self._preferred or waited:
@@ -169,6 +172,7 @@ class HostLeases:
 
     async def close(self) -> None:
         """Stop taking drafts, answer those in hand, and let go of every lease."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
