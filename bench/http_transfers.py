@@ -71,6 +71,8 @@ TARGET_RATIO = 0.40
 TARGET_P99_MS = 50.0
 FUNDING_MINUTES = 300_000
 COMMUNITY = "bench"
+# PostgreSQL connections per worker (and half as many more in bursts).
+POOL_SIZE = 8
 
 LUA = r"""
 local accounts = {%(accounts)s}
@@ -466,6 +468,9 @@ def main() -> int:
                             # As ``buurtmunt serve --workers`` sets it (1: no leases).
                             "BUURTMUNT_WORKERS": lease_workers,
                             "BUURTMUNT_LEASE_DIRECTORY": f"{tmp}/l{len(endpoints)}",
+                            # Every server stays up through all rounds: keep their
+                            # pools within PostgreSQL's max_connections (100).
+                            "BUURTMUNT_DATABASE_POOL_SIZE": str(POOL_SIZE),
                         },
                     ))  # fmt: skip
         bare_script = Path(tmp) / "bare.lua"
