@@ -143,7 +143,8 @@ class HostLeases:
         try:
             result = await sender.send(draft)
         except HolderGone:
-            self._senders.pop(community, None)
+            if self._senders.get(community) is sender:
+                del self._senders[community]
             DRAFTS_FORWARDED.labels(community, "holder_gone").inc()
             raise
         DRAFTS_FORWARDED.labels(community, "answered").inc()
@@ -192,8 +193,8 @@ class HostLeases:
             await asyncio.sleep(LEASE_POLL_SECONDS)
             try:
                 await self._take_preferred()
-            except Exception:  # a failed look must not end the leases for good
-                log.exception("leases: taking preferred leases failed")
+            except Exception as error:  # noqa: BLE001 - the database is away: look again later
+                log.warning("leases: cannot take preferred leases now: %r", error)
 
     async def _take_preferred(self) -> None:
         communities = sorted(await self._communities())
