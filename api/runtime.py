@@ -93,7 +93,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         ledger = Ledger(store, signer_from(settings), settings.host, the_clock, commits)
         database = Database(store.engine, store.write_lock)
         runtime = Runtime(settings, store, ledger, database, the_clock, commits)
-        if settings.workers > 1:
+        if settings.workers > 1 and settings.sqlite_path() is None:
             ledger.leases = await start_leases(settings, store, ledger)
         if settings.sqlite_path() is None:
             # Other worker processes announce changes through PostgreSQL.
@@ -110,14 +110,14 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
 
 
 async def start_leases(settings: Settings, store: SqlStore, ledger: Ledger) -> HostLeases:
-    """Join the other worker processes in sharing the communities' writers.
-
-    On PostgreSQL the leases are spread over the workers; on SQLite one process
-    takes them all, since the database file has one write lock anyway."""
+    """Join the other worker processes in sharing the communities' writers (on
+    PostgreSQL; on SQLite, where a tip that moved is read again from a local file,
+    every worker writing measured faster than forwarding to one, see
+    docs/operations.md)."""
     directory = settings.lease_directory
     leases = HostLeases(
         Path(directory) if directory else default_directory(settings.database_url),
-        spread=1 if settings.sqlite_path() is not None else settings.workers,
+        spread=settings.workers,
         append_here=ledger.append_here,
         communities=lambda: store.run(False, _community_slugs),
     )
