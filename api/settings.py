@@ -57,6 +57,14 @@ class Settings:
     witnesses: tuple[str, ...] = ()
     witness_retry_seconds: float = 5.0
     witness_timeout_seconds: float = 5.0
+    # Worker processes serving this database on this host (``buurtmunt serve
+    # --workers`` sets it for them): with more than one, each community is written
+    # by the process holding its lease (api.leases), which meet in ``lease_directory``.
+    workers: int = 1
+    # PostgreSQL connections each worker keeps (None: 32, and 16 more in bursts); every
+    # worker's pool counts against the server's max_connections.
+    database_pool_size: int | None = None
+    lease_directory: str | None = None
 
     @property
     def host(self) -> str:
@@ -91,6 +99,11 @@ class Settings:
             witnesses=_list(env.get("BUURTMUNT_WITNESSES", "")),
             witness_retry_seconds=float(env.get("BUURTMUNT_WITNESS_RETRY_SECONDS", 5)),
             witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
+            workers=int(env.get("BUURTMUNT_WORKERS", 1)),
+            database_pool_size=int(env["BUURTMUNT_DATABASE_POOL_SIZE"])
+            if env.get("BUURTMUNT_DATABASE_POOL_SIZE")
+            else None,
+            lease_directory=env.get("BUURTMUNT_LEASE_DIRECTORY") or None,
         )
 
     def sqlite_path(self) -> Path | None:

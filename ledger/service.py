@@ -7,11 +7,13 @@ writer and the rules do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from ledger import merkle
+from ledger import limits, merkle
 from ledger.checkpoint import note_origin, origin_for
 from ledger.clock import Clock, SystemClock
+from ledger.lease import HolderGone, Leases, NoHolder
 from ledger.model import Draft
 from ledger.note import NoteSigner, NoteVerifier
 from ledger.receipt import Receipt
@@ -42,6 +44,9 @@ class Ledger:
         # Called with the community after each append, which may have signed a
         # new checkpoint (api.witnesses asks the witnesses to cosign it).
         self.on_append: list[Callable[[str], None]] = []
+        # With several processes, who writes each community (None: this process
+        # writes every community it is asked to).
+        self.leases: Leases | None = None
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -73,10 +78,37 @@ class Ledger:
         return dict(self._writers)
 
     async def append(self, community: str, draft: Draft) -> Result:
-        result = await self.writer(community).append(draft)
+        """Append ``draft`` durably, or say why not; retries with the same id are safe.
+
+        Written here or by the process holding the community's lease, which the
+        caller cannot tell apart."""
+        result = await self._route(community, draft)
         for listener in self.on_append:
             listener(community)
         return result
+
+    async def append_here(self, community: str, draft: Draft) -> Result:
+        """Append through this process's writer (what a lease's holder runs)."""
+        return await self.writer(community).append(draft)
+
+    async def _route(self, community: str, draft: Draft) -> Result:
+        leases = self.leases
+        if leases is None:
+            return await self.writer(community).append(draft)
+        for attempt in range(limits.FORWARD_ATTEMPTS_MAX):
+            if leases.holds(community) or await leases.acquire(community):
+                return await self.writer(community).append(draft)
+            try:
+                return await leases.forward(community, draft)
+            except NoHolder:
+                break
+            except HolderGone:
+                # The holder went away, perhaps with the draft committed: offer it
+                # again (its id makes that safe) once the lease has had time to move.
+                await asyncio.sleep(limits.FORWARD_RETRY_SECONDS * (attempt + 1))
+        # Nobody holds the lease or its holder does not answer: append here. The
+        # store's tip check keeps the journal whole; it only costs contention.
+        return await self.writer(community).append(draft)
 
     async def remaining_minutes(self, community: str, seq: int) -> tuple[int, ...] | None:
         """What corrections may still reverse of each posting of entry ``seq``, as the
@@ -122,6 +154,8 @@ class Ledger:
         return [merkle.hash_of_nodes([found[n] for n in group]) for group in groups]
 
     async def close(self) -> None:
+        if self.leases is not None:
+            await self.leases.close()  # stop taking drafts before the writers stop
         for writer in self._writers.values():
             await writer.close()
         self._writers.clear()

@@ -58,8 +58,9 @@ class LedgerBusy(RuntimeError):
 class Appended:
     """A draft that is in the journal, durable, with what proves it.
 
-    ``checkpoint`` and ``nodes`` are absent for a retry of an entry committed in
-    an earlier batch; its receipt then comes from the store (``Ledger.receipt``).
+    ``checkpoint`` and ``proofs`` are absent for a retry of an entry committed in
+    an earlier batch, and for a draft another process's writer appended
+    (``ledger.lease``); its receipt then comes from the store (``Ledger.receipt``).
     """
 
     accepted: Accepted
