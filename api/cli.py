@@ -51,6 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["BUURTMUNT_REQUEST_LOG"] = "0"
     # X-Forwarded-For names the client only when a configured proxy sent it:
     # from anyone else it would let a client pick the address its lock-out counts.
+    # The workers share the communities' writers between them (api.leases).
+    os.environ["BUURTMUNT_WORKERS"] = str(args.workers)
     settings = Settings.from_env()
     trusted = settings.trusted_proxies
     with metrics.shared_between_workers(args.workers):

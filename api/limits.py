@@ -104,3 +104,7 @@ READY_WRITER_STALL_SECONDS = 30.0
 # one write hands them on (a warning or an error goes at once, with those before it).
 LOG_FLUSH_SECONDS = 0.2
 LOG_BUFFER_BYTES_MAX = 64 * 1024
+
+# Leases (api.leases): the communities a worker process looks at when it takes
+# its share of the writers.
+LEASE_COMMUNITIES_MAX = 10_000

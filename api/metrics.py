@@ -89,6 +89,12 @@ COMMIT_SECONDS = Histogram(
 BATCH_FAILURES = Counter(
     "buurtmunt_ledger_batch_failures", "Batches that could not be committed.", ["community"]
 )
+DRAFTS_FORWARDED = Counter(
+    "buurtmunt_ledger_drafts_forwarded",
+    "Drafts handed to the worker holding the community's lease, by how that ended "
+    "(answered, no_holder: appended here instead, holder_gone: offered again).",
+    ["community", "outcome"],
+)
 CHECKPOINT_SIGNED_NAME = "buurtmunt_ledger_checkpoint_timestamp_seconds"
 CHECKPOINT_SIGNED = Gauge(
     CHECKPOINT_SIGNED_NAME,

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
+from api import limits
 from api.auth import Authenticator
 from api.database import Database
 from api.events import PaymentSignals, PostgresListener
+from api.leases import HostLeases, default_directory
 from api.metrics import CommitMetrics
 from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
@@ -23,6 +26,7 @@ from api.settings import Settings
 from api.witnesses import Witnesses, parse_witnesses
 from ledger.clock import Clock, SystemClock
 from ledger.service import Ledger
+from ledger.sql.journal import Db, native
 from ledger.sql.store import SqlStore
 
 
@@ -94,6 +98,8 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         await ledger.sign_unsigned()
         database = Database(store.engine, store.write_lock)
         runtime = Runtime(settings, store, ledger, database, the_clock, commits)
+        if settings.workers > 1 and settings.sqlite_path() is None:
+            ledger.leases = await start_leases(settings, store, ledger)
         if settings.sqlite_path() is None:
             # Other worker processes announce changes through PostgreSQL.
             listener = PostgresListener(settings.database_url, runtime.signals)
@@ -106,3 +112,24 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
             await runtime.close()
         else:
             await store.close()
+
+
+async def start_leases(settings: Settings, store: SqlStore, ledger: Ledger) -> HostLeases:
+    """Join the other worker processes in sharing the communities' writers (on
+    PostgreSQL; on SQLite, where a tip that moved is read again from a local file,
+    every worker writing measured faster than forwarding to one, see
+    docs/operations.md)."""
+    directory = settings.lease_directory
+    leases = HostLeases(
+        Path(directory) if directory else default_directory(settings.database_url),
+        spread=settings.workers,
+        append_here=ledger.append_here,
+        communities=lambda: store.run(False, _community_slugs),
+    )
+    await leases.start()
+    return leases
+
+
+def _community_slugs(db: Db) -> list[str]:
+    query = native(db, "SELECT slug FROM communities ORDER BY slug LIMIT ?")
+    return [str(row[0]) for row in db.rows(query, (limits.LEASE_COMMUNITIES_MAX,))]

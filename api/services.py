@@ -32,7 +32,7 @@ def store_from(settings: Settings) -> SqlStore:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return SqlStore.from_url(settings.database_url)
+    return SqlStore.from_url(settings.database_url, settings.database_pool_size)
 
 
 def read_store_from(settings: Settings) -> SqlStore:

@@ -61,6 +61,14 @@ class Settings:
     # last checkpoint is this old (0: every batch) or this many entries behind.
     checkpoint_interval_seconds: float = 1.0
     checkpoint_entries_step: int = 10_000
+    # Worker processes serving this database on this host (``buurtmunt serve
+    # --workers`` sets it for them): with more than one, each community is written
+    # by the process holding its lease (api.leases), which meet in ``lease_directory``.
+    workers: int = 1
+    # PostgreSQL connections each worker keeps (None: 32, and 16 more in bursts); every
+    # worker's pool counts against the server's max_connections.
+    database_pool_size: int | None = None
+    lease_directory: str | None = None
 
     @property
     def host(self) -> str:
@@ -97,6 +105,11 @@ class Settings:
             witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
             checkpoint_interval_seconds=float(env.get("BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS", 1)),
             checkpoint_entries_step=int(env.get("BUURTMUNT_CHECKPOINT_ENTRIES_STEP", 10_000)),
+            workers=int(env.get("BUURTMUNT_WORKERS", 1)),
+            database_pool_size=int(env["BUURTMUNT_DATABASE_POOL_SIZE"])
+            if env.get("BUURTMUNT_DATABASE_POOL_SIZE")
+            else None,
+            lease_directory=env.get("BUURTMUNT_LEASE_DIRECTORY") or None,
         )
 
     def sqlite_path(self) -> Path | None:

@@ -43,6 +43,12 @@ ENTRY_BYTES_MAX = 8_192
 BATCH_SIZE_MAX = 2_048
 # Waiting drafts beyond this are refused with a retryable error.
 QUEUE_LENGTH_MAX = 100_000
+# Leases (ledger.lease): how often a draft is offered to a community's holder, or
+# its lease tried, before the process appends it itself; the pause after each miss.
+FORWARD_ATTEMPTS_MAX = 5
+FORWARD_RETRY_SECONDS = 0.02
+# A forwarded draft or its answer: a draft's encoding is bounded by its fields' limits.
+FORWARD_FRAME_BYTES_MAX = 1 << 20
 
 # Merkle proofs: a tree of at most 2**63 leaves needs at most 63 hashes for
 # inclusion and 2 * 63 for consistency.

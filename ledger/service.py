@@ -16,6 +16,7 @@ from ledger import limits, merkle
 from ledger.cadence import Cadence
 from ledger.checkpoint import note_origin, origin_for
 from ledger.clock import Clock, SystemClock
+from ledger.lease import HolderGone, Leases, NoHolder
 from ledger.model import Draft
 from ledger.note import NoteSigner, NoteVerifier
 from ledger.receipt import Receipt
@@ -63,6 +64,9 @@ class Ledger:
         self.on_checkpoint: list[Callable[[str], None]] = []
         # Set (and dropped) when a community's next checkpoint commits here.
         self._signatures: dict[str, asyncio.Event] = {}
+        # With several processes, who writes each community (None: this process
+        # writes every community it is asked to).
+        self.leases: Leases | None = None
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -112,6 +116,33 @@ class Ledger:
         return dict(self._writers)
 
     async def append(self, community: str, draft: Draft) -> Result:
+        """Append ``draft`` durably, or say why not; retries with the same id are safe.
+
+        Written here or by the process holding the community's lease, which the
+        caller cannot tell apart."""
+        return await self._route(community, draft)
+
+    async def append_here(self, community: str, draft: Draft) -> Result:
+        """Append through this process's writer (what a lease's holder runs)."""
+        return await self.writer(community).append(draft)
+
+    async def _route(self, community: str, draft: Draft) -> Result:
+        leases = self.leases
+        if leases is None:
+            return await self.writer(community).append(draft)
+        for attempt in range(limits.FORWARD_ATTEMPTS_MAX):
+            if leases.holds(community) or await leases.acquire(community):
+                return await self.writer(community).append(draft)
+            try:
+                return await leases.forward(community, draft)
+            except NoHolder:
+                break
+            except HolderGone:
+                # The holder went away, perhaps with the draft committed: offer it
+                # again (its id makes that safe) once the lease has had time to move.
+                await asyncio.sleep(limits.FORWARD_RETRY_SECONDS * (attempt + 1))
+        # Nobody holds the lease or its holder does not answer: append here. The
+        # store's tip check keeps the journal whole; it only costs contention.
         return await self.writer(community).append(draft)
 
     async def remaining_minutes(self, community: str, seq: int) -> tuple[int, ...] | None:
@@ -186,6 +217,8 @@ class Ledger:
         return [merkle.hash_of_nodes([found[n] for n in group]) for group in groups]
 
     async def close(self) -> None:
+        if self.leases is not None:
+            await self.leases.close()  # stop taking drafts before the writers stop
         for writer in self._writers.values():
             await writer.close()
         self._writers.clear()

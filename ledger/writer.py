@@ -67,9 +67,9 @@ class Appended:
     """A draft that is in the journal, durable, with what proves it.
 
     ``checkpoint`` and ``proofs`` are absent for a retry of an entry committed in
-    an earlier batch, and for an entry of a batch the cadence left unsigned; its
-    receipt then comes from the store (``Ledger.receipt``) once a checkpoint
-    covers it.
+    an earlier batch, for an entry of a batch the cadence left unsigned, and for a
+    draft another process's writer appended (``ledger.lease``); its receipt then
+    comes from the store (``Ledger.receipt``) once a checkpoint covers it.
     """
 
     accepted: Accepted

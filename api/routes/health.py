@@ -17,6 +17,7 @@ from litestar import HttpMethod, route
 from litestar.datastructures import State
 
 from api import limits
+from api.leases import HostLeases
 from api.problems import ProblemError, problem_responses
 from api.runtime import Runtime
 
@@ -37,6 +38,9 @@ class ReadyOut(msgspec.Struct):
     status: str
     database: str
     writers: list[WriterOut]
+    # With several workers: the communities whose lease this process holds, and so
+    # writes for every worker (see docs/operations.md, "Several workers").
+    leases: list[str] = []
 
 
 # GET and HEAD: load balancers probe with either (a HEAD answer carries no body).
@@ -95,7 +99,9 @@ async def ready(state: State) -> ReadyOut:
         problem = ProblemError(503, "ledger_writer_stopped", detail)
         problem.numbers = numbers
         raise problem
-    return ReadyOut(status="ready", database="ok", writers=writers)
+    leases = runtime.ledger.leases
+    held = leases.held() if isinstance(leases, HostLeases) else []
+    return ReadyOut(status="ready", database="ok", writers=writers, leases=held)
 
 
 ROUTES = [health, ready]

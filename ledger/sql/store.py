@@ -115,8 +115,12 @@ class SqlStore:
         return None if self._workers is None else self._workers.write_lock
 
     @classmethod
-    def from_url(cls, url: str) -> SqlStore:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, pool_size: int | None = None) -> SqlStore:
+        """A store on ``url``; on PostgreSQL with ``pool_size`` pooled connections (and
+        half as many more for bursts) instead of the engine's default."""
+        if pool_size is None or url.startswith("sqlite"):
+            return cls(make_engine(url))
+        return cls(make_engine(url, pool_size=pool_size, max_overflow=pool_size // 2))
 
     @asynccontextmanager
     async def batch(self, community: str) -> AsyncIterator[SqlBatch]:

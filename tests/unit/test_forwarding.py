@@ -1,0 +1,57 @@
+"""What a holder answers for a forwarded draft reaches the sender as its own writer's
+answer would (``api.forwarding``), through the bytes that cross the socket."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from api.forwarding import BUSY, NOT_HOLDER, UNAVAILABLE, Answer, Ask, answer_of, result_of
+from ledger.batch import Accepted
+from ledger.canonical import encode_entry
+from ledger.lease import HolderGone
+from ledger.model import Rejected, Rejection
+from ledger.sql.journal import entry_from_row
+from ledger.writer import Appended, LedgerBusy, LedgerUnavailable
+from tests.support.builders import COMMUNITY, earn
+
+
+def over_the_socket(answer: Answer) -> Answer:
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(answer), type=Answer)
+
+
+def test_a_draft_crosses_the_socket_unchanged() -> None:
+    draft = earn("org-1", "member-1", 45, id="e-1", meta=(("hours", 1), ("paid", True)))
+
+    ask = msgspec.msgpack.decode(msgspec.msgpack.encode(Ask(7, draft)), type=Ask)
+
+    assert ask == Ask(7, draft)
+
+
+@pytest.mark.parametrize("retried", [False, True])
+def test_an_appended_draft_comes_back_as_the_entry_the_holder_stored(retried: bool) -> None:
+    draft = earn("org-1", "member-1", 45, id="e-1")
+    data = encode_entry(COMMUNITY, 3, "2026-12-06T10:00:00.000000Z", draft, b"\x01" * 32)
+    entry = entry_from_row(COMMUNITY, 3, data)
+    sent = Appended(Accepted(entry, retried), checkpoint=None, proofs=None)
+
+    result = result_of(COMMUNITY, over_the_socket(answer_of(1, sent)))
+
+    assert result == sent
+
+
+def test_a_rejection_comes_back_with_its_code_and_numbers() -> None:
+    rejected = Rejected("t-1", Rejection.EXCEEDS_BALANCE, (("balance_minutes", 30),))
+
+    assert result_of(COMMUNITY, over_the_socket(answer_of(1, rejected))) == rejected
+
+
+@pytest.mark.parametrize(
+    ("outcome", "raised"),
+    [(BUSY, LedgerBusy), (UNAVAILABLE, LedgerUnavailable), (NOT_HOLDER, HolderGone)],
+)
+def test_a_holder_that_could_not_append_makes_the_sender_raise_the_same(
+    outcome: str, raised: type[Exception]
+) -> None:
+    with pytest.raises(raised):
+        result_of(COMMUNITY, over_the_socket(Answer(1, outcome, message="why")))
