@@ -1,4 +1,4 @@
-"""Offline verification speed: a 1,000,000-entry bundle through ``python -m ledger.verify``.
+"""Offline verification speed: a 1,000,000-entry bundle through ``python -m ledger.audit.verify``.
 
 Generates a realistic bundle directly with the pure functions (canonical bytes,
 SHA-256 leaves, Merkle frontier, a signed checkpoint every 10,000 entries), not
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import machine
 
-from ledger.audit import Audit, b64, correction_targets, fast_decode, scan_lines
-from ledger.bundle import BundleWriter, Manifest
+from ledger.audit.audit import Audit, b64, correction_targets, fast_decode, scan_lines
+from ledger.audit.bundle import BundleWriter, Manifest
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, origin_for, sign_checkpoint
 from ledger.clock import format_time
@@ -268,7 +268,7 @@ def verify_in_subprocess(
     more = [] if jobs is None else ["--jobs", str(jobs)]
     with tempfile.TemporaryFile("w+") as out:
         verifier = subprocess.Popen(
-            [sys.executable, "-m", "ledger.verify", str(directory), "--key", key, *more],
+            [sys.executable, "-m", "ledger.audit.verify", str(directory), "--key", key, *more],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import limits
-from ledger.audit import (
+from ledger.audit.audit import (
     Audit,
     AuditReport,
     Check,
@@ -174,7 +174,7 @@ SMALL_ID_FILTER_BITS = 2**16
 
 
 def feed_in_runs(run: Audit, lines: Sequence[bytes]) -> None:
-    """Feed ``lines`` as ``ledger.verify`` does: scanned ahead, runs in bulk."""
+    """Feed ``lines`` as ``ledger.audit.verify`` does: scanned ahead, runs in bulk."""
     file = b"".join(line + b"\n" for line in lines)
     for item in scan_lines(list(lines), 0):
         if isinstance(item, bytes):

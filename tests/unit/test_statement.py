@@ -28,17 +28,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import ZERO_HASH, encode_entry
-from ledger.memory import MemoryStore
-from ledger.merkle import leaf_hash
-from ledger.model import Draft, Entry, EntryKind, Posting
-from ledger.note import generate_signer
-from ledger.report import hours, render_html
-from ledger.rules import apply, check_state, remaining_minutes
-from ledger.service import Ledger
-from ledger.shape import check_shape
-from ledger.state import LedgerState
-from ledger.statement import (
+from api.statement_report import hours, render_html
+from ledger.audit.statement import (
     Circulation,
     MemberActivity,
     MonthPoint,
@@ -53,6 +44,15 @@ from ledger.statement import (
     to_csv,
     to_json,
 )
+from ledger.canonical import ZERO_HASH, encode_entry
+from ledger.memory import MemoryStore
+from ledger.merkle import leaf_hash
+from ledger.model import Draft, Entry, EntryKind, Posting
+from ledger.note import generate_signer
+from ledger.rules import apply, check_state, remaining_minutes
+from ledger.service import Ledger
+from ledger.shape import check_shape
+from ledger.state import LedgerState
 from tests.support.builders import (
     COMMUNITY,
     HOST,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from html import escape
 
 from ledger.amounts import format_hours
-from ledger.statement import Circulation, MonthPoint, Statement
+from ledger.audit.statement import Circulation, MonthPoint, Statement
 
 CHART_MONTHS = 24  # months shown in the charts, ending with the period
 _WIDTH, _HEIGHT = 640, 240
@@ -358,7 +358,7 @@ def _empty(columns: int) -> str:
 def _footer(statement: Statement) -> str:
     return (
         "<footer><p>Anyone can check the journal behind these figures offline: export it "
-        "with <code>buurtmunt export</code> and run <code>python -m ledger.verify</code> "
+        "with <code>buurtmunt export</code> and run <code>python -m ledger.audit.verify</code> "
         "with the community's public key; the checkpoint above must be among those it "
         f"verifies (size {statement.checkpoint_size:,}).</p></footer>"
     )

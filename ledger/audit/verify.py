@@ -1,7 +1,7 @@
-"""Verify an export bundle offline: ``python -m ledger.verify BUNDLE --key VKEY``.
+"""Verify an export bundle offline: ``python -m ledger.audit.verify BUNDLE --key VKEY``.
 
 Needs the standard library and ``cryptography`` only: no database, no network,
-no web framework. Runs the one audit (``ledger.audit``) over the bundle in two
+no web framework. Runs the one audit (``ledger.audit.audit``) over the bundle in two
 passes over ``entries.jsonl``: a cheap pre-pass that finds the entries
 corrections name, then the streaming audit itself. On a big bundle (or with
 ``--jobs N``) worker processes read ``entries.jsonl`` too, in byte ranges, and
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger import limits
 from ledger.amounts import format_hours
-from ledger.audit import (
+from ledger.audit.audit import (
     CORRECTION_MARK,
     Audit,
     AuditReport,
@@ -39,7 +39,7 @@ from ledger.audit import (
     correction_targets,
     scan_lines,
 )
-from ledger.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
+from ledger.audit.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.cosignature import CosignatureError, CosignatureVerifier
 from ledger.note import NoteError, NoteVerifier
@@ -550,7 +550,8 @@ def print_report(report: AuditReport, out: TextIO, title: str) -> None:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(
-        prog="python -m ledger.verify", description="Verify a Buurtmunt export bundle offline."
+        prog="python -m ledger.audit.verify",
+        description="Verify a Buurtmunt export bundle offline.",
     )
     parser.add_argument("bundle", help="the bundle directory")
     parser.add_argument(

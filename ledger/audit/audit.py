@@ -2,7 +2,7 @@
 
 ``Audit`` is fed a journal's entries as bytes, in order, one at a time, and the
 signed checkpoints that cover them. The offline bundle verifier
-(``ledger.verify``) and the live database audit (``buurtmunt audit``) both
+(``ledger.audit.verify``) and the live database audit (``buurtmunt audit``) both
 drive this one class, so they check exactly the same things:
 
 1. every line is the canonical encoding of a well-formed entry
@@ -195,7 +195,7 @@ def fast_decode(data: bytes) -> Entry | None:
     return None if fields is None else entry_from_plain(fields, data)
 
 
-# -- The order-free part of the audit, done ahead (``ledger.verify`` does it in
+# -- The order-free part of the audit, done ahead (``ledger.audit.verify`` does it in
 # worker processes): reading the common lines and hashing them.
 #
 # ``scan_lines`` turns the lines of a stretch of the journal into runs of
