@@ -22,9 +22,11 @@ from api.settings import Settings
 from api.statement_report import render_html
 from api.witnesses import cosignature_lines
 from ledger import limits
-from ledger.audit.audit import Audit, AuditReport, b64, correction_targets
+from ledger.audit.audit import Audit
 from ledger.audit.bundle import BundleError
 from ledger.audit.export import ExportError, balances_at_head, export_bundle
+from ledger.audit.findings import AuditReport, b64
+from ledger.audit.scan import correction_targets
 from ledger.audit.statement import Period, PeriodError, Statement, StatementBuilder, to_csv, to_json
 from ledger.audit.verify import (
     EXIT_CLEAN,

@@ -34,13 +34,15 @@ from pathlib import Path
 
 import machine
 
-from ledger.audit.audit import Audit, b64, correction_targets, fast_decode, scan_lines
+from ledger.audit.audit import Audit
 from ledger.audit.bundle import BundleWriter, Manifest
+from ledger.audit.findings import b64
+from ledger.audit.scan import correction_targets, scan_lines
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, origin_for, sign_checkpoint
 from ledger.clock import format_time
 from ledger.merkle import Frontier, leaf_hash
-from ledger.model import AccountSpec, AccountType, Draft, Entry, EntryKind, Posting, Settings
+from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Settings
 from ledger.note import NoteSigner, NoteVerifier, generate_signer
 from ledger.rules import apply, check_state
 from ledger.shape import check_shape
@@ -215,7 +217,7 @@ def breakdown(directory: Path, key: str, sample: int = 50_000) -> dict[str, floa
         return result
 
     timed("common-line grammar only", lambda: [scan_plain(line) for line in lines])
-    entries = timed("decode + canonical check", lambda: [decode(line) for line in lines])
+    entries = timed("decode + canonical check", lambda: [decode_entry(line) for line in lines])
     assert isinstance(entries, list)
     timed("shape checks", lambda: [check_shape(e.draft) for e in entries])
     state = Audit(verifier, retain=correction_targets(lines)).state
@@ -248,10 +250,6 @@ def breakdown(directory: Path, key: str, sample: int = 50_000) -> dict[str, floa
     timed("Audit.feed_run", feed_runs)
     assert not in_runs.findings and in_runs.root() == audit.root()
     return figures
-
-
-def decode(line: bytes) -> Entry:
-    return fast_decode(line) or decode_entry(line)
 
 
 def verify_in_subprocess(

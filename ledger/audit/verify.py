@@ -28,18 +28,10 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger import limits
 from ledger.amounts import format_hours
-from ledger.audit.audit import (
-    CORRECTION_MARK,
-    Audit,
-    AuditReport,
-    Check,
-    Observer,
-    Run,
-    b64,
-    correction_targets,
-    scan_lines,
-)
+from ledger.audit.audit import Audit, Observer
 from ledger.audit.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, ENTRIES, Bundle, BundleError
+from ledger.audit.findings import AuditReport, Check, b64
+from ledger.audit.scan import CORRECTION_MARK, Run, correction_targets, scan_lines
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.cosignature import CosignatureError, CosignatureVerifier
 from ledger.note import NoteError, NoteVerifier

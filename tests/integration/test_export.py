@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from ledger import limits
-from ledger.audit.audit import b64
 from ledger.audit.bundle import Bundle, BundleError
 from ledger.audit.export import ExportError, export_bundle
+from ledger.audit.findings import b64
 from ledger.audit.verify import verify_bundle
 from ledger.checkpoint import open_checkpoint
 from ledger.note import NoteError, generate_signer

@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import text
 
 from api.audit_commands import audit_store
-from ledger.audit.audit import Audit, AuditReport, Check, b64, correction_targets
+from ledger.audit.audit import Audit
 from ledger.audit.bundle import Bundle, checkpoint_name
 from ledger.audit.export import export_bundle
+from ledger.audit.findings import AuditReport, Check, b64
+from ledger.audit.scan import correction_targets
 from ledger.audit.verify import verify_bundle
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint

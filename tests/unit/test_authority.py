@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.audit.audit import Check
+from ledger.audit.findings import Check
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry
 from ledger.merkle import leaf_hash
 from ledger.model import Entry, Rejection

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.audit import verify
-from ledger.audit.audit import Check
 from ledger.audit.bundle import BALANCES, CHECKPOINT, CHECKPOINTS, ENTRIES, MANIFEST
+from ledger.audit.findings import Check
 from ledger.canonical import NotCanonical, decode_entry
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry, EntryKind, Posting, Rejection
