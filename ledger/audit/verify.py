@@ -5,7 +5,7 @@ no web framework. Runs the one audit (``ledger.audit.audit``) over the bundle in
 passes over ``entries.jsonl``: a cheap pre-pass that finds the entries
 corrections name, then the streaming audit itself. On a big bundle (or with
 ``--jobs N``) worker processes read ``entries.jsonl`` too, in byte ranges, and
-do the per-line work that needs no order (``audit.scan_line``: grammar, shape,
+do the per-line work that needs no order (``scan.scan_lines``: grammar, shape,
 leaf hash) ahead of the audit, which takes their results in order and checks
 the rest; ``--jobs 1`` keeps everything in one process. Both find the same.
 
@@ -94,7 +94,7 @@ def verify_bundle(
 
     ``jobs`` is how many processes to use: 1 audits in this one; more lets
     ``jobs - 1`` worker processes do the per-line work that needs no order
-    (``audit.scan_lines``) ahead of the audit, with the same checks and the
+    (``scan.scan_lines``) ahead of the audit, with the same checks and the
     same findings. None chooses by the bundle's size and the machine.
     """
     path = bundle.directory / ENTRIES
