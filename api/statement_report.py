@@ -1,5 +1,8 @@
 """The statement as one printable HTML page with inline SVG charts.
 
+Rendered for ``GET /api/v1/statements.html`` (``api.statements``) and for
+``buurtmunt audit --period ... --format html`` (``api.audit_commands``).
+
 For a municipal officer: plain tables with captions, two charts (credits
 issued and redeemed per month; credits outstanding over time), each with a
 ``<title>`` and a ``<desc>`` that reads out the figures, and the checkpoint the
