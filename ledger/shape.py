@@ -121,9 +121,11 @@ def _text_up_to(length: int) -> str:
 
 # ``plain_shape_ok`` as far as a regular expression can say it, inside the one
 # match of the common entry's grammar (``canonical.common_entry_grammar``), for
-# readers of many lines at once: what the grammar cannot say is a payer equal to
-# the payee, minutes above TRANSFER_MINUTES_MAX (it allows six digits), ids in
-# range, and what ``shaped_texts_ok`` checks. Corrections are left out.
+# readers of many lines at once (``audit.scan.scan_lines``). What the grammar
+# cannot say, the reader checks after the match: a payer equal to the payee,
+# minutes above TRANSFER_MINUTES_MAX (it allows six digits), a seq above
+# JSON_INTEGER_MAX, a line above ENTRY_BYTES_MAX, and ``shaped_texts_ok``.
+# Corrections are left out.
 SHAPED_ENTRY_GRAMMAR = common_entry_grammar(
     kinds="earn|transfer|redeem|settle",
     entry_id=ID_PATTERN.pattern,
