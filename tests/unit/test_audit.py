@@ -23,7 +23,7 @@ from ledger.audit.scan import Run, correction_targets, scan_lines
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.memory import MemoryStore
-from ledger.merkle import Frontier, leaf_hash, range_nodes, subtree_levels, subtree_node
+from ledger.merkle import Frontier, leaf_hash
 from ledger.model import MOVING_KINDS, Draft, Entry, EntryKind, Posting, Rejection
 from ledger.note import NoteSigner, generate_signer
 from ledger.receipt import parse_receipt, verify_receipt
@@ -820,28 +820,6 @@ def test_a_run_holds_no_line_the_shortcut_would_not_take(old: bytes, new: bytes)
 
     assert new in line
     assert _scanned_alone(line) is None and not _taken(line)
-
-
-@settings(max_examples=200, deadline=None)
-@given(first=st.integers(0, 2**40), count=st.integers(1, 70), data=st.data())
-def test_a_runs_tree_appends_any_part_of_it_as_its_leaves_would(
-    first: int, count: int, data: st.DataObject
-) -> None:
-    leaves = [leaf_hash(b"%d" % n) for n in range(count)]
-    levels = subtree_levels(first, b"".join(leaves))
-    start = data.draw(st.integers(0, count - 1))
-    end = data.draw(st.integers(start + 1, count))
-    # A frontier of size first + start, built cheaply from arbitrary nodes of the right levels.
-    size = first + start
-    nodes = [leaf_hash(b"node %d" % level) for level, _ in range_nodes(0, size)]
-    one, other = Frontier.from_hashes(size, nodes), Frontier.from_hashes(size, nodes)
-
-    for leaf in leaves[start:end]:
-        one.append(leaf)
-    for level, index in range_nodes(size, first + end):
-        other.append_subtree(level, subtree_node(levels, first, level, index))
-
-    assert (other.size, other.hashes) == (one.size, one.hashes)
 
 
 @pytest.mark.parametrize("bits", [8, SMALL_ID_FILTER_BITS, limits.AUDIT_ID_FILTER_BITS])
