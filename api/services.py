@@ -11,7 +11,6 @@ from api.database import database_unreachable
 from api.settings import Settings
 from ledger.keys import load_signer
 from ledger.note import NoteSigner
-from ledger.service import Ledger
 from ledger.sql import migrate
 from ledger.sql.store import SqlStore
 
@@ -59,7 +58,3 @@ async def upgrade_database(store: SqlStore) -> None:
                 raise
             log.warning("database unreachable, trying again: %r", error)
             await asyncio.sleep(DATABASE_RETRY_SECONDS)
-
-
-def ledger_from(settings: Settings, store: SqlStore) -> Ledger:
-    return Ledger(store, signer_from(settings), settings.host)
