@@ -2,7 +2,7 @@
 
 ``register(subparsers)`` adds them; each sets ``func`` to a handler that takes
 the parsed arguments and returns the exit status (0 clean, 1 findings, 2 usage
-or unreadable input). ``audit`` runs the one audit of ``ledger.audit`` against
+or unreadable input). ``audit`` runs the one audit of ``ledger.audit.audit`` against
 the live database, streaming entries and checkpoints from the store, and also
 compares the database's cached balances with the replayed ones; with
 ``--period`` it then prints the statement instead of the summary.
@@ -19,18 +19,16 @@ from pathlib import Path
 from api.database import Database
 from api.services import read_store_from, signer_from, store_from
 from api.settings import Settings
+from api.statement_report import render_html
 from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
-from ledger.audit import Audit, AuditReport, b64, correction_targets
-from ledger.bundle import BundleError
-from ledger.checkpoint import CheckpointError, note_origin
-from ledger.export import ExportError, balances_at_head, export_bundle
-from ledger.keys import SigningKeyError
-from ledger.note import NoteError, NoteVerifier
-from ledger.report import render_html
-from ledger.statement import Period, PeriodError, Statement, StatementBuilder, to_csv, to_json
-from ledger.store import Store, StoredCheckpoint
-from ledger.verify import (
+from ledger.audit.audit import Audit
+from ledger.audit.bundle import BundleError
+from ledger.audit.export import ExportError, balances_at_head, export_bundle
+from ledger.audit.findings import AuditReport, b64
+from ledger.audit.scan import correction_targets
+from ledger.audit.statement import Period, PeriodError, Statement, StatementBuilder, to_csv, to_json
+from ledger.audit.verify import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     EXIT_UNUSABLE,
@@ -38,7 +36,11 @@ from ledger.verify import (
     print_report,
     read_verifier,
 )
-from ledger.verify import run as run_verify
+from ledger.audit.verify import run as run_verify
+from ledger.checkpoint import CheckpointError, note_origin
+from ledger.keys import SigningKeyError
+from ledger.note import NoteError, NoteVerifier
+from ledger.store import Store, StoredCheckpoint
 
 FORMATS = ("json", "csv", "html")
 

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from api import drafts, provisioning
 from api.access import Role
-from api.directory import named_accounts, people_with_role, person_of_account, roles_of
+from api.directory import named_accounts, people_with_role, person_of_account
 from api.provisioning import KIND_API, PersonDetails
 from api.runtime import Runtime
 from api.tables import CredentialRow, PersonRow, RoleRow
@@ -96,11 +96,6 @@ async def first_scope(rt: Runtime, community: str, type: AccountType) -> str:
     if not rows:
         raise LookupError(f"{community!r} has no {type.value} yet")
     return rows[0].account_id
-
-
-async def held_roles(rt: Runtime, person_id: str) -> set[str]:
-    async with rt.db.read() as session:
-        return {r.role for r in await roles_of(session, person_id)}
 
 
 async def someone_with(rt: Runtime, community: str, role: Role) -> PersonRow:

@@ -18,7 +18,7 @@ from api import drafts, limits, pay_codes
 from api.access import STAFF_ROLES, Role
 from api.directory import ERASED_NAME, roles_of
 from api.idempotency import Plan, forget_person
-from api.problems import ProblemError, conflict, invalid
+from api.problems import conflict, invalid
 from api.runtime import Runtime
 from api.tables import (
     CommunityRow,
@@ -503,8 +503,3 @@ async def erase_person(rt: Runtime, person: PersonRow, actor: str) -> PersonRow:
     await forget_person(rt.db, person.id)
     rt.authenticator.forget()
     return row
-
-
-def raise_if_erased(person: PersonRow) -> None:
-    if person.erased_at is not None:
-        raise ProblemError(409, "person_erased", "This person's data was erased.")

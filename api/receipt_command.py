@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from ledger import limits
+from ledger.audit.verify import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE, read_verifier
 from ledger.checkpoint import CheckpointError
 from ledger.note import NoteError
 from ledger.receipt import ReceiptError, parse_receipt, verify_receipt
-from ledger.verify import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE, read_verifier
 
 # A receipt document: a checkpoint note, the longest proof and an entry, with room.
 RECEIPT_FILE_BYTES_MAX = 4 * limits.NOTE_BYTES_MAX + 2 * limits.ENTRY_BYTES_MAX + 64 * 1024

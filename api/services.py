@@ -12,7 +12,6 @@ from api.settings import Settings
 from ledger.cadence import Cadence
 from ledger.keys import load_signer
 from ledger.note import NoteSigner
-from ledger.service import Ledger
 from ledger.sql import migrate
 from ledger.sql.store import SqlStore
 
@@ -65,7 +64,3 @@ async def upgrade_database(store: SqlStore) -> None:
 def cadence_from(settings: Settings) -> Cadence:
     """The checkpoint cadence the settings ask for."""
     return Cadence(settings.checkpoint_interval_seconds, settings.checkpoint_entries_step)
-
-
-def ledger_from(settings: Settings, store: SqlStore) -> Ledger:
-    return Ledger(store, signer_from(settings), settings.host, cadence=cadence_from(settings))

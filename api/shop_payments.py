@@ -2,7 +2,7 @@
 
 The service layer behind ``api.routes.shop_payments`` (and the shop's
 ``month_minutes`` on its account). It reads what it needs, calls the pure
-functions of ``ledger.shop_statement`` and appends through ``api.drafts``; the
+functions of ``ledger.audit.shop_statement`` and appends through ``api.drafts``; the
 ledger checks every entry again and has the final word (a pre-check here only
 gives a clearer problem).
 
@@ -38,10 +38,7 @@ from api.schemas.ledger import b64
 from api.schemas.shop_payments import RefundIn, RefundOut, SettlementIn, SettlementOut
 from api.tables import PersonRow, RoleRow
 from ledger import limits
-from ledger.checkpoint import note_origin
-from ledger.clock import parse_time
-from ledger.model import AccountType, Entry, EntryKind
-from ledger.shop_statement import (
+from ledger.audit.shop_statement import (
     CheckpointRef,
     ShopStatement,
     build_shop_statement,
@@ -49,6 +46,9 @@ from ledger.shop_statement import (
     month_net_minutes,
     payment_minutes,
 )
+from ledger.checkpoint import note_origin
+from ledger.clock import parse_time
+from ledger.model import AccountType, Entry, EntryKind
 from ledger.store import Needs, Store
 
 _RFC3339 = "%Y-%m-%dT%H:%M:%SZ"

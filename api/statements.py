@@ -37,13 +37,13 @@ from api.directory import named_accounts
 from api.headers import CONTENT_SECURITY_POLICY
 from api.problems import ProblemError, conflict, not_found
 from api.replica import ReadView
+from api.statement_report import render_html
 from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
-from ledger.bundle import BundleError
-from ledger.export import ExportError, balances_at_head, export_bundle
+from ledger.audit.bundle import BundleError
+from ledger.audit.export import ExportError, balances_at_head, export_bundle
+from ledger.audit.statement import Period, Statement, to_csv, to_json
 from ledger.model import AccountType, Entry
-from ledger.report import render_html
-from ledger.statement import Period, Statement, to_csv, to_json
 
 StatementFormat = Literal["json", "csv", "html"]
 ENTRY_COLUMNS = (
@@ -138,7 +138,7 @@ def _labelled(found: Statement, names: Mapping[str, str]) -> Statement:
 
 
 def _csv_with_names(text: str, names: Mapping[str, str]) -> str:
-    """``ledger.statement.to_csv``'s rows with a ``name`` column after ``item``."""
+    """``ledger.audit.statement.to_csv``'s rows with a ``name`` column after ``item``."""
     out_buffer = io.StringIO()
     out = csv.writer(out_buffer, lineterminator="\n")
     rows = csv.reader(io.StringIO(text))

@@ -1,4 +1,4 @@
-"""Offline verification speed: a 1,000,000-entry bundle through ``python -m ledger.verify``.
+"""Offline verification speed: a 1,000,000-entry bundle through ``python -m ledger.audit.verify``.
 
 Generates a realistic bundle directly with the pure functions (canonical bytes,
 SHA-256 leaves, Merkle frontier, a signed checkpoint every 10,000 entries), not
@@ -34,13 +34,15 @@ from pathlib import Path
 
 import machine
 
-from ledger.audit import Audit, b64, correction_targets, fast_decode, scan_lines
-from ledger.bundle import BundleWriter, Manifest
+from ledger.audit.audit import Audit
+from ledger.audit.bundle import BundleWriter, Manifest
+from ledger.audit.findings import b64
+from ledger.audit.scan import correction_targets, scan_lines
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, origin_for, sign_checkpoint
 from ledger.clock import format_time
 from ledger.merkle import Frontier, leaf_hash
-from ledger.model import AccountSpec, AccountType, Draft, Entry, EntryKind, Posting, Settings
+from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Settings
 from ledger.note import NoteSigner, NoteVerifier, generate_signer
 from ledger.rules import apply, check_state
 from ledger.shape import check_shape
@@ -215,7 +217,7 @@ def breakdown(directory: Path, key: str, sample: int = 50_000) -> dict[str, floa
         return result
 
     timed("common-line grammar only", lambda: [scan_plain(line) for line in lines])
-    entries = timed("decode + canonical check", lambda: [decode(line) for line in lines])
+    entries = timed("decode + canonical check", lambda: [decode_entry(line) for line in lines])
     assert isinstance(entries, list)
     timed("shape checks", lambda: [check_shape(e.draft) for e in entries])
     state = Audit(verifier, retain=correction_targets(lines)).state
@@ -250,10 +252,6 @@ def breakdown(directory: Path, key: str, sample: int = 50_000) -> dict[str, floa
     return figures
 
 
-def decode(line: bytes) -> Entry:
-    return fast_decode(line) or decode_entry(line)
-
-
 def verify_in_subprocess(
     directory: Path, key: str, jobs: int | None = None
 ) -> tuple[float, float, int, str]:
@@ -268,7 +266,7 @@ def verify_in_subprocess(
     more = [] if jobs is None else ["--jobs", str(jobs)]
     with tempfile.TemporaryFile("w+") as out:
         verifier = subprocess.Popen(
-            [sys.executable, "-m", "ledger.verify", str(directory), "--key", key, *more],
+            [sys.executable, "-m", "ledger.audit.verify", str(directory), "--key", key, *more],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

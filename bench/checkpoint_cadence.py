@@ -31,16 +31,16 @@ import machine
 
 from api.audit_commands import audit_store
 from ledger import limits
-from ledger.bundle import Bundle
+from ledger.audit.bundle import Bundle
+from ledger.audit.export import export_bundle
+from ledger.audit.verify import verify_bundle
 from ledger.cadence import Cadence
 from ledger.clock import SystemClock
-from ledger.export import export_bundle
 from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Rejected, Settings
 from ledger.note import NoteSigner, generate_signer
 from ledger.service import Ledger
 from ledger.sql import migrate
 from ledger.sql.store import SqlStore
-from ledger.verify import verify_bundle
 
 COMMUNITY = "bench"
 HOST = "bench.example"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger import limits
 from ledger.canonical import canonical_json, draft_object, encode_entry
 from ledger.merkle import BatchNodes, Frontier, leaf_hash
 from ledger.model import Draft, Entry, EntryKind, Rejected, Rejection
-from ledger.rules import apply, apply_plain, check_state
+from ledger.rules import admit
 from ledger.shape import check_retry, reject
 from ledger.state import LedgerState
 from ledger.store import BatchWrite, Head, Loaded, Needs, StoredCheckpoint
@@ -98,10 +99,10 @@ def assemble(
     outcomes: list[Outcome] = []
     frontier = head.frontier.copy()
     prev = head.last_leaf
-    month = time[:7]
     seen: dict[str, tuple[Draft, Outcome]] = {}
     touched: set[str] = set()
     monthly_before = dict(state.monthly)
+    balances_before = {key: account.balance_minutes for key, account in state.accounts.items()}
     for draft in drafts:
         earlier = seen.get(draft.id)
         if earlier is not None:
@@ -112,19 +113,16 @@ def assemble(
             # Only a fresh decision is what a later draft with this id is held to;
             # one answered from the store is answered from the store again.
             seq = state.size
-            applied = _apply_plain(state, seq, draft, month)
-            rejected = None if applied else check_state(state, draft, month)
+            data = encode_entry(community, seq, time, draft, prev)
+            leaf = leaf_hash(data)
+            entry = Entry(community, seq, time, draft, prev, data, leaf)
+            rejected = admit(state, entry)
             if rejected is not None:
                 write.rejections.append((rejected, draft_fingerprint(draft)))
                 outcome = rejected
             else:
-                data = encode_entry(community, seq, time, draft, prev)
-                leaf = leaf_hash(data)
-                entry = Entry(community, seq, time, draft, prev, data, leaf)
                 write.nodes.append(b"".join(frontier.append(leaf)))
                 write.entries.append(entry)
-                if not applied:
-                    apply(state, entry)
                 _note_changes(write, touched, entry, state)
                 prev = leaf
                 outcome = Accepted(entry=entry, retried=False)
@@ -132,6 +130,7 @@ def assemble(
         outcomes.append(outcome)
     for account_id in touched:
         write.balances[account_id] = state.accounts[account_id].balance_minutes
+    _assert_balances_hold(state, balances_before, touched)
     for key, total in state.monthly.items():
         if monthly_before.get(key) != total:
             write.monthly[key] = total
@@ -142,12 +141,18 @@ def assemble(
     return assembly
 
 
-def _apply_plain(state: LedgerState, seq: int, draft: Draft, month: str) -> bool:
-    """``rules.apply_plain`` for a one-posting draft: True when it was checked and applied."""
-    if len(draft.postings) != 1 or draft.corrects is not None:
-        return False
-    p = draft.postings[0]
-    return apply_plain(state, seq, draft.kind, p.payer, p.payee, p.amount_minutes, month)
+def _assert_balances_hold(state: LedgerState, before: dict[str, int], touched: set[str]) -> None:
+    """After a batch: its postings moved minutes without making or losing any,
+    and every account it touched is within its floor and the balance bounds."""
+    moved = 0
+    for account_id in touched:
+        account = state.accounts[account_id]
+        balance = account.balance_minutes
+        moved += balance - before.get(account_id, 0)
+        floor = account.spec.floor_minutes
+        assert floor is None or balance >= floor, f"{account_id} is below its floor"
+        assert abs(balance) <= limits.BALANCE_MINUTES_MAX, f"{account_id} is out of bounds"
+    assert moved == 0, f"the batch's postings sum to {moved} minutes, not zero"
 
 
 def seal(assembly: Assembly, checkpoint: StoredCheckpoint) -> None:

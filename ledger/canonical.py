@@ -92,35 +92,50 @@ def draft_object(draft: Draft) -> dict[str, Any]:
         "meta": dict(draft.meta),
     }
     if draft.account is not None:
-        account: dict[str, Any] = {"id": draft.account.id, "type": draft.account.type.value}
-        if draft.account.floor_minutes is not None:
-            account["floor_minutes"] = draft.account.floor_minutes
-        if draft.account.budget_minutes_per_month is not None:
-            account["budget_minutes_per_month"] = draft.account.budget_minutes_per_month
-        obj["account"] = account
+        obj["account"] = _account_object(draft.account)
     if draft.settings is not None:
-        settings: dict[str, Any] = {"members_may_transfer": draft.settings.members_may_transfer}
-        if draft.settings.member_earning_cap_minutes_per_month is not None:
-            cap = draft.settings.member_earning_cap_minutes_per_month
-            settings["member_earning_cap_minutes_per_month"] = cap
-        if draft.settings.approval_threshold_minutes is not None:
-            settings["approval_threshold_minutes"] = draft.settings.approval_threshold_minutes
-        obj["settings"] = settings
+        obj["settings"] = _settings_object(draft.settings)
     if draft.staff is not None:
-        obj["staff"] = {
-            "id": draft.staff.staff_id,
-            "role": draft.staff.role.value,
-            "organisation": draft.staff.organisation,
-            "active": draft.staff.active,
-        }
+        obj["staff"] = _staff_object(draft.staff)
     if draft.budget is not None:
-        obj["budget"] = {
-            "organisation": draft.budget.organisation,
-            "minutes_per_month": draft.budget.budget_minutes_per_month,
-        }
+        obj["budget"] = _budget_object(draft.budget)
     if draft.corrects is not None:
         obj["corrects"] = draft.corrects
     return obj
+
+
+def _account_object(account: AccountSpec) -> dict[str, Any]:
+    obj: dict[str, Any] = {"id": account.id, "type": account.type.value}
+    if account.floor_minutes is not None:
+        obj["floor_minutes"] = account.floor_minutes
+    if account.budget_minutes_per_month is not None:
+        obj["budget_minutes_per_month"] = account.budget_minutes_per_month
+    return obj
+
+
+def _settings_object(settings: Settings) -> dict[str, Any]:
+    obj: dict[str, Any] = {"members_may_transfer": settings.members_may_transfer}
+    if settings.member_earning_cap_minutes_per_month is not None:
+        obj["member_earning_cap_minutes_per_month"] = settings.member_earning_cap_minutes_per_month
+    if settings.approval_threshold_minutes is not None:
+        obj["approval_threshold_minutes"] = settings.approval_threshold_minutes
+    return obj
+
+
+def _staff_object(staff: StaffChange) -> dict[str, Any]:
+    return {
+        "id": staff.staff_id,
+        "role": staff.role.value,
+        "organisation": staff.organisation,
+        "active": staff.active,
+    }
+
+
+def _budget_object(budget: BudgetChange) -> dict[str, Any]:
+    return {
+        "organisation": budget.organisation,
+        "minutes_per_month": budget.budget_minutes_per_month,
+    }
 
 
 def encode_entry(
@@ -135,61 +150,41 @@ def encode_entry(
 
     This is the append path's hot spot, so it writes the members in their fixed
     RFC 8785 order directly instead of building and sorting a dict; tests hold
-    it byte-for-byte equal to ``canonical_json`` of the same object (and to the
-    ``rfc8785`` package). Nested objects that are rare (account, settings,
-    budget, staff, non-empty meta) go through ``canonical_json``. ``version``
-    is the entry's ``v``: the ledger writes ``FORMAT_VERSION``; a version 1
-    entry read back re-encodes as version 1.
+    it byte-for-byte equal to ``canonical_json`` of ``entry_object`` (and to the
+    ``rfc8785`` package). A member the entry's kind does not have is written as
+    nothing; the nested objects that are rare (account, settings, budget,
+    staff, non-empty meta) go through ``canonical_json``. ``version`` is the
+    entry's ``v``: the ledger writes ``FORMAT_VERSION``; a version 1 entry read
+    back re-encodes as version 1.
     """
-    if (
-        len(draft.postings) == 1
-        and draft.account is None
-        and draft.budget is None
-        and draft.settings is None
-        and draft.staff is None
-    ):
-        return _encode_one_posting(community, seq, time, draft, prev, version)
-    parts = ["{"]
-    if draft.account is not None:
-        parts += ['"account":', _dumps(draft_object(draft)["account"]), ","]
-    parts += ['"actor":', _string(draft.actor)]
-    if draft.budget is not None:
-        parts += [',"budget":', _dumps(draft_object(draft)["budget"])]
-    parts += [',"community":', _string(community)]
-    if draft.corrects is not None:
-        parts += [',"corrects":', str(int(draft.corrects))]
-    parts += [',"id":', _string(draft.id), ',"kind":"', _KIND_TEXT[draft.kind], '","memo":']
-    parts += [_string(draft.memo), ',"meta":', _dumps(dict(draft.meta)) if draft.meta else "{}"]
-    parts.append(',"postings":[')
-    for i, p in enumerate(draft.postings):
-        parts += [",{" if i else "{", '"from":', _string(p.payer), ',"minutes":']
-        parts += [str(int(p.amount_minutes)), ',"to":', _string(p.payee), "}"]
-    parts += ['],"prev":"', prev.hex(), '","reference":', _string(draft.reference)]
-    parts += [',"seq":', str(int(seq))]
-    if draft.settings is not None:
-        parts += [',"settings":', _dumps(draft_object(draft)["settings"])]
-    if draft.staff is not None:
-        parts += [',"staff":', _dumps(draft_object(draft)["staff"])]
-    parts += [',"time":', _string(time), ',"v":', str(int(version)), "}"]
-    return "".join(parts).encode("utf-8")
-
-
-def _encode_one_posting(
-    community: str, seq: int, time: str, draft: Draft, prev: bytes, version: int
-) -> bytes:
-    """``encode_entry`` for the common entry (one posting, no declarations), as one format."""
-    p = draft.postings[0]
+    postings = draft.postings
+    if len(postings) == 1:
+        moves = _posting_text(postings[0])
+    else:
+        moves = ",".join(map(_posting_text, postings))
+    account = (
+        "" if draft.account is None else f'"account":{_dumps(_account_object(draft.account))},'
+    )
+    budget = "" if draft.budget is None else f',"budget":{_dumps(_budget_object(draft.budget))}'
     corrects = "" if draft.corrects is None else f',"corrects":{int(draft.corrects)}'
     meta = _dumps(dict(draft.meta)) if draft.meta else "{}"
+    settings = (
+        "" if draft.settings is None else f',"settings":{_dumps(_settings_object(draft.settings))}'
+    )
+    staff = "" if draft.staff is None else f',"staff":{_dumps(_staff_object(draft.staff))}'
     return (
-        f'{{"actor":{_string(draft.actor)},"community":{_string(community)}{corrects}'
-        f',"id":{_string(draft.id)},"kind":"{_KIND_TEXT[draft.kind]}"'
-        f',"memo":{_string(draft.memo)},"meta":{meta}'
-        f',"postings":[{{"from":{_string(p.payer)},"minutes":{int(p.amount_minutes)}'
-        f',"to":{_string(p.payee)}}}],"prev":"{prev.hex()}"'
-        f',"reference":{_string(draft.reference)},"seq":{int(seq)}'
+        f'{{{account}"actor":{_string(draft.actor)}{budget},"community":{_string(community)}'
+        f'{corrects},"id":{_string(draft.id)},"kind":"{_KIND_TEXT[draft.kind]}"'
+        f',"memo":{_string(draft.memo)},"meta":{meta},"postings":[{moves}],"prev":"{prev.hex()}"'
+        f',"reference":{_string(draft.reference)},"seq":{int(seq)}{settings}{staff}'
         f',"time":{_string(time)},"v":{int(version)}}}'
     ).encode()
+
+
+def _posting_text(p: Posting) -> str:
+    return (
+        f'{{"from":{_string(p.payer)},"minutes":{int(p.amount_minutes)},"to":{_string(p.payee)}}}'
+    )
 
 
 def _reject_float(text: str) -> Any:
@@ -221,7 +216,19 @@ def parse_json(data: bytes) -> Any:
 
 
 def decode_entry(data: bytes) -> Entry:
-    """The entry these canonical bytes encode; raises NotCanonical if they are not one."""
+    """The entry these canonical bytes encode; raises NotCanonical if they are not one.
+
+    The common entry is read by the grammar of its bytes (``scan_plain``), without
+    parsing and re-encoding; anything else is decoded in full.
+    """
+    fields = scan_plain(data)
+    if fields is not None:
+        return entry_from_plain(fields, data)
+    return _decode_in_full(data)
+
+
+def _decode_in_full(data: bytes) -> Entry:
+    """``decode_entry`` by parsing, checking and re-encoding: the reference for the shortcut."""
     obj = parse_json(data)
     if not isinstance(obj, dict):
         raise NotCanonical("not_an_object")
@@ -399,7 +406,7 @@ def _budget(value: Any) -> BudgetChange:
 # matches is therefore the canonical encoding of the entry built from its
 # parts, once the few things a regular expression cannot say are checked in
 # ``scan_plain`` (integer ranges, meta keys in order). Lines it does not match
-# may still be canonical; the caller hands them to ``decode_entry``.
+# may still be canonical; ``decode_entry`` decodes them in full.
 _TEXT = r'[^"\\\x00-\x1f]*'  # a string's own text: nothing JSON escapes
 _COUNT = r"0|[1-9][0-9]{0,15}"
 
@@ -422,8 +429,8 @@ def common_entry_grammar(
     what ``_COUNT`` matches, so that what the narrowed grammar matches the
     default one does, in the same groups: actor, community, corrects, id,
     kind, memo, meta, payer, minutes, payee, prev, reference, seq, time.
-    A reader that wants more than canonical bytes (``audit.scan_line`` wants
-    well-shaped entries too) says it here, inside the one match.
+    A reader that wants more than canonical bytes (``shape.SHAPED_ENTRY_GRAMMAR``,
+    for well-shaped entries) says it here, inside the one match.
     """
 
     def string(text: str) -> str:
@@ -474,8 +481,8 @@ PlainFields = tuple[
 def scan_plain(data: bytes) -> PlainFields | None:
     """The parts of a common entry whose canonical bytes are ``data``, or None.
 
-    None means only "not by this shortcut": ``decode_entry`` decides such
-    lines. What this accepts, ``decode_entry`` accepts as the same entry, and
+    None means only "not by this shortcut": the full decoder decides such
+    lines. What this accepts, the full decoder accepts as the same entry, and
     ``encode_entry`` gives back ``data`` exactly (property tests hold both).
     """
     if len(data) > limits.ENTRY_BYTES_MAX:
@@ -508,7 +515,7 @@ def scan_plain(data: bytes) -> PlainFields | None:
 
 
 def entry_from_plain(fields: PlainFields, data: bytes) -> Entry:
-    """The entry ``scan_plain`` found in ``data``: equal to ``decode_entry(data)``."""
+    """The entry ``scan_plain`` found in ``data``: what the full decoder finds there."""
     community, seq, time, prev, id_, kind, actor, payer, payee, amount, memo, ref, meta, corr = (
         fields
     )

@@ -82,7 +82,3 @@ def parse_time(text: str) -> datetime:
     if not is_entry_time(text):
         raise ValueError(f"not an entry time: {text[:40]!r}")
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def month_of(text: str) -> str:
-    return text[:7]

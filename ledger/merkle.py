@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from ledger.limits import PROOF_HASHES_MAX, TREE_SIZE_MAX
 
 HASH_SIZE = 32
+# RFC 6962 section 2.1: the first byte of what is hashed tells a leaf from an
+# interior node, so that no leaf can pass for a node. Everything hashes through these.
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 Node = tuple[int, int]
@@ -30,12 +34,12 @@ GetNode = Callable[[int, int], bytes]
 
 def leaf_hash(data: bytes) -> bytes:
     """The hash of one leaf: SHA-256(0x00 || data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """The hash of an interior node: SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
 def node_home(level: int, index: int) -> tuple[int, int]:
@@ -134,12 +138,62 @@ class Frontier:
         self.size += 1
         return completed
 
+    def append_subtree(self, level: int, node: bytes) -> None:
+        """Add the complete subtree of 2**level leaves whose hash is ``node``.
+
+        The same as ``append`` of each of its leaves, for a frontier whose size
+        is a multiple of 2**level (the subtree is aligned where it lands).
+        """
+        assert self.size % (1 << level) == 0, "the subtree must be aligned"
+        hashes = self.hashes
+        size = self.size >> level
+        # As in append: each trailing one bit is a node of the same height waiting.
+        while size & 1:
+            node = node_hash(hashes.pop(), node)
+            size >>= 1
+        hashes.append(node)
+        self.size += 1 << level
+
     def root(self) -> bytes:
         """The RFC 6962 tree head of the leaves so far."""
         return hash_of_nodes(self.hashes) if self.size else EMPTY_ROOT
 
     def copy(self) -> Frontier:
         return Frontier(self.size, list(self.hashes))
+
+
+def subtree_levels(first: int, leaves: bytes) -> list[bytes]:
+    """The hashes of every aligned complete subtree inside a run of leaves, by level.
+
+    ``leaves`` are the leaf hashes of leaves ``first, first + 1, ...``, joined.
+    Level k holds the nodes ``(k, i)`` for ``ceil(first / 2**k) <= i <
+    (first + n) // 2**k``, left to right, joined; ``subtree_node`` reads one.
+    """
+    levels = [leaves]
+    begin, count = first, len(leaves) // HASH_SIZE
+    sha256 = hashlib.sha256
+    while True:
+        low, high = (begin + 1) >> 1, (begin + count) >> 1
+        if high <= low:
+            return levels
+        below = levels[-1]
+        skip = (2 * low - begin) * HASH_SIZE  # a first node whose sibling is outside the run
+        width = 2 * HASH_SIZE
+        levels.append(
+            b"".join(
+                [
+                    sha256(NODE_PREFIX + below[at : at + width]).digest()
+                    for at in range(skip, skip + (high - low) * width, width)
+                ]
+            )
+        )
+        begin, count = low, high - low
+
+
+def subtree_node(levels: Sequence[bytes], first: int, level: int, index: int) -> bytes:
+    """The node ``(level, index)`` out of ``subtree_levels(first, ...)``."""
+    begin = (index + (-first >> level)) * HASH_SIZE  # index - ceil(first / 2**level)
+    return levels[level][begin : begin + HASH_SIZE]
 
 
 def _path_nodes(level: int, index: int, size: int) -> list[list[Node]]:

@@ -396,14 +396,24 @@ def apply_plain(
     return True
 
 
-def posting_deltas(postings: tuple[Posting, ...]) -> dict[str, int]:
-    """Net balance change per account; the values always sum to zero."""
-    deltas: dict[str, int] = {}
-    for posting in postings:
-        deltas[posting.payer] = deltas.get(posting.payer, 0) - posting.amount_minutes
-        deltas[posting.payee] = deltas.get(posting.payee, 0) + posting.amount_minutes
-    assert sum(deltas.values()) == 0
-    return deltas
+def admit(state: LedgerState, entry: Entry) -> Rejected | None:
+    """``check_state`` of a well-shaped entry about to be appended, then ``apply`` if it passes.
+
+    The writer's one step per entry. The common entry (one posting, no
+    correction) goes through ``apply_plain``, which decides and applies at
+    once; what it defers takes ``check_state`` (which says why, in its order)
+    and ``apply``. A rejected entry leaves ``state`` as it was.
+    """
+    draft = entry.draft
+    month = entry.month
+    if len(draft.postings) == 1 and draft.corrects is None:
+        p = draft.postings[0]
+        if apply_plain(state, entry.seq, draft.kind, p.payer, p.payee, p.amount_minutes, month):
+            return None
+    rejected = check_state(state, draft, month)
+    if rejected is None:
+        apply(state, entry)
+    return rejected
 
 
 def unwind_balances(balances: dict[str, int], entry: Entry) -> None:
@@ -417,5 +427,6 @@ def unwind_balances(balances: dict[str, int], entry: Entry) -> None:
         opened = balances.pop(draft.account.id)
         assert opened == 0, "an account opens at zero"
         return
-    for account, delta in posting_deltas(draft.postings).items():
-        balances[account] -= delta
+    for posting in draft.postings:
+        balances[posting.payer] += posting.amount_minutes
+        balances[posting.payee] -= posting.amount_minutes

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from ledger import limits
-from ledger.canonical import canonical_json
+from ledger.canonical import canonical_json, common_entry_grammar, read_meta
 from ledger.model import (
     AccountType,
     Draft,
@@ -46,10 +46,10 @@ def check_shape(draft: Draft) -> Rejected | None:
             draft.memo, draft.reference, draft.meta, draft.corrects,
         ):  # fmt: skip
             return None
-    return check_shape_in_order(draft)
+    return _check_shape_in_order(draft)
 
 
-def check_shape_in_order(draft: Draft) -> Rejected | None:
+def _check_shape_in_order(draft: Draft) -> Rejected | None:
     """``check_shape`` one check at a time, in the order of ``Rejection``: the first fault."""
     if not isinstance(draft.id, str) or not ID_PATTERN.fullmatch(draft.id):
         return reject(draft, Rejection.ID_INVALID)
@@ -113,6 +113,44 @@ def plain_shape_ok(
         and 0 < amount_minutes <= limits.TRANSFER_MINUTES_MAX
         and payer != payee
     )
+
+
+def _text_up_to(length: int) -> str:
+    return r'[^"\\\x00-\x1f]{0,' + str(length) + "}"
+
+
+# ``plain_shape_ok`` as far as a regular expression can say it, inside the one
+# match of the common entry's grammar (``canonical.common_entry_grammar``), for
+# readers of many lines at once (``audit.scan.scan_lines``). What the grammar
+# cannot say, the reader checks after the match: a payer equal to the payee,
+# minutes above TRANSFER_MINUTES_MAX (it allows six digits), a seq above
+# JSON_INTEGER_MAX, a line above ENTRY_BYTES_MAX, and ``shaped_texts_ok``.
+# Corrections are left out.
+SHAPED_ENTRY_GRAMMAR = common_entry_grammar(
+    kinds="earn|transfer|redeem|settle",
+    entry_id=ID_PATTERN.pattern,
+    account_id=ACCOUNT_ID_PATTERN.pattern,
+    memo=_text_up_to(limits.MEMO_LENGTH_MAX),
+    reference=_text_up_to(limits.REFERENCE_LENGTH_MAX),
+    meta_key=META_KEY_PATTERN.pattern,
+    meta_value=_text_up_to(limits.META_VALUE_LENGTH_MAX),
+    minutes=r"[1-9][0-9]{0,5}",
+)
+
+
+def shaped_texts_ok(memo: str, reference: str, meta: str) -> bool:
+    """``plain_shape_ok``'s text and meta checks for strings ``SHAPED_ENTRY_GRAMMAR`` matched.
+
+    ``meta`` is the meta object's members as written; the grammar has bounded
+    every length and key already. A single member is in order and far within
+    the bounds; several go through ``_meta_ok``.
+    """
+    if not is_text(memo + reference + meta):  # keys, quotes and commas are text too
+        return False
+    if not meta or meta.count('"') == 4:
+        return True
+    pairs = read_meta(meta)
+    return pairs is not None and _meta_ok(pairs)
 
 
 # Account ids that matched ACCOUNT_ID_PATTERN. A community has few accounts and

@@ -21,7 +21,7 @@ from api.access import Role
 from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
-from ledger.statement import Period, PeriodError, Statement
+from ledger.audit.statement import Period, PeriodError, Statement
 from mobile_web.render import N_
 from mobile_web.resident import message_page
 from mobile_web.staff import Staff, screen, staff_for

@@ -25,7 +25,7 @@ from api.auth import community_of
 from api.problems import invalid
 from api.routes.markers import PrincipalDep, ReadsDep, route
 from ledger import limits
-from ledger.statement import Period, Statement
+from ledger.audit.statement import Period, Statement
 
 # Litestar adds "; charset=utf-8" to text types itself.
 CSV = "text/csv"

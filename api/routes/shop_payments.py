@@ -27,7 +27,7 @@ from api.schemas.shop_payments import (
 )
 from ledger import limits
 from ledger.amounts import LANGUAGES
-from ledger.shop_statement import CSV_COLUMNS, to_csv
+from ledger.audit.shop_statement import CSV_COLUMNS, to_csv
 
 CSV = "text/csv; charset=utf-8"
 Language = Literal["nl", "en", "tr", "ar"]

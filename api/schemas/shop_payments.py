@@ -9,8 +9,8 @@ from msgspec import Meta
 
 from api.schemas.common import AccountId, EntryId, Memo, Minutes
 from api.schemas.ledger import receipt_url
+from ledger.audit.shop_statement import ShopRow, ShopStatement
 from ledger.model import Entry
-from ledger.shop_statement import ShopRow, ShopStatement
 
 Period = Annotated[
     str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ledger.audit import Audit
+from ledger.audit.audit import Audit
 from ledger.canonical import decode_entry
 from ledger.model import EntryKind
 from ledger.note import NoteVerifier

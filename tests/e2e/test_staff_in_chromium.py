@@ -242,7 +242,7 @@ def test_the_municipality_sees_the_totals_and_downloads_what_proves_them(
     page.goto("/s/municipality/checkpoint")
     note = page.locator("#checkpoint-note").inner_text()
     assert re.search(r"^\d+$", note.splitlines()[1]), note
-    assert "python -m ledger.verify" in page.locator("main").inner_text()
+    assert "python -m ledger.audit.verify" in page.locator("main").inner_text()
     screenshot(page, "staff-checkpoint")
     context.close()
     assert refused == []

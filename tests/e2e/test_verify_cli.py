@@ -1,4 +1,4 @@
-"""``python -m ledger.verify`` as a real process, and the ``buurtmunt`` subcommands.
+"""``python -m ledger.audit.verify`` as a real process, and the ``buurtmunt`` subcommands.
 
 The verifier must run with the standard library and ``cryptography`` alone: a
 subprocess runs it and lists every module it imported.
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from api.audit_commands import register
+from ledger.audit.export import export_bundle
 from ledger.canonical import decode_entry
-from ledger.export import export_bundle
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry, EntryKind, Posting
 from ledger.note import NoteSigner, generate_signer
@@ -75,7 +75,7 @@ async def exported(tmp_path: Path) -> AsyncIterator[Exported]:
 
 def run_verify(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ledger.verify", *args],
+        [sys.executable, "-m", "ledger.audit.verify", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -174,9 +174,9 @@ async def test_a_trusted_checkpoint_from_later_catches_a_rolled_back_bundle(
 _LIST_MODULES = """
 import runpy, sys
 before = set(sys.modules)  # what the interpreter and site-packages hooks loaded
-sys.argv = ["ledger.verify", *sys.argv[1:]]
+sys.argv = ["ledger.audit.verify", *sys.argv[1:]]
 try:
-    runpy.run_module("ledger.verify", run_name="__main__")
+    runpy.run_module("ledger.audit.verify", run_name="__main__")
 except SystemExit as exit:
     status = exit.code
 top = sorted({name.split(".")[0] for name in set(sys.modules) - before})
@@ -206,7 +206,7 @@ def test_the_verifier_imports_only_the_standard_library_cryptography_and_ledger(
 
 def test_importing_the_verifier_loads_no_database_or_web_framework() -> None:
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import ledger.verify"],
+        [sys.executable, "-X", "importtime", "-c", "import ledger.audit.verify"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -224,7 +224,14 @@ def test_a_terminal_gets_a_progress_bar_on_stderr(exported: Exported) -> None:
     controller, terminal = pty.openpty()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "ledger.verify", str(exported.bundle), "--key", exported.key],
+            [
+                sys.executable,
+                "-m",
+                "ledger.audit.verify",
+                str(exported.bundle),
+                "--key",
+                exported.key,
+            ],
             stdout=subprocess.PIPE,
             stderr=terminal,
             cwd=ROOT,

@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 
 from ledger import limits
-from ledger.audit import b64
-from ledger.bundle import Bundle, BundleError, split_notes
+from ledger.audit.bundle import Bundle, BundleError, split_notes
+from ledger.audit.export import ExportError, export_bundle
+from ledger.audit.findings import b64
+from ledger.audit.verify import verify_bundle
 from ledger.cadence import EVERY_BATCH, Cadence
 from ledger.checkpoint import open_checkpoint
-from ledger.export import ExportError, export_bundle
 from ledger.note import NoteError, generate_signer
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
 from ledger.store import StoredCheckpoint
-from ledger.verify import verify_bundle
 from ledger.writer import Appended
 from tests.support.builders import (
     COMMUNITY,

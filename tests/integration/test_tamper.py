@@ -19,20 +19,22 @@ from sqlalchemy import text
 
 from api.audit_commands import audit_store
 from ledger import limits
-from ledger.audit import Audit, AuditReport, Check, b64, correction_targets
-from ledger.bundle import Bundle, split_notes
+from ledger.audit.audit import Audit
+from ledger.audit.bundle import Bundle, split_notes
+from ledger.audit.export import export_bundle
+from ledger.audit.findings import AuditReport, Check, b64
+from ledger.audit.scan import correction_targets
+from ledger.audit.verify import verify_bundle
 from ledger.cadence import EVERY_BATCH
 from ledger.canonical import ZERO_HASH, decode_entry, encode_entry
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.clock import ManualClock
-from ledger.export import export_bundle
 from ledger.merkle import Frontier, leaf_hash
 from ledger.model import Draft, Entry, EntryKind, Posting, Rejection
 from ledger.note import NoteSigner, generate_signer
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
-from ledger.verify import verify_bundle
 from ledger.writer import Appended
 from tests.support.builders import (
     COMMUNITY,

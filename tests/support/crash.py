@@ -35,12 +35,12 @@ import httpx
 
 from api.audit_commands import audit_store
 from ledger import limits
+from ledger.audit.export import export_bundle
+from ledger.audit.verify import build_parser
+from ledger.audit.verify import run as run_verify
 from ledger.checkpoint import note_origin
-from ledger.export import export_bundle
 from ledger.note import NoteSigner
 from ledger.sql.store import SqlStore
-from ledger.verify import build_parser
-from ledger.verify import run as run_verify
 from tests.support.clusters import Cluster
 from tests.support.server import COMMUNITY, ROOT, Seeded, free_port, seed, server_env
 

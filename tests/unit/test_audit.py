@@ -17,24 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import limits
-from ledger.audit import (
-    Audit,
-    AuditReport,
-    Check,
-    Finding,
-    Run,
-    _append_node,
-    _ceil_shift,
-    _pyramid,
-    correction_targets,
-    fast_decode,
-    scan_lines,
-)
+from ledger.audit.audit import Audit
+from ledger.audit.findings import AuditReport, Check, Finding
+from ledger.audit.scan import Run, correction_targets, scan_lines
 from ledger.cadence import EVERY_BATCH
-from ledger.canonical import ZERO_HASH, NotCanonical, decode_entry, encode_entry, scan_plain
+from ledger.canonical import ZERO_HASH, decode_entry, encode_entry, scan_plain
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.memory import MemoryStore
-from ledger.merkle import Frontier, leaf_hash, range_nodes
+from ledger.merkle import Frontier, leaf_hash
 from ledger.model import MOVING_KINDS, Draft, Entry, EntryKind, Posting, Rejection
 from ledger.note import NoteSigner, generate_signer
 from ledger.receipt import parse_receipt, verify_receipt
@@ -44,13 +34,11 @@ from tests.support.builders import (
     COMMUNITY,
     HOST,
     a_clock,
-    a_member,
     a_neighbourhood,
     accepted,
     configure,
     correct,
     earn,
-    open_account,
     redeem,
     settle,
     transfer,
@@ -175,7 +163,7 @@ SMALL_ID_FILTER_BITS = 2**16
 
 
 def feed_in_runs(run: Audit, lines: Sequence[bytes]) -> None:
-    """Feed ``lines`` as ``ledger.verify`` does: scanned ahead, runs in bulk."""
+    """Feed ``lines`` as ``ledger.audit.verify`` does: scanned ahead, runs in bulk."""
     file = b"".join(line + b"\n" for line in lines)
     for item in scan_lines(list(lines), 0):
         if isinstance(item, bytes):
@@ -682,67 +670,6 @@ def an_entry_line(draft: Draft, seq: int = 3) -> bytes:
     return encode_entry(COMMUNITY, seq, "2026-11-02T09:00:00.000000Z", draft, bytes(range(32)))
 
 
-SAMPLES = [
-    an_entry_line(earn(memo="tuin", reference="shift-9")),
-    an_entry_line(transfer(meta=(("channel", "app"), ("till", "2")))),
-    an_entry_line(redeem(meta=(("n", 5),))),
-    an_entry_line(settle()),
-    an_entry_line(correct(2, postings=(Posting("member-1", "org-1", 30),))),
-    an_entry_line(open_account(a_member("member-9"))),
-]
-
-
-@pytest.mark.parametrize("line", SAMPLES)
-def test_the_fast_decoder_returns_the_decoders_entry_or_defers(line: bytes) -> None:
-    fast = fast_decode(line)
-
-    assert fast is None or fast == decode_entry(line)
-
-
-def test_the_fast_decoder_takes_every_kind_that_moves_minutes() -> None:
-    assert all(fast_decode(line) is not None for line in SAMPLES[:2] + SAMPLES[3:5])
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        (b'"minutes":30', b'"minutes":true'),
-        (b'"minutes":30', b'"minutes":30.0'),
-        (b'"minutes":30', b'"minutes":9007199254740993'),
-        (b'"seq":3', b'"seq":9007199254740993'),
-        (b'"prev":"00', b'"prev":"'),
-        (b'"time":"2026-11-02T09', b'"time":"2026-11-02X09'),
-        (b'"memo":""', b'"memo":"","memo":""'),
-        (b'"kind":"earn"', b'"corrects":1,"kind":"earn"'),
-    ],
-)
-def test_the_fast_decoder_defers_every_line_the_decoder_refuses(old: bytes, new: bytes) -> None:
-    line = an_entry_line(earn(minutes=30)).replace(old, new, 1)
-
-    with pytest.raises(NotCanonical):
-        decode_entry(line)
-    assert fast_decode(line) is None
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    sample=st.sampled_from(SAMPLES),
-    position=st.integers(min_value=0, max_value=400),
-    replacement=st.binary(min_size=0, max_size=3),
-    cut=st.integers(min_value=0, max_value=3),
-)
-def test_what_the_fast_decoder_accepts_the_decoder_accepts_as_the_same_entry(
-    sample: bytes, position: int, replacement: bytes, cut: int
-) -> None:
-    position = min(position, len(sample))
-    line = sample[:position] + replacement + sample[position + cut :]
-
-    fast = fast_decode(line)
-
-    if fast is not None:
-        assert fast == decode_entry(line)
-
-
 # The spec's examples are what the code produces.
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "ledger-format.md"
@@ -894,29 +821,6 @@ def test_a_run_holds_no_line_the_shortcut_would_not_take(old: bytes, new: bytes)
 
     assert new in line
     assert _scanned_alone(line) is None and not _taken(line)
-
-
-@settings(max_examples=200, deadline=None)
-@given(first=st.integers(0, 2**40), count=st.integers(1, 70), data=st.data())
-def test_a_runs_tree_appends_any_part_of_it_as_its_leaves_would(
-    first: int, count: int, data: st.DataObject
-) -> None:
-    leaves = [leaf_hash(b"%d" % n) for n in range(count)]
-    levels = _pyramid(first, b"".join(leaves))
-    start = data.draw(st.integers(0, count - 1))
-    end = data.draw(st.integers(start + 1, count))
-    # A frontier of size first + start, built cheaply from arbitrary nodes of the right levels.
-    size = first + start
-    nodes = [leaf_hash(b"node %d" % level) for level, _ in range_nodes(0, size)]
-    one, other = Frontier.from_hashes(size, nodes), Frontier.from_hashes(size, nodes)
-
-    for leaf in leaves[start:end]:
-        one.append(leaf)
-    for level, index in range_nodes(size, first + end):
-        begin = (index - _ceil_shift(first, level)) * 32
-        _append_node(other, level, levels[level][begin : begin + 32])
-
-    assert (other.size, other.hashes) == (one.size, one.hashes)
 
 
 @pytest.mark.parametrize("bits", [8, SMALL_ID_FILTER_BITS, limits.AUDIT_ID_FILTER_BITS])

@@ -6,8 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ledger.audit import b64
-from ledger.bundle import (
+from ledger.audit.bundle import (
     CHECKPOINTS,
     CHECKPOINTS_TEXT,
     MANIFEST,
@@ -17,9 +16,10 @@ from ledger.bundle import (
     checkpoint_name,
     split_notes,
 )
+from ledger.audit.findings import b64
+from ledger.audit.verify import verify_bundle
 from ledger.checkpoint import open_checkpoint
 from ledger.merkle import Frontier, leaf_hash
-from ledger.verify import verify_bundle
 from tests.unit.test_audit import COMMUNITY, ORIGIN, History, a_busy_history
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ledger import limits
 from ledger.canonical import (
     NotCanonical,
+    _decode_in_full,
     canonical_json,
     decode_entry,
     encode_entry,
@@ -346,7 +347,7 @@ def test_parse_json_refuses_what_it_cannot_re_encode() -> None:
     assert raised.value.reason == "not_encodable"
 
 
-# The common entry's grammar: a shortcut that must agree with the decoder.
+# The common entry's grammar: ``decode_entry``'s shortcut, which must agree with the full decoder.
 
 
 @settings(max_examples=300, deadline=None)
@@ -359,7 +360,7 @@ def test_what_the_common_entry_grammar_reads_is_what_the_decoder_reads(
     fields = scan_plain(data)
 
     if fields is not None:
-        assert entry_from_plain(fields, data) == decode_entry(data)
+        assert entry_from_plain(fields, data) == _decode_in_full(data)
 
 
 MOVING = (EntryKind.EARN, EntryKind.TRANSFER, EntryKind.REDEEM, EntryKind.SETTLE, EntryKind.CORRECT)
@@ -387,7 +388,7 @@ def test_the_common_entry_grammar_reads_every_common_entry(
     fields = scan_plain(line)
 
     assert fields is not None
-    assert entry_from_plain(fields, line) == decode_entry(line)
+    assert entry_from_plain(fields, line) == _decode_in_full(line)
 
 
 @settings(max_examples=500, deadline=None)
@@ -417,7 +418,7 @@ def test_a_damaged_line_the_grammar_reads_is_one_the_decoder_reads_alike(
 
     if fields is not None:
         entry = entry_from_plain(fields, line)
-        assert entry == decode_entry(line)
+        assert entry == _decode_in_full(line)
         assert encode_entry(entry.community, entry.seq, entry.time, entry.draft, entry.prev) == line
 
 
@@ -439,3 +440,28 @@ def test_the_common_entry_grammar_refuses_what_is_not_canonical(old: bytes, new:
 
     assert line != an_entry_bytes(transfer(id="t-1", memo="dank je", minutes=30))
     assert scan_plain(line) is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"minutes":30', b'"minutes":true'),
+        (b'"minutes":30', b'"minutes":30.0'),
+        (b'"minutes":30', b'"minutes":9007199254740993'),
+        (b'"seq":7', b'"seq":9007199254740993'),
+        (b'"prev":"00', b'"prev":"'),
+        (b'"time":"2026-11-28T09', b'"time":"2026-11-28X09'),
+        (b'"time":"2026-11-28T09', b'"time":"2026-13-28T09'),
+        (b'"memo":"dank je"', b'"memo":"dank je","memo":"dank je"'),
+        (b'"kind":"transfer"', b'"corrects":1,"kind":"transfer"'),
+    ],
+)
+def test_the_common_entry_grammar_leaves_every_line_the_decoder_refuses_to_it(
+    old: bytes, new: bytes
+) -> None:
+    line = an_entry_bytes(transfer(id="t-1", memo="dank je", minutes=30)).replace(old, new, 1)
+
+    assert new in line
+    assert scan_plain(line) is None
+    with pytest.raises(NotCanonical):
+        decode_entry(line)

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ledger import verify
-from ledger.audit import Check
-from ledger.bundle import BALANCES, CHECKPOINT, CHECKPOINTS, ENTRIES, MANIFEST
+from ledger.audit import verify
+from ledger.audit.bundle import BALANCES, CHECKPOINT, CHECKPOINTS, ENTRIES, MANIFEST
+from ledger.audit.findings import Check
 from ledger.canonical import NotCanonical, decode_entry
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry, EntryKind, Posting, Rejection
@@ -393,7 +393,7 @@ def a_forged_bundle(directory: Path, lines: list[bytes], history: History) -> Pa
 
 
 def run_verifier(bundle: Path, history: History) -> tuple[int, str, str]:
-    """``python -m ledger.verify`` in this process: exit status, stdout and stderr."""
+    """``python -m ledger.audit.verify`` in this process: exit status, stdout and stderr."""
     args = verify.build_parser().parse_args(
         [str(bundle), "--key", history.signer.verifier().key_string(), "--jobs", "1"]
     )

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable, Sequence
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.limits import PROOF_HASHES_MAX, TREE_SIZE_MAX
@@ -26,6 +26,8 @@ from ledger.merkle import (
     node_home,
     range_nodes,
     root_from_inclusion,
+    subtree_levels,
+    subtree_node,
     verify_consistency,
     verify_inclusion,
 )
@@ -783,3 +785,25 @@ def test_a_batch_refuses_leaves_and_nodes_outside_itself() -> None:
         batch.inclusion_proof(12)
     with pytest.raises(KeyError, match="not held"):
         batch.get(0, 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=st.integers(0, 2**40), count=st.integers(1, 70), data=st.data())
+def test_the_subtrees_of_a_run_of_leaves_append_any_part_of_it_as_its_leaves_would(
+    first: int, count: int, data: st.DataObject
+) -> None:
+    leaves = [leaf_hash(b"%d" % n) for n in range(count)]
+    levels = subtree_levels(first, b"".join(leaves))
+    start = data.draw(st.integers(0, count - 1))
+    end = data.draw(st.integers(start + 1, count))
+    # A frontier of size first + start, built cheaply from arbitrary nodes of the right levels.
+    size = first + start
+    nodes = [leaf_hash(b"node %d" % level) for level, _ in range_nodes(0, size)]
+    one, other = Frontier.from_hashes(size, nodes), Frontier.from_hashes(size, nodes)
+
+    for leaf in leaves[start:end]:
+        one.append(leaf)
+    for level, index in range_nodes(size, first + end):
+        other.append_subtree(level, subtree_node(levels, first, level, index))
+
+    assert (other.size, other.hashes) == (one.size, one.hashes)

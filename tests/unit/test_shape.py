@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger import limits
 from ledger.canonical import canonical_json, decode_entry, encode_entry
 from ledger.model import AccountType, Draft, EntryKind, Posting, Rejection
-from ledger.shape import check_retry, check_shape, check_shape_in_order, plain_shape_ok
+from ledger.shape import _check_shape_in_order, check_retry, check_shape, plain_shape_ok
 from tests.support.builders import (
     a_member,
     a_shop,
@@ -591,7 +591,7 @@ def test_the_common_drafts_shortcut_passes_exactly_what_the_ordered_checks_pass(
     if len(draft.postings) != 1 or draft.kind not in (*_ONE_POSTING, EntryKind.CORRECT):
         return
     try:
-        in_order = check_shape_in_order(draft)
+        in_order = _check_shape_in_order(draft)
     except (TypeError, AttributeError):
         return  # a value of the wrong type: the shortcut defers, see below
 

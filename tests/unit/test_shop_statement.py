@@ -15,11 +15,7 @@ import io
 import itertools
 from datetime import UTC, datetime
 
-from ledger.memory import MemoryStore
-from ledger.model import Entry
-from ledger.note import generate_signer
-from ledger.service import Ledger
-from ledger.shop_statement import (
+from ledger.audit.shop_statement import (
     CSV_COLUMNS,
     REDEMPTION,
     REFUND,
@@ -32,6 +28,10 @@ from ledger.shop_statement import (
     row_kind,
     to_csv,
 )
+from ledger.memory import MemoryStore
+from ledger.model import Entry
+from ledger.note import generate_signer
+from ledger.service import Ledger
 from tests.support.builders import (
     COMMUNITY,
     HOST,

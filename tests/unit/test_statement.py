@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
@@ -28,17 +29,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import ZERO_HASH, encode_entry
-from ledger.memory import MemoryStore
-from ledger.merkle import leaf_hash
-from ledger.model import Draft, Entry, EntryKind, Posting
-from ledger.note import generate_signer
-from ledger.report import hours, render_html
-from ledger.rules import apply, check_state, remaining_minutes
-from ledger.service import Ledger
-from ledger.shape import check_shape
-from ledger.state import LedgerState
-from ledger.statement import (
+from api.statement_report import hours, render_html
+from ledger.audit.statement import (
     Circulation,
     MemberActivity,
     MonthPoint,
@@ -48,11 +40,19 @@ from ledger.statement import (
     PeriodError,
     ShopLine,
     Statement,
-    compute_statement,
-    month_before,
+    StatementBuilder,
     to_csv,
     to_json,
 )
+from ledger.canonical import ZERO_HASH, encode_entry
+from ledger.memory import MemoryStore
+from ledger.merkle import leaf_hash
+from ledger.model import Draft, Entry, EntryKind, Posting
+from ledger.note import generate_signer
+from ledger.rules import apply, check_state, remaining_minutes
+from ledger.service import Ledger
+from ledger.shape import check_shape
+from ledger.state import LedgerState
 from tests.support.builders import (
     COMMUNITY,
     HOST,
@@ -74,6 +74,24 @@ from tests.support.builders import (
 
 ORIGIN = f"{HOST}/{COMMUNITY}"
 ROOT = "AAAA"
+
+
+def compute_statement(
+    entries: Iterable[Entry], community: str, period: Period, origin: str, size: int, root: str
+) -> Statement:
+    """A statement from entries that passed an audit, replayed with ``rules.apply``:
+    what ``buurtmunt audit`` builds as the audit's observer, without the checks."""
+    state = LedgerState()
+    builder = StatementBuilder(community, period)
+    for entry in entries:
+        builder.observe(entry, state)
+        apply(state, entry)
+    return builder.finish(state, origin, size, root)
+
+
+def month_before(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
 
 
 def at(month: str, day: int = 10) -> datetime:

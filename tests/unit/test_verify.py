@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger import limits, verify
-from ledger.audit import Run, correction_targets, scan_lines
-from ledger.bundle import CHECKPOINT, ENTRIES, Bundle, BundleWriter, Manifest
+from ledger import limits
+from ledger.audit import verify
+from ledger.audit.bundle import CHECKPOINT, ENTRIES, Bundle, BundleWriter, Manifest
+from ledger.audit.scan import Run, correction_targets, scan_lines
 from ledger.checkpoint import open_checkpoint
 from ledger.merkle import leaf_hash
 from tests.support.builders import COMMUNITY, earn, redeem, settle, transfer

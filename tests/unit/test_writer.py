@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from ledger import limits
+from ledger import batch, limits, rules
 from ledger.memory import MemoryStore
-from ledger.model import Draft, Rejection
+from ledger.model import Draft, Entry, Rejection
 from ledger.receipt import verify_receipt
 from ledger.service import Ledger
+from ledger.state import LedgerState
 from ledger.store import BatchWrite, Head, Loaded, Needs, StoredCheckpoint
 from ledger.writer import Appended, LedgerBusy, LedgerUnavailable
 from tests.support.builders import (
@@ -503,3 +504,42 @@ async def test_a_journal_keeps_its_first_origin_when_the_public_address_changes(
     assert result.checkpoint.note.startswith(f"buurtmunt.example/{COMMUNITY}\n")
     assert await moved.origin(COMMUNITY) == f"buurtmunt.example/{COMMUNITY}"
     await moved.close()
+
+
+# After each batch the writer asserts what the rules promise: the batch's postings
+# make and lose no minutes, and every account it touched holds its floor. A rule
+# step that broke either stops the writer before anything is written.
+
+
+def _admit_without_checks(state: LedgerState, entry: Entry) -> None:
+    rules.apply(state, entry)
+
+
+def _admit_and_mint_a_minute(state: LedgerState, entry: Entry) -> None:
+    rules.apply(state, entry)
+    for posting in entry.draft.postings:
+        state.accounts[posting.payee].balance_minutes += 1
+
+
+@pytest.mark.parametrize(
+    ("broken_admit", "draft"),
+    [
+        (_admit_without_checks, transfer("member-1", "member-2", 10_000)),
+        (_admit_and_mint_a_minute, transfer("member-1", "member-2", 10)),
+    ],
+    ids=["an overdraft let through", "a minute made from nothing"],
+)
+async def test_a_batch_that_breaks_a_floor_or_makes_minutes_stops_the_writer_unwritten(
+    monkeypatch: pytest.MonkeyPatch, broken_admit: object, draft: Draft
+) -> None:
+    store = MemoryStore()
+    ledger = a_ledger(store)
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 60))
+    size = (await store.head(COMMUNITY)).size
+    monkeypatch.setattr(batch, "admit", broken_admit)
+
+    with pytest.raises(LedgerUnavailable):
+        await ledger.append(COMMUNITY, draft)
+
+    assert (await store.head(COMMUNITY)).size == size
+    await ledger.close()

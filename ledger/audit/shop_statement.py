@@ -117,10 +117,6 @@ def counterparty(entry: Entry, shop: str) -> str | None:
     return None
 
 
-def in_period(entries: Iterable[Entry], period: str) -> list[Entry]:
-    return [e for e in entries if e.month == period]
-
-
 def build_shop_statement(
     *,
     shop: str,

@@ -1,5 +1,8 @@
 """The statement as one printable HTML page with inline SVG charts.
 
+Rendered for ``GET /api/v1/statements.html`` (``api.statements``) and for
+``buurtmunt audit --period ... --format html`` (``api.audit_commands``).
+
 For a municipal officer: plain tables with captions, two charts (credits
 issued and redeemed per month; credits outstanding over time), each with a
 ``<title>`` and a ``<desc>`` that reads out the figures, and the checkpoint the
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 from html import escape
 
 from ledger.amounts import format_hours
-from ledger.statement import Circulation, MonthPoint, Statement
+from ledger.audit.statement import Circulation, MonthPoint, Statement
 
 CHART_MONTHS = 24  # months shown in the charts, ending with the period
 _WIDTH, _HEIGHT = 640, 240
@@ -358,7 +361,7 @@ def _empty(columns: int) -> str:
 def _footer(statement: Statement) -> str:
     return (
         "<footer><p>Anyone can check the journal behind these figures offline: export it "
-        "with <code>buurtmunt export</code> and run <code>python -m ledger.verify</code> "
+        "with <code>buurtmunt export</code> and run <code>python -m ledger.audit.verify</code> "
         "with the community's public key; the checkpoint above must be among those it "
         f"verifies (size {statement.checkpoint_size:,}).</p></footer>"
     )

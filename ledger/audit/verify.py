@@ -1,11 +1,11 @@
-"""Verify an export bundle offline: ``python -m ledger.verify BUNDLE --key VKEY``.
+"""Verify an export bundle offline: ``python -m ledger.audit.verify BUNDLE --key VKEY``.
 
 Needs the standard library and ``cryptography`` only: no database, no network,
-no web framework. Runs the one audit (``ledger.audit``) over the bundle in two
+no web framework. Runs the one audit (``ledger.audit.audit``) over the bundle in two
 passes over ``entries.jsonl``: a cheap pre-pass that finds the entries
 corrections name, then the streaming audit itself. On a big bundle (or with
 ``--jobs N``) worker processes read ``entries.jsonl`` too, in byte ranges, and
-do the per-line work that needs no order (``audit.scan_line``: grammar, shape,
+do the per-line work that needs no order (``scan.scan_lines``: grammar, shape,
 leaf hash) ahead of the audit, which takes their results in order and checks
 the rest; ``--jobs 1`` keeps everything in one process. Both find the same.
 
@@ -28,18 +28,8 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger import limits
 from ledger.amounts import format_hours
-from ledger.audit import (
-    CORRECTION_MARK,
-    Audit,
-    AuditReport,
-    Check,
-    Observer,
-    Run,
-    b64,
-    correction_targets,
-    scan_lines,
-)
-from ledger.bundle import (
+from ledger.audit.audit import Audit, Observer
+from ledger.audit.bundle import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
     CHECKPOINTS_TEXT,
@@ -47,6 +37,8 @@ from ledger.bundle import (
     Bundle,
     BundleError,
 )
+from ledger.audit.findings import AuditReport, Check, b64
+from ledger.audit.scan import CORRECTION_MARK, Run, correction_targets, scan_lines
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.cosignature import CosignatureError, CosignatureVerifier
 from ledger.note import NoteError, NoteVerifier
@@ -109,7 +101,7 @@ def verify_bundle(
 
     ``jobs`` is how many processes to use: 1 audits in this one; more lets
     ``jobs - 1`` worker processes do the per-line work that needs no order
-    (``audit.scan_lines``) ahead of the audit, with the same checks and the
+    (``scan.scan_lines``) ahead of the audit, with the same checks and the
     same findings. None chooses by the bundle's size and the machine.
     """
     path = bundle.directory / ENTRIES
@@ -559,7 +551,8 @@ def print_report(report: AuditReport, out: TextIO, title: str) -> None:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(
-        prog="python -m ledger.verify", description="Verify a Buurtmunt export bundle offline."
+        prog="python -m ledger.audit.verify",
+        description="Verify a Buurtmunt export bundle offline.",
     )
     parser.add_argument("bundle", help="the bundle directory")
     parser.add_argument(

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger import limits
-from ledger.audit import b64
-from ledger.bundle import BundleWriter, Manifest
+from ledger.audit.bundle import BundleWriter, Manifest
+from ledger.audit.findings import b64
 from ledger.canonical import decode_entry
 from ledger.checkpoint import log_verifiers, open_checkpoint
 from ledger.clock import Clock, SystemClock, format_time

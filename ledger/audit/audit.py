@@ -2,13 +2,11 @@
 
 ``Audit`` is fed a journal's entries as bytes, in order, one at a time, and the
 signed checkpoints that cover them. The offline bundle verifier
-(``ledger.verify``) and the live database audit (``buurtmunt audit``) both
+(``ledger.audit.verify``) and the live database audit (``buurtmunt audit``) both
 drive this one class, so they check exactly the same things:
 
 1. every line is the canonical encoding of a well-formed entry
    (``canonical.decode_entry`` and ``shape.check_shape``) of one community;
-   the common line, one posting and no escapes, is read by the exact grammar
-   of its canonical bytes instead (``canonical.scan_plain``, no re-encoding);
 2. seqs run from 0 without gaps, ids are unique, times never go back, and each
    entry's ``prev`` is the leaf hash of the line before it;
 3. every checkpoint verifies with the auditor's key and names the log's
@@ -21,395 +19,50 @@ drive this one class, so they check exactly the same things:
    coordinators the journal's staff entries declare), and the replayed
    balances equal those the operator claims.
 
-A line that passes every check is checked and replayed without building its
-``Entry`` (``Audit._feed_plain``, with ``shape.plain_shape_ok`` and
-``rules.apply_plain``); any line that fails one, or that an observer or a later
-correction needs, takes the long way, which makes the findings. The part of
-that short way which needs no order (``scan_line``) may be done elsewhere, in
-another process; ``Audit.feed_scanned`` does the rest.
+The common line (one posting, no escapes) that passes every check is read by
+the grammar of its canonical bytes (``canonical.scan_plain``) and checked and
+replayed by the fast paths beside the rules (``shape.plain_shape_ok``,
+``rules.authority_plain``, ``rules.apply_plain``) without building its
+``Entry``; any line that fails one, or that an observer or a later correction
+needs, takes the long way, which makes the findings. The part of that short
+way which needs no order (``scan.scan_lines``) may be done in another process;
+``Audit.feed_run`` does the rest.
 
 Memory: every account, the current month's counters (times never go back, so
 older months are dropped), the entries that corrections name (the caller finds
-them with ``correction_targets`` in a cheap pre-pass) and what their corrections
-reversed so far, the Merkle frontier, and for the id check eight bytes per
-entry plus a fixed bitmap; the rare suspects are confirmed exactly by
+them with ``scan.correction_targets`` in a cheap pre-pass) and what their
+corrections reversed so far, the Merkle frontier, and for the id check eight
+bytes per entry plus a fixed bitmap; the rare suspects are confirmed exactly by
 re-reading just those lines.
 """
 
 from __future__ import annotations
 
-import base64
-import enum
-import hashlib
-import json
-import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from ledger import limits
+from ledger.audit.findings import AuditReport, Check, Finding, Number, b64, rule_message
+from ledger.audit.scan import Run
 from ledger.canonical import (
     ZERO_HASH,
     NotCanonical,
     PlainFields,
-    common_entry_grammar,
     decode_entry,
     entry_from_plain,
-    read_meta,
     scan_plain,
 )
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from ledger.clock import TIME_WIDTH
-from ledger.merkle import Frontier, node_hash, range_nodes
-from ledger.model import (
-    MOVING_KINDS,
-    AccountType,
-    Draft,
-    Entry,
-    EntryKind,
-    Rejected,
-    Rejection,
-)
+from ledger.merkle import Frontier, leaf_hash, range_nodes, subtree_node
+from ledger.model import AccountType, Draft, Entry, EntryKind, Rejected
 from ledger.note import NoteError, NoteVerifier
-from ledger.printable import is_text
 from ledger.rules import apply, apply_plain, authority_plain, check_authority, check_state
-from ledger.shape import (
-    ACCOUNT_ID_PATTERN,
-    ID_PATTERN,
-    META_KEY_PATTERN,
-    check_shape,
-    plain_shape_ok,
-)
+from ledger.shape import check_shape, plain_shape_ok
 from ledger.state import LedgerState
 
-Number = int | str
 Observer = Callable[[Entry, LedgerState], None]
-
-
-class Check(enum.StrEnum):
-    """The structural checks. Rule findings carry the ``Rejection`` code instead."""
-
-    NOT_CANONICAL = "not_canonical"
-    WRONG_COMMUNITY = "wrong_community"
-    SEQ_OUT_OF_ORDER = "seq_out_of_order"
-    DUPLICATE_ID = "duplicate_id"
-    TIME_WENT_BACK = "time_went_back"
-    HASH_CHAIN_BROKEN = "hash_chain_broken"
-    CHECKPOINT_INVALID = "checkpoint_invalid"
-    CHECKPOINT_ORIGIN_MISMATCH = "checkpoint_origin_mismatch"
-    CHECKPOINT_ROOT_MISMATCH = "checkpoint_root_mismatch"
-    CHECKPOINT_BEYOND_END = "checkpoint_beyond_end"
-    CHECKPOINT_OUT_OF_ORDER = "checkpoint_out_of_order"
-    FORK = "fork"
-    TRUSTED_CHECKPOINT_MISMATCH = "trusted_checkpoint_mismatch"
-    TRUSTED_CHECKPOINT_BEYOND_END = "trusted_checkpoint_beyond_end"
-    NO_CHECKPOINT = "no_checkpoint"
-    HEAD_SIZE_MISMATCH = "head_size_mismatch"
-    BALANCES_SIZE_MISMATCH = "balances_size_mismatch"
-    BALANCE_MISMATCH = "balance_mismatch"
-    BALANCES_DO_NOT_SUM_TO_ZERO = "balances_do_not_sum_to_zero"
-    BUNDLE_FORMAT = "bundle_format"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One failed check: the entry it is about, the check, and the numbers.
-
-    ``seq`` is the journal position (line number from 0) of the entry the
-    finding is about, or ``None`` when it is about the log as a whole (a
-    checkpoint that does not verify, a cached balance).
-    """
-
-    seq: int | None
-    check: str
-    message: str
-    numbers: tuple[tuple[str, Number], ...] = ()
-
-    @property
-    def detail(self) -> dict[str, Number]:
-        return dict(self.numbers)
-
-    def line(self) -> str:
-        """One line for a terminal or a log: where, which check, why, the numbers."""
-        where = "log" if self.seq is None else f"seq {self.seq}"
-        numbers = " ".join(f"{k}={v}" for k, v in self.numbers)
-        return f"{where}: {self.check}: {self.message}" + (f" [{numbers}]" if numbers else "")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditReport:
-    """What an audit found, and the state it verified."""
-
-    size: int
-    root: bytes
-    head: Checkpoint | None
-    accounts: int
-    outstanding_minutes: int  # held by members and shops: what the scheme owes
-    checkpoints_verified: int
-    findings: tuple[Finding, ...]
-    findings_omitted: int
-
-    @property
-    def clean(self) -> bool:
-        return not self.findings and not self.findings_omitted
-
-
-def b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-CORRECTION_MARK = b'"kind":"correct"'
-
-
-def correction_targets(lines: Iterable[bytes]) -> set[int]:
-    """The seqs that correction entries among ``lines`` name: the audit's pre-pass.
-
-    Cheap: only lines containing the literal ``"kind":"correct"`` are parsed.
-    Inside a JSON string every quote is escaped, so that literal can only be
-    the member itself: a canonical correction is never missed. A line that
-    merely looks like one costs a parse and at worst retains an extra entry.
-    """
-    targets: set[int] = set()
-    for line in lines:
-        if CORRECTION_MARK not in line:
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        corrects = value.get("corrects") if isinstance(value, dict) else None
-        if type(corrects) is int and 0 <= corrects <= limits.JSON_INTEGER_MAX:
-            targets.add(corrects)
-    return targets
-
-
-def fast_decode(data: bytes) -> Entry | None:
-    """The entry ``data`` encodes, by the common entry's shortcut, or None to ask ``decode_entry``.
-
-    What it accepts, ``decode_entry`` accepts as an equal entry (see
-    ``canonical.scan_plain``).
-    """
-    fields = scan_plain(data)
-    return None if fields is None else entry_from_plain(fields, data)
-
-
-# -- The order-free part of the audit, done ahead (``ledger.verify`` does it in
-# worker processes): reading the common lines and hashing them.
-#
-# ``scan_lines`` turns the lines of a stretch of the journal into runs of
-# common lines that already follow one another (each line's prev is the hash
-# of the one before, seqs count up by one, one community, one month, times
-# never going back), and leaves every other line as it is. ``Audit.feed_run``
-# then checks only how a run joins the lines before it and replays it.
-
-
-def _text_up_to(length: int) -> str:
-    return r'[^"\\\x00-\x1f]{0,' + str(length) + "}"
-
-
-# The common grammar narrowed to well-shaped entries: ``shape.plain_shape_ok``
-# inside the one match, but for what a regular expression cannot say
-# (``scan_lines`` checks that). Corrections are left out: they take the long way.
-_SHAPED_ENTRY = common_entry_grammar(
-    kinds="earn|transfer|redeem|settle",
-    entry_id=ID_PATTERN.pattern,
-    account_id=ACCOUNT_ID_PATTERN.pattern,
-    memo=_text_up_to(limits.MEMO_LENGTH_MAX),
-    reference=_text_up_to(limits.REFERENCE_LENGTH_MAX),
-    meta_key=META_KEY_PATTERN.pattern,
-    meta_value=_text_up_to(limits.META_VALUE_LENGTH_MAX),
-    minutes=r"[1-9][0-9]{0,5}",  # 0 < minutes < 10**6, held to TRANSFER_MINUTES_MAX below
-)
-# Every line of a text at once: a shaped entry's groups, or all groups empty.
-_SHAPED_LINES = re.compile("(?m)^(?:" + _SHAPED_ENTRY + "|.*)$").findall
-_SHAPED_LINE = re.compile(_SHAPED_ENTRY).fullmatch
-_NO_ENTRY = ("",) * 14
-_MINUTES_MAX = str(limits.TRANSFER_MINUTES_MAX)
-_KINDS = {kind.value: kind for kind in MOVING_KINDS}
-
-
-def _shaped_groups(lines: list[bytes]) -> list[tuple[str, ...]]:
-    """Per line, the groups of ``_SHAPED_ENTRY`` (absent ones empty), or ``_NO_ENTRY``.
-
-    One ``findall`` over all the lines costs a fraction of a match per line;
-    should the lines not be UTF-8, each is matched on its own.
-    """
-    try:
-        groups = _SHAPED_LINES(b"\n".join(lines).decode("utf-8"))
-    except UnicodeDecodeError:
-        groups = []
-    if len(groups) == len(lines):  # one match per line, as lines cannot hold a newline
-        return groups
-    return [_shaped_line(line) for line in lines]
-
-
-def _shaped_line(data: bytes) -> tuple[str, ...]:
-    try:
-        match = _SHAPED_LINE(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return _NO_ENTRY
-    return _NO_ENTRY if match is None else match.groups("")
-
-
-def _texts_ok(memo: str, reference: str, meta: str) -> bool:
-    """The rest of ``shape``'s text and meta checks for what the grammar matched:
-    text (keys, quotes and commas are printable), and meta keys in order, few
-    enough, and within META_BYTES_MAX as canonical bytes."""
-    if not is_text(memo + reference + meta):
-        return False
-    if not meta or meta.count('"') == 4:
-        return True  # one member: in order, and far within the bounds
-    pairs = read_meta(meta)
-    return (
-        pairs is not None
-        and len(pairs) <= limits.META_KEYS_MAX
-        and len(meta.encode("utf-8")) + 2 <= limits.META_BYTES_MAX
-    )
-
-
-class Run(NamedTuple):
-    """Consecutive common lines that follow one another, as ``scan_lines`` found them.
-
-    Per line: its end (relative to ``offset``, where the first line starts in
-    the file), time, id, kind, actor, payer, payee and minutes. The lines' seqs count
-    up from ``seq``; ``prev`` is the first line's, each other's is the leaf
-    hash of the line before. ``levels`` is the Merkle tree over the lines as
-    far as it is complete, as if line i were leaf ``seq + i``: ``levels[0]``
-    the leaf hashes, ``levels[k]`` the hashes of the aligned subtrees of
-    2**k leaves inside the run, left to right, 32 bytes each.
-    """
-
-    offset: int
-    ends: array[int]
-    community: str
-    seq: int
-    prev: bytes
-    month: str
-    times: str  # TIME_WIDTH characters a line
-    ids: str  # joined by newlines, which no id holds
-    kinds: list[EntryKind]
-    actors: list[str]
-    payers: list[str]
-    payees: list[str]
-    amounts: list[int]
-    levels: list[bytes]
-
-    def leaf(self, index: int) -> bytes:
-        return self.levels[0][index * 32 : index * 32 + 32]
-
-    def time(self, index: int) -> str:
-        return self.times[index * TIME_WIDTH : (index + 1) * TIME_WIDTH]
-
-
-def scan_lines(lines: list[bytes], offset: int) -> list[Run | bytes]:
-    """The order-free part of ``feed`` for consecutive lines starting at byte ``offset``.
-
-    Lines that ``_feed_plain`` could take (the canonical encoding of a
-    well-shaped common entry, as ``canonical.scan_plain`` and
-    ``shape.plain_shape_ok`` tell it; corrections aside) and that follow one
-    another become runs; any other line is returned as it is, cut to
-    ENTRY_BYTES_MAX + 1 bytes (as ``Bundle.entries`` cuts it), for
-    ``Audit.feed``. Depends on nothing but the lines, so another process can
-    do it.
-    """
-    bound = limits.ENTRY_BYTES_MAX + 1
-    items: list[Run | bytes] = []
-    names: dict[str, str] = {}  # one object per account id: sent once, hashed once
-    sha256 = hashlib.sha256
-    rows: list[tuple[str, ...]] = []  # the groups of the run's lines so far
-    leaves: list[bytes] = []
-    ends = array("I")
-    begin = start = offset  # where the run and the line start
-    last_seq, last_hex, last_time = -1, "", ""
-    for row, data in zip(_shaped_groups(lines), lines, strict=True):
-        (_, community, corrects, _, _, memo, meta,
-         payer, minutes, payee, prev, reference, seq, time) = row  # fmt: skip
-        size = len(data)
-        number = int(seq) if prev else -1
-        if (
-            number < 0  # not the grammar's
-            or corrects
-            or payer == payee
-            or (len(minutes) == len(_MINUTES_MAX) and minutes > _MINUTES_MAX)
-            or size > limits.ENTRY_BYTES_MAX
-            or number > limits.JSON_INTEGER_MAX
-            or ((memo or reference or meta) and not _texts_ok(memo, reference, meta))
-        ):
-            if rows:
-                items.append(_run(rows, leaves, ends, begin, names))
-                rows, leaves, ends = [], [], array("I")
-            items.append(data[:bound])
-            start += size + 1
-            continue
-        if rows and not (
-            number == last_seq + 1
-            and prev == last_hex
-            and community == rows[0][1]
-            and last_time <= time
-            and time[:7] == last_time[:7]
-        ):
-            items.append(_run(rows, leaves, ends, begin, names))
-            rows, leaves, ends = [], [], array("I")
-        if not rows:
-            begin = start
-        leaf = sha256(b"\x00" + data).digest()
-        rows.append(row)
-        leaves.append(leaf)
-        start += size + 1
-        ends.append(start - 1 - begin)
-        last_seq, last_hex, last_time = number, leaf.hex(), time
-    if rows:
-        items.append(_run(rows, leaves, ends, begin, names))
-    return items
-
-
-def _run(
-    rows: list[tuple[str, ...]],
-    leaves: list[bytes],
-    ends: array[int],
-    offset: int,
-    names: dict[str, str],
-) -> Run:
-    """The run of these lines' groups and leaf hashes, a column at a time."""
-    (actors, communities, _, ids, kinds, _, _,
-     payers, minutes, payees, prevs, _, seqs, times) = zip(*rows, strict=True)  # fmt: skip
-    intern = names.setdefault
-    first = int(seqs[0])
-    return Run(
-        offset, ends, communities[0], first, bytes.fromhex(prevs[0]), times[0][:7],
-        "".join(times), "\n".join(ids), list(map(_KINDS.__getitem__, kinds)),
-        list(map(intern, actors, actors)), list(map(intern, payers, payers)),
-        list(map(intern, payees, payees)),
-        list(map(int, minutes)), _pyramid(first, b"".join(leaves)),
-    )  # fmt: skip
-
-
-def _pyramid(first: int, leaves: bytes) -> list[bytes]:
-    """The hashes of every aligned complete subtree inside leaves ``first ...``, by level.
-
-    Level k holds the nodes ``(k, i)`` for ``ceil(first / 2**k) <= i <
-    (first + n) // 2**k``; each is the node hash of two neighbours one level down.
-    """
-    levels = [leaves]
-    begin, count = first, len(leaves) // 32
-    sha256 = hashlib.sha256
-    while True:
-        low, high = (begin + 1) >> 1, (begin + count) >> 1
-        if high <= low:
-            return levels
-        below = levels[-1]
-        skip = (2 * low - begin) * 32  # a first node whose sibling is outside the run
-        levels.append(
-            b"".join(
-                [
-                    sha256(b"\x01" + below[at : at + 64]).digest()
-                    for at in range(skip, skip + (high - low) * 64, 64)
-                ]
-            )
-        )
-        begin, count = low, high - low
 
 
 @dataclass(slots=True)
@@ -642,7 +295,7 @@ class Audit:
             or not apply_plain(self.state, position, kind, payer, payee, amount, self._month)
         ):
             return False
-        self._accept_plain(position, seq, time, id_, hashlib.sha256(b"\x00" + data).digest())
+        self._accept_plain(position, seq, time, id_, leaf_hash(data))
         return True
 
     def _follows(self, community: str, seq: int, time: str, prev: bytes) -> bool:
@@ -749,8 +402,7 @@ class Audit:
         if run.seq + start == position:
             # The run's tree was built for exactly these leaf positions.
             for level, index in range_nodes(position, position + end - start):
-                begin = (index - _ceil_shift(run.seq, level)) * 32
-                _append_node(frontier, level, run.levels[level][begin : begin + 32])
+                frontier.append_subtree(level, subtree_node(run.levels, run.seq, level, index))
         else:
             for index in range(start, end):
                 frontier.append(run.leaf(index))
@@ -769,7 +421,7 @@ class Audit:
         )
         self._note_id(hash((position, "undecodable")))
         self._next_seq += 1
-        self._advance(position, hashlib.sha256(b"\x00" + data).digest())
+        self._advance(position, leaf_hash(data))
 
     def _advance(self, position: int, leaf: bytes) -> None:
         """Add the line's leaf to the tree; compare the checkpoints of the new size."""
@@ -851,7 +503,7 @@ class Audit:
         if draft.corrects is not None:
             numbers["corrects"] = draft.corrects
         numbers.update(rejected.numbers)
-        self.add(position, rejected.code, _RULE_MESSAGES.get(rejected.code, _BROKEN), **numbers)
+        self.add(position, rejected.code, rule_message(rejected.code), **numbers)
 
     # -- ids
 
@@ -1013,24 +665,6 @@ class Audit:
             )
 
 
-def _ceil_shift(value: int, shift: int) -> int:
-    """``ceil(value / 2**shift)`` for a non-negative value."""
-    return -(-value >> shift)
-
-
-def _append_node(frontier: Frontier, level: int, node: bytes) -> None:
-    """Append the complete subtree of 2**level leaves whose hash is ``node`` to ``frontier``,
-    whose size must be a multiple of 2**level: as ``Frontier.append`` of those leaves."""
-    hashes = frontier.hashes
-    size = frontier.size >> level
-    # As in Frontier.append: each trailing one bit is a node of the same height waiting.
-    while size & 1:
-        node = node_hash(hashes.pop(), node)
-        size >>= 1
-    hashes.append(node)
-    frontier.size += 1 << level
-
-
 def _applicable(state: LedgerState, draft: Draft) -> bool:
     """Whether ``apply`` can follow ``draft`` although a check failed."""
     accounts = state.accounts
@@ -1049,24 +683,3 @@ def _applicable(state: LedgerState, draft: Draft) -> bool:
     if kind is EntryKind.CONFIGURE:
         return draft.settings is not None
     return all(p.payer in accounts and p.payee in accounts for p in draft.postings)
-
-
-_BROKEN = "entry breaks a ledger rule"
-_RULE_MESSAGES: dict[str, str] = {
-    Rejection.EXCEEDS_BALANCE: "the payer goes below its floor",
-    Rejection.EXCEEDS_MONTHLY_BUDGET: "the organisation issues more than its monthly budget",
-    Rejection.EXCEEDS_MONTHLY_EARNING_CAP: "the member earns more than the monthly cap",
-    Rejection.CORRECTED_ENTRY_NOT_FOUND: "the correction names no earlier entry",
-    Rejection.ALREADY_CORRECTED: "the correction names an entry already reversed in full",
-    Rejection.CORRECTION_EXCEEDS_ORIGINAL: "the correction moves more than remains of the original",
-    Rejection.CORRECTION_DOES_NOT_MATCH_ORIGINAL: "the correction does not reverse the original",
-    Rejection.PAYER_NOT_FOUND: "the payer account was never opened",
-    Rejection.PAYEE_NOT_FOUND: "the payee account was never opened",
-    Rejection.AMOUNT_MUST_BE_POSITIVE: "a posting moves zero or fewer minutes",
-    Rejection.ACTOR_NOT_COORDINATOR: "no coordinator of the organisation recorded the earning",
-    Rejection.APPROVAL_REQUIRED: "above the approval threshold, the earning names no approver",
-    Rejection.APPROVER_IS_ACTOR: "the earning was approved by the coordinator who recorded it",
-    Rejection.APPROVER_NOT_COORDINATOR: "the approver is no coordinator of the organisation",
-    Rejection.ACTOR_NOT_PAYER: "the transfer was asked for by neither its payer nor a coordinator",
-    Rejection.APPROVAL_THRESHOLD_REMOVED: "the settings drop the approval threshold",
-}

@@ -28,7 +28,6 @@ from typing import Any
 
 from ledger import limits
 from ledger.model import AccountType, Entry, EntryKind
-from ledger.rules import apply
 from ledger.state import LedgerState
 
 _PERIOD = re.compile(r"([0-9]{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?")
@@ -71,11 +70,6 @@ class Period:
 def month_after(month: str) -> str:
     year, number = int(month[:4]), int(month[5:7])
     return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
-
-
-def month_before(month: str) -> str:
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,25 +475,6 @@ class StatementBuilder:
         for month, (earned, redeemed, outstanding) in self._series.items():
             if month <= self.period.last_month:
                 yield MonthPoint(month, earned, redeemed, outstanding)
-
-
-def compute_statement(
-    entries: Iterable[Entry], community: str, period: Period, origin: str, size: int, root: str
-) -> Statement:
-    """A statement from entries alone, replaying them with ``rules.apply`` (no checks).
-
-    For entries that passed an audit; ``buurtmunt audit`` builds the same
-    statement as an observer of the audit instead.
-    """
-    state = LedgerState()
-    builder = StatementBuilder(community, period)
-    for entry in entries:
-        builder.observe(entry, state)
-        apply(state, entry)
-    return builder.finish(state, origin, size, root)
-
-
-# -- output
 
 
 def to_json(statement: Statement) -> dict[str, Any]:
