@@ -8,7 +8,9 @@ bench measured in the same run:
   ``pgbench`` TPC-B on the same PostgreSQL;
 - ``audit.py``: verifying a bundle offline against plain SHA-256 of its entries;
 - ``http_transfers.py``: POST /api/v1/transfers against a bare Litestar JSON POST;
-- ``qr_pay.py``: paying shops' QR requests against plain transfers.
+- ``qr_pay.py``: paying shops' QR requests against plain transfers;
+- ``checkpoint_cadence.py``: export, verify and audit of a journal written one
+  entry at a time against the same written in bulk.
 
 Quick sizes by default (a few minutes in all); ``--full`` runs each bench at the
 sizes its own documentation uses. A bench whose tool is missing (``wrk``,
@@ -147,6 +149,28 @@ def qr_rows(f: dict[str, Any]) -> list[Row]:
     ]
 
 
+def cadence_rows(f: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for name, key, unit in (
+        ("export", "export_s", " s"),
+        ("verify", "verify_s", " s"),
+        ("audit (database)", "audit_s", " s"),
+        ("bundle size", "bundle_bytes", " bytes"),
+    ):
+        target, met = (1.5, f["size_target_met"]) if key == "bundle_bytes" else (1.2, None)
+        ratio = f[f"{key}_ratio"]
+        rows.append(
+            (
+                f"{name}, {f['entries']:,} entries one at a time",
+                _n(f[f"single_{key}"], unit),
+                f"in bulk {_n(f[f'bulk_{key}'], unit)}",
+                f"{ratio:.2f}x",
+                f"<= {target}x: {_met(ratio <= target if met is None else met)}",
+            )
+        )
+    return rows
+
+
 BENCHES = [
     Bench(
         "ledger_append", "ledger_append.py", ["--transfers", "20000"], [], ledger_rows,
@@ -160,6 +184,10 @@ BENCHES = [
     Bench(
         "qr_pay", "qr_pay.py",
         ["--requests", "200", "--streams", "500", "--transfer-seconds", "1"], [], qr_rows,
+    ),
+    Bench(
+        "checkpoint_cadence", "checkpoint_cadence.py", ["--entries", "20000", "--rounds", "2"],
+        [], cadence_rows,
     ),
 ]  # fmt: skip
 INSTALL = {"wrk": "apt-get install wrk", "pgbench": "apt-get install postgresql-client"}
