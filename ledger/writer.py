@@ -331,6 +331,8 @@ class Writer:
         if time.monotonic() - self._signed_at < self._cadence.interval_seconds:
             self._arm()  # a batch signed meanwhile
             return
+        # Counted as signed now, so that a batch assembled meanwhile does not sign too.
+        self._signed_at = time.monotonic()
         self._timed = asyncio.get_running_loop().create_task(self._sign_on_time())
 
     async def _sign_on_time(self) -> None:
