@@ -7,7 +7,7 @@ testable without a database and keeps the rules identical for every store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ledger.canonical import canonical_json, draft_object, encode_entry
 from ledger.merkle import BatchNodes, Frontier, leaf_hash
@@ -77,6 +77,7 @@ def needs_of(drafts: list[Draft], month: str) -> Needs:
         monthly_keys=frozenset(monthly),
         corrected_seqs=frozenset(corrected),
         entry_ids=frozenset(d.id for d in drafts),
+        entry_keys=frozenset(d.key for d in drafts if d.key is not None),
     )
 
 
@@ -100,9 +101,11 @@ def assemble(
     prev = head.last_leaf
     month = time[:7]
     seen: dict[str, tuple[Draft, Outcome]] = {}
+    keyed = dict(loaded.keyed)
     touched: set[str] = set()
     monthly_before = dict(state.monthly)
     for draft in drafts:
+        draft = _resolve_key(draft, keyed)
         earlier = seen.get(draft.id)
         if earlier is not None:
             outcomes.append(_repeat(draft, earlier))
@@ -129,6 +132,8 @@ def assemble(
                 prev = leaf
                 outcome = Accepted(entry=entry, retried=False)
             seen[draft.id] = (draft, outcome)
+            if draft.key is not None and keyed.get(draft.key) == draft.id:
+                write.keys.append((draft.key, draft.id, time))
         outcomes.append(outcome)
     for account_id in touched:
         write.balances[account_id] = state.accounts[account_id].balance_minutes
@@ -140,6 +145,15 @@ def assemble(
         assembly.proofs = BatchProofs(head.frontier, [e.leaf for e in write.entries])
     assert frontier.size == head.size + len(write.entries)
     return assembly
+
+
+def _resolve_key(draft: Draft, keyed: dict[str, str]) -> Draft:
+    """``draft`` under the id its key maps to, if the key is known; else the key now
+    maps to the draft's own id (for the drafts after it)."""
+    if draft.key is None:
+        return draft
+    known = keyed.setdefault(draft.key, draft.id)
+    return draft if known == draft.id else replace(draft, id=known)
 
 
 def _apply_plain(state: LedgerState, seq: int, draft: Draft, month: str) -> bool:

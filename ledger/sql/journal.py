@@ -153,14 +153,18 @@ def write_if_tip(
     batch: BatchWrite,
     new_ids: Sequence[str],
     companion: Companion | None = None,
+    new_keys: Sequence[str] = (),
 ) -> bool:
     """Write ``batch`` if the journal still ends at ``tip`` and knows none of ``new_ids``
-    (as entries or remembered rejections); else write nothing and return False."""
+    (as entries or remembered rejections) nor of ``new_keys``; else write nothing and
+    return False."""
     if read_tip(db, community) != tip:
         return False
     ids = sorted(new_ids)
-    if select_in(db, SELECT_ENTRY_IDS, ids, community) or select_in(
-        db, SELECT_REJECTED_IDS, ids, community
+    if (
+        select_in(db, SELECT_ENTRY_IDS, ids, community)
+        or select_in(db, SELECT_REJECTED_IDS, ids, community)
+        or select_in(db, SELECT_KEYS, sorted(new_keys), community)
     ):
         return False
     write(db, community, batch, companion)
@@ -219,7 +223,8 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
         for row in select_in(db, SELECT_MONTHLY, sorted(accounts), c, month):
             state.monthly[(row[0], month)] = int(row[1])
     _load_corrected(db, c, needs, state)
-    ids = sorted(needs.entry_ids)
+    keyed = {row[0]: row[1] for row in select_in(db, SELECT_KEYS, sorted(needs.entry_keys), c)}
+    ids = sorted(needs.entry_ids | frozenset(keyed.values()))
     existing = {}
     for row in select_in(db, SELECT_BY_ID, ids, c):
         entry = entry_from_row(c, int(row[0]), row[1])
@@ -228,7 +233,14 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
     for entry_id, code, numbers, fingerprint in select_in(db, SELECT_REJECTIONS, ids, c):
         rejected = Rejected(entry_id, Rejection(code), tuple(json.loads(numbers).items()))
         failed[entry_id] = (rejected, bytes(fingerprint))
-    return Loaded(state=state, existing=existing, failed=failed)
+    return Loaded(state=state, existing=existing, failed=failed, keyed=keyed)
+
+
+def forget_keys(db: Db, community: str, made_before: str) -> int:
+    """Forget at most ``limits.KEY_PRUNE_BATCH_MAX`` keys mapped before ``made_before``,
+    oldest first (by the (community, time) index); how many were forgotten."""
+    params = (community, community, made_before, limits.KEY_PRUNE_BATCH_MAX)
+    return len(db.rows(native(db, DELETE_OLD_KEYS), params))
 
 
 def _load_corrected(db: Db, community: str, needs: Needs, state: LedgerState) -> None:
@@ -301,6 +313,7 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             for r, fingerprint in batch.rejections
         ],
     )
+    _many(db, INSERT_KEY, [(c, key, entry_id, time) for key, entry_id, time in batch.keys])
     if batch.checkpoint is not None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
@@ -377,6 +390,15 @@ SELECT_CORRECTIONS = "SELECT seq, data FROM journal_entries WHERE community = ? 
 SELECT_BY_ID = "SELECT seq, data FROM journal_entries WHERE community = ? AND id IN ?"
 SELECT_ENTRY_IDS = "SELECT id FROM journal_entries WHERE community = ? AND id IN ?"
 SELECT_REJECTED_IDS = "SELECT id FROM rejections WHERE community = ? AND id IN ?"
+SELECT_KEYS = "SELECT key, id FROM entry_keys WHERE community = ? AND key IN ?"
+DELETE_OLD_KEYS = (
+    "DELETE FROM entry_keys WHERE community = ? AND key IN (SELECT key FROM entry_keys "
+    "WHERE community = ? AND time < ? ORDER BY time LIMIT ?) RETURNING key"
+)
+INSERT_KEY = (
+    "INSERT INTO entry_keys (community, key, id, time) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (community, key) DO NOTHING"
+)
 SELECT_REJECTIONS = (
     "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
 )

@@ -157,8 +157,9 @@ class SqlStore:
         tip: tuple[int, bytes],
         batch: BatchWrite,
         new_ids: Collection[str] = (),
+        new_keys: Collection[str] = (),
     ) -> bool:
-        args = (community, tip, batch, list(new_ids), self._companion)
+        args = (community, tip, batch, list(new_ids), self._companion, list(new_keys))
         if self._workers is not None:
             written: bool = await self._workers.run(True, journal.write_if_tip, *args)
             return written
@@ -167,6 +168,20 @@ class SqlStore:
             await conn.execute(lock, {"k": advisory_key(community)})
             written = await alchemy_call(conn)(journal.write_if_tip, *args)
             return written
+
+    async def forget_keys(self, community: str, made_before: str) -> int:
+        if self._workers is not None:
+            forgotten: int = await self._workers.run(
+                True, journal.forget_keys, community, made_before
+            )
+            return forgotten
+        async with self.engine.connect() as conn, conn.begin():
+            # Under the community's lock, like a batch: a key is never forgotten
+            # between a batch's check and its write.
+            lock = text("SELECT pg_advisory_xact_lock(:k)")
+            await conn.execute(lock, {"k": advisory_key(community)})
+            forgotten = await alchemy_call(conn)(journal.forget_keys, community, made_before)
+            return forgotten
 
     async def run(self, write: bool, fn: Callable[..., T], *args: Any) -> T:
         """``fn(db, *args)`` in one transaction of its own, on the store's fast connections.

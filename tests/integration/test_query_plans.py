@@ -2,8 +2,8 @@
 
 A fresh restore, or a server with autovacuum off, has no planner statistics.
 The journal's lookups of many ids at once (``write_if_tip``'s check that a
-batch's ids are new, ``load``'s entries, rejections, accounts and monthly
-totals) must still be planned as index probes, not as a read of the whole
+batch's ids and keys are new, ``load``'s entries, rejections, keys, accounts
+and monthly totals) must still be planned as index probes, not as a read of the whole
 community. These tests fill the tables with many rows after the migrations'
 ANALYZE (of empty tables) and with autovacuum off for them, so the planner has
 no statistics on any column, then ask each database to explain the exact
@@ -49,13 +49,15 @@ LOOKUPS: list[tuple[str, list[Any], tuple[Any, ...], str, str, str]] = [
      "id", "rejections_pkey", "rejections"),
     (journal.SELECT_REJECTIONS, [f"r{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY,),
      "id", "rejections_pkey", "rejections"),
+    (journal.SELECT_KEYS, [f"k{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY,),
+     "key", "entry_keys_pkey", "entry_keys"),
     (journal.SELECT_ACCOUNTS, [f"a{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY,),
      "id", "accounts_pkey", "accounts"),
     (journal.SELECT_MONTHLY, [f"a{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY, MONTH),
      "account", "monthly_totals_pkey", "monthly_totals"),
 ]  # fmt: skip
 
-TABLES = ("journal_entries", "rejections", "accounts", "monthly_totals")
+TABLES = ("journal_entries", "rejections", "entry_keys", "accounts", "monthly_totals")
 FILL = [
     # Every tenth entry corrects an earlier one, so the corrects index is not empty.
     "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
@@ -65,6 +67,8 @@ FILL = [
     "INSERT INTO rejections (community, id, code, numbers, fingerprint) "
     "SELECT '{c}', 'r' || {pad}, 'insufficient_funds', '{{}}', {blob} "
     "FROM {others}",
+    "INSERT INTO entry_keys (community, key, id, time) "
+    "SELECT '{c}', 'k' || {pad}, 'e' || {pad}, '2026-01-01T00:00:00.000000Z' FROM {others}",
     "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
     "balance_minutes) SELECT '{c}', 'a' || {pad}, 'member', 0, NULL, 0 "
     "FROM {others}",
