@@ -1,12 +1,18 @@
 """Idempotency-Key: a retried POST moves nothing twice and gets the original response.
 
 Every POST under ``/api/v1`` requires the header. Keys belong to the
-credential that sent them. For POSTs that append one entry, the entry's id is
-the key scoped to that credential (``entry_id``), so the ledger itself
-recognises the retry (same id, same content: the original entry) and the route
-rebuilds the same response from it, while another caller's same key names
-another entry. Other POSTs go through ``once``: the first request claims the
-key in ``idempotent_responses`` together with a *plan* (the random ids it will
+credential that sent them. A POST that appends one entry names it with a fresh
+time-ordered id (``ledger.ids``) and hands the ledger its key scoped to the
+credential (``scoped_key``, the draft's ``key``): the ledger maps the key to
+the id of the first draft that carried it, in the transaction that appends
+it, so a retry is answered with the original entry (same content) or refused
+(different content), however many requests or processes race, and the route
+rebuilds the same response from the entry. Another caller's same key is
+another key. The ledger forgets keys after the retention window
+(``Settings.idempotency_key_retention_days``, ``api.key_retention``).
+
+Other POSTs go through ``once``: the first request claims the key in
+``idempotent_responses`` together with a *plan* (the random ids it will
 create), does its work, and stores its response; a retry gets the stored
 response, a concurrent duplicate waits for it, and a request that died half-way
 is taken over with the same plan, so it creates the same ids again.
@@ -54,8 +60,9 @@ IdempotencyKeyHeader = Annotated[
             "A client-chosen unique key (e.g. a UUID): letters, digits and '._:-', at most 64. "
             "A retry with the same key returns the original response and moves nothing twice; "
             "the same key with a different request is refused (422 idempotency_key_reused). "
-            "Keys belong to the credential that sends them: an entry's id is derived from the "
-            "key and the credential, so the same key from another caller is another request."
+            "Keys belong to the credential that sends them: the same key from another caller "
+            "is another request. Keys are remembered for the server's retention window "
+            "(30 days unless configured otherwise)."
         ),
     ),
 ]
@@ -84,17 +91,18 @@ def key_reused(
     return ProblemError(422, "idempotency_key_reused", detail)
 
 
-def entry_id(credential_id: str, key: str) -> str:
-    """The id of the entry a POST appends: its Idempotency-Key, scoped to the sender.
+def scoped_key(credential_id: str, key: str) -> str:
+    """A request's Idempotency-Key scoped to the credential that sent it.
 
     Keys belong to the credential that sent them (as Stripe scopes keys to an
     account): two callers choosing the same key never touch each other's
-    entries, and a retry from the same credential finds the same entry. The id
-    is ``<key>:<tag>``, the tag 12 hex digits of the credential's SHA-256, so
-    keys that grow over time (a counter, a UUIDv7) keep the journal's index on
-    ids growing at its end rather than at random places. A key too long for
-    that becomes ``k`` and 32 hex digits of a hash of the credential and the
-    key. ``key`` must pass ``draft_id``.
+    entries, and a retry from the same credential finds the same entry. The
+    scoped key is ``<key>:<tag>``, the tag 12 hex digits of the credential's
+    SHA-256; a key too long for that becomes ``k`` and 32 hex digits of a hash
+    of the credential and the key. (Journals written before keys were mapped
+    used this as the entry's id; the ledger migration maps each such id to
+    itself, so a retry across the upgrade finds its entry.) ``key`` must pass
+    ``draft_id``.
     """
     draft_id(key)
     tag = hashlib.sha256(credential_id.encode()).hexdigest()[:ENTRY_ID_TAG_DIGITS]

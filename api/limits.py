@@ -104,3 +104,7 @@ READY_WRITER_STALL_SECONDS = 30.0
 # one write hands them on (a warning or an error goes at once, with those before it).
 LOG_FLUSH_SECONDS = 0.2
 LOG_BUFFER_BYTES_MAX = 64 * 1024
+# Old idempotency keys are forgotten this often, at most this many transactions
+# (of ledger.limits.KEY_PRUNE_BATCH_MAX keys) per community each time.
+KEY_PRUNE_INTERVAL_SECONDS = 15 * 60
+KEY_PRUNE_ROUNDS_MAX = 100

@@ -178,6 +178,11 @@ class MemoryStore:
     async def entry_by_id(self, community: str, entry_id: str) -> Entry | None:
         return self._journal(community).by_id.get(entry_id)
 
+    async def entry_by_key(self, community: str, key: str) -> Entry | None:
+        journal = self._journal(community)
+        mapped = journal.keys.get(key)
+        return None if mapped is None else journal.by_id.get(mapped[0])
+
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         end = min(end, start + limits.ENTRY_RANGE_MAX)
         return self._journal(community).entries[max(start, 0) : max(end, 0)]

@@ -132,6 +132,11 @@ class Store(Protocol):
 
     async def entry_by_id(self, community: str, entry_id: str) -> Entry | None: ...
 
+    async def entry_by_key(self, community: str, key: str) -> Entry | None:
+        """The entry a draft's ``key`` maps to, if the key is known and names an entry
+        (not a rejection)."""
+        ...
+
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         """Entries with start <= seq < end, in order (at most ENTRY_RANGE_MAX)."""
         ...

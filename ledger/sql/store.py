@@ -223,6 +223,20 @@ class SqlStore:
             ).first()
         return None if row is None else entry_from_row(community, int(row.seq), row.data)
 
+    async def entry_by_key(self, community: str, key: str) -> Entry | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT e.seq, e.data FROM entry_keys k JOIN journal_entries e "
+                        "ON e.community = k.community AND e.id = k.id "
+                        "WHERE k.community = :c AND k.key = :k"
+                    ),
+                    {"c": community, "k": key},
+                )
+            ).first()
+        return None if row is None else entry_from_row(community, int(row.seq), row.data)
+
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         end = min(end, start + limits.ENTRY_RANGE_MAX)
         async with self._read() as conn:
