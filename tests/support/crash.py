@@ -37,7 +37,9 @@ from api.audit_commands import audit_store
 from ledger import limits
 from ledger.checkpoint import note_origin
 from ledger.export import export_bundle
+from ledger.model import EntryKind
 from ledger.note import NoteSigner
+from ledger.sql.journal import Db, native
 from ledger.sql.store import SqlStore
 from ledger.verify import build_parser
 from ledger.verify import run as run_verify
@@ -205,8 +207,9 @@ async def crash_drill(
 @dataclass(frozen=True, slots=True)
 class Books:
     entries: int
-    by_key: Counter[str]  # Idempotency-Key -> entries with that key's id
+    by_key: Counter[str]  # Idempotency-Key -> entries its scoped key names (0 or 1)
     ids: dict[str, int]  # entry id -> seq
+    unkeyed: list[str]  # transfers no drill key names: a request booked twice leaves one
 
 
 async def retry_unanswered(
@@ -237,22 +240,36 @@ async def retry_unanswered(
     return dict(statuses)
 
 
+def _drill_keys(db: Db, prefix: str) -> list[tuple[str, str]]:
+    """(scoped key, entry id) of the drill's keys: a scoped key is ``<key>:<tag>``."""
+    rows = db.rows(
+        native(db, "SELECT key, id FROM entry_keys WHERE community = ? AND key LIKE ?"),
+        (COMMUNITY, f"{prefix}-%"),
+    )
+    return [(str(key), str(entry_id)) for key, entry_id in rows]
+
+
 async def read_books(database_url: str, prefix: str) -> Books:
-    """Every entry of the community, counted by the Idempotency-Key in front of its id."""
+    """Every entry of the community, and the entries the drill's keys name."""
     store = SqlStore.from_url(database_url)
     try:
         size = (await store.head(COMMUNITY)).size
-        by_key: Counter[str] = Counter()
         ids: dict[str, int] = {}
+        transfers: set[str] = set()
         for start in range(0, size, limits.ENTRY_RANGE_MAX):
             for entry in await store.entries(COMMUNITY, start, start + limits.ENTRY_RANGE_MAX):
                 assert entry.id not in ids, f"entry id {entry.id} twice in the journal"
                 ids[entry.id] = entry.seq
-                if entry.id.startswith(f"{prefix}-"):
-                    by_key[entry.id.split(":", 1)[0]] += 1
+                if entry.kind is EntryKind.TRANSFER:
+                    transfers.add(entry.id)
+        keyed = await store.run(False, _drill_keys, prefix)
     finally:
         await store.close()
-    return Books(size, by_key, ids)
+    by_key: Counter[str] = Counter()
+    for key, entry_id in keyed:
+        by_key[key.split(":", 1)[0]] += entry_id in ids
+    unkeyed = sorted(transfers - {entry_id for _, entry_id in keyed})
+    return Books(size, by_key, ids, unkeyed)
 
 
 async def audit_and_verify(database_url: str, env: dict[str, str]) -> list[str]:
@@ -308,7 +325,7 @@ class DrillReport:
     entries: int
     lost: list[str]  # acknowledged keys without exactly their one entry
     unbooked: list[str]  # unanswered keys without exactly one entry after the retry
-    doubled: list[str]  # keys with more than one entry
+    doubled: list[str]  # transfers no key names (a request booked twice)
     stray: list[str]  # entries for keys never sent
     retry_failures: dict[int, int]  # status of retries that did not succeed -> count
     audit_failures: list[str]
@@ -362,7 +379,7 @@ async def run_drill(
         entries=books.entries,
         lost=sorted(k for k, i in acked.items() if books.by_key[k] != 1 or i not in books.ids),
         unbooked=sorted(k for k in outcome.unanswered if books.by_key[k] != 1),
-        doubled=sorted(k for k, n in books.by_key.items() if n > 1),
+        doubled=books.unkeyed,
         stray=sorted(set(books.by_key) - sent),
         retry_failures={s: n for s, n in retried.items() if s not in (200, 201)},
         audit_failures=await audit_and_verify(database_url, env),
