@@ -104,7 +104,8 @@ class _MemoryTx:
         for rejected, fingerprint in batch.rejections:
             j.rejections.setdefault(rejected.id, (rejected, fingerprint))
         for key, entry_id, time in batch.keys:
-            j.keys.setdefault(key, (entry_id, time))
+            assert key not in j.keys, "a batch maps only keys it checked"
+            j.keys[key] = (entry_id, time)
         if batch.checkpoint is not None:
             assert batch.checkpoint.size == len(j.entries)
             j.checkpoints.append(batch.checkpoint)

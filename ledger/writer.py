@@ -340,6 +340,10 @@ class Writer:
                 unchecked: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
                 if missing.account_ids or missing.monthly_keys or missing.corrected_seqs:
                     found = await self._store.load(self._community, missing)
+                    # A key read as new here may be mapped by another process's
+                    # batch of rejections only, which leaves the tip where it was:
+                    # the landing checks again under its lock.
+                    unchecked = (frozenset(), missing.entry_keys - found.keyed.keys())
                 else:
                     # Only the drafts' ids and keys are new to the basis: take them
                     # to be new to the journal too (a retry is rare), and have the

@@ -395,10 +395,9 @@ DELETE_OLD_KEYS = (
     "DELETE FROM entry_keys WHERE community = ? AND key IN (SELECT key FROM entry_keys "
     "WHERE community = ? AND time < ? ORDER BY time LIMIT ?) RETURNING key"
 )
-INSERT_KEY = (
-    "INSERT INTO entry_keys (community, key, id, time) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (community, key) DO NOTHING"
-)
+# No ON CONFLICT: a batch maps only keys it checked under its lock, so a clash is
+# a broken invariant, and the batch fails rather than answer for another's key.
+INSERT_KEY = "INSERT INTO entry_keys (community, key, id, time) VALUES (?, ?, ?, ?)"
 SELECT_REJECTIONS = (
     "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
 )

@@ -64,6 +64,21 @@ async def test_concurrent_retries_of_a_transfer_give_one_entry_and_identical_ans
         assert len(transfers) == 1
 
 
+async def test_twenty_concurrent_transfers_with_one_key_move_credits_once(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        body = {"payee": world.members[1].account, "amount_minutes": 7}
+        headers = {"Authorization": f"Bearer {world.member.token}", "Idempotency-Key": a_key()}
+
+        answers = world.concurrently([("POST", "/api/v1/transfers", body, headers)] * 20)
+
+        assert {a.status_code for a in answers} == {201}
+        assert len({a.content for a in answers}) == 1
+        account = await world.get(f"/api/v1/accounts/{world.member.account}", as_=world.member)
+        assert account.json()["balance_minutes"] == MEMBER_START_MINUTES - 7
+
+
 async def test_a_refused_transfer_stays_refused_for_its_key(sqlite_url: str) -> None:
     async with open_world(sqlite_url) as world:
         key = a_key()
