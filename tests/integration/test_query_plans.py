@@ -179,3 +179,40 @@ async def test_id_lookups_use_their_index_on_a_never_analyzed_sqlite(tmp_path: P
             for detail in on_table:
                 assert detail.startswith(f"SEARCH {table} USING "), (sql, details)
                 assert f"{column}=?" in detail, (sql, details)
+
+
+def explain_forgetting(db: journal.Db) -> list[Any]:
+    """The plan of forgetting old keys (``journal.forget_keys``), without running it."""
+    explaining = Explaining(db)
+    journal.forget_keys(explaining, COMMUNITY, "2026-01-02T00:00:00.000000Z")
+    return explaining.plans
+
+
+async def test_forgetting_old_keys_reads_them_by_time_on_a_never_analyzed_postgres(
+    postgres_url: str,
+) -> None:
+    store = SqlStore.from_url(postgres_url)
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=True)
+        (explained,) = await store.run(False, explain_forgetting)
+    finally:
+        await store.close()
+    raw = explained[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    kinds = [n["Node Type"] for n in scans(plan)]
+    assert "Seq Scan" not in kinds, kinds
+    assert {n.get("Index Name") for n in scans(plan)} >= {"ix_entry_keys_time"}, kinds
+
+
+async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) -> None:
+    store = SqlStore.from_url(f"sqlite:///{tmp_path}/plans.db")
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=False)
+        (explained,) = await store.run(False, explain_forgetting)
+    finally:
+        await store.close()
+    details = [str(row[-1]) for row in explained]
+    assert any("INDEX ix_entry_keys_time (community=? AND time<?)" in d for d in details), details
+    assert not any(d.startswith("SCAN entry_keys") for d in details), details
