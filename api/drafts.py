@@ -63,8 +63,8 @@ def open_account(
     return Draft(id=draft_id, kind=EntryKind.OPEN, actor=actor, account=spec)
 
 
-def configure(draft_id: str, actor: str, settings: Settings) -> Draft:
-    return Draft(id=draft_id, kind=EntryKind.CONFIGURE, actor=actor, settings=settings)
+def configure(draft_id: str, actor: str, settings: Settings, *, key: str | None = None) -> Draft:
+    return Draft(id=draft_id, kind=EntryKind.CONFIGURE, actor=actor, settings=settings, key=key)
 
 
 def budget(

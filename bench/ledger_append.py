@@ -213,17 +213,24 @@ async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[
     rss = [rss_bytes()]
     rates: list[float] = []
     sizes: list[int] = []
+    # This process's CPU per transfer (the writer, and SQLite's work in its
+    # threads): on a shared machine it says what growth costs when the wall
+    # clock also says how busy the neighbours were.
+    cpu_us: list[float] = []
     elapsed = 0.0
     for segment in range(segments):
         count = transfers // segments + (1 if segment < transfers % segments else 0)
+        cpu_before = time.process_time()
         rate = await drive(ledger, members, count, f"s{segment}", make_id)
+        cpu_us.append((time.process_time() - cpu_before) / count * 1e6)
         elapsed += count / rate
         rates.append(rate)
         sizes.append((await store.head(COMMUNITY)).size)
         rss.append(rss_bytes())
         print(
             f"  {store.engine.dialect.name} segment {segment + 1}/{segments}: "
-            f"journal at {sizes[-1]:,} entries, {rate:,.0f} transfers/s",
+            f"journal at {sizes[-1]:,} entries, {rate:,.0f} transfers/s, "
+            f"{cpu_us[-1]:.0f} us CPU per transfer, load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     head = await store.head(COMMUNITY)
@@ -240,8 +247,8 @@ async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[
         "ids": ids,
         "mean_batch": round(head.size / max(checkpoints, 1), 1),
         "segments": [
-            {"entries": size, "transfers_per_s": round(rate)}
-            for size, rate in zip(sizes, rates, strict=True)
+            {"entries": size, "transfers_per_s": round(rate), "cpu_us_per_transfer": round(cpu)}
+            for size, rate, cpu in zip(sizes, rates, cpu_us, strict=True)
         ],
         "last_to_first": round(rates[-1] / rates[0], 2),
         "growth_met": rates[-1] >= GROWTH_TARGET * rates[0],
