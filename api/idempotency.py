@@ -44,6 +44,7 @@ from api.database import Database
 from api.problems import ProblemError
 from api.tables import IdempotentResponseRow
 from ledger import limits as ledger_limits
+from ledger.ids import key_of_legacy_id
 from ledger.shape import ID_PATTERN
 
 T = TypeVar("T")
@@ -92,18 +93,25 @@ def key_reused(
 
 
 def scoped_key(credential_id: str, key: str) -> str:
-    """A request's Idempotency-Key scoped to the credential that sent it.
+    """A request's Idempotency-Key scoped to the credential that sent it: 32 hex digits.
 
     Keys belong to the credential that sent them (as Stripe scopes keys to an
     account): two callers choosing the same key never touch each other's
     entries, and a retry from the same credential finds the same entry. The
-    scoped key is ``<key>:<tag>``, the tag 12 hex digits of the credential's
-    SHA-256; a key too long for that becomes ``k`` and 32 hex digits of a hash
-    of the credential and the key. (Journals written before keys were mapped
-    used this as the entry's id; the ledger migration maps each such id to
-    itself, so a retry across the upgrade finds its entry.) ``key`` must pass
+    scoped key is the first 128 bits of the SHA-256 of ``legacy_entry_id``, so
+    it is short (the ledger's key map is written at random places, and a
+    narrow row touches fewer pages) and a journal written before keys were
+    mapped, whose entries bear ``legacy_entry_id`` as their id, can be mapped
+    by the ledger migration (``ledger.ids.key_of_legacy_id``). ``key`` must pass
     ``draft_id``.
     """
+    return key_of_legacy_id(legacy_entry_id(credential_id, key))
+
+
+def legacy_entry_id(credential_id: str, key: str) -> str:
+    """The id the API gave an entry before keys were mapped: ``<key>:<tag>``, the tag 12
+    hex digits of the credential's SHA-256, or for a key too long for that ``k`` and 32
+    hex digits of a hash of the credential and the key."""
     draft_id(key)
     tag = hashlib.sha256(credential_id.encode()).hexdigest()[:ENTRY_ID_TAG_DIGITS]
     if len(key) + 1 + ENTRY_ID_TAG_DIGITS <= ledger_limits.ENTRY_ID_LENGTH_MAX:

@@ -12,10 +12,17 @@ interleave by millisecond. Every id matches the ledger's id grammar
 Inserting an id that sorts after the ones before it touches the last page of an
 index, where a random one touches a page anywhere in it: on a journal of a
 million entries that halves the rate of appends.
+
+A draft's key (``Draft.key``) is opaque to the ledger. The API makes it as
+``key_of_legacy_id`` of the id it gave entries before keys were mapped (the
+request's Idempotency-Key scoped to its credential), so the migration that
+introduced the key map (``0005_entry_keys``) can map the ids of a journal's
+recent entries, and a retry across the upgrade finds its entry.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -26,6 +33,12 @@ ENTRY_ID_LENGTH = 26
 _TIME_BITS, _RANDOM_BITS = 48, 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
 _TIME_MAX = (1 << _TIME_BITS) - 1
+KEY_HEX_DIGITS = 32  # 128 bits
+
+
+def key_of_legacy_id(legacy_id: str) -> str:
+    """The key under which an entry named ``legacy_id`` before keys were mapped is found."""
+    return hashlib.sha256(legacy_id.encode()).hexdigest()[:KEY_HEX_DIGITS]
 
 
 def _wall_milliseconds() -> int:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from ledger import limits
 from ledger.canonical import ZERO_HASH, decode_entry
+from ledger.clock import parse_time
 from ledger.merkle import Frontier, node_home, range_nodes
 from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
 from ledger.rules import note_reversal
@@ -237,10 +238,16 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
 
 
 def forget_keys(db: Db, community: str, made_before: str) -> int:
-    """Forget at most ``limits.KEY_PRUNE_BATCH_MAX`` keys mapped before ``made_before``,
-    oldest first (by the (community, time) index); how many were forgotten."""
-    params = (community, community, made_before, limits.KEY_PRUNE_BATCH_MAX)
+    """Forget at most ``limits.KEY_PRUNE_BATCH_MAX`` keys mapped before the entry time
+    ``made_before``, oldest first (by the (community, made_at) index); how many went."""
+    before = unix_seconds(made_before)
+    params = (community, community, before, limits.KEY_PRUNE_BATCH_MAX)
     return len(db.rows(native(db, DELETE_OLD_KEYS), params))
+
+
+def unix_seconds(time: str) -> int:
+    """An entry time as the Unix second it falls in (``entry_keys.made_at``)."""
+    return int(parse_time(time).timestamp())
 
 
 def _load_corrected(db: Db, community: str, needs: Needs, state: LedgerState) -> None:
@@ -313,7 +320,9 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             for r, fingerprint in batch.rejections
         ],
     )
-    _many(db, INSERT_KEY, [(c, key, entry_id, time) for key, entry_id, time in batch.keys])
+    if batch.keys:
+        seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
+        _many(db, INSERT_KEY, [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys])
     if batch.checkpoint is not None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
@@ -393,11 +402,11 @@ SELECT_REJECTED_IDS = "SELECT id FROM rejections WHERE community = ? AND id IN ?
 SELECT_KEYS = "SELECT key, id FROM entry_keys WHERE community = ? AND key IN ?"
 DELETE_OLD_KEYS = (
     "DELETE FROM entry_keys WHERE community = ? AND key IN (SELECT key FROM entry_keys "
-    "WHERE community = ? AND time < ? ORDER BY time LIMIT ?) RETURNING key"
+    "WHERE community = ? AND made_at < ? ORDER BY made_at LIMIT ?) RETURNING key"
 )
 # No ON CONFLICT: a batch maps only keys it checked under its lock, so a clash is
 # a broken invariant, and the batch fails rather than answer for another's key.
-INSERT_KEY = "INSERT INTO entry_keys (community, key, id, time) VALUES (?, ?, ?, ?)"
+INSERT_KEY = "INSERT INTO entry_keys (community, key, id, made_at) VALUES (?, ?, ?, ?)"
 SELECT_REJECTIONS = (
     "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
 )

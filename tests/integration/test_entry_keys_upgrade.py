@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from api.idempotency import scoped_key
+from api.idempotency import legacy_entry_id, scoped_key
 from ledger.bundle import Bundle
 from ledger.export import export_bundle
-from ledger.ids import new_entry_id
+from ledger.ids import key_of_legacy_id, new_entry_id
 from ledger.note import generate_signer
 from ledger.service import Ledger
 from ledger.sql.migrate import upgrade
@@ -39,7 +39,8 @@ from tests.support.builders import (
 )
 
 BEFORE_KEYS = "0004_approval_threshold"
-OLD_KEY = scoped_key("crd_phone", "0d9c4e8a-5a1b-4c57-9f0e-2b7d3f8e6a11")  # "<key>:<tag>"
+PHONE, UUID = "crd_phone", "0d9c4e8a-5a1b-4c57-9f0e-2b7d3f8e6a11"
+OLD_ID = legacy_entry_id(PHONE, UUID)  # "<key>:<tag>"
 RID = "ABCDEFGHJKMNPQRSTVWXYZ0123"
 
 
@@ -68,7 +69,7 @@ async def test_old_shaped_ids_verify_and_a_retry_across_the_upgrade_finds_its_en
     await accepted(old, *a_neighbourhood(members=3), earn("org-1", "member-1", 600))
     given, _, _ = await accepted(
         old,
-        transfer("member-1", "member-2", 15, id=OLD_KEY),
+        transfer("member-1", "member-2", 15, id=OLD_ID),
         redeem("member-1", "shop-1", 30, id=f"{RID}.2", reference=RID),
         transfer("member-1", "member-3", 5, id="ent_4Q2M8XKD0TJ7B1RWF9S3N6CZHA"),
     )
@@ -80,11 +81,17 @@ async def test_old_shaped_ids_verify_and_a_retry_across_the_upgrade_finds_its_en
     size = (await store.head(COMMUNITY)).size
     retry = await new.append(COMMUNITY, transfer("member-1", "member-2", 15, id=new_entry_id()))
     keyed_retry = await new.append(
-        COMMUNITY, replace(transfer("member-1", "member-2", 15, id=new_entry_id()), key=OLD_KEY)
+        COMMUNITY,
+        replace(
+            transfer("member-1", "member-2", 15, id=new_entry_id()), key=scoped_key(PHONE, UUID)
+        ),
     )
     refused_again = await new.append(
         COMMUNITY,
-        replace(transfer("member-2", "member-3", 9_999, id=new_entry_id()), key="old:refused"),
+        replace(
+            transfer("member-2", "member-3", 9_999, id=new_entry_id()),
+            key=key_of_legacy_id("old:refused"),
+        ),
     )
     await export_bundle(store, COMMUNITY, tmp_path / "b", new.verifier)
     report = verify_bundle(Bundle(tmp_path / "b"), new.verifier)

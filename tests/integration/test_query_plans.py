@@ -67,8 +67,8 @@ FILL = [
     "INSERT INTO rejections (community, id, code, numbers, fingerprint) "
     "SELECT '{c}', 'r' || {pad}, 'insufficient_funds', '{{}}', {blob} "
     "FROM {others}",
-    "INSERT INTO entry_keys (community, key, id, time) "
-    "SELECT '{c}', 'k' || {pad}, 'e' || {pad}, '2026-01-01T00:00:00.000000Z' FROM {others}",
+    "INSERT INTO entry_keys (community, key, id, made_at) "
+    "SELECT '{c}', 'k' || {pad}, 'e' || {pad}, 1767225600 FROM {others}",
     "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
     "balance_minutes) SELECT '{c}', 'a' || {pad}, 'member', 0, NULL, 0 "
     "FROM {others}",
@@ -202,7 +202,7 @@ async def test_forgetting_old_keys_reads_them_by_time_on_a_never_analyzed_postgr
     plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
     kinds = [n["Node Type"] for n in scans(plan)]
     assert "Seq Scan" not in kinds, kinds
-    assert {n.get("Index Name") for n in scans(plan)} >= {"ix_entry_keys_time"}, kinds
+    assert {n.get("Index Name") for n in scans(plan)} >= {"ix_entry_keys_made_at"}, kinds
 
 
 async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) -> None:
@@ -214,5 +214,7 @@ async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) 
     finally:
         await store.close()
     details = [str(row[-1]) for row in explained]
-    assert any("INDEX ix_entry_keys_time (community=? AND time<?)" in d for d in details), details
+    assert any("INDEX ix_entry_keys_made_at (community=? AND made_at<?)" in d for d in details), (
+        details
+    )
     assert not any(d.startswith("SCAN entry_keys") for d in details), details

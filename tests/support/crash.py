@@ -39,7 +39,6 @@ from ledger.checkpoint import note_origin
 from ledger.export import export_bundle
 from ledger.model import EntryKind
 from ledger.note import NoteSigner
-from ledger.sql.journal import Db, native
 from ledger.sql.store import SqlStore
 from ledger.verify import build_parser
 from ledger.verify import run as run_verify
@@ -207,9 +206,8 @@ async def crash_drill(
 @dataclass(frozen=True, slots=True)
 class Books:
     entries: int
-    by_key: Counter[str]  # Idempotency-Key -> entries its scoped key names (0 or 1)
     ids: dict[str, int]  # entry id -> seq
-    unkeyed: list[str]  # transfers no drill key names: a request booked twice leaves one
+    transfers: frozenset[str]  # the ids of the transfers (the drill's only ones)
 
 
 async def retry_unanswered(
@@ -240,17 +238,8 @@ async def retry_unanswered(
     return dict(statuses)
 
 
-def _drill_keys(db: Db, prefix: str) -> list[tuple[str, str]]:
-    """(scoped key, entry id) of the drill's keys: a scoped key is ``<key>:<tag>``."""
-    rows = db.rows(
-        native(db, "SELECT key, id FROM entry_keys WHERE community = ? AND key LIKE ?"),
-        (COMMUNITY, f"{prefix}-%"),
-    )
-    return [(str(key), str(entry_id)) for key, entry_id in rows]
-
-
-async def read_books(database_url: str, prefix: str) -> Books:
-    """Every entry of the community, and the entries the drill's keys name."""
+async def read_books(database_url: str) -> Books:
+    """Every entry of the community, and which are transfers."""
     store = SqlStore.from_url(database_url)
     try:
         size = (await store.head(COMMUNITY)).size
@@ -262,14 +251,9 @@ async def read_books(database_url: str, prefix: str) -> Books:
                 ids[entry.id] = entry.seq
                 if entry.kind is EntryKind.TRANSFER:
                     transfers.add(entry.id)
-        keyed = await store.run(False, _drill_keys, prefix)
     finally:
         await store.close()
-    by_key: Counter[str] = Counter()
-    for key, entry_id in keyed:
-        by_key[key.split(":", 1)[0]] += entry_id in ids
-    unkeyed = sorted(transfers - {entry_id for _, entry_id in keyed})
-    return Books(size, by_key, ids, unkeyed)
+    return Books(size, ids, frozenset(transfers))
 
 
 async def audit_and_verify(database_url: str, env: dict[str, str]) -> list[str]:
@@ -323,10 +307,10 @@ class DrillReport:
     statuses: dict[str, int]
     restart_seconds: list[float]
     entries: int
-    lost: list[str]  # acknowledged keys without exactly their one entry
-    unbooked: list[str]  # unanswered keys without exactly one entry after the retry
-    doubled: list[str]  # transfers no key names (a request booked twice)
-    stray: list[str]  # entries for keys never sent
+    lost: list[str]  # acknowledged keys whose entry is not in the journal, or is another's
+    unbooked: list[str]  # unanswered keys still without an entry after the retry
+    doubled: list[str]  # transfers no key was answered with (a request booked twice)
+    stray: list[str]  # keys answered with an entry that is no transfer of the drill
     retry_failures: dict[int, int]  # status of retries that did not succeed -> count
     audit_failures: list[str]
     seconds: float
@@ -361,26 +345,31 @@ async def run_drill(
     try:
         outcome = await crash_drill(server, seeded, plan, interrupt_database, prefix)
         acked = dict(outcome.acked)
-        before_retry = await read_books(database_url, prefix)
+        before_retry = await read_books(database_url)
         retried = await retry_unanswered(server, seeded, outcome)
     finally:
         server.stop()
-    books = await read_books(database_url, prefix)
+    books = await read_books(database_url)
+    # Every key the server answered (first or on the retry) with the entry it booked.
+    answered = dict(outcome.acked)
+    keys_of: Counter[str] = Counter(answered.values())
     sent = set(acked) | outcome.unanswered
     return DrillReport(
         sent=len(sent),
         acknowledged=len(acked),
         unanswered=len(outcome.unanswered),
-        booked_before_retry=len(set(before_retry.by_key) & outcome.unanswered),
+        booked_before_retry=sum(answered.get(k) in before_retry.ids for k in outcome.unanswered),
         kills=outcome.kills,
         database_interruptions=outcome.database_interruptions,
         statuses=dict(outcome.statuses),
         restart_seconds=[round(s, 1) for s in outcome.restart_seconds],
         entries=books.entries,
-        lost=sorted(k for k, i in acked.items() if books.by_key[k] != 1 or i not in books.ids),
-        unbooked=sorted(k for k in outcome.unanswered if books.by_key[k] != 1),
-        doubled=books.unkeyed,
-        stray=sorted(set(books.by_key) - sent),
+        lost=sorted(
+            k for k, i in acked.items() if i not in books.ids or answered[k] != i or keys_of[i] > 1
+        ),
+        unbooked=sorted(k for k in outcome.unanswered if answered.get(k) not in books.ids),
+        doubled=sorted(books.transfers - set(answered.values())),
+        stray=sorted(k for k, i in answered.items() if i not in books.transfers),
         retry_failures={s: n for s, n in retried.items() if s not in (200, 201)},
         audit_failures=await audit_and_verify(database_url, env),
         seconds=round(time.monotonic() - began, 1),
