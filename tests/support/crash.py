@@ -364,9 +364,7 @@ async def run_drill(
         statuses=dict(outcome.statuses),
         restart_seconds=[round(s, 1) for s in outcome.restart_seconds],
         entries=books.entries,
-        lost=sorted(
-            k for k, i in acked.items() if i not in books.ids or answered[k] != i or keys_of[i] > 1
-        ),
+        lost=sorted(k for k, i in acked.items() if i not in books.ids or keys_of[i] > 1),
         unbooked=sorted(k for k in outcome.unanswered if answered.get(k) not in books.ids),
         doubled=sorted(books.transfers - set(answered.values())),
         stray=sorted(k for k, i in answered.items() if i not in books.transfers),
