@@ -322,7 +322,10 @@ def serve(target: str, env: dict[str, str]) -> Server:
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--no-access-log", "--log-level", "warning", "--app-dir", str(Path(__file__).parent),
     ]  # fmt: skip
-    process = subprocess.Popen([*pin(0), *command], env={**os.environ, **env}, cwd=ROOT)
+    # The server's log (a JSON line per request) goes to a file, as in a deployment.
+    log = Path(env["BENCH_TIMES"]).with_suffix(".log").open("ab")
+    process = subprocess.Popen([*pin(0), *command], env={**os.environ, **env}, cwd=ROOT, stderr=log)
+    log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

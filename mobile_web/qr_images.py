@@ -24,6 +24,7 @@ PHOTO_PIXELS_MAX = 40_000_000
 # A phone photo is scaled down to this many pixels on its longer side before
 # decoding: a QR code filling part of the picture stays readable, and it is quick.
 PHOTO_SIDE_MAX = 1600
+_QR_ONLY = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode])
 
 
 def data_url(text: str) -> str:
@@ -48,7 +49,7 @@ def qr_texts(photo: bytes) -> list[str] | None:
     except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         return None
     grey.thumbnail((PHOTO_SIDE_MAX, PHOTO_SIDE_MAX))
-    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(grey, formats=_QR_ONLY)
     return [barcode.text for barcode in found]
 
 

@@ -1,4 +1,4 @@
-"""The code base's own rules: ruff for lint and format, mypy --strict on ledger/ and api/."""
+"""The code base's own rules: ruff for lint and format, mypy --strict on the packages."""
 
 from __future__ import annotations
 
@@ -24,8 +24,16 @@ def test_the_code_is_formatted_as_ruff_formats_it() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ledger_and_api_pass_mypy_strict(tmp_path: Path) -> None:
+def test_ledger_api_and_pages_pass_mypy_strict(tmp_path: Path) -> None:
     result = run(
-        sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path), "ledger", "api"
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        "--cache-dir",
+        str(tmp_path),
+        "ledger",
+        "api",
+        "mobile_web",
     )
     assert result.returncode == 0, result.stdout + result.stderr
