@@ -25,6 +25,7 @@ personal data, and a database dump must not reveal them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -113,10 +114,15 @@ def legacy_entry_id(credential_id: str, key: str) -> str:
     hex digits of the credential's SHA-256, or for a key too long for that ``k`` and 32
     hex digits of a hash of the credential and the key."""
     draft_id(key)
-    tag = hashlib.sha256(credential_id.encode()).hexdigest()[:ENTRY_ID_TAG_DIGITS]
+    tag = _tag(credential_id)
     if len(key) + 1 + ENTRY_ID_TAG_DIGITS <= ledger_limits.ENTRY_ID_LENGTH_MAX:
         return f"{key}:{tag}"
     return "k" + hashlib.sha256(f"{credential_id}\0{key}".encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=limits.CREDENTIAL_TAGS_CACHED_MAX)
+def _tag(credential_id: str) -> str:
+    return hashlib.sha256(credential_id.encode()).hexdigest()[:ENTRY_ID_TAG_DIGITS]
 
 
 def fingerprint(route: str, person_id: str, payload: object) -> str:
