@@ -166,6 +166,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
         async with open_runtime(settings, clock) as runtime:
             app.state.runtime = runtime
             runtime.witnesses.start()
+            runtime.keys.start()
             if server:
                 tune_for_serving()
             yield

@@ -14,7 +14,7 @@ from api.directory import named_accounts, people_with_role, person_of_account
 from api.provisioning import KIND_API, PersonDetails
 from api.runtime import Runtime
 from api.tables import CredentialRow, PersonRow, RoleRow
-from api.tokens import Prefix, new_id
+from ledger.ids import new_entry_id
 from ledger.model import AccountType
 
 CLI_SCOPE = "cli"
@@ -148,7 +148,7 @@ async def funded_member(
     account = next(r.scope for r in roles if r.role == Role.MEMBER)
     recorder, approver = await welcome_coordinators(rt, community, organisation)
     meta = drafts.earn_meta("welcome", rt.now().date(), approver)
-    draft = drafts.earn(new_id(Prefix.ENTRY), recorder, organisation, account, minutes, meta, "")
+    draft = drafts.earn(new_entry_id(), recorder, organisation, account, minutes, meta, "")
     await drafts.append(rt.ledger, community, draft)
     _, token = await issue_token(rt, person, Role.MEMBER, "seed")
     return person, account, token

@@ -171,6 +171,7 @@ async def redeem(
     community: str,
     shop: str,
     entry_id: str,
+    key: str,
     payload: str,
     pin: str,
     amount_minutes: int,
@@ -179,11 +180,11 @@ async def redeem(
     """Book a payment from the card's member to ``shop``, if the PIN is right."""
     claims = claims_of(rt, community, payload)
     payment = Payment(
-        community=community, entry_id=entry_id, actor=principal.staff_actor,
+        community=community, entry_id=entry_id, key=key, actor=principal.staff_actor,
         member=claims.member, shop=shop, amount_minutes=amount_minutes, memo=memo,
         method=METHOD_CARD, instrument=claims.card_id,
     )  # fmt: skip
-    if await offline_payments.earlier(rt, community, entry_id) is not None:
+    if await offline_payments.earlier(rt, community, key) is not None:
         # A retry: the PIN was checked the first time. Should that booking have
         # been refused meanwhile, this key cannot be used again without a PIN check.
         return await offline_payments.book(rt, payment, _already_failed)

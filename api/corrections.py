@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from api import drafts, earnings
 from api.access import Principal
-from api.idempotency import entry_id
+from api.idempotency import scoped_key
 from api.problems import ProblemError, not_found
 from api.runtime import Runtime
+from ledger.ids import new_entry_id
 from ledger.model import CORRECTABLE_KINDS, Entry, EntryKind
 
 
@@ -25,27 +26,29 @@ async def correct(
     reason: str,
 ) -> Entry:
     """Book the correction of entry ``original_id`` (or find it again, for a retry)."""
-    correction_id = entry_id(principal.credential_id, key)
+    request_key = scoped_key(principal.credential_id, key)
     original = await rt.store.entry_by_id(community, original_id)
     if original is None:
         raise not_found("entry_not_found", f"No entry {original_id!r}.")
     if original.kind not in CORRECTABLE_KINDS:
         raise ProblemError(422, "corrected_entry_not_correctable", kind=original.kind.value)
-    await earnings.refuse_held_id(rt, principal, community, correction_id)
+    await earnings.refuse_held_key(rt, principal, community, request_key)
     amount = amount_minutes
     if amount is None:
-        amount = await _all_that_is_left(rt, community, correction_id, original)
-    draft = drafts.correct(correction_id, principal.staff_actor, original, amount, reason)
+        amount = await _all_that_is_left(rt, community, request_key, original)
+    draft = drafts.correct(
+        new_entry_id(), principal.staff_actor, original, amount, reason, key=request_key
+    )
     return await drafts.append(rt.ledger, community, draft)
 
 
 async def _all_that_is_left(
-    rt: Runtime, community: str, correction_id: str, original: Entry
+    rt: Runtime, community: str, request_key: str, original: Entry
 ) -> int | None:
     """The amount a correction without one reverses: what a retry booked before, or
     else what is left of the original's (one) posting; None for an entry of several
     postings, each reversed whole."""
-    existing = await rt.store.entry_by_id(community, correction_id)
+    existing = await rt.store.entry_by_key(community, request_key)
     if existing is not None:
         return drafts.retry_amount(existing, EntryKind.CORRECT, None)
     remaining = await rt.ledger.remaining_minutes(community, original.seq)

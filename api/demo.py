@@ -26,8 +26,8 @@ from api.provisioning import PersonDetails
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from api.tables import CommunityRow
-from api.tokens import Prefix, new_id
 from ledger.clock import ManualClock
+from ledger.ids import new_entry_id
 from ledger.keys import generate_key_file
 from ledger.model import AccountType, Draft, EntryKind, Posting
 from ledger.model import Settings as LedgerSettings
@@ -166,21 +166,19 @@ async def history(rt: Runtime, clock: ManualClock, cast: Cast) -> None:
             meta = drafts.earn_meta(rng.choice(ACTIVITIES), worked, None)
             minutes = rng.choice([15, 30, 60, 90, 120, 180])
             member = rng.choice(cast.members)
-            await _try(
-                rt, drafts.earn(new_id(Prefix.ENTRY), staff_id, org, member, minutes, meta, "")
-            )
+            await _try(rt, drafts.earn(new_entry_id(), staff_id, org, member, minutes, meta, ""))
         for _ in range(2):
             clock.advance(minutes=rng.randint(5, 60))
             payer, payee = rng.sample(cast.members, 2)
             draft = drafts.transfer(
-                new_id(Prefix.ENTRY), payer, payee, rng.choice([15, 30, 60]), "bedankt!"
+                new_entry_id(), payer, payee, rng.choice([15, 30, 60]), "bedankt!"
             )
             await _try(rt, draft)
         if day % 3 == 2:
             clock.advance(minutes=30)
             payer, shop = rng.choice(cast.members), rng.choice(cast.shops)
             redeem = Draft(
-                id=new_id(Prefix.ENTRY), kind=EntryKind.REDEEM, actor=payer,
+                id=new_entry_id(), kind=EntryKind.REDEEM, actor=payer,
                 postings=(Posting(payer, shop, 60),), memo="korting",
             )  # fmt: skip
             await _try(rt, redeem)

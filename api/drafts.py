@@ -63,13 +63,15 @@ def open_account(
     return Draft(id=draft_id, kind=EntryKind.OPEN, actor=actor, account=spec)
 
 
-def configure(draft_id: str, actor: str, settings: Settings) -> Draft:
-    return Draft(id=draft_id, kind=EntryKind.CONFIGURE, actor=actor, settings=settings)
+def configure(draft_id: str, actor: str, settings: Settings, *, key: str | None = None) -> Draft:
+    return Draft(id=draft_id, kind=EntryKind.CONFIGURE, actor=actor, settings=settings, key=key)
 
 
-def budget(draft_id: str, actor: str, organisation: str, minutes_per_month: int) -> Draft:
+def budget(
+    draft_id: str, actor: str, organisation: str, minutes_per_month: int, *, key: str | None = None
+) -> Draft:
     change = BudgetChange(organisation=organisation, budget_minutes_per_month=minutes_per_month)
-    return Draft(id=draft_id, kind=EntryKind.BUDGET, actor=actor, budget=change)
+    return Draft(id=draft_id, kind=EntryKind.BUDGET, actor=actor, budget=change, key=key)
 
 
 def coordinator(
@@ -101,6 +103,8 @@ def earn(
     amount_minutes: int,
     meta: Meta,
     memo: str,
+    *,
+    key: str | None = None,
 ) -> Draft:
     return Draft(
         id=draft_id,
@@ -109,6 +113,7 @@ def earn(
         postings=(Posting(organisation, member, amount_minutes),),
         memo=memo,
         meta=meta,
+        key=key,
     )
 
 
@@ -120,6 +125,8 @@ def transfer(
     memo: str,
     reference: str = "",
     actor: str | None = None,
+    *,
+    key: str | None = None,
 ) -> Draft:
     """A member gives credits; ``actor`` is who did it for them (a coordinator's staff id),
     else the payer themself."""
@@ -130,6 +137,7 @@ def transfer(
         postings=(Posting(payer, payee, amount_minutes),),
         memo=memo,
         reference=reference,
+        key=key,
     )
 
 
@@ -141,6 +149,8 @@ def redeem(
     amount_minutes: int,
     memo: str,
     reference: str,
+    *,
+    key: str | None = None,
 ) -> Draft:
     """A member pays a shop. ``reference`` names how: a payment request's RID,
     ``code:<device number>`` or ``card:<card id>``."""
@@ -151,11 +161,18 @@ def redeem(
         postings=(Posting(member, shop, amount_minutes),),
         memo=memo,
         reference=reference,
+        key=key,
     )
 
 
 def settle(
-    draft_id: str, actor: str, shop: str, community_account: str, amount_minutes: int
+    draft_id: str,
+    actor: str,
+    shop: str,
+    community_account: str,
+    amount_minutes: int,
+    *,
+    key: str | None = None,
 ) -> Draft:
     """The community retires a shop's credits (the municipality pays the shop outside)."""
     return Draft(
@@ -163,11 +180,18 @@ def settle(
         kind=EntryKind.SETTLE,
         actor=actor,
         postings=(Posting(shop, community_account, amount_minutes),),
+        key=key,
     )
 
 
 def correct(
-    draft_id: str, actor: str, original: Entry, amount_minutes: int | None, reason: str
+    draft_id: str,
+    actor: str,
+    original: Entry,
+    amount_minutes: int | None,
+    reason: str,
+    *,
+    key: str | None = None,
 ) -> Draft:
     """Reverse ``original``'s postings, each by at most its amount (all of it by default)."""
     postings = tuple(
@@ -185,6 +209,7 @@ def correct(
         postings=postings,
         memo=reason,
         corrects=original.seq,
+        key=key,
     )
 
 

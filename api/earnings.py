@@ -1,14 +1,15 @@
 """Volunteer earnings: booking them, and holding large ones for a second coordinator.
 
-Shared by the API routes and the phone pages. An earning's id is the
-recording request's Idempotency-Key scoped to the caller's credential
-(``api.idempotency.entry_id``). An earning above the approval threshold is not
-booked: it waits as a row in ``pending_earnings`` under that id, and the row
-reserves the id at once, so that no other request of the same caller books
-anything under it. A later request with the same id is a retry of the held
-earning (the same content gets the held row back) or is refused as a reused
-key. A second coordinator of the same organisation approves it (the entry is
-booked under the reserved id) or declines it (nothing moves). The entry names
+Shared by the API routes and the phone pages. An earning gets a fresh
+time-ordered id and carries the recording request's Idempotency-Key scoped to
+the caller's credential (``api.idempotency.scoped_key``). An earning above the
+approval threshold is not booked: it waits as a row in ``pending_earnings``,
+which reserves its id at once and holds its key, so that no other request of
+the same caller books anything under that key. A later request with the same
+key is a retry of the held earning (the same content gets the held row back)
+or is refused as a reused key. A second coordinator of the same organisation
+approves it (the entry is booked under the reserved id, carrying the key) or
+declines it (nothing moves). The entry names
 the recording coordinator as its actor and the approving one in meta
 ``approved_by``; the audit checks both against the coordinators the journal's
 staff entries declare (``ledger.rules.check_authority``).
@@ -21,15 +22,17 @@ from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits
 from api.access import Principal, Role
-from api.idempotency import entry_id, fingerprint, key_reused
+from api.idempotency import fingerprint, key_reused, scoped_key
 from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
 from api.runtime import Runtime
 from api.schemas.common import text_ok
 from api.schemas.ledger import EarningIn
 from api.tables import PendingEarningRow
+from ledger.ids import new_entry_id
 from ledger.model import Entry, Rejected, Rejection
 
 # What an earning is: booked in the journal, or a held row in one of these states.
@@ -52,27 +55,28 @@ async def record(
     whatever its state now, and a different request under the same key is
     refused, so that a held earning never loses its id to another booking.
     """
-    earning_id = entry_id(principal.credential_id, key)
+    request_key = scoped_key(principal.credential_id, key)
     organisation = _organisation(principal, data.organisation)
     if not text_ok(data.activity):
         raise invalid("text_invalid", "The activity must be printable text.")
     _check_worked_on(rt, data.worked_on)
     rt.payments.take(principal.credential_id)
     request_print = fingerprint("earnings.create", principal.person_id, data)
-    held = await _held(rt, community, earning_id)
+    held = await _held_under(rt, community, request_key)
     if held is not None:
         return _same_request(held, request_print)
     if data.amount_minutes > await approval_threshold(rt, community):
-        return await _hold(rt, principal, community, earning_id, organisation, data, request_print)
+        return await _hold(rt, principal, community, request_key, organisation, data, request_print)
     meta = drafts.earn_meta(data.activity, data.worked_on, None)
     draft = drafts.earn(
-        earning_id,
+        new_entry_id(),
         principal.staff_actor,
         organisation,
         data.member,
         data.amount_minutes,
         meta,
         data.memo,
+        key=request_key,
     )
     return await drafts.append(
         rt.ledger,
@@ -92,15 +96,14 @@ async def approval_threshold(rt: Runtime, community: str) -> int:
     return rt.settings.approval_threshold_minutes
 
 
-async def refuse_held_id(
-    rt: Runtime, principal: Principal, community: str, an_entry_id: str
-) -> None:
-    """Refuse to append ``an_entry_id`` when a held earning of this caller reserves it.
+async def refuse_held_key(rt: Runtime, principal: Principal, community: str, key: str) -> None:
+    """Refuse to append under the scoped key ``key`` when a held earning of this caller
+    holds it.
 
-    Only coordinators hold earnings, and ids are scoped to the credential, so
+    Only coordinators hold earnings, and keys are scoped to the credential, so
     for anyone else (most transfers) this costs nothing.
     """
-    if principal.has(Role.COORDINATOR) and await _held(rt, community, an_entry_id) is not None:
+    if principal.has(Role.COORDINATOR) and await _held_under(rt, community, key) is not None:
         raise key_reused("This Idempotency-Key was used for an earning that waits for approval.")
 
 
@@ -140,6 +143,7 @@ async def approve(rt: Runtime, principal: Principal, community: str, earning_id:
         row.amount_minutes,
         meta,
         row.memo,
+        key=row.key,
     )
     try:
         return await drafts.append(rt.ledger, community, draft)
@@ -192,6 +196,19 @@ async def _held(rt: Runtime, community: str, earning_id: str) -> PendingEarningR
         return await session.get(PendingEarningRow, (community, earning_id))
 
 
+async def _held_under(rt: Runtime, community: str, key: str) -> PendingEarningRow | None:
+    """The held earning a request with the scoped key ``key`` recorded, if any."""
+    async with rt.db.read() as session:
+        return await _row_under(session, community, key)
+
+
+async def _row_under(session: AsyncSession, community: str, key: str) -> PendingEarningRow | None:
+    query = select(PendingEarningRow).where(
+        col(PendingEarningRow.community) == community, col(PendingEarningRow.key) == key
+    )
+    return (await session.exec(query)).first()
+
+
 def _same_request(row: PendingEarningRow, request_print: str) -> PendingEarningRow:
     if row.fingerprint != request_print:
         raise key_reused("This Idempotency-Key was used for an earning that waits for approval.")
@@ -202,7 +219,7 @@ async def _hold(
     rt: Runtime,
     principal: Principal,
     community: str,
-    earning_id: str,
+    key: str,
     organisation: str,
     data: EarningIn,
     request_print: str,
@@ -211,28 +228,29 @@ async def _hold(
     if not text_ok(data.memo):
         raise invalid("text_invalid", "The memo must be printable text.")
     # The booking path checks for this row before it appends, so once the row
-    # exists no other earning takes the id. A different request of the same
+    # exists no other earning takes the key. A different request of the same
     # caller racing this one could still book between this check and the
-    # insert; the approval would then be refused (and the row marked so), and
-    # nothing moves twice.
-    if await rt.store.entry_by_id(community, earning_id) is not None:
+    # insert; the ledger then refuses the approval's draft (its key names
+    # another entry), the row is marked refused, and nothing moves twice.
+    if await rt.store.entry_by_key(community, key) is not None:
         raise key_reused("This Idempotency-Key was used for an entry.")
+    earning_id = new_entry_id()
     if await rt.store.account(community, data.member) is None:
         raise from_rejection(Rejected(earning_id, Rejection.PAYEE_NOT_FOUND))
     fresh = PendingEarningRow(
-        community=community, id=earning_id, status=PENDING, fingerprint=request_print,
+        community=community, id=earning_id, key=key, status=PENDING, fingerprint=request_print,
         organisation=organisation, member=data.member, amount_minutes=data.amount_minutes,
         activity=data.activity, worked_on=data.worked_on.isoformat(), memo=data.memo,
         recorded_by=principal.staff_actor, recorded_at=rt.now_seconds(),
     )  # fmt: skip
     try:
         async with rt.db.write() as session:
-            row = await session.get(PendingEarningRow, (community, earning_id))
+            row = await _row_under(session, community, key)
             if row is None:
                 session.add(fresh)
                 row = fresh
     except IntegrityError:  # a concurrent retry inserted it first
-        row = await _held(rt, community, earning_id)
+        row = await _held_under(rt, community, key)
         assert row is not None
     return _same_request(row, request_print)
 

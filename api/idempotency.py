@@ -1,12 +1,18 @@
 """Idempotency-Key: a retried POST moves nothing twice and gets the original response.
 
 Every POST under ``/api/v1`` requires the header. Keys belong to the
-credential that sent them. For POSTs that append one entry, the entry's id is
-the key scoped to that credential (``entry_id``), so the ledger itself
-recognises the retry (same id, same content: the original entry) and the route
-rebuilds the same response from it, while another caller's same key names
-another entry. Other POSTs go through ``once``: the first request claims the
-key in ``idempotent_responses`` together with a *plan* (the random ids it will
+credential that sent them. A POST that appends one entry names it with a fresh
+time-ordered id (``ledger.ids``) and hands the ledger its key scoped to the
+credential (``scoped_key``, the draft's ``key``): the ledger maps the key to
+the id of the first draft that carried it, in the transaction that appends
+it, so a retry is answered with the original entry (same content) or refused
+(different content), however many requests or processes race, and the route
+rebuilds the same response from the entry. Another caller's same key is
+another key. The ledger forgets keys after the retention window
+(``Settings.idempotency_key_retention_days``, ``api.key_retention``).
+
+Other POSTs go through ``once``: the first request claims the key in
+``idempotent_responses`` together with a *plan* (the random ids it will
 create), does its work, and stores its response; a retry gets the stored
 response, a concurrent duplicate waits for it, and a request that died half-way
 is taken over with the same plan, so it creates the same ids again.
@@ -19,6 +25,7 @@ personal data, and a database dump must not reveal them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -38,6 +45,7 @@ from api.database import Database
 from api.problems import ProblemError
 from api.tables import IdempotentResponseRow
 from ledger import limits as ledger_limits
+from ledger.ids import key_of_legacy_id
 from ledger.shape import ID_PATTERN
 
 T = TypeVar("T")
@@ -54,8 +62,9 @@ IdempotencyKeyHeader = Annotated[
             "A client-chosen unique key (e.g. a UUID): letters, digits and '._:-', at most 64. "
             "A retry with the same key returns the original response and moves nothing twice; "
             "the same key with a different request is refused (422 idempotency_key_reused). "
-            "Keys belong to the credential that sends them: an entry's id is derived from the "
-            "key and the credential, so the same key from another caller is another request."
+            "Keys belong to the credential that sends them: the same key from another caller "
+            "is another request. Keys are remembered for the server's retention window "
+            "(30 days unless configured otherwise)."
         ),
     ),
 ]
@@ -84,23 +93,36 @@ def key_reused(
     return ProblemError(422, "idempotency_key_reused", detail)
 
 
-def entry_id(credential_id: str, key: str) -> str:
-    """The id of the entry a POST appends: its Idempotency-Key, scoped to the sender.
+def scoped_key(credential_id: str, key: str) -> str:
+    """A request's Idempotency-Key scoped to the credential that sent it: 32 hex digits.
 
     Keys belong to the credential that sent them (as Stripe scopes keys to an
     account): two callers choosing the same key never touch each other's
-    entries, and a retry from the same credential finds the same entry. The id
-    is ``<key>:<tag>``, the tag 12 hex digits of the credential's SHA-256, so
-    keys that grow over time (a counter, a UUIDv7) keep the journal's index on
-    ids growing at its end rather than at random places. A key too long for
-    that becomes ``k`` and 32 hex digits of a hash of the credential and the
-    key. ``key`` must pass ``draft_id``.
+    entries, and a retry from the same credential finds the same entry. The
+    scoped key is the first 128 bits of the SHA-256 of ``legacy_entry_id``, so
+    it is short (the ledger's key map is written at random places, and a
+    narrow row touches fewer pages) and a journal written before keys were
+    mapped, whose entries bear ``legacy_entry_id`` as their id, can be mapped
+    by the ledger migration (``ledger.ids.key_of_legacy_id``). ``key`` must pass
+    ``draft_id``.
     """
+    return key_of_legacy_id(legacy_entry_id(credential_id, key))
+
+
+def legacy_entry_id(credential_id: str, key: str) -> str:
+    """The id the API gave an entry before keys were mapped: ``<key>:<tag>``, the tag 12
+    hex digits of the credential's SHA-256, or for a key too long for that ``k`` and 32
+    hex digits of a hash of the credential and the key."""
     draft_id(key)
-    tag = hashlib.sha256(credential_id.encode()).hexdigest()[:ENTRY_ID_TAG_DIGITS]
+    tag = _tag(credential_id)
     if len(key) + 1 + ENTRY_ID_TAG_DIGITS <= ledger_limits.ENTRY_ID_LENGTH_MAX:
         return f"{key}:{tag}"
     return "k" + hashlib.sha256(f"{credential_id}\0{key}".encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=limits.CREDENTIAL_TAGS_CACHED_MAX)
+def _tag(credential_id: str) -> str:
+    return hashlib.sha256(credential_id.encode()).hexdigest()[:ENTRY_ID_TAG_DIGITS]
 
 
 def fingerprint(route: str, person_id: str, payload: object) -> str:

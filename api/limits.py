@@ -108,3 +108,10 @@ LOG_BUFFER_BYTES_MAX = 64 * 1024
 # Leases (api.leases): the communities a worker process looks at when it takes
 # its share of the writers.
 LEASE_COMMUNITIES_MAX = 10_000
+
+# Old idempotency keys are forgotten this often, at most this many transactions
+# (of ledger.limits.KEY_PRUNE_BATCH_MAX keys) per community each time.
+KEY_PRUNE_INTERVAL_SECONDS = 15 * 60
+KEY_PRUNE_ROUNDS_MAX = 100
+# Credentials whose key tag (``api.idempotency.legacy_entry_id``) is remembered.
+CREDENTIAL_TAGS_CACHED_MAX = 4_096

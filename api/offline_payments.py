@@ -10,16 +10,17 @@ already does. The ledger's append is never waited for inside that
 transaction (the ledger's writer needs the same write lock); if the ledger
 refuses, the reservation is deleted again.
 
-A reservation's key is the entry id, so a retried request (same
-Idempotency-Key, hence same entry id) finds it and gets the original payment
-back instead of being refused as a second use of the code.
+A reservation holds the entry id it reserves and the request's scoped
+Idempotency-Key, so a retried request (same key) finds it, books under the
+same id and gets the original payment back instead of being refused as a
+second use of the code.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, text
@@ -28,11 +29,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits
 from api.access import Principal
-from api.idempotency import entry_id
+from api.idempotency import scoped_key
 from api.problems import ProblemError, forbidden, invalid, not_found
 from api.runtime import Runtime
 from api.schemas.common import rfc3339, text_ok
 from api.tables import CommunityRow, OfflinePaymentRow
+from ledger.ids import new_entry_id
 from ledger.model import Draft, Entry, Rejection
 
 METHOD_CODE, METHOD_CARD = "code", "card"
@@ -45,10 +47,12 @@ Claim = Callable[[AsyncSession], Awaitable[ProblemError | None]]
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """One payment to book: ``entry_id`` comes from the request's Idempotency-Key."""
+    """One payment to book: ``key`` is the request's scoped Idempotency-Key;
+    ``entry_id`` a fresh id, or the one an earlier request with the key reserved."""
 
     community: str
     entry_id: str
+    key: str
     actor: str
     member: str
     shop: str
@@ -64,7 +68,7 @@ class Payment:
     def draft(self) -> Draft:
         return drafts.redeem(
             self.entry_id, self.actor, self.member, self.shop, self.amount_minutes, self.memo,
-            self.reference,
+            self.reference, key=self.key,
         )  # fmt: skip
 
 
@@ -79,18 +83,27 @@ def member_lock_key(community: str, member: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def earlier(rt: Runtime, community: str, entry_id: str) -> OfflinePaymentRow | None:
-    """The reservation an earlier request with the same entry id made, if any."""
+async def earlier(rt: Runtime, community: str, key: str) -> OfflinePaymentRow | None:
+    """The reservation an earlier request with the same scoped key made, if any."""
     async with rt.db.read() as session:
-        return await session.get(OfflinePaymentRow, (community, entry_id))
+        return await _reserved_under(session, community, key)
+
+
+async def _reserved_under(
+    session: AsyncSession, community: str, key: str
+) -> OfflinePaymentRow | None:
+    query = select(OfflinePaymentRow).where(
+        col(OfflinePaymentRow.community) == community, col(OfflinePaymentRow.key) == key
+    )
+    return (await session.exec(query)).first()
 
 
 async def book(rt: Runtime, payment: Payment, claim: Claim) -> Entry:
     """Reserve ``payment`` under the caps (after ``claim``), then append its redeem entry.
 
-    A retry (a reservation with this entry id exists) skips the claim and the
-    caps and appends the same draft again, which the ledger answers with the
-    original entry. A ledger refusal deletes the reservation and raises.
+    A retry (a reservation with this key exists) skips the claim and the caps
+    and appends the same draft again under the reserved id, which the ledger
+    answers with the original entry. A ledger refusal deletes the reservation and raises.
     """
     now = rt.now().astimezone(UTC)
     refusal: ProblemError | None = None
@@ -101,9 +114,10 @@ async def book(rt: Runtime, payment: Payment, claim: Claim) -> Entry:
             key = member_lock_key(payment.community, payment.member)
             connection = await session.connection()
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        existing = await session.get(OfflinePaymentRow, (payment.community, payment.entry_id))
+        existing = await _reserved_under(session, payment.community, payment.key)
         if existing is not None:
             _check_same(existing, payment)
+            payment = replace(payment, entry_id=existing.entry_id)
         else:
             refusal = await claim(session)
             if refusal is None:
@@ -159,7 +173,8 @@ async def _reserve(session: AsyncSession, payment: Payment, now: datetime) -> No
         )
     session.add(
         OfflinePaymentRow(
-            community=payment.community, entry_id=payment.entry_id, member=payment.member,
+            community=payment.community, entry_id=payment.entry_id, key=payment.key,
+            member=payment.member,
             method=payment.method, instrument=payment.instrument, shop=payment.shop,
             amount_minutes=payment.amount_minutes, day=day, created_at=int(now.timestamp()),
         )
@@ -236,11 +251,13 @@ async def counting_refusals(rt: Runtime, principal: Principal, work: Awaitable[E
 
 @dataclass(frozen=True, slots=True)
 class Till:
-    """Where an offline payment is taken, and the id its entry gets."""
+    """Where an offline payment is taken, the id its entry gets unless a retry finds
+    an earlier reservation, and the request's scoped key."""
 
     community: str
     shop: str
     entry_id: str
+    key: str
 
 
 def till(rt: Runtime, principal: Principal, key: str, shop: str | None, memo: str) -> Till:
@@ -253,7 +270,8 @@ def till(rt: Runtime, principal: Principal, key: str, shop: str | None, memo: st
     if not text_ok(memo):
         raise invalid("text_invalid", "The memo must be printable text.")
     rt.payments.take(principal.credential_id)
-    return Till(principal.community, taken_by, entry_id(principal.credential_id, key))
+    request_key = scoped_key(principal.credential_id, key)
+    return Till(principal.community, taken_by, new_entry_id(), request_key)
 
 
 def shop_for(principal: Principal, wanted: str | None) -> str:

@@ -241,6 +241,7 @@ async def redeem(
     community: str,
     shop: str,
     entry_id: str,
+    key: str,
     code: str,
     amount_minutes: int,
     memo: str,
@@ -250,7 +251,7 @@ async def redeem(
     if parts is None:
         raise _invalid()
     number, otp = parts
-    earlier = await offline_payments.earlier(rt, community, entry_id)
+    earlier = await offline_payments.earlier(rt, community, key)
     if earlier is not None:
         member = earlier.member
     else:
@@ -267,7 +268,7 @@ async def redeem(
             raise await _unknown_number(rt, community, number)
         member = device.member
     payment = Payment(
-        community=community, entry_id=entry_id, actor=principal.staff_actor, member=member,
+        community=community, entry_id=entry_id, key=key, actor=principal.staff_actor, member=member,
         shop=shop, amount_minutes=amount_minutes, memo=memo, method=METHOD_CODE,
         instrument=number,
     )  # fmt: skip

@@ -8,12 +8,14 @@ A request is single-use and expires. Its status moves::
 
 Paying is exactly once under any concurrency because a payer must first *claim*
 the request: one conditional UPDATE (``status = 'open'`` and not expired) that
-only one transaction can win. The claim numbers the attempt, and the entry it
-books has the id ``<RID>.<attempt>``: a retry of the same attempt is recognised
-by the ledger as the same entry, and a refused attempt (not enough credit)
-burns only its own id. A claim whose request never finished (the process died
-between claim and booking) is resolved after ``PAYMENT_CLAIM_STALE_SECONDS``
-by asking the ledger whether that attempt's entry exists.
+only one transaction can win. The claim numbers the attempt and reserves a
+fresh time-ordered id (``ledger.ids``) on the request's row for the entry it
+books, and that entry's transaction marks the request paid where the row still
+holds its id: a retry of the same attempt is recognised by the ledger as the
+same entry, and a refused attempt (not enough credit) burns only its own id. A
+claim whose request never finished (the process died between claim and
+booking) is resolved after ``PAYMENT_CLAIM_STALE_SECONDS`` by asking the
+ledger whether the entry with the reserved id exists.
 
 Every change of status is announced to the request's event streams
 (``api.events``), inside the transaction that makes it on PostgreSQL.
@@ -31,7 +33,7 @@ from typing import Any
 from api import drafts, limits
 from api.access import Principal, Role
 from api.directory import ERASED_NAME
-from api.idempotency import Plan, entry_id, fingerprint, once
+from api.idempotency import Plan, fingerprint, once, scoped_key
 from api.payment_store import (
     CANCEL,
     CANCELLED,
@@ -43,7 +45,6 @@ from api.payment_store import (
     RELEASE,
     PaymentRequest,
     RequestRead,
-    attempt_entry_id,
     paid_seconds,
 )
 from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
@@ -52,6 +53,7 @@ from api.runtime import Runtime
 from api.schemas.common import rfc3339, text_ok
 from api.schemas.ledger import receipt_url
 from api.tables import PaymentRequestRow
+from ledger.ids import new_entry_id
 from ledger.model import AccountType, Draft, Entry, Rejected
 
 __all__ = ["CANCELLED", "EXPIRED", "OPEN", "PAID", "PAYING"]
@@ -177,7 +179,7 @@ async def create(
         return 201, row.id
 
     _, request_id = await once(
-        rt.db, scope="payment_requests.create", key=entry_id(principal.credential_id, key),
+        rt.db, scope="payment_requests.create", key=scoped_key(principal.credential_id, key),
         fingerprint=request_print, now=rt.now_seconds,
         make_plan=lambda: {"request": new_request_id()}, out_type=str, work=work,
     )  # fmt: skip
@@ -240,8 +242,9 @@ def _amount(request: PaymentRequest, amount_minutes: int | None) -> int:
     return request.amount_minutes
 
 
-def _draft(request: PaymentRequest, attempt: int, payer: str, minutes: int) -> Draft:
-    draft_id = attempt_entry_id(request.id, attempt)
+def _draft(request: PaymentRequest, payer: str, minutes: int) -> Draft:
+    draft_id = request.entry_id
+    assert draft_id is not None, "a claim reserves the entry's id"
     if request.payee_type == AccountType.SHOP.value:
         return drafts.redeem(
             draft_id, payer, payer, request.payee, minutes, request.memo, request.id
@@ -290,7 +293,10 @@ async def pay(
 async def _claim(
     rt: Runtime, request_id: str, community: str, payer: str, amount_minutes: int | None
 ) -> PaymentRequest | None:
-    return await rt.requests.claim(request_id, community, payer, amount_minutes, rt.now_seconds())
+    now = rt.now_seconds()
+    return await rt.requests.claim(
+        request_id, community, payer, amount_minutes, now, new_entry_id()
+    )
 
 
 def _check_payable(request: PaymentRequest, payer: str, now: int) -> None:
@@ -304,7 +310,7 @@ async def _book(rt: Runtime, principal: Principal, request: PaymentRequest, paye
     """Book the entry of the attempt ``request`` was just claimed for."""
     attempt, minutes = request.attempt, request.paid_minutes
     assert request.status == PAYING and minutes is not None, "a claimed request"
-    draft = _draft(request, attempt, payer, minutes)
+    draft = _draft(request, payer, minutes)
     try:
         result = await rt.ledger.append(request.community, draft)
     except BaseException:
@@ -327,7 +333,10 @@ async def _book(rt: Runtime, principal: Principal, request: PaymentRequest, paye
 
 async def _settle_claim(rt: Runtime, request: PaymentRequest, attempt: int) -> None:
     """Decide a claim whose booking was not acknowledged, by what the journal holds."""
-    entry = await rt.store.entry_by_id(request.community, attempt_entry_id(request.id, attempt))
+    # A claim made before ids were reserved holds none: its booking never committed
+    # (the booking marks the request paid in its own transaction).
+    reserved = request.entry_id
+    entry = None if reserved is None else await rt.store.entry_by_id(request.community, reserved)
     if entry is not None:
         await rt.requests.record_paid(entry)
     else:

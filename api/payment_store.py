@@ -53,30 +53,32 @@ SELECT_MEMBER = (
 # the request as claimed; no row means "look closer" (``pay`` reads and explains).
 CLAIM_OPEN = (
     "UPDATE payment_requests SET status = 'paying', attempt = attempt + 1, payer = ?, "
-    "claimed_at = ?, paid_minutes = COALESCE(amount_minutes, CAST(? AS BIGINT)) "
+    "entry_id = ?, claimed_at = ?, paid_minutes = COALESCE(amount_minutes, CAST(? AS BIGINT)) "
     "WHERE id = ? AND community = ? AND status = 'open' AND expires_at > ? AND payee <> ? "
     "AND (amount_minutes IS NULL AND CAST(? AS BIGINT) IS NOT NULL "
     "OR amount_minutes IS NOT NULL AND (CAST(? AS BIGINT) IS NULL "
     "OR amount_minutes = CAST(? AS BIGINT))) "
     f"RETURNING {_COLUMNS}"
 )
-# The requests whose attempts a batch of entries pays: (id, entry id, attempt, paid at).
+# The requests a batch of entries pays: (id, entry id, paid at). A request is paid
+# by the entry whose id its claim reserved.
 SQLITE_MARK_PAID = (
-    "UPDATE payment_requests SET status = 'paid', entry_id = v.column2, decided_at = v.column4 "
+    "UPDATE payment_requests SET status = 'paid', decided_at = v.column3 "
     "FROM (VALUES {values}) AS v WHERE payment_requests.id = v.column1 "
     "AND payment_requests.community = ? AND payment_requests.status = 'paying' "
-    "AND payment_requests.attempt = v.column3"
+    "AND payment_requests.entry_id = v.column2"
 )
 PG_MARK_PAID = (
-    "WITH paid AS (UPDATE payment_requests AS r SET status = 'paid', entry_id = v.entry_id, "
-    "decided_at = v.paid_at FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
-    "AS v(id, entry_id, attempt, paid_at) WHERE r.id = v.id AND r.community = $1 "
-    "AND r.status = 'paying' AND r.attempt = v.attempt RETURNING r.id) "
-    "SELECT pg_notify($6, id) FROM paid"
+    "WITH paid AS (UPDATE payment_requests AS r SET status = 'paid', decided_at = v.paid_at "
+    "FROM unnest($2::text[], $3::text[], $4::bigint[]) AS v(id, entry_id, paid_at) "
+    "WHERE r.id = v.id AND r.community = $1 AND r.status = 'paying' "
+    "AND r.entry_id = v.entry_id RETURNING r.id) "
+    "SELECT pg_notify($5, id) FROM paid"
 )
 RELEASE = (
-    "UPDATE payment_requests SET status = 'open', payer = NULL, claimed_at = NULL, "
-    "paid_minutes = NULL WHERE id = ? AND status = 'paying' AND attempt = ? RETURNING attempt"
+    "UPDATE payment_requests SET status = 'open', payer = NULL, entry_id = NULL, "
+    "claimed_at = NULL, paid_minutes = NULL WHERE id = ? AND status = 'paying' AND attempt = ? "
+    "RETURNING attempt"
 )
 CANCEL = (
     "UPDATE payment_requests SET status = 'cancelled', decided_at = ? "
@@ -130,21 +132,13 @@ class RequestRead:
 _PAYING_KINDS = frozenset({EntryKind.REDEEM, EntryKind.TRANSFER})
 
 
-def attempt_entry_id(request_id: str, attempt: int) -> str:
-    """The id of the entry that attempt number ``attempt`` at paying a request books."""
-    return f"{request_id}.{attempt}"
-
-
-def paid_attempt(entry: Entry) -> tuple[str, int] | None:
-    """The request and attempt ``entry`` pays, or None if it pays no request: its id is
-    ``attempt_entry_id`` of the request its reference names."""
+def paid_request(entry: Entry) -> str | None:
+    """The request ``entry`` may pay (the one its reference names), or None if it pays
+    none; it pays it if its id is the one the request's claim reserved."""
     reference = entry.draft.reference
     if not reference or entry.kind not in _PAYING_KINDS:
         return None
-    request_id, _, attempt = entry.id.rpartition(".")
-    if request_id != reference or not (attempt.isascii() and attempt.isdigit()):
-        return None
-    return request_id, int(attempt)
+    return reference
 
 
 def paid_seconds(entry: Entry) -> int:
@@ -153,15 +147,15 @@ def paid_seconds(entry: Entry) -> int:
 
 
 def mark_paid(db: Db, community: str, entries: Sequence[Entry]) -> None:
-    """Mark paid the requests whose claimed attempts ``entries`` pay (the journal's
+    """Mark paid the requests whose claims reserved the ids of ``entries`` (the journal's
     companion: inside the transaction that writes them). A request that is no
-    longer claimed for that attempt is left as it is; on PostgreSQL each request
+    longer claimed for that id is left as it is; on PostgreSQL each request
     marked is announced."""
     paid = []
     for entry in entries:
-        found = paid_attempt(entry)
-        if found is not None:
-            paid.append((found[0], entry.id, found[1], paid_seconds(entry)))
+        request_id = paid_request(entry)
+        if request_id is not None:
+            paid.append((request_id, entry.id, paid_seconds(entry)))
     if not paid:
         return
     if db.postgres:
@@ -169,9 +163,9 @@ def mark_paid(db: Db, community: str, entries: Sequence[Entry]) -> None:
         db.rows(PG_MARK_PAID, (community, *columns, CHANNEL))
         return
     # One statement, not one per request (see ``SqliteDb.many``).
-    for chunk, slots in sqlite_chunks(paid, 4, spare=1):
-        values = ", ".join(["(?, ?, ?, ?)"] * slots)
-        padding = [None] * (4 * (slots - len(chunk)))  # matches no request
+    for chunk, slots in sqlite_chunks(paid, 3, spare=1):
+        values = ", ".join(["(?, ?, ?)"] * slots)
+        padding = [None] * (3 * (slots - len(chunk)))  # matches no request
         params = [*(x for row in chunk for x in row), *padding, community]
         db.execute(SQLITE_MARK_PAID.format(values=values), params)
 
@@ -260,11 +254,21 @@ class PaymentStore:
         self._public_names: dict[str, str] = {}
 
     async def claim(
-        self, request_id: str, community: str, payer: str, amount_minutes: int | None, now: int
+        self,
+        request_id: str,
+        community: str,
+        payer: str,
+        amount_minutes: int | None,
+        now: int,
+        entry_id: str,
     ) -> PaymentRequest | None:
-        """Take an open request for ``payer`` (``CLAIM_OPEN``): as claimed, or None."""
+        """Take an open request for ``payer`` (``CLAIM_OPEN``), reserving ``entry_id`` for
+        the entry that pays it: as claimed, or None."""
         amount = amount_minutes
-        params = (payer, now, amount, request_id, community, now, payer, amount, amount, amount)
+        params = (
+            payer, entry_id, now, amount, request_id, community, now, payer, amount, amount,
+            amount,
+        )  # fmt: skip
         row = await self.change(CLAIM_OPEN, params, request_id)
         return request_from_row(row) if row else None
 
@@ -294,12 +298,12 @@ class PaymentStore:
         return read
 
     async def record_paid(self, entry: Entry) -> None:
-        """Mark paid the request whose claimed attempt ``entry`` (already in the journal)
-        pays, if it is not yet: for a claim whose booking was never acknowledged."""
+        """Mark paid the request whose claim reserved the id of ``entry`` (already in the
+        journal), if it is not yet: for a claim whose booking was never acknowledged."""
         await self._store.run(True, mark_paid, entry.community, [entry])
-        found = paid_attempt(entry)
-        if found is not None and self._wake_here:
-            self._signals.wake(found[0])
+        request_id = paid_request(entry)
+        if request_id is not None and self._wake_here:
+            self._signals.wake(request_id)
 
     async def change(self, sql: str, params: tuple[Any, ...], request_id: str) -> list[Any]:
         """Run one conditional ``UPDATE … RETURNING`` in the next group; its returned row

@@ -30,6 +30,7 @@ from api.tables import (
     RoleRow,
 )
 from api.tokens import Prefix, new_id, new_token, token_hash
+from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 
@@ -53,8 +54,8 @@ class PersonDetails:
 def community_plan() -> Plan:
     return {
         "account": new_id(Prefix.COMMUNITY),
-        "configure": new_id(Prefix.ENTRY),
-        "open": new_id(Prefix.ENTRY),
+        "configure": new_entry_id(),
+        "open": new_entry_id(),
     }
 
 
@@ -96,7 +97,7 @@ async def create_community(
 
 
 def account_plan(type: AccountType) -> Plan:
-    return {"account": new_id(_ACCOUNT_PREFIX[type]), "open": new_id(Prefix.ENTRY)}
+    return {"account": new_id(_ACCOUNT_PREFIX[type]), "open": new_entry_id()}
 
 
 async def open_named_account(
@@ -130,10 +131,10 @@ def person_plan(member: bool) -> Plan:
     plan = {
         "person": new_id(Prefix.PERSON),
         "staff": new_id(Prefix.STAFF),
-        "grant": new_id(Prefix.ENTRY),
+        "grant": new_entry_id(),
     }
     if member:
-        plan |= {"account": new_id(Prefix.MEMBER), "open": new_id(Prefix.ENTRY)}
+        plan |= {"account": new_id(Prefix.MEMBER), "open": new_entry_id()}
     return plan
 
 
@@ -193,7 +194,7 @@ async def create_person(
         held = await roles_of(session, person.id)
     if community is not None and person.staff_id is not None:
         # A plan of before staff entries has no "grant": a fresh id, as for any grant.
-        first = plan.get("grant") or new_id(Prefix.ENTRY)
+        first = plan.get("grant") or new_entry_id()
         for index, (role, scope) in enumerate(roles):
             if role is Role.COORDINATOR:
                 await _declare_coordinator(
@@ -251,7 +252,7 @@ async def grant_role(
         staff_id = fresh.staff_id
     if granted and role is Role.COORDINATOR and person.community is not None:
         await _declare_coordinator(
-            rt, person.community, new_id(Prefix.ENTRY), actor, staff_id, scope, True
+            rt, person.community, new_entry_id(), actor, staff_id, scope, True
         )
     rt.authenticator.forget()
     return roles
@@ -303,7 +304,7 @@ async def revoke_role(
     ended = row is not None and role is Role.COORDINATOR
     if ended and person.community is not None and person.staff_id is not None:
         await _declare_coordinator(
-            rt, person.community, new_id(Prefix.ENTRY), actor, person.staff_id, scope, False
+            rt, person.community, new_entry_id(), actor, person.staff_id, scope, False
         )
     rt.authenticator.forget()
     return roles

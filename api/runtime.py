@@ -16,6 +16,7 @@ from api import limits
 from api.auth import Authenticator
 from api.database import Database
 from api.events import PaymentSignals, PostgresListener
+from api.key_retention import KeyRetention
 from api.leases import HostLeases, default_directory
 from api.metrics import CommitMetrics
 from api.payment_store import PaymentStore
@@ -48,6 +49,8 @@ class Runtime:
     reads: ReadRouter = field(init=False)
     # Asks the configured witnesses to cosign checkpoints; started by the app.
     witnesses: Witnesses = field(init=False)
+    # Forgets idempotency keys older than the retention window; started by the app.
+    keys: KeyRetention = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.db, self.clock)
@@ -62,6 +65,9 @@ class Runtime:
             timeout_seconds=self.settings.witness_timeout_seconds,
             now_seconds=self.now_seconds,
         )  # fmt: skip
+        self.keys = KeyRetention(
+            self.store, self.clock, self.settings.idempotency_key_retention_days
+        )
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -73,6 +79,7 @@ class Runtime:
         return self.clock.now().strftime("%Y-%m")
 
     async def close(self) -> None:
+        await self.keys.close()
         await self.witnesses.close()
         await self.requests.close()
         await self.reads.close()

@@ -40,6 +40,9 @@ class Settings:
     payment_request_seconds: int = 10 * 60
     # A shop may refund a payment it took up to this many days later.
     refund_window_days: int = 14
+    # The ledger remembers each request's Idempotency-Key this many days (0: for ever);
+    # a retry after that is a new request.
+    idempotency_key_retention_days: int = 30
     # An open payment request's event stream sends a heartbeat this often.
     event_heartbeat_seconds: float = 15.0
     # Server logs: JSON lines at this level; one line per request unless turned off.
@@ -93,6 +96,9 @@ class Settings:
             rate_limit_per_minute=int(env.get("BUURTMUNT_RATE_LIMIT_PER_MINUTE", 30)),
             payment_request_seconds=int(env.get("BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600)),
             refund_window_days=int(env.get("BUURTMUNT_REFUND_WINDOW_DAYS", 14)),
+            idempotency_key_retention_days=int(
+                env.get("BUURTMUNT_IDEMPOTENCY_KEY_RETENTION_DAYS", 30)
+            ),
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
             log_level=env.get("BUURTMUNT_LOG_LEVEL", "INFO").upper(),
             request_log=env.get("BUURTMUNT_REQUEST_LOG", "1") != "0",

@@ -15,8 +15,9 @@ gives a clearer problem).
   past the month asked for, undoing each entry from the shop's balance, so it
   needs no history before that month.
 
-Every entry a request appends has the id ``idempotency.entry_id(credential,
-key)``: a retry finds it again and gets the same answer.
+Every entry a request appends carries the request's scoped key
+(``idempotency.scoped_key``): a retry finds the entry again by it and gets the
+same answer.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from ledger.audit.shop_statement import (
 )
 from ledger.checkpoint import note_origin
 from ledger.clock import parse_time
+from ledger.ids import new_entry_id
 from ledger.model import AccountType, Entry, EntryKind
 from ledger.store import Needs, Store
 
@@ -87,16 +89,18 @@ async def refund(
     rt: Runtime, principal: Principal, community: str, key: str, data: RefundIn
 ) -> RefundOut:
     """Book a refund of the payment ``data.entry_id`` by the shop that took it."""
-    refund_id = idempotency.entry_id(principal.credential_id, key)
+    request_key = idempotency.scoped_key(principal.credential_id, key)
     original = await _payment_to_refund(rt, principal, community, data.entry_id)
-    existing = await rt.store.entry_by_id(community, refund_id)
+    existing = await rt.store.entry_by_key(community, request_key)
     if existing is None:
         _check_window(rt, original)
         amount = _refund_amount(original, await _remaining(rt, original), data.amount_minutes)
     else:
         amount = drafts.retry_amount(existing, EntryKind.CORRECT, data.amount_minutes)
     rt.payments.take(principal.credential_id)
-    draft = drafts.correct(refund_id, principal.staff_actor, original, amount, data.reason)
+    draft = drafts.correct(
+        new_entry_id(), principal.staff_actor, original, amount, data.reason, key=request_key
+    )
     entry = await drafts.append(rt.ledger, community, draft)
     return RefundOut.from_entry(entry, original, await _remaining(rt, original))
 
@@ -162,13 +166,13 @@ async def settle(
     rt: Runtime, principal: Principal, community: str, key: str, data: SettlementIn
 ) -> SettlementOut:
     """Retire (part of) a shop's balance: one settle entry to the community's account."""
-    settle_id = idempotency.entry_id(principal.credential_id, key)
+    request_key = idempotency.scoped_key(principal.credential_id, key)
     shop = await rt.store.account(community, data.shop)
     if shop is None or shop.spec.type is not AccountType.SHOP:
         raise not_found("shop_not_found", f"No shop {data.shop!r}.")
     async with rt.db.read() as session:
         community_account = (await community_row(session, community)).community_account
-    existing = await rt.store.entry_by_id(community, settle_id)
+    existing = await rt.store.entry_by_key(community, request_key)
     if existing is None:
         balance = shop.balance_minutes
         if balance <= 0:
@@ -180,7 +184,9 @@ async def settle(
         amount = data.amount_minutes or min(balance, limits.TRANSFER_MINUTES_MAX)
     else:
         amount = drafts.retry_amount(existing, EntryKind.SETTLE, data.amount_minutes)
-    draft = drafts.settle(settle_id, principal.staff_actor, data.shop, community_account, amount)
+    draft = drafts.settle(
+        new_entry_id(), principal.staff_actor, data.shop, community_account, amount, key=request_key
+    )
     return SettlementOut.from_entry(await drafts.append(rt.ledger, community, draft))
 
 

@@ -131,16 +131,21 @@ class EnrolmentLinkRow(ApiTable, table=True):
 class PendingEarningRow(ApiTable, table=True):
     """An earning above the approval threshold, waiting for a second coordinator.
 
-    ``id`` is the entry id the recording request reserves (its Idempotency-Key scoped
-    to the credential that sent it, ``api.idempotency.entry_id``); approving books
-    the entry under it.
+    ``id`` is the entry id the recording request reserves (a time-ordered id);
+    ``key`` is that request's Idempotency-Key scoped to the credential that sent
+    it (``api.idempotency.scoped_key``), by which a retry finds the row. Approving
+    books the entry under the id, carrying the key.
     """
 
     __tablename__ = "pending_earnings"
-    __table_args__ = (Index("ix_pending_earnings_status", "community", "status"),)
+    __table_args__ = (
+        Index("ix_pending_earnings_status", "community", "status"),
+        Index("ix_pending_earnings_key", "community", "key", unique=True),
+    )
 
     community: str = Field(primary_key=True, max_length=40)
     id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(max_length=64)
     status: str = Field(max_length=16)
     fingerprint: str = Field(max_length=64)
     organisation: str = Field(max_length=40)
@@ -268,10 +273,13 @@ class CardRow(ApiTable, table=True):
 
 class OfflinePaymentRow(ApiTable, table=True):
     """A payment a shop took with a pay code or a card: counted against the caps,
-    and what a member reports as "this was not me"."""
+    and what a member reports as "this was not me". ``entry_id`` is the id its
+    entry gets, reserved with the row; ``key`` the taking request's scoped
+    Idempotency-Key, by which a retry finds the row."""
 
     __tablename__ = "offline_payments"
     __table_args__ = (
+        Index("ix_offline_payments_key", "community", "key", unique=True),
         Index("ix_offline_payments_member_day", "community", "member", "day"),
         # Coordinators list the reported ones.
         Index("ix_offline_payments_reported", "community", "reported_at"),
@@ -279,6 +287,7 @@ class OfflinePaymentRow(ApiTable, table=True):
 
     community: str = Field(primary_key=True, max_length=40)
     entry_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(max_length=64)
     member: str = Field(max_length=40)
     method: str = Field(max_length=8)
     instrument: str = Field(max_length=40)

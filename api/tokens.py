@@ -39,6 +39,5 @@ class Prefix:
     DEVICE = "dev"
     API_TOKEN = "tok"
     ENROLMENT = "enr"
-    ENTRY = "ent"
     OPERATOR = "ops"
     CARD = "crd"

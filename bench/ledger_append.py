@@ -10,18 +10,20 @@ apt-get install postgresql-client) this part is skipped, and the script says so.
 
 Growth: the transfers are appended in ``--segments`` equal parts and the rate of
 each is printed as the journal grows; the last segment must run at least
-GROWTH_TARGET of the first. Entry ids are shaped like the API's
-(``api.idempotency.entry_id``: ``<Idempotency-Key>:<12 hex of the caller>``);
-``--ids`` chooses the keys: ``api`` random UUIDs (what most clients send),
-``time`` time-ordered keys (a millisecond prefix, then random), ``sequential``
-``a-123``. On PostgreSQL autovacuum is off for the journal's tables, so the
-appends run with planner statistics never gathered (checked at the end).
+GROWTH_TARGET of the first. ``--ids`` chooses how drafts are named: ``api`` as
+the API names them, a time-ordered id (``ledger.ids``) carrying a random UUID
+Idempotency-Key scoped to the caller (``api.idempotency.scoped_key``), which
+the batch checks and maps in ``entry_keys``; ``random`` the scoped key itself
+as the id and no key (how the API named entries before keys were mapped);
+``sequential`` ``a-123`` and no key. On PostgreSQL autovacuum is off for the
+journal's tables, so the appends run with planner statistics never gathered
+(checked at the end).
 
 Memory: resident set size measured at two journal lengths; it must not grow with
 the journal beyond the account balances.
 
 Usage: python bench/ledger_append.py [--transfers N] [--segments 10]
-       [--ids api|time|sequential] [--postgres URL|--no-postgres] [--no-pgbench]
+       [--ids api|random|sequential] [--postgres URL|--no-postgres] [--no-pgbench]
 The last line printed is one JSON object with the figures and ratios.
 """
 
@@ -33,7 +35,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -49,9 +50,10 @@ from urllib.parse import urlsplit
 import machine
 
 from api.app import tune_for_serving
-from api.idempotency import entry_id
+from api.idempotency import scoped_key
 from ledger.cadence import EVERY_BATCH
 from ledger.clock import SystemClock
+from ledger.ids import new_entry_id
 from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Rejected, Settings
 from ledger.note import generate_signer
 from ledger.service import Ledger
@@ -71,11 +73,14 @@ ACCOUNTS = 1_000
 CLIENTS = 4_096
 COMMUNITY = "bench"
 GROWTH_TARGET = 0.9
-JOURNAL_TABLES = ("journal_entries", "rejections", "accounts", "monthly_totals", "checkpoints")
+JOURNAL_TABLES = (
+    "journal_entries", "rejections", "entry_keys", "accounts", "monthly_totals", "checkpoints",
+)  # fmt: skip
+Name = tuple[str, str | None]  # a draft's id and key
 
 
-def id_maker(shape: str) -> Callable[[str, str, int], str]:
-    """``(payer, tag, i) -> entry id`` for ``--ids``."""
+def id_maker(shape: str) -> Callable[[str, str, int], Name]:
+    """``(payer, tag, i) -> (entry id, key)`` for ``--ids``."""
     credentials = {}
 
     def credential(payer: str) -> str:
@@ -84,17 +89,16 @@ def id_maker(shape: str) -> Callable[[str, str, int], str]:
             credentials[payer] = "crd_" + hashlib.sha256(payer.encode()).hexdigest()[:20]
         return credentials[payer]
 
-    def api(payer: str, tag: str, i: int) -> str:
-        return entry_id(credential(payer), str(uuid.uuid4()))
+    def api(payer: str, tag: str, i: int) -> Name:
+        return new_entry_id(), scoped_key(credential(payer), str(uuid.uuid4()))
 
-    def time_ordered(payer: str, tag: str, i: int) -> str:
-        key = f"{time.time_ns() // 1_000_000:012x}-{secrets.token_hex(10)}"
-        return entry_id(credential(payer), key)
+    def random(payer: str, tag: str, i: int) -> Name:
+        return scoped_key(credential(payer), str(uuid.uuid4())), None
 
-    def sequential(payer: str, tag: str, i: int) -> str:
-        return f"{tag}-{i}"
+    def sequential(payer: str, tag: str, i: int) -> Name:
+        return f"{tag}-{i}", None
 
-    return {"api": api, "time": time_ordered, "sequential": sequential}[shape]
+    return {"api": api, "random": random, "sequential": sequential}[shape]
 
 
 def rss_bytes() -> int:
@@ -143,7 +147,7 @@ async def drive(
     members: list[str],
     count: int,
     tag: str,
-    make_id: Callable[[str, str, int], str] | None = None,
+    make_id: Callable[[str, str, int], Name] | None = None,
 ) -> float:
     """Append ``count`` transfers from CLIENTS concurrent callers; return transfers/s."""
     make_id = make_id or id_maker("sequential")
@@ -159,11 +163,13 @@ async def drive(
             payee = members[(i * 7 + 1) % len(members)]
             if payee == payer:
                 payee = members[(i + 1) % len(members)]
+            entry_id, key = make_id(payer, tag, i)
             draft = Draft(
-                id=make_id(payer, tag, i),
+                id=entry_id,
                 kind=EntryKind.TRANSFER,
                 actor=payer,
                 postings=(Posting(payer, payee, 1 + i % 30),),
+                key=key,
             )
             if isinstance(await ledger.append(COMMUNITY, draft), Rejected):
                 rejected += 1
@@ -212,17 +218,24 @@ async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[
     rss = [rss_bytes()]
     rates: list[float] = []
     sizes: list[int] = []
+    # This process's CPU per transfer (the writer, and SQLite's work in its
+    # threads): on a shared machine it says what growth costs when the wall
+    # clock also says how busy the neighbours were.
+    cpu_us: list[float] = []
     elapsed = 0.0
     for segment in range(segments):
         count = transfers // segments + (1 if segment < transfers % segments else 0)
+        cpu_before = time.process_time()
         rate = await drive(ledger, members, count, f"s{segment}", make_id)
+        cpu_us.append((time.process_time() - cpu_before) / count * 1e6)
         elapsed += count / rate
         rates.append(rate)
         sizes.append((await store.head(COMMUNITY)).size)
         rss.append(rss_bytes())
         print(
             f"  {store.engine.dialect.name} segment {segment + 1}/{segments}: "
-            f"journal at {sizes[-1]:,} entries, {rate:,.0f} transfers/s",
+            f"journal at {sizes[-1]:,} entries, {rate:,.0f} transfers/s, "
+            f"{cpu_us[-1]:.0f} us CPU per transfer, load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     head = await store.head(COMMUNITY)
@@ -239,8 +252,8 @@ async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[
         "ids": ids,
         "mean_batch": round(head.size / max(checkpoints, 1), 1),
         "segments": [
-            {"entries": size, "transfers_per_s": round(rate)}
-            for size, rate in zip(sizes, rates, strict=True)
+            {"entries": size, "transfers_per_s": round(rate), "cpu_us_per_transfer": round(cpu)}
+            for size, rate, cpu in zip(sizes, rates, cpu_us, strict=True)
         ],
         "last_to_first": round(rates[-1] / rates[0], 2),
         "growth_met": rates[-1] >= GROWTH_TARGET * rates[0],
@@ -321,7 +334,7 @@ async def main() -> None:
         ),
     )
     parser.add_argument("--segments", type=int, default=10)
-    parser.add_argument("--ids", choices=("api", "time", "sequential"), default="api")
+    parser.add_argument("--ids", choices=("api", "random", "sequential"), default="api")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
     parser.add_argument("--no-sqlite", action="store_true")

@@ -30,8 +30,8 @@ ROUNDS = 5
 
 async def measure(entries: int, repeat: int) -> dict[str, float]:
     from api import drafts
-    from api.tokens import Prefix, new_id
     from ledger import limits
+    from ledger.ids import new_entry_id
     from tests.support.api import COMMUNITY, START, World, open_world
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,7 +42,7 @@ async def measure(entries: int, repeat: int) -> dict[str, float]:
 
             async def append_all(w: World) -> None:
                 earn = [
-                    drafts.earn(new_id(Prefix.ENTRY), coordinator, w.org, member, 1, meta, "")
+                    drafts.earn(new_entry_id(), coordinator, w.org, member, 1, meta, "")
                     for _ in range(entries)
                 ]
                 await asyncio.gather(*(drafts.append(w.rt.ledger, COMMUNITY, d) for d in earn))

@@ -7,7 +7,7 @@ testable without a database and keeps the rules identical for every store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ledger import limits
 from ledger.canonical import canonical_json, draft_object, encode_entry
@@ -78,6 +78,7 @@ def needs_of(drafts: list[Draft], month: str) -> Needs:
         monthly_keys=frozenset(monthly),
         corrected_seqs=frozenset(corrected),
         entry_ids=frozenset(d.id for d in drafts),
+        entry_keys=frozenset(d.key for d in drafts if d.key is not None),
     )
 
 
@@ -100,10 +101,12 @@ def assemble(
     frontier = head.frontier.copy()
     prev = head.last_leaf
     seen: dict[str, tuple[Draft, Outcome]] = {}
+    keyed = dict(loaded.keyed)
     touched: set[str] = set()
     monthly_before = dict(state.monthly)
-    balances_before = {key: account.balance_minutes for key, account in state.accounts.items()}
+    balances_before: dict[str, int] = {}  # of the accounts the batch's postings touch
     for draft in drafts:
+        draft = _resolve_key(draft, keyed)
         earlier = seen.get(draft.id)
         if earlier is not None:
             outcomes.append(_repeat(draft, earlier))
@@ -116,6 +119,7 @@ def assemble(
             data = encode_entry(community, seq, time, draft, prev)
             leaf = leaf_hash(data)
             entry = Entry(community, seq, time, draft, prev, data, leaf)
+            _remember_balances(balances_before, state, draft)
             rejected = admit(state, entry)
             if rejected is not None:
                 write.rejections.append((rejected, draft_fingerprint(draft)))
@@ -127,6 +131,8 @@ def assemble(
                 prev = leaf
                 outcome = Accepted(entry=entry, retried=False)
             seen[draft.id] = (draft, outcome)
+            if draft.key is not None and keyed.get(draft.key) == draft.id:
+                write.keys.append((draft.key, draft.id, time))
         outcomes.append(outcome)
     for account_id in touched:
         write.balances[account_id] = state.accounts[account_id].balance_minutes
@@ -141,6 +147,16 @@ def assemble(
     return assembly
 
 
+def _remember_balances(before: dict[str, int], state: LedgerState, draft: Draft) -> None:
+    """The balances of ``draft``'s accounts as they were before the batch first touched them
+    (0 for an account the batch opens)."""
+    for posting in draft.postings:
+        for account_id in (posting.payer, posting.payee):
+            if account_id not in before:
+                account = state.accounts.get(account_id)
+                before[account_id] = 0 if account is None else account.balance_minutes
+
+
 def _assert_balances_hold(state: LedgerState, before: dict[str, int], touched: set[str]) -> None:
     """After a batch: its postings moved minutes without making or losing any,
     and every account it touched is within its floor and the balance bounds."""
@@ -153,6 +169,15 @@ def _assert_balances_hold(state: LedgerState, before: dict[str, int], touched: s
         assert floor is None or balance >= floor, f"{account_id} is below its floor"
         assert abs(balance) <= limits.BALANCE_MINUTES_MAX, f"{account_id} is out of bounds"
     assert moved == 0, f"the batch's postings sum to {moved} minutes, not zero"
+
+
+def _resolve_key(draft: Draft, keyed: dict[str, str]) -> Draft:
+    """``draft`` under the id its key maps to, if the key is known; else the key now
+    maps to the draft's own id (for the drafts after it)."""
+    if draft.key is None:
+        return draft
+    known = keyed.setdefault(draft.key, draft.id)
+    return draft if known == draft.id else replace(draft, id=known)
 
 
 def seal(assembly: Assembly, checkpoint: StoredCheckpoint) -> None:

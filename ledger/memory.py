@@ -42,6 +42,7 @@ class _Journal:
     # seq of a corrected entry -> seqs of its corrections, as the SQL store's index.
     corrections: dict[int, list[int]] = field(default_factory=dict)
     rejections: dict[str, tuple[Rejected, bytes]] = field(default_factory=dict)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (id, time)
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
     frontier: Frontier = field(default_factory=Frontier.empty)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -73,9 +74,11 @@ class _MemoryTx:
                     if correction < before:
                         note_reversal(state, j.entries[correction].draft)
         state.size = len(j.entries)
-        existing = {i: j.by_id[i] for i in needs.entry_ids if i in j.by_id}
-        failed = {i: j.rejections[i] for i in needs.entry_ids if i in j.rejections}
-        return Loaded(state=state, existing=existing, failed=failed)
+        keyed = {k: j.keys[k][0] for k in needs.entry_keys if k in j.keys}
+        ids = needs.entry_ids | frozenset(keyed.values())
+        existing = {i: j.by_id[i] for i in ids if i in j.by_id}
+        failed = {i: j.rejections[i] for i in ids if i in j.rejections}
+        return Loaded(state=state, existing=existing, failed=failed, keyed=keyed)
 
     async def write(self, batch: BatchWrite) -> None:
         assert self._writable, "a reader cannot write"
@@ -102,6 +105,9 @@ class _MemoryTx:
             j.settings = batch.settings
         for rejected, fingerprint in batch.rejections:
             j.rejections.setdefault(rejected.id, (rejected, fingerprint))
+        for key, entry_id, time in batch.keys:
+            assert key not in j.keys, "a batch maps only keys it checked"
+            j.keys[key] = (entry_id, time)
         if batch.checkpoint is not None:
             assert batch.checkpoint.size == len(j.entries)
             j.checkpoints.append(batch.checkpoint)
@@ -163,6 +169,7 @@ class MemoryStore:
         tip: tuple[int, bytes],
         batch: BatchWrite,
         new_ids: Collection[str] = (),
+        new_keys: Collection[str] = (),
     ) -> bool:
         journal = self._journal(community)
         async with journal.lock:
@@ -171,14 +178,29 @@ class MemoryStore:
                 return False
             if any(i in journal.by_id or i in journal.rejections for i in new_ids):
                 return False
+            if any(k in journal.keys for k in new_keys):
+                return False
             await _MemoryTx(journal).write(batch)
             return True
+
+    async def forget_keys(self, community: str, made_before: str) -> int:
+        journal = self._journal(community)
+        async with journal.lock:
+            old = sorted((t, k) for k, (_, t) in journal.keys.items() if t < made_before)
+            for _, key in old[: limits.KEY_PRUNE_BATCH_MAX]:
+                del journal.keys[key]
+            return min(len(old), limits.KEY_PRUNE_BATCH_MAX)
 
     async def communities(self) -> list[str]:
         return sorted(c for c, j in self._journals.items() if j.entries)
 
     async def entry_by_id(self, community: str, entry_id: str) -> Entry | None:
         return self._journal(community).by_id.get(entry_id)
+
+    async def entry_by_key(self, community: str, key: str) -> Entry | None:
+        journal = self._journal(community)
+        mapped = journal.keys.get(key)
+        return None if mapped is None else journal.by_id.get(mapped[0])
 
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         end = min(end, start + limits.ENTRY_RANGE_MAX)

@@ -122,8 +122,12 @@ class BudgetChange:
 class Draft:
     """What a caller asks the ledger to append.
 
-    ``id`` is chosen by the client: a retried draft with the same id and the same
-    content returns the original entry instead of appending again.
+    A retried draft with the same id and the same content returns the original
+    entry instead of appending again. ``key``, when present, is the caller's own
+    name for the request (an Idempotency-Key scoped to the caller): the ledger
+    maps it to the id of the first draft that carried it, so a retry under a
+    fresh id is answered as that draft. The key is not part of the entry and
+    plays no part in comparing drafts.
     """
 
     id: str
@@ -138,6 +142,7 @@ class Draft:
     budget: BudgetChange | None = None
     corrects: int | None = None  # seq of the entry this one corrects
     staff: StaffChange | None = None
+    key: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ def check_shape(draft: Draft) -> Rejected | None:
         and draft.account is None
         and draft.settings is None
         and draft.budget is None
+        and (draft.key is None or ID_PATTERN.fullmatch(draft.key) is not None)
     ):
         p = draft.postings[0]
         if plain_shape_ok(
@@ -52,6 +53,10 @@ def check_shape(draft: Draft) -> Rejected | None:
 def _check_shape_in_order(draft: Draft) -> Rejected | None:
     """``check_shape`` one check at a time, in the order of ``Rejection``: the first fault."""
     if not isinstance(draft.id, str) or not ID_PATTERN.fullmatch(draft.id):
+        return reject(draft, Rejection.ID_INVALID)
+    if draft.key is not None and not (
+        isinstance(draft.key, str) and ID_PATTERN.fullmatch(draft.key)
+    ):  # a key has an id's shape: the store keeps it beside the id
         return reject(draft, Rejection.ID_INVALID)
     if not ACCOUNT_ID_PATTERN.fullmatch(draft.actor):
         return reject(draft, Rejection.ACTOR_INVALID)

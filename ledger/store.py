@@ -70,6 +70,8 @@ class Needs:
     corrected_seqs: frozenset[int]
     entry_ids: frozenset[str]
     corrections_before: int | None = None
+    # Drafts' keys (``Draft.key``): each is looked up for the id it maps to.
+    entry_keys: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -77,6 +79,9 @@ class Loaded:
     state: LedgerState
     existing: dict[str, Entry]
     failed: dict[str, tuple[Rejected, bytes]]  # id -> (rejection, canonical draft bytes)
+    # key -> the id it maps to, for the keys asked for that are known; the ids'
+    # entries and rejections are in ``existing`` and ``failed``.
+    keyed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -91,6 +96,8 @@ class BatchWrite:
     monthly: dict[tuple[str, str], int] = field(default_factory=dict)  # -> new total
     settings: Settings | None = None
     rejections: list[tuple[Rejected, bytes]] = field(default_factory=list)
+    # New keys: (key, the id it maps to, the batch's time), for entries and rejections.
+    keys: list[tuple[str, str, str]] = field(default_factory=list)
     checkpoint: StoredCheckpoint | None = None
 
 
@@ -129,15 +136,26 @@ class Store(Protocol):
         tip: tuple[int, bytes],
         batch: BatchWrite,
         new_ids: Collection[str] = (),
+        new_keys: Collection[str] = (),
     ) -> bool:
         """Write ``batch`` in one transaction if the journal's (size, last leaf) is still
-        ``tip`` and none of ``new_ids`` is an entry's id or a remembered rejection's;
-        otherwise write nothing and return False."""
+        ``tip``, none of ``new_ids`` is an entry's id or a remembered rejection's and
+        none of ``new_keys`` is a known key; otherwise write nothing and return False."""
+        ...
+
+    async def forget_keys(self, community: str, made_before: str) -> int:
+        """Forget the keys mapped before the entry time ``made_before`` (at most
+        ``limits.KEY_PRUNE_BATCH_MAX`` of them); how many were forgotten."""
         ...
 
     async def communities(self) -> list[str]: ...
 
     async def entry_by_id(self, community: str, entry_id: str) -> Entry | None: ...
+
+    async def entry_by_key(self, community: str, key: str) -> Entry | None:
+        """The entry a draft's ``key`` maps to, if the key is known and names an entry
+        (not a rejection)."""
+        ...
 
     async def entries(self, community: str, start: int, end: int) -> list[Entry]:
         """Entries with start <= seq < end, in order (at most ENTRY_RANGE_MAX)."""

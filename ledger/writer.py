@@ -129,6 +129,7 @@ class _Basis:
     batch: int  # the number of the batch that leaves this basis behind
     recent: dict[str, Entry]
     recent_rejections: dict[str, tuple[Rejected, bytes]]
+    recent_keys: dict[str, str]  # the keys the last batch mapped, to their ids
 
     def missing(self, needs: Needs) -> Needs:
         return Needs(
@@ -136,6 +137,7 @@ class _Basis:
             monthly_keys=needs.monthly_keys - self.monthly_known,
             corrected_seqs=frozenset(s for s in needs.corrected_seqs if s < self.first_recent),
             entry_ids=needs.entry_ids - self.recent.keys() - self.recent_rejections.keys(),
+            entry_keys=needs.entry_keys - self.recent_keys.keys(),
             # The last batch's corrections are counted from ``recent`` (``merge``),
             # whether or not that batch has committed by the time the store is read.
             corrections_before=self.first_recent,
@@ -158,12 +160,14 @@ class _Basis:
                 note_reversal(state, entry.draft)
         existing = dict(loaded.existing)
         failed = dict(loaded.failed)
-        for entry_id in needs.entry_ids:
+        keyed = dict(loaded.keyed)
+        keyed.update((k, self.recent_keys[k]) for k in needs.entry_keys if k in self.recent_keys)
+        for entry_id in needs.entry_ids | frozenset(keyed.values()):
             if entry_id in self.recent:
                 existing[entry_id] = self.recent[entry_id]
             elif entry_id in self.recent_rejections:
                 failed[entry_id] = self.recent_rejections[entry_id]
-        return Loaded(state=state, existing=existing, failed=failed)
+        return Loaded(state=state, existing=existing, failed=failed, keyed=keyed)
 
 
 @dataclass(slots=True)
@@ -174,8 +178,9 @@ class _Prepared:
     assembly: Assembly
     checkpoint: StoredCheckpoint | None
     after: _Basis
-    # Draft ids taken to be new without reading: landing checks them.
+    # Draft ids and keys taken to be new without reading: landing checks them.
     unchecked_ids: frozenset[str] = frozenset()
+    unchecked_keys: frozenset[str] = frozenset()
 
 
 # A prepared batch handed to the lander, with the future its write sets.
@@ -432,18 +437,23 @@ class Writer:
             if basis.head.last_time[:7] in ("", time[:7]):
                 needs = needs_of(drafts, time[:7])
                 missing = basis.missing(needs)
-                unchecked: frozenset[str] = frozenset()
+                unchecked: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
                 if missing.account_ids or missing.monthly_keys or missing.corrected_seqs:
                     found = await self._store.load(self._community, missing)
+                    # A key read as new here may be mapped by another process's
+                    # batch of rejections only, which leaves the tip where it was:
+                    # the landing checks again under its lock.
+                    unchecked = (frozenset(), missing.entry_keys - found.keyed.keys())
                 else:
-                    # Only the drafts' ids are new to the basis: take them to be
-                    # new to the journal too (a retry is rare), and have the
+                    # Only the drafts' ids and keys are new to the basis: take them
+                    # to be new to the journal too (a retry is rare), and have the
                     # landing check that under its lock instead of reading first.
-                    found, unchecked = Loaded(LedgerState(), {}, {}), missing.entry_ids
+                    found = Loaded(LedgerState(), {}, {})
+                    unchecked = (missing.entry_ids, missing.entry_keys)
                 loaded = basis.merge(found, needs)
                 known = basis.monthly_known | needs.monthly_keys
                 return self._assemble(
-                    basis.head, loaded, drafts, time, known, basis.batch, number, unchecked
+                    basis.head, loaded, drafts, time, known, basis.batch, number, *unchecked
                 )
             # A new month: the month counters must come from the store.
         async with self._store.reader(self._community) as reader:
@@ -467,6 +477,7 @@ class Writer:
         on_batch: int | None,
         number: int,
         unchecked_ids: frozenset[str] = frozenset(),
+        unchecked_keys: frozenset[str] = frozenset(),
     ) -> _Prepared:
         self._check_extends(head)
         loaded.state.size = head.size
@@ -483,6 +494,7 @@ class Writer:
             checkpoint=checkpoint,
             after=self._basis_after(head, assembly, loaded.state, known, checkpoint, number),
             unchecked_ids=unchecked_ids,
+            unchecked_keys=unchecked_keys,
         )
 
     @staticmethod
@@ -538,6 +550,7 @@ class Writer:
             batch=number,
             recent={e.id: e for e in entries},
             recent_rejections={r.id: (r, f) for r, f in assembly.write.rejections},
+            recent_keys={key: entry_id for key, entry_id, _ in assembly.write.keys},
         )
 
     async def _land(self, batch: list[_Waiting], prepared: _Prepared) -> _Prepared | None:
@@ -549,14 +562,18 @@ class Writer:
         try:
             tip = (prepared.on.size, prepared.on.last_leaf)
             written = exact and await self._store.write_if_tip(
-                self._community, tip, prepared.assembly.write, prepared.unchecked_ids
+                self._community,
+                tip,
+                prepared.assembly.write,
+                prepared.unchecked_ids,
+                prepared.unchecked_keys,
             )
             if written:
                 self._last_exact = prepared.number
             else:
                 # The journal moved under this batch (another process, or a
                 # batch before it that did not land as assembled), or one of
-                # its ids was not new after all: assemble it again on what is
+                # its ids or keys was not new after all: assemble it again on what is
                 # there now, under the lock.
                 self._resync = True
                 async with self._store.batch(self._community) as tx:

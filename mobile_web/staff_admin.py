@@ -24,7 +24,7 @@ from api.directory import (
     person_out,
     roles_of,
 )
-from api.idempotency import entry_id, fingerprint, once
+from api.idempotency import fingerprint, once, scoped_key
 from api.problems import ProblemError
 from api.provisioning import KIND_API, PersonDetails
 from api.routes.markers import RuntimeDep
@@ -37,6 +37,7 @@ from api.tables import CredentialRow, PersonRow
 from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES
+from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from mobile_web.forms import FormBody
 from mobile_web.render import N_
@@ -194,7 +195,8 @@ async def set_budget(
     if account is None or account.spec.type is not AccountType.ORGANISATION:
         return _not_done(staff, 404)
     principal = staff.session.principal
-    draft = drafts.budget(entry_id(principal.credential_id, key), staff.actor, account_id, budget)
+    request_key = scoped_key(principal.credential_id, key)
+    draft = drafts.budget(new_entry_id(), staff.actor, account_id, budget, key=request_key)
     try:
         await drafts.append(rt.ledger, staff.community, draft)
     except ProblemError:

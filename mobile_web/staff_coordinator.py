@@ -23,7 +23,7 @@ from api.directory import (
     person_in,
     roles_of,
 )
-from api.idempotency import entry_id
+from api.idempotency import scoped_key
 from api.problems import ProblemError
 from api.provisioning import KIND_DEVICE, PersonDetails
 from api.qr import svg
@@ -34,6 +34,7 @@ from api.tables import PendingEarningRow, PersonRow, RoleRow
 from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES, format_hours
+from ledger.ids import new_entry_id
 from mobile_web.forms import FormBody
 from mobile_web.render import N_, translate
 from mobile_web.resident import message_page
@@ -354,11 +355,13 @@ async def give_for_member(
     if neighbour is None:
         return _not_found(staff)
     principal = staff.session.principal
-    transfer_id = entry_id(principal.credential_id, key)
+    request_key = scoped_key(principal.credential_id, key)
     try:
         rt.payments.take(principal.credential_id)
-        await earnings.refuse_held_id(rt, principal, staff.community, transfer_id)
-        draft = drafts.transfer(transfer_id, member, neighbour[1], amount, memo, actor=staff.actor)
+        await earnings.refuse_held_key(rt, principal, staff.community, request_key)
+        draft = drafts.transfer(
+            new_entry_id(), member, neighbour[1], amount, memo, actor=staff.actor, key=request_key
+        )
         await drafts.append(rt.ledger, staff.community, draft)
     except ProblemError as problem:
         return _problem(staff, problem)

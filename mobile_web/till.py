@@ -276,13 +276,13 @@ async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) 
         if card:
             work = cards.redeem(
                 rt, principal, community=till.community, shop=till.shop,
-                entry_id=till.entry_id, payload=card, pin=data.get("pin", "").strip(),
+                entry_id=till.entry_id, key=till.key, payload=card, pin=data.get("pin", "").strip(),
                 amount_minutes=minutes, memo="",
             )  # fmt: skip
         else:
             work = pay_codes.redeem(
                 rt, principal, community=till.community, shop=till.shop,
-                entry_id=till.entry_id, code=code, amount_minutes=minutes, memo="",
+                entry_id=till.entry_id, key=till.key, code=code, amount_minutes=minutes, memo="",
             )  # fmt: skip
         entry = await offline_payments.counting_refusals(rt, principal, work)
     except ProblemError as problem:

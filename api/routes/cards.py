@@ -148,6 +148,7 @@ class CardController(Controller):
         till = offline_payments.till(rt, principal, idempotency_key, data.shop, data.memo)
         payment = cards.redeem(
             rt, principal, community=till.community, shop=till.shop, entry_id=till.entry_id,
+            key=till.key,
             payload=data.card, pin=data.pin, amount_minutes=data.amount_minutes, memo=data.memo,
         )  # fmt: skip
         entry = await offline_payments.counting_refusals(rt, principal, payment)

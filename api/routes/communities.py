@@ -10,7 +10,7 @@ from api import drafts, provisioning
 from api.access import Action, Role
 from api.auth import community_of
 from api.directory import community_row
-from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
+from api.idempotency import IdempotencyKeyHeader, fingerprint, once, scoped_key
 from api.problems import forbidden, invalid
 from api.routes.markers import PrincipalDep, RuntimeDep, SlugPath, route
 from api.runtime import Runtime
@@ -19,6 +19,7 @@ from api.schemas.community import CommunityIn, CommunityOut, CommunityPage, Sett
 from api.schemas.ledger import EntryOut
 from api.tables import CommunityRow
 from ledger import limits
+from ledger.ids import new_entry_id
 from ledger.model import Settings as LedgerSettings
 
 OPERATOR_SCOPE = "-operator"
@@ -135,7 +136,8 @@ class CommunityController(Controller):
         settings = LedgerSettings(
             data.members_may_transfer, data.member_earning_cap_minutes_per_month, threshold
         )
-        draft = drafts.configure(draft_id(idempotency_key), principal.staff_actor, settings)
+        key = scoped_key(principal.credential_id, idempotency_key)
+        draft = drafts.configure(new_entry_id(), principal.staff_actor, settings, key=key)
         entry = await drafts.append(rt.ledger, slug, draft)
         await _set_offline_caps(rt, slug, data)
         return EntryOut.from_entry(entry)

@@ -9,7 +9,7 @@ from api import drafts, provisioning
 from api.access import Action
 from api.auth import community_of
 from api.directory import named_accounts
-from api.idempotency import IdempotencyKeyHeader, entry_id, fingerprint, once
+from api.idempotency import IdempotencyKeyHeader, fingerprint, once, scoped_key
 from api.problems import invalid, not_found
 from api.routes.markers import AccountIdPath, PrincipalDep, RuntimeDep, route
 from api.runtime import Runtime
@@ -25,6 +25,7 @@ from api.schemas.community import (
 )
 from api.schemas.ledger import EntryOut
 from api.tables import NamedAccountRow
+from ledger.ids import new_entry_id
 from ledger.model import AccountType
 
 
@@ -121,10 +122,11 @@ class OrganisationController(Controller):
         community = community_of(principal)
         await _named(rt, community, account_id, AccountType.ORGANISATION)
         draft = drafts.budget(
-            entry_id(principal.credential_id, idempotency_key),
+            new_entry_id(),
             principal.staff_actor,
             account_id,
             data.budget_minutes_per_month,
+            key=scoped_key(principal.credential_id, idempotency_key),
         )
         return EntryOut.from_entry(await drafts.append(rt.ledger, community, draft))
 

@@ -70,6 +70,7 @@ class PayCodeController(Controller):
         till = offline_payments.till(rt, principal, idempotency_key, data.shop, data.memo)
         payment = pay_codes.redeem(
             rt, principal, community=till.community, shop=till.shop, entry_id=till.entry_id,
+            key=till.key,
             code=data.code, amount_minutes=data.amount_minutes, memo=data.memo,
         )  # fmt: skip
         entry = await offline_payments.counting_refusals(rt, principal, payment)

@@ -1,8 +1,9 @@
 """Moving credits over HTTP: volunteer earnings, transfers between members, corrections.
 
-Each POST appends at most one entry whose id is the request's Idempotency-Key
-scoped to the caller's credential (``api.idempotency.entry_id``), so a retry
-returns the original entry and the response is rebuilt from it. The earnings
+Each POST appends at most one entry, under a fresh time-ordered id and carrying
+the request's Idempotency-Key scoped to the caller's credential
+(``api.idempotency.scoped_key``), so a retry returns the original entry and the
+response is rebuilt from it. The earnings
 workflow (booking, holding large earnings for a second coordinator, deciding)
 lives in ``api.earnings``; the handlers here parse, call it and shape answers.
 """
@@ -18,7 +19,7 @@ from litestar.params import JSONBody
 from api import corrections, drafts, earnings
 from api.access import Action
 from api.auth import community_of
-from api.idempotency import IdempotencyKeyHeader, draft_id, entry_id
+from api.idempotency import IdempotencyKeyHeader, draft_id, scoped_key
 from api.problems import forbidden
 from api.routes.markers import EntryIdPath, PrincipalDep, RuntimeDep, route
 from api.schemas.ledger import (
@@ -32,6 +33,7 @@ from api.schemas.ledger import (
     receipt_url,
 )
 from api.tables import PendingEarningRow
+from ledger.ids import new_entry_id
 from ledger.model import Entry
 
 _PENDING_SPEC = {
@@ -152,10 +154,12 @@ class TransferController(Controller):
         payer = principal.member_account
         if payer is None:
             raise forbidden("member_account_required")
-        transfer_id = entry_id(principal.credential_id, idempotency_key)
+        key = scoped_key(principal.credential_id, idempotency_key)
         rt.payments.take(principal.credential_id)
-        await earnings.refuse_held_id(rt, principal, community, transfer_id)
-        draft = drafts.transfer(transfer_id, payer, data.payee, data.amount_minutes, data.memo)
+        await earnings.refuse_held_key(rt, principal, community, key)
+        draft = drafts.transfer(
+            new_entry_id(), payer, data.payee, data.amount_minutes, data.memo, key=key
+        )
         failed = partial(rt.payments.failed, principal.credential_id)
         entry = await drafts.append(rt.ledger, community, draft, on_rejected=failed)
         return TransferOut.from_entry(entry)

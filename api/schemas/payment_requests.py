@@ -80,8 +80,10 @@ class PaymentRequestOut(msgspec.Struct, omit_defaults=True):
             out.payer_name = view.payer_name
             out.paid_minutes = row.paid_minutes
             out.decided_at = rfc3339(row.decided_at)
-            out.entry_id = row.entry_id
-            out.receipt_url = None if row.entry_id is None else receipt_url(row.entry_id)
+            # A claim reserves the id its entry will get; it is the payment's once paid.
+            paid_id = row.entry_id if row.status == "paid" else None
+            out.entry_id = paid_id
+            out.receipt_url = None if paid_id is None else receipt_url(paid_id)
         return out
 
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from ledger import limits
 from ledger.canonical import ZERO_HASH, decode_entry
+from ledger.clock import parse_time
 from ledger.merkle import Frontier, node_home, range_nodes
 from ledger.model import AccountSpec, AccountType, Entry, Rejected, Rejection, Settings
 from ledger.rules import note_reversal
@@ -162,14 +163,18 @@ def write_if_tip(
     batch: BatchWrite,
     new_ids: Sequence[str],
     companion: Companion | None = None,
+    new_keys: Sequence[str] = (),
 ) -> bool:
     """Write ``batch`` if the journal still ends at ``tip`` and knows none of ``new_ids``
-    (as entries or remembered rejections); else write nothing and return False."""
+    (as entries or remembered rejections) nor of ``new_keys``; else write nothing and
+    return False."""
     if read_tip(db, community) != tip:
         return False
     ids = sorted(new_ids)
-    if select_in(db, SELECT_ENTRY_IDS, ids, community) or select_in(
-        db, SELECT_REJECTED_IDS, ids, community
+    if (
+        select_in(db, SELECT_ENTRY_IDS, ids, community)
+        or select_in(db, SELECT_REJECTED_IDS, ids, community)
+        or select_in(db, SELECT_KEYS, sorted(new_keys), community)
     ):
         return False
     write(db, community, batch, companion)
@@ -228,7 +233,8 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
         for row in select_in(db, SELECT_MONTHLY, sorted(accounts), c, month):
             state.monthly[(row[0], month)] = int(row[1])
     _load_corrected(db, c, needs, state)
-    ids = sorted(needs.entry_ids)
+    keyed = {row[0]: row[1] for row in select_in(db, SELECT_KEYS, sorted(needs.entry_keys), c)}
+    ids = sorted(needs.entry_ids | frozenset(keyed.values()))
     existing = {}
     for row in select_in(db, SELECT_BY_ID, ids, c):
         entry = entry_from_row(c, int(row[0]), row[1])
@@ -237,7 +243,20 @@ def load(db: Db, community: str, needs: Needs) -> Loaded:
     for entry_id, code, numbers, fingerprint in select_in(db, SELECT_REJECTIONS, ids, c):
         rejected = Rejected(entry_id, Rejection(code), tuple(json.loads(numbers).items()))
         failed[entry_id] = (rejected, bytes(fingerprint))
-    return Loaded(state=state, existing=existing, failed=failed)
+    return Loaded(state=state, existing=existing, failed=failed, keyed=keyed)
+
+
+def forget_keys(db: Db, community: str, made_before: str) -> int:
+    """Forget at most ``limits.KEY_PRUNE_BATCH_MAX`` keys mapped before the entry time
+    ``made_before``, oldest first (by the (community, made_at) index); how many went."""
+    before = unix_seconds(made_before)
+    params = (community, community, before, limits.KEY_PRUNE_BATCH_MAX)
+    return len(db.rows(native(db, DELETE_OLD_KEYS), params))
+
+
+def unix_seconds(time: str) -> int:
+    """An entry time as the Unix second it falls in (``entry_keys.made_at``)."""
+    return int(parse_time(time).timestamp())
 
 
 def _load_corrected(db: Db, community: str, needs: Needs, state: LedgerState) -> None:
@@ -311,6 +330,9 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             for r, fingerprint in batch.rejections
         ],
     )
+    if batch.keys:
+        seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
+        _many(db, INSERT_KEY, [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys])
     if batch.checkpoint is not None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
@@ -387,6 +409,14 @@ SELECT_CORRECTIONS = "SELECT seq, data FROM journal_entries WHERE community = ? 
 SELECT_BY_ID = "SELECT seq, data FROM journal_entries WHERE community = ? AND id IN ?"
 SELECT_ENTRY_IDS = "SELECT id FROM journal_entries WHERE community = ? AND id IN ?"
 SELECT_REJECTED_IDS = "SELECT id FROM rejections WHERE community = ? AND id IN ?"
+SELECT_KEYS = "SELECT key, id FROM entry_keys WHERE community = ? AND key IN ?"
+DELETE_OLD_KEYS = (
+    "DELETE FROM entry_keys WHERE community = ? AND key IN (SELECT key FROM entry_keys "
+    "WHERE community = ? AND made_at < ? ORDER BY made_at LIMIT ?) RETURNING key"
+)
+# No ON CONFLICT: a batch maps only keys it checked under its lock, so a clash is
+# a broken invariant, and the batch fails rather than answer for another's key.
+INSERT_KEY = "INSERT INTO entry_keys (community, key, id, made_at) VALUES (?, ?, ?, ?)"
 SELECT_REJECTIONS = (
     "SELECT id, code, numbers, fingerprint FROM rejections WHERE community = ? AND id IN ?"
 )

@@ -161,8 +161,9 @@ class SqlStore:
         tip: tuple[int, bytes],
         batch: BatchWrite,
         new_ids: Collection[str] = (),
+        new_keys: Collection[str] = (),
     ) -> bool:
-        args = (community, tip, batch, list(new_ids), self._companion)
+        args = (community, tip, batch, list(new_ids), self._companion, list(new_keys))
         if self._workers is not None:
             written: bool = await self._workers.run(True, journal.write_if_tip, *args)
             return written
@@ -171,6 +172,20 @@ class SqlStore:
             await conn.execute(lock, {"k": advisory_key(community)})
             written = await alchemy_call(conn)(journal.write_if_tip, *args)
             return written
+
+    async def forget_keys(self, community: str, made_before: str) -> int:
+        if self._workers is not None:
+            forgotten: int = await self._workers.run(
+                True, journal.forget_keys, community, made_before
+            )
+            return forgotten
+        async with self.engine.connect() as conn, conn.begin():
+            # Under the community's lock, like a batch: a key is never forgotten
+            # between a batch's check and its write.
+            lock = text("SELECT pg_advisory_xact_lock(:k)")
+            await conn.execute(lock, {"k": advisory_key(community)})
+            forgotten = await alchemy_call(conn)(journal.forget_keys, community, made_before)
+            return forgotten
 
     async def run(self, write: bool, fn: Callable[..., T], *args: Any) -> T:
         """``fn(db, *args)`` in one transaction of its own, on the store's fast connections.
@@ -208,6 +223,20 @@ class SqlStore:
                 await conn.execute(
                     text("SELECT seq, data FROM journal_entries WHERE community = :c AND id = :id"),
                     {"c": community, "id": entry_id},
+                )
+            ).first()
+        return None if row is None else entry_from_row(community, int(row.seq), row.data)
+
+    async def entry_by_key(self, community: str, key: str) -> Entry | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT e.seq, e.data FROM entry_keys k JOIN journal_entries e "
+                        "ON e.community = k.community AND e.id = k.id "
+                        "WHERE k.community = :c AND k.key = :k"
+                    ),
+                    {"c": community, "k": key},
                 )
             ).first()
         return None if row is None else entry_from_row(community, int(row.seq), row.data)

@@ -104,6 +104,24 @@ class RejectionRow(SQLModel, table=True):
     fingerprint: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class EntryKeyRow(SQLModel, table=True):
+    """A caller's key for a request (``Draft.key``) and the id of the entry or
+    rejection it named first; forgotten after the retention window. Narrow on
+    purpose: keys are random, so each new one lands on its own page."""
+
+    __tablename__ = "entry_keys"
+    __table_args__ = (
+        Index("ix_entry_keys_made_at", "community", "made_at"),
+        {"sqlite_with_rowid": False},
+    )
+
+    community: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=64)
+    id: str = Field(max_length=64)
+    # The Unix second of the batch's entry time when the key was mapped.
+    made_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class AccountHistoryRow(SQLModel, table=True):
     """One entry that names one account (as from_account or to_account)."""
 

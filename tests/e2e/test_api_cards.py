@@ -197,6 +197,7 @@ async def test_the_day_cap_holds_when_bookings_overlap_inside_their_transactions
             Payment(
                 community="oost",
                 entry_id=f"overlap-{index}",
+                key=f"overlap-{index}",
                 actor=world.shop_staff.staff_id,
                 member=member.account,
                 shop=world.shop,

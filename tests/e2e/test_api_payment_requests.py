@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from api import qr
+from ledger.ids import milliseconds_of
 from tests.support.api import MEMBER_START_MINUTES, World, a_key, open_world
 from tests.support.api_checks import journal_verifies, problem, receipt_verifies
 from tests.support.qr_codes import decode_png, decode_svg
@@ -162,8 +163,11 @@ async def test_a_member_without_enough_credit_is_refused_and_the_request_stays_o
             as_=world.member,
         )
         paid = await world.post(path, {}, as_=world.members[1])
+        again = await world.get(f"/api/v1/payment-requests/{request['id']}", as_=world.shop_staff)
         assert paid.status_code == 200, paid.text
-        assert paid.json()["entry_id"].endswith(".2")
+        # The second attempt's entry, under the id its claim reserved.
+        assert milliseconds_of(paid.json()["entry_id"]) is not None
+        assert again.json()["entry_id"] == paid.json()["entry_id"]
 
 
 async def test_a_neighbour_pays_a_pay_me_request_with_the_amount_they_type(

@@ -25,8 +25,8 @@ from api import bootstrap, drafts
 from api.access import Role
 from api.runtime import open_runtime
 from api.settings import Settings
-from api.tokens import Prefix, new_id
 from ledger import limits
+from ledger.ids import new_entry_id
 from ledger.model import Rejected
 from tests.support.server import COMMUNITY, ROOT, free_port, seed, server_env, serving
 
@@ -51,7 +51,7 @@ async def a_long_journal(env: dict[str, str], entries: int) -> str:
                         rt.ledger,
                         COMMUNITY,
                         drafts.transfer(
-                            new_id(Prefix.ENTRY),
+                            new_entry_id(),
                             *((first, second) if n % 2 else (second, first)),
                             1,
                             "",

@@ -39,7 +39,7 @@ async def test_migrations_create_the_tables_once_with_their_own_version_table(
     assert {"people", "roles", "credentials", "enrolment_links", "pending_earnings"} <= tables
     assert {"idempotent_responses", "lockouts", "communities", "named_accounts"} <= tables
     assert {"payment_requests", "pay_code_devices", "cards", "offline_payments"} <= tables
-    assert (api_version, ledger_version) == ("0004_witness_cosignatures", "0004_approval_threshold")
+    assert (api_version, ledger_version) == ("0005_request_keys", "0005_entry_keys")
 
 
 def test_the_command_line_sets_up_a_community_and_issues_tokens(

@@ -21,7 +21,7 @@ from pathlib import Path
 from api import cli, drafts
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
-from api.tokens import Prefix, new_id
+from ledger.ids import new_entry_id
 from ledger.keys import load_signer
 from tests.conftest import require
 from tests.support.databases import fresh_postgres_url
@@ -90,7 +90,7 @@ async def keep_paying(
     while not stop.is_set():
         done = paid[0]
         batch = [
-            drafts.transfer(new_id(Prefix.ENTRY), accounts[i % MEMBERS],
+            drafts.transfer(new_entry_id(), accounts[i % MEMBERS],
                             accounts[(i + 1) % MEMBERS], 1, "")
             for i in range(done, done + CONCURRENT_TRANSFERS)
         ]  # fmt: skip

@@ -2,8 +2,8 @@
 
 A fresh restore, or a server with autovacuum off, has no planner statistics.
 The journal's lookups of many ids at once (``write_if_tip``'s check that a
-batch's ids are new, ``load``'s entries, rejections, accounts and monthly
-totals) must still be planned as index probes, not as a read of the whole
+batch's ids and keys are new, ``load``'s entries, rejections, keys, accounts
+and monthly totals) must still be planned as index probes, not as a read of the whole
 community. These tests fill the tables with many rows after the migrations'
 ANALYZE (of empty tables) and with autovacuum off for them, so the planner has
 no statistics on any column, then ask each database to explain the exact
@@ -49,13 +49,15 @@ LOOKUPS: list[tuple[str, list[Any], tuple[Any, ...], str, str, str]] = [
      "id", "rejections_pkey", "rejections"),
     (journal.SELECT_REJECTIONS, [f"r{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY,),
      "id", "rejections_pkey", "rejections"),
+    (journal.SELECT_KEYS, [f"k{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY,),
+     "key", "entry_keys_pkey", "entry_keys"),
     (journal.SELECT_ACCOUNTS, [f"a{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY,),
      "id", "accounts_pkey", "accounts"),
     (journal.SELECT_MONTHLY, [f"a{i * 37:07d}" for i in range(LOOKED_UP)], (COMMUNITY, MONTH),
      "account", "monthly_totals_pkey", "monthly_totals"),
 ]  # fmt: skip
 
-TABLES = ("journal_entries", "rejections", "accounts", "monthly_totals")
+TABLES = ("journal_entries", "rejections", "entry_keys", "accounts", "monthly_totals")
 FILL = [
     # Every tenth entry corrects an earlier one, so the corrects index is not empty.
     "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
@@ -65,6 +67,8 @@ FILL = [
     "INSERT INTO rejections (community, id, code, numbers, fingerprint) "
     "SELECT '{c}', 'r' || {pad}, 'insufficient_funds', '{{}}', {blob} "
     "FROM {others}",
+    "INSERT INTO entry_keys (community, key, id, made_at) "
+    "SELECT '{c}', 'k' || {pad}, 'e' || {pad}, 1767225600 FROM {others}",
     "INSERT INTO accounts (community, id, type, floor_minutes, budget_minutes_per_month, "
     "balance_minutes) SELECT '{c}', 'a' || {pad}, 'member', 0, NULL, 0 "
     "FROM {others}",
@@ -175,3 +179,42 @@ async def test_id_lookups_use_their_index_on_a_never_analyzed_sqlite(tmp_path: P
             for detail in on_table:
                 assert detail.startswith(f"SEARCH {table} USING "), (sql, details)
                 assert f"{column}=?" in detail, (sql, details)
+
+
+def explain_forgetting(db: journal.Db) -> list[Any]:
+    """The plan of forgetting old keys (``journal.forget_keys``), without running it."""
+    explaining = Explaining(db)
+    journal.forget_keys(explaining, COMMUNITY, "2026-01-02T00:00:00.000000Z")
+    return explaining.plans
+
+
+async def test_forgetting_old_keys_reads_them_by_time_on_a_never_analyzed_postgres(
+    postgres_url: str,
+) -> None:
+    store = SqlStore.from_url(postgres_url)
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=True)
+        (explained,) = await store.run(False, explain_forgetting)
+    finally:
+        await store.close()
+    raw = explained[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    kinds = [n["Node Type"] for n in scans(plan)]
+    assert "Seq Scan" not in kinds, kinds
+    assert {n.get("Index Name") for n in scans(plan)} >= {"ix_entry_keys_made_at"}, kinds
+
+
+async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) -> None:
+    store = SqlStore.from_url(f"sqlite:///{tmp_path}/plans.db")
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=False)
+        (explained,) = await store.run(False, explain_forgetting)
+    finally:
+        await store.close()
+    details = [str(row[-1]) for row in explained]
+    assert any("INDEX ix_entry_keys_made_at (community=? AND made_at<?)" in d for d in details), (
+        details
+    )
+    assert not any(d.startswith("SCAN entry_keys") for d in details), details

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from ledger import limits
+from ledger.ids import new_entry_id
 from ledger.memory import MemoryStore
 from ledger.merkle import Frontier, hash_of_nodes, leaf_hash, node_hash, range_nodes
 from ledger.model import AccountType, Draft, Rejected, Rejection, Settings
@@ -422,6 +424,107 @@ async def test_a_write_does_not_land_over_an_id_the_journal_already_knows(
     assert not await store.write_if_tip(COMMUNITY, tip, nothing, [entry.id])
     assert not await store.write_if_tip(COMMUNITY, tip, nothing, ["fresh", "refused"])
     assert await store.write_if_tip(COMMUNITY, tip, nothing, ["fresh"])
+
+
+def keyed(draft: Draft, key: str) -> Draft:
+    """``draft`` under a fresh id, carrying ``key``: how the API sends every request."""
+    return replace(draft, id=new_entry_id(), key=key)
+
+
+async def test_a_keyed_retry_under_a_fresh_id_returns_the_first_entry(
+    store: Store, ledger: Ledger
+) -> None:
+    *_, first = await accepted(
+        ledger, *BASE, earn("org-1", "member-1", 600), keyed(transfer(), "k1")
+    )
+    # Through this writer (its basis knows the key or leaves it to the landing's
+    # check) and through a fresh one (which reads the key from the store).
+    await accepted(ledger, transfer(id="t-3"), transfer(id="t-4"))  # k1 leaves the basis
+    size = (await store.head(COMMUNITY)).size
+
+    again = await ledger.append(COMMUNITY, keyed(transfer(), "k1"))
+    fresh = await a_ledger(store).append(COMMUNITY, keyed(transfer(), "k1"))
+    changed = await a_ledger(store).append(COMMUNITY, keyed(transfer(minutes=61), "k1"))
+
+    assert isinstance(again, Appended) and again.accepted.retried and again.entry == first
+    assert isinstance(fresh, Appended) and fresh.entry == first
+    assert code_of(changed) == "exists_with_different_amount"
+    assert (await store.head(COMMUNITY)).size == size
+    assert await store.entry_by_key(COMMUNITY, "k1") == first
+    assert await store.entry_by_key(COMMUNITY, "k2") is None
+
+
+async def test_twenty_concurrent_drafts_with_one_key_append_one_entry(
+    store: Store, ledger: Ledger
+) -> None:
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 600))
+    size = (await store.head(COMMUNITY)).size
+    other = a_ledger(store)  # a second writer, as a second process would have
+
+    results = await asyncio.gather(
+        *(
+            (ledger if i % 2 else other).append(COMMUNITY, keyed(transfer(), "same"))
+            for i in range(20)
+        )
+    )
+    await other.close()
+
+    assert all(isinstance(r, Appended) for r in results), [code_of(r) for r in results]
+    assert len({r.entry.id for r in results if isinstance(r, Appended)}) == 1
+    assert (await store.head(COMMUNITY)).size == size + 1
+    balances = {a.spec.id: a.balance_minutes for a in await store.accounts(COMMUNITY)}
+    assert balances["member-2"] == 60
+
+
+async def test_a_keyed_rejection_is_the_answer_to_a_retry_with_its_key(
+    store: Store, ledger: Ledger
+) -> None:
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 60))
+
+    first = await ledger.append(COMMUNITY, keyed(transfer(minutes=61), "too-much"))
+    again = await a_ledger(store).append(COMMUNITY, keyed(transfer(minutes=61), "too-much"))
+    other = await ledger.append(COMMUNITY, keyed(transfer(minutes=60), "too-much"))
+
+    assert isinstance(first, Rejected) and first.code is Rejection.EXCEEDS_BALANCE
+    assert again == first
+    assert code_of(other) == Rejection.ID_ALREADY_FAILED.value
+
+
+async def test_one_key_in_two_communities_names_two_entries(store: Store, ledger: Ledger) -> None:
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 600))
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 600), community="west")
+
+    here = await ledger.append(COMMUNITY, keyed(transfer(), "k"))
+    there = await ledger.append("west", keyed(transfer(), "k"))
+
+    assert isinstance(here, Appended) and isinstance(there, Appended)
+    assert not here.accepted.retried and not there.accepted.retried
+
+
+async def test_forgotten_keys_no_longer_name_their_entries(store: Store, ledger: Ledger) -> None:
+    *_, old = await accepted(ledger, *BASE, earn("org-1", "member-1", 600), keyed(transfer(), "k"))
+    size = (await store.head(COMMUNITY)).size
+
+    kept = await store.forget_keys(COMMUNITY, old.time)  # only keys mapped before that time
+    forgotten = await store.forget_keys(COMMUNITY, "9999-12-31T23:59:59.999999Z")
+    retry = await a_ledger(store).append(COMMUNITY, keyed(transfer(), "k"))
+
+    assert (kept, forgotten) == (0, 1)
+    assert isinstance(retry, Appended) and not retry.accepted.retried
+    assert await store.entry_by_key(COMMUNITY, "k") == retry.entry
+    assert (await store.head(COMMUNITY)).size == size + 1
+
+
+async def test_a_write_does_not_land_over_a_key_the_journal_already_knows(
+    store: Store, ledger: Ledger
+) -> None:
+    await accepted(ledger, *BASE, earn("org-1", "member-1", 600), keyed(transfer(), "k"))
+    head = await store.head(COMMUNITY)
+    tip = (head.size, head.last_leaf)
+    nothing = BatchWrite()
+
+    assert not await store.write_if_tip(COMMUNITY, tip, nothing, ["fresh"], ["k"])
+    assert await store.write_if_tip(COMMUNITY, tip, nothing, ["fresh"], ["other"])
 
 
 async def test_a_batch_loads_what_its_drafts_need(store: Store, ledger: Ledger) -> None:

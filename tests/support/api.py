@@ -36,8 +36,8 @@ from api.provisioning import PersonDetails
 from api.runtime import Runtime
 from api.settings import Settings
 from api.tables import PersonRow
-from api.tokens import Prefix, new_id
 from ledger.clock import ManualClock
+from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 from ledger.note import generate_signer
@@ -198,7 +198,7 @@ async def _populate(
         # Above the approval threshold: approved by the second coordinator, as the API books it.
         meta = drafts.earn_meta("seed", START.date(), world.actors["coordinator2"].staff_id)
         earn = drafts.earn(
-            new_id(Prefix.ENTRY), coordinator, org, member.account, MEMBER_START_MINUTES, meta, ""
+            new_entry_id(), coordinator, org, member.account, MEMBER_START_MINUTES, meta, ""
         )
         await drafts.append(rt.ledger, COMMUNITY, earn)
     world.actors["member"] = world.members[0]

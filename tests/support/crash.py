@@ -39,6 +39,7 @@ from ledger.audit.export import export_bundle
 from ledger.audit.verify import build_parser
 from ledger.audit.verify import run as run_verify
 from ledger.checkpoint import note_origin
+from ledger.model import EntryKind
 from ledger.note import NoteSigner
 from ledger.sql.store import SqlStore
 from tests.support.clusters import Cluster
@@ -205,8 +206,8 @@ async def crash_drill(
 @dataclass(frozen=True, slots=True)
 class Books:
     entries: int
-    by_key: Counter[str]  # Idempotency-Key -> entries with that key's id
     ids: dict[str, int]  # entry id -> seq
+    transfers: frozenset[str]  # the ids of the transfers (the drill's only ones)
 
 
 async def retry_unanswered(
@@ -237,22 +238,22 @@ async def retry_unanswered(
     return dict(statuses)
 
 
-async def read_books(database_url: str, prefix: str) -> Books:
-    """Every entry of the community, counted by the Idempotency-Key in front of its id."""
+async def read_books(database_url: str) -> Books:
+    """Every entry of the community, and which are transfers."""
     store = SqlStore.from_url(database_url)
     try:
         size = (await store.head(COMMUNITY)).size
-        by_key: Counter[str] = Counter()
         ids: dict[str, int] = {}
+        transfers: set[str] = set()
         for start in range(0, size, limits.ENTRY_RANGE_MAX):
             for entry in await store.entries(COMMUNITY, start, start + limits.ENTRY_RANGE_MAX):
                 assert entry.id not in ids, f"entry id {entry.id} twice in the journal"
                 ids[entry.id] = entry.seq
-                if entry.id.startswith(f"{prefix}-"):
-                    by_key[entry.id.split(":", 1)[0]] += 1
+                if entry.kind is EntryKind.TRANSFER:
+                    transfers.add(entry.id)
     finally:
         await store.close()
-    return Books(size, by_key, ids)
+    return Books(size, ids, frozenset(transfers))
 
 
 async def audit_and_verify(database_url: str, env: dict[str, str]) -> list[str]:
@@ -306,10 +307,10 @@ class DrillReport:
     statuses: dict[str, int]
     restart_seconds: list[float]
     entries: int
-    lost: list[str]  # acknowledged keys without exactly their one entry
-    unbooked: list[str]  # unanswered keys without exactly one entry after the retry
-    doubled: list[str]  # keys with more than one entry
-    stray: list[str]  # entries for keys never sent
+    lost: list[str]  # acknowledged keys whose entry is not in the journal, or is another's
+    unbooked: list[str]  # unanswered keys still without an entry after the retry
+    doubled: list[str]  # transfers no key was answered with (a request booked twice)
+    stray: list[str]  # keys answered with an entry that is no transfer of the drill
     retry_failures: dict[int, int]  # status of retries that did not succeed -> count
     audit_failures: list[str]
     seconds: float
@@ -344,26 +345,29 @@ async def run_drill(
     try:
         outcome = await crash_drill(server, seeded, plan, interrupt_database, prefix)
         acked = dict(outcome.acked)
-        before_retry = await read_books(database_url, prefix)
+        before_retry = await read_books(database_url)
         retried = await retry_unanswered(server, seeded, outcome)
     finally:
         server.stop()
-    books = await read_books(database_url, prefix)
+    books = await read_books(database_url)
+    # Every key the server answered (first or on the retry) with the entry it booked.
+    answered = dict(outcome.acked)
+    keys_of: Counter[str] = Counter(answered.values())
     sent = set(acked) | outcome.unanswered
     return DrillReport(
         sent=len(sent),
         acknowledged=len(acked),
         unanswered=len(outcome.unanswered),
-        booked_before_retry=len(set(before_retry.by_key) & outcome.unanswered),
+        booked_before_retry=sum(answered.get(k) in before_retry.ids for k in outcome.unanswered),
         kills=outcome.kills,
         database_interruptions=outcome.database_interruptions,
         statuses=dict(outcome.statuses),
         restart_seconds=[round(s, 1) for s in outcome.restart_seconds],
         entries=books.entries,
-        lost=sorted(k for k, i in acked.items() if books.by_key[k] != 1 or i not in books.ids),
-        unbooked=sorted(k for k in outcome.unanswered if books.by_key[k] != 1),
-        doubled=sorted(k for k, n in books.by_key.items() if n > 1),
-        stray=sorted(set(books.by_key) - sent),
+        lost=sorted(k for k, i in acked.items() if i not in books.ids or keys_of[i] > 1),
+        unbooked=sorted(k for k in outcome.unanswered if answered.get(k) not in books.ids),
+        doubled=sorted(books.transfers - set(answered.values())),
+        stray=sorted(k for k, i in answered.items() if i not in books.transfers),
         retry_failures={s: n for s, n in retried.items() if s not in (200, 201)},
         audit_failures=await audit_and_verify(database_url, env),
         seconds=round(time.monotonic() - began, 1),

@@ -7,7 +7,7 @@ book them, so that refund, settlement and statement tests need none of those flo
 from __future__ import annotations
 
 from api import drafts
-from api.tokens import Prefix, new_id
+from ledger.ids import new_entry_id
 from ledger.model import Entry
 from tests.support.api import COMMUNITY, Actor, World
 
@@ -18,9 +18,7 @@ def a_payment(world: World, minutes: int, member: int = 0, reference: str = "cod
     assert account is not None
 
     async def book() -> Entry:
-        draft = drafts.redeem(
-            new_id(Prefix.ENTRY), account, account, world.shop, minutes, "", reference
-        )
+        draft = drafts.redeem(new_entry_id(), account, account, world.shop, minutes, "", reference)
         return await drafts.append(world.rt.ledger, COMMUNITY, draft)
 
     return world.run(book)

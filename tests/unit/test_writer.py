@@ -66,6 +66,7 @@ class FlakyStore:
         tip: tuple[int, bytes],
         batch: BatchWrite,
         new_ids: Collection[str] = (),
+        new_keys: Collection[str] = (),
     ) -> bool:
         self.batches += 1
         breaking = self.breaking  # as the write began
@@ -74,7 +75,7 @@ class FlakyStore:
         if breaking:
             raise AssertionError("an invariant broke")
         self._maybe_fail()
-        written: bool = await self.inner.write_if_tip(community, tip, batch, new_ids)
+        written: bool = await self.inner.write_if_tip(community, tip, batch, new_ids, new_keys)
         return written
 
     def _maybe_fail(self) -> None:

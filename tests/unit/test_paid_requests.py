@@ -1,8 +1,12 @@
-"""Which entries pay a payment request: the ids ``<RID>.<attempt>`` that name their request."""
+"""Which request an entry may pay: the one its reference names, if it is a redeem or transfer.
+
+Whether it does pay it is decided by the request's row (the id its claim
+reserved), in ``mark_paid``; the e2e payment request tests cover that.
+"""
 
 from __future__ import annotations
 
-from api.payment_store import attempt_entry_id, paid_attempt, paid_seconds
+from api.payment_store import paid_request, paid_seconds
 from ledger.clock import parse_time
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry
@@ -20,26 +24,23 @@ async def entries_of(*drafts: Draft) -> list[Entry]:
         await ledger.close()
 
 
-async def test_a_redeem_or_transfer_named_for_its_request_pays_that_attempt() -> None:
+async def test_a_redeem_or_transfer_may_pay_the_request_its_reference_names() -> None:
     other = RID[::-1]
     _, shop, neighbour = await entries_of(
         earn("org-1", "member-1", 120),
-        redeem(minutes=10, id=attempt_entry_id(RID, 3), reference=RID),
-        transfer("member-1", "member-2", 5, id=attempt_entry_id(other, 1), reference=other),
+        redeem(minutes=10, id="01JEXAMPLE0000000000000001", reference=RID),
+        transfer("member-1", "member-2", 5, id="01JEXAMPLE0000000000000002", reference=other),
     )
 
-    assert paid_attempt(shop) == (RID, 3)
-    assert paid_attempt(neighbour) == (other, 1)
+    assert paid_request(shop) == RID
+    assert paid_request(neighbour) == other
     assert paid_seconds(shop) == int(parse_time(shop.time).timestamp())
 
 
-async def test_entries_that_do_not_name_their_request_in_their_id_pay_none() -> None:
+async def test_entries_of_other_kinds_or_without_a_reference_pay_none() -> None:
     entries = await entries_of(
         earn("org-1", "member-1", 120, id=f"{RID}.1", reference=RID),
-        redeem(minutes=10, id=f"{RID}.1:tag", reference=RID),
-        redeem(minutes=10, id=f"{RID}.2", reference=f"code:{RID}"),
-        redeem(minutes=10, id=f"{RID}.x", reference=RID),
         redeem(minutes=10, id=f"{RID}.4", reference=""),
     )
 
-    assert [paid_attempt(e) for e in entries] == [None] * len(entries)
+    assert [paid_request(e) for e in entries] == [None] * len(entries)
