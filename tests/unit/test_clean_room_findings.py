@@ -211,7 +211,8 @@ MEMBERS += ("id", "community", "corrects", "account", "settings", "budget", "v",
 
 @st.composite
 def malformed_lines(draw: st.DrawFn, line: bytes) -> bytes:
-    """``line`` changed so that it is no longer the canonical encoding of an entry."""
+    """``line`` changed, almost always so that it is no longer the canonical encoding of an
+    entry (a splice may leave another canonical entry: callers that need a broken line check)."""
     how = draw(st.sampled_from(["bytes", "splice", "member", "json"]))
     if how == "bytes":
         return draw(st.binary(max_size=200).filter(lambda b: b"\n" not in b))
@@ -353,6 +354,9 @@ def test_the_verifier_never_crashes_on_any_bundle_and_names_what_is_wrong(
         change = data.draw(st.sampled_from(["malform", "drop", "repeat", "swap"]))
         if change == "malform":
             lines[at] = data.draw(malformed_lines(lines[at]))
+            # A splice can leave a canonical entry the rules have nothing against
+            # (a redeem's actor cut from "member-1" to "ember-1" on the last line).
+            assume(not _is_entry(lines[at]))
         elif change == "drop" and len(lines) > 1:
             del lines[at]
         elif change == "repeat":
