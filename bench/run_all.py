@@ -116,15 +116,26 @@ def audit_rows(f: dict[str, Any]) -> list[Row]:
 
 
 def http_rows(f: dict[str, Any]) -> list[Row]:
-    return [
-        (
-            "HTTP POST /api/v1/transfers",
-            f"{_n(f['transfers_rps'], ' req/s')}, p99 {f['transfers_p99_ms']:.1f} ms",
-            f"bare Litestar JSON POST {_n(f['bare_rps'], ' req/s')}",
-            f"{f['ratio']:.2f}x",
-            f">= {f['target_ratio']}x, p99 <= {f['target_p99_ms']:.0f} ms: {_met(f['met'])}",
+    """One row per transfers endpoint (database, workers), each against the bare endpoint
+    with as many workers, then the comparisons between them."""
+    rows: list[Row] = []
+    served = f["rows"]
+    for name, row in served.items():
+        if not name.startswith("transfers"):
+            continue
+        bare = served[f"bare {name.split()[2]}"]
+        rows.append(
+            (
+                f"HTTP POST /api/v1/transfers, {name.removeprefix('transfers ')}",
+                f"{_n(row['rps'], ' req/s')}, p99 {row['p99_ms']:.1f} ms",
+                f"bare Litestar JSON POST {_n(bare['rps'], ' req/s')}",
+                f"{row['ratio_to_bare']:.2f}x",
+                f">= {f['target_ratio']}x, p99 <= {f['target_p99_ms']:.0f} ms",
+            )
         )
-    ]
+    for name, value in f["comparisons"].items():
+        rows.append((f"HTTP transfers, {name.replace('_', ' ')}", f"{value:.2f}x", "", "", ""))
+    return rows
 
 
 def qr_rows(f: dict[str, Any]) -> list[Row]:
