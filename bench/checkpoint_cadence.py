@@ -1,8 +1,8 @@
 """The checkpoint cadence: a journal appended one entry at a time against the same in bulk.
 
-Before the cadence every batch signed a checkpoint, so a journal written one
-entry at a time held one checkpoint per entry, and its export, verify and audit
-paid for each. Here the same transfers (same drafts, same order) are appended
+Were every batch to sign a checkpoint, a journal written one entry at a time
+would hold one checkpoint per entry, and its export, verify and audit would pay
+for each. Here the same transfers (same drafts, same order) are appended
 to two SQLite journals: one draft per batch, each append awaited before the
 next (a neighbourhood's pace), and in full batches (BATCH_SIZE_MAX drafts
 waiting at once). Both use the deployment's default cadence (ledger.cadence).
