@@ -56,6 +56,20 @@ async def _resident(
     return session, page_for(request, session)
 
 
+async def _resident_form(
+    request: Request[Any, Any, Any], rt: Runtime, token: object
+) -> tuple[Session, Page] | Response[str]:
+    """The signed-in resident and their page, for a posted form whose token must be this
+    session's; or the page that says why not."""
+    found = await _resident(request, rt)
+    if isinstance(found, Response):
+        return found
+    session = found[0]
+    if not form_token_ok(session, str(token or "")):
+        return form_expired(request, session)
+    return found
+
+
 @get("/m/pay", include_in_schema=False)
 async def scanner(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     found = await _resident(request, rt)
@@ -89,12 +103,10 @@ async def scan(
     request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody
 ) -> Response[Any] | Redirect:
     """A photo or a camera frame: the pay page of the QR code in it, if it is ours."""
-    found = await _resident(request, rt)
+    found = await _resident_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
-    session, page = found
-    if not form_token_ok(session, str(data.get("csrf", ""))):
-        return form_expired(request, session)
+    _, page = found
     texts = await texts_of_upload(data.get("photo"))
     if not texts:
         return _scan_answer(request, page, "none")
@@ -118,12 +130,10 @@ def typed_request_id(public_url: str, typed: str) -> str | None:
 async def typed(
     request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
-    found = await _resident(request, rt)
+    found = await _resident_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
-    session, page = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
+    _, page = found
     request_id = typed_request_id(rt.settings.public_url, data.get("code", ""))
     if request_id is None:
         return message_page(page, N_("Pay"), CODE_WRONG, 422, link="/m/pay")
@@ -144,12 +154,10 @@ async def receive(
     request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
     """A "pay me" request of this member, with an amount or for the payer to choose."""
-    found = await _resident(request, rt)
+    found = await _resident_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
     session, page = found
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
     try:
         minutes = minutes_from(data, required=False)
         made = await payment_requests.create(

@@ -83,7 +83,8 @@ async def _till_session(
 async def _till_form(
     request: Request[Any, Any, Any], rt: Runtime, token: object
 ) -> tuple[Session, Page, str] | Response[str]:
-    """``_till_session`` for a posted form, whose token must be this session's."""
+    """The signed-in staff member, their page and shop, for a posted form whose token must
+    be this session's; or the page that says why not."""
     found = await _till_session(request, rt)
     if isinstance(found, Response):
         return found
