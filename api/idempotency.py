@@ -59,7 +59,9 @@ IdempotencyKeyHeader = Annotated[
         min_length=1,
         max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX,
         description=(
-            "A client-chosen unique key (e.g. a UUID): letters, digits and '._:-', at most 64. "
+            "A client-chosen unique key (best a UUIDv7, whose time order keeps the server's "
+            "key map growing at its end; any UUID will do): letters, digits and '._:-', at "
+            "most 64. "
             "A retry with the same key returns the original response and moves nothing twice; "
             "the same key with a different request is refused (422 idempotency_key_reused). "
             "Keys belong to the credential that sends them: the same key from another caller "
@@ -99,12 +101,12 @@ def scoped_key(credential_id: str, key: str) -> str:
     Keys belong to the credential that sent them (as Stripe scopes keys to an
     account): two callers choosing the same key never touch each other's
     entries, and a retry from the same credential finds the same entry. The
-    scoped key is the first 128 bits of the SHA-256 of ``legacy_entry_id``, so
-    it is short (the ledger's key map is written at random places, and a
-    narrow row touches fewer pages) and a journal written before keys were
-    mapped, whose entries bear ``legacy_entry_id`` as their id, can be mapped
-    by the ledger migration (``ledger.ids.key_of_legacy_id``). ``key`` must pass
-    ``draft_id``.
+    scoped key is ``ledger.ids.key_of_legacy_id`` of ``legacy_entry_id``: the
+    SHA-256 of the legacy id, after the key's millisecond when the key is a
+    UUIDv7 (so those keys land at the end of the ledger's key map, and a random
+    key anywhere in it). A journal written before keys were mapped, whose
+    entries bear ``legacy_entry_id`` as their id, can so be mapped by the ledger
+    migration. ``key`` must pass ``draft_id``.
     """
     return key_of_legacy_id(legacy_entry_id(credential_id, key))
 

@@ -11,19 +11,21 @@ apt-get install postgresql-client) this part is skipped, and the script says so.
 Growth: the transfers are appended in ``--segments`` equal parts and the rate of
 each is printed as the journal grows; the last segment must run at least
 GROWTH_TARGET of the first. ``--ids`` chooses how drafts are named: ``api`` as
-the API names them, a time-ordered id (``ledger.ids``) carrying a random UUID
+the API names them, a time-ordered id (``ledger.ids``) carrying an
 Idempotency-Key scoped to the caller (``api.idempotency.scoped_key``), which
-the batch checks and maps in ``entry_keys``; ``random`` the scoped key itself
-as the id and no key (how the API named entries before keys were mapped);
-``sequential`` ``a-123`` and no key. On PostgreSQL autovacuum is off for the
-journal's tables, so the appends run with planner statistics never gathered
-(checked at the end).
+the batch checks and maps in ``entry_keys``; the key is a UUIDv7, as the pages
+send (``--keys uuid7``), or a random UUID, as a client may (``--keys uuid4``);
+``random`` the scoped random key itself as the id and no key (how the API named
+entries before keys were mapped); ``sequential`` ``a-123`` and no key. On
+PostgreSQL autovacuum is off for the journal's tables, so the appends run with
+planner statistics never gathered (checked at the end).
 
 Memory: resident set size measured at two journal lengths; it must not grow with
 the journal beyond the account balances.
 
 Usage: python bench/ledger_append.py [--transfers N] [--segments 10]
-       [--ids api|random|sequential] [--postgres URL|--no-postgres] [--no-pgbench]
+       [--ids api|random|sequential] [--keys uuid7|uuid4]
+       [--postgres URL|--no-postgres] [--no-pgbench]
 The last line printed is one JSON object with the figures and ratios.
 """
 
@@ -53,7 +55,7 @@ from api.app import tune_for_serving
 from api.idempotency import scoped_key
 from ledger.cadence import EVERY_BATCH
 from ledger.clock import SystemClock
-from ledger.ids import new_entry_id
+from ledger.ids import new_entry_id, new_uuid7
 from ledger.model import AccountSpec, AccountType, Draft, EntryKind, Posting, Rejected, Settings
 from ledger.note import generate_signer
 from ledger.service import Ledger
@@ -79,8 +81,9 @@ JOURNAL_TABLES = (
 Name = tuple[str, str | None]  # a draft's id and key
 
 
-def id_maker(shape: str) -> Callable[[str, str, int], Name]:
-    """``(payer, tag, i) -> (entry id, key)`` for ``--ids``."""
+def id_maker(shape: str, keys: str = "uuid7") -> Callable[[str, str, int], Name]:
+    """``(payer, tag, i) -> (entry id, key)`` for ``--ids`` and ``--keys``."""
+    new_key = {"uuid7": new_uuid7, "uuid4": lambda: str(uuid.uuid4())}[keys]
     credentials = {}
 
     def credential(payer: str) -> str:
@@ -90,7 +93,7 @@ def id_maker(shape: str) -> Callable[[str, str, int], Name]:
         return credentials[payer]
 
     def api(payer: str, tag: str, i: int) -> Name:
-        return new_entry_id(), scoped_key(credential(payer), str(uuid.uuid4()))
+        return new_entry_id(), scoped_key(credential(payer), new_key())
 
     def random(payer: str, tag: str, i: int) -> Name:
         return scoped_key(credential(payer), str(uuid.uuid4())), None
@@ -198,7 +201,9 @@ async def analyzed_tables(store: SqlStore) -> int:
         return int(result.scalar_one())
 
 
-async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[str, object]:
+async def ledger_run(
+    url: str, transfers: int, segments: int, ids: str, keys: str = "uuid7"
+) -> dict[str, object]:
     store = SqlStore.from_url(url)
     await migrate.upgrade(store.engine)
     postgres = store.engine.dialect.name == "postgresql"
@@ -213,7 +218,7 @@ async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[
     # What the server does once it has started: objects that live as long as the
     # process are kept out of every full collection.
     tune_for_serving()
-    make_id = id_maker(ids)
+    make_id = id_maker(ids, keys)
     await drive(ledger, members, min(transfers // 10, 5_000), "warm", make_id)
     rss = [rss_bytes()]
     rates: list[float] = []
@@ -250,6 +255,7 @@ async def ledger_run(url: str, transfers: int, segments: int, ids: str) -> dict[
         "transfers_per_s": round(transfers / elapsed),
         "entries": head.size,
         "ids": ids,
+        "keys": keys if ids == "api" else None,
         "mean_batch": round(head.size / max(checkpoints, 1), 1),
         "segments": [
             {"entries": size, "transfers_per_s": round(rate), "cpu_us_per_transfer": round(cpu)}
@@ -335,6 +341,7 @@ async def main() -> None:
     )
     parser.add_argument("--segments", type=int, default=10)
     parser.add_argument("--ids", choices=("api", "random", "sequential"), default="api")
+    parser.add_argument("--keys", choices=("uuid7", "uuid4"), default="uuid7")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
     parser.add_argument("--no-sqlite", action="store_true")
@@ -349,7 +356,7 @@ async def main() -> None:
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             sqlite = await ledger_run(
-                f"sqlite:///{tmp}/ledger.db", args.transfers, segments, args.ids
+                f"sqlite:///{tmp}/ledger.db", args.transfers, segments, args.ids, args.keys
             )
             naive = naive_sqlite(Path(tmp) / "naive.db")
         figures["sqlite"] = sqlite | {
@@ -362,7 +369,7 @@ async def main() -> None:
         ]
     if not args.no_postgres:
         pg_url = await fresh_postgres(args.postgres, "bm_bench_ledger")
-        pg = await ledger_run(pg_url, args.transfers, segments, args.ids)
+        pg = await ledger_run(pg_url, args.transfers, segments, args.ids, args.keys)
         figures["postgres"] = pg
         rows.append(("PostgreSQL group commit", pg["transfers_per_s"], "transfers/s"))
         if not args.no_pgbench and shutil.which("pgbench"):
@@ -389,7 +396,9 @@ async def main() -> None:
             )
             rates = " ".join(f"{s['transfers_per_s']:,}" for s in f["segments"])
             print(
-                f"{engine} growth to {f['entries']:,} entries ({f['ids']} ids): {rates} "
+                f"{engine} growth to {f['entries']:,} entries ({f['ids']} ids"
+                + (f", {f['keys']} keys" if f["keys"] else "")
+                + f"): {rates} "
                 f"transfers/s; last/first {f['last_to_first']} (target >= {GROWTH_TARGET}: "
                 f"{'met' if f['growth_met'] else 'NOT met'})"
                 + (

@@ -17,7 +17,11 @@ A draft's key (``Draft.key``) is opaque to the ledger. The API makes it as
 ``key_of_legacy_id`` of the id it gave entries before keys were mapped (the
 request's Idempotency-Key scoped to its credential), so the migration that
 introduced the key map (``0005_entry_keys``) can map the ids of a journal's
-recent entries, and a retry across the upgrade finds its entry.
+recent entries, and a retry across the upgrade finds its entry. A key that is a
+UUIDv7 (RFC 9562; the pages send them, ``new_uuid7``) keeps its millisecond at
+the front of the scoped key, so the key map too grows at its end: a random key
+lands on a page of its own anywhere in the map, and at a million keys that
+halves the rate of appends as random ids did.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -37,9 +43,40 @@ _TIME_MAX = (1 << _TIME_BITS) - 1
 KEY_HEX_DIGITS = 32  # 128 bits
 
 
+# Hex digits of a scoped key that spell a UUIDv7's millisecond (48 bits); the rest
+# (80 bits) are the SHA-256 of the legacy id, which tells callers apart.
+_KEY_TIME_DIGITS = 12
+_UUID7 = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+)
+
+
 def key_of_legacy_id(legacy_id: str) -> str:
-    """The key under which an entry named ``legacy_id`` before keys were mapped is found."""
-    return hashlib.sha256(legacy_id.encode()).hexdigest()[:KEY_HEX_DIGITS]
+    """The key under which an entry named ``legacy_id`` before keys were mapped is found:
+    32 hex digits of its SHA-256 or, when the request's key (before the last ``:``) is a
+    UUIDv7, 12 hex digits of that UUID's millisecond and 20 of the SHA-256."""
+    digest = hashlib.sha256(legacy_id.encode()).hexdigest()
+    key, colon, _tag = legacy_id.rpartition(":")
+    milliseconds = uuid7_milliseconds(key) if colon else None
+    if milliseconds is None:
+        return digest[:KEY_HEX_DIGITS]
+    return f"{milliseconds:0{_KEY_TIME_DIGITS}x}{digest[: KEY_HEX_DIGITS - _KEY_TIME_DIGITS]}"
+
+
+def uuid7_milliseconds(text: str) -> int | None:
+    """The Unix millisecond a UUIDv7 in its usual spelling (8-4-4-4-12 hex digits)
+    was made in, or None for any other text."""
+    if len(text) != 36 or not _UUID7.fullmatch(text):
+        return None
+    return int(text[:8] + text[9:13], 16)
+
+
+def new_uuid7() -> str:
+    """A fresh UUIDv7 (RFC 9562), lower case: the Unix millisecond, then random bits."""
+    value = (_wall_milliseconds() << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10
+    return str(uuid.UUID(int=value))
 
 
 def _wall_milliseconds() -> int:

@@ -3,13 +3,13 @@ makes a form sent twice do its work once."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
 from ledger import limits
+from ledger.ids import new_uuid7
 from ledger.shape import ID_PATTERN
 
 # A posted HTML form: its fields as text (the pages' forms send no files).
@@ -46,8 +46,9 @@ def minutes_from(form: dict[str, str], *, required: bool) -> int | None:
 
 
 def fresh_key() -> str:
-    """An idempotency key for a form about to be shown."""
-    return str(uuid.uuid4())
+    """An idempotency key for a form about to be shown: a UUIDv7, so that the ledger's
+    key map grows at its end (``ledger.ids``)."""
+    return new_uuid7()
 
 
 def form_key(form: dict[str, str]) -> str:

@@ -8,7 +8,6 @@ sends a person without a member account to their role's start screen, or to
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from api.access import Role
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.shape import ID_PATTERN
+from mobile_web.forms import fresh_key
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import form_expired, message_page, not_signed_in
 from mobile_web.session import Session, form_token_ok
@@ -73,7 +73,7 @@ def key_ok(key: str | None) -> bool:
 def screen(template: str, staff: Staff, status: int = 200, **context: Any) -> Response[str]:
     """A staff screen, with the staff menu."""
     menu = screens(staff.session)
-    body = render(template, staff.page, menu=menu, form_key=uuid.uuid4().hex, **context)
+    body = render(template, staff.page, menu=menu, form_key=fresh_key(), **context)
     return html(body, status)
 
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import time
+import uuid
 from collections.abc import Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.ids import ALPHABET, ENTRY_ID_LENGTH, EntryIds, encode, milliseconds_of, new_entry_id
+from api.idempotency import scoped_key
+from ledger.ids import (
+    ALPHABET,
+    ENTRY_ID_LENGTH,
+    EntryIds,
+    encode,
+    key_of_legacy_id,
+    milliseconds_of,
+    new_entry_id,
+    new_uuid7,
+    uuid7_milliseconds,
+)
 from ledger.shape import ID_PATTERN
 
 MS = 1_764_000_000_000  # 2025-11-24
@@ -93,3 +107,52 @@ def test_two_sources_never_repeat_each_others_ids_in_practice() -> None:
     made = {i.next() for i in itertools.islice(itertools.cycle([a, b]), 2_000)}
 
     assert len(made) == 2_000
+
+
+def test_a_new_uuid7_is_a_version_7_uuid_of_this_millisecond() -> None:
+    before = time.time_ns() // 1_000_000
+    key = new_uuid7()
+    after = time.time_ns() // 1_000_000
+
+    parsed = uuid.UUID(key)
+    assert (str(parsed), parsed.version, parsed.variant) == (key, 7, uuid.RFC_4122)
+    assert before <= (uuid7_milliseconds(key) or 0) <= after
+    assert ID_PATTERN.fullmatch(key)
+
+
+def test_keys_that_are_not_uuid7s_have_no_millisecond() -> None:
+    others = [str(uuid.uuid4()), uuid.uuid4().hex, new_uuid7().replace("-", ""), "a-123", ""]
+
+    assert [uuid7_milliseconds(k) for k in others] == [None] * len(others)
+
+
+def test_a_uuid7_keys_scoped_key_starts_with_its_millisecond() -> None:
+    key = "01a24d0c-fd6c-7603-bb92-192c70b1c697"
+
+    scoped = scoped_key("crd_phone", key)
+
+    assert scoped.startswith("01a24d0cfd6c") and len(scoped) == 32
+    assert scoped == key_of_legacy_id(f"{key}:" + scoped_key_tag("crd_phone"))
+
+
+def test_uuid7_keys_scope_in_the_order_they_were_made_and_apart_per_caller() -> None:
+    keys = [str(uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0x2 << 62))) for ms in (1, 2, 3)]
+
+    mine = [scoped_key("crd_a", k) for k in keys]
+
+    assert mine == sorted(mine)
+    assert not set(mine) & {scoped_key("crd_b", k) for k in keys}
+
+
+def test_a_random_keys_scoped_key_is_the_legacy_ids_hash() -> None:
+    key = "0d9c4e8a-5a1b-4c57-9f0e-2b7d3f8e6a11"
+
+    scoped = scoped_key("crd_phone", key)
+
+    assert (
+        scoped == hashlib.sha256(f"{key}:{scoped_key_tag('crd_phone')}".encode()).hexdigest()[:32]
+    )
+
+
+def scoped_key_tag(credential: str) -> str:
+    return hashlib.sha256(credential.encode()).hexdigest()[:12]
