@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ledger.ids import milliseconds_of
+import pytest
+
+from ledger.ids import milliseconds_of, new_uuid7
 from tests.support.api import MEMBER_START_MINUTES, World, a_key, open_world
 from tests.support.api_checks import problem
 
 RETRIES = 8
+# A random key is found by its hash, a UUIDv7 by its millisecond and its hash.
+KEY_KINDS = pytest.mark.parametrize("make_key", [a_key, new_uuid7], ids=["uuid4", "uuid7"])
 
 
 async def entries_of(world: World, account: str | None) -> list[dict[str, Any]]:
@@ -25,9 +30,12 @@ def same_post(
     return [("POST", path, body, headers)] * RETRIES
 
 
-async def test_a_retried_transfer_returns_the_original_entry(database_url: str) -> None:
+@KEY_KINDS
+async def test_a_retried_transfer_returns_the_original_entry(
+    database_url: str, make_key: Callable[[], str]
+) -> None:
     async with open_world(database_url) as world:
-        key = a_key()
+        key = make_key()
         body = {"payee": world.members[1].account, "amount_minutes": 25}
         first = await world.post("/api/v1/transfers", body, as_=world.member, key=key)
         second = await world.post("/api/v1/transfers", body, as_=world.member, key=key)
@@ -165,9 +173,12 @@ async def _stored(world: World) -> list[bytes]:
     return [bytes(r.sealed or b"") + r.plan.encode() for r in rows]
 
 
-async def test_the_same_key_from_two_members_makes_two_transfers(database_url: str) -> None:
+@KEY_KINDS
+async def test_the_same_key_from_two_members_makes_two_transfers(
+    database_url: str, make_key: Callable[[], str]
+) -> None:
     async with open_world(database_url) as world:
-        key = a_key()
+        key = make_key()
         first, second = world.members
         given = await world.post(
             "/api/v1/transfers", {"payee": second.account, "amount_minutes": 10},
