@@ -19,9 +19,9 @@ request's Idempotency-Key scoped to its credential), so the migration that
 introduced the key map (``0005_entry_keys``) can map the ids of a journal's
 recent entries, and a retry across the upgrade finds its entry. A key that is a
 UUIDv7 (RFC 9562; the pages send them, ``new_uuid7``) keeps its millisecond at
-the front of the scoped key, so the key map too grows at its end: a random key
-lands on a page of its own anywhere in the map, and at a million keys that
-halves the rate of appends as random ids did.
+the front of the scoped key, so the key map too grows at its end; a random key
+lands on a page of its own anywhere in the map, and with a million keys in it an
+append costs half as much CPU again (docs/benchmarks.md, "Growth to 1M").
 """
 
 from __future__ import annotations
