@@ -396,7 +396,7 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
     heartbeat = rt.settings.event_heartbeat_seconds
     async with rt.signals.watch(request_id) as watch:
         while True:
-            watch.changed.clear()
+            watch.clear()
             if isinstance(watch.final, Event):
                 yield watch.final
                 return
@@ -410,9 +410,7 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
                 yield _final_event(found, now)
                 return
             wait = min(heartbeat, max(0.05, float(request.expires_at - now)))
-            try:
-                await asyncio.wait_for(watch.changed.wait(), timeout=wait)
-            except TimeoutError:
+            if not await watch.wait(wait):
                 yield Event("heartbeat", {"id": request_id, "status": request.status})
 
 
