@@ -10,7 +10,7 @@ the client goes before the stream ends.
 
 The wire format is the one ``ServerSentEvent`` writes: ``event: <kind>`` and
 ``data: <one line>``, each line ended by CRLF, and an empty line after each
-event.
+event. The last event goes out with the end of the response, in one write.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Response
@@ -28,6 +29,14 @@ _HEAD = (
     (b"connection", b"keep-alive"),
 )
 _END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Encoded events (``encode_event``) to send; ``last`` if the stream ends with them."""
+
+    data: bytes
+    last: bool = False
 
 
 def encode_event(kind: str, data: bytes) -> bytes:
@@ -42,12 +51,13 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 class EventStream(Response[None]):
-    """Sends the encoded events of ``events`` (``encode_event``) as they come, then ends.
+    """Sends the chunks of ``events`` as they come, and ends with the last one (or when
+    ``events`` ends).
 
     A route handler returns it like any response (so the API schema shows a
     ``text/event-stream`` answer); it answers as an ASGI app of its own."""
 
-    def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
+    def __init__(self, events: AsyncGenerator[Chunk, None], headers: Mapping[str, str]) -> None:
         super().__init__(None, media_type="text/event-stream")
         self._events = events
         own = [
@@ -75,9 +85,15 @@ class EventStream(Response[None]):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self._head})
             async for chunk in events:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            ending = True
-            await send(_END)
+                # After the last chunk the events end (and their generators with them).
+                assert not ending, "nothing after the last chunk"
+                ending = chunk.last
+                await send(
+                    {"type": "http.response.body", "body": chunk.data, "more_body": not ending}
+                )
+            if not ending:
+                ending = True
+                await send(_END)
         except asyncio.CancelledError:
             if ending or not listening.done() or listening.cancelled():
                 raise

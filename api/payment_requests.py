@@ -61,6 +61,8 @@ from ledger.store import Refused
 
 __all__ = ["CANCELLED", "EXPIRED", "OPEN", "PAID", "PAYING"]
 TERMINAL = frozenset({PAID, CANCELLED, EXPIRED})
+# The events that end a stream: a request's final status.
+FINAL_EVENTS = TERMINAL
 _WAIT_POLL_SECONDS = 0.02
 
 

@@ -17,7 +17,7 @@ from litestar.params import JSONBody, PathParameter
 
 from api import payment_requests as service
 from api.access import Action, Principal
-from api.event_stream import EventStream, encode_event
+from api.event_stream import Chunk, EventStream, encode_event
 from api.events import TooManyStreams
 from api.idempotency import IdempotencyKeyHeader
 from api.problems import ProblemError
@@ -153,11 +153,12 @@ async def _qr(
     return Response(data, media_type=_IMAGE_TYPES[format], headers=_IMAGE_CACHE)
 
 
-async def _messages(events: AsyncIterator[service.Event]) -> AsyncGenerator[bytes, None]:
+async def _messages(events: AsyncIterator[service.Event]) -> AsyncGenerator[Chunk, None]:
     try:
         async for event in events:
-            yield encode_event(event.kind, msgspec.json.encode(event.data))
+            data = encode_event(event.kind, msgspec.json.encode(event.data))
+            yield Chunk(data, last=event.kind in service.FINAL_EVENTS)
     except TooManyStreams:
-        yield encode_event("unavailable", b'{"status":"unavailable"}')
+        yield Chunk(encode_event("unavailable", b'{"status":"unavailable"}'), last=True)
     except ProblemError as problem:
-        yield encode_event("error", msgspec.json.encode({"code": problem.code}))
+        yield Chunk(encode_event("error", msgspec.json.encode({"code": problem.code})), last=True)
