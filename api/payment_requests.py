@@ -87,7 +87,8 @@ class RequestView:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A paid request and the entry that paid it."""
+    """A paid request and the entry that paid it (of the request, only its terms and
+    id are current: the status may be as it was read before the payment)."""
 
     request: PaymentRequest
     entry: Entry
