@@ -36,15 +36,48 @@ class TooManyStreams(RuntimeError):
 
 
 class Watch:
-    """One stream's place in line: ``changed`` is set whenever its request may have
-    changed (clear it, then read); ``final`` holds the request's last word when the
-    process that made it passed it along, so the stream needs no read."""
+    """One stream's place in line: ``wait`` returns once its request may have changed
+    (``wake``) or the time is up; ``final`` holds the request's last word when the
+    process that made it passed it along, so the stream needs no read.
 
-    __slots__ = ("changed", "final")
+    A future and a timer, not an ``asyncio.Event`` under ``wait_for``: thousands of
+    streams wait at once, and ``wait_for`` runs each wait in a task of its own."""
+
+    __slots__ = ("_waiter", "_woken", "final")
 
     def __init__(self) -> None:
-        self.changed = asyncio.Event()
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
         self.final: Any = None
+
+    def wake(self) -> None:
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Forget earlier wake-ups: what follows reads the request afresh."""
+        self._woken = False
+
+    async def wait(self, timeout_seconds: float) -> bool:
+        """Until woken (since the last ``clear``) or ``timeout_seconds`` have passed:
+        whether woken."""
+        if not self._woken:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout_seconds, _time_up, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        return self._woken
+
+
+def _time_up(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class PaymentSignals:
@@ -78,13 +111,13 @@ class PaymentSignals:
         for watch in self._waiting.get(request_id, ()):
             if final is not None:
                 watch.final = final
-            watch.changed.set()
+            watch.wake()
 
     def wake_all(self) -> None:
         """After a gap in the signals (a lost LISTEN connection): every stream re-reads."""
         for waiting in self._waiting.values():
             for watch in waiting:
-                watch.changed.set()
+                watch.wake()
 
     @property
     def open_streams(self) -> int:

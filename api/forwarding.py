@@ -31,13 +31,14 @@ from ledger.batch import Accepted
 from ledger.lease import HolderGone
 from ledger.model import Draft, Rejected
 from ledger.sql.journal import entry_from_row
+from ledger.store import Refused
 from ledger.writer import Appended, LedgerBusy, LedgerUnavailable, Result
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!I")
-APPENDED, REJECTED, BUSY, UNAVAILABLE, NOT_HOLDER = (
-    "appended", "rejected", "busy", "unavailable", "not_holder",
+APPENDED, REJECTED, REFUSED, BUSY, UNAVAILABLE, NOT_HOLDER = (
+    "appended", "rejected", "refused", "busy", "unavailable", "not_holder",
 )  # fmt: skip
 # How long a holder that is letting go of its lease waits for its writer to
 # answer the drafts it has in hand.
@@ -90,6 +91,8 @@ def result_of(community: str, answer: Answer) -> Result:
         return Appended(Accepted(entry, answer.retried), checkpoint=None, proofs=None)
     if answer.outcome == REJECTED and answer.rejected is not None:
         return answer.rejected
+    if answer.outcome == REFUSED:
+        raise Refused((), answer.message)
     if answer.outcome == BUSY:
         raise LedgerBusy(answer.message)
     if answer.outcome == UNAVAILABLE:
@@ -159,6 +162,8 @@ class Holder:
                 answer = Answer(ask.number, NOT_HOLDER)
             else:
                 answer = answer_of(ask.number, result)
+        except Refused as error:
+            answer = Answer(ask.number, REFUSED, message=str(error))
         except LedgerBusy as error:
             answer = Answer(ask.number, BUSY, message=str(error))
         except LedgerUnavailable as error:

@@ -53,6 +53,8 @@ PAYMENT_CLAIM_STALE_SECONDS = 30
 EVENT_STREAMS_MAX = 20_000
 # Shops' and organisations' public names kept in memory by the payment path.
 PUBLIC_NAMES_MAX = 10_000
+# Payment requests' terms kept in memory by the payment path.
+PAYMENT_REQUEST_TERMS_MAX = 20_000
 # Rendered QR images kept in memory (one PNG costs about 10 ms to draw).
 QR_CACHE_ENTRIES_MAX = 2_048
 # Statements the municipality's dashboard keeps, each for one checkpoint and period.

@@ -2,20 +2,22 @@
 
 A request is single-use and expires. Its status moves::
 
-    open --claim--> paying --booked--> paid (in the entry's own transaction)
+    open --paid--> paid (in the paying entry's own transaction)
     open --cancel--> cancelled        open --(time)--> expired
-    paying --the ledger refuses--> open
 
-Paying is exactly once under any concurrency because a payer must first *claim*
-the request: one conditional UPDATE (``status = 'open'`` and not expired) that
-only one transaction can win. The claim numbers the attempt and reserves a
-fresh time-ordered id (``ledger.ids``) on the request's row for the entry it
-books, and that entry's transaction marks the request paid where the row still
-holds its id: a retry of the same attempt is recognised by the ledger as the
-same entry, and a refused attempt (not enough credit) burns only its own id. A
-claim whose request never finished (the process died between claim and
-booking) is resolved after ``PAYMENT_CLAIM_STALE_SECONDS`` by asking the
-ledger whether the entry with the reserved id exists.
+Paying is exactly once under any concurrency because the journal batch that
+writes the paying entry marks the request paid in its own transaction, only if
+it is still open and not expired (``payment_store.pay_requests``, the store's
+companion); otherwise the store refuses the entry and nothing of it is written
+(``ledger.store.Refused``). Each attempt books an entry under a fresh
+time-ordered id (``ledger.ids``): a refused or rejected attempt burns only its
+own id, and a payer who asks again after their own attempt succeeded is
+answered with that payment.
+
+A request may also be ``paying``: claimed, with its entry's id reserved, by a
+pay that had not finished when its process stopped. After
+``PAYMENT_CLAIM_STALE_SECONDS`` such a claim is settled by asking the ledger
+whether the entry with the reserved id exists.
 
 Every change of status is announced to the request's event streams
 (``api.events``), inside the transaction that makes it on PostgreSQL.
@@ -55,9 +57,12 @@ from api.schemas.ledger import receipt_url
 from api.tables import PaymentRequestRow
 from ledger.ids import new_entry_id
 from ledger.model import AccountType, Draft, Entry, Rejected
+from ledger.store import Refused
 
 __all__ = ["CANCELLED", "EXPIRED", "OPEN", "PAID", "PAYING"]
 TERMINAL = frozenset({PAID, CANCELLED, EXPIRED})
+# The events that end a stream: a request's final status.
+FINAL_EVENTS = TERMINAL
 _WAIT_POLL_SECONDS = 0.02
 
 
@@ -82,7 +87,8 @@ class RequestView:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A paid request and the entry that paid it."""
+    """A paid request and the entry that paid it (of the request, only its terms and
+    id are current: the status may be as it was read before the payment)."""
 
     request: PaymentRequest
     entry: Entry
@@ -217,6 +223,10 @@ def state_problem(request: PaymentRequest, now: int) -> ProblemError:
         return conflict("payment_request_cancelled", "The shop cancelled this payment request.")
     if status == EXPIRED:
         return ProblemError(410, "payment_request_expired", "This payment request has expired.")
+    return _in_progress()
+
+
+def _in_progress() -> ProblemError:
     return conflict(
         "payment_request_in_progress",
         "Someone is paying this request right now.",
@@ -243,13 +253,12 @@ def _amount(request: PaymentRequest, amount_minutes: int | None) -> int:
 
 
 def _draft(request: PaymentRequest, payer: str, minutes: int) -> Draft:
-    draft_id = request.entry_id
-    assert draft_id is not None, "a claim reserves the entry's id"
+    """The entry that pays ``request``, under a fresh id."""
     if request.payee_type == AccountType.SHOP.value:
         return drafts.redeem(
-            draft_id, payer, payer, request.payee, minutes, request.memo, request.id
+            new_entry_id(), payer, payer, request.payee, minutes, request.memo, request.id
         )
-    return drafts.transfer(draft_id, payer, request.payee, minutes, request.memo, request.id)
+    return drafts.transfer(new_entry_id(), payer, request.payee, minutes, request.memo, request.id)
 
 
 async def pay(
@@ -264,39 +273,56 @@ async def pay(
     if payer is None or community is None or not principal.has(Role.MEMBER):
         raise forbidden("member_account_required", "Only members pay.")
     rt.payments.take(principal.credential_id)
-    # Most pays find the request open: take it at once, without reading it first.
-    claimed = await _claim(rt, request_id, community, payer, amount_minutes)
-    if claimed is not None:
-        return await _book(rt, principal, claimed, payer)
-    found = await _load(rt, community, request_id)
+    # Most pays find the request open: book its entry at once, on its terms as
+    # known, and let the batch's transaction check that it is still open.
+    terms = await rt.requests.terms(request_id)
+    if terms is None or terms.community != community:
+        raise not_found("payment_request_not_found", "No such payment request.")
+    deadline = asyncio.get_running_loop().time() + limits.IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        if terms.payee == payer or terms.expires_at <= rt.now_seconds():
+            paid = await _explain(rt, principal, request_id, payer)  # raises why not
+            if paid is not None:
+                return paid
+        try:
+            minutes = _amount(terms, amount_minutes)
+        except ProblemError:
+            paid = await _explain(rt, principal, request_id, payer)  # a state says more
+            if paid is not None:
+                return paid
+            raise
+        try:
+            return await _book(rt, principal, terms, payer, minutes)
+        except Refused:
+            pass  # no longer open: someone paid it, or it was cancelled or expired
+        paid = await _explain(rt, principal, request_id, payer)
+        if paid is not None:
+            return paid
+        # Open again (a claim left by a stopped process was given up): once more.
+        if asyncio.get_running_loop().time() > deadline:
+            raise _in_progress()
+        await asyncio.sleep(_WAIT_POLL_SECONDS)
+
+
+async def _explain(
+    rt: Runtime, principal: Principal, request_id: str, payer: str
+) -> Payment | None:
+    """Why the request cannot be paid now, as a problem raised; its payment, if the
+    caller paid it already; None if it is open after all."""
     deadline = asyncio.get_running_loop().time() + limits.IDEMPOTENCY_WAIT_SECONDS
     while True:
         now = rt.now_seconds()
-        found = await _settle_if_stale(rt, found, now)
+        found = await _settle_if_stale(rt, await _load(rt, principal.community, request_id), now)
         request = found.request
         if request.status == PAID and request.payer == payer:
             return await _payment(rt, found)
-        if request.status != PAYING or request.payer != payer:
+        if request.status != PAYING:
             _check_payable(request, payer, now)
-        if request.status == OPEN:
-            _amount(request, amount_minutes)  # explains why the claim did not take it
-            claimed = await _claim(rt, request_id, community, payer, amount_minutes)
-            if claimed is not None:
-                return await _book(rt, principal, claimed, payer)
-        # Lost the claim, or our own earlier request is booking it: look again shortly.
+            return None
+        # Claimed by a pay whose process stopped: settled once the claim is stale.
         if asyncio.get_running_loop().time() > deadline:
             raise state_problem(request, now)
         await asyncio.sleep(_WAIT_POLL_SECONDS)
-        found = await _load(rt, principal.community, request_id)
-
-
-async def _claim(
-    rt: Runtime, request_id: str, community: str, payer: str, amount_minutes: int | None
-) -> PaymentRequest | None:
-    now = rt.now_seconds()
-    return await rt.requests.claim(
-        request_id, community, payer, amount_minutes, now, new_entry_id()
-    )
 
 
 def _check_payable(request: PaymentRequest, payer: str, now: int) -> None:
@@ -306,25 +332,18 @@ def _check_payable(request: PaymentRequest, payer: str, now: int) -> None:
         raise invalid("payer_must_differ_from_payee", "You cannot pay yourself.")
 
 
-async def _book(rt: Runtime, principal: Principal, request: PaymentRequest, payer: str) -> Payment:
-    """Book the entry of the attempt ``request`` was just claimed for."""
-    attempt, minutes = request.attempt, request.paid_minutes
-    assert request.status == PAYING and minutes is not None, "a claimed request"
-    draft = _draft(request, payer, minutes)
-    try:
-        result = await rt.ledger.append(request.community, draft)
-    except BaseException:
-        # Not acknowledged: the entry may or may not exist. Settle the claim by it.
-        await _settle_claim(rt, request, attempt)
-        raise
+async def _book(
+    rt: Runtime, principal: Principal, request: PaymentRequest, payer: str, minutes: int
+) -> Payment:
+    """Book the entry that pays ``request``; raises ``Refused`` if it is no longer open."""
+    result = await rt.ledger.append(request.community, _draft(request, payer, minutes))
     if isinstance(result, Rejected):
-        await rt.requests.change(RELEASE, (request.id, attempt), request.id)
         rt.payments.failed(principal.credential_id)
         raise from_rejection(result)
     entry, payer_name = result.entry, principal.name or ERASED_NAME
     # The entry is durable, and the transaction that wrote it marked the request
-    # paid (``payment_store.mark_paid``), announcing it to other processes' tills:
-    # this process's hear it now.
+    # paid (``payment_store.pay_requests``), announcing it to other processes'
+    # tills: this process's hear it now.
     event = paid_event(request.id, entry.id, payer_name, minutes, paid_seconds(entry))
     rt.signals.wake(request.id, event)
     payee_name = await rt.requests.name_of(request.community, request.payee) or ERASED_NAME
@@ -396,7 +415,7 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
     heartbeat = rt.settings.event_heartbeat_seconds
     async with rt.signals.watch(request_id) as watch:
         while True:
-            watch.changed.clear()
+            watch.clear()
             if isinstance(watch.final, Event):
                 yield watch.final
                 return
@@ -410,9 +429,7 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
                 yield _final_event(found, now)
                 return
             wait = min(heartbeat, max(0.05, float(request.expires_at - now)))
-            try:
-                await asyncio.wait_for(watch.changed.wait(), timeout=wait)
-            except TimeoutError:
+            if not await watch.wait(wait):
                 yield Event("heartbeat", {"id": request_id, "status": request.status})
 
 

@@ -3,23 +3,26 @@
 Paying is as frequent as transferring, so its statements skip the ORM (through
 an ORM session each costs milliseconds) and run on the store's fast
 connections (``SqlStore.run``). Every change of status is one conditional
-``UPDATE … RETURNING``: it either finds the request in the state it expects and
-changes it, or changes nothing, so two processes can never both win a claim.
+``UPDATE``: it either finds the request in the state it expects and changes
+it, or changes nothing, so two processes can never both win it.
 
-Changes are committed in groups, like the journal's entries: whatever callers
-are waiting when the previous group commits go into the next transaction
-together. The change to ``paid`` is no such group's: the journal's batch that
-writes the paying entry makes it, in its own transaction (``mark_paid``, the
-store's companion), so the request is paid exactly when its entry is durable.
-On PostgreSQL each change is announced with ``pg_notify`` inside the
-transaction that makes it (``api.events``); on SQLite a change wakes this
-process's streams once it is committed.
+A request is paid by the journal batch that writes the paying entry, in that
+batch's own transaction (``pay_requests``, the store's companion): the request
+must still be open, not expired, and asked of this payee for this amount, or
+the store refuses the entry and nothing of it is written. So a pay is one
+commit, and the request is paid exactly when its entry is durable. Cancelling
+and expiring are committed in groups, like the journal's entries: whatever
+callers are waiting when the previous group commits go into the next
+transaction together. On PostgreSQL each change is announced with
+``pg_notify`` inside the transaction that makes it (``api.events``); on SQLite
+a change wakes this process's streams once it is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,21 +50,36 @@ SELECT_MEMBER = (
     "SELECT p.name, p.erased_at FROM roles r JOIN people p ON p.id = r.person_id "
     "WHERE r.community = ? AND r.role = 'member' AND r.scope = ?"
 )
-# A payer takes an open request of their community in one statement, checking in
-# it what reading first would check: not expired, not their own, the amount
-# theirs to choose (a "pay me" without one) or absent or the same. It returns
-# the request as claimed; no row means "look closer" (``pay`` reads and explains).
-CLAIM_OPEN = (
-    "UPDATE payment_requests SET status = 'paying', attempt = attempt + 1, payer = ?, "
-    "entry_id = ?, claimed_at = ?, paid_minutes = COALESCE(amount_minutes, CAST(? AS BIGINT)) "
-    "WHERE id = ? AND community = ? AND status = 'open' AND expires_at > ? AND payee <> ? "
-    "AND (amount_minutes IS NULL AND CAST(? AS BIGINT) IS NOT NULL "
-    "OR amount_minutes IS NOT NULL AND (CAST(? AS BIGINT) IS NULL "
-    "OR amount_minutes = CAST(? AS BIGINT))) "
-    f"RETURNING {_COLUMNS}"
+# The requests a batch's entries pay, each (id, entry id, paid at, payee, payer,
+# minutes): an open request, not expired at the entry's time, of that payee,
+# not the payer's own, for its amount (or any, for a "pay me" without one). It
+# returns the ids of the entries that paid; when two entries pay one request,
+# one of them does. Bounded by the batch (``ledger.limits.BATCH_SIZE_MAX``).
+SQLITE_PAY = (
+    "UPDATE payment_requests SET status = 'paid', attempt = attempt + 1, payer = v.column5, "
+    "entry_id = v.column2, claimed_at = v.column3, decided_at = v.column3, "
+    "paid_minutes = v.column6 FROM (VALUES {values}) AS v "
+    "WHERE payment_requests.id = v.column1 AND payment_requests.community = ? "
+    "AND payment_requests.status = 'open' AND payment_requests.expires_at > v.column3 "
+    "AND payment_requests.payee = v.column4 AND payment_requests.payee <> v.column5 "
+    "AND (payment_requests.amount_minutes IS NULL "
+    "OR payment_requests.amount_minutes = v.column6) "
+    "RETURNING entry_id"
 )
-# The requests a batch of entries pays: (id, entry id, paid at). A request is paid
-# by the entry whose id its claim reserved.
+PG_PAY = (
+    "WITH paid AS (UPDATE payment_requests AS r SET status = 'paid', attempt = r.attempt + 1, "
+    "payer = v.payer, entry_id = v.entry_id, claimed_at = v.paid_at, decided_at = v.paid_at, "
+    "paid_minutes = v.minutes "
+    "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) "
+    "AS v(id, entry_id, paid_at, payee, payer, minutes) "
+    "WHERE r.id = v.id AND r.community = $1 AND r.status = 'open' AND r.expires_at > v.paid_at "
+    "AND r.payee = v.payee AND r.payee <> v.payer "
+    "AND (r.amount_minutes IS NULL OR r.amount_minutes = v.minutes) "
+    "RETURNING r.id, r.entry_id) "
+    "SELECT entry_id, pg_notify($8, id) FROM paid"
+)
+# A request left claimed ('paying', its entry's id reserved) is paid by the entry
+# with that id: (id, entry id, paid at).
 SQLITE_MARK_PAID = (
     "UPDATE payment_requests SET status = 'paid', decided_at = v.column3 "
     "FROM (VALUES {values}) AS v WHERE payment_requests.id = v.column1 "
@@ -130,13 +148,15 @@ class RequestRead:
 
 
 _PAYING_KINDS = frozenset({EntryKind.REDEEM, EntryKind.TRANSFER})
+# A payment request's id (``payment_requests.new_request_id``); a pay code's or a
+# card's reference (``code:…``, ``card:…``) is no such id.
+_REQUEST_ID = re.compile(r"[A-Z2-7]{26}")
 
 
 def paid_request(entry: Entry) -> str | None:
-    """The request ``entry`` may pay (the one its reference names), or None if it pays
-    none; it pays it if its id is the one the request's claim reserved."""
+    """The request ``entry`` pays (the one its reference names), or None if it pays none."""
     reference = entry.draft.reference
-    if not reference or entry.kind not in _PAYING_KINDS:
+    if entry.kind not in _PAYING_KINDS or not _REQUEST_ID.fullmatch(reference):
         return None
     return reference
 
@@ -146,11 +166,40 @@ def paid_seconds(entry: Entry) -> int:
     return int(datetime.fromisoformat(entry.time).timestamp())
 
 
+def pay_requests(db: Db, community: str, entries: Sequence[Entry]) -> set[str]:
+    """Mark paid the requests ``entries`` pay (the store's companion: inside the batch's
+    transaction, after its entries are written); the ids of the entries that
+    cannot pay theirs (it is no longer open, or not asked of them), which the
+    store then refuses. On PostgreSQL each request paid is announced."""
+    paying = []
+    for entry in entries:
+        request_id = paid_request(entry)
+        if request_id is not None:
+            posting = entry.draft.postings[0]
+            paying.append(
+                (request_id, entry.id, paid_seconds(entry), posting.payee, posting.payer,
+                 posting.amount_minutes)
+            )  # fmt: skip
+    if not paying:
+        return set()
+    if db.postgres:
+        columns = [list(column) for column in zip(*paying, strict=True)]
+        rows = db.rows(PG_PAY, (community, *columns, CHANNEL))
+        return {row[1] for row in paying} - {str(row[0]) for row in rows}
+    paid: set[str] = set()
+    # One statement, not one per request (see ``SqliteDb.many``).
+    for chunk, slots in sqlite_chunks(paying, 6, spare=1):
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * slots)
+        padding = [None] * (6 * (slots - len(chunk)))  # matches no request
+        params = [*(x for row in chunk for x in row), *padding, community]
+        paid.update(str(row[0]) for row in db.rows(SQLITE_PAY.format(values=values), params))
+    return {row[1] for row in paying} - paid
+
+
 def mark_paid(db: Db, community: str, entries: Sequence[Entry]) -> None:
-    """Mark paid the requests whose claims reserved the ids of ``entries`` (the journal's
-    companion: inside the transaction that writes them). A request that is no
-    longer claimed for that id is left as it is; on PostgreSQL each request
-    marked is announced."""
+    """Mark paid the requests left claimed for the ids of ``entries`` (already in the
+    journal); a request no longer claimed for that id is left as it is. On
+    PostgreSQL each request marked is announced."""
     paid = []
     for entry in entries:
         request_id = paid_request(entry)
@@ -162,7 +211,6 @@ def mark_paid(db: Db, community: str, entries: Sequence[Entry]) -> None:
         columns = [list(column) for column in zip(*paid, strict=True)]
         db.rows(PG_MARK_PAID, (community, *columns, CHANNEL))
         return
-    # One statement, not one per request (see ``SqliteDb.many``).
     for chunk, slots in sqlite_chunks(paid, 3, spare=1):
         values = ", ".join(["(?, ?, ?)"] * slots)
         padding = [None] * (3 * (slots - len(chunk)))  # matches no request
@@ -217,8 +265,8 @@ def _read(
 
 
 # Changes a till hears of among the grouped ones: a request cancelled or expired.
-# A claim (or a claim given up) changes nothing a till shows, so it wakes no
-# stream; a payment is announced by ``mark_paid``.
+# Giving up a claim changes nothing a till shows, so it wakes no stream; a
+# payment is announced by ``pay_requests``.
 ANNOUNCED = frozenset({CANCEL, EXPIRE})
 
 Statement = tuple[str, tuple[Any, ...], str]  # SQL, parameters, the request it changes
@@ -244,7 +292,7 @@ class PaymentStore:
     def __init__(self, store: SqlStore, signals: PaymentSignals) -> None:
         self._store = store
         self._signals = signals
-        store.also_write(mark_paid)
+        store.also_write(pay_requests)
         # On PostgreSQL this process hears its own notices like everyone else's.
         self._wake_here = store.engine.dialect.name == "sqlite"
         self._waiting: list[tuple[Statement, asyncio.Future[list[Sequence[Any]]]]] = []
@@ -252,25 +300,9 @@ class PaymentStore:
         # Shops' and organisations' names ("<community>/<account>"): public, and
         # written once, so a till's name costs no read per payment.
         self._public_names: dict[str, str] = {}
-
-    async def claim(
-        self,
-        request_id: str,
-        community: str,
-        payer: str,
-        amount_minutes: int | None,
-        now: int,
-        entry_id: str,
-    ) -> PaymentRequest | None:
-        """Take an open request for ``payer`` (``CLAIM_OPEN``), reserving ``entry_id`` for
-        the entry that pays it: as claimed, or None."""
-        amount = amount_minutes
-        params = (
-            payer, entry_id, now, amount, request_id, community, now, payer, amount, amount,
-            amount,
-        )  # fmt: skip
-        row = await self.change(CLAIM_OPEN, params, request_id)
-        return request_from_row(row) if row else None
+        # Requests as read, for their terms (community, payee, amount, memo,
+        # expiry), which never change: a pay needs no read of its request.
+        self._terms: dict[str, PaymentRequest] = {}
 
     async def name_of(self, community: str, account: str) -> str | None:
         """An account's display name: a shop's or organisation's (kept), or a member's."""
@@ -295,11 +327,23 @@ class PaymentStore:
         read, public = found
         if public and read.payee_name is not None:
             self._remember(read.request.community, read.request.payee, read.payee_name)
+        if len(self._terms) >= limits.PAYMENT_REQUEST_TERMS_MAX:
+            self._terms.clear()
+        self._terms[request_id] = read.request
         return read
 
+    async def terms(self, request_id: str) -> PaymentRequest | None:
+        """The request as this process last read it (or now, if never): only its terms,
+        which never change, are current; its status may not be."""
+        known = self._terms.get(request_id)
+        if known is not None:
+            return known
+        found = await self.read(request_id)
+        return None if found is None else found.request
+
     async def record_paid(self, entry: Entry) -> None:
-        """Mark paid the request whose claim reserved the id of ``entry`` (already in the
-        journal), if it is not yet: for a claim whose booking was never acknowledged."""
+        """Mark paid the request left claimed for the id of ``entry`` (already in the
+        journal), if it is not yet."""
         await self._store.run(True, mark_paid, entry.community, [entry])
         request_id = paid_request(entry)
         if request_id is not None and self._wake_here:

@@ -107,12 +107,25 @@ class AccountRow:
     balance_minutes: int
 
 
+class Refused(Exception):
+    """The store refused new entries of a batch (``ids``, their drafts' ids): a
+    condition another layer keeps beside the journal (``SqlStore.also_write``)
+    did not hold for them in the batch's transaction. Nothing of the batch was
+    written; without those entries it may be."""
+
+    def __init__(self, ids: Collection[str], message: str = "") -> None:
+        super().__init__(message or f"refused: {sorted(ids)}")
+        self.ids = frozenset(ids)
+
+
 class BatchTx(Protocol):
     async def head(self) -> Head: ...
 
     async def load(self, needs: Needs) -> Loaded: ...
 
-    async def write(self, batch: BatchWrite) -> None: ...
+    async def write(self, batch: BatchWrite) -> None:
+        """Write ``batch`` in this transaction; may raise ``Refused``."""
+        ...
 
 
 class Store(Protocol):
@@ -140,7 +153,8 @@ class Store(Protocol):
     ) -> bool:
         """Write ``batch`` in one transaction if the journal's (size, last leaf) is still
         ``tip``, none of ``new_ids`` is an entry's id or a remembered rejection's and
-        none of ``new_keys`` is a known key; otherwise write nothing and return False."""
+        none of ``new_keys`` is a known key; otherwise write nothing and return False.
+        Raises ``Refused``, writing nothing, when the store refuses entries of it."""
         ...
 
     async def forget_keys(self, community: str, made_before: str) -> int:

@@ -49,7 +49,16 @@ from ledger.receipt import Receipt
 from ledger.rules import note_reversal
 from ledger.shape import check_shape
 from ledger.state import LedgerState
-from ledger.store import BatchTx, BatchWrite, Head, Loaded, Needs, Store, StoredCheckpoint
+from ledger.store import (
+    BatchTx,
+    BatchWrite,
+    Head,
+    Loaded,
+    Needs,
+    Refused,
+    Store,
+    StoredCheckpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +190,8 @@ class _Prepared:
     # Draft ids and keys taken to be new without reading: landing checks them.
     unchecked_ids: frozenset[str] = frozenset()
     unchecked_keys: frozenset[str] = frozenset()
+    # Drafts the store refused (``Refused``): left out of the assembly.
+    refused: frozenset[str] = frozenset()
 
 
 # A prepared batch handed to the lander, with the future its write sets.
@@ -247,7 +258,10 @@ class Writer:
         return self._queue.qsize()
 
     async def append(self, draft: Draft) -> Result:
-        """Append ``draft`` durably, or say why not. Retries with the same id are safe."""
+        """Append ``draft`` durably, or say why not. Retries with the same id are safe.
+
+        Raises ``Refused`` when the store refused the draft's entry (a condition
+        another layer keeps, ``SqlStore.also_write``): nothing of it was written."""
         rejected = check_shape(draft)
         if rejected is not None:
             return rejected
@@ -560,27 +574,28 @@ class Writer:
         exact = prepared.on_batch in (None, self._last_exact)
         self._last_exact = None
         try:
+            refused: frozenset[str] = frozenset()
             tip = (prepared.on.size, prepared.on.last_leaf)
-            written = exact and await self._store.write_if_tip(
-                self._community,
-                tip,
-                prepared.assembly.write,
-                prepared.unchecked_ids,
-                prepared.unchecked_keys,
-            )
+            try:
+                written = exact and await self._store.write_if_tip(
+                    self._community,
+                    tip,
+                    prepared.assembly.write,
+                    prepared.unchecked_ids,
+                    prepared.unchecked_keys,
+                )
+            except Refused as exc:
+                written, refused = False, exc.ids
             if written:
                 self._last_exact = prepared.number
             else:
                 # The journal moved under this batch (another process, or a
-                # batch before it that did not land as assembled), or one of
-                # its ids or keys was not new after all: assemble it again on what is
-                # there now, under the lock.
+                # batch before it that did not land as assembled), one of
+                # its ids or keys was not new after all, or the store refused
+                # some of its entries: assemble it again on what is there now,
+                # under the lock.
                 self._resync = True
-                async with self._store.batch(self._community) as tx:
-                    prepared = await self._prepare_fresh(
-                        tx, [w.draft for w in batch], prepared.number
-                    )
-                    await tx.write(prepared.assembly.write)
+                prepared = await self._land_fresh(batch, prepared.number, refused)
         except AssertionError as exc:
             self._stop(batch, exc)
             return None
@@ -590,6 +605,25 @@ class Writer:
             self._fail(batch, exc)
             return None
         return prepared
+
+    async def _land_fresh(
+        self, batch: list[_Waiting], number: int, refused: frozenset[str]
+    ) -> _Prepared:
+        """Assemble and write the batch inside one locked transaction, leaving out the
+        drafts the store refuses (each refusal rolls back, and the rest is tried again)."""
+        for _ in range(len(batch) + 1):
+            drafts = [w.draft for w in batch if w.draft.id not in refused]
+            try:
+                async with self._store.batch(self._community) as tx:
+                    prepared = await self._prepare_fresh(tx, drafts, number)
+                    await tx.write(prepared.assembly.write)
+            except Refused as exc:
+                assert exc.ids and not exc.ids & refused, "a refusal names new drafts"
+                refused |= exc.ids
+                continue
+            prepared.refused = refused
+            return prepared
+        raise AssertionError("the store refused more drafts than the batch holds")
 
     def _after_landing(self, landed: _Prepared) -> None:
         self._landed_size = max(self._landed_size, landed.after.head.size)
@@ -609,9 +643,16 @@ class Writer:
 
     def _deliver(self, batch: list[_Waiting], prepared: _Prepared) -> None:
         first_seq = prepared.on.size
-        for waiting, outcome in zip(batch, prepared.assembly.outcomes, strict=True):
+        outcomes = iter(prepared.assembly.outcomes)
+        for waiting in batch:
+            if waiting.draft.id in prepared.refused:
+                if not waiting.future.done():
+                    waiting.future.set_exception(Refused({waiting.draft.id}))
+                continue
+            outcome = next(outcomes)
             if not waiting.future.done():
                 waiting.future.set_result(self._result(outcome, prepared, first_seq))
+        assert next(outcomes, None) is None, "one outcome for each draft not refused"
 
     def _stop(self, batch: list[_Waiting], exc: AssertionError) -> None:
         # An invariant broke: stop writing rather than sign something wrong.

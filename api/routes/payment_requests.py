@@ -8,16 +8,16 @@ heartbeat in between.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, PathParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api import payment_requests as service
 from api.access import Action, Principal
+from api.event_stream import Chunk, EventStream, encode_event
 from api.events import TooManyStreams
 from api.idempotency import IdempotencyKeyHeader
 from api.problems import ProblemError
@@ -103,9 +103,9 @@ class PaymentRequestController(Controller):
     )
     async def events(
         self, request_id: RequestIdPath, rt: RuntimeDep, principal: PrincipalDep
-    ) -> ServerSentEvent:
+    ) -> EventStream:
         events = await service.watch(rt, principal, request_id)
-        return ServerSentEvent(_messages(events), headers=_STREAM_HEADERS)
+        return EventStream(_messages(events), headers=_STREAM_HEADERS)
 
     @post(
         "/{request_id:str}/pay",
@@ -153,14 +153,12 @@ async def _qr(
     return Response(data, media_type=_IMAGE_TYPES[format], headers=_IMAGE_CACHE)
 
 
-async def _messages(events: AsyncIterator[service.Event]) -> AsyncIterator[ServerSentEventMessage]:
+async def _messages(events: AsyncIterator[service.Event]) -> AsyncGenerator[Chunk, None]:
     try:
         async for event in events:
-            data = msgspec.json.encode(event.data).decode()
-            yield ServerSentEventMessage(data=data, event=event.kind)
+            data = encode_event(event.kind, msgspec.json.encode(event.data))
+            yield Chunk(data, last=event.kind in service.FINAL_EVENTS)
     except TooManyStreams:
-        yield ServerSentEventMessage(data='{"status":"unavailable"}', event="unavailable")
+        yield Chunk(encode_event("unavailable", b'{"status":"unavailable"}'), last=True)
     except ProblemError as problem:
-        yield ServerSentEventMessage(
-            data=msgspec.json.encode({"code": problem.code}).decode(), event="error"
-        )
+        yield Chunk(encode_event("error", msgspec.json.encode({"code": problem.code})), last=True)

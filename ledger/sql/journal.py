@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from ledger import limits
@@ -41,6 +41,7 @@ from ledger.store import (
     Head,
     Loaded,
     Needs,
+    Refused,
     StoredCheckpoint,
     proof_from,
     signed_proof_nodes,
@@ -63,8 +64,9 @@ class Db(Protocol):
 
 # What another layer writes in each batch's transaction, given the community and
 # the entries the batch adds: its own tables kept in step with the journal, in
-# the same commit (``SqlStore.also_write``).
-Companion = Callable[[Db, str, Sequence[Entry]], None]
+# the same commit (``SqlStore.also_write``). It returns the ids of the entries
+# whose condition in its tables does not hold: then the batch is not written.
+Companion = Callable[[Db, str, Sequence[Entry]], Collection[str]]
 
 _NATIVE: dict[str, str] = {}
 
@@ -281,7 +283,8 @@ def _load_corrected(db: Db, community: str, needs: Needs, state: LedgerState) ->
 
 def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None = None) -> None:
     """Write one group commit's changes (inside the batch's transaction), and then
-    ``companion``'s over the batch's new entries."""
+    ``companion``'s over the batch's new entries; raise ``Refused`` (the caller's
+    transaction then rolls back) for the entries it refuses."""
     c = community
     entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
     if db.postgres and entries:
@@ -339,7 +342,9 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
     if batch.entries:
         index_history(db, c, batch.entries[-1].seq + 1)
         if companion is not None:
-            companion(db, c, batch.entries)
+            refused = companion(db, c, batch.entries)
+            if refused:
+                raise Refused(refused)
 
 
 def index_history(db: Db, community: str, size: int) -> None:

@@ -105,7 +105,10 @@ class SqlStore:
     def also_write(self, companion: journal.Companion) -> None:
         """Run ``companion`` in every batch's transaction, after the batch's own writes,
         over the entries it adds: another layer's tables then change in the same
-        commit as the entries they follow, or not at all. One per store."""
+        commit as the entries they follow, or not at all. The entries it refuses
+        (a condition in its tables that does not hold for them) keep the batch
+        from being written: the writer then writes it without them, and their
+        callers hear ``ledger.store.Refused``. One per store."""
         assert self._companion in (None, companion), "a store has one companion"
         self._companion = companion
 

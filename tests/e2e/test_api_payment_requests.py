@@ -165,7 +165,7 @@ async def test_a_member_without_enough_credit_is_refused_and_the_request_stays_o
         paid = await world.post(path, {}, as_=world.members[1])
         again = await world.get(f"/api/v1/payment-requests/{request['id']}", as_=world.shop_staff)
         assert paid.status_code == 200, paid.text
-        # The second attempt's entry, under the id its claim reserved.
+        # The second attempt's entry, under an id of its own.
         assert milliseconds_of(paid.json()["entry_id"]) is not None
         assert again.json()["entry_id"] == paid.json()["entry_id"]
 

@@ -109,6 +109,52 @@ async def test_a_phone_pays_a_shop_and_the_till_hears_paid_within_a_second(
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
+STREAMS_OPEN = re.compile(r"^buurtmunt_event_streams_open(?:\{[^}]*\})? (\S+)$", re.M)
+
+
+async def streams_open(client: httpx.AsyncClient, base: str) -> float:
+    found = STREAMS_OPEN.search((await client.get(f"{base}/metrics")).text)
+    assert found is not None
+    return float(found.group(1))
+
+
+async def test_a_till_that_leaves_gives_up_its_stream_and_the_request_can_still_be_paid(
+    tmp_path: Any,
+) -> None:
+    port = free_port()
+    env = server_env(f"sqlite:///{tmp_path}/buurtmunt.db", f"http://127.0.0.1:{port}")
+    seeded = await seed(env, members=1, funds_minutes=600)
+    headers = {"Authorization": f"Bearer {seeded.shop_token}"}
+    with serving(env, port) as base:
+        async with httpx.AsyncClient() as till:
+            request_id = await ask(till, base, seeded, 30)
+            url = f"{base}/api/v1/payment-requests/{request_id}/events"
+            async with till.stream("GET", url, headers=headers, timeout=30) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                while_open = await streams_open(till, base)
+            # The till's connection is gone (the stream's context closed it).
+            deadline = time.monotonic() + 5
+            while await streams_open(till, base) > 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            after_leaving = await streams_open(till, base)
+            ready = asyncio.Event()
+            watching = asyncio.create_task(watch(till, base, seeded, request_id, ready))
+            await ready.wait()
+            paid = await till.post(
+                f"{base}/api/v1/payment-requests/{request_id}/pay",
+                json={},
+                headers={
+                    "Authorization": f"Bearer {seeded.member_tokens[0]}",
+                    "Idempotency-Key": "leave-1",
+                },
+            )
+            kind, _, _ = await asyncio.wait_for(watching, 10)
+
+    assert (while_open, after_leaving) == (1, 0)
+    assert paid.status_code == 200, paid.text
+    assert kind == "paid"
+
+
 def audit_of(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``buurtmunt audit`` on the server's database: replays the journal, checks every balance."""
     command = [sys.executable, "-m", "api.cli", "audit", "--community", "oost"]

@@ -1,7 +1,7 @@
-"""Which request an entry may pay: the one its reference names, if it is a redeem or transfer.
+"""Which request an entry pays: the one its reference names, if it is a redeem or transfer.
 
-Whether it does pay it is decided by the request's row (the id its claim
-reserved), in ``mark_paid``; the e2e payment request tests cover that.
+Whether the request may be paid is decided by its row, in ``pay_requests``
+inside the batch's transaction; the e2e payment request tests cover that.
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ async def test_a_redeem_or_transfer_may_pay_the_request_its_reference_names() ->
     assert paid_seconds(shop) == int(parse_time(shop.time).timestamp())
 
 
-async def test_entries_of_other_kinds_or_without_a_reference_pay_none() -> None:
+async def test_entries_of_other_kinds_or_without_a_requests_id_as_reference_pay_none() -> None:
     entries = await entries_of(
         earn("org-1", "member-1", 120, id=f"{RID}.1", reference=RID),
         redeem(minutes=10, id=f"{RID}.4", reference=""),
+        redeem(minutes=10, id=f"{RID}.5", reference="code:12"),
+        redeem(minutes=10, id=f"{RID}.6", reference=f"card:{RID}"),
     )
 
     assert [paid_request(e) for e in entries] == [None] * len(entries)
