@@ -6,8 +6,15 @@ an open transaction and returns its result; each call is one hand-off.
 - SQLite: stdlib ``sqlite3`` connections, each owned by a thread of its own (so
   a connection is never used by two threads at once, even when a caller is
   cancelled mid-step), pooled, with the same durability settings as the engine.
-- PostgreSQL: the async engine's connection, through ``run_sync``: asyncpg
-  stays on the event loop and the statements run without thread hand-offs.
+- PostgreSQL: a group commit's transaction runs on a connection of its own
+  (``PgWriteConnections``): a plain asyncpg connection kept open between batches,
+  taken without the pool's checkout and pre-ping, its transaction begun with the
+  community's lock in one round trip. The statements go to asyncpg directly from
+  the synchronous functions through SQLAlchemy's greenlet bridge (``greenlet_spawn``
+  and ``await_only``), without SQLAlchemy's execution layer. Other work (the
+  application's reads, ``SqlStore.run``) uses the async engine's connection
+  through ``run_sync``. Either way asyncpg stays on the event loop and the
+  statements run without thread hand-offs.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only, greenlet_spawn
 
-from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
+from ledger.sql.engine import POSTGRES_SERVER_SETTINGS, SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
 
 Call = Callable[..., Awaitable[Any]]
 # sqlite3 connections (each with its thread) one store keeps; a caller beyond
@@ -30,6 +39,10 @@ Call = Callable[..., Awaitable[Any]]
 # so they are kept rather than opened per burst (2,000 event streams reading at
 # once made hundreds); WAL readers never block each other, so a few serve all.
 SQLITE_CONNECTIONS_MAX = 16
+# PostgreSQL connections one store keeps for group commits, besides the engine's
+# pool. A community's batches land one at a time, so this many communities can
+# commit at once; a batch beyond them waits for one to come back.
+PG_WRITE_CONNECTIONS_MAX = 4
 
 
 class SqliteDb:
@@ -85,6 +98,25 @@ class AlchemyDb:
 
     def execute(self, sql: str, params: Sequence[Any]) -> None:
         self.conn.exec_driver_sql(sql, tuple(params))
+
+
+class AsyncpgDb:
+    """A plain asyncpg connection as a ``Db``, for functions run through ``greenlet_spawn``."""
+
+    postgres = True
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = await_only(self.conn.fetch(sql, *params))
+        return found
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        await_only(self.conn.executemany(sql, rows))
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        await_only(self.conn.fetch(sql, *params))
 
 
 def alchemy_call(conn: AsyncConnection) -> Call:
@@ -232,3 +264,75 @@ class SqliteWorkers:
             worker.close()
         self._all.clear()
         self._idle.clear()
+
+
+class PgWriteConnections:
+    """Plain asyncpg connections for group commits on PostgreSQL, kept open between batches.
+
+    A batch takes an idle one (no pool checkout, no pre-ping: a connection that
+    went bad fails its batch, as a ping would, and is dropped), begins its
+    transaction and takes the community's advisory lock in one round trip, runs
+    the journal's functions on it, and commits. A connection whose transaction
+    did not end cleanly (an error mid-statement, a cancelled caller) is closed
+    rather than reused.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        _, params = engine.dialect.create_connect_args(engine.url)
+        self._params = {
+            **{k: v for k, v in params.items() if k in _ASYNCPG_CONNECT_KEYS},
+            "server_settings": dict(POSTGRES_SERVER_SETTINGS),
+        }
+        self._idle: list[asyncpg.Connection] = []
+        self._free = asyncio.Semaphore(PG_WRITE_CONNECTIONS_MAX)
+
+    @asynccontextmanager
+    async def transaction(self, lock_key: int) -> AsyncIterator[Call]:
+        """A transaction holding the advisory lock ``lock_key``; commits when the block
+        succeeds, rolls back when it raises."""
+        async with self._free:
+            conn = self._idle.pop() if self._idle else await asyncpg.connect(**self._params)
+            clean = False
+            try:
+                # One round trip: an integer literal, so no parameters are needed.
+                await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(lock_key)})")
+                try:
+                    yield _asyncpg_call(conn)
+                except BaseException:
+                    clean = await _rolled_back(conn)
+                    raise
+                await conn.execute("COMMIT")
+                clean = True
+            finally:
+                if clean and not conn.is_closed():
+                    self._idle.append(conn)
+                else:
+                    conn.terminate()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
+async def _rolled_back(conn: asyncpg.Connection) -> bool:
+    """Roll back; whether the connection is fit to use again (not if a statement of the
+    transaction was cut off half-way, or the connection broke)."""
+    if conn.is_closed() or conn.is_in_transaction() is False:
+        return False
+    try:
+        await asyncio.shield(conn.execute("ROLLBACK"))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.CancelledError):
+        return False
+    return True
+
+
+# What asyncpg.connect takes of the dialect's connect arguments.
+_ASYNCPG_CONNECT_KEYS = frozenset({"host", "port", "user", "password", "database", "ssl"})
+
+
+def _asyncpg_call(conn: asyncpg.Connection) -> Call:
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return await greenlet_spawn(fn, AsyncpgDb(conn), *args)
+
+    return call

@@ -71,8 +71,11 @@ _NATIVE: dict[str, str] = {}
 
 def native(db: Db, sql: str) -> str:
     """``sql`` in the driver's placeholder style."""
-    if not db.postgres:
-        return sql
+    return numbered(sql) if db.postgres else sql
+
+
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders numbered, as PostgreSQL takes them."""
     if sql not in _NATIVE:
         parts = sql.split("?")
         _NATIVE[sql] = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
@@ -94,9 +97,11 @@ def select_in(db: Db, sql: str, values: Iterable[Any], *before: Any) -> list[Row
     return rows
 
 
-def postgres_in(sql: str, items: Sequence[Any]) -> str:
-    """``sql`` run once per distinct value of an array, the first parameter, for its ``IN ?``."""
-    array = "bigint[]" if all(isinstance(i, int) for i in items) else "text[]"
+def postgres_in(sql: str, items: Sequence[Any], array: str | None = None) -> str:
+    """``sql`` run once per distinct value of an array, the first parameter, for its ``IN ?``
+    (an array of ``array``, or of what ``items`` hold)."""
+    if array is None:
+        array = "bigint[]" if all(isinstance(i, int) for i in items) else "text[]"
     one = sql.replace(" IN ?", " = w.v")
     return (
         f"SELECT t.* FROM (SELECT DISTINCT unnest(?::{array}) AS v) AS w "
@@ -168,13 +173,21 @@ def write_if_tip(
     """Write ``batch`` if the journal still ends at ``tip`` and knows none of ``new_ids``
     (as entries or remembered rejections) nor of ``new_keys``; else write nothing and
     return False."""
-    if read_tip(db, community) != tip:
-        return False
-    ids = sorted(new_ids)
-    if (
-        select_in(db, SELECT_ENTRY_IDS, ids, community)
+    ids, keys = sorted(new_ids), sorted(new_keys)
+    if db.postgres:
+        # One round trip for the tip and all three checks.
+        params = (ids, community, ids, community, keys, community, community)
+        rows = db.rows(PG_TIP_AND_KNOWN, params)
+        if not rows or rows[0][2]:
+            return False
+        found = (0, ZERO_HASH) if rows[0][0] is None else (int(rows[0][0]) + 1, bytes(rows[0][1]))
+        if found != tip:
+            return False
+    elif (
+        read_tip(db, community) != tip
+        or select_in(db, SELECT_ENTRY_IDS, ids, community)
         or select_in(db, SELECT_REJECTED_IDS, ids, community)
-        or select_in(db, SELECT_KEYS, sorted(new_keys), community)
+        or select_in(db, SELECT_KEYS, keys, community)
     ):
         return False
     write(db, community, batch, companion)
@@ -284,25 +297,27 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
     ``companion``'s over the batch's new entries."""
     c = community
     entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
-    if db.postgres and entries:
-        # One statement over arrays instead of one per row.
-        db.execute(PG_INSERT_ENTRIES, (c, *list(zip(*entries, strict=True))[1:]))
-    elif entries:
-        db.many(INSERT_ENTRY, entries)
     # Accounts first: a batch may open an account and move minutes to it.
     _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
-    if db.postgres and batch.balances:
-        ids, amounts = zip(*batch.balances.items(), strict=True)
-        db.execute(PG_UPDATE_BALANCES, (c, list(ids), list(amounts)))
-    elif batch.balances:
-        # One statement, not one per account (see ``SqliteDb.many``).
-        for chunk, slots in sqlite_chunks(list(batch.balances.items()), 2, spare=1):
-            values = ", ".join(["(?, ?)"] * slots)
-            padding = [None] * (2 * (slots - len(chunk)))  # matches no account
-            db.execute(
-                SQLITE_UPDATE_BALANCES.format(values=values),
-                [*(x for pair in chunk for x in pair), *padding, c],
-            )
+    indexed: int | None = None
+    if db.postgres:
+        indexed = _write_postgres(db, c, entries, batch)
+    else:
+        if entries:
+            db.many(INSERT_ENTRY, entries)
+        if batch.balances:
+            # One statement, not one per account (see ``SqliteDb.many``).
+            for chunk, slots in sqlite_chunks(list(batch.balances.items()), 2, spare=1):
+                values = ", ".join(["(?, ?)"] * slots)
+                padding = [None] * (2 * (slots - len(chunk)))  # matches no account
+                db.execute(
+                    SQLITE_UPDATE_BALANCES.format(values=values),
+                    [*(x for pair in chunk for x in pair), *padding, c],
+                )
+        if batch.keys:
+            seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
+            rows = [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys]
+            _many(db, INSERT_KEY, rows)
     _many(
         db,
         UPDATE_ACCOUNT_SPEC,
@@ -330,28 +345,47 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             for r, fingerprint in batch.rejections
         ],
     )
-    if batch.keys:
-        seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
-        _many(db, INSERT_KEY, [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys])
     if batch.checkpoint is not None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
     if batch.entries:
-        index_history(db, c, batch.entries[-1].seq + 1)
+        index_history(db, c, batch.entries[-1].seq + 1, indexed)
         if companion is not None:
             companion(db, c, batch.entries)
 
 
-def index_history(db: Db, community: str, size: int) -> None:
+def _write_postgres(
+    db: Db, community: str, entries: list[tuple[Any, ...]], batch: BatchWrite
+) -> int:
+    """The entries, balances and keys in one statement over arrays (one round trip);
+    the account history's mark, which it also reads."""
+    seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
+    keys = [(k, entry_id, seconds[t]) for k, entry_id, t in batch.keys]
+    params: list[Any] = [community]
+    params += _columns([row[1:] for row in entries], 10)  # each row starts with the community
+    params += _columns(list(batch.balances.items()), 2)
+    params += _columns(keys, 3)
+    marks = db.rows(PG_WRITE, params)
+    return int(marks[0][0]) if marks else 0
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """``rows`` of ``width`` values as ``width`` lists, one per column (for ``unnest``)."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def index_history(db: Db, community: str, size: int, indexed: int | None = None) -> None:
     """Index entries below ``size`` by account once ``limits.HISTORY_LAG_MAX`` of them are not.
 
     One sorted pass over many entries touches each account's page of
     ``account_history`` once, where indexing every batch as it lands would touch it
     once per batch. Runs inside the batch's transaction, so the index and its mark
-    move together with the journal.
+    move together with the journal. ``indexed`` is the mark, if the caller has read it
+    in this transaction.
     """
-    marks = db.rows(native(db, SELECT_HISTORY_MARK), (community,))
-    indexed = int(marks[0][0]) if marks else 0
+    if indexed is None:
+        marks = db.rows(native(db, SELECT_HISTORY_MARK), (community,))
+        indexed = int(marks[0][0]) if marks else 0
     if size - indexed < limits.HISTORY_LAG_MAX:
         return
     db.execute(native(db, INDEX_HISTORY), (community, indexed, size) * 2)
@@ -471,13 +505,24 @@ INSERT_REJECTION = (
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, id) DO NOTHING"
 )
 INSERT_CHECKPOINT = "INSERT INTO checkpoints (community, size, root, note) VALUES (?, ?, ?, ?)"
-PG_INSERT_ENTRIES = (
-    "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
-    "corrects, data, leaf, nodes) SELECT $1, * FROM unnest($2::bigint[], $3::text[], "
-    "$4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], "
-    "$11::bytea[])"
+# The tip and whether any of the ids or keys is known, in one statement:
+# each check as ``select_in`` runs it (one index probe per value).
+PG_TIP_AND_KNOWN = numbered(
+    "SELECT l.seq, l.leaf, "
+    f"EXISTS ({postgres_in(SELECT_ENTRY_IDS, (), 'text[]')}) "
+    f"OR EXISTS ({postgres_in(SELECT_REJECTED_IDS, (), 'text[]')}) "
+    f"OR EXISTS ({postgres_in(SELECT_KEYS, (), 'text[]')}) "
+    f"FROM (SELECT 1) AS one LEFT JOIN LATERAL ({SELECT_LAST}) AS l ON true"
 )
-PG_UPDATE_BALANCES = (
-    "UPDATE accounts AS a SET balance_minutes = v.b FROM unnest($2::text[], $3::bigint[]) "
-    "AS v(id, b) WHERE a.community = $1 AND a.id = v.id"
+# A batch's entries, balances and keys, and the account history's mark.
+PG_WRITE = (
+    "WITH entries AS (INSERT INTO journal_entries (community, seq, id, kind, time, "
+    "from_account, to_account, corrects, data, leaf, nodes) SELECT $1, * FROM "
+    "unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])), "
+    "balances AS (UPDATE accounts AS a SET balance_minutes = v.b "
+    "FROM unnest($12::text[], $13::bigint[]) AS v(id, b) WHERE a.community = $1 AND a.id = v.id), "
+    "keys AS (INSERT INTO entry_keys (community, key, id, made_at) "
+    "SELECT $1, * FROM unnest($14::text[], $15::text[], $16::bigint[])) "
+    "SELECT indexed_size FROM account_history_marks WHERE community = $1"
 )
