@@ -80,6 +80,7 @@ local payees = {%(payees)s}
 local tokens = {%(tokens)s}
 local counter = 0
 local thread_id = 0
+local run = ""
 local threads = {}
 
 function setup(thread)
@@ -87,7 +88,10 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+-- Each run of wrk passes a token of its own, so that no round sends a key an
+-- earlier one sent: every request is a new transfer, never a retry.
 function init(args)
+  run = args[1]
   thread_id = tonumber(wrk.thread:get("id"))
   counter = thread_id * 7919
 end
@@ -99,7 +103,7 @@ function request()
   local headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. tokens[payer],
-    ["Idempotency-Key"] = "%(run)s-" .. thread_id .. "-" .. counter,
+    ["Idempotency-Key"] = run .. "-" .. thread_id .. "-" .. counter,
   }
   return wrk.format("POST", "/api/v1/transfers", headers, body)
 end
@@ -272,7 +276,7 @@ def drive(
     command = [*(pin(1) if pinned else []),
         # One load-generator thread, on the core the server does not use.
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-        "-s", str(script), url,
+        "-s", str(script), url, "--", f"r{time.time_ns()}",
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -450,7 +454,6 @@ def main() -> int:
                     "accounts": ",".join(f'"{a}"' for a in accounts),
                     "payees": ",".join(map(str, payees(len(accounts), args.communities))),
                     "tokens": ",".join(f'"{t}"' for t in tokens),
-                    "run": f"r{int(time.time())}",
                 }
             )  # fmt: skip
             for count in workers:
