@@ -25,6 +25,7 @@ from sqlalchemy import text
 from ledger.sql import journal
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
+from ledger.store import BatchWrite
 
 COMMUNITY = "big"
 ENTRIES = 200_000
@@ -218,3 +219,37 @@ async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) 
         details
     )
     assert not any(d.startswith("SCAN entry_keys") for d in details), details
+
+
+def explain_landing(db: journal.Db) -> list[Any]:
+    """The plan of a landing batch's one check on PostgreSQL (``journal.write_if_tip``:
+    the tip, and whether any of its ids or keys is known), without writing."""
+    explaining = Explaining(db)
+    ids = [f"e{i * 397:07d}" for i in range(LOOKED_UP)]
+    keys = [f"k{i * 37:07d}" for i in range(LOOKED_UP)]
+    written = journal.write_if_tip(explaining, COMMUNITY, (0, b""), BatchWrite(), ids, None, keys)
+    assert not written, "an explained check finds nothing, so it writes nothing"
+    return explaining.plans
+
+
+async def test_a_landing_batchs_one_check_probes_each_index_on_a_never_analyzed_postgres(
+    postgres_url: str,
+) -> None:
+    store = SqlStore.from_url(postgres_url)
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=True)
+        (explained,) = await store.run(False, explain_landing)
+    finally:
+        await store.close()
+    raw = explained[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    kinds = [n["Node Type"] for n in scans(plan)]
+    assert "Seq Scan" not in kinds, kinds
+    probes = {(n.get("Relation Name"), n.get("Index Name")) for n in scans(plan)}
+    assert {
+        ("journal_entries", "ix_journal_entries_id"),
+        ("journal_entries", "journal_entries_pkey"),  # the tip
+        ("rejections", "rejections_pkey"),
+        ("entry_keys", "entry_keys_pkey"),
+    } <= probes, probes
