@@ -147,6 +147,9 @@ class HostLeases:
                 del self._senders[community]
             DRAFTS_FORWARDED.labels(community, "holder_gone").inc()
             raise
+        except forwarding.HolderSilent:
+            DRAFTS_FORWARDED.labels(community, "timed_out").inc()
+            raise
         DRAFTS_FORWARDED.labels(community, "answered").inc()
         return result
 
