@@ -246,3 +246,29 @@ async def test_a_forward_to_a_hung_holder_answers_unavailable_and_the_retry_book
         assert await store.entry_by_id(COMMUNITY, "t-2") is None
         head = await store.head(COMMUNITY)
         assert head.size == len(BASE) + 2, "the transfer is booked once"
+
+
+async def test_a_worker_started_in_place_of_a_dead_one_gets_its_preferred_leases_back(
+    lease_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(leases_module, "LEASE_POLL_SECONDS", 0.05)
+    store = MemoryStore()
+    names = (COMMUNITY, "zz")
+    async with a_process(store, lease_dir, 2, names) as survivor:
+        async with a_process(store, lease_dir, 2, names) as first:
+            assert leases_of(first).held() == ["zz"]
+        # ``first`` is gone; the survivor takes its community on demand (the first
+        # draft finds nobody listening, the second takes the lease).
+        monkeypatch.setattr(leases_module, "LEASE_GRACE_SECONDS", 0.0)
+        for _ in range(2):
+            await survivor.append("zz", earn("org-1", "member-1", 30))
+        assert leases_of(survivor).held() == [COMMUNITY, "zz"]
+
+        async with a_process(store, lease_dir, 2, names) as restarted:
+            for _ in range(100):
+                if leases_of(restarted).holds("zz"):
+                    break
+                await asyncio.sleep(0.05)
+
+            assert leases_of(restarted).held() == ["zz"]
+            assert leases_of(survivor).held() == [COMMUNITY]
