@@ -176,8 +176,8 @@ def write_if_tip(
     ids, keys = sorted(new_ids), sorted(new_keys)
     if db.postgres:
         # One round trip for the tip and all three checks.
-        params = (ids, community, ids, community, keys, community, community)
-        rows = db.rows(PG_TIP_AND_KNOWN, params)
+        params = (ids, community, ids, community, *((keys, community) if keys else ()), community)
+        rows = db.rows(PG_TIP_AND_KNOWN[bool(keys)], params)
         if not rows or rows[0][2]:
             return False
         found = (0, ZERO_HASH) if rows[0][0] is None else (int(rows[0][0]) + 1, bytes(rows[0][1]))
@@ -364,8 +364,9 @@ def _write_postgres(
     params: list[Any] = [community]
     params += _columns([row[1:] for row in entries], 10)  # each row starts with the community
     params += _columns(list(batch.balances.items()), 2)
-    params += _columns(keys, 3)
-    marks = db.rows(PG_WRITE, params)
+    if keys:
+        params += _columns(keys, 3)
+    marks = db.rows(PG_WRITE[bool(keys)], params)
     return int(marks[0][0]) if marks else 0
 
 
@@ -505,24 +506,38 @@ INSERT_REJECTION = (
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, id) DO NOTHING"
 )
 INSERT_CHECKPOINT = "INSERT INTO checkpoints (community, size, root, note) VALUES (?, ?, ?, ?)"
-# The tip and whether any of the ids or keys is known, in one statement:
-# each check as ``select_in`` runs it (one index probe per value).
-PG_TIP_AND_KNOWN = numbered(
-    "SELECT l.seq, l.leaf, "
-    f"EXISTS ({postgres_in(SELECT_ENTRY_IDS, (), 'text[]')}) "
-    f"OR EXISTS ({postgres_in(SELECT_REJECTED_IDS, (), 'text[]')}) "
-    f"OR EXISTS ({postgres_in(SELECT_KEYS, (), 'text[]')}) "
-    f"FROM (SELECT 1) AS one LEFT JOIN LATERAL ({SELECT_LAST}) AS l ON true"
-)
-# A batch's entries, balances and keys, and the account history's mark.
-PG_WRITE = (
-    "WITH entries AS (INSERT INTO journal_entries (community, seq, id, kind, time, "
-    "from_account, to_account, corrects, data, leaf, nodes) SELECT $1, * FROM "
-    "unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-    "$8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])), "
-    "balances AS (UPDATE accounts AS a SET balance_minutes = v.b "
-    "FROM unnest($12::text[], $13::bigint[]) AS v(id, b) WHERE a.community = $1 AND a.id = v.id), "
-    "keys AS (INSERT INTO entry_keys (community, key, id, made_at) "
-    "SELECT $1, * FROM unnest($14::text[], $15::text[], $16::bigint[])) "
-    "SELECT indexed_size FROM account_history_marks WHERE community = $1"
-)
+
+
+def _pg_tip_and_known(keys: bool) -> str:
+    """The tip and whether any of the ids (or keys) is known, in one statement: each
+    check as ``select_in`` runs it (one index probe per value). Without keys, it
+    does not touch their table (a journal may predate it: ``0005_entry_keys``)."""
+    checks = [SELECT_ENTRY_IDS, SELECT_REJECTED_IDS] + ([SELECT_KEYS] if keys else [])
+    known = " OR ".join(f"EXISTS ({postgres_in(sql, (), 'text[]')})" for sql in checks)
+    return numbered(
+        f"SELECT l.seq, l.leaf, {known} "
+        f"FROM (SELECT 1) AS one LEFT JOIN LATERAL ({SELECT_LAST}) AS l ON true"
+    )
+
+
+def _pg_write(keys: bool) -> str:
+    """A batch's entries, balances (and keys), and the account history's mark."""
+    mapped = (
+        ", keys AS (INSERT INTO entry_keys (community, key, id, made_at) "
+        "SELECT $1, * FROM unnest($14::text[], $15::text[], $16::bigint[]))"
+    )
+    return (
+        "WITH entries AS (INSERT INTO journal_entries (community, seq, id, kind, time, "
+        "from_account, to_account, corrects, data, leaf, nodes) SELECT $1, * FROM "
+        "unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+        "$8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])), "
+        "balances AS (UPDATE accounts AS a SET balance_minutes = v.b FROM "
+        "unnest($12::text[], $13::bigint[]) AS v(id, b) WHERE a.community = $1 AND a.id = v.id)"
+        f"{mapped if keys else ''} "
+        "SELECT indexed_size FROM account_history_marks WHERE community = $1"
+    )
+
+
+# By whether the batch has keys to check or map.
+PG_TIP_AND_KNOWN = {keys: _pg_tip_and_known(keys) for keys in (False, True)}
+PG_WRITE = {keys: _pg_write(keys) for keys in (False, True)}
