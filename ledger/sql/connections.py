@@ -269,10 +269,10 @@ class SqliteWorkers:
 class PgWriteConnections:
     """Plain asyncpg connections for group commits on PostgreSQL, kept open between batches.
 
-    A batch takes an idle one (no pool checkout, no pre-ping: a connection that
-    went bad fails its batch, as a ping would, and is dropped), begins its
-    transaction and takes the community's advisory lock in one round trip, runs
-    the journal's functions on it, and commits. A connection whose transaction
+    A batch takes an idle one (no pool checkout, no pre-ping: one found broken
+    as its transaction begins is replaced), begins its transaction and takes the
+    community's advisory lock in one round trip, runs the journal's functions on
+    it, and commits. A connection whose transaction
     did not end cleanly (an error mid-statement, a cancelled caller) is closed
     rather than reused.
     """
@@ -291,11 +291,9 @@ class PgWriteConnections:
         """A transaction holding the advisory lock ``lock_key``; commits when the block
         succeeds, rolls back when it raises."""
         async with self._free:
-            conn = self._idle.pop() if self._idle else await asyncpg.connect(**self._params)
+            conn = await self._begun(lock_key)
             clean = False
             try:
-                # One round trip: an integer literal, so no parameters are needed.
-                await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(lock_key)})")
                 try:
                     yield _asyncpg_call(conn)
                 except BaseException:
@@ -308,6 +306,31 @@ class PgWriteConnections:
                     self._idle.append(conn)
                 else:
                     conn.terminate()
+
+    async def _begun(self, lock_key: int) -> asyncpg.Connection:
+        """A connection in a new transaction holding ``lock_key``. An idle connection
+        that turns out broken (the server restarted meanwhile) is replaced by a new
+        one, as a pool's pre-ping would, but without its round trip when all is well."""
+        # One round trip: an integer literal, so no parameters are needed.
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock({int(lock_key)})"
+        while self._idle:
+            conn = self._idle.pop()
+            try:
+                await conn.execute(begin)
+            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError):
+                conn.terminate()
+                continue
+            except BaseException:
+                conn.terminate()
+                raise
+            return conn
+        conn = await asyncpg.connect(**self._params)
+        try:
+            await conn.execute(begin)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
