@@ -6,9 +6,9 @@ an open transaction and returns its result; each call is one hand-off.
 - SQLite: stdlib ``sqlite3`` connections, each owned by a thread of its own (so
   a connection is never used by two threads at once, even when a caller is
   cancelled mid-step), pooled, with the same durability settings as the engine.
-- PostgreSQL: a group commit's transaction runs on a connection of its own
-  (``PgWriteConnections``): a plain asyncpg connection kept open between batches,
-  taken without the pool's checkout and pre-ping, its transaction begun with the
+- PostgreSQL: a group commit's transaction runs on a connection kept out of the
+  pool between batches (``PgWriteConnections``), taken without a checkout and
+  pre-ping per batch, its transaction begun with the
   community's lock in one round trip. The statements go to asyncpg directly from
   the synchronous functions through SQLAlchemy's greenlet bridge (``greenlet_spawn``
   and ``await_only``), without SQLAlchemy's execution layer. Other work (the
@@ -20,6 +20,7 @@ an open transaction and returns its result; each call is one hand-off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from ledger.sql.engine import POSTGRES_SERVER_SETTINGS, SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
+from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
 
 Call = Callable[..., Awaitable[Any]]
 # sqlite3 connections (each with its thread) one store keeps; a caller beyond
@@ -39,8 +40,8 @@ Call = Callable[..., Awaitable[Any]]
 # so they are kept rather than opened per burst (2,000 event streams reading at
 # once made hundreds); WAL readers never block each other, so a few serve all.
 SQLITE_CONNECTIONS_MAX = 16
-# PostgreSQL connections one store keeps for group commits, besides the engine's
-# pool. A community's batches land one at a time, so this many communities can
+# PostgreSQL connections one store keeps out of the engine's pool for group
+# commits. A community's batches land one at a time, so this many communities can
 # commit at once; a batch beyond them waits for one to come back.
 PG_WRITE_CONNECTIONS_MAX = 4
 
@@ -266,24 +267,37 @@ class SqliteWorkers:
         self._idle.clear()
 
 
-class PgWriteConnections:
-    """Plain asyncpg connections for group commits on PostgreSQL, kept open between batches.
+class _Held:
+    """A connection taken out of the engine's pool for group commits, and its asyncpg side."""
 
-    A batch takes an idle one (no pool checkout, no pre-ping: one found broken
-    as its transaction begins is replaced), begins its transaction and takes the
-    community's advisory lock in one round trip, runs the journal's functions on
-    it, and commits. A connection whose transaction
-    did not end cleanly (an error mid-statement, a cancelled caller) is closed
-    rather than reused.
+    def __init__(self, pooled: AsyncConnection, conn: asyncpg.Connection) -> None:
+        self.pooled = pooled
+        self.conn = conn
+
+    async def drop(self) -> None:
+        """Close the connection for good; its place in the pool frees up."""
+        self.conn.terminate()
+        with contextlib.suppress(Exception):
+            await self.pooled.invalidate()
+        with contextlib.suppress(Exception):
+            await self.pooled.close()
+
+
+class PgWriteConnections:
+    """Connections for group commits on PostgreSQL, kept out of the pool between batches.
+
+    Each is taken from the engine's pool once (so they count within its size) and
+    kept: a batch takes an idle one without a checkout or pre-ping (one found
+    broken as its transaction begins is replaced), begins its transaction and
+    takes the community's advisory lock in one round trip, runs the journal's
+    functions on its asyncpg connection, and commits. A connection whose
+    transaction did not end cleanly (an error mid-statement, a cancelled caller)
+    is closed rather than reused.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        _, params = engine.dialect.create_connect_args(engine.url)
-        self._params = {
-            **{k: v for k, v in params.items() if k in _ASYNCPG_CONNECT_KEYS},
-            "server_settings": dict(POSTGRES_SERVER_SETTINGS),
-        }
-        self._idle: list[asyncpg.Connection] = []
+        self._engine = engine
+        self._idle: list[_Held] = []
         self._free = asyncio.Semaphore(PG_WRITE_CONNECTIONS_MAX)
 
     @asynccontextmanager
@@ -291,51 +305,53 @@ class PgWriteConnections:
         """A transaction holding the advisory lock ``lock_key``; commits when the block
         succeeds, rolls back when it raises."""
         async with self._free:
-            conn = await self._begun(lock_key)
+            held = await self._begun(lock_key)
             clean = False
             try:
                 try:
-                    yield _asyncpg_call(conn)
+                    yield _asyncpg_call(held.conn)
                 except BaseException:
-                    clean = await _rolled_back(conn)
+                    clean = await _rolled_back(held.conn)
                     raise
-                await conn.execute("COMMIT")
+                await held.conn.execute("COMMIT")
                 clean = True
             finally:
-                if clean and not conn.is_closed():
-                    self._idle.append(conn)
+                if clean and not held.conn.is_closed():
+                    self._idle.append(held)
                 else:
-                    conn.terminate()
+                    await asyncio.shield(held.drop())
 
-    async def _begun(self, lock_key: int) -> asyncpg.Connection:
+    async def _begun(self, lock_key: int) -> _Held:
         """A connection in a new transaction holding ``lock_key``. An idle connection
         that turns out broken (the server restarted meanwhile) is replaced by a new
         one, as a pool's pre-ping would, but without its round trip when all is well."""
         # One round trip: an integer literal, so no parameters are needed.
         begin = f"BEGIN; SELECT pg_advisory_xact_lock({int(lock_key)})"
         while self._idle:
-            conn = self._idle.pop()
+            held = self._idle.pop()
             try:
-                await conn.execute(begin)
+                await held.conn.execute(begin)
             except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError):
-                conn.terminate()
+                await held.drop()
                 continue
             except BaseException:
-                conn.terminate()
+                await asyncio.shield(held.drop())
                 raise
-            return conn
-        conn = await asyncpg.connect(**self._params)
+            return held
+        pooled = await self._engine.connect()
+        raw = await pooled.get_raw_connection()
+        held = _Held(pooled, raw.driver_connection)
         try:
-            await conn.execute(begin)
+            await held.conn.execute(begin)
         except BaseException:
-            conn.terminate()
+            await asyncio.shield(held.drop())
             raise
-        return conn
+        return held
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()
+        for held in idle:
+            await held.pooled.close()
 
 
 async def _rolled_back(conn: asyncpg.Connection) -> bool:
@@ -348,10 +364,6 @@ async def _rolled_back(conn: asyncpg.Connection) -> bool:
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.CancelledError):
         return False
     return True
-
-
-# What asyncpg.connect takes of the dialect's connect arguments.
-_ASYNCPG_CONNECT_KEYS = frozenset({"host", "port", "user", "password", "database", "ssl"})
 
 
 def _asyncpg_call(conn: asyncpg.Connection) -> Call:
