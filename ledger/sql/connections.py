@@ -297,6 +297,7 @@ class PgWriteConnections:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._closed = False
         self._idle: list[_Held] = []
         self._free = asyncio.Semaphore(PG_WRITE_CONNECTIONS_MAX)
 
@@ -316,10 +317,12 @@ class PgWriteConnections:
                 await held.conn.execute("COMMIT")
                 clean = True
             finally:
-                if clean and not held.conn.is_closed():
-                    self._idle.append(held)
-                else:
+                if not clean or held.conn.is_closed():
                     await asyncio.shield(held.drop())
+                elif self._closed:  # the store closed meanwhile: back to the pool
+                    await asyncio.shield(held.pooled.close())
+                else:
+                    self._idle.append(held)
 
     async def _begun(self, lock_key: int) -> _Held:
         """A connection in a new transaction holding ``lock_key``. An idle connection
@@ -349,6 +352,9 @@ class PgWriteConnections:
         return held
 
     async def close(self) -> None:
+        """Hand the idle connections back to the pool; one in use goes back when its
+        transaction ends."""
+        self._closed = True
         idle, self._idle = self._idle, []
         for held in idle:
             await held.pooled.close()
