@@ -174,6 +174,14 @@ def write_if_tip(
     (as entries or remembered rejections) nor of ``new_keys``; else write nothing and
     return False."""
     ids, keys = sorted(new_ids), sorted(new_keys)
+    if db.postgres and not batch.new_accounts:
+        # One round trip: the checks, and the batch's entries, balances and keys
+        # written only if they pass. (A new account must be in before the balances
+        # statement runs, which one statement cannot do: that case checks first.)
+        written, indexed = _write_postgres(db, community, batch, (tip, ids, keys))
+        if written:
+            _write_rest(db, community, batch, companion, indexed)
+        return written
     if db.postgres:
         # One round trip for the tip and all three checks.
         params = (ids, community, ids, community, *((keys, community) if keys else ()), community)
@@ -296,13 +304,13 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
     """Write one group commit's changes (inside the batch's transaction), and then
     ``companion``'s over the batch's new entries."""
     c = community
-    entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
     # Accounts first: a batch may open an account and move minutes to it.
     _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
     indexed: int | None = None
     if db.postgres:
-        indexed = _write_postgres(db, c, entries, batch)
+        _, indexed = _write_postgres(db, c, batch)
     else:
+        entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
         if entries:
             db.many(INSERT_ENTRY, entries)
         if batch.balances:
@@ -318,6 +326,14 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
             rows = [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys]
             _many(db, INSERT_KEY, rows)
+    _write_rest(db, c, batch, companion, indexed)
+
+
+def _write_rest(
+    db: Db, community: str, batch: BatchWrite, companion: Companion | None, indexed: int | None
+) -> None:
+    """What a batch writes besides its new accounts, entries, balances and keys."""
+    c = community
     _many(
         db,
         UPDATE_ACCOUNT_SPEC,
@@ -354,20 +370,34 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             companion(db, c, batch.entries)
 
 
+Guard = tuple[tuple[int, bytes], list[str], list[str]]  # the tip, ids and keys to check
+
+
 def _write_postgres(
-    db: Db, community: str, entries: list[tuple[Any, ...]], batch: BatchWrite
-) -> int:
-    """The entries, balances and keys in one statement over arrays (one round trip);
-    the account history's mark, which it also reads."""
+    db: Db, community: str, batch: BatchWrite, guard: Guard | None = None
+) -> tuple[bool, int]:
+    """The entries, balances and keys in one statement over arrays (one round trip):
+    whether they were written (only if the journal ends at the guard's tip and knows
+    none of its ids or keys), and the account history's mark, which it also reads."""
+    c = community
+    entries = [entry_params(c, e, n)[1:] for e, n in zip(batch.entries, batch.nodes, strict=True)]
     seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
     keys = [(k, entry_id, seconds[t]) for k, entry_id, t in batch.keys]
-    params: list[Any] = [community]
-    params += _columns([row[1:] for row in entries], 10)  # each row starts with the community
-    params += _columns(list(batch.balances.items()), 2)
-    if keys:
-        params += _columns(keys, 3)
-    marks = db.rows(PG_WRITE[bool(keys)], params)
-    return int(marks[0][0]) if marks else 0
+    keyed = bool(keys) or (guard is not None and bool(guard[2]))
+    params: list[Any] = []
+    if guard is not None:
+        (size, leaf), ids, checked = guard
+        params += [ids, c, ids, c] + ([checked, c] if keyed else [])
+        last = (size - 1, leaf) if size else (None, None)
+        params += [*last, c]
+    params += [c, *_columns(entries, 10), *_columns(list(batch.balances.items()), 2), c]
+    if keyed:
+        params += [c, *_columns(keys, 3)]
+    params.append(c)
+    rows = db.rows(PG_WRITE[(keyed, guard is not None)], params)
+    if not rows:
+        return False, 0
+    return bool(rows[0][0]), int(rows[0][1] or 0)
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -520,24 +550,41 @@ def _pg_tip_and_known(keys: bool) -> str:
     )
 
 
-def _pg_write(keys: bool) -> str:
-    """A batch's entries, balances (and keys), and the account history's mark."""
+def _pg_write(keys: bool, guarded: bool) -> str:
+    """A batch's entries, balances (and keys), and the account history's mark; when
+    ``guarded``, written only if the tip and the ids' (and keys') checks of
+    ``_pg_tip_and_known`` pass, and whether they did."""
+    ok = "SELECT true AS ok"
+    if guarded:
+        checks = [SELECT_ENTRY_IDS, SELECT_REJECTED_IDS] + ([SELECT_KEYS] if keys else [])
+        known = " OR ".join(f"EXISTS ({postgres_in(sql, (), 'text[]')})" for sql in checks)
+        ok = (
+            f"SELECT NOT ({known}) AND (SELECT l.seq IS NOT DISTINCT FROM ?::bigint "
+            "AND l.leaf IS NOT DISTINCT FROM ?::bytea FROM (SELECT 1) AS one "
+            f"LEFT JOIN LATERAL ({SELECT_LAST}) AS l ON true) AS ok"
+        )
     mapped = (
         ", keys AS (INSERT INTO entry_keys (community, key, id, made_at) "
-        "SELECT $1, * FROM unnest($14::text[], $15::text[], $16::bigint[]))"
+        "SELECT ?::text, * FROM unnest(?::text[], ?::text[], ?::bigint[]) "
+        "WHERE (SELECT ok FROM ok))"
     )
-    return (
-        "WITH entries AS (INSERT INTO journal_entries (community, seq, id, kind, time, "
-        "from_account, to_account, corrects, data, leaf, nodes) SELECT $1, * FROM "
-        "unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-        "$8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])), "
+    return numbered(
+        f"WITH ok AS ({ok}), "
+        "entries AS (INSERT INTO journal_entries (community, seq, id, kind, time, "
+        "from_account, to_account, corrects, data, leaf, nodes) SELECT ?::text, * FROM "
+        "unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], "
+        "?::bigint[], ?::bytea[], ?::bytea[], ?::bytea[]) WHERE (SELECT ok FROM ok)), "
         "balances AS (UPDATE accounts AS a SET balance_minutes = v.b FROM "
-        "unnest($12::text[], $13::bigint[]) AS v(id, b) WHERE a.community = $1 AND a.id = v.id)"
+        "unnest(?::text[], ?::bigint[]) AS v(id, b) "
+        "WHERE a.community = ? AND a.id = v.id AND (SELECT ok FROM ok))"
         f"{mapped if keys else ''} "
-        "SELECT indexed_size FROM account_history_marks WHERE community = $1"
+        "SELECT (SELECT ok FROM ok), "
+        "(SELECT indexed_size FROM account_history_marks WHERE community = ?)"
     )
 
 
-# By whether the batch has keys to check or map.
+# By whether the batch has keys to check or map (and, for writing, whether it is guarded).
 PG_TIP_AND_KNOWN = {keys: _pg_tip_and_known(keys) for keys in (False, True)}
-PG_WRITE = {keys: _pg_write(keys) for keys in (False, True)}
+PG_WRITE = {
+    (keys, guarded): _pg_write(keys, guarded) for keys in (False, True) for guarded in (False, True)
+}
