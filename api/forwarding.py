@@ -10,7 +10,10 @@ An answer is what ``Writer.append`` returned or raised: the entry as stored
 (its seq and bytes, and whether it was already there), a rejection, busy, or
 unavailable; or *not the holder* when the process has let go of the lease. A
 connection that ends with drafts in flight leaves their fate unknown: the sender
-raises ``HolderGone`` and the ledger offers them again under the same ids.
+raises ``HolderGone`` and the ledger offers them again under the same ids. A
+draft whose answer does not come within ``limits.FORWARD_WAIT_SECONDS`` is
+answered ``LedgerUnavailable`` (a 503 with Retry-After): the holder may still
+commit it later, and the caller's retry under the same key then finds that entry.
 """
 
 from __future__ import annotations
@@ -98,6 +101,10 @@ def result_of(community: str, answer: Answer) -> Result:
     if answer.outcome == UNAVAILABLE:
         raise LedgerUnavailable(answer.message)
     raise HolderGone(f"the process asked no longer writes {community}")
+
+
+class HolderSilent(LedgerUnavailable):
+    """The holder did not answer in time; the draft may still be committed later."""
 
 
 Answerer = Callable[[str, Draft], Awaitable[Result | None]]
@@ -202,7 +209,12 @@ class Sender:
         self._waiting[number] = future
         try:
             self._writer.write(_frame(Ask(number, draft)))
-            answer = await future
+            answer = await asyncio.wait_for(future, limits.FORWARD_WAIT_SECONDS)
+        except TimeoutError:
+            raise HolderSilent(
+                f"{self._community}'s holder did not answer within "
+                f"{limits.FORWARD_WAIT_SECONDS:g} s"
+            ) from None
         finally:
             self._waiting.pop(number, None)
         return result_of(self._community, answer)

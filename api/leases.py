@@ -10,7 +10,9 @@ Leases are spread: each process takes a *slot* (``slot-<i>.lock``, the first
 free of ``spread``), and with the communities in order, the k-th is *preferred*
 by slot ``k % spread``. A process takes its preferred leases as soon as they are
 free (at start, and every ``LEASE_POLL_SECONDS``); another community's lease it
-takes on demand once it has found nobody listening for ``LEASE_GRACE_SECONDS``.
+takes on demand once it has found nobody listening for ``LEASE_GRACE_SECONDS``;
+it hands such a lease back once a live process holds the slot that prefers it
+(a worker started in place of a dead one), so the leases spread again.
 Until then, and whenever no holder answers, it appends itself (``Ledger.append``):
 the store's tip check keeps the journal whole, at the cost of contention.
 """
@@ -54,18 +56,20 @@ def default_directory(database_url: str) -> Path:
     return Path("/tmp") / f"buurtmunt-leases-{os.getuid()}-{digest}"
 
 
-def _try_lock(path: Path) -> int | None:
+def _try_lock(path: Path, note_pid: bool = True) -> int | None:
     """An open descriptor holding an exclusive lock on ``path``, or None if another holds it.
 
-    The holder writes its pid into the file, for operators (and tests) to see."""
+    The holder writes its pid into the file, for operators (and tests) to see, unless
+    it only looks whether the lock is free (``note_pid``)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    if note_pid:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
 
 
@@ -106,11 +110,6 @@ class HostLeases:
     async def start(self) -> None:
         """Take a slot and this process's preferred leases; keep taking them as they free up."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for index in range(self._spread):
-            fd = _try_lock(self.directory / f"slot-{index}.lock")
-            if fd is not None:
-                self.slot, self._slot_fd = index, fd
-                break
         await self._take_preferred()
         self._task = asyncio.get_running_loop().create_task(self._keep(), name="leases")
 
@@ -146,6 +145,9 @@ class HostLeases:
             if self._senders.get(community) is sender:
                 del self._senders[community]
             DRAFTS_FORWARDED.labels(community, "holder_gone").inc()
+            raise
+        except forwarding.HolderSilent:
+            DRAFTS_FORWARDED.labels(community, "timed_out").inc()
             raise
         DRAFTS_FORWARDED.labels(community, "answered").inc()
         return result
@@ -197,12 +199,38 @@ class HostLeases:
                 log.warning("leases: cannot take preferred leases now: %r", error)
 
     async def _take_preferred(self) -> None:
+        """Take the free leases this slot prefers, and hand back those another live slot
+        prefers (taken while it was gone), so that a restarted worker gets its share."""
+        if self.slot is None:
+            self._take_slot()
         communities = sorted(await self._communities())
-        self._preferred = frozenset(
-            c for k, c in enumerate(communities) if k % self._spread == self.slot
-        )
+        slots = {c: k % self._spread for k, c in enumerate(communities)}
+        self._preferred = frozenset(c for c, slot in slots.items() if slot == self.slot)
         for community in sorted(self._preferred - self._held.keys()):
             await self._take(community)
+        for community in sorted(self._held.keys() - self._preferred):
+            slot = slots.get(community)
+            if slot is not None and self._slot_taken(slot):
+                await self._release(community)
+
+    def _take_slot(self) -> None:
+        """The first free slot, if any is (else looked for again at the next poll: a
+        slot is busy for an instant while another process looks whether it is free)."""
+        for index in range(self._spread):
+            fd = _try_lock(self.directory / f"slot-{index}.lock")
+            if fd is not None:
+                self.slot, self._slot_fd = index, fd
+                return
+
+    def _slot_taken(self, slot: int) -> bool:
+        """Whether a live process holds ``slot`` (it takes its preferred leases as they free)."""
+        if slot == self.slot:
+            return False
+        fd = _try_lock(self.directory / f"slot-{slot}.lock", note_pid=False)
+        if fd is None:
+            return True
+        os.close(fd)  # nobody had it: let go at once
+        return False
 
     async def _take(self, community: str) -> bool:
         key = lease_key(community)

@@ -92,7 +92,8 @@ BATCH_FAILURES = Counter(
 DRAFTS_FORWARDED = Counter(
     "buurtmunt_ledger_drafts_forwarded",
     "Drafts handed to the worker holding the community's lease, by how that ended "
-    "(answered, no_holder: appended here instead, holder_gone: offered again).",
+    "(answered, no_holder: appended here instead, holder_gone: offered again, "
+    "timed_out: no answer in time, the caller told to retry).",
     ["community", "outcome"],
 )
 CHECKPOINT_SIGNED_NAME = "buurtmunt_ledger_checkpoint_timestamp_seconds"

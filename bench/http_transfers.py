@@ -20,7 +20,10 @@ two shared a core; with more workers nothing is pinned (the workers, wrk and,
 for PostgreSQL, the database server share the machine). Besides wrk's
 latencies (from request sent to response read), each server records how long
 its app took per request (from the ASGI call to the last byte handed to
-uvicorn), so a tail outside the app shows as the difference.
+uvicorn), so a tail outside the app shows as the difference. Each endpoint's CPU
+time per request is measured over the same rounds from /proc: its server's
+processes (``cpu µs``) and, on PostgreSQL, the backends connected to its
+database (``db µs``); on a shared machine these move less than req/s.
 
     .venv/bin/python bench/http_transfers.py [--seconds 5] [--rounds 3] [--connections 64]
         [--database sqlite,postgresql://postgres@127.0.0.1:5432/test] [--workers 1,2]
@@ -80,6 +83,7 @@ local payees = {%(payees)s}
 local tokens = {%(tokens)s}
 local counter = 0
 local thread_id = 0
+local run = ""
 local threads = {}
 
 function setup(thread)
@@ -87,7 +91,10 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+-- Each run of wrk passes a token of its own, so that no round sends a key an
+-- earlier one sent: every request is a new transfer, never a retry.
 function init(args)
+  run = args[1]
   thread_id = tonumber(wrk.thread:get("id"))
   counter = thread_id * 7919
 end
@@ -99,7 +106,7 @@ function request()
   local headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. tokens[payer],
-    ["Idempotency-Key"] = "%(run)s-" .. thread_id .. "-" .. counter,
+    ["Idempotency-Key"] = run .. "-" .. thread_id .. "-" .. counter,
   }
   return wrk.format("POST", "/api/v1/transfers", headers, body)
 end
@@ -272,7 +279,7 @@ def drive(
     command = [*(pin(1) if pinned else []),
         # One load-generator thread, on the core the server does not use.
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-        "-s", str(script), url,
+        "-s", str(script), url, "--", f"r{time.time_ns()}",
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -311,6 +318,45 @@ class Endpoint:
     windows: list[tuple[float, float]] = field(default_factory=list)
     in_app: dict[str, float] = field(default_factory=dict)  # the app's own times, all rounds
     refused: dict[str, int] = field(default_factory=dict)  # "status route" -> requests
+    # CPU seconds over the rounds: the server's processes, and PostgreSQL's backends
+    # serving its database (load-independent enough to compare when req/s are noisy).
+    cpu_seconds: float = 0.0
+    db_cpu_seconds: float = 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time used so far by ``pids`` (those still running)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's workers)."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [pid] + [p for child in children.split() for p in process_tree(int(child))]
+
+
+def backends(url: str | None) -> list[int]:
+    """The pids of PostgreSQL's backends connected to ``url``'s database (none for SQLite)."""
+    if url is None or not url.startswith("postgres"):
+        return []
+    import asyncpg
+
+    async def pids() -> list[int]:
+        conn = await asyncpg.connect(url)
+        try:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            return [row[0] for row in await conn.fetch(query)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(pids())
 
 
 def refusals(log: Path) -> dict[str, int]:
@@ -351,13 +397,18 @@ def measure(endpoints: list[Endpoint], env: dict[str, str], args: argparse.Names
         for endpoint, _, url, _ in servers:
             drive(url, endpoint.script, 2, args.connections, endpoint.workers == 1)  # warm up
         for _ in range(args.rounds):
-            for endpoint, _, url, _ in servers:
+            for endpoint, server, url, _ in servers:
+                pids = process_tree(server.pid)
+                db_pids = backends(endpoint.env.get("BUURTMUNT_DATABASE_URL"))
+                cpu, db_cpu = cpu_seconds(pids), cpu_seconds(db_pids)
                 started = time.time()
                 pinned = endpoint.workers == 1
                 endpoint.rounds.append(
                     drive(url, endpoint.script, args.seconds, args.connections, pinned)
                 )
                 endpoint.windows.append((started, time.time()))
+                endpoint.cpu_seconds += cpu_seconds(pids) - cpu
+                endpoint.db_cpu_seconds += cpu_seconds(db_pids) - db_cpu
     finally:
         for _, server, _, _ in servers:
             server.terminate()
@@ -379,8 +430,11 @@ def measure(endpoints: list[Endpoint], env: dict[str, str], args: argparse.Names
 def summary(endpoint: Endpoint) -> dict[str, Any]:
     """All rounds together: requests over seconds, the median round's latencies."""
     rounds = endpoint.rounds
+    requests = sum(r["requests"] for r in rounds) or 1.0
     return {
         "rps": sum(r["requests"] for r in rounds) / sum(r["seconds"] for r in rounds),
+        "cpu_us_per_request": round(endpoint.cpu_seconds / requests * 1e6),
+        "db_cpu_us_per_request": round(endpoint.db_cpu_seconds / requests * 1e6),
         "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
         "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
         "p99_ms_rounds": [r["p99_ms"] for r in rounds],
@@ -450,7 +504,6 @@ def main() -> int:
                     "accounts": ",".join(f'"{a}"' for a in accounts),
                     "payees": ",".join(map(str, payees(len(accounts), args.communities))),
                     "tokens": ",".join(f'"{t}"' for t in tokens),
-                    "run": f"r{int(time.time())}",
                 }
             )  # fmt: skip
             for count in workers:
@@ -494,7 +547,7 @@ def report(
           f"load average: {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(
         f"{'endpoint':<34}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'in-app p50':>12}{'in-app p99':>12}{'non-2xx':>9}{'/bare':>7}"
+        f"{'in-app p50':>12}{'in-app p99':>12}{'non-2xx':>9}{'/bare':>7}{'cpu µs':>8}{'db µs':>7}"
     )
     ok = True
     for name, row in rows.items():
@@ -504,7 +557,7 @@ def report(
         print(
             f"{name:<34}{row['rps']:>8.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
             f"{row['app_p50_ms']:>12.2f}{row['app_p99_ms']:>12.2f}{row['non_2xx']:>9.0f}"
-            f"{ratio:>7.2f}"
+            f"{ratio:>7.2f}{row['cpu_us_per_request']:>8}{row['db_cpu_us_per_request']:>7}"
         )
         if name.startswith("transfers"):
             ok = ok and row["p99_ms"] <= TARGET_P99_MS and row["non_2xx"] == 0

@@ -127,7 +127,8 @@ def http_rows(f: dict[str, Any]) -> list[Row]:
         rows.append(
             (
                 f"HTTP POST /api/v1/transfers, {name.removeprefix('transfers ')}",
-                f"{_n(row['rps'], ' req/s')}, p99 {row['p99_ms']:.1f} ms",
+                f"{_n(row['rps'], ' req/s')}, p99 {row['p99_ms']:.1f} ms, "
+                f"{row['cpu_us_per_request']} µs CPU per request",
                 f"bare Litestar JSON POST {_n(bare['rps'], ' req/s')}",
                 f"{row['ratio_to_bare']:.2f}x",
                 f">= {f['target_ratio']}x, p99 <= {f['target_p99_ms']:.0f} ms",

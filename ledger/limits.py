@@ -49,6 +49,10 @@ QUEUE_LENGTH_MAX = 100_000
 # its lease tried, before the process appends it itself; the pause after each miss.
 FORWARD_ATTEMPTS_MAX = 5
 FORWARD_RETRY_SECONDS = 0.02
+# How long a forwarded draft waits for its holder's answer before the caller is told
+# the ledger is unavailable (a 503 to retry with the same key): a holder that hangs
+# (stopped, not dead) keeps its lease, and must not keep requests waiting forever.
+FORWARD_WAIT_SECONDS = 10.0
 # A forwarded draft or its answer: a draft's encoding is bounded by its fields' limits.
 FORWARD_FRAME_BYTES_MAX = 1 << 20
 

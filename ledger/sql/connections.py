@@ -6,21 +6,31 @@ an open transaction and returns its result; each call is one hand-off.
 - SQLite: stdlib ``sqlite3`` connections, each owned by a thread of its own (so
   a connection is never used by two threads at once, even when a caller is
   cancelled mid-step), pooled, with the same durability settings as the engine.
-- PostgreSQL: the async engine's connection, through ``run_sync``: asyncpg
-  stays on the event loop and the statements run without thread hand-offs.
+- PostgreSQL: a group commit's transaction runs on a connection kept out of the
+  pool between batches (``PgWriteConnections``), taken without a checkout and
+  pre-ping per batch, its transaction begun with the
+  community's lock in one round trip. The statements go to asyncpg directly from
+  the synchronous functions through SQLAlchemy's greenlet bridge (``greenlet_spawn``
+  and ``await_only``), without SQLAlchemy's execution layer. Other work (the
+  application's reads, ``SqlStore.run``) uses the async engine's connection
+  through ``run_sync``. Either way asyncpg stays on the event loop and the
+  statements run without thread hand-offs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
 
@@ -30,6 +40,10 @@ Call = Callable[..., Awaitable[Any]]
 # so they are kept rather than opened per burst (2,000 event streams reading at
 # once made hundreds); WAL readers never block each other, so a few serve all.
 SQLITE_CONNECTIONS_MAX = 16
+# PostgreSQL connections one store keeps out of the engine's pool for group
+# commits. A community's batches land one at a time, so this many communities can
+# commit at once; a batch beyond them waits for one to come back.
+PG_WRITE_CONNECTIONS_MAX = 4
 
 
 class SqliteDb:
@@ -85,6 +99,25 @@ class AlchemyDb:
 
     def execute(self, sql: str, params: Sequence[Any]) -> None:
         self.conn.exec_driver_sql(sql, tuple(params))
+
+
+class AsyncpgDb:
+    """A plain asyncpg connection as a ``Db``, for functions run through ``greenlet_spawn``."""
+
+    postgres = True
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = await_only(self.conn.fetch(sql, *params))
+        return found
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        await_only(self.conn.executemany(sql, rows))
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        await_only(self.conn.fetch(sql, *params))
 
 
 def alchemy_call(conn: AsyncConnection) -> Call:
@@ -232,3 +265,115 @@ class SqliteWorkers:
             worker.close()
         self._all.clear()
         self._idle.clear()
+
+
+class _Held:
+    """A connection taken out of the engine's pool for group commits, and its asyncpg side."""
+
+    def __init__(self, pooled: AsyncConnection, conn: asyncpg.Connection) -> None:
+        self.pooled = pooled
+        self.conn = conn
+
+    async def drop(self) -> None:
+        """Close the connection for good; its place in the pool frees up."""
+        self.conn.terminate()
+        with contextlib.suppress(Exception):
+            await self.pooled.invalidate()
+        with contextlib.suppress(Exception):
+            await self.pooled.close()
+
+
+class PgWriteConnections:
+    """Connections for group commits on PostgreSQL, kept out of the pool between batches.
+
+    Each is taken from the engine's pool once (so they count within its size) and
+    kept: a batch takes an idle one without a checkout or pre-ping (one found
+    broken as its transaction begins is replaced), begins its transaction and
+    takes the community's advisory lock in one round trip, runs the journal's
+    functions on its asyncpg connection, and commits. A connection whose
+    transaction did not end cleanly (an error mid-statement, a cancelled caller)
+    is closed rather than reused.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._closed = False
+        self._idle: list[_Held] = []
+        self._free = asyncio.Semaphore(PG_WRITE_CONNECTIONS_MAX)
+
+    @asynccontextmanager
+    async def transaction(self, lock_key: int) -> AsyncIterator[Call]:
+        """A transaction holding the advisory lock ``lock_key``; commits when the block
+        succeeds, rolls back when it raises."""
+        async with self._free:
+            held = await self._begun(lock_key)
+            clean = False
+            try:
+                try:
+                    yield _asyncpg_call(held.conn)
+                except BaseException:
+                    clean = await _rolled_back(held.conn)
+                    raise
+                await held.conn.execute("COMMIT")
+                clean = True
+            finally:
+                if not clean or held.conn.is_closed():
+                    await asyncio.shield(held.drop())
+                elif self._closed:  # the store closed meanwhile: back to the pool
+                    await asyncio.shield(held.pooled.close())
+                else:
+                    self._idle.append(held)
+
+    async def _begun(self, lock_key: int) -> _Held:
+        """A connection in a new transaction holding ``lock_key``. An idle connection
+        that turns out broken (the server restarted meanwhile) is replaced by a new
+        one, as a pool's pre-ping would, but without its round trip when all is well."""
+        # One round trip: an integer literal, so no parameters are needed.
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock({int(lock_key)})"
+        while self._idle:
+            held = self._idle.pop()
+            try:
+                await held.conn.execute(begin)
+            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError):
+                await held.drop()
+                continue
+            except BaseException:
+                await asyncio.shield(held.drop())
+                raise
+            return held
+        pooled = await self._engine.connect()
+        raw = await pooled.get_raw_connection()
+        held = _Held(pooled, raw.driver_connection)
+        try:
+            await held.conn.execute(begin)
+        except BaseException:
+            await asyncio.shield(held.drop())
+            raise
+        return held
+
+    async def close(self) -> None:
+        """Hand the idle connections back to the pool; one in use goes back when its
+        transaction ends."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for held in idle:
+            await held.pooled.close()
+
+
+async def _rolled_back(conn: asyncpg.Connection) -> bool:
+    """Roll back; whether the connection is fit to use again (not if a statement of the
+    transaction was cut off half-way, or the connection broke)."""
+    if conn.is_closed() or conn.is_in_transaction() is False:
+        return False
+    try:
+        await asyncio.shield(conn.execute("ROLLBACK"))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.CancelledError):
+        return False
+    return True
+
+
+def _asyncpg_call(conn: asyncpg.Connection) -> Call:
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return await greenlet_spawn(fn, AsyncpgDb(conn), *args)
+
+    return call

@@ -21,6 +21,11 @@ WRITE_OPTION = "buurtmunt_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # SQLite's default limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER).
 SQLITE_PARAMETERS_MAX = 32_766
+# asyncpg prepares every statement; after five runs PostgreSQL may switch a
+# prepared statement to a generic plan, which for `id = ANY($2)` can mean
+# scanning a whole community. Batches are large, planning is cheap: always
+# plan for the actual parameters.
+POSTGRES_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 def sqlite_chunks(
@@ -68,11 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 32)
     kwargs.setdefault("max_overflow", 16)
     kwargs.setdefault("pool_pre_ping", True)
-    # asyncpg prepares every statement; after five runs PostgreSQL may switch a
-    # prepared statement to a generic plan, which for `id = ANY($2)` can mean
-    # scanning a whole community. Batches are large, planning is cheap: always
-    # plan for the actual parameters.
-    kwargs.setdefault("connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    kwargs.setdefault("connect_args", {"server_settings": dict(POSTGRES_SERVER_SETTINGS)})
     return create_async_engine(url, **kwargs)
 
 

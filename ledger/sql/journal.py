@@ -73,8 +73,11 @@ _NATIVE: dict[str, str] = {}
 
 def native(db: Db, sql: str) -> str:
     """``sql`` in the driver's placeholder style."""
-    if not db.postgres:
-        return sql
+    return numbered(sql) if db.postgres else sql
+
+
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders numbered, as PostgreSQL takes them."""
     if sql not in _NATIVE:
         parts = sql.split("?")
         _NATIVE[sql] = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
@@ -96,9 +99,11 @@ def select_in(db: Db, sql: str, values: Iterable[Any], *before: Any) -> list[Row
     return rows
 
 
-def postgres_in(sql: str, items: Sequence[Any]) -> str:
-    """``sql`` run once per distinct value of an array, the first parameter, for its ``IN ?``."""
-    array = "bigint[]" if all(isinstance(i, int) for i in items) else "text[]"
+def postgres_in(sql: str, items: Sequence[Any], array: str | None = None) -> str:
+    """``sql`` run once per distinct value of an array, the first parameter, for its ``IN ?``
+    (an array of ``array``, or of what ``items`` hold)."""
+    if array is None:
+        array = "bigint[]" if all(isinstance(i, int) for i in items) else "text[]"
     one = sql.replace(" IN ?", " = w.v")
     return (
         f"SELECT t.* FROM (SELECT DISTINCT unnest(?::{array}) AS v) AS w "
@@ -170,13 +175,29 @@ def write_if_tip(
     """Write ``batch`` if the journal still ends at ``tip`` and knows none of ``new_ids``
     (as entries or remembered rejections) nor of ``new_keys``; else write nothing and
     return False."""
-    if read_tip(db, community) != tip:
-        return False
-    ids = sorted(new_ids)
-    if (
-        select_in(db, SELECT_ENTRY_IDS, ids, community)
+    ids, keys = sorted(new_ids), sorted(new_keys)
+    if db.postgres and not batch.new_accounts:
+        # One round trip: the checks, and the batch's entries, balances and keys
+        # written only if they pass. (A new account must be in before the balances
+        # statement runs, which one statement cannot do: that case checks first.)
+        written, indexed = _write_postgres(db, community, batch, (tip, ids, keys))
+        if written:
+            _write_rest(db, community, batch, companion, indexed)
+        return written
+    if db.postgres:
+        # One round trip for the tip and all three checks.
+        params = (ids, community, ids, community, *((keys, community) if keys else ()), community)
+        rows = db.rows(PG_TIP_AND_KNOWN[bool(keys)], params)
+        if not rows or rows[0][2]:
+            return False
+        found = (0, ZERO_HASH) if rows[0][0] is None else (int(rows[0][0]) + 1, bytes(rows[0][1]))
+        if found != tip:
+            return False
+    elif (
+        read_tip(db, community) != tip
+        or select_in(db, SELECT_ENTRY_IDS, ids, community)
         or select_in(db, SELECT_REJECTED_IDS, ids, community)
-        or select_in(db, SELECT_KEYS, sorted(new_keys), community)
+        or select_in(db, SELECT_KEYS, keys, community)
     ):
         return False
     write(db, community, batch, companion)
@@ -286,26 +307,36 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
     ``companion``'s over the batch's new entries; raise ``Refused`` (the caller's
     transaction then rolls back) for the entries it refuses."""
     c = community
-    entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
-    if db.postgres and entries:
-        # One statement over arrays instead of one per row.
-        db.execute(PG_INSERT_ENTRIES, (c, *list(zip(*entries, strict=True))[1:]))
-    elif entries:
-        db.many(INSERT_ENTRY, entries)
     # Accounts first: a batch may open an account and move minutes to it.
     _many(db, INSERT_ACCOUNT, [account_params(c, a) for a in batch.new_accounts])
-    if db.postgres and batch.balances:
-        ids, amounts = zip(*batch.balances.items(), strict=True)
-        db.execute(PG_UPDATE_BALANCES, (c, list(ids), list(amounts)))
-    elif batch.balances:
-        # One statement, not one per account (see ``SqliteDb.many``).
-        for chunk, slots in sqlite_chunks(list(batch.balances.items()), 2, spare=1):
-            values = ", ".join(["(?, ?)"] * slots)
-            padding = [None] * (2 * (slots - len(chunk)))  # matches no account
-            db.execute(
-                SQLITE_UPDATE_BALANCES.format(values=values),
-                [*(x for pair in chunk for x in pair), *padding, c],
-            )
+    indexed: int | None = None
+    if db.postgres:
+        _, indexed = _write_postgres(db, c, batch)
+    else:
+        entries = [entry_params(c, e, n) for e, n in zip(batch.entries, batch.nodes, strict=True)]
+        if entries:
+            db.many(INSERT_ENTRY, entries)
+        if batch.balances:
+            # One statement, not one per account (see ``SqliteDb.many``).
+            for chunk, slots in sqlite_chunks(list(batch.balances.items()), 2, spare=1):
+                values = ", ".join(["(?, ?)"] * slots)
+                padding = [None] * (2 * (slots - len(chunk)))  # matches no account
+                db.execute(
+                    SQLITE_UPDATE_BALANCES.format(values=values),
+                    [*(x for pair in chunk for x in pair), *padding, c],
+                )
+        if batch.keys:
+            seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
+            rows = [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys]
+            _many(db, INSERT_KEY, rows)
+    _write_rest(db, c, batch, companion, indexed)
+
+
+def _write_rest(
+    db: Db, community: str, batch: BatchWrite, companion: Companion | None, indexed: int | None
+) -> None:
+    """What a batch writes besides its new accounts, entries, balances and keys."""
+    c = community
     _many(
         db,
         UPDATE_ACCOUNT_SPEC,
@@ -333,30 +364,64 @@ def write(db: Db, community: str, batch: BatchWrite, companion: Companion | None
             for r, fingerprint in batch.rejections
         ],
     )
-    if batch.keys:
-        seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
-        _many(db, INSERT_KEY, [(c, k, entry_id, seconds[t]) for k, entry_id, t in batch.keys])
     if batch.checkpoint is not None:
         cp = batch.checkpoint
         _many(db, INSERT_CHECKPOINT, [(c, cp.size, cp.root, cp.note)])
     if batch.entries:
-        index_history(db, c, batch.entries[-1].seq + 1)
+        index_history(db, c, batch.entries[-1].seq + 1, indexed)
         if companion is not None:
             refused = companion(db, c, batch.entries)
             if refused:
                 raise Refused(refused)
 
 
-def index_history(db: Db, community: str, size: int) -> None:
+Guard = tuple[tuple[int, bytes], list[str], list[str]]  # the tip, ids and keys to check
+
+
+def _write_postgres(
+    db: Db, community: str, batch: BatchWrite, guard: Guard | None = None
+) -> tuple[bool, int]:
+    """The entries, balances and keys in one statement over arrays (one round trip):
+    whether they were written (only if the journal ends at the guard's tip and knows
+    none of its ids or keys), and the account history's mark, which it also reads."""
+    c = community
+    entries = [entry_params(c, e, n)[1:] for e, n in zip(batch.entries, batch.nodes, strict=True)]
+    seconds = {t: unix_seconds(t) for t in {t for _, _, t in batch.keys}}
+    keys = [(k, entry_id, seconds[t]) for k, entry_id, t in batch.keys]
+    keyed = bool(keys) or (guard is not None and bool(guard[2]))
+    params: list[Any] = []
+    if guard is not None:
+        (size, leaf), ids, checked = guard
+        params += [ids, c, ids, c] + ([checked, c] if keyed else [])
+        last = (size - 1, leaf) if size else (None, None)
+        params += [*last, c]
+    params += [c, *_columns(entries, 10), *_columns(list(batch.balances.items()), 2), c]
+    if keyed:
+        params += [c, *_columns(keys, 3)]
+    params.append(c)
+    rows = db.rows(PG_WRITE[(keyed, guard is not None)], params)
+    if not rows:
+        return False, 0
+    return bool(rows[0][0]), int(rows[0][1] or 0)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """``rows`` of ``width`` values as ``width`` lists, one per column (for ``unnest``)."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def index_history(db: Db, community: str, size: int, indexed: int | None = None) -> None:
     """Index entries below ``size`` by account once ``limits.HISTORY_LAG_MAX`` of them are not.
 
     One sorted pass over many entries touches each account's page of
     ``account_history`` once, where indexing every batch as it lands would touch it
     once per batch. Runs inside the batch's transaction, so the index and its mark
-    move together with the journal.
+    move together with the journal. ``indexed`` is the mark, if the caller has read it
+    in this transaction.
     """
-    marks = db.rows(native(db, SELECT_HISTORY_MARK), (community,))
-    indexed = int(marks[0][0]) if marks else 0
+    if indexed is None:
+        marks = db.rows(native(db, SELECT_HISTORY_MARK), (community,))
+        indexed = int(marks[0][0]) if marks else 0
     if size - indexed < limits.HISTORY_LAG_MAX:
         return
     db.execute(native(db, INDEX_HISTORY), (community, indexed, size) * 2)
@@ -476,13 +541,55 @@ INSERT_REJECTION = (
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, id) DO NOTHING"
 )
 INSERT_CHECKPOINT = "INSERT INTO checkpoints (community, size, root, note) VALUES (?, ?, ?, ?)"
-PG_INSERT_ENTRIES = (
-    "INSERT INTO journal_entries (community, seq, id, kind, time, from_account, to_account, "
-    "corrects, data, leaf, nodes) SELECT $1, * FROM unnest($2::bigint[], $3::text[], "
-    "$4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], "
-    "$11::bytea[])"
-)
-PG_UPDATE_BALANCES = (
-    "UPDATE accounts AS a SET balance_minutes = v.b FROM unnest($2::text[], $3::bigint[]) "
-    "AS v(id, b) WHERE a.community = $1 AND a.id = v.id"
-)
+
+
+def _pg_tip_and_known(keys: bool) -> str:
+    """The tip and whether any of the ids (or keys) is known, in one statement: each
+    check as ``select_in`` runs it (one index probe per value). Without keys, it
+    does not touch their table (a journal may predate it: ``0005_entry_keys``)."""
+    checks = [SELECT_ENTRY_IDS, SELECT_REJECTED_IDS] + ([SELECT_KEYS] if keys else [])
+    known = " OR ".join(f"EXISTS ({postgres_in(sql, (), 'text[]')})" for sql in checks)
+    return numbered(
+        f"SELECT l.seq, l.leaf, {known} "
+        f"FROM (SELECT 1) AS one LEFT JOIN LATERAL ({SELECT_LAST}) AS l ON true"
+    )
+
+
+def _pg_write(keys: bool, guarded: bool) -> str:
+    """A batch's entries, balances (and keys), and the account history's mark; when
+    ``guarded``, written only if the tip and the ids' (and keys') checks of
+    ``_pg_tip_and_known`` pass, and whether they did."""
+    ok = "SELECT true AS ok"
+    if guarded:
+        checks = [SELECT_ENTRY_IDS, SELECT_REJECTED_IDS] + ([SELECT_KEYS] if keys else [])
+        known = " OR ".join(f"EXISTS ({postgres_in(sql, (), 'text[]')})" for sql in checks)
+        ok = (
+            f"SELECT NOT ({known}) AND (SELECT l.seq IS NOT DISTINCT FROM ?::bigint "
+            "AND l.leaf IS NOT DISTINCT FROM ?::bytea FROM (SELECT 1) AS one "
+            f"LEFT JOIN LATERAL ({SELECT_LAST}) AS l ON true) AS ok"
+        )
+    mapped = (
+        ", keys AS (INSERT INTO entry_keys (community, key, id, made_at) "
+        "SELECT ?::text, * FROM unnest(?::text[], ?::text[], ?::bigint[]) "
+        "WHERE (SELECT ok FROM ok))"
+    )
+    return numbered(
+        f"WITH ok AS ({ok}), "
+        "entries AS (INSERT INTO journal_entries (community, seq, id, kind, time, "
+        "from_account, to_account, corrects, data, leaf, nodes) SELECT ?::text, * FROM "
+        "unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], "
+        "?::bigint[], ?::bytea[], ?::bytea[], ?::bytea[]) WHERE (SELECT ok FROM ok)), "
+        "balances AS (UPDATE accounts AS a SET balance_minutes = v.b FROM "
+        "unnest(?::text[], ?::bigint[]) AS v(id, b) "
+        "WHERE a.community = ? AND a.id = v.id AND (SELECT ok FROM ok))"
+        f"{mapped if keys else ''} "
+        "SELECT (SELECT ok FROM ok), "
+        "(SELECT indexed_size FROM account_history_marks WHERE community = ?)"
+    )
+
+
+# By whether the batch has keys to check or map (and, for writing, whether it is guarded).
+PG_TIP_AND_KNOWN = {keys: _pg_tip_and_known(keys) for keys in (False, True)}
+PG_WRITE = {
+    (keys, guarded): _pg_write(keys, guarded) for keys in (False, True) for guarded in (False, True)
+}

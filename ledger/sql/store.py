@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ledger import limits
 from ledger.model import Entry, Settings
 from ledger.sql import journal
-from ledger.sql.connections import Call, SqliteWorkers, alchemy_call
+from ledger.sql.connections import Call, PgWriteConnections, SqliteWorkers, alchemy_call
 from ledger.sql.engine import make_engine
 from ledger.sql.journal import account_from_row, advisory_key, entry_from_row
 from ledger.store import AccountRow, BatchWrite, Head, Loaded, Needs, StoredCheckpoint
@@ -100,6 +100,7 @@ class SqlStore:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._workers = SqliteWorkers(str(engine.url.database)) if self._sqlite else None
+        self._writes = None if self._sqlite else PgWriteConnections(engine)
         self._companion: journal.Companion | None = None
 
     def also_write(self, companion: journal.Companion) -> None:
@@ -131,10 +132,9 @@ class SqlStore:
             async with self._workers.transaction(write=True) as call:
                 yield SqlBatch(call, community, writable=True, companion=self._companion)
             return
-        async with self.engine.connect() as conn, conn.begin():
-            lock = text("SELECT pg_advisory_xact_lock(:k)")
-            await conn.execute(lock, {"k": advisory_key(community)})
-            yield SqlBatch(alchemy_call(conn), community, True, self._companion)
+        assert self._writes is not None
+        async with self._writes.transaction(advisory_key(community)) as call:
+            yield SqlBatch(call, community, True, self._companion)
 
     @asynccontextmanager
     async def reader(self, community: str) -> AsyncIterator[SqlBatch]:
@@ -170,10 +170,9 @@ class SqlStore:
         if self._workers is not None:
             written: bool = await self._workers.run(True, journal.write_if_tip, *args)
             return written
-        async with self.engine.connect() as conn, conn.begin():
-            lock = text("SELECT pg_advisory_xact_lock(:k)")
-            await conn.execute(lock, {"k": advisory_key(community)})
-            written = await alchemy_call(conn)(journal.write_if_tip, *args)
+        assert self._writes is not None
+        async with self._writes.transaction(advisory_key(community)) as call:
+            written = await call(journal.write_if_tip, *args)
             return written
 
     async def forget_keys(self, community: str, made_before: str) -> int:
@@ -182,12 +181,11 @@ class SqlStore:
                 True, journal.forget_keys, community, made_before
             )
             return forgotten
-        async with self.engine.connect() as conn, conn.begin():
-            # Under the community's lock, like a batch: a key is never forgotten
-            # between a batch's check and its write.
-            lock = text("SELECT pg_advisory_xact_lock(:k)")
-            await conn.execute(lock, {"k": advisory_key(community)})
-            forgotten = await alchemy_call(conn)(journal.forget_keys, community, made_before)
+        assert self._writes is not None
+        # Under the community's lock, like a batch: a key is never forgotten
+        # between a batch's check and its write.
+        async with self._writes.transaction(advisory_key(community)) as call:
+            forgotten = await call(journal.forget_keys, community, made_before)
             return forgotten
 
     async def run(self, write: bool, fn: Callable[..., T], *args: Any) -> T:
@@ -367,4 +365,6 @@ class SqlStore:
     async def close(self) -> None:
         if self._workers is not None:
             self._workers.close()
+        if self._writes is not None:
+            await self._writes.close()
         await self.engine.dispose()

@@ -19,13 +19,14 @@ import pytest
 from api import leases as leases_module
 from api.leases import HostLeases, holder_pid
 from api.services import upgrade_database
+from ledger import limits
 from ledger.memory import MemoryStore
-from ledger.model import Rejected, Rejection
+from ledger.model import Draft, Rejected, Rejection
 from ledger.note import generate_signer
 from ledger.service import Ledger
 from ledger.sql.store import SqlStore
 from ledger.store import Store
-from ledger.writer import Appended
+from ledger.writer import Appended, LedgerUnavailable, Result
 from tests.support.builders import (
     COMMUNITY,
     HOST,
@@ -212,3 +213,62 @@ async def test_a_draft_in_flight_when_its_holder_is_killed_is_appended_once_and_
         holder.kill()
         holder.wait()
         await store.close()
+
+
+async def test_a_forward_to_a_hung_holder_answers_unavailable_and_the_retry_books_once(
+    lease_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "FORWARD_WAIT_SECONDS", 0.2)
+    store = MemoryStore()
+    resume = asyncio.Event()
+    async with a_process(store, lease_dir) as holder, a_process(store, lease_dir) as other:
+        await accepted(holder, *BASE, earn("org-1", "member-1", 90, id="earn-1"))
+        answer_now = leases_of(holder)._append_here
+
+        async def hung(community: str, draft: Draft) -> Result:
+            await resume.wait()  # a holder that is stopped, not dead
+            return await answer_now(community, draft)
+
+        leases_of(holder)._append_here = hung
+        draft = replace(transfer("member-1", "member-2", 5, id="t-1"), key="caller:k-1")
+
+        with pytest.raises(LedgerUnavailable):
+            await asyncio.wait_for(other.append(COMMUNITY, draft), timeout=5)
+        resume.set()  # the holder wakes up and commits the draft it had in hand
+        for _ in range(100):
+            if await store.entry_by_id(COMMUNITY, "t-1") is not None:
+                break
+            await asyncio.sleep(0.02)
+        retry = await other.append(COMMUNITY, replace(draft, id="t-2"))
+
+        assert isinstance(retry, Appended) and retry.accepted.retried
+        assert retry.entry.id == "t-1", "the retry under the same key finds the first entry"
+        assert await store.entry_by_id(COMMUNITY, "t-2") is None
+        head = await store.head(COMMUNITY)
+        assert head.size == len(BASE) + 2, "the transfer is booked once"
+
+
+async def test_a_worker_started_in_place_of_a_dead_one_gets_its_preferred_leases_back(
+    lease_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(leases_module, "LEASE_POLL_SECONDS", 0.05)
+    store = MemoryStore()
+    names = (COMMUNITY, "zz")
+    async with a_process(store, lease_dir, 2, names) as survivor:
+        async with a_process(store, lease_dir, 2, names) as first:
+            assert leases_of(first).held() == ["zz"]
+        # ``first`` is gone; the survivor takes its community on demand (the first
+        # draft finds nobody listening, the second takes the lease).
+        monkeypatch.setattr(leases_module, "LEASE_GRACE_SECONDS", 0.0)
+        for _ in range(2):
+            await survivor.append("zz", earn("org-1", "member-1", 30))
+        assert leases_of(survivor).held() == [COMMUNITY, "zz"]
+
+        async with a_process(store, lease_dir, 2, names) as restarted:
+            for _ in range(100):
+                if leases_of(restarted).holds("zz"):
+                    break
+                await asyncio.sleep(0.05)
+
+            assert leases_of(restarted).held() == ["zz"]
+            assert leases_of(survivor).held() == [COMMUNITY]

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from ledger.sql import journal
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
+from ledger.store import BatchWrite
 
 COMMUNITY = "big"
 ENTRIES = 200_000
@@ -218,3 +219,41 @@ async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) 
         details
     )
     assert not any(d.startswith("SCAN entry_keys") for d in details), details
+
+
+def explain_landing(db: journal.Db) -> list[Any]:
+    """The plan of a landing batch's one statement on PostgreSQL (``journal.write_if_tip``:
+    the tip, whether any of its ids or keys is known, and its writes), without running it."""
+    explaining = Explaining(db)
+    ids = [f"e{i * 397:07d}" for i in range(LOOKED_UP)]
+    keys = [f"k{i * 37:07d}" for i in range(LOOKED_UP)]
+    balances = {f"a{i * 37:07d}": 0 for i in range(LOOKED_UP)}
+    batch = BatchWrite(balances=balances)
+    written = journal.write_if_tip(explaining, COMMUNITY, (0, b""), batch, ids, None, keys)
+    assert not written, "an explained check finds nothing, so it writes nothing"
+    return explaining.plans
+
+
+async def test_a_landing_batchs_one_statement_probes_each_index_on_a_never_analyzed_postgres(
+    postgres_url: str,
+) -> None:
+    store = SqlStore.from_url(postgres_url)
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=True)
+        (explained,) = await store.run(False, explain_landing)
+    finally:
+        await store.close()
+    raw = explained[0][0]
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    kinds = [(n["Node Type"], n.get("Relation Name")) for n in scans(plan)]
+    # (account_history_marks has a row per community: read whole, as everywhere.)
+    assert not [k for k in kinds if k[0] == "Seq Scan" and k[1] in TABLES], kinds
+    probes = {n.get("Index Name") for n in scans(plan)}
+    assert {
+        "ix_journal_entries_id",
+        "journal_entries_pkey",  # the tip
+        "rejections_pkey",
+        "entry_keys_pkey",
+        "accounts_pkey",  # the balances
+    } <= probes, probes
