@@ -105,7 +105,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         await ledger.sign_unsigned()
         database = Database(store.engine, store.write_lock)
         runtime = Runtime(settings, store, ledger, database, the_clock, commits)
-        if settings.workers > 1 and settings.sqlite_path() is None:
+        if settings.workers > 1:
             ledger.leases = await start_leases(settings, store, ledger)
         if settings.sqlite_path() is None:
             # Other worker processes announce changes through PostgreSQL.
@@ -122,10 +122,9 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
 
 
 async def start_leases(settings: Settings, store: SqlStore, ledger: Ledger) -> HostLeases:
-    """Join the other worker processes in sharing the communities' writers (on
-    PostgreSQL; on SQLite, where a tip that moved is read again from a local file,
-    every worker writing measured faster than forwarding to one, see
-    docs/operations.md)."""
+    """Join the other worker processes in sharing the communities' writers: each
+    community is written by one worker at a time, the others forward their drafts
+    to it (docs/operations.md, "Several workers")."""
     directory = settings.lease_directory
     leases = HostLeases(
         Path(directory) if directory else default_directory(settings.database_url),

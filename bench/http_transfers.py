@@ -35,9 +35,9 @@ bare endpoint, all in the same rounds. ``sqlite`` is a file in a temp dir; a
 PostgreSQL URL names a server, where the benchmark creates (and drops first) a
 database ``bm_bench_http`` and serves from that. ``--communities N`` spreads the
 members over N communities (each transfer stays within one). With more than one
-worker on PostgreSQL, each community is written by the worker holding its lease
+worker, each community is written by the worker holding its lease
 (``api.leases``); ``--without-leases`` also serves each such configuration with
-every worker writing to every community (as on SQLite), for an A/B in the same rounds.
+every worker writing to every community, for an A/B in the same rounds.
 
 Needs ``wrk`` (Debian: apt-get install wrk). Targets: at least 40% of the bare
 endpoint's throughput, p99 at most 50 ms.
@@ -510,7 +510,7 @@ def main() -> int:
                 variants = [("", "1")]
                 if count > 1:
                     variants = [("", str(count))]
-                    if args.without_leases and database != "sqlite":
+                    if args.without_leases:
                         variants.append((" no leases", "1"))
                 for label, lease_workers in variants:
                     endpoints.append(Endpoint(

@@ -123,17 +123,19 @@ async def seed_arena(env: dict[str, str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres", "postgres, 2 workers"])
+@pytest.fixture(
+    scope="module", params=["sqlite", "sqlite, 2 workers", "postgres", "postgres, 2 workers"]
+)
 def arena(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Arena]:
-    """One seeded server per engine (and, on PostgreSQL, with two worker processes that
-    race each other too), shared by the races of this module."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('race')}/race.db"
-        yield from _serve(url)
-        return
+    """One seeded server per engine, with one worker process and with two (whose
+    drafts meet at each community's lease holder), shared by the races of this module."""
     workers = 2 if request.param.endswith("2 workers") else 1
+    if request.param.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('race')}/race.db"
+        yield from _serve(url, workers)
+        return
     require(asyncio.run(postgres_unavailable_reason()))
     name = f"bm_race_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
