@@ -134,6 +134,23 @@ async def fill(store: SqlStore, postgres: bool) -> None:
             await conn.execute(text(sql))
 
 
+async def explained_on_filled(url: str, postgres: bool, explain: Any) -> Any:
+    """What ``explain`` returns, run on a store at ``url`` filled by ``fill`` (never analyzed)."""
+    store = SqlStore.from_url(url)
+    try:
+        await upgrade(store.engine)
+        await fill(store, postgres=postgres)
+        return await store.run(False, explain)
+    finally:
+        await store.close()
+
+
+def plan_of(raw: Any) -> dict[str, Any]:
+    """The top node of a PostgreSQL ``EXPLAIN (FORMAT JSON)`` result."""
+    plan: dict[str, Any] = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    return plan
+
+
 async def test_id_lookups_use_their_index_on_a_never_analyzed_postgres(postgres_url: str) -> None:
     store = SqlStore.from_url(postgres_url)
     try:
@@ -150,8 +167,7 @@ async def test_id_lookups_use_their_index_on_a_never_analyzed_postgres(postgres_
         await store.close()
     for (sql, _, _, column, index, table), explained in zip(LOOKUPS, plans, strict=True):
         assert len(explained) == 1, sql
-        raw = explained[0][0][0]
-        plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+        plan = plan_of(explained[0][0][0])
         on_table = [n for n in scans(plan) if n.get("Relation Name", table) == table]
         kinds = [n["Node Type"] for n in on_table]
         assert "Seq Scan" not in kinds, (sql, kinds)
@@ -192,28 +208,16 @@ def explain_forgetting(db: journal.Db) -> list[Any]:
 async def test_forgetting_old_keys_reads_them_by_time_on_a_never_analyzed_postgres(
     postgres_url: str,
 ) -> None:
-    store = SqlStore.from_url(postgres_url)
-    try:
-        await upgrade(store.engine)
-        await fill(store, postgres=True)
-        (explained,) = await store.run(False, explain_forgetting)
-    finally:
-        await store.close()
-    raw = explained[0][0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    (explained,) = await explained_on_filled(postgres_url, True, explain_forgetting)
+    plan = plan_of(explained[0][0])
     kinds = [n["Node Type"] for n in scans(plan)]
     assert "Seq Scan" not in kinds, kinds
     assert {n.get("Index Name") for n in scans(plan)} >= {"ix_entry_keys_made_at"}, kinds
 
 
 async def test_forgetting_old_keys_reads_them_by_time_on_sqlite(tmp_path: Path) -> None:
-    store = SqlStore.from_url(f"sqlite:///{tmp_path}/plans.db")
-    try:
-        await upgrade(store.engine)
-        await fill(store, postgres=False)
-        (explained,) = await store.run(False, explain_forgetting)
-    finally:
-        await store.close()
+    url = f"sqlite:///{tmp_path}/plans.db"
+    (explained,) = await explained_on_filled(url, False, explain_forgetting)
     details = [str(row[-1]) for row in explained]
     assert any("INDEX ix_entry_keys_made_at (community=? AND made_at<?)" in d for d in details), (
         details
@@ -237,15 +241,8 @@ def explain_landing(db: journal.Db) -> list[Any]:
 async def test_a_landing_batchs_one_statement_probes_each_index_on_a_never_analyzed_postgres(
     postgres_url: str,
 ) -> None:
-    store = SqlStore.from_url(postgres_url)
-    try:
-        await upgrade(store.engine)
-        await fill(store, postgres=True)
-        (explained,) = await store.run(False, explain_landing)
-    finally:
-        await store.close()
-    raw = explained[0][0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    (explained,) = await explained_on_filled(postgres_url, True, explain_landing)
+    plan = plan_of(explained[0][0])
     kinds = [(n["Node Type"], n.get("Relation Name")) for n in scans(plan)]
     # (account_history_marks has a row per community: read whole, as everywhere.)
     assert not [k for k in kinds if k[0] == "Seq Scan" and k[1] in TABLES], kinds
