@@ -46,8 +46,7 @@ from mobile_web import (
 )
 from mobile_web.forms import FormBody
 from mobile_web.render import N_, Page, render
-from mobile_web.resident import form_expired, message_page, not_signed_in
-from mobile_web.session import form_token_ok
+from mobile_web.resident import message_page, not_signed_in, refused_form
 from mobile_web.visitor import html, page_for, signed_in
 
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
@@ -181,8 +180,8 @@ async def pay_confirm(
     session = await signed_in(request, rt)
     if session is None:
         return not_signed_in(request)
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
+    if (refused := refused_form(request, session, data.get("csrf"))) is not None:
+        return refused
     page = page_for(request, session)
     try:
         payment = await payment_requests.pay(rt, session.principal, request_id, _minutes(data))

@@ -30,8 +30,8 @@ from ledger.model import AccountType
 from mobile_web.forms import AmountInvalid, FormBody, form_key, fresh_key, minutes_from
 from mobile_web.qr_images import data_url, texts_of_upload
 from mobile_web.render import N_, Page, render, translate
-from mobile_web.resident import form_expired, message_page, not_signed_in
-from mobile_web.session import Session, form_token_ok
+from mobile_web.resident import message_page, not_signed_in, refused_form
+from mobile_web.session import Session
 from mobile_web.visitor import html, page_for, signed_in
 
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -59,15 +59,12 @@ async def _resident(
 async def _resident_form(
     request: Request[Any, Any, Any], rt: Runtime, token: object
 ) -> tuple[Session, Page] | Response[str]:
-    """The signed-in resident and their page, for a posted form whose token must be this
-    session's; or the page that says why not."""
+    """The signed-in resident and their page, for a posted form whose token must be the
+    signed-in session's; or the page that says why not."""
     found = await _resident(request, rt)
     if isinstance(found, Response):
         return found
-    session = found[0]
-    if not form_token_ok(session, str(token or "")):
-        return form_expired(request, session)
-    return found
+    return refused_form(request, found[0], token) or found
 
 
 @get("/m/pay", include_in_schema=False)

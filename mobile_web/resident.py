@@ -63,6 +63,16 @@ def form_expired(request: Request[Any, Any, Any], session: Session) -> Response[
     return message_page(page_for(request, session), N_("Sorry"), FORM_EXPIRED, 403)
 
 
+def refused_form(
+    request: Request[Any, Any, Any], session: Session, sent: object
+) -> Response[str] | None:
+    """The page saying a posted form has expired, or None when ``sent`` (the form's
+    token field) is the signed-in session's form token."""
+    if form_token_ok(session, sent if isinstance(sent, str) else None):
+        return None
+    return form_expired(request, session)
+
+
 def _account(session: Session) -> tuple[str, str] | None:
     principal = session.principal
     if principal.community is None or principal.member_account is None:
@@ -139,8 +149,8 @@ async def save_settings(
     session = await signed_in(request, rt)
     if session is None:
         return not_signed_in(request)
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
+    if (refused := refused_form(request, session, data.get("csrf"))) is not None:
+        return refused
     secure = rt.settings.secure_cookies
     cookies = [preference_cookie(TEXT_COOKIE, LARGE_TEXT if data.get("large_text") else "", secure)]
     if data.get("language") in LANGUAGES:
@@ -169,8 +179,8 @@ async def sign_out(
     session = await signed_in(request, rt)
     if session is None:
         return not_signed_in(request)
-    if not form_token_ok(session, data.get("csrf")):
-        return form_expired(request, session)
+    if (refused := refused_form(request, session, data.get("csrf"))) is not None:
+        return refused
     await _sign_out(rt, session)
     page = page_for(request)
     response = html(render("signed_out.html", page))

@@ -20,8 +20,8 @@ from api.runtime import Runtime
 from ledger.shape import ID_PATTERN
 from mobile_web.forms import fresh_key
 from mobile_web.render import N_, Page, render
-from mobile_web.resident import form_expired, message_page, not_signed_in
-from mobile_web.session import Session, form_token_ok
+from mobile_web.resident import message_page, not_signed_in, refused_form
+from mobile_web.session import Session
 from mobile_web.staff_roles import screens
 from mobile_web.visitor import html, page_for, signed_in
 
@@ -60,9 +60,9 @@ async def staff_form(
 ) -> Staff | Response[str]:
     """As ``staff_for``, for a posted form: its form token must be right."""
     staff = await staff_for(request, rt, role)
-    if isinstance(staff, Staff) and not form_token_ok(staff.session, data.get("csrf")):
-        return form_expired(request, staff.session)
-    return staff
+    if not isinstance(staff, Staff):
+        return staff
+    return refused_form(request, staff.session, data.get("csrf")) or staff
 
 
 def key_ok(key: str | None) -> bool:
