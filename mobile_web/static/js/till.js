@@ -1,8 +1,8 @@
 // A waiting payment request (the till's QR, or a resident's "pay me" QR): listens to the
 // request's event stream and says the outcome the moment it comes: "Paid ✓" (or
-// "Received ✓") in words with the payer's name, with a sound and a buzz, then loads the
-// page again for the whole record. Without this script the page offers a link that
-// checks again.
+// "Received ✓") in words with the payer's name below, with a sound and a buzz, the code
+// and what could be done with it (more time, cancel) gone, then loads the page again for
+// the whole record. Without this script the page offers a link that checks again.
 const box = document.getElementById("request");
 
 function again() {
@@ -29,10 +29,17 @@ function paid(event) {
   try { data = JSON.parse(event.data); } catch { /* the words alone */ }
   const status = document.getElementById("till-status");
   const words = document.createElement("span");
-  words.textContent = box.dataset.paidWords + (data.payer_name ? ` · ${data.payer_name}` : "");
+  words.textContent = box.dataset.paidWords;
   status.classList.add("done");
   status.replaceChildren(words);
-  for (const image of box.querySelectorAll("img.qr")) image.hidden = true;
+  if (data.payer_name) {
+    const who = document.createElement("bdi"); // a name in any script, on a line of its own
+    who.textContent = data.payer_name;
+    status.append(who);
+  }
+  for (const done of document.querySelectorAll("main img.qr, main form, #request p.small")) {
+    done.hidden = true;
+  }
   celebrate();
   window.setTimeout(again, 1500);
 }
