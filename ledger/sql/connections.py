@@ -6,6 +6,8 @@ an open transaction and returns its result; each call is one hand-off.
 - SQLite: stdlib ``sqlite3`` connections, each owned by a thread of its own (so
   a connection is never used by two threads at once, even when a caller is
   cancelled mid-step), pooled, with the same durability settings as the engine.
+  Commits never checkpoint the WAL; a thread of the store's own does, every
+  ``SQLITE_CHECKPOINT_SECONDS``, without taking the write lock (``Checkpointer``).
 - PostgreSQL: a group commit's transaction runs on a connection kept out of the
   pool between batches (``PgWriteConnections``), taken without a checkout and
   pre-ping per batch, its transaction begun with the
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -32,8 +36,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from ledger.sql.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_chunks
+from ledger.sql.engine import SQLITE_PRAGMAS, sqlite_chunks
 
+log = logging.getLogger(__name__)
 Call = Callable[..., Awaitable[Any]]
 # sqlite3 connections (each with its thread) one store keeps; a caller beyond
 # them waits for one to come back. Opening one costs a thread and a file open,
@@ -44,6 +49,10 @@ SQLITE_CONNECTIONS_MAX = 16
 # commits. A community's batches land one at a time, so this many communities can
 # commit at once; a batch beyond them waits for one to come back.
 PG_WRITE_CONNECTIONS_MAX = 4
+# How often the checkpointer copies what the WAL holds into the database file.
+# Often enough that each copy is small (a busy server writes a few MB a second)
+# and the WAL stays short for readers.
+SQLITE_CHECKPOINT_SECONDS = 0.5
 
 
 class SqliteDb:
@@ -136,11 +145,7 @@ class _Worker:
         self.path = path
 
     def open(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        self.db = SqliteDb(conn)
+        self.db = SqliteDb(_connect(self.path))
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -151,6 +156,52 @@ class _Worker:
             self.thread.submit(self.db.conn.close).result()
             self.db = None
         self.thread.shutdown(wait=True)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+class Checkpointer:
+    """A thread with a connection of its own that checkpoints the WAL now and then.
+
+    A passive checkpoint copies the frames no reader still needs into the
+    database file while writers go on appending to the WAL; once it has copied
+    them all, the next writer starts the WAL from its beginning again. A commit
+    therefore only ever appends to the WAL and syncs it.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="buurtmunt-sqlite-checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        conn = _connect(self._path)
+        try:
+            while not self._stop.wait(SQLITE_CHECKPOINT_SECONDS):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as error:  # tried again at the next turn
+                    log.warning("checkpointing %s failed: %r", self._path, error)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _begin(db: SqliteDb, write: bool) -> None:
@@ -194,6 +245,7 @@ class SqliteWorkers:
         self._all: list[_Worker] = []
         self._free = asyncio.Semaphore(SQLITE_CONNECTIONS_MAX)
         self.write_lock = asyncio.Lock()
+        self._checkpointer = Checkpointer(path)
 
     async def _take(self) -> _Worker:
         if self._idle:
@@ -244,6 +296,7 @@ class SqliteWorkers:
         if not write:
             yield
             return
+        self._checkpointer.start()
         async with self.write_lock:
             yield
 
@@ -261,6 +314,7 @@ class SqliteWorkers:
         worker.thread.shutdown(wait=False)
 
     def close(self) -> None:
+        self._checkpointer.close()
         for worker in self._all:
             worker.close()
         self._all.clear()

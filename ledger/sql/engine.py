@@ -19,6 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 T = TypeVar("T")
 WRITE_OPTION = "buurtmunt_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# No connection copies the WAL into the database file as part of a commit (by
+# default the commit that takes the WAL past 1,000 pages does, and the next
+# batch waits for it): the store's checkpointer does it beside the writers
+# (``ledger.sql.connections``), and SQLite does it when the last connection closes.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA wal_autocheckpoint=0",
+)
 # SQLite's default limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER).
 SQLITE_PARAMETERS_MAX = 32_766
 # asyncpg prepares every statement; after five runs PostgreSQL may switch a
@@ -82,9 +92,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -1,4 +1,6 @@
-"""On SQLite a batch is written in a few multi-row statements, not a statement per row.
+"""On SQLite a batch is written in a few multi-row statements, not a statement per row,
+and a commit only appends to the WAL: copying it into the database file is left to
+the store's checkpointer.
 
 One statement steps through many rows while the worker thread has let go of the
 GIL, instead of taking it back after every row. Statements are padded to a power
@@ -12,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from api.audit_commands import audit_store
-from ledger.sql import engine
+from ledger.service import Ledger
+from ledger.sql import connections, engine
 from ledger.sql.connections import SqliteDb
 from ledger.sql.migrate import upgrade
 from ledger.sql.store import SqlStore
@@ -122,4 +126,56 @@ async def test_a_batch_split_over_many_statements_lands_whole(
     assert member_1 is not None and member_1.balance_minutes == 6000 - sum(
         10 + n for n in range(20)
     )
+    await store.close()
+
+
+async def a_busy_store(path: Path, rounds: int) -> tuple[SqlStore, Ledger, int]:
+    """A store on ``path`` that has committed ``rounds`` batches of 100 transfers,
+    and the size its database file had before them."""
+    store = SqlStore.from_url(f"sqlite:///{path}")
+    await upgrade(store.engine)
+    ledger = a_ledger(store)
+    await accepted(ledger, *a_neighbourhood(members=10), earn("org-1", "member-1", 60_000))
+    before = path.stat().st_size
+    for round_ in range(rounds):
+        drafts = [transfer("member-1", f"member-{2 + n % 9}", 1 + round_) for n in range(100)]
+        await asyncio.gather(*(ledger.append(COMMUNITY, d) for d in drafts))
+    return store, ledger, before
+
+
+async def test_commits_only_append_to_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the checkpointer's turn far off, the database file does not grow however
+    long the WAL gets: no commit copies it, not even past SQLite's own 1,000 pages."""
+    monkeypatch.setattr(connections, "SQLITE_CHECKPOINT_SECONDS", 3600.0)
+    path = tmp_path / "ledger.db"
+
+    store, ledger, before = await a_busy_store(path, rounds=40)
+
+    wal = path.with_name("ledger.db-wal").stat().st_size
+    assert wal > 1_000 * 4096, f"a WAL of {wal} bytes is not past the automatic checkpoint"
+    assert path.stat().st_size == before, "a commit copied the WAL into the file"
+    async with store.engine.connect() as conn:  # the application's connections too
+        found = await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")
+        assert found.scalar() == 0
+    await ledger.close()
+    await store.close()
+
+
+async def test_the_checkpointer_copies_the_wal_while_the_store_is_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connections, "SQLITE_CHECKPOINT_SECONDS", 0.05)
+    path = tmp_path / "ledger.db"
+
+    store, ledger, before = await a_busy_store(path, rounds=5)
+    deadline = time.monotonic() + 10
+    while path.stat().st_size == before and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+    assert path.stat().st_size > before, "the checkpointer did not copy the WAL"
+    await ledger.close()
+    report, _ = await audit_store(store, COMMUNITY, ledger.verifier)
+    assert report.clean, report.findings
     await store.close()
