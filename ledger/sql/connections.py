@@ -8,6 +8,9 @@ an open transaction and returns its result; each call is one hand-off.
   cancelled mid-step), pooled, with the same durability settings as the engine.
   Commits never checkpoint the WAL; a thread of the store's own does, every
   ``SQLITE_CHECKPOINT_SECONDS``, without taking the write lock (``Checkpointer``).
+  Write steps that wait for the write lock together (the group commits of
+  several communities) run in one transaction, each inside a savepoint of its
+  own, and share one hand-off and one commit (``SqliteWorkers.run``).
 - PostgreSQL: a group commit's transaction runs on a connection kept out of the
   pool between batches (``PgWriteConnections``), taken without a checkout and
   pre-ping per batch, its transaction begun with the
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 import threading
@@ -147,9 +151,10 @@ class _Worker:
     def open(self) -> None:
         self.db = SqliteDb(_connect(self.path))
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """``fn(db, *args)`` on this connection's thread; the future is its outcome."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.thread, lambda: fn(self.db, *args))
+        return loop.run_in_executor(self.thread, lambda: fn(self.db, *args))
 
     def close(self) -> None:
         if self.db is not None:
@@ -230,13 +235,85 @@ def _rollback(db: SqliteDb) -> None:
         db.conn.execute("ROLLBACK")
 
 
+class _Step:
+    """One write step waiting for its round: ``fn(db, *args)`` and where its outcome goes."""
+
+    __slots__ = ("args", "fn", "future")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+
+Outcome = tuple[bool, Any]  # (True, a step's result) or (False, the exception it raised)
+
+
+def _each_in_one_transaction(
+    db: SqliteDb, steps: list[tuple[Callable[..., Any], tuple[Any, ...]]]
+) -> list[Outcome]:
+    """Run each step inside a savepoint of one write transaction, and commit once.
+
+    A step that raises is rolled back to its savepoint and answered with its
+    exception; the others stand. An error that ends the whole transaction (SQLite
+    rolls it back by itself after an I/O error, a full disk…) or the commit's own
+    failure raises, and every step of the round fails with it. A round of one
+    step needs no savepoint: its transaction is its own."""
+    if len(steps) == 1:
+        fn, args = steps[0]
+        try:
+            return [(True, _in_transaction(db, True, fn, args))]
+        except Exception as error:  # noqa: BLE001 - the step's caller raises it
+            return [(False, error)]
+    _begin(db, write=True)
+    outcomes: list[Outcome] = []
+    try:
+        for fn, args in steps:
+            db.conn.execute("SAVEPOINT step")
+            try:
+                result = fn(db, *args)
+            except Exception as error:
+                if not db.conn.in_transaction:
+                    raise
+                db.conn.execute("ROLLBACK TO step")
+                db.conn.execute("RELEASE step")
+                outcomes.append((False, error))
+                continue
+            db.conn.execute("RELEASE step")
+            outcomes.append((True, result))
+    except BaseException:
+        _rollback(db)
+        raise
+    _commit(db)
+    return outcomes
+
+
+def _answer(steps: list[_Step], round_: asyncio.Future[list[Outcome]]) -> None:
+    """Give each step of a finished round its outcome (all the round's error, if it failed)."""
+    if round_.cancelled():
+        outcomes: list[Outcome] = [(False, RuntimeError("the write was interrupted"))] * len(steps)
+    elif round_.exception() is not None:
+        outcomes = [(False, round_.exception())] * len(steps)
+    else:
+        outcomes = round_.result()
+    for step, (ok, value) in zip(steps, outcomes, strict=True):
+        if step.future.done():  # its caller stopped waiting
+            continue
+        if ok:
+            step.future.set_result(value)
+        else:
+            step.future.set_exception(value)
+
+
 class SqliteWorkers:
     """A small pool of sqlite3 connections, each with its own thread.
 
     ``write_lock`` admits one write transaction of this process at a time (the
     journal's and, through ``api.database``, the application's). SQLite has one
     writer anyway, and a second one waiting inside SQLite backs off in sleeps of
-    up to 100 ms; waiting here, it starts the moment the first commits.
+    up to 100 ms; waiting here, it starts the moment the first commits. The write
+    steps that wait for it meanwhile (``run``: the group commits of other
+    communities) then go together, in one transaction with a savepoint each.
     """
 
     def __init__(self, path: str) -> None:
@@ -246,6 +323,9 @@ class SqliteWorkers:
         self._free = asyncio.Semaphore(SQLITE_CONNECTIONS_MAX)
         self.write_lock = asyncio.Lock()
         self._checkpointer = Checkpointer(path)
+        self._steps: list[_Step] = []
+        self._leading = False
+        self._rounds: asyncio.Task[None] | None = None
 
     async def _take(self) -> _Worker:
         if self._idle:
@@ -282,14 +362,63 @@ class SqliteWorkers:
             await worker.call(_commit)
 
     async def run(self, write: bool, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn`` in a transaction of its own, begun and committed in the same hand-off.
+        """``fn`` in a transaction, begun and committed in the same hand-off.
 
         One trip to a connection's thread instead of three: under load every trip
         waits for the event loop's turn, so the few that a group commit needs
-        decide how long its callers wait.
+        decide how long its callers wait. A write step joins the next round
+        (``_write_round``): when it returns, what it wrote is committed, or, if it
+        raised, rolled back alone. A caller that stops waiting does not take its
+        step out of its round.
         """
-        async with self._locked(write), self._borrowed() as worker:
-            return await worker.call(_in_transaction, write, fn, args)
+        if not write:
+            async with self._borrowed() as worker:
+                return await worker.call(_in_transaction, False, fn, args)
+        step = _Step(fn, args)
+        self._steps.append(step)
+        if not self._leading:
+            # Nobody runs rounds: this caller runs one (its own step's, without a
+            # hand-off to a task) and leaves any steps that came meanwhile to a task.
+            self._leading = True
+            try:
+                await self._write_round()
+            finally:
+                if self._steps:
+                    self._rounds = asyncio.get_running_loop().create_task(self._write_rounds())
+                else:
+                    self._leading = False
+        return await step.future
+
+    async def _write_rounds(self) -> None:
+        try:
+            while self._steps:
+                await self._write_round()
+        finally:
+            self._leading = False
+            self._rounds = None
+            steps, self._steps = self._steps, []
+            for step in steps:  # only when closing
+                if not step.future.done():
+                    step.future.set_exception(RuntimeError("the store closed"))
+
+    async def _write_round(self) -> None:
+        """Take the write lock, run every step that waits in one transaction, answer
+        each, and let go of the lock (a transaction waiting for it comes next)."""
+        async with self._locked(True):
+            steps, self._steps = self._steps, []
+            try:
+                async with self._borrowed() as worker:
+                    round_ = worker.call(_each_in_one_transaction, [(s.fn, s.args) for s in steps])
+                    round_.add_done_callback(functools.partial(_answer, steps))
+                    # Waited for without being cancelled with this task: the
+                    # steps hear how it ended, and the connection comes back
+                    # only once its thread is done with it.
+                    await asyncio.wait([round_])
+                    round_.result()  # after a failed round the connection is checked
+            except Exception as error:  # noqa: BLE001 - the steps' callers raise it
+                for step in steps:  # those the round did not answer: no connection
+                    if not step.future.done():
+                        step.future.set_exception(error)
 
     @asynccontextmanager
     async def _locked(self, write: bool) -> AsyncIterator[None]:

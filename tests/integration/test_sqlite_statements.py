@@ -179,3 +179,76 @@ async def test_the_checkpointer_copies_the_wal_while_the_store_is_open(
     report, _ = await audit_store(store, COMMUNITY, ledger.verifier)
     assert report.clean, report.findings
     await store.close()
+
+
+def a_table(db: SqliteDb) -> None:
+    db.conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+
+
+def put(db: SqliteDb, k: int) -> int:
+    db.conn.execute("INSERT INTO t (k) VALUES (?)", (k,))
+    return k
+
+
+def put_then_fail(db: SqliteDb, k: int) -> int:
+    put(db, k)
+    raise ValueError(f"step {k} failed after writing")
+
+
+async def test_steps_that_wait_together_commit_together_and_fail_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+
+    def traced(path: str) -> sqlite3.Connection:
+        conn = real_connect(path)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    real_connect = connections._connect
+    monkeypatch.setattr(connections, "_connect", traced)
+    workers = connections.SqliteWorkers(str(tmp_path / "steps.db"))
+    await workers.run(True, a_table)
+    statements.clear()
+
+    async with workers.write_lock:  # a transaction in the way: the steps queue up
+        steps = [
+            asyncio.ensure_future(workers.run(True, fn, k))
+            for fn, k in [(put, 1), (put_then_fail, 2), (put, 3)]
+        ]
+        await asyncio.sleep(0.01)
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    in_the_round = list(statements)
+
+    assert outcomes[0] == 1 and outcomes[2] == 3
+    assert isinstance(outcomes[1], ValueError)
+    assert in_the_round.count("BEGIN IMMEDIATE") == in_the_round.count("COMMIT") == 1, in_the_round
+    assert in_the_round.count("ROLLBACK TO step") == 1, in_the_round
+    rows = await workers.run(False, lambda db: db.conn.execute("SELECT k FROM t").fetchall())
+    assert rows == [(1,), (3,)]
+    workers.close()
+
+
+def lose_the_transaction(db: SqliteDb) -> None:
+    """What SQLite does after an I/O error or a full disk: the whole transaction is gone."""
+    db.conn.execute("ROLLBACK")
+    raise sqlite3.OperationalError("disk I/O error")
+
+
+async def test_a_step_that_ends_the_transaction_fails_its_whole_round(
+    tmp_path: Path,
+) -> None:
+    workers = connections.SqliteWorkers(str(tmp_path / "steps.db"))
+    await workers.run(True, a_table)
+
+    async with workers.write_lock:
+        steps = [asyncio.ensure_future(workers.run(True, put, k)) for k in (1, 2)]
+        steps.append(asyncio.ensure_future(workers.run(True, lose_the_transaction)))
+        await asyncio.sleep(0.01)
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+
+    assert all(isinstance(o, sqlite3.Error) for o in outcomes), outcomes
+    rows = await workers.run(False, lambda db: db.conn.execute("SELECT k FROM t").fetchall())
+    assert rows == []
+    assert await workers.run(True, put, 7) == 7  # the connection came back clean
+    workers.close()
