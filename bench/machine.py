@@ -25,5 +25,21 @@ def python_loop_ns() -> float:
     return round(best / LOOP_ITERATIONS * 1e9, 1)
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds every core of the machine has spent busy since boot (user, system,
+    interrupts and time stolen by the hypervisor), or None where ``/proc/stat`` is missing.
+
+    A benchmark subtracts its own process's CPU time over an interval from the
+    difference to see how much of the machine the neighbours took meanwhile.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def describe() -> dict[str, object]:
     return {"cpu_count": os.cpu_count(), "python_loop_ns": python_loop_ns()}
