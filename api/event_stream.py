@@ -11,6 +11,10 @@ the client goes before the stream ends.
 The wire format is the one ``ServerSentEvent`` writes: ``event: <kind>`` and
 ``data: <one line>``, each line ended by CRLF, and an empty line after each
 event. The last event goes out with the end of the response, in one write.
+The head says ``Connection: close``: nothing follows a stream's end on its
+connection (an ``EventSource`` opens a new one to reconnect), so the server
+closes it after the last write instead of keeping it open until the client
+goes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from litestar.types import Message, Receive, Scope, Send
 
 _HEAD = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"connection", b"keep-alive"),
+    (b"connection", b"close"),
 )
 _END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 
@@ -82,6 +86,7 @@ class EventStream(Response[None]):
         listening = asyncio.ensure_future(_until_disconnect(receive))
         listening.add_done_callback(left)
         events = self._events
+        complete = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self._head})
             async for chunk in events:
@@ -94,12 +99,18 @@ class EventStream(Response[None]):
             if not ending:
                 ending = True
                 await send(_END)
+            complete = True
         except asyncio.CancelledError:
             if ending or not listening.done() or listening.cancelled():
                 raise
             task.uncancel()  # our own cancel: the client left, and that is the end
         finally:
             ending = True
-            listening.cancel()
-            with contextlib.suppress(Exception):
-                await events.aclose()
+            if not complete:
+                listening.cancel()
+                with contextlib.suppress(Exception):
+                    await events.aclose()
+            # Else the events have ended, and the listener ends by itself: once the
+            # response is complete, the server answers ``receive`` with
+            # ``http.disconnect`` (ASGI). Cancelling it would cost more than the
+            # rest of the stream's end.

@@ -47,7 +47,7 @@ from api.payment_store import (
     RELEASE,
     PaymentRequest,
     RequestRead,
-    paid_seconds,
+    paid_time,
 )
 from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
 from api.qr import payment_url
@@ -278,7 +278,7 @@ async def pay(
     terms = await rt.requests.terms(request_id)
     if terms is None or terms.community != community:
         raise not_found("payment_request_not_found", "No such payment request.")
-    deadline = asyncio.get_running_loop().time() + limits.IDEMPOTENCY_WAIT_SECONDS
+    deadline: float | None = None  # for asking again, from the first time it is needed
     while True:
         if terms.payee == payer or terms.expires_at <= rt.now_seconds():
             paid = await _explain(rt, principal, request_id, payer)  # raises why not
@@ -299,7 +299,10 @@ async def pay(
         if paid is not None:
             return paid
         # Open again (a claim left by a stopped process was given up): once more.
-        if asyncio.get_running_loop().time() > deadline:
+        now = asyncio.get_running_loop().time()
+        if deadline is None:
+            deadline = now + limits.IDEMPOTENCY_WAIT_SECONDS
+        elif now > deadline:
             raise _in_progress()
         await asyncio.sleep(_WAIT_POLL_SECONDS)
 
@@ -344,7 +347,7 @@ async def _book(
     # The entry is durable, and the transaction that wrote it marked the request
     # paid (``payment_store.pay_requests``), announcing it to other processes'
     # tills: this process's hear it now.
-    event = paid_event(request.id, entry.id, payer_name, minutes, paid_seconds(entry))
+    event = paid_event(request.id, entry.id, payer_name, minutes, paid_time(entry))
     rt.signals.wake(request.id, event)
     payee_name = await rt.requests.name_of(request.community, request.payee) or ERASED_NAME
     return Payment(request, entry, payer_name, payee_name)
@@ -434,9 +437,10 @@ async def _events(rt: Runtime, community: str, request_id: str) -> AsyncIterator
 
 
 def paid_event(
-    request_id: str, entry_id: str, payer_name: str, minutes: int, paid_at: int
+    request_id: str, entry_id: str, payer_name: str, minutes: int, paid_at: str
 ) -> Event:
-    """The event a till hears when its request is paid."""
+    """The event a till hears when its request is paid (``paid_at``: RFC 3339, whole
+    seconds)."""
     return Event(
         PAID,
         {
@@ -446,7 +450,7 @@ def paid_event(
             "receipt_url": receipt_url(entry_id),
             "payer_name": payer_name,
             "amount_minutes": minutes,
-            "paid_at": rfc3339(paid_at),
+            "paid_at": paid_at,
         },
     )
 
@@ -457,7 +461,6 @@ def _final_event(found: RequestRead, now: int) -> Event:
     if status == PAID and request.entry_id is not None:
         assert request.paid_minutes is not None and request.decided_at is not None
         payer_name = found.payer_name or ERASED_NAME
-        return paid_event(
-            request.id, request.entry_id, payer_name, request.paid_minutes, request.decided_at
-        )
+        paid_at = rfc3339(request.decided_at) or ""
+        return paid_event(request.id, request.entry_id, payer_name, request.paid_minutes, paid_at)
     return Event(status, {"id": request.id, "status": status})

@@ -166,6 +166,12 @@ def paid_seconds(entry: Entry) -> int:
     return int(datetime.fromisoformat(entry.time).timestamp())
 
 
+def paid_time(entry: Entry) -> str:
+    """``paid_seconds(entry)`` as RFC 3339 (``schemas.common.rfc3339``), cut from the
+    entry's time (``ledger.clock.format_time``: UTC, to the microsecond)."""
+    return entry.time[:19] + "Z"
+
+
 def pay_requests(db: Db, community: str, entries: Sequence[Entry]) -> set[str]:
     """Mark paid the requests ``entries`` pay (the store's companion: inside the batch's
     transaction, after its entries are written); the ids of the entries that

@@ -6,7 +6,8 @@ inside the batch's transaction; the e2e payment request tests cover that.
 
 from __future__ import annotations
 
-from api.payment_store import paid_request, paid_seconds
+from api.payment_store import paid_request, paid_seconds, paid_time
+from api.schemas.common import rfc3339
 from ledger.clock import parse_time
 from ledger.memory import MemoryStore
 from ledger.model import Draft, Entry
@@ -35,6 +36,7 @@ async def test_a_redeem_or_transfer_may_pay_the_request_its_reference_names() ->
     assert paid_request(shop) == RID
     assert paid_request(neighbour) == other
     assert paid_seconds(shop) == int(parse_time(shop.time).timestamp())
+    assert paid_time(shop) == rfc3339(paid_seconds(shop)), "the same moment, as the event says it"
 
 
 async def test_entries_of_other_kinds_or_without_a_requests_id_as_reference_pay_none() -> None:
