@@ -4,9 +4,7 @@ Each message is a frame: a 4-byte big-endian length, then msgpack. A sender
 writes ``Ask`` frames (a number it chose and the draft) on one connection and
 may have many in flight; the holder answers each with an ``Answer`` carrying
 the same number, in the order its writer finishes them. One connection serves
-one community (the socket is that community's, see ``api.leases``). Frames put
-on a connection in one turn of the event loop leave in one write (``Outbox``):
-the drafts that a turn's requests forward, the answers that one batch gives.
+one community (the socket is that community's, see ``api.leases``).
 
 An answer is what ``Writer.append`` returned or raised: the entry as stored
 (its seq and bytes, and whether it was already there), a rejection, busy, or
@@ -82,24 +80,6 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-class Outbox:
-    """Frames for one connection, written together once the loop's current turn is done."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-        self._frames: list[bytes] = []
-
-    def put(self, message: Ask | Answer) -> None:
-        if not self._frames:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._frames.append(_frame(message))
-
-    def _flush(self) -> None:
-        frames, self._frames = self._frames, []
-        if not self._writer.is_closing():
-            self._writer.write(b"".join(frames))
-
-
 def answer_of(number: int, result: Result) -> Answer:
     if isinstance(result, Rejected):
         return Answer(number, REJECTED, rejected=result)
@@ -168,11 +148,10 @@ class Holder:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        outbox = Outbox(writer)
         try:
             while True:
                 ask = _asks.decode(await _read_frame(reader))
-                one = asyncio.get_running_loop().create_task(self._one(ask, outbox))
+                one = asyncio.get_running_loop().create_task(self._one(ask, writer))
                 self._in_hand.add(one)
                 one.add_done_callback(self._in_hand.discard)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
@@ -183,7 +162,7 @@ class Holder:
             self._connections.discard(task)
             writer.close()
 
-    async def _one(self, ask: Ask, outbox: Outbox) -> None:
+    async def _one(self, ask: Ask, writer: asyncio.StreamWriter) -> None:
         try:
             result = await self._answer(self._community, ask.draft)
             if result is None:
@@ -199,7 +178,8 @@ class Holder:
         except Exception as error:  # the sender's caller must hear of it, as a 503
             log.exception("forwarded draft for %s failed", self._community)
             answer = Answer(ask.number, UNAVAILABLE, message=repr(error))
-        outbox.put(answer)
+        if not writer.is_closing():
+            writer.write(_frame(answer))
 
 
 class Sender:
@@ -211,7 +191,6 @@ class Sender:
         self._community = community
         self._reader = reader
         self._writer = writer
-        self._outbox = Outbox(writer)
         self._numbers = itertools.count()
         self._waiting: dict[int, asyncio.Future[Answer]] = {}
         self.closed = False
@@ -229,7 +208,7 @@ class Sender:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[number] = future
         try:
-            self._outbox.put(Ask(number, draft))
+            self._writer.write(_frame(Ask(number, draft)))
             answer = await asyncio.wait_for(future, limits.FORWARD_WAIT_SECONDS)
         except TimeoutError:
             raise HolderSilent(

@@ -3,22 +3,10 @@ answer would (``api.forwarding``), through the bytes that cross the socket."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, cast
-
 import msgspec
 import pytest
 
-from api.forwarding import (
-    BUSY,
-    NOT_HOLDER,
-    UNAVAILABLE,
-    Answer,
-    Ask,
-    Outbox,
-    answer_of,
-    result_of,
-)
+from api.forwarding import BUSY, NOT_HOLDER, UNAVAILABLE, Answer, Ask, answer_of, result_of
 from ledger.batch import Accepted
 from ledger.canonical import encode_entry
 from ledger.lease import HolderGone
@@ -67,52 +55,3 @@ def test_a_holder_that_could_not_append_makes_the_sender_raise_the_same(
 ) -> None:
     with pytest.raises(raised):
         result_of(COMMUNITY, over_the_socket(Answer(1, outcome, message="why")))
-
-
-class Recorded:
-    """A stream writer that keeps what it is asked to write, one item per call."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-
-def frames_in(data: bytes) -> list[Ask]:
-    found = []
-    while data:
-        length = int.from_bytes(data[:4], "big")
-        found.append(msgspec.msgpack.decode(data[4 : 4 + length], type=Ask))
-        data = data[4 + length :]
-    return found
-
-
-async def test_the_frames_of_one_turn_leave_in_one_write_in_order() -> None:
-    writer = Recorded()
-    outbox = Outbox(cast(Any, writer))
-    asks = [Ask(n, earn("org-1", "member-1", 45, id=f"e-{n}")) for n in range(3)]
-
-    for ask in asks:
-        outbox.put(ask)
-    assert writer.writes == []  # not before the turn is done
-    await asyncio.sleep(0)
-    outbox.put(asks[0])
-    await asyncio.sleep(0)
-
-    assert [frames_in(data) for data in writer.writes] == [asks, [asks[0]]]
-
-
-async def test_frames_for_a_closed_connection_are_dropped() -> None:
-    writer = Recorded()
-    outbox = Outbox(cast(Any, writer))
-
-    outbox.put(Ask(1, earn("org-1", "member-1", 45, id="e-1")))
-    writer.closing = True
-    await asyncio.sleep(0)
-
-    assert writer.writes == []
