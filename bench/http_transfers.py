@@ -31,9 +31,10 @@ database (``db µs``); on a shared machine these move less than req/s.
 
 ``--database`` and ``--workers`` take comma-separated lists: every database is
 served with every number of workers, and each number of workers also serves the
-bare endpoint, all in the same rounds. ``sqlite`` is a file in a temp dir; a
-PostgreSQL URL names a server, where the benchmark creates (and drops first) a
-database ``bm_bench_http`` and serves from that. ``--communities N`` spreads the
+bare endpoint, all in the same rounds. Every configuration serves a database of
+its own, seeded alike: ``sqlite`` is a file in a temp dir; a PostgreSQL URL names
+a server, where the benchmark creates (and drops first) a database
+``bm_bench_http_<n>`` for each. ``--communities N`` spreads the
 members over N communities (each transfer stays within one). With more than one
 worker, each community is written by the worker holding its lease
 (``api.leases``); ``--without-leases`` also serves each such configuration with
@@ -483,36 +484,14 @@ def main() -> int:
             "BUURTMUNT_RATE_LIMIT_PER_MINUTE": "100000000",
         }
         endpoints = []
-        for number, database in enumerate(databases):
-            url = (
-                f"sqlite:///{tmp}/bench.db"
-                if database == "sqlite"
-                else asyncio.run(fresh_postgres(database, "bm_bench_http"))
-            )
-            started = time.perf_counter()
-            accounts, tokens = asyncio.run(
-                seed({**env, "BUURTMUNT_DATABASE_URL": url}, args.members, args.communities)
-            )
-            print(
-                f"seeded {len(accounts)} members in {args.communities} communities on "
-                f"{engine_of(database)} in {time.perf_counter() - started:.1f} s",
-                file=sys.stderr,
-            )
-            script = Path(tmp) / f"transfers-{number}.lua"
-            script.write_text(
-                LUA % {
-                    "accounts": ",".join(f'"{a}"' for a in accounts),
-                    "payees": ",".join(map(str, payees(len(accounts), args.communities))),
-                    "tokens": ",".join(f'"{t}"' for t in tokens),
-                }
-            )  # fmt: skip
+        for database in databases:
             for count in workers:
-                variants = [("", "1")]
-                if count > 1:
-                    variants = [("", str(count))]
-                    if args.without_leases:
-                        variants.append((" no leases", "1"))
+                variants = [("", str(count))]
+                if count > 1 and args.without_leases:
+                    variants.append((" no leases", "1"))
                 for label, lease_workers in variants:
+                    number = len(endpoints)
+                    url, script = seeded(database, number, tmp, env, args)
                     endpoints.append(Endpoint(
                         f"transfers {engine_of(database)} {count}w{label}",
                         "http_transfers:transfers_app", "/api/v1/transfers", script, count,
@@ -520,7 +499,7 @@ def main() -> int:
                             "BUURTMUNT_DATABASE_URL": url,
                             # As ``buurtmunt serve --workers`` sets it (1: no leases).
                             "BUURTMUNT_WORKERS": lease_workers,
-                            "BUURTMUNT_LEASE_DIRECTORY": f"{tmp}/l{len(endpoints)}",
+                            "BUURTMUNT_LEASE_DIRECTORY": f"{tmp}/l{number}",
                             # Every server stays up through all rounds: keep their
                             # pools within PostgreSQL's max_connections (100).
                             "BUURTMUNT_DATABASE_POOL_SIZE": str(POOL_SIZE),
@@ -535,6 +514,38 @@ def main() -> int:
         measure(endpoints, env, args)
         rows = {endpoint.name: summary(endpoint) for endpoint in endpoints}
     return report(rows, args, workers, databases)
+
+
+def seeded(
+    database: str, number: int, tmp: str, env: dict[str, str], args: argparse.Namespace
+) -> tuple[str, Path]:
+    """A database of endpoint ``number``'s own, seeded, and the wrk script that drives it.
+
+    Each endpoint has its own: servers that shared one would take turns moving
+    each other's journal (and, on PostgreSQL, vacuuming it) while idle."""
+    url = (
+        f"sqlite:///{tmp}/bench-{number}.db"
+        if database == "sqlite"
+        else asyncio.run(fresh_postgres(database, f"bm_bench_http_{number}"))
+    )
+    started = time.perf_counter()
+    accounts, tokens = asyncio.run(
+        seed({**env, "BUURTMUNT_DATABASE_URL": url}, args.members, args.communities)
+    )
+    print(
+        f"seeded {len(accounts)} members in {args.communities} communities on "
+        f"{engine_of(database)} in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    script = Path(tmp) / f"transfers-{number}.lua"
+    script.write_text(
+        LUA % {
+            "accounts": ",".join(f'"{a}"' for a in accounts),
+            "payees": ",".join(map(str, payees(len(accounts), args.communities))),
+            "tokens": ",".join(f'"{t}"' for t in tokens),
+        }
+    )  # fmt: skip
+    return url, script
 
 
 def report(
