@@ -192,15 +192,20 @@ class Checkpointer:
             self._thread.start()
 
     def _run(self) -> None:
-        conn = _connect(self._path)
+        # Opened at the first turn, not before: by then the writer that started
+        # this thread has switched a new file to WAL, which a second connection
+        # opening at the same moment could find locked.
+        conn: sqlite3.Connection | None = None
         try:
             while not self._stop.wait(SQLITE_CHECKPOINT_SECONDS):
                 try:
+                    conn = conn or _connect(self._path)
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as error:  # tried again at the next turn
                     log.warning("checkpointing %s failed: %r", self._path, error)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def close(self) -> None:
         self._stop.set()

@@ -23,10 +23,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # default the commit that takes the WAL past 1,000 pages does, and the next
 # batch waits for it): the store's checkpointer does it beside the writers
 # (``ledger.sql.connections``), and SQLite does it when the last connection closes.
+# The busy timeout comes first: switching a new file to WAL takes a lock that
+# another connection opening at the same moment (the checkpointer's) may hold.
 SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA wal_autocheckpoint=0",
 )
 # SQLite's default limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER).
