@@ -27,7 +27,7 @@ database (``db µs``); on a shared machine these move less than req/s.
 
     .venv/bin/python bench/http_transfers.py [--seconds 5] [--rounds 3] [--connections 64]
         [--database sqlite,postgresql://postgres@127.0.0.1:5432/test] [--workers 1,2]
-        [--communities 4] [--without-leases]
+        [--communities 4] [--without-leases] [--ceiling]
 
 ``--database`` and ``--workers`` take comma-separated lists: every database is
 served with every number of workers, and each number of workers also serves the
@@ -39,6 +39,11 @@ members over N communities (each transfer stays within one). With more than one
 worker, each community is written by the worker holding its lease
 (``api.leases``); ``--without-leases`` also serves each such configuration with
 every worker writing to every community, for an A/B in the same rounds.
+``--ceiling`` also serves each such configuration as that many one-worker
+servers (unpinned), each holding its share of the leases and driven by a wrk
+of its own that sends only the transfers of its communities: no draft is
+handed to another process, so the row says what the workers could give on
+this machine if handing drafts over cost nothing.
 
 Needs ``wrk`` (Debian: apt-get install wrk). Targets: at least 40% of the bare
 endpoint's throughput, p99 at most 50 ms.
@@ -60,6 +65,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,17 +248,17 @@ def free_port() -> int:
 
 
 def serve(
-    target: str, port: int, env: dict[str, str], app_dir: Path, workers: int
+    target: str, port: int, env: dict[str, str], app_dir: Path, workers: int, pinned: bool
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "uvicorn", target, "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-level", "warning", "--app-dir", str(app_dir),
     ]  # fmt: skip
-    pinned = pin(0) if workers == 1 else []
+    prefix = pin(0) if pinned else []
     # The server's log (a JSON line per request) goes to a file, as in a deployment.
     log = Path(env["BENCH_TIMES"]).with_suffix(".log").open("ab")
-    server = subprocess.Popen([*pinned, *command], env={**os.environ, **env}, cwd=ROOT, stderr=log)
+    server = subprocess.Popen([*prefix, *command], env={**os.environ, **env}, cwd=ROOT, stderr=log)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -315,6 +321,9 @@ class Endpoint:
     script: Path
     workers: int = 1
     env: dict[str, str] = field(default_factory=dict)  # on top of the common environment
+    # ``--ceiling``: one single-worker server per script, each sent only the
+    # transfers of the communities it holds (their slugs beside its script).
+    own: list[tuple[Path, list[str]]] = field(default_factory=list)
     rounds: list[dict[str, float]] = field(default_factory=list)
     windows: list[tuple[float, float]] = field(default_factory=list)
     in_app: dict[str, float] = field(default_factory=dict)  # the app's own times, all rounds
@@ -323,6 +332,53 @@ class Endpoint:
     # serving its database (load-independent enough to compare when req/s are noisy).
     cpu_seconds: float = 0.0
     db_cpu_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk run's target: a URL, its script and its share of the connections."""
+
+    url: str
+    script: Path
+    connections: int
+
+
+def is_pinned(endpoint: Endpoint) -> bool:
+    """One worker on a core of its own (and wrk on the other); anything more shares both."""
+    return endpoint.workers == 1 and not endpoint.own
+
+
+def drive_all(loads: list[Load], seconds: int, pinned: bool) -> dict[str, float]:
+    """wrk against every load at once; their requests together, the slowest p50 and p99."""
+    if len(loads) == 1:
+        load = loads[0]
+        return drive(load.url, load.script, seconds, load.connections, pinned)
+    with ThreadPoolExecutor(len(loads)) as pool:
+        runs = list(pool.map(
+            lambda load: drive(load.url, load.script, seconds, load.connections, pinned), loads
+        ))  # fmt: skip
+    return {
+        "rps": sum(r["rps"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "seconds": max(r["seconds"] for r in runs),
+        "p50_ms": max(r["p50_ms"] for r in runs),
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "socket_errors": max(r["socket_errors"] for r in runs),
+    }
+
+
+def held_by(pid: int, communities: list[str], lease_directory: str) -> None:
+    """Wait until server ``pid`` holds the leases of ``communities``; fail if it does not."""
+    from api.leases import holder_pid
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        holders = {c: holder_pid(Path(lease_directory), c) for c in communities}
+        if all(holder in process_tree(pid) for holder in holders.values()):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"server {pid} was to hold {communities}; the holders are {holders}")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -385,35 +441,43 @@ def measure(endpoints: list[Endpoint], env: dict[str, str], args: argparse.Names
     Taking turns in short rounds, rather than one long run each, keeps a
     machine that is slower for a while from landing on one side only.
     """
-    servers = []
+    servers: list[tuple[Endpoint, list[subprocess.Popen[bytes]], list[Load], Path]] = []
     try:
         for number, endpoint in enumerate(endpoints):
-            port = free_port()
             times = endpoint.script.parent / f"endpoint-{number}.times"
-            server = serve(
-                endpoint.target, port, {**env, **endpoint.env, "BENCH_TIMES": str(times)},
-                Path(__file__).parent, endpoint.workers,
-            )  # fmt: skip
-            servers.append((endpoint, server, f"http://127.0.0.1:{port}{endpoint.path}", times))
-        for endpoint, _, url, _ in servers:
-            drive(url, endpoint.script, 2, args.connections, endpoint.workers == 1)  # warm up
+            endpoint_env = {**env, **endpoint.env, "BENCH_TIMES": str(times)}
+            procs, loads = [], []
+            # One server with the endpoint's workers, or (``--ceiling``) one single-worker
+            # server per share of the communities, started in turn so that each takes
+            # the next lease slot and with it the communities that slot prefers.
+            for script, communities in endpoint.own or [(endpoint.script, [])]:
+                port = free_port()
+                procs.append(serve(
+                    endpoint.target, port, endpoint_env, Path(__file__).parent,
+                    endpoint.workers if not endpoint.own else 1, pinned=is_pinned(endpoint),
+                ))  # fmt: skip
+                if communities:
+                    held_by(procs[-1].pid, communities, endpoint.env["BUURTMUNT_LEASE_DIRECTORY"])
+                connections = args.connections // max(1, len(endpoint.own))
+                loads.append(Load(f"http://127.0.0.1:{port}{endpoint.path}", script, connections))
+            servers.append((endpoint, procs, loads, times))
+        for endpoint, _, loads, _ in servers:
+            drive_all(loads, 2, is_pinned(endpoint))  # warm up
         for _ in range(args.rounds):
-            for endpoint, server, url, _ in servers:
-                pids = process_tree(server.pid)
+            for endpoint, procs, loads, _ in servers:
+                pids = [pid for proc in procs for pid in process_tree(proc.pid)]
                 db_pids = backends(endpoint.env.get("BUURTMUNT_DATABASE_URL"))
                 cpu, db_cpu = cpu_seconds(pids), cpu_seconds(db_pids)
                 started = time.time()
-                pinned = endpoint.workers == 1
-                endpoint.rounds.append(
-                    drive(url, endpoint.script, args.seconds, args.connections, pinned)
-                )
+                endpoint.rounds.append(drive_all(loads, args.seconds, is_pinned(endpoint)))
                 endpoint.windows.append((started, time.time()))
                 endpoint.cpu_seconds += cpu_seconds(pids) - cpu
                 endpoint.db_cpu_seconds += cpu_seconds(db_pids) - db_cpu
     finally:
-        for _, server, _, _ in servers:
-            server.terminate()
-            server.wait(timeout=30)
+        for _, procs, _, _ in servers:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
     for endpoint, _, _, times in servers:
         endpoint.refused = refusals(times.with_suffix(".log"))
         ended = [
@@ -467,6 +531,11 @@ def main() -> int:
         "--without-leases", action="store_true",
         help="also serve each several-worker configuration with every worker writing everywhere",
     )  # fmt: skip
+    parser.add_argument(
+        "--ceiling", action="store_true",
+        help="also serve each several-worker configuration as that many one-worker servers, "
+        "each sent only the transfers of the communities whose lease it holds (no hand-off)",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -483,15 +552,18 @@ def main() -> int:
             "BUURTMUNT_PUBLIC_URL": "http://bench.local",
             "BUURTMUNT_RATE_LIMIT_PER_MINUTE": "100000000",
         }
-        endpoints = []
+        endpoints: list[Endpoint] = []
         for database in databases:
             for count in workers:
                 variants = [("", str(count))]
                 if count > 1 and args.without_leases:
                     variants.append((" no leases", "1"))
+                if count > 1 and args.ceiling:
+                    variants.append((" own", str(count)))
                 for label, lease_workers in variants:
                     number = len(endpoints)
-                    url, script = seeded(database, number, tmp, env, args)
+                    shares = count if label == " own" else 0
+                    url, script, own = seeded(database, number, tmp, env, args, shares)
                     endpoints.append(Endpoint(
                         f"transfers {engine_of(database)} {count}w{label}",
                         "http_transfers:transfers_app", "/api/v1/transfers", script, count,
@@ -504,6 +576,7 @@ def main() -> int:
                             # pools within PostgreSQL's max_connections (100).
                             "BUURTMUNT_DATABASE_POOL_SIZE": str(POOL_SIZE),
                         },
+                        own,
                     ))  # fmt: skip
         bare_script = Path(tmp) / "bare.lua"
         bare_script.write_text(BARE_LUA)
@@ -517,9 +590,15 @@ def main() -> int:
 
 
 def seeded(
-    database: str, number: int, tmp: str, env: dict[str, str], args: argparse.Namespace
-) -> tuple[str, Path]:
-    """A database of endpoint ``number``'s own, seeded, and the wrk script that drives it.
+    database: str,
+    number: int,
+    tmp: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    shares: int = 0,
+) -> tuple[str, Path, list[tuple[Path, list[str]]]]:
+    """A database of endpoint ``number``'s own, seeded, and the wrk script that drives it;
+    with ``shares``, also a script per share of the communities (for ``--ceiling``).
 
     Each endpoint has its own: servers that shared one would take turns moving
     each other's journal (and, on PostgreSQL, vacuuming it) while idle."""
@@ -538,14 +617,30 @@ def seeded(
         file=sys.stderr,
     )
     script = Path(tmp) / f"transfers-{number}.lua"
+    write_script(script, accounts, tokens, args.communities)
+    own = []
+    slugs = community_slugs(args.communities)
+    for share in range(shares if shares > 1 else 0):
+        # The communities lease slot ``share`` prefers (``api.leases``), and their members.
+        mine = [k for k in range(args.communities) if k % shares == share]
+        members = [i for i in range(len(accounts)) if i % args.communities in mine]
+        own_script = Path(tmp) / f"transfers-{number}-{share}.lua"
+        write_script(
+            own_script, [accounts[i] for i in members], [tokens[i] for i in members], len(mine)
+        )
+        own.append((own_script, [slugs[k] for k in mine]))
+    return url, script, own
+
+
+def write_script(script: Path, accounts: list[str], tokens: list[str], communities: int) -> None:
+    """wrk's script for transfers among ``accounts``, dealt round ``communities`` in turn."""
     script.write_text(
         LUA % {
             "accounts": ",".join(f'"{a}"' for a in accounts),
-            "payees": ",".join(map(str, payees(len(accounts), args.communities))),
+            "payees": ",".join(map(str, payees(len(accounts), communities))),
             "tokens": ",".join(f'"{t}"' for t in tokens),
         }
     )  # fmt: skip
-    return url, script
 
 
 def report(
@@ -584,6 +679,12 @@ def report(
                 more = rows[f"transfers {engine} {count}w"]["rps"]
                 one = rows[f"transfers {engine} 1w"]["rps"]
                 comparisons[f"{engine}_{count}w_over_1w"] = round(more / one, 3)
+                own = rows.get(f"transfers {engine} {count}w own")
+                if own is not None:
+                    comparisons[f"{engine}_{count}w_own_over_1w"] = round(own["rps"] / one, 3)
+                    comparisons[f"{engine}_{count}w_over_{count}w_own"] = round(
+                        more / own["rps"], 3
+                    )
                 before = rows.get(f"transfers {engine} {count}w no leases")
                 if before is not None:
                     comparisons[f"{engine}_{count}w_leases_over_no_leases"] = round(
