@@ -29,7 +29,10 @@ from there to the client.
 
 With two cores or more, the server runs on core 0 and this client on core 1.
 Beside the figures: the server's CPU time per pay and per transfer
-(/proc/<pid>/stat), and this client's, so a client-bound run shows.
+(/proc/<pid>/stat), and this client's, so a client-bound run shows; and how
+long the server's garbage collector ran in each window (a collection of the
+older generations stops the event loop for tens of milliseconds, a tenth of
+the short pay window).
 
     .venv/bin/python bench/qr_pay.py [--requests 500] [--payers 64] [--streams 2000]
         [--transfer-seconds 2] [--postgres [URL]]
@@ -109,6 +112,7 @@ def timed_app() -> Any:
     app = app_from_environment()
     times: list[tuple[str, str, float, float]] = []
     clock = time.time
+    collecting = _collector_seconds()
 
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -116,6 +120,8 @@ def timed_app() -> Any:
         path: str = scope["path"]
         if path == "/__bench/counts":
             return await _send_json(send, counts or {})
+        if path == "/__bench/gc":
+            return await _send_json(send, collecting)
         kind = (
             "pay" if path.endswith("/pay")
             else "paid" if path.endswith("/events")
@@ -140,6 +146,24 @@ def timed_app() -> Any:
         await app(scope, receive, timed_send)
 
     return wrapped
+
+
+def _collector_seconds() -> dict[str, float]:
+    """Seconds the cyclic garbage collector has run in this process, by generation
+    (``"0"``, ``"1"``, ``"2"``), counted from now: a collection stops the event loop."""
+    import gc
+
+    spent = {"0": 0.0, "1": 0.0, "2": 0.0}
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[str(info["generation"])] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    return spent
 
 
 def _cap_sqlite_connections(most: int) -> None:
@@ -645,14 +669,16 @@ async def finals(streams: list[Stream]) -> None:
 
 @dataclass
 class Window:
-    """A measured stretch: CPU seconds of server and client, (diagnosing) SQL statements."""
+    """A measured stretch: CPU seconds of server and client, the server's garbage
+    collections, (diagnosing) SQL statements."""
 
     cpu_seconds: float
     client_cpu_seconds: float
     statements: dict[str, float]
+    collector_seconds: dict[str, float]  # the server's garbage collector, by generation
 
 
-Reading = tuple[float, float, dict[str, float]]
+Reading = tuple[float, float, dict[str, float], dict[str, float]]
 
 
 class Meter:
@@ -670,14 +696,19 @@ class Meter:
             _, data = await connection.call("GET", "/__bench/counts", "-")
             connection.close()
             counts = json.loads(data)
-        return self.server.cpu_seconds(), time.process_time(), counts
+        connection = await Connection.open(self.server.port)
+        _, data = await connection.call("GET", "/__bench/gc", "-")
+        connection.close()
+        return self.server.cpu_seconds(), time.process_time(), counts, json.loads(data)
 
     @staticmethod
     def since(before: Reading, after: Reading) -> Window:
         grown = {k: v - before[2].get(k, 0) for k, v in after[2].items()}
+        collector = {k: v - before[3][k] for k, v in after[3].items()}
         return Window(
-            after[0] - before[0], after[1] - before[1], {k: v for k, v in grown.items() if v}
-        )
+            after[0] - before[0], after[1] - before[1], {k: v for k, v in grown.items() if v},
+            collector,
+        )  # fmt: skip
 
     @asynccontextmanager
     async def sampled(self, name: str) -> AsyncIterator[None]:
@@ -854,6 +885,10 @@ def pay_figures(run: PayRun, server_times: list[list[Any]]) -> dict[str, Any]:
     figures["client_cpu_busy_transfers"] = round(
         sum(w.client_cpu_seconds for w in run.transfer_windows) / transfer_seconds, 2
     )
+    # A collection stops the server for its length: one that falls in the pay window
+    # (a fifth of a second) moves the pays' rate by its share of it.
+    figures["server_gc_ms_pay_window"] = _collector_ms([run.pay_window])
+    figures["server_gc_ms_transfer_windows"] = _collector_ms(run.transfer_windows)
     if run.pay_window.statements:
         transferred: dict[str, float] = {}
         for window in run.transfer_windows:
@@ -862,6 +897,14 @@ def pay_figures(run: PayRun, server_times: list[list[Any]]) -> dict[str, Any]:
         figures["statements_per_pay"] = _per(run.pay_window.statements, len(run.pays))
         figures["statements_per_transfer"] = _per(transferred, len(all_transfers))
     return figures
+
+
+def _collector_ms(windows: list[Window]) -> dict[str, float]:
+    """The server's garbage collections over ``windows``, in ms by generation."""
+    return {
+        gen: round(sum(w.collector_seconds[gen] for w in windows) * 1000, 1)
+        for gen in ("0", "1", "2")
+    }
 
 
 def _paid_keys(streams: list[Stream]) -> list[str]:
@@ -982,6 +1025,12 @@ def report(args: argparse.Namespace, pay: dict[str, Any], memory: dict[str, Any]
         f"(busy {pay['server_cpu_busy_transfers']:.0%}); client core busy "
         f"{pay['client_cpu_busy_pay']:.0%} paying, {pay['client_cpu_busy_transfers']:.0%} "
         "transferring"
+    )
+    print(
+        "server garbage collections (ms, generations 0/1/2): pay window "
+        + "/".join(str(v) for v in pay["server_gc_ms_pay_window"].values())
+        + ", transfer windows "
+        + "/".join(str(v) for v in pay["server_gc_ms_transfer_windows"].values())
     )
     for name, profile in pay.get("profiles", {}).items():
         top = ", ".join(f"{k} {v:.0%}" for k, v in list(profile["self"].items())[:12])
