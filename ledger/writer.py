@@ -368,8 +368,23 @@ class Writer:
         if self._broken is None and self._landed_size > self._signed_size:
             self._arm()
 
-    async def _next_batch(self) -> list[_Waiting]:
+    async def _next_batch(self, landing: asyncio.Future[None] | None) -> list[_Waiting]:
+        """The waiting drafts, at least one.
+
+        While the batch before (``landing``) is still being written, the next could
+        not be written anyway: it waits a few turns of the event loop before taking
+        the queue, so that drafts arriving meanwhile (requests being read, drafts
+        that other processes forward) join it instead of making a batch of their own.
+        """
         batch = [await self._queue.get()]
+        try:
+            turns = 0
+            while landing is not None and not landing.done() and turns < limits.GATHER_TURNS_MAX:
+                await asyncio.sleep(0)
+                turns += 1
+        except asyncio.CancelledError:  # closing: the draft taken is answered, not dropped
+            self._fail(batch, RuntimeError("the writer was closed"))
+            raise
         while len(batch) < limits.BATCH_SIZE_MAX and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
@@ -387,7 +402,7 @@ class Writer:
         while self._broken is None:
             if before_last is not None and not before_last.done():
                 await before_last
-            batch = await self._next_batch()
+            batch = await self._next_batch(last)
             try:
                 if self._resync:
                     basis, self._resync = None, False

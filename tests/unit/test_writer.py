@@ -268,6 +268,53 @@ async def test_a_batch_closes_at_its_maximum_size(monkeypatch: pytest.MonkeyPatc
     await ledger.close()
 
 
+async def test_drafts_arriving_while_a_batch_is_written_go_together_into_the_next() -> None:
+    store = FlakyStore()
+    ledger = a_ledger(store)  # type: ignore[arg-type]
+    await accepted(ledger, *BASE)
+    store.gate = asyncio.Event()
+    first = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-1"))))
+    for _ in range(5):  # the first batch is being written, held at the gate
+        await asyncio.sleep(0)
+    written = store.batches
+    second = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-2"))))
+    for _ in range(2):  # the writer has taken the second draft
+        await asyncio.sleep(0)
+    # A request read a turn later (or a draft another process forwards) still joins it.
+    third = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-3"))))
+    for _ in range(limits.GATHER_TURNS_MAX + 5):
+        await asyncio.sleep(0)
+    store.gate.set()
+
+    one, two, three = await asyncio.gather(first, second, third)
+
+    assert isinstance(one, Appended)
+    assert isinstance(two, Appended) and isinstance(three, Appended)
+    assert two.entry.seq + 1 == three.entry.seq
+    assert store.batches - written == 1, "the second and third drafts were written apart"
+    await ledger.close()
+
+
+async def test_a_draft_with_no_batch_being_written_is_taken_at_once() -> None:
+    ledger = a_ledger(MemoryStore())
+    await accepted(ledger, *BASE)
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counting = asyncio.ensure_future(count_turns())
+    result = await ledger.append(COMMUNITY, open_account(a_member("m-9")))
+    counting.cancel()
+
+    assert isinstance(result, Appended)
+    assert turns < limits.GATHER_TURNS_MAX + 3, f"a lone draft waited {turns} turns"
+    await ledger.close()
+
+
 async def test_a_lone_append_is_answered_without_waiting_for_a_timer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
