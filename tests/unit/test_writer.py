@@ -108,6 +108,19 @@ async def checkpoint_count(store: Any) -> int:
     return len(await store.checkpoints(COMMUNITY, 0, 1_000_000))
 
 
+async def a_batch_held_at_the_gate() -> tuple[FlakyStore, asyncio.Event, Ledger, Any]:
+    """A ledger whose first batch after the neighbourhood's is being written, held at
+    its store's gate (setting the gate lets it land), and that append's future."""
+    store = FlakyStore()
+    ledger = a_ledger(store)  # type: ignore[arg-type]
+    await accepted(ledger, *BASE)
+    store.gate = gate = asyncio.Event()
+    first = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-1"))))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return store, gate, ledger, first
+
+
 # Failure.
 
 
@@ -269,13 +282,7 @@ async def test_a_batch_closes_at_its_maximum_size(monkeypatch: pytest.MonkeyPatc
 
 
 async def test_drafts_arriving_while_a_batch_is_written_go_together_into_the_next() -> None:
-    store = FlakyStore()
-    ledger = a_ledger(store)  # type: ignore[arg-type]
-    await accepted(ledger, *BASE)
-    store.gate = asyncio.Event()
-    first = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-1"))))
-    for _ in range(5):  # the first batch is being written, held at the gate
-        await asyncio.sleep(0)
+    store, gate, ledger, first = await a_batch_held_at_the_gate()
     written = store.batches
     second = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-2"))))
     for _ in range(2):  # the writer has taken the second draft
@@ -284,7 +291,7 @@ async def test_drafts_arriving_while_a_batch_is_written_go_together_into_the_nex
     third = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-3"))))
     for _ in range(limits.GATHER_TURNS_MAX + 5):
         await asyncio.sleep(0)
-    store.gate.set()
+    gate.set()
 
     one, two, three = await asyncio.gather(first, second, third)
 
@@ -513,20 +520,14 @@ async def test_a_retry_from_an_earlier_batch_gets_its_receipt_from_the_store() -
 
 
 async def test_closing_lets_the_batch_being_written_finish_and_answers_every_caller() -> None:
-    store = FlakyStore()
-    ledger = a_ledger(store)  # type: ignore[arg-type]
-    await accepted(ledger, *BASE)
-    store.gate = asyncio.Event()
-    first = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-1"))))
-    for _ in range(5):  # the first batch is being written, held at the gate
-        await asyncio.sleep(0)
+    store, gate, ledger, first = await a_batch_held_at_the_gate()
     second = asyncio.ensure_future(ledger.append(COMMUNITY, open_account(a_member("m-2"))))
     for _ in range(5):  # the second batch is assembled and waits for the first to land
         await asyncio.sleep(0)
 
     closing = asyncio.ensure_future(ledger.close())
     await asyncio.sleep(0)
-    store.gate.set()
+    gate.set()
     await asyncio.wait_for(closing, timeout=5)
     _, pending = await asyncio.wait([first, second], timeout=5)
 
