@@ -26,7 +26,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from api import forwarding
@@ -54,6 +54,11 @@ def default_directory(database_url: str) -> Path:
     per database, short enough for a unix socket's path."""
     digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
     return Path("/tmp") / f"buurtmunt-leases-{os.getuid()}-{digest}"
+
+
+def preferred_slots(communities: Iterable[str], spread: int) -> dict[str, int]:
+    """The slot that prefers each community: the k-th in order, slot ``k % spread``."""
+    return {c: k % spread for k, c in enumerate(sorted(communities))}
 
 
 def _try_lock(path: Path, note_pid: bool = True) -> int | None:
@@ -203,8 +208,7 @@ class HostLeases:
         prefers (taken while it was gone), so that a restarted worker gets its share."""
         if self.slot is None:
             self._take_slot()
-        communities = sorted(await self._communities())
-        slots = {c: k % self._spread for k, c in enumerate(communities)}
+        slots = preferred_slots(await self._communities(), self._spread)
         self._preferred = frozenset(c for c, slot in slots.items() if slot == self.slot)
         for community in sorted(self._preferred - self._held.keys()):
             await self._take(community)

@@ -618,17 +618,21 @@ def seeded(
     )
     script = Path(tmp) / f"transfers-{number}.lua"
     write_script(script, accounts, tokens, args.communities)
+    from api.leases import preferred_slots
+
     own = []
     slugs = community_slugs(args.communities)
-    for share in range(shares if shares > 1 else 0):
-        # The communities lease slot ``share`` prefers (``api.leases``), and their members.
-        mine = [k for k in range(args.communities) if k % shares == share]
-        members = [i for i in range(len(accounts)) if i % args.communities in mine]
+    slots = preferred_slots(slugs, shares) if shares else {}
+    for share in range(shares):
+        # The communities lease slot ``share`` prefers, and their members (member i
+        # belongs to the community i % communities).
+        mine = [slug for slug in slugs if slots[slug] == share]
+        members = [i for i in range(len(accounts)) if slugs[i % args.communities] in mine]
         own_script = Path(tmp) / f"transfers-{number}-{share}.lua"
         write_script(
             own_script, [accounts[i] for i in members], [tokens[i] for i in members], len(mine)
         )
-        own.append((own_script, [slugs[k] for k in mine]))
+        own.append((own_script, mine))
     return url, script, own
 
 

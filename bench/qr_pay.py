@@ -690,16 +690,17 @@ class Meter:
         self.profiles: list[Path] = []
 
     async def read(self) -> Reading:
-        counts: dict[str, float] = {}
-        if self.diagnose:
-            connection = await Connection.open(self.server.port)
-            _, data = await connection.call("GET", "/__bench/counts", "-")
-            connection.close()
-            counts = json.loads(data)
+        counts = await self._bench_json("/__bench/counts") if self.diagnose else {}
+        collector = await self._bench_json("/__bench/gc")
+        return self.server.cpu_seconds(), time.process_time(), counts, collector
+
+    async def _bench_json(self, path: str) -> dict[str, float]:
+        """What the bench's own route ``path`` in the server answers."""
         connection = await Connection.open(self.server.port)
-        _, data = await connection.call("GET", "/__bench/gc", "-")
+        _, data = await connection.call("GET", path, "-")
         connection.close()
-        return self.server.cpu_seconds(), time.process_time(), counts, json.loads(data)
+        found: dict[str, float] = json.loads(data)
+        return found
 
     @staticmethod
     def since(before: Reading, after: Reading) -> Window:
