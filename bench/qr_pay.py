@@ -21,6 +21,12 @@ of streams on one core:
    and held until its response head and one heartbeat arrived; the server's
    RSS (VmRSS) before and after, over 2,000. Before measuring, 100 streams are
    opened and closed, so that code paths and pools are warm.
+4. **A stream's end alone.** As many requests again, each with its stream
+   open; the server hands each stream a ``paid`` event with no pay behind it
+   (a bench route, as a pay's batch does), a group as large as the payers at a
+   time. The server's CPU over those streams is what a stream's end costs, so
+   the run shows what pays could reach if a pay cost a transfer and a
+   stream's end: CPU per transfer over (CPU per transfer + per stream's end).
 
 The server records, per pay, when its app started and answered, and when it
 handed each ``paid`` event to uvicorn (wall clock, like the client), so the
@@ -33,6 +39,14 @@ Beside the figures: the server's CPU time per pay and per transfer
 long the server's garbage collector ran in each window (a collection of the
 older generations stops the event loop for tens of milliseconds, a tenth of
 the short pay window).
+
+Each window pays for the garbage it makes, not for what came before it: just
+before a window starts, the server collects every generation (a bench route),
+and the bench prints how long that took. Before the pays, that collection is
+the one the open streams bring about sooner or later (each holds about 140
+objects that the collector walks once on their way to the oldest generation);
+left to chance, it fell into the quarter-second pay window in nearly every run.
+The bench prints the pays' rate with it charged to them as well.
 
     .venv/bin/python bench/qr_pay.py [--requests 500] [--payers 64] [--streams 2000]
         [--transfer-seconds 2] [--postgres [URL]]
@@ -122,6 +136,11 @@ def timed_app() -> Any:
             return await _send_json(send, counts or {})
         if path == "/__bench/gc":
             return await _send_json(send, collecting)
+        if path == "/__bench/collect":
+            return await _send_json(send, _collect())
+        if path.startswith("/__bench/end/"):
+            _end_streams(app, path.rsplit("/", 1)[1].split(","))
+            return await _send_json(send, {})
         kind = (
             "pay" if path.endswith("/pay")
             else "paid" if path.endswith("/events")
@@ -164,6 +183,27 @@ def _collector_seconds() -> dict[str, float]:
 
     gc.callbacks.append(callback)
     return spent
+
+
+def _collect() -> dict[str, float]:
+    """Collect every generation now: how long it took, and how many objects it walked."""
+    import gc
+
+    objects = sum(len(gc.get_objects(generation)) for generation in range(3))
+    started = time.perf_counter()
+    gc.collect()
+    return {"seconds": time.perf_counter() - started, "objects": objects}
+
+
+def _end_streams(app: Any, request_ids: list[str]) -> None:
+    """Hand each request's open streams a ``paid`` event, as a pay's batch does, with no
+    pay behind it: what follows is a stream's end and nothing else."""
+    from api.payment_requests import paid_event
+
+    signals = app.state.runtime.signals
+    for request_id in request_ids:
+        event = paid_event(request_id, "ent_bench", "Bench", 1, "2026-01-01T00:00:00Z")
+        signals.wake(request_id, event)
 
 
 def _cap_sqlite_connections(most: int) -> None:
@@ -676,6 +716,7 @@ class Window:
     client_cpu_seconds: float
     statements: dict[str, float]
     collector_seconds: dict[str, float]  # the server's garbage collector, by generation
+    settled: dict[str, float]  # the collection just before the window (Meter.settle)
 
 
 Reading = tuple[float, float, dict[str, float], dict[str, float]]
@@ -688,6 +729,15 @@ class Meter:
     def __init__(self, server: Server, diagnose: bool, py_spy: str | None, out: Path) -> None:
         self.server, self.diagnose, self.py_spy, self.out = server, diagnose, py_spy, out
         self.profiles: list[Path] = []
+
+    async def settle(self) -> dict[str, float]:
+        """The server collects its garbage now, so that a window starting next pays only
+        for its own."""
+        return await self._bench_json("/__bench/collect")
+
+    async def end_streams(self, request_ids: list[str]) -> None:
+        """The server hands each request's stream a ``paid`` event, with no pay behind it."""
+        await self._bench_json("/__bench/end/" + ",".join(request_ids))
 
     async def read(self) -> Reading:
         counts = await self._bench_json("/__bench/counts") if self.diagnose else {}
@@ -703,12 +753,12 @@ class Meter:
         return found
 
     @staticmethod
-    def since(before: Reading, after: Reading) -> Window:
+    def since(settled: dict[str, float], before: Reading, after: Reading) -> Window:
         grown = {k: v - before[2].get(k, 0) for k, v in after[2].items()}
         collector = {k: v - before[3][k] for k, v in after[3].items()}
         return Window(
             after[0] - before[0], after[1] - before[1], {k: v for k, v in grown.items() if v},
-            collector,
+            collector, settled,
         )  # fmt: skip
 
     @asynccontextmanager
@@ -737,43 +787,86 @@ class Meter:
 class PayRun:
     transfers: list[list[Call]] = field(default_factory=list)  # one list per window
     transfer_windows: list[Window] = field(default_factory=list)
-    pays: list[Call] = field(default_factory=list)
-    pay_window: Window | None = None
-    streams: list[Stream] = field(default_factory=list)
-    created_per_second: float = 0.0
+    pay_rounds: list[list[Call]] = field(default_factory=list)  # one list per round
+    pay_windows: list[Window] = field(default_factory=list)
+    ends_window: Window | None = None  # streams ended with no pay (``stream_ends``)
+    ends: int = 0
+    streams: list[Stream] = field(default_factory=list)  # every round's
+    created: int = 0  # payment requests made for the rounds, and in how long
+    created_seconds: float = 0.0
+
+    @property
+    def pays(self) -> list[Call]:
+        return [call for calls in self.pay_rounds for call in calls]
 
 
 async def pay_phase(meter: Meter, seeded: Seeded, args: argparse.Namespace) -> PayRun:
+    """Warm-up, then a transfer window before and after each round of pays."""
     run, token, port = PayRun(), seeded.shop_token, meter.server.port
     await transfers(port, seeded, 1.0, "warm")
-    await transfer_window(run, meter, seeded, args.transfer_seconds, "t1")
-    members = len(seeded.member_tokens)
-    started = time.perf_counter()
-    ids = await create_requests(port, token, members + args.requests, "req")
-    run.created_per_second = len(ids) / (time.perf_counter() - started)
-    warm_ids, ids = ids[:members], ids[members:]
+    warm_ids = await create_requests(port, token, len(seeded.member_tokens), "warm")
     warm = await open_streams(port, token, warm_ids)
     await pay_all(port, seeded, warm_ids)
     await finals(warm)
-    run.streams = await open_streams(port, token, ids)
-    await asyncio.sleep(0.5)  # every stream past its first read, waiting for a signal
-    async with meter.sampled("pays"):
-        before = await meter.read()
-        run.pays = await pay_all(port, seeded, ids)
-        await finals(run.streams)
-        run.pay_window = meter.since(before, await meter.read())
-    await close_streams(warm + run.streams)
-    await transfer_window(run, meter, seeded, args.transfer_seconds, "t2")
+    await close_streams(warm)
+    await transfer_window(run, meter, seeded, args.transfer_seconds, "t0")
+    for n in range(args.pay_rounds):
+        await pay_round(run, meter, seeded, args.requests, n)
+        await transfer_window(run, meter, seeded, args.transfer_seconds, f"t{n + 1}")
+    await stream_ends(run, meter, seeded, args.requests)
     return run
+
+
+async def pay_round(run: PayRun, meter: Meter, seeded: Seeded, count: int, n: int) -> None:
+    """``count`` open requests, each watched by its stream, paid by the members."""
+    port, token = meter.server.port, seeded.shop_token
+    started = time.perf_counter()
+    ids = await create_requests(port, token, count, f"req{n}")
+    run.created, run.created_seconds = (
+        run.created + count,
+        run.created_seconds + (time.perf_counter() - started),
+    )
+    streams = await open_streams(port, token, ids)
+    await asyncio.sleep(0.5)  # every stream past its first read, waiting for a signal
+    settled = await meter.settle()
+    async with meter.sampled(f"pays-{n}"):
+        before = await meter.read()
+        pays = await pay_all(port, seeded, ids)
+        await finals(streams)
+        run.pay_windows.append(meter.since(settled, before, await meter.read()))
+    run.pay_rounds.append(pays)
+    run.streams += streams
+    await close_streams(streams)
+
+
+async def stream_ends(run: PayRun, meter: Meter, seeded: Seeded, count: int) -> None:
+    """What a pay's stream adds: ``count`` more open requests, each watched, whose streams
+    the server ends by handing each its ``paid`` event with no pay behind it, in groups
+    as many as the payers (about what a batch of pays ends), a group once the one
+    before has been heard. The window's server CPU over ``count`` is a stream's end."""
+    port, group = meter.server.port, len(seeded.member_tokens)
+    ids = await create_requests(port, seeded.shop_token, count, "end")
+    streams = await open_streams(port, seeded.shop_token, ids)
+    await asyncio.sleep(0.5)
+    settled = await meter.settle()
+    before = await meter.read()
+    for start in range(0, count, group):
+        await meter.end_streams(ids[start : start + group])
+        await finals(streams[start : start + group])
+    run.ends_window = meter.since(settled, before, await meter.read())
+    run.ends = sum(1 for s in streams if s.final() is not None)
+    assert run.ends == count, f"{count - run.ends} streams not ended"
+    await close_streams(streams)
 
 
 async def transfer_window(
     run: PayRun, meter: Meter, seeded: Seeded, seconds: float, tag: str
 ) -> None:
+    settled = await meter.settle()
     async with meter.sampled(f"transfers-{tag}"):
         before = await meter.read()
         run.transfers.append(await transfers(meter.server.port, seeded, seconds, tag))
-        run.transfer_windows.append(meter.since(before, await meter.read()))
+        run.transfer_windows.append(meter.since(settled, before, await meter.read()))
 
 
 @dataclass
@@ -829,10 +922,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
 
 
+def span(calls: list[Call]) -> float:
+    """Seconds from the first call sent to the last answered."""
+    return max(c.ended for c in calls) - min(c.started for c in calls)
+
+
 def rate(calls: list[Call]) -> float:
-    if not calls:
-        return 0.0
-    return len(calls) / (max(c.ended for c in calls) - min(c.started for c in calls))
+    return len(calls) / span(calls) if calls else 0.0
 
 
 def latencies_ms(values: list[float]) -> dict[str, float]:
@@ -843,61 +939,81 @@ def latencies_ms(values: list[float]) -> dict[str, float]:
 
 def pay_figures(run: PayRun, server_times: list[list[Any]]) -> dict[str, Any]:
     """Latency from pay sent to ``paid`` heard; rates; where the time went."""
+    pays = run.pays
     paid_at = {s.request_id: s.final() for s in run.streams}
     missing = [rid for rid, final in paid_at.items() if final is None or final[0] != "paid"]
-    delays = [paid_at[c.request_id][1] - c.started for c in run.pays if c.request_id not in missing]  # type: ignore[index]
-    answered = [c.ended - c.started for c in run.pays]
+    delays = [paid_at[c.request_id][1] - c.started for c in pays if c.request_id not in missing]  # type: ignore[index]
+    answered = [c.ended - c.started for c in pays]
     all_transfers = [c for window in run.transfers for c in window]
-    transfer_seconds = sum(
-        max(c.ended for c in w) - min(c.started for c in w) for w in run.transfers
-    )
-    pays_per_second = rate(run.pays)
+    transfer_seconds = sum(span(w) for w in run.transfers)
+    pay_seconds = sum(span(r) for r in run.pay_rounds)
+    pays_per_second = len(pays) / pay_seconds
     transfers_per_second = len(all_transfers) / transfer_seconds
     figures: dict[str, Any] = {
         "paid_event_ms": latencies_ms(delays),
         "pay_answer_ms": latencies_ms(answered),
         "transfer_answer_ms": latencies_ms([c.ended - c.started for c in all_transfers]),
         "pays_per_second": round(pays_per_second, 1),
+        "pays_per_second_rounds": [round(rate(r), 1) for r in run.pay_rounds],
         "transfers_per_second": round(transfers_per_second, 1),
         "transfers_per_second_windows": [round(rate(w), 1) for w in run.transfers],
         "ratio": round(pays_per_second / transfers_per_second, 3),
         "paid_events_missing": len(missing),
-        "pays_not_200": sum(1 for c in run.pays if c.status != 200),
+        "pays_not_200": sum(1 for c in pays if c.status != 200),
         "transfers_not_201": sum(1 for c in all_transfers if c.status != 201),
-        "requests_created_per_second": round(run.created_per_second, 1),
+        "requests_created_per_second": round(run.created / run.created_seconds, 1),
         "paid_event_keys": _paid_keys(run.streams),
     }
-    figures["split_ms"] = _split(run, paid_at, server_times)
-    assert run.pay_window is not None
+    figures["split_ms"] = _split(pays, paid_at, server_times)
+    pay_cpu = sum(w.cpu_seconds for w in run.pay_windows)
     transfer_cpu = sum(w.cpu_seconds for w in run.transfer_windows)
-    figures["server_cpu_ms_per_pay"] = round(run.pay_window.cpu_seconds / len(run.pays) * 1000, 3)
+    figures["server_cpu_ms_per_pay"] = round(pay_cpu / len(pays) * 1000, 3)
     figures["server_cpu_ms_per_transfer"] = round(transfer_cpu / len(all_transfers) * 1000, 3)
-    figures["server_cpu_busy_pay"] = round(
-        run.pay_window.cpu_seconds
-        / (max(c.ended for c in run.pays) - min(c.started for c in run.pays)),
-        2,
-    )
+    figures["server_cpu_busy_pay"] = round(pay_cpu / pay_seconds, 2)
     figures["server_cpu_busy_transfers"] = round(transfer_cpu / transfer_seconds, 2)
     figures["client_cpu_busy_pay"] = round(
-        run.pay_window.client_cpu_seconds
-        / (max(c.ended for c in run.pays) - min(c.started for c in run.pays)),
-        2,
+        sum(w.client_cpu_seconds for w in run.pay_windows) / pay_seconds, 2
     )
     figures["client_cpu_busy_transfers"] = round(
         sum(w.client_cpu_seconds for w in run.transfer_windows) / transfer_seconds, 2
     )
     # A collection stops the server for its length: one that falls in the pay window
     # (a fifth of a second) moves the pays' rate by its share of it.
-    figures["server_gc_ms_pay_window"] = _collector_ms([run.pay_window])
+    figures["server_gc_ms_pay_window"] = _collector_ms(run.pay_windows)
     figures["server_gc_ms_transfer_windows"] = _collector_ms(run.transfer_windows)
-    if run.pay_window.statements:
-        transferred: dict[str, float] = {}
-        for window in run.transfer_windows:
-            for k, v in window.statements.items():
-                transferred[k] = transferred.get(k, 0) + v
-        figures["statements_per_pay"] = _per(run.pay_window.statements, len(run.pays))
-        figures["statements_per_transfer"] = _per(transferred, len(all_transfers))
+    settled = [w.settled for w in run.pay_windows]
+    figures["server_gc_settled_before_pays"] = {
+        "ms": [round(x["seconds"] * 1000, 1) for x in settled],
+        "objects": [int(x["objects"]) for x in settled],
+        "streams_open": len(run.pay_rounds[0]),
+    }
+    figures["server_gc_settled_before_transfers_ms"] = [
+        round(w.settled["seconds"] * 1000, 1) for w in run.transfer_windows
+    ]
+    assert run.ends_window is not None
+    stream_end = run.ends_window.cpu_seconds / run.ends
+    figures["server_cpu_ms_per_stream_end"] = round(stream_end * 1000, 3)
+    # A pay is a transfer's work and a stream's end: the most pays can give, by CPU.
+    per_transfer = transfer_cpu / len(all_transfers)
+    figures["ratio_by_cpu"] = round(per_transfer / (per_transfer + stream_end), 3)
+    # The same pays with that collection charged to them: the server stops for it.
+    charged = len(pays) / (pay_seconds + sum(x["seconds"] for x in settled))
+    figures["ratio_with_settling_charged_to_pays"] = round(charged / transfers_per_second, 3)
+    if any(w.statements for w in run.pay_windows):
+        figures["statements_per_pay"] = _per(_statements(run.pay_windows), len(pays))
+        figures["statements_per_transfer"] = _per(
+            _statements(run.transfer_windows), len(all_transfers)
+        )
     return figures
+
+
+def _statements(windows: list[Window]) -> dict[str, float]:
+    """The server's statement counts (``--diagnose``) over ``windows``."""
+    total: dict[str, float] = {}
+    for window in windows:
+        for k, v in window.statements.items():
+            total[k] = total.get(k, 0) + v
+    return total
 
 
 def _collector_ms(windows: list[Window]) -> dict[str, float]:
@@ -920,7 +1036,7 @@ def _per(counts: dict[str, float], n: int) -> dict[str, float]:
 
 
 def _split(
-    run: PayRun, paid_at: dict[str, tuple[str, float] | None], server_times: list[list[Any]]
+    pays: list[Call], paid_at: dict[str, tuple[str, float] | None], server_times: list[list[Any]]
 ) -> dict[str, dict[str, float]]:
     """Pay sent -> app starts -> app hands ``paid`` to uvicorn -> client reads it; app answers."""
     pay_in_app = {rid: (start, end) for kind, rid, start, end in server_times if kind == "pay"}
@@ -929,7 +1045,7 @@ def _split(
         "to_app": [], "app_to_event_sent": [], "event_sent_to_heard": [], "app_to_answer": [],
         "event_sent_after_answer": [],
     }  # fmt: skip
-    for call in run.pays:
+    for call in pays:
         final = paid_at.get(call.request_id)
         if call.request_id not in pay_in_app or call.request_id not in event_sent or not final:
             continue
@@ -1006,14 +1122,15 @@ def report(args: argparse.Namespace, pay: dict[str, Any], memory: dict[str, Any]
     )
     print(f"{'':<36}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  (ms)")
     for name, row in (
-        (f"pay sent -> paid heard ({args.requests})", event),
+        (f"pay sent -> paid heard ({args.pay_rounds} x {args.requests})", event),
         ("pay sent -> pay answered", answer),
         ("transfer sent -> answered", pay["transfer_answer_ms"]),
         *((f"  split: {k}", v) for k, v in pay["split_ms"].items()),
     ):
         print(f"{name:<36}{row['p50']:>8}{row['p95']:>8}{row['p99']:>8}{row['max']:>8}")
     print(
-        f"pays {pay['pays_per_second']:.0f}/s, transfers {pay['transfers_per_second']:.0f}/s "
+        f"pays {pay['pays_per_second']:.0f}/s (rounds {pay['pays_per_second_rounds']}), "
+        f"transfers {pay['transfers_per_second']:.0f}/s "
         f"(windows {pay['transfers_per_second_windows']}), ratio {pay['ratio']:.2f}; "
         f"requests created {pay['requests_created_per_second']:.0f}/s; "
         f"missing paid events {pay['paid_events_missing']}, pays not 200 {pay['pays_not_200']}, "
@@ -1028,10 +1145,23 @@ def report(args: argparse.Namespace, pay: dict[str, Any], memory: dict[str, Any]
         "transferring"
     )
     print(
-        "server garbage collections (ms, generations 0/1/2): pay window "
+        "server garbage collections (ms, generations 0/1/2): pay windows "
         + "/".join(str(v) for v in pay["server_gc_ms_pay_window"].values())
         + ", transfer windows "
         + "/".join(str(v) for v in pay["server_gc_ms_transfer_windows"].values())
+    )
+    print(
+        f"a stream's end alone (its paid event, no pay): {pay['server_cpu_ms_per_stream_end']} ms "
+        f"of server CPU; a transfer and a stream's end give pays at most "
+        f"{pay['ratio_by_cpu']:.2f} of transfers"
+    )
+    before_pays = pay["server_gc_settled_before_pays"]
+    print(
+        f"collected just before each window: before the pays {before_pays['ms']} ms "
+        f"({before_pays['objects']} objects, {before_pays['streams_open']} streams open each), "
+        "before "
+        f"the transfer windows {pay['server_gc_settled_before_transfers_ms']} ms; charged to "
+        f"the pays, the ratio would be {pay['ratio_with_settling_charged_to_pays']:.2f}"
     )
     for name, profile in pay.get("profiles", {}).items():
         top = ", ".join(f"{k} {v:.0%}" for k, v in list(profile["self"].items())[:12])
@@ -1056,7 +1186,8 @@ def report(args: argparse.Namespace, pay: dict[str, Any], memory: dict[str, Any]
     )
     print(json.dumps({
         "benchmark": "qr_pay", "database": "postgresql" if args.postgres else "sqlite",
-        "server": "uvicorn 1 worker", "requests": args.requests, "payers": args.payers,
+        "server": "uvicorn 1 worker", "requests": args.requests, "pay_rounds": args.pay_rounds,
+        "payers": args.payers,
         "transfer_seconds_per_window": args.transfer_seconds, "machine": args.machine,
         "loadavg_at_start": args.loadavg, "code": args.code,
         "what_if_connections": args.what_if_connections,
@@ -1167,7 +1298,8 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> tuple[dict[str, An
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500, help="paid, each watched")
+    parser.add_argument("--requests", type=int, default=500, help="paid, each watched, a round")
+    parser.add_argument("--pay-rounds", type=int, default=3, help="of --requests pays each")
     parser.add_argument("--payers", type=int, default=64, help="members paying at once")
     parser.add_argument("--streams", type=int, default=2000, help="held open for memory")
     parser.add_argument("--transfer-seconds", type=float, default=2.0, help="per window (2)")

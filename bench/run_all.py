@@ -152,6 +152,13 @@ def qr_rows(f: dict[str, Any]) -> list[Row]:
             f"p99 <= {f['target_p99_ms']:.0f} ms: {_met(f['met_p99'])}",
         ),
         (
+            "a stream's end alone (server CPU)",
+            f"{f['server_cpu_ms_per_stream_end']} ms",
+            f"a transfer {f['server_cpu_ms_per_transfer']} ms",
+            f"{f['ratio_by_cpu']:.2f}x",
+            "what pays can reach: transfer / (transfer + stream's end)",
+        ),
+        (
             "memory per open event stream",
             f"{memory['kb_per_stream']} KB",
             f"{memory['streams']:,} streams",
