@@ -6,16 +6,17 @@ no access log) on a free loopback port, and drives it from this process with a
 small raw HTTP/1.1 client on asyncio (uvloop), light enough to hold thousands
 of streams on one core:
 
-1. **Pay latency and rate.** The shop asks for 500 payments (POST
-   /api/v1/payment-requests), the bench opens each request's event stream
-   (500 server-sent event streams held open at once), then 64 members pay them
-   (64 tasks, each taking the next request and paying it). Per request: from
-   the start of the pay call to the arrival of its ``paid`` event on its
-   stream (p50, p95, p99), and pays per second from the first pay sent to the
-   last answered. A warm-up set of 64 requests is paid first, not counted.
+1. **Pay latency and rate.** In each of three rounds (``--pay-rounds``), the
+   shop asks for 500 payments (POST /api/v1/payment-requests), the bench opens
+   each request's event stream (500 server-sent event streams held open at
+   once), then 64 members pay them (64 tasks, each taking the next request and
+   paying it). Per request: from the start of the pay call to the arrival of
+   its ``paid`` event on its stream (p50, p95, p99); pays per second over the
+   rounds, each from its first pay sent to its last answered. A warm-up set of
+   64 requests is paid first, not counted.
 2. **Baseline, same server.** POST /api/v1/transfers in a closed loop from the
-   same 64 members, one window before and one after the pay phase, so that a
-   slower stretch of the machine does not fall on one side only.
+   same 64 members, in a window before the first round and after each, so that
+   a slower stretch of the machine does not fall on one side only.
 3. **Memory per event stream.** A second server of the same kind on the same
    database, with a short heartbeat: 2,000 open requests, each stream opened
    and held until its response head and one heartbeat arrived; the server's
@@ -797,6 +798,7 @@ class PayRun:
 
     @property
     def pays(self) -> list[Call]:
+        """Every round's pays."""
         return [call for calls in self.pay_rounds for call in calls]
 
 
@@ -822,10 +824,8 @@ async def pay_round(run: PayRun, meter: Meter, seeded: Seeded, count: int, n: in
     port, token = meter.server.port, seeded.shop_token
     started = time.perf_counter()
     ids = await create_requests(port, token, count, f"req{n}")
-    run.created, run.created_seconds = (
-        run.created + count,
-        run.created_seconds + (time.perf_counter() - started),
-    )
+    run.created += count
+    run.created_seconds += time.perf_counter() - started
     streams = await open_streams(port, token, ids)
     await asyncio.sleep(0.5)  # every stream past its first read, waiting for a signal
     settled = await meter.settle()
