@@ -91,6 +91,18 @@ def ledger_rows(f: dict[str, Any]) -> list[Row]:
                 f">= 2x: {_met(pg['ratio_to_pgbench'] >= 2)}",
             )
         )
+    for engine, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        if engine in f and f[engine].get("against_fresh"):
+            grown, fresh = f[engine], f[engine]["against_fresh"]
+            rows.append(
+                (
+                    f"appends as the journal grows, {name}",
+                    f"{_n(fresh['grown_per_s'], ' /s')} at {_n(grown['entries'], ' entries')}",
+                    f"a fresh journal {_n(fresh['fresh_per_s'], ' /s')}, alternating",
+                    f"{fresh['grown_to_fresh']:.2f}x (segments {grown['last_to_first']:.2f}x)",
+                    f">= 0.9x: {_met(grown['growth_met_against_fresh'])}",
+                )
+            )
     return rows
 
 
