@@ -223,8 +223,22 @@ async def opened(url: str) -> tuple[SqlStore, Ledger, list[str]]:
     return store, ledger, await seed(ledger)
 
 
+def wal_checkpoint(url: str) -> float:
+    """Seconds to checkpoint the WAL of the SQLite database at ``url`` (0 for others)."""
+    if not url.startswith("sqlite:///"):
+        return 0.0
+    started = time.perf_counter()
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        db.close()
+    return time.perf_counter() - started
+
+
 async def alternated(
     grown: tuple[Ledger, list[str]],
+    grown_url: str,
     fresh_url: str,
     count: int,
     rounds: int,
@@ -233,25 +247,40 @@ async def alternated(
     """The grown journal against a fresh one, in the same minutes: ``rounds`` turns each,
     alternating, of ``count / rounds`` transfers, so that the fresh journal grows
     through what the first segment covered. What the machine does meanwhile falls on
-    both alike, where the first and last segments lie minutes apart."""
+    both alike, where the first and last segments lie minutes apart. After each turn
+    that journal's SQLite WAL is checkpointed, its time counted in the turn's."""
     store, ledger, members = await opened(fresh_url)
     await drive(ledger, members, min(count, 5_000), "fresh-warm", make_id)  # as the grown one was
     each = max(1, count // rounds)
     seconds = {"grown": 0.0, "fresh": 0.0}
+    urls = {"grown": grown_url, "fresh": fresh_url}
+    turns: list[dict[str, float]] = []
     for turn in range(rounds):
+        turns.append({})
         for name, (turn_ledger, turn_members) in (("grown", grown), ("fresh", (ledger, members))):
             rate = await drive(turn_ledger, turn_members, each, f"{name}{turn}", make_id)
-            seconds[name] += each / rate
+            # Its WAL copied back now, on its own time: not during the other's turn.
+            took = each / rate + await asyncio.to_thread(wal_checkpoint, urls[name])
+            seconds[name] += took
+            turns[-1][name] = round(each / took)
     fresh_entries = (await store.head(COMMUNITY)).size
+    engine = store.engine.dialect.name
     await ledger.close()
     await store.close()
     grown_rate, fresh_rate = each * rounds / seconds["grown"], each * rounds / seconds["fresh"]
+    print(
+        f"  {engine} alternating with a fresh journal: {grown_rate:,.0f} against "
+        f"{fresh_rate:,.0f} transfers/s ({grown_rate / fresh_rate:.2f}); turns, grown/fresh: "
+        + ", ".join(f"{t['grown']:,}/{t['fresh']:,}" for t in turns),
+        flush=True,
+    )
     return {
         "rounds": rounds,
         "transfers_each": each * rounds,
         "grown_per_s": round(grown_rate),
         "fresh_per_s": round(fresh_rate),
         "fresh_entries_at_end": fresh_entries,
+        "turns_per_s": turns,
         "grown_to_fresh": round(grown_rate / fresh_rate, 2),
     }
 
@@ -312,12 +341,8 @@ async def ledger_run(
     against_fresh = None
     if fresh_url is not None:
         segment = transfers // segments
-        against_fresh = await alternated((ledger, members), fresh_url, segment, rounds, make_id)
-        print(
-            f"  {store.engine.dialect.name} alternating with a fresh journal: "
-            f"{against_fresh['grown_per_s']:,} against {against_fresh['fresh_per_s']:,} "
-            f"transfers/s ({against_fresh['grown_to_fresh']})",
-            flush=True,
+        against_fresh = await alternated(
+            (ledger, members), url, fresh_url, segment, rounds, make_id
         )
     balances = sum(r.balance_minutes for r in await store.accounts(COMMUNITY))
     assert balances == 0, "balances must sum to zero"
