@@ -24,20 +24,16 @@ import json
 import statistics
 import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The drill lives with the tests (one home for it); run from anywhere.
-sys.path.insert(0, str(ROOT))
+# The drill lives with the tests (one home for it): ``machine`` puts this tree on the path.
+import machine
 
-import machine  # noqa: E402
-
-from tests.support.clusters import (  # noqa: E402
+from tests.support.clusters import (
     cluster_unavailable_reason,
     private_cluster,
     private_directory,
 )
-from tests.support.crash import CrashPlan, DrillReport, run_drill, stop_and_start  # noqa: E402
+from tests.support.crash import CrashPlan, DrillReport, run_drill, stop_and_start
 
 
 def drill(engine: str, plan: CrashPlan, workers: int) -> DrillReport:

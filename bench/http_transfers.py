@@ -74,8 +74,7 @@ from urllib.parse import urlsplit
 import machine
 import msgspec
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = machine.ROOT
 
 TARGET_RATIO = 0.40
 TARGET_P99_MS = 50.0

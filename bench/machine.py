@@ -3,12 +3,22 @@
 The targets are set for "this 2-core machine", but the virtual machines behind
 it differ from day to day. A figure read next to this calibration can be
 compared with one measured on another day.
+
+Every bench imports this module before the project's code, and this module puts
+the tree it sits in first on the import path: a bench run from a worktree of
+another commit (to compare two versions in the same minutes) measures that
+commit's code, not the checkout the virtualenv holds in editable mode.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 LOOP_ITERATIONS = 5_000_000
 

@@ -91,8 +91,7 @@ from typing import Any
 
 import machine
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = machine.ROOT
 
 TARGET_P99_MS = 100.0
 TARGET_RATIO = 0.8
