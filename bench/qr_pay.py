@@ -87,7 +87,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import machine
 
@@ -716,10 +716,11 @@ class Window:
     client_cpu_seconds: float
     statements: dict[str, float]
     collector_seconds: dict[str, float]  # the server's garbage collector, by generation
-    settled: dict[str, float]  # the collection just before the window (Meter.settle)
+    settled: dict[str, float]  # the collection just before the window (Meter.measured)
 
 
 Reading = tuple[float, float, dict[str, float], dict[str, float]]
+T = TypeVar("T")
 
 
 class Meter:
@@ -730,10 +731,14 @@ class Meter:
         self.server, self.diagnose, self.py_spy, self.out = server, diagnose, py_spy, out
         self.profiles: list[Path] = []
 
-    async def settle(self) -> dict[str, float]:
-        """The server collects its garbage now, so that a window starting next pays only
-        for its own."""
-        return await self._bench_json("/__bench/collect")
+    async def measured(self, name: str, work: Awaitable[T]) -> tuple[T, Window]:
+        """``work``'s outcome and its window. The server collects its garbage first, so
+        that the window pays only for its own; with ``--py-spy``, sampled as ``name``."""
+        settled = await self._bench_json("/__bench/collect")
+        async with self.sampled(name):
+            before = await self.read()
+            done = await work
+            return done, self.since(settled, before, await self.read())
 
     async def end_streams(self, request_ids: list[str]) -> None:
         """The server hands each request's stream a ``paid`` event, with no pay behind it."""
@@ -818,22 +823,33 @@ async def pay_phase(meter: Meter, seeded: Seeded, args: argparse.Namespace) -> P
     return run
 
 
-async def pay_round(run: PayRun, meter: Meter, seeded: Seeded, count: int, n: int) -> None:
-    """``count`` open requests, each watched by its stream, paid by the members."""
+async def watched_requests(
+    run: PayRun, meter: Meter, seeded: Seeded, count: int, tag: str
+) -> tuple[list[str], list[Stream]]:
+    """``count`` open requests of the shop, each watched by its stream, every stream past
+    its first read and waiting for a signal."""
     port, token = meter.server.port, seeded.shop_token
     started = time.perf_counter()
-    ids = await create_requests(port, token, count, f"req{n}")
+    ids = await create_requests(port, token, count, tag)
     run.created += count
     run.created_seconds += time.perf_counter() - started
     streams = await open_streams(port, token, ids)
-    await asyncio.sleep(0.5)  # every stream past its first read, waiting for a signal
-    settled = await meter.settle()
-    async with meter.sampled(f"pays-{n}"):
-        before = await meter.read()
-        pays = await pay_all(port, seeded, ids)
+    await asyncio.sleep(0.5)
+    return ids, streams
+
+
+async def pay_round(run: PayRun, meter: Meter, seeded: Seeded, count: int, n: int) -> None:
+    """``count`` open requests, each watched by its stream, paid by the members."""
+    ids, streams = await watched_requests(run, meter, seeded, count, f"req{n}")
+
+    async def paying() -> list[Call]:
+        pays = await pay_all(meter.server.port, seeded, ids)
         await finals(streams)
-        run.pay_windows.append(meter.since(settled, before, await meter.read()))
+        return pays
+
+    pays, window = await meter.measured(f"pays-{n}", paying())
     run.pay_rounds.append(pays)
+    run.pay_windows.append(window)
     run.streams += streams
     await close_streams(streams)
 
@@ -843,16 +859,15 @@ async def stream_ends(run: PayRun, meter: Meter, seeded: Seeded, count: int) -> 
     the server ends by handing each its ``paid`` event with no pay behind it, in groups
     as many as the payers (about what a batch of pays ends), a group once the one
     before has been heard. The window's server CPU over ``count`` is a stream's end."""
-    port, group = meter.server.port, len(seeded.member_tokens)
-    ids = await create_requests(port, seeded.shop_token, count, "end")
-    streams = await open_streams(port, seeded.shop_token, ids)
-    await asyncio.sleep(0.5)
-    settled = await meter.settle()
-    before = await meter.read()
-    for start in range(0, count, group):
-        await meter.end_streams(ids[start : start + group])
-        await finals(streams[start : start + group])
-    run.ends_window = meter.since(settled, before, await meter.read())
+    ids, streams = await watched_requests(run, meter, seeded, count, "end")
+    group = len(seeded.member_tokens)
+
+    async def ending() -> None:
+        for start in range(0, count, group):
+            await meter.end_streams(ids[start : start + group])
+            await finals(streams[start : start + group])
+
+    _, run.ends_window = await meter.measured("ends", ending())
     run.ends = sum(1 for s in streams if s.final() is not None)
     assert run.ends == count, f"{count - run.ends} streams not ended"
     await close_streams(streams)
@@ -861,11 +876,10 @@ async def stream_ends(run: PayRun, meter: Meter, seeded: Seeded, count: int) -> 
 async def transfer_window(
     run: PayRun, meter: Meter, seeded: Seeded, seconds: float, tag: str
 ) -> None:
-    settled = await meter.settle()
-    async with meter.sampled(f"transfers-{tag}"):
-        before = await meter.read()
-        run.transfers.append(await transfers(meter.server.port, seeded, seconds, tag))
-        run.transfer_windows.append(meter.since(settled, before, await meter.read()))
+    work = transfers(meter.server.port, seeded, seconds, tag)
+    calls, window = await meter.measured(f"transfers-{tag}", work)
+    run.transfers.append(calls)
+    run.transfer_windows.append(window)
 
 
 @dataclass
