@@ -4,6 +4,9 @@ PostgreSQL tests use ``BUURTMUNT_TEST_POSTGRES_URL`` (default: the local server
 with trust auth, database ``test``); each test gets a database of its own. Where
 PostgreSQL is unreachable these tests skip with the reason, except under
 ``CI=true``, where any skipped test fails the run.
+
+Property tests run without Hypothesis's per-example deadline: the suite shares
+a small machine with PostgreSQL and Chromium, and a pause there is not a bug.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.databases import fresh_postgres_url, postgres_unavailable_reason
+
+settings.register_profile("buurtmunt", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("buurtmunt")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlmodel import select
 
 from api import auth, limits
 from api.tables import CredentialRow
 from tests.support.api import COMMUNITY, World, open_world
-from tests.support.api_checks import journal_verifies, problem, receipt_verifies
+from tests.support.api_checks import eventually, journal_verifies, problem, receipt_verifies
 from tests.support.qr_codes import decode_svg
 
 
@@ -339,12 +337,15 @@ async def test_the_last_use_of_every_credential_is_recorded_in_one_write(
         for user in users:
             assert (await world.get("/api/v1/me", as_=user)).status_code == 200
 
+        now = int(world.clock.now().timestamp())
+
         async def last_uses() -> dict[str, int | None]:
-            await asyncio.sleep(0.05)  # the write happens in the background
             async with world.rt.db.read() as session:
                 rows = await session.exec(select(CredentialRow))
                 return {row.id: row.last_used_at for row in rows}
 
-        used = world.run(last_uses)
-        now = int(world.clock.now().timestamp())
+        def written(found: dict[str, int | None]) -> bool:
+            return all(found.get(user.credential_id) == now for user in users)
+
+        used = world.run(eventually, last_uses, written)
         assert {used[user.credential_id] for user in users} == {now}

@@ -15,7 +15,7 @@ from api.settings import Settings
 from api.tables import CredentialRow
 from ledger.note import generate_signer
 from tests.support.api import World, open_world
-from tests.support.api_checks import problem
+from tests.support.api_checks import eventually, problem
 
 
 async def make_token(world: World, **fields: object) -> dict[str, object]:
@@ -77,20 +77,25 @@ async def test_the_last_use_is_recorded_at_most_once_a_minute(
     async with open_world(sqlite_url) as world:
         made = await make_token(world)
 
-        async def use_after(seconds: int) -> str | None:
-            world.clock.advance(seconds=seconds)
-            world.rt.authenticator.forget()  # as if the cache had run out
-            answer = await world.client.get("/api/v1/me", headers=bearer(made["token"]))
-            assert answer.status_code == 200
-            await asyncio.sleep(0.1)  # the write happens in the background
+        async def last_use() -> str | None:
             listed = await world.get("/api/v1/tokens", as_=world.admin)
             shown = next(t for t in listed.json()["items"] if t["id"] == made["id"])
             used: str | None = shown["last_used_at"]
             return used
 
-        first = await use_after(0)
-        within_the_minute = await use_after(59)
-        after_the_minute = await use_after(2)
+        async def use_after(seconds: int, expected: str) -> str | None:
+            """The last use shown after using the token: ``expected`` once the
+            background write has come, or what is shown after a few seconds."""
+            world.clock.advance(seconds=seconds)
+            world.rt.authenticator.forget()  # as if the cache had run out
+            answer = await world.client.get("/api/v1/me", headers=bearer(made["token"]))
+            assert answer.status_code == 200
+            await asyncio.sleep(0.1)  # time for a write that should not come
+            return await eventually(last_use, lambda used: used == expected)
+
+        first = await use_after(0, "2026-11-28T09:30:00Z")
+        within_the_minute = await use_after(59, "2026-11-28T09:30:00Z")
+        after_the_minute = await use_after(2, "2026-11-28T09:31:01Z")
 
         assert first == "2026-11-28T09:30:00Z"
         assert within_the_minute == first

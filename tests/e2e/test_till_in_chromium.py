@@ -180,11 +180,14 @@ def test_a_member_pays_by_typing_the_code_with_the_keyboard_alone(browser: Any, 
 
 def _shown_code(page: Any) -> tuple[str, list[str]]:
     """The pay code's digits and what its QR code (drawn on the phone) says."""
-    image = page.locator("#paycode-qr")
     page.wait_for_function("() => document.getElementById('paycode-qr').dataset.code !== undefined")
-    source = image.get_attribute("src") or ""
+    # Both in one step: the phone redraws them together when the 30-second step turns.
+    source, digits = page.evaluate(
+        "() => [document.getElementById('paycode-qr').getAttribute('src') || '',"
+        " document.getElementById('paycode-digits').innerText]"
+    )
     drawn = base64.b64decode(source.split(",", 1)[1])
-    return page.locator("#paycode-digits").inner_text().replace(" ", ""), decode_svg(drawn)
+    return digits.replace(" ", ""), decode_svg(drawn)
 
 
 def test_the_pay_code_is_computed_and_drawn_on_the_phone_and_shows_offline(

@@ -1,9 +1,12 @@
-"""Checks a test makes on API answers: problem details, and the journal verifying offline."""
+"""Checks a test makes on API answers: problem details, the journal verifying offline,
+and waiting for what the server writes in the background."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -12,6 +15,8 @@ from ledger.merkle import Frontier, leaf_hash, verify_consistency
 from ledger.note import NoteVerifier
 from ledger.receipt import parse_receipt, verify_receipt
 from tests.support.api import Actor, World
+
+T = TypeVar("T")
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -71,3 +76,16 @@ async def consistency_verifies(
     hashes = [base64.b64decode(h) for h in proof.json()["hashes"]]
     old_root, new_root = base64.b64decode(old["root_hash"]), base64.b64decode(new["root_hash"])
     assert verify_consistency(old["size"], new["size"], hashes, old_root, new_root)
+
+
+async def eventually(
+    read: Callable[[], Awaitable[T]], done: Callable[[T], bool], seconds: float = 5.0
+) -> T:
+    """What ``read`` gives once ``done`` holds for it, or after ``seconds`` (for a
+    write the server makes in the background, which a fixed sleep may not outlast)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        found = await read()
+        if done(found) or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.05)

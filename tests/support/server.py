@@ -92,11 +92,20 @@ async def seed(env: dict[str, str], members: int, funds_minutes: int) -> Seeded:
     return Seeded(env, shop.account_id, shop_token, accounts, tokens, welcome)
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on, never one this test run was given before: two
+    calls in a row (two servers started together) would otherwise get the same
+    port about once in ten thousand pairs."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 @contextmanager
