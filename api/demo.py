@@ -19,13 +19,13 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from api import bootstrap, drafts, provisioning
+from api import bootstrap, directory, drafts, provisioning
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
-from api.tables import CommunityRow
+from api.tables import CommunityRow, PersonRow
 from ledger.clock import ManualClock
 from ledger.ids import new_entry_id
 from ledger.keys import generate_key_file
@@ -194,7 +194,10 @@ async def ways_in(rt: Runtime) -> list[Way]:
     """An enrolment link (24 h, once) and an API token for each role."""
     ways = []
     for role in (Role.ADMIN, Role.COORDINATOR, Role.SHOP, Role.AUDITOR, Role.MEMBER):
-        person = await bootstrap.someone_with(rt, SLUG, role)
+        if role is Role.MEMBER:
+            person = await best_off_member(rt)
+        else:
+            person = await bootstrap.someone_with(rt, SLUG, role)
         _, url = await provisioning.issue_enrolment_link(rt, person, person.staff_id or "cli")
         _, token = await bootstrap.issue_token(rt, person, role, "demo")
         ways.append(Way(role.value, person.name, url, token))
@@ -202,6 +205,22 @@ async def ways_in(rt: Runtime) -> list[Way]:
     _, token = await bootstrap.issue_token(rt, operator, Role.OPERATOR, "demo")
     ways.append(Way(Role.OPERATOR.value, operator.name, "(API only)", token))
     return ways
+
+
+async def best_off_member(rt: Runtime) -> PersonRow:
+    """The member with the most credits (the history leaves some with none), so that
+    the one the demo prints can make the README's shop payment."""
+    members = [
+        account
+        for account in await rt.store.accounts(SLUG)
+        if account.spec.type is AccountType.MEMBER
+    ]
+    async with rt.db.read() as session:
+        for account in sorted(members, key=lambda a: (-a.balance_minutes, a.spec.id)):
+            person = await directory.person_of_account(session, SLUG, account.spec.id)
+            if person is not None:
+                return person
+    raise LookupError(f"nobody in {SLUG!r} is a member")
 
 
 def print_ways(settings: Settings, ways: list[Way]) -> None:

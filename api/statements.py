@@ -70,13 +70,14 @@ async def account_names(reads: ReadView, community: str) -> dict[str, str]:
 
 
 async def statement(reads: ReadView, community: str, period: Period) -> Statement:
-    """The audited statement for ``period`` at the head checkpoint, or a problem.
+    """The audited statement for ``period`` at the head checkpoint (once one covers
+    what the journal held when asked: ``Ledger.signed_head``), or a problem.
 
     The audit reads the whole journal (about 100,000 entries a second), so a clean
     statement is kept for its checkpoint (the newest STATEMENT_CACHE_ENTRIES_MAX):
     it is audited again only when the journal has grown.
     """
-    head = await reads.ledger.checkpoint(community)
+    head = await reads.ledger.signed_head(community)
     if head is not None:
         root = base64.b64encode(head.root).decode()
         kept = _statements.get((community, head.size, root, period.label))

@@ -194,6 +194,26 @@ class Ledger:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signature.wait(), min(left, _CHECKPOINT_POLL_SECONDS))
 
+    @property
+    def checkpoint_wait_seconds(self) -> float:
+        """How long a reader waits for the cadence to sign what it asks about: an
+        interval, and a margin for the signing itself."""
+        return self.cadence.interval_seconds + limits.RECEIPT_WAIT_MARGIN_SECONDS
+
+    async def signed_head(self, community: str) -> StoredCheckpoint | None:
+        """The newest checkpoint once one covers every entry the journal holds now,
+        waiting at most ``checkpoint_wait_seconds`` for it; else the newest there is.
+
+        For answers computed "as at the newest checkpoint" (statements): what was
+        written before the question is in the answer."""
+        head = await self.store.head(community)
+        if head.size == 0 or (head.checkpoint is not None and head.checkpoint.size >= head.size):
+            return head.checkpoint
+        covering = await self.covering_checkpoint(
+            community, head.size, self.checkpoint_wait_seconds
+        )
+        return covering if covering is not None else await self.checkpoint(community)
+
     async def receipt(self, community: str, entry_id: str) -> Receipt:
         """A tlog-proof for the entry against the newest signed checkpoint.
 

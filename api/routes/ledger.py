@@ -208,7 +208,7 @@ async def _receipt(reads: ReadView, community: str, entry: Entry) -> Receipt:
     except ProofUnavailable:
         raise not_found("entry_not_found", f"No entry {entry.id!r}.") from None
     interval = reads.ledger.cadence.interval_seconds
-    wait = interval + limits.RECEIPT_WAIT_MARGIN_SECONDS
+    wait = reads.ledger.checkpoint_wait_seconds
     if await reads.ledger.covering_checkpoint(community, entry.seq + 1, wait) is not None:
         with contextlib.suppress(ReceiptPending):
             return await reads.ledger.receipt(community, entry.id)

@@ -73,6 +73,22 @@ async def test_an_auditor_downloads_the_statement_as_json_csv_and_html_with_name
         assert "Buurthuis" in page and "Slagerij" in page and "<table" in page
 
 
+async def test_the_statement_waits_for_the_checkpoint_of_what_was_just_written(
+    database_url: str,
+) -> None:
+    # Checkpoints are signed on a cadence: the second payment's batch is not signed yet
+    # when the statement is asked for.
+    async with open_world(database_url, checkpoint_interval_seconds=0.3) as world:
+        a_payment(world, 90)
+        last = a_payment(world, 30)
+
+        document = json.loads(await a_statement(world, "json"))
+
+        (shop,) = document["shops"]
+        assert shop["redeemed_minutes"] == 120
+        assert document["checkpoint_size"] == last.seq + 1
+
+
 async def test_a_quarter_and_a_year_are_statements_too(database_url: str) -> None:
     async with open_world(database_url) as world:
         quarter = json.loads(await a_statement(world, "json", "2026-Q4"))

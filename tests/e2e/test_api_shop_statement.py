@@ -247,3 +247,17 @@ async def test_a_shops_month_minutes_are_what_it_took_net_of_refunds(sqlite_url:
         assert november.json()["month_minutes"] == 120 + 60 - 30  # settlement not counted
         assert (december.json()["month"], december.json()["month_minutes"]) == ("2026-12", 0)
         assert member.json()["month_minutes"] == MEMBER_START_MINUTES  # members: as before
+
+
+async def test_a_refund_made_just_before_is_in_the_statement(database_url: str) -> None:
+    # Checkpoints are signed on a cadence: the refund's batch is not signed when the
+    # statement is asked for, and the statement waits for the checkpoint that covers it.
+    async with open_world(database_url, checkpoint_interval_seconds=0.3) as world:
+        paid = a_payment(world, 120)
+        await refund(world, paid.id, 30)
+
+        body = await statement(world)
+
+        rows = [(r["kind"], r["amount_minutes"]) for r in body["rows"]]
+        assert rows == [("redemption", 120), ("refund", -30)]
+        assert body["checkpoint"]["size"] == paid.seq + 2
