@@ -69,9 +69,9 @@ PROOF_HASHES_MAX = 128
 # The checkpoint cadence (ledger.cadence): a writer signs its head at least this
 # often while it has unsigned entries, and at most this many entries behind it.
 CHECKPOINT_INTERVAL_SECONDS_MAX = 3_600.0
-# A receipt asked for an entry no checkpoint covers yet waits at most this long
-# beyond the cadence's interval before it answers "pending".
-RECEIPT_WAIT_MARGIN_SECONDS = 0.5
+# A receipt or statement asked for entries no checkpoint covers yet waits at most
+# this long beyond the cadence's interval for one (``Ledger.checkpoint_wait_seconds``).
+CHECKPOINT_WAIT_MARGIN_SECONDS = 0.5
 
 # Signed notes.
 NOTE_BYTES_MAX = 16_384

@@ -198,7 +198,7 @@ class Ledger:
     def checkpoint_wait_seconds(self) -> float:
         """How long a reader waits for the cadence to sign what it asks about: an
         interval, and a margin for the signing itself."""
-        return self.cadence.interval_seconds + limits.RECEIPT_WAIT_MARGIN_SECONDS
+        return self.cadence.interval_seconds + limits.CHECKPOINT_WAIT_MARGIN_SECONDS
 
     async def signed_head(self, community: str) -> StoredCheckpoint | None:
         """The newest checkpoint once one covers every entry the journal holds now,

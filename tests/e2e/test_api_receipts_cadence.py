@@ -24,7 +24,7 @@ async def test_a_receipt_asked_before_the_next_checkpoint_waits_for_it(
 ) -> None:
     # The wait outlasts the interval by half a second; a pause of the machine
     # (not of the server) should not turn the receipt into "ask again".
-    monkeypatch.setattr(limits, "RECEIPT_WAIT_MARGIN_SECONDS", 5.0)
+    monkeypatch.setattr(limits, "CHECKPOINT_WAIT_MARGIN_SECONDS", 5.0)
     async with open_world(database_url, checkpoint_interval_seconds=INTERVAL_SECONDS) as world:
         given = await world.post(
             "/api/v1/transfers",
