@@ -68,11 +68,15 @@ def libpq_url(database_url: str) -> str:
 
 
 def back_up(settings: Settings, out: Path) -> None:
-    """Write a complete backup of the deployment's database to the new file ``out``."""
+    """Write a complete backup of the deployment's database to the new file ``out``
+    (mode 0600; a missing directory is made, mode 0700)."""
     if out.exists():
         raise Refused(f"{out} exists; a backup never overwrites a file")
     partial = out.with_name(out.name + ".partial")
     partial.unlink(missing_ok=True)
+    # The backup holds personal data: only the operator may read it, from its first byte.
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         source = settings.sqlite_path()
         if source is not None:

@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import shutil
+import stat
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -132,7 +133,8 @@ async def test_a_backup_taken_during_payments_restores_into_a_fresh_database_tha
         require_pg_tools()
     env = server_env(database_url, "http://buurtmunt.test")
     seeded = await seed(env, members=MEMBERS, funds_minutes=600)
-    during, after = tmp_path / "during.backup", tmp_path / "after.backup"
+    # ``during`` goes into a directory the backup makes.
+    during, after = tmp_path / "backups" / "during.backup", tmp_path / "after.backup"
 
     async with open_runtime(Settings.from_env(env)) as rt:
         stop, paid = asyncio.Event(), [0]
@@ -153,6 +155,9 @@ async def test_a_backup_taken_during_payments_restores_into_a_fresh_database_tha
 
     assert status == 0, out
     assert status_after == 0, out_after
+    # Personal data: only the operator reads a backup.
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (during, after)] == [0o600, 0o600]
+    assert stat.S_IMODE(during.parent.stat().st_mode) == 0o700
     assert paid_while_backing_up > 0
     assert again == 1  # a backup never overwrites a file
     assert into_itself == 1  # nor does a restore write into a database in use
