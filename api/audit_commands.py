@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from api.database import Database
-from api.services import read_store_from, signer_from, store_from
+from api.services import read_store_from, retired_verifiers, signer_from, store_from
 from api.settings import Settings
 from api.statement_report import render_html
 from api.witnesses import cosignature_lines, cosigned_sizes
@@ -37,12 +37,19 @@ from ledger.audit.verify import (
     read_verifier,
 )
 from ledger.audit.verify import run as run_verify
-from ledger.checkpoint import CheckpointError, note_origin
+from ledger.checkpoint import CheckpointError, LogKeys, note_origin
 from ledger.keys import SigningKeyError
 from ledger.note import NoteError, NoteVerifier
 from ledger.store import Store, StoredCheckpoint
 
 FORMATS = ("json", "csv", "html")
+
+
+KEY_HELP = (
+    "a verifier key of the log (the string, or a file holding it); repeat it for every key"
+    " the log was signed with, the current one first (default: the signing key's, then"
+    " BUURTMUNT_RETIRED_VERIFIER_KEYS)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     export.add_argument("--community", required=True, help="the community's slug")
     export.add_argument("--out", required=True, help="the new bundle directory")
-    export.add_argument("--key", help="verifier key (default: derived from the signing key)")
+    export.add_argument("--key", action="append", help=KEY_HELP)
     export.set_defaults(func=_run_export)
 
     verify = subparsers.add_parser("verify", help="verify an export bundle offline")
@@ -63,32 +70,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "audit", help="audit a community's journal in the live database, or print a statement"
     )
     audit.add_argument("--community", required=True, help="the community's slug")
-    audit.add_argument("--key", help="verifier key (default: derived from the signing key)")
+    audit.add_argument("--key", action="append", help=KEY_HELP)
     audit.add_argument("--trusted", metavar="CHECKPOINT", help="a checkpoint trusted earlier")
     audit.add_argument("--period", help="print the statement for YYYY, YYYY-Qn or YYYY-MM")
     audit.add_argument("--format", choices=FORMATS, default="json", help="statement format")
     audit.set_defaults(func=_run_audit)
 
 
-def _verifier(args: argparse.Namespace, settings: Settings) -> NoteVerifier:
+def _verifiers(args: argparse.Namespace, settings: Settings) -> tuple[NoteVerifier, ...]:
     if args.key:
-        return read_verifier(args.key)
-    return signer_from(settings).verifier()
+        return tuple(read_verifier(key) for key in args.key)
+    return (signer_from(settings).verifier(), *retired_verifiers(settings))
 
 
-async def _for_log(args: argparse.Namespace, verifier: NoteVerifier, store: Store) -> NoteVerifier:
-    """Without ``--key``, the operator's own key under the name its log signs with: the
-    community's origin, as its newest checkpoint gives it. A ``--key`` is taken as given."""
+async def _for_log(
+    args: argparse.Namespace, verifiers: tuple[NoteVerifier, ...], store: Store
+) -> tuple[NoteVerifier, ...]:
+    """Without ``--key``, the operator's own key under the name its log signs with (the
+    community's origin, as its newest checkpoint gives it), then the retired keys.
+    ``--key``s are taken as given."""
     if args.key:
-        return verifier
+        return verifiers
     checkpoint = (await store.head(args.community)).checkpoint
-    return verifier if checkpoint is None else verifier.named(note_origin(checkpoint.note))
+    if checkpoint is None:
+        return verifiers
+    return (verifiers[0].named(note_origin(checkpoint.note)), *verifiers[1:])
 
 
 def _run_export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
-        verifier = _verifier(args, settings)
+        verifiers = _verifiers(args, settings)
     except (NoteError, SigningKeyError, OSError) as error:
         sys.stderr.write(f"cannot export: {error}\n")
         return EXIT_UNUSABLE
@@ -96,7 +108,7 @@ def _run_export(args: argparse.Namespace) -> int:
     async def export() -> int:
         store = read_store_from(settings)
         try:
-            log_verifier = await _for_log(args, verifier, store)
+            log_verifier = await _for_log(args, verifiers, store)
             db = Database(store.engine)
             done = await export_bundle(
                 store, args.community, Path(args.out), log_verifier,
@@ -127,7 +139,7 @@ def _run_export(args: argparse.Namespace) -> int:
 def _run_audit(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
-        verifier = _verifier(args, settings)
+        verifiers = _verifiers(args, settings)
         period = Period.parse(args.period) if args.period else None
         trusted = Path(args.trusted).read_text(encoding="utf-8") if args.trusted else None
     except (NoteError, SigningKeyError, PeriodError, OSError) as error:
@@ -140,7 +152,7 @@ def _run_audit(args: argparse.Namespace) -> int:
             report, statement = await audit_store(
                 store,
                 args.community,
-                await _for_log(args, verifier, store),
+                await _for_log(args, verifiers, store),
                 trusted_note=trusted,
                 period=period,
             )
@@ -173,7 +185,7 @@ def format_statement(statement: Statement, fmt: str) -> str:
 async def audit_store(
     store: Store,
     community: str,
-    verifier: NoteVerifier,
+    verifier: LogKeys,
     *,
     trusted_note: str | None = None,
     period: Period | None = None,

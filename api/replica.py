@@ -120,7 +120,7 @@ def open_replica(settings: Settings, primary: ReadView) -> ReadRouter:
     store = SqlStore.from_url(url)
     ledger = Ledger(
         store, primary.ledger.signer, primary.ledger.host, primary.ledger.clock,
-        cadence=primary.ledger.cadence,
+        cadence=primary.ledger.cadence, retired=primary.ledger.retired,
     )  # fmt: skip
     return ReadRouter(primary, ReadView(store, ledger, Database(store.engine), is_replica=True))
 

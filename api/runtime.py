@@ -22,7 +22,13 @@ from api.metrics import CommitMetrics
 from api.payment_store import PaymentStore
 from api.ratelimit import PaymentLimiter
 from api.replica import ReadRouter, ReadView, open_replica
-from api.services import cadence_from, signer_from, store_from, upgrade_database
+from api.services import (
+    cadence_from,
+    retired_verifiers,
+    signer_from,
+    store_from,
+    upgrade_database,
+)
 from api.settings import Settings
 from api.witnesses import Witnesses, parse_witnesses
 from ledger.clock import Clock, SystemClock
@@ -99,7 +105,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         commits = CommitMetrics()
         ledger = Ledger(
             store, signer_from(settings), settings.host, the_clock, commits,
-            cadence=cadence_from(settings),
+            cadence=cadence_from(settings), retired=retired_verifiers(settings),
         )  # fmt: skip
         # A tail a crash (or a kill) left unsigned is signed before any request.
         await ledger.sign_unsigned()

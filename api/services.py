@@ -11,7 +11,7 @@ from api.database import database_unreachable
 from api.settings import Settings
 from ledger.cadence import Cadence
 from ledger.keys import load_signer
-from ledger.note import NoteSigner
+from ledger.note import NoteSigner, NoteVerifier
 from ledger.sql import migrate
 from ledger.sql.store import SqlStore
 
@@ -25,6 +25,12 @@ def signer_from(settings: Settings) -> NoteSigner:
     if settings.signing_key:
         return load_signer(value=settings.signing_key)
     return load_signer(path=settings.signing_key_file)
+
+
+def retired_verifiers(settings: Settings) -> tuple[NoteVerifier, ...]:
+    """The verifier keys of the signing keys used before this one (``NoteError`` if one
+    does not parse)."""
+    return tuple(NoteVerifier.from_key_string(key) for key in settings.retired_verifier_keys)
 
 
 def store_from(settings: Settings) -> SqlStore:

@@ -17,8 +17,9 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def _list(value: str) -> tuple[str, ...]:
-    """A comma-separated setting, without blanks."""
-    return tuple(item.strip().rstrip("/") for item in value.split(",") if item.strip())
+    """A comma-separated setting, without blanks. (Not stripped of a trailing '/': a
+    verifier key's base64 may end in one.)"""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,10 @@ class Settings:
     # Witnesses asked to cosign each checkpoint: "<url> <witness vkey>" each,
     # comma-separated (BUURTMUNT_WITNESSES); one that fails is asked again this often.
     witnesses: tuple[str, ...] = ()
+    # Verifier keys of signing keys this deployment used before (after a rotation),
+    # comma-separated (BUURTMUNT_RETIRED_VERIFIER_KEYS): the audit and the statements
+    # open checkpoints those keys signed.
+    retired_verifier_keys: tuple[str, ...] = ()
     witness_retry_seconds: float = 5.0
     witness_timeout_seconds: float = 5.0
     # The checkpoint cadence (ledger.cadence): a batch signs the head only when the
@@ -102,11 +107,12 @@ class Settings:
             event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
             log_level=env.get("BUURTMUNT_LOG_LEVEL", "INFO").upper(),
             request_log=env.get("BUURTMUNT_REQUEST_LOG", "1") != "0",
-            cors_origins=_list(env.get("BUURTMUNT_CORS_ORIGINS", "")),
+            cors_origins=tuple(o.rstrip("/") for o in _list(env.get("BUURTMUNT_CORS_ORIGINS", ""))),
             trusted_proxies=_list(env.get("BUURTMUNT_TRUSTED_PROXIES", "")),
             listen_host=env.get("BUURTMUNT_LISTEN_HOST", "127.0.0.1"),
             listen_port=int(env.get("BUURTMUNT_LISTEN_PORT", 8000)),
             witnesses=_list(env.get("BUURTMUNT_WITNESSES", "")),
+            retired_verifier_keys=_list(env.get("BUURTMUNT_RETIRED_VERIFIER_KEYS", "")),
             witness_retry_seconds=float(env.get("BUURTMUNT_WITNESS_RETRY_SECONDS", 5)),
             witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
             checkpoint_interval_seconds=float(env.get("BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS", 1)),

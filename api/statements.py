@@ -83,7 +83,7 @@ async def statement(reads: ReadView, community: str, period: Period) -> Statemen
         kept = _statements.get((community, head.size, root, period.label))
         if kept is not None:
             return kept
-    verifier = await reads.ledger.log_verifier(community)
+    verifier = await reads.ledger.log_keys(community)
     try:
         report, found = await audit_store(reads.store, community, verifier, period=period)
     except ExportError:
@@ -213,7 +213,7 @@ async def bundle_directory(reads: ReadView, community: str) -> tuple[Path, str]:
     """Export ``community`` into a new temporary directory; (its parent, the bundle's name).
 
     The caller removes the parent when done (``tar_stream`` does)."""
-    verifier = await reads.ledger.log_verifier(community)
+    verifier = await reads.ledger.log_keys(community)
     parent = Path(tempfile.mkdtemp(prefix="buurtmunt-export-"))
     try:
         done = await export_bundle(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,8 +111,14 @@ def origin_for(host: str, community: str) -> str:
     return f"{host}/{community}"
 
 
-def log_verifiers(verifier: NoteVerifier, origin: str) -> tuple[NoteVerifier, ...]:
-    """The names under which ``verifier``'s key opens a checkpoint of ``origin``.
+LogKeys = NoteVerifier | Sequence[NoteVerifier]
+"""A log's verifier key, or every key it has been signed with (after a rotation: the
+current key first, then the retired ones); a checkpoint signed by any of them opens."""
+
+
+def log_verifiers(keys: LogKeys, origin: str) -> tuple[NoteVerifier, ...]:
+    """The names under which the ``keys`` open a checkpoint of ``origin``, the first
+    key's first.
 
     A key named for the origin or for the origin's host (the part before its
     last '/') opens signatures under either name: the origin's (how the ledger
@@ -120,9 +127,13 @@ def log_verifiers(verifier: NoteVerifier, origin: str) -> tuple[NoteVerifier, ..
     """
     host = origin.rpartition("/")[0]
     names = [name for name in (origin, host) if name and is_valid_key_name(name)]
-    if verifier.name not in names:
-        return (verifier,)
-    return tuple(verifier.named(name) for name in names)
+    found: list[NoteVerifier] = []
+    for verifier in (keys,) if isinstance(keys, NoteVerifier) else keys:
+        if verifier.name not in names:
+            found.append(verifier)
+        else:
+            found.extend(verifier.named(name) for name in names)
+    return tuple(found)
 
 
 def note_origin(note: str) -> str:
@@ -153,9 +164,10 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
 
 
 def open_checkpoint(
-    note: str, verifier: NoteVerifier, *, expected_origin: str | None = None
+    note: str, verifier: LogKeys, *, expected_origin: str | None = None
 ) -> Checkpoint:
-    """Verify ``note`` with ``verifier`` and parse its text as a checkpoint.
+    """Verify ``note`` with ``verifier`` (a key, or the log's keys) and parse its text as
+    a checkpoint.
 
     Raises ``NoteError`` for a bad note or signature and ``CheckpointError``
     for a bad body, or when ``expected_origin`` is given and differs (a key

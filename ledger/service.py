@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ledger import limits, merkle
 from ledger.cadence import Cadence
@@ -51,9 +51,12 @@ class Ledger:
         clock: Clock | None = None,
         observer: CommitObserver | None = None,
         cadence: Cadence | None = None,
+        retired: Sequence[NoteVerifier] = (),
     ) -> None:
         self.store = store
         self.signer = signer
+        # The public keys of signing keys used before ``signer`` (after a rotation).
+        self.retired = tuple(retired)
         self.host = host
         self.clock = clock or SystemClock()
         self.observer = observer
@@ -77,6 +80,11 @@ class Ledger:
         """The public key as ``community``'s log signs with it: named for the log's origin.
         Its key string is the one to publish for the community's auditors."""
         return self.verifier.named(await self.origin(community))
+
+    async def log_keys(self, community: str) -> tuple[NoteVerifier, ...]:
+        """Every key ``community``'s checkpoints may be signed with: the current one (as
+        ``log_verifier``), then the retired ones. What audits open checkpoints with."""
+        return (await self.log_verifier(community), *self.retired)
 
     async def origin(self, community: str) -> str:
         """The journal's origin: that of its first checkpoint, which it keeps for life."""

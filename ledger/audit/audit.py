@@ -54,10 +54,10 @@ from ledger.canonical import (
     entry_from_plain,
     scan_plain,
 )
-from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from ledger.checkpoint import Checkpoint, CheckpointError, LogKeys, open_checkpoint
 from ledger.merkle import Frontier, leaf_hash, range_nodes, subtree_node
 from ledger.model import AccountType, Draft, Entry, EntryKind, Rejected
-from ledger.note import NoteError, NoteVerifier
+from ledger.note import NoteError
 from ledger.rules import apply, apply_plain, authority_plain, check_authority, check_state
 from ledger.shape import check_shape, plain_shape_ok
 from ledger.state import LedgerState
@@ -85,7 +85,7 @@ class Audit:
 
     def __init__(
         self,
-        verifier: NoteVerifier,
+        verifier: LogKeys,
         *,
         community: str | None = None,
         origin: str | None = None,

@@ -22,9 +22,8 @@ from ledger import limits
 from ledger.audit.bundle import BundleWriter, Manifest
 from ledger.audit.findings import b64
 from ledger.canonical import decode_entry
-from ledger.checkpoint import log_verifiers, open_checkpoint
+from ledger.checkpoint import LogKeys, log_verifiers, open_checkpoint
 from ledger.clock import Clock, SystemClock, format_time
-from ledger.note import NoteVerifier
 from ledger.rules import unwind_balances
 from ledger.store import Store, StoredCheckpoint
 
@@ -74,7 +73,7 @@ async def export_bundle(
     store: Store,
     community: str,
     directory: str | os.PathLike[str],
-    verifier: NoteVerifier,
+    verifier: LogKeys,
     *,
     clock: Clock | None = None,
     cosignatures: Callable[[StoredCheckpoint], Awaitable[str]] | None = None,

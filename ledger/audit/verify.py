@@ -39,7 +39,7 @@ from ledger.audit.bundle import (
 )
 from ledger.audit.findings import AuditReport, Check, b64
 from ledger.audit.scan import CORRECTION_MARK, Run, correction_targets, scan_lines
-from ledger.checkpoint import Checkpoint, CheckpointError
+from ledger.checkpoint import Checkpoint, CheckpointError, LogKeys
 from ledger.cosignature import CosignatureError, CosignatureVerifier
 from ledger.note import NoteError, NoteVerifier
 
@@ -90,7 +90,7 @@ class Progress:
 
 def verify_bundle(
     bundle: Bundle,
-    verifier: NoteVerifier,
+    verifier: LogKeys,
     *,
     trusted_note: str | None = None,
     observer: Observer | None = None,
@@ -121,7 +121,7 @@ def verify_bundle(
 
 def _verify(
     bundle: Bundle,
-    verifier: NoteVerifier,
+    verifier: LogKeys,
     trusted_note: str | None,
     observer: Observer | None,
     progress: Progress | None,
@@ -556,7 +556,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument("bundle", help="the bundle directory")
     parser.add_argument(
-        "--key", required=True, help="the log's verifier key (the string, or a file holding it)"
+        "--key",
+        required=True,
+        action="append",
+        help="the log's verifier key (the string, or a file holding it); after a rotation,"
+        " repeat it for every key the log was signed with, the current one first",
     )
     parser.add_argument(
         "--trusted", metavar="CHECKPOINT", help="a checkpoint note you trusted earlier (a file)"
@@ -587,7 +591,8 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Verify ``args.bundle`` and print the findings and a summary; the exit status."""
     try:
-        verifier = read_verifier(args.key)
+        keys = [args.key] if isinstance(args.key, str) else args.key
+        verifiers = tuple(read_verifier(key) for key in keys)
         trusted = None
         if args.trusted:
             trusted = Path(args.trusted).read_text(encoding="utf-8")
@@ -596,11 +601,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             shipped = bundle.verifier_key()
         except BundleError:
             shipped = ""  # informational only, and unreadable: say it differs
-        if shipped is not None and shipped != verifier.key_string():
+        if shipped is not None and shipped not in {v.key_string() for v in verifiers}:
             err.write("note: the bundle's verifier.key differs from --key; only --key counts\n")
         progress = Progress(bundle.entries_bytes, err, "verifying")
         jobs = getattr(args, "jobs", None)
-        report = verify_bundle(bundle, verifier, trusted_note=trusted, progress=progress, jobs=jobs)
+        report = verify_bundle(
+            bundle, verifiers, trusted_note=trusted, progress=progress, jobs=jobs
+        )
         witness_keys = getattr(args, "witness_key", None) or []
         witnessed = not witness_keys or check_witnesses(_head_note(bundle), witness_keys, out)
     except (BundleError, NoteError, CheckpointError, OSError, UnicodeDecodeError) as error:

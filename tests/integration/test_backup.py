@@ -9,70 +9,27 @@ restores every balance exactly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
-import os
 import shutil
 import stat
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from api import cli, drafts
+from api import drafts
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from ledger.ids import new_entry_id
 from ledger.keys import load_signer
 from tests.conftest import require
+from tests.support.commands import buurtmunt, buurtmunt_here
 from tests.support.databases import fresh_postgres_url
-from tests.support.server import COMMUNITY, ROOT, seed, server_env
+from tests.support.server import COMMUNITY, seed, server_env
 
 MEMBERS = 4
 CONCURRENT_TRANSFERS = 8
 # A pause between rounds of transfers: enough rounds overlap the backup, and
 # the journal stays small enough to audit, export and verify in seconds.
 PAUSE_SECONDS = 0.02
-
-
-async def buurtmunt(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Run the ``buurtmunt`` command in a process of its own, as an operator would
-    beside a running server: (exit status, output)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", *args,
-        env={**os.environ, **env}, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode()
-
-
-@contextlib.contextmanager
-def environment(env: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
-def _main_here(env: dict[str, str], args: tuple[str, ...]) -> tuple[int, str]:
-    out = io.StringIO()
-    with environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        status = cli.main(list(args))
-    return status, out.getvalue()
-
-
-async def buurtmunt_here(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """The same command in this process (a thread of its own), where a separate
-    process adds only start-up time: (exit status, output)."""
-    return await asyncio.to_thread(_main_here, env, args)
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from ledger import limits
 from ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
+    log_verifiers,
     open_checkpoint,
     origin_for,
     parse_checkpoint_body,
@@ -187,6 +188,18 @@ def test_a_witness_cosignature_from_an_unknown_key_is_ignored() -> None:
     opened = open_checkpoint(note + cosignature, log.verifier())
 
     assert opened == a_checkpoint()
+
+
+def test_a_checkpoint_opens_with_any_of_the_logs_keys_after_a_rotation() -> None:
+    retired, current = generate_signer(HOST_NAME), generate_signer(HOST_NAME)
+    old_note = sign_checkpoint(a_checkpoint(origin=ORIGIN), retired.named(ORIGIN))
+    new_note = sign_checkpoint(a_checkpoint(origin=ORIGIN), current.named(ORIGIN))
+    keys = (current.verifier().named(ORIGIN), retired.verifier())
+
+    assert open_checkpoint(old_note, keys) == open_checkpoint(new_note, keys)
+    assert log_verifiers(keys, ORIGIN)[0] == current.verifier().named(ORIGIN)
+    with pytest.raises(NoteError):
+        open_checkpoint(old_note, current.verifier())
 
 
 def test_a_checkpoint_opened_with_the_wrong_key_is_refused() -> None:
