@@ -13,6 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError
+
 from api import (
     audit_commands,
     backup,
@@ -35,6 +38,7 @@ from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_UNUSABLE = 2  # as the audit commands: what the command needs is not there
 # How long uvicorn's supervisor waits for a worker to answer before it kills it and
 # starts another. Its default (5 s) is less than a worker takes to import and start
 # on a busy small machine, so every worker was killed before it could answer, forever.
@@ -262,6 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LookupError, SigningKeyError) as error:
         print(f"buurtmunt: {error}", file=sys.stderr)
         return EXIT_REFUSED
+    except (DBAPIError, asyncpg.PostgresError, ConnectionError) as error:
+        # No database there, or none by that name (make it first: docs/operations.md),
+        # or it refuses the user: the driver's own words, not a traceback.
+        said = str(getattr(error, "orig", None) or error).strip().splitlines()
+        print(
+            f"buurtmunt: the database: {said[0] if said else type(error).__name__}", file=sys.stderr
+        )
+        return EXIT_UNUSABLE
 
 
 if __name__ == "__main__":

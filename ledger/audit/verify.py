@@ -504,10 +504,10 @@ def _head_note(bundle: Bundle) -> str | None:
         return None
 
 
-def check_witnesses(head_note: str | None, keys: Sequence[str], out: TextIO) -> bool:
-    """Whether each witness key has a valid cosignature on ``head_note``; says which.
-    A bundle without a head checkpoint (``None``) has no cosignature at all."""
-    cosigned = True
+def check_witnesses(head_note: str | None, keys: Sequence[str], out: TextIO) -> int:
+    """How many of the witness keys have no valid cosignature on ``head_note``; says
+    which. A bundle without a head checkpoint (``None``) has no cosignature at all."""
+    missing = 0
     for key in keys:
         witness = CosignatureVerifier.from_key_string(_key_text(key))
         try:
@@ -516,13 +516,15 @@ def check_witnesses(head_note: str | None, keys: Sequence[str], out: TextIO) -> 
             cosignature = witness.cosignature_on(head_note)
         except CosignatureError:
             out.write(f"witness {witness.name}: no valid cosignature on the head checkpoint\n")
-            cosigned = False
+            missing += 1
             continue
         out.write(f"witness {witness.name}: cosigned the head at {cosignature.timestamp}\n")
-    return cosigned
+    return missing
 
 
-def print_report(report: AuditReport, out: TextIO, title: str) -> None:
+def print_report(report: AuditReport, out: TextIO, title: str, *, uncosigned: int = 0) -> None:
+    """The findings and a summary; ``uncosigned``: witnesses whose cosignature the
+    caller required and did not find (``check_witnesses``), which fail the result too."""
     for finding in report.findings:
         out.write(finding.line() + "\n")
     if report.findings_omitted:
@@ -542,9 +544,10 @@ def print_report(report: AuditReport, out: TextIO, title: str) -> None:
         ),
     ]
     total = len(report.findings) + report.findings_omitted
-    rows.append(
-        ("result", "OK: every check passed" if report.clean else f"FAILED: {total:,} findings")
-    )
+    failed = [f"{total:,} findings"] if not report.clean else []
+    if uncosigned:
+        failed.append(f"no cosignature of {uncosigned:,} required witness(es)")
+    rows.append(("result", "FAILED: " + ", ".join(failed) if failed else "OK: every check passed"))
     for name, value in rows:
         out.write(f"{name:<12} {value}\n")
 
@@ -609,12 +612,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bundle, verifiers, trusted_note=trusted, progress=progress, jobs=jobs
         )
         witness_keys = getattr(args, "witness_key", None) or []
-        witnessed = not witness_keys or check_witnesses(_head_note(bundle), witness_keys, out)
+        uncosigned = check_witnesses(_head_note(bundle), witness_keys, out) if witness_keys else 0
     except (BundleError, NoteError, CheckpointError, OSError, UnicodeDecodeError) as error:
         err.write(f"cannot verify: {error}\n")
         return EXIT_UNUSABLE
-    print_report(report, out, str(args.bundle))
-    return EXIT_CLEAN if report.clean and witnessed else EXIT_FINDINGS
+    print_report(report, out, str(args.bundle), uncosigned=uncosigned)
+    return EXIT_CLEAN if report.clean and not uncosigned else EXIT_FINDINGS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

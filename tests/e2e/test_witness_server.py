@@ -223,6 +223,7 @@ async def test_the_bundle_carries_the_cosignature_and_verify_requires_it(tmp_pat
     assert "witness witness.gemeente.test: cosigned the head" in passed.stdout
     assert failed.returncode == 1
     assert "no valid cosignature on the head checkpoint" in failed.stdout
+    assert "result       FAILED: no cosignature of 1 required witness(es)" in failed.stdout
     assert plain.returncode == 0
 
 

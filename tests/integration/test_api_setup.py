@@ -77,6 +77,20 @@ def test_the_command_line_sets_up_a_community_and_issues_tokens(
     assert cli.main(["keys", "generate", "--out", str(key_file)]) == 1  # never overwrites
 
 
+def test_a_database_that_is_not_there_is_one_line_not_a_traceback(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/bm_never_created"
+    monkeypatch.setenv("BUURTMUNT_DATABASE_URL", missing)
+    monkeypatch.setenv("BUURTMUNT_SIGNING_KEY", generate_signer("buurtmunt.test").key_string())
+
+    status = cli.main(["db", "upgrade"])
+
+    said = capsys.readouterr().err.strip().splitlines()
+    assert status == cli.EXIT_UNUSABLE
+    assert said == ['buurtmunt: the database: database "bm_never_created" does not exist']
+
+
 @pytest.mark.parametrize("server", [True, False])
 async def test_only_the_served_app_tunes_the_process(
     sqlite_url: str, server: bool, monkeypatch: pytest.MonkeyPatch
