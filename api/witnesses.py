@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -119,6 +120,8 @@ class Witnesses:
         self._timeout_seconds = timeout_seconds
         self._now_seconds = now_seconds
         self._pending: set[str] = set()
+        # (witness URL, community) -> when to ask again a witness that does not follow it.
+        self._unfollowed: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -189,6 +192,8 @@ class Witnesses:
         checkpoint = await self._ledger.checkpoint(community)
         if checkpoint is None:
             return True
+        if time.monotonic() < self._unfollowed.get((witness.url, community), 0.0):
+            return True
         row = await self._row(community, witness)
         if row is not None and row.size >= checkpoint.size:
             return True
@@ -202,6 +207,15 @@ class Witnesses:
             answer = await client.post(f"{witness.url}/add-checkpoint", content=body.encode())
             if answer.status_code == 200:
                 return await self._keep(community, witness, checkpoint, answer.text)
+            if answer.status_code == 404:
+                # Not one of the logs this witness follows (tlog-witness): said once an hour.
+                recheck = limits.WITNESS_UNFOLLOWED_RECHECK_SECONDS
+                self._unfollowed[(witness.url, community)] = time.monotonic() + recheck
+                log.warning(
+                    "witness %s does not follow %s (404 %s); asking again in %d s",
+                    witness.url, community, answer.text[:200].strip(), recheck,
+                )  # fmt: skip
+                return True
             held = parse_decimal(answer.text.strip(), limits.TREE_SIZE_MAX)
             if answer.status_code != 409 or held is None or held > checkpoint.size:
                 log.warning(

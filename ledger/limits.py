@@ -85,6 +85,9 @@ WITNESS_REQUEST_CHARS_MAX = 64 + 64 * 45 + NOTE_BYTES_MAX
 # own must fit NOTE_SIGNATURES_MAX), and logs a witness follows.
 WITNESSES_MAX = 8
 WITNESS_LOGS_MAX = 10_000
+# A witness that answers 404 for a community's origin does not follow that log:
+# it is asked again this much later, not at every checkpoint or retry.
+WITNESS_UNFOLLOWED_RECHECK_SECONDS = 3_600.0
 # The opaque, unauthenticated extra data a tlog-proof receipt may carry.
 RECEIPT_EXTRA_BYTES_MAX = 1_024
 

@@ -4,6 +4,7 @@ app in process (httpx's ASGI transport): it asks, keeps the cosignature, and ser
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,3 +69,40 @@ def test_a_witness_setting_is_a_url_and_a_witness_key() -> None:
     for wrong in (key, f"witness.test {key}", f"https://witness.test {log_key}"):
         with pytest.raises(ValueError):
             parse_witnesses([wrong])
+
+
+async def test_a_community_the_witness_does_not_follow_is_not_asked_again_at_once(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    signer = generate_signer("buurtmunt.test")
+    cosigner = generate_cosigner("witness.test")
+    settings = Settings(
+        database_url=sqlite_url,
+        signing_key=signer.key_string(),
+        public_url="http://buurtmunt.test",
+        witnesses=(f"{BASE} {cosigner.verifier().key_string()}",),
+    )
+    origin = origin_for("buurtmunt.test", "oost")  # the witness follows oost only
+    witness = Witness(
+        cosigner, {origin: signer.verifier().named(origin)}, WitnessStore(tmp_path / "w.db")
+    )
+    asked: list[str] = []
+    app = create_witness_app(witness)
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            asked.append(scope["path"])
+        await app(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=counted)
+    client = httpx.AsyncClient(transport=transport)
+    async with open_runtime(settings) as rt, client:
+        await rt.ledger.append("west", builders.configure())
+        first = await rt.witnesses.ask(client, "west")
+        await rt.ledger.append("west", builders.open_account(builders.a_member("member-1")))
+        await rt.ledger.sign_unsigned()
+        second = await rt.witnesses.ask(client, "west")
+    witness.store.close()
+
+    assert first and second  # nothing to wait for: no retry every few seconds
+    assert asked == ["/add-checkpoint"]  # asked once, not at the second checkpoint
