@@ -59,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["BUURTMUNT_WORKERS"] = str(args.workers)
     settings = Settings.from_env()
     trusted = settings.trusted_proxies
+    logs.flush_at_sigterm()
     with metrics.shared_between_workers(args.workers):
         uvicorn.run(
             "api.app:app_from_environment",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import signal
 import threading
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -215,6 +216,22 @@ def flush() -> None:
     """Write every waiting line now (at shutdown: worker processes may not run ``atexit``)."""
     for handler in logging.getLogger().handlers:
         handler.flush()
+
+
+def flush_at_sigterm() -> None:
+    """Write the last lines before a SIGTERM ends the process.
+
+    ``uvicorn`` stops gracefully on SIGTERM and then raises the signal again, so that
+    the process ends by it (exit status 143, which service managers take as a clean
+    stop); that ends the process before the batching handlers' timer writes what
+    the shutdown logged. Called before ``uvicorn.run``: its re-raise lands here."""
+
+    def flush_then_end(signum: int, _frame: object) -> None:
+        flush()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, flush_then_end)
 
 
 def configure(level: str = "INFO", *, request_log: bool = True) -> None:

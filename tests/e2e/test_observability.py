@@ -210,6 +210,8 @@ async def test_each_request_is_one_json_log_line_with_its_id_and_never_a_secret(
     assert len(odd.headers["x-request-id"]) == 16
     routes = {line["route"] for line in requests}
     assert {"/e/{token}", "/P/{request_id}", "/api/v1/cards/redeem"} <= routes
+    # Stopped by SIGTERM: the shutdown's lines are written before the process ends.
+    assert str(lines[-1]["message"]).startswith("Finished server process"), lines[-3:]
 
 
 async def test_with_two_workers_every_scrape_adds_up_all_workers(postgres_url: str) -> None:
