@@ -32,7 +32,7 @@ from api.problems import ProblemError
 from api.provisioning import PersonDetails
 from api.runtime import open_runtime
 from api.schemas.common import rfc3339
-from api.settings import Settings
+from api.settings import SettingError, Settings
 from ledger.keys import SigningKeyError, generate_key_file
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
@@ -267,6 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LookupError, SigningKeyError) as error:
         print(f"buurtmunt: {error}", file=sys.stderr)
         return EXIT_REFUSED
+    except SettingError as error:
+        print(f"buurtmunt: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except (DBAPIError, asyncpg.PostgresError, ConnectionError) as error:
         # No database there, or none by that name (make it first: docs/operations.md),
         # or it refuses the user: the driver's own words, not a traceback.

@@ -16,6 +16,36 @@ DEFAULT_KEY_FILE = "var/signing.key"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
+class SettingError(ValueError):
+    """A setting in the environment that is not what it must be; says which."""
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise SettingError(f"{name}={raw!r}: a whole number from {minimum} is expected")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or value == float("inf"):
+        raise SettingError(f"{name}={raw!r}: a number of seconds from {minimum:g} is expected")
+    return value
+
+
 def _list(value: str) -> tuple[str, ...]:
     """A comma-separated setting, without blanks. (Not stripped of a trailing '/': a
     verifier key's base64 may end in one.)"""
@@ -96,31 +126,29 @@ class Settings:
             signing_key=env.get("BUURTMUNT_SIGNING_KEY") or None,
             signing_key_file=env.get("BUURTMUNT_SIGNING_KEY_FILE", DEFAULT_KEY_FILE),
             public_url=env.get("BUURTMUNT_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),
-            approval_threshold_minutes=int(env.get("BUURTMUNT_APPROVAL_THRESHOLD_MINUTES", 480)),
+            approval_threshold_minutes=_whole(env, "BUURTMUNT_APPROVAL_THRESHOLD_MINUTES", 480),
             debug=env.get("BUURTMUNT_DEBUG", "") == "1",
-            rate_limit_per_minute=int(env.get("BUURTMUNT_RATE_LIMIT_PER_MINUTE", 30)),
-            payment_request_seconds=int(env.get("BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600)),
-            refund_window_days=int(env.get("BUURTMUNT_REFUND_WINDOW_DAYS", 14)),
-            idempotency_key_retention_days=int(
-                env.get("BUURTMUNT_IDEMPOTENCY_KEY_RETENTION_DAYS", 30)
+            rate_limit_per_minute=_whole(env, "BUURTMUNT_RATE_LIMIT_PER_MINUTE", 30, 1),
+            payment_request_seconds=_whole(env, "BUURTMUNT_PAYMENT_REQUEST_SECONDS", 600, 1),
+            refund_window_days=_whole(env, "BUURTMUNT_REFUND_WINDOW_DAYS", 14),
+            idempotency_key_retention_days=_whole(
+                env, "BUURTMUNT_IDEMPOTENCY_KEY_RETENTION_DAYS", 30
             ),
-            event_heartbeat_seconds=float(env.get("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15)),
+            event_heartbeat_seconds=_seconds(env, "BUURTMUNT_EVENT_HEARTBEAT_SECONDS", 15, 0.1),
             log_level=env.get("BUURTMUNT_LOG_LEVEL", "INFO").upper(),
             request_log=env.get("BUURTMUNT_REQUEST_LOG", "1") != "0",
             cors_origins=tuple(o.rstrip("/") for o in _list(env.get("BUURTMUNT_CORS_ORIGINS", ""))),
             trusted_proxies=_list(env.get("BUURTMUNT_TRUSTED_PROXIES", "")),
             listen_host=env.get("BUURTMUNT_LISTEN_HOST", "127.0.0.1"),
-            listen_port=int(env.get("BUURTMUNT_LISTEN_PORT", 8000)),
+            listen_port=_whole(env, "BUURTMUNT_LISTEN_PORT", 8000),
             witnesses=_list(env.get("BUURTMUNT_WITNESSES", "")),
             retired_verifier_keys=_list(env.get("BUURTMUNT_RETIRED_VERIFIER_KEYS", "")),
-            witness_retry_seconds=float(env.get("BUURTMUNT_WITNESS_RETRY_SECONDS", 5)),
-            witness_timeout_seconds=float(env.get("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5)),
-            checkpoint_interval_seconds=float(env.get("BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS", 1)),
-            checkpoint_entries_step=int(env.get("BUURTMUNT_CHECKPOINT_ENTRIES_STEP", 10_000)),
-            workers=int(env.get("BUURTMUNT_WORKERS", 1)),
-            database_pool_size=int(env["BUURTMUNT_DATABASE_POOL_SIZE"])
-            if env.get("BUURTMUNT_DATABASE_POOL_SIZE")
-            else None,
+            witness_retry_seconds=_seconds(env, "BUURTMUNT_WITNESS_RETRY_SECONDS", 5, 0.1),
+            witness_timeout_seconds=_seconds(env, "BUURTMUNT_WITNESS_TIMEOUT_SECONDS", 5, 0.1),
+            checkpoint_interval_seconds=_seconds(env, "BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS", 1),
+            checkpoint_entries_step=_whole(env, "BUURTMUNT_CHECKPOINT_ENTRIES_STEP", 10_000, 1),
+            workers=_whole(env, "BUURTMUNT_WORKERS", 1, 1),
+            database_pool_size=_whole(env, "BUURTMUNT_DATABASE_POOL_SIZE", 0, 1) or None,
             lease_directory=env.get("BUURTMUNT_LEASE_DIRECTORY") or None,
         )
 

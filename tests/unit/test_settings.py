@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from api.settings import Settings
+import pytest
+
+from api.settings import SettingError, Settings
 
 
 def test_keys_in_a_list_keep_a_trailing_slash_of_their_base64() -> None:
@@ -21,3 +23,29 @@ def test_web_origins_lose_a_trailing_slash_and_blanks() -> None:
     settings = Settings.from_env({"BUURTMUNT_CORS_ORIGINS": "https://kaart.test/, ,https://b.test"})
 
     assert settings.cors_origins == ("https://kaart.test", "https://b.test")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BUURTMUNT_IDEMPOTENCY_KEY_RETENTION_DAYS", "-1"),
+        ("BUURTMUNT_IDEMPOTENCY_KEY_RETENTION_DAYS", "abc"),
+        ("BUURTMUNT_WORKERS", "0"),
+        ("BUURTMUNT_DATABASE_POOL_SIZE", "0"),
+        ("BUURTMUNT_CHECKPOINT_INTERVAL_SECONDS", "-0.5"),
+        ("BUURTMUNT_EVENT_HEARTBEAT_SECONDS", "nan"),
+        ("BUURTMUNT_WITNESS_TIMEOUT_SECONDS", "inf"),
+    ],
+)
+def test_a_number_that_cannot_be_the_setting_is_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingError) as refused:
+        Settings.from_env({name: value})
+
+    assert str(refused.value).startswith(f"{name}={value!r}: ")
+
+
+def test_numbers_left_out_or_blank_take_their_defaults() -> None:
+    settings = Settings.from_env({"BUURTMUNT_WORKERS": "", "BUURTMUNT_REFUND_WINDOW_DAYS": "0"})
+
+    assert (settings.workers, settings.refund_window_days) == (1, 0)
+    assert settings.database_pool_size is None and settings.checkpoint_interval_seconds == 1.0
