@@ -55,6 +55,8 @@ async def balances_at_head(store: Store, community: str) -> tuple[StoredCheckpoi
     """
     head, rows = await store.snapshot(community)
     if head.checkpoint is None:
+        if head.size == 0:
+            raise ExportError(f"no community {community!r}: its journal has no entries")
         raise ExportError(f"community {community!r} has no signed checkpoint yet")
     balances = {row.spec.id: row.balance_minutes for row in rows}
     end = head.size

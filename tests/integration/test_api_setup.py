@@ -91,6 +91,19 @@ def test_a_database_that_is_not_there_is_one_line_not_a_traceback(
     assert said == ['buurtmunt: the database: database "bm_never_created" does not exist']
 
 
+def test_auditing_a_community_that_does_not_exist_says_so(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BUURTMUNT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("BUURTMUNT_SIGNING_KEY", generate_signer("buurtmunt.test").key_string())
+    assert cli.main(["db", "upgrade"]) == 0
+
+    status = cli.main(["audit", "--community", "nosuch"])
+
+    assert status == 2
+    assert "no community 'nosuch'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("server", [True, False])
 async def test_only_the_served_app_tunes_the_process(
     sqlite_url: str, server: bool, monkeypatch: pytest.MonkeyPatch
