@@ -5,8 +5,9 @@ This is the only module that reads ``os.environ``.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,30 +21,30 @@ class SettingError(ValueError):
     """A setting in the environment that is not what it must be; says which."""
 
 
-def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _number(
+    env: Mapping[str, str], name: str, parse: Callable[[str], float], default: float, minimum: float
+) -> float:
+    """The setting ``name`` as ``parse`` reads it, ``default`` when left out or blank;
+    anything that does not read, is below ``minimum`` or is not finite is refused."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise SettingError(f"{name}={raw!r}: a whole number from {minimum} is expected")
+        value = math.nan
+    if not minimum <= value < math.inf:
+        what = "a whole number" if parse is int else "a number of seconds"
+        raise SettingError(f"{name}={raw!r}: {what} from {minimum:g} is expected")
     return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    return int(_number(env, name, int, default, minimum))
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value >= minimum or value == float("inf"):
-        raise SettingError(f"{name}={raw!r}: a number of seconds from {minimum:g} is expected")
-    return value
+    return _number(env, name, float, default, minimum)
 
 
 def _list(value: str) -> tuple[str, ...]:

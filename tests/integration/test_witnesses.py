@@ -23,9 +23,9 @@ from tests.support import builders
 BASE = "http://witness.test"
 
 
-async def test_the_ledger_asks_keeps_and_serves_the_cosignature_and_catches_up_after_409(
-    database_url: str, tmp_path: Path
-) -> None:
+def a_ledger_and_its_witness(database_url: str, tmp_path: Path) -> tuple[Settings, Witness]:
+    """A ledger's settings that name a witness at ``BASE``, and that witness, which
+    follows the ledger's community ``oost``."""
     signer = generate_signer("buurtmunt.test")
     cosigner = generate_cosigner("witness.test")
     settings = Settings(
@@ -38,6 +38,14 @@ async def test_the_ledger_asks_keeps_and_serves_the_cosignature_and_catches_up_a
     witness = Witness(
         cosigner, {origin: signer.verifier().named(origin)}, WitnessStore(tmp_path / "w.db")
     )
+    return settings, witness
+
+
+async def test_the_ledger_asks_keeps_and_serves_the_cosignature_and_catches_up_after_409(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings, witness = a_ledger_and_its_witness(database_url, tmp_path)
+    cosigner, origin = witness.cosigner, origin_for("buurtmunt.test", "oost")
     transport = httpx.ASGITransport(app=create_witness_app(witness))  # type: ignore[arg-type]
     async with open_runtime(settings) as rt, httpx.AsyncClient(transport=transport) as client:
         await rt.ledger.append("oost", builders.configure())
@@ -74,18 +82,7 @@ def test_a_witness_setting_is_a_url_and_a_witness_key() -> None:
 async def test_a_community_the_witness_does_not_follow_is_not_asked_again_at_once(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    signer = generate_signer("buurtmunt.test")
-    cosigner = generate_cosigner("witness.test")
-    settings = Settings(
-        database_url=sqlite_url,
-        signing_key=signer.key_string(),
-        public_url="http://buurtmunt.test",
-        witnesses=(f"{BASE} {cosigner.verifier().key_string()}",),
-    )
-    origin = origin_for("buurtmunt.test", "oost")  # the witness follows oost only
-    witness = Witness(
-        cosigner, {origin: signer.verifier().named(origin)}, WitnessStore(tmp_path / "w.db")
-    )
+    settings, witness = a_ledger_and_its_witness(sqlite_url, tmp_path)  # it follows oost only
     asked: list[str] = []
     app = create_witness_app(witness)
 
