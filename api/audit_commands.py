@@ -108,10 +108,10 @@ def _run_export(args: argparse.Namespace) -> int:
     async def export() -> int:
         store = read_store_from(settings)
         try:
-            log_verifier = await _for_log(args, verifiers, store)
+            log_keys = await _for_log(args, verifiers, store)
             db = Database(store.engine)
             done = await export_bundle(
-                store, args.community, Path(args.out), log_verifier,
+                store, args.community, Path(args.out), log_keys,
                 # Witnesses configured: what they cosigned carries their cosignatures.
                 cosignatures=(
                     (lambda head: cosignature_lines(db, args.community, head))

@@ -594,8 +594,7 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Verify ``args.bundle`` and print the findings and a summary; the exit status."""
     try:
-        keys = [args.key] if isinstance(args.key, str) else args.key
-        verifiers = tuple(read_verifier(key) for key in keys)
+        verifiers = tuple(read_verifier(key) for key in args.key)
         trusted = None
         if args.trusted:
             trusted = Path(args.trusted).read_text(encoding="utf-8")
