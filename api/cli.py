@@ -33,12 +33,12 @@ from api.provisioning import PersonDetails
 from api.runtime import open_runtime
 from api.schemas.common import rfc3339
 from api.settings import SettingError, Settings
+from ledger.audit.verify import EXIT_UNUSABLE
 from ledger.keys import SigningKeyError, generate_key_file
 from ledger.model import AccountType
 from ledger.model import Settings as LedgerSettings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-EXIT_UNUSABLE = 2  # as the audit commands: what the command needs is not there
 # How long uvicorn's supervisor waits for a worker to answer before it kills it and
 # starts another. Its default (5 s) is less than a worker takes to import and start
 # on a busy small machine, so every worker was killed before it could answer, forever.
