@@ -21,7 +21,6 @@ from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 
@@ -30,7 +29,7 @@ from api.auth import provide_principal
 from api.bodies import strict_json_body
 from api.headers import add_security_headers, bounded_headers
 from api.observe import observed
-from api.openapi import StrictStructSchemaPlugin
+from api.openapi import ProblemJsonRenderPlugin, StrictStructSchemaPlugin
 from api.openapi_page import OfflineSwaggerPlugin, assets_router
 from api.problems import EXCEPTION_HANDLERS
 from api.replica import provide_reads
@@ -212,7 +211,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, server: bool =
                 "stable `code`. Every POST under /api/v1 needs an Idempotency-Key."
             ),
             path="/schema",
-            render_plugins=[OfflineSwaggerPlugin(path="/"), JsonRenderPlugin()],
+            render_plugins=[OfflineSwaggerPlugin(path="/"), ProblemJsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerAuth": SecurityScheme(

@@ -37,6 +37,7 @@ MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "tag:buurtmunt.nl,2026:problem:"
 RETRY_AFTER_BUSY_SECONDS = 1
 VALIDATION_ERRORS_MAX = 10
+VALIDATION_DETAIL_CHARS_MAX = 300
 
 Number = int | str
 ERROR_PAGE_STATE = "error_page"
@@ -212,6 +213,11 @@ def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) ->
             if isinstance(item, dict):
                 errors.append({str(k): str(v)[:200] for k, v in item.items() if k != "value"})
     detail = "The request does not match the documented schema."
+    said = str(exc.detail or "")
+    if not errors and said and not said.startswith("Validation failed for"):
+        # Litestar names what is missing or malformed (a required header, query
+        # parameter, unreadable JSON) in its message, and gives no errors list.
+        detail = f"{detail} {said.split(' for path ')[0].rstrip('.')}."[:VALIDATION_DETAIL_CHARS_MAX]
     return answer(request, 422, "request_invalid", detail, numbers={"errors": errors})
 
 

@@ -29,7 +29,7 @@ from ledger import limits
 from ledger.amounts import LANGUAGES
 from ledger.audit.shop_statement import CSV_COLUMNS, to_csv
 
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"  # Litestar adds "; charset=utf-8"
 Language = Literal["nl", "en", "tr", "ar"]
 assert set(get_args(Language)) == set(LANGUAGES), "the languages format_hours has words for"
 

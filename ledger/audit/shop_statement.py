@@ -31,7 +31,10 @@ SETTLEMENT = "settlement"
 SETTLEMENT_CORRECTION = "settlement_correction"
 ROW_KINDS = (REDEMPTION, REFUND, SETTLEMENT, SETTLEMENT_CORRECTION)
 
-CSV_COLUMNS = ("record", "seq", "time", "kind", "amount_minutes", "amount", "reference", "name")
+CSV_COLUMNS = (
+    "record", "seq", "time", "kind", "amount_minutes", "amount", "reference", "name",
+    "entry_id", "corrects_seq",
+)  # fmt: skip
 # Text a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -220,7 +223,7 @@ def to_csv(statement: ShopStatement, language: str) -> str:
     writer.writerow(CSV_COLUMNS)
 
     def amount(record: str, minutes: int, kind: str = "") -> list[str]:
-        return [record, "", "", kind, str(minutes), format_hours(minutes, language), "", ""]
+        return [record, "", "", kind, str(minutes), format_hours(minutes, language), "", "", "", ""]
 
     writer.writerow(amount("opening_balance", statement.opening_balance_minutes))
     for row in statement.rows:
@@ -234,13 +237,17 @@ def to_csv(statement: ShopStatement, language: str) -> str:
                 format_hours(row.amount_minutes, language),
                 _cell(row.reference),
                 _cell(row.name),
+                row.entry_id,
+                "" if row.corrects_seq is None else str(row.corrects_seq),
             ]
         )
     for total in statement.totals:
         writer.writerow(amount("total", total.amount_minutes, total.kind))
     writer.writerow(amount("closing_balance", statement.closing_balance_minutes))
     checkpoint = statement.checkpoint
-    writer.writerow(["checkpoint", str(checkpoint.size), "", "", "", "", checkpoint.note, ""])
+    writer.writerow(
+        ["checkpoint", str(checkpoint.size), "", "", "", "", checkpoint.note, "", "", ""]
+    )
     return out.getvalue()
 
 

@@ -210,3 +210,5 @@ async def test_the_idempotency_key_is_required_and_checked(sqlite_url: str) -> N
         problem(missing, 422, "request_invalid")
         problem(malformed, 422, "request_invalid")
         problem(too_long, 422, "request_invalid")
+        # The detail names what is wrong, though Litestar gives no list of errors for it.
+        assert "'idempotency-key'" in missing.json()["detail"].lower(), missing.text

@@ -44,6 +44,7 @@ async def test_malformed_requests_are_422_problems(sqlite_url: str) -> None:
 
         problem(control, 422, "text_invalid")
         problem(not_json, 422, "request_invalid")
+        assert "not JSON" in not_json.json()["detail"], not_json.text
         problem(huge_query, 422, "request_invalid")
 
 
@@ -73,6 +74,15 @@ async def test_health_and_readiness(sqlite_url: str) -> None:
         schema = await world.client.get("/schema/openapi.json")
         assert schema.status_code == 200
         assert "/api/v1/transfers" in schema.json()["paths"]
+        # Bad input is a 422 problem, never Litestar's 400: the document says only what happens.
+        listed = {
+            (path, method): set(operation.get("responses", {}))
+            for path, item in schema.json()["paths"].items()
+            for method, operation in item.items()
+            if isinstance(operation, dict)
+        }
+        assert not [where for where, statuses in listed.items() if "400" in statuses]
+        assert "422" in listed[("/api/v1/transfers", "post")]
         assert (await world.client.get("/schema")).status_code == 200
 
 

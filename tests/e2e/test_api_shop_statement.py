@@ -176,7 +176,7 @@ async def test_the_csv_statement_has_the_same_figures_in_minutes_and_words(
         )
 
         assert answer.status_code == 200, answer.text
-        assert answer.headers["content-type"].startswith("text/csv")
+        assert answer.headers["content-type"] == "text/csv; charset=utf-8"
         records = list(csv.DictReader(io.StringIO(answer.text)))
         entries = [r for r in records if r["record"] == "entry"]
         assert [(r["kind"], r["amount_minutes"], r["amount"], r["name"]) for r in entries] == [

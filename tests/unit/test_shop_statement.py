@@ -185,3 +185,10 @@ async def test_the_csv_has_a_record_per_row_total_and_balance_and_runs_no_formul
     assert rows[2][7] == '\'=HYPERLINK("http://evil")'
     assert rows[4][4:6] == ["-80", "\N{MINUS SIGN}1 uur en 20 minuten"]
     assert rows[-1][1] == str(entries[0].seq + 1) and rows[-1][6] == november.checkpoint.note
+    # Each entry's id (what a refund names) and, for a refund, the payment's seq.
+    by_seq = {row.seq: row for row in november.rows}
+    for cells in rows[2:5]:
+        row = by_seq[int(cells[1])]
+        assert cells[8] == row.entry_id
+        assert cells[9] == ("" if row.corrects_seq is None else str(row.corrects_seq))
+    assert any(cells[9] for cells in rows[2:5]), "the month has a refund naming its payment"
