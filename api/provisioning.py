@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
+from msgspec import UNSET, UnsetType
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits, pay_codes
 from api.access import STAFF_ROLES, Role
-from api.directory import ERASED_NAME, roles_of
+from api.directory import ERASED_NAME, community_row, roles_of
 from api.idempotency import Plan, forget_person
 from api.problems import conflict, invalid
 from api.runtime import Runtime
@@ -31,9 +33,10 @@ from api.tables import (
 )
 from api.tokens import Prefix, new_id, new_token, token_hash
 from ledger.ids import new_entry_id
-from ledger.model import AccountType
+from ledger.model import AccountType, Entry
 from ledger.model import Settings as LedgerSettings
 
+T = TypeVar("T")
 KIND_DEVICE, KIND_API = "device", "api"
 _ACCOUNT_PREFIX = {
     AccountType.MEMBER: Prefix.MEMBER,
@@ -94,6 +97,55 @@ async def create_community(
         if await session.get(CommunityRow, slug) is None:
             session.add(row)
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChange:
+    """What an admin changes of a community's rules; ``UNSET`` leaves a rule as it is."""
+
+    members_may_transfer: bool | UnsetType = UNSET
+    member_earning_cap_minutes_per_month: int | UnsetType | None = UNSET  # None: no cap
+    offline_payment_minutes_max: int | UnsetType = UNSET
+    offline_day_minutes_max: int | UnsetType = UNSET
+
+
+async def change_rules(
+    rt: Runtime, community: str, actor: str, key: str, change: RulesChange
+) -> Entry:
+    """Apply ``change`` over the community's current rules, and the configure entry that
+    records them.
+
+    The ledger's rules go in the entry, whole (a configure entry replaces them; the
+    approval threshold stays as the journal has it). The caps on payments without a
+    scan live in the community's row (they bound what a shop may take; the ledger's
+    own rules still apply) and are written after the entry. Every request appends an
+    entry, so the journal shows each change of rules and who made it.
+    """
+    async with rt.db.read() as session:
+        row = await community_row(session, community)
+    current = await rt.store.settings(community)
+    settings = LedgerSettings(
+        _or(change.members_may_transfer, current.members_may_transfer),
+        _or(
+            change.member_earning_cap_minutes_per_month,
+            current.member_earning_cap_minutes_per_month,
+        ),
+        current.approval_threshold_minutes,
+    )
+    payment_max = _or(change.offline_payment_minutes_max, row.offline_payment_minutes_max)
+    day_max = _or(change.offline_day_minutes_max, row.offline_day_minutes_max)
+    draft = drafts.configure(new_entry_id(), actor, settings, key=key)
+    entry = await drafts.append(rt.ledger, community, draft)
+    if (payment_max, day_max) != (row.offline_payment_minutes_max, row.offline_day_minutes_max):
+        async with rt.db.write() as session:
+            row = await community_row(session, community)
+            row.offline_payment_minutes_max, row.offline_day_minutes_max = payment_max, day_max
+            session.add(row)
+    return entry
+
+
+def _or(given: T | UnsetType, current: T) -> T:
+    return current if isinstance(given, UnsetType) else given
 
 
 def account_plan(type: AccountType) -> Plan:

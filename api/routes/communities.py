@@ -6,7 +6,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 from sqlmodel import col, select
 
-from api import drafts, provisioning
+from api import provisioning
 from api.access import Action, Role
 from api.auth import community_of
 from api.directory import community_row
@@ -19,7 +19,6 @@ from api.schemas.community import CommunityIn, CommunityOut, CommunityPage, Sett
 from api.schemas.ledger import EntryOut
 from api.tables import CommunityRow
 from ledger import limits
-from ledger.ids import new_entry_id
 from ledger.model import Settings as LedgerSettings
 
 OPERATOR_SCOPE = "-operator"
@@ -39,20 +38,6 @@ async def community_out(rt: Runtime, row: CommunityRow) -> CommunityOut:
         offline_payment_minutes_max=row.offline_payment_minutes_max,
         offline_day_minutes_max=row.offline_day_minutes_max,
     )
-
-
-async def _set_offline_caps(rt: Runtime, slug: str, data: SettingsIn) -> None:
-    """Store the caps on payments without a scan (in the community's row, not the journal:
-    they bound what a shop may take, and the ledger's own rules still apply)."""
-    if data.offline_payment_minutes_max is None and data.offline_day_minutes_max is None:
-        return
-    async with rt.db.write() as session:
-        row = await community_row(session, slug)
-        if data.offline_payment_minutes_max is not None:
-            row.offline_payment_minutes_max = data.offline_payment_minutes_max
-        if data.offline_day_minutes_max is not None:
-            row.offline_day_minutes_max = data.offline_day_minutes_max
-        session.add(row)
 
 
 class CommunityController(Controller):
@@ -118,7 +103,7 @@ class CommunityController(Controller):
 
     @post(
         "/{slug:str}/settings",
-        summary="Replace the community's rules (a configure entry)",
+        summary="Change the community's rules (a configure entry); what is left out stays",
         **route(Action.COMMUNITY_CONFIGURE, 404, 409),
     )
     async def configure(
@@ -131,13 +116,12 @@ class CommunityController(Controller):
     ) -> EntryOut:
         if community_of(principal) != slug:
             raise forbidden("not_your_community")
-        # The threshold stays as the journal has it (authority is never turned off).
-        threshold = (await rt.store.settings(slug)).approval_threshold_minutes
-        settings = LedgerSettings(
-            data.members_may_transfer, data.member_earning_cap_minutes_per_month, threshold
+        change = provisioning.RulesChange(
+            members_may_transfer=data.members_may_transfer,
+            member_earning_cap_minutes_per_month=data.member_earning_cap_minutes_per_month,
+            offline_payment_minutes_max=data.offline_payment_minutes_max,
+            offline_day_minutes_max=data.offline_day_minutes_max,
         )
         key = scoped_key(principal.credential_id, idempotency_key)
-        draft = drafts.configure(new_entry_id(), principal.staff_actor, settings, key=key)
-        entry = await drafts.append(rt.ledger, slug, draft)
-        await _set_offline_caps(rt, slug, data)
+        entry = await provisioning.change_rules(rt, slug, principal.staff_actor, key, change)
         return EntryOut.from_entry(entry)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from api import limits as api_limits
 from api.schemas.common import BudgetMinutes, CapMinutes, Name
@@ -58,11 +58,14 @@ class CommunityPage(msgspec.Struct):
 
 
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
-    members_may_transfer: bool
-    member_earning_cap_minutes_per_month: CapMinutes | None = None
-    # Left out: unchanged. Per payment, and per member per day (UTC).
-    offline_payment_minutes_max: OfflineCapMinutes | None = None
-    offline_day_minutes_max: OfflineCapMinutes | None = None
+    """A change of the community's rules: a field left out is unchanged."""
+
+    members_may_transfer: bool | UnsetType = UNSET
+    # null: no cap.
+    member_earning_cap_minutes_per_month: CapMinutes | UnsetType | None = UNSET
+    # Per payment, and per member per day (UTC).
+    offline_payment_minutes_max: OfflineCapMinutes | UnsetType = UNSET
+    offline_day_minutes_max: OfflineCapMinutes | UnsetType = UNSET
 
 
 class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -187,6 +187,48 @@ async def test_transfers_are_refused_when_the_community_disallows_them(sqlite_ur
         problem(refused, 403, "transfers_between_members_disabled")
 
 
+async def test_a_change_of_rules_leaves_what_it_does_not_name_as_it_was(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+
+        async def change(body: dict[str, object]) -> tuple[int, str, dict[str, object]]:
+            answer = await world.post("/api/v1/communities/oost/settings", body, as_=world.admin)
+            rules = (await world.get("/api/v1/communities/oost", as_=world.admin)).json()
+            shown = {
+                name: rules[name]
+                for name in (
+                    "members_may_transfer",
+                    "member_earning_cap_minutes_per_month",
+                    "offline_payment_minutes_max",
+                    "offline_day_minutes_max",
+                )
+            }
+            return answer.status_code, answer.json().get("code", answer.json().get("kind")), shown
+
+        all_four = {
+            "members_may_transfer": True,
+            "member_earning_cap_minutes_per_month": 600,
+            "offline_payment_minutes_max": 30,
+            "offline_day_minutes_max": 60,
+        }
+        set_all = await change(all_four)
+        one_cap = await change({"offline_payment_minutes_max": 20})
+        no_earning_cap = await change({"member_earning_cap_minutes_per_month": None})
+        nothing = await change({})
+        null_offline_cap = await change({"offline_day_minutes_max": None})
+
+        assert set_all == (201, "configure", all_four)
+        assert one_cap == (201, "configure", all_four | {"offline_payment_minutes_max": 20})
+        no_cap = all_four | {
+            "offline_payment_minutes_max": 20,
+            "member_earning_cap_minutes_per_month": None,
+        }
+        assert no_earning_cap == (201, "configure", no_cap)
+        assert nothing == (201, "configure", no_cap)
+        assert null_offline_cap == (422, "request_invalid", no_cap)  # those caps cannot be off
+
+
 async def test_an_admin_corrects_an_entry_with_a_reason_once(database_url: str) -> None:
     async with open_world(database_url) as world:
         given = await world.post(
