@@ -184,7 +184,7 @@ async def _reserve(session: AsyncSession, payment: Payment, now: datetime) -> No
 async def _append(rt: Runtime, payment: Payment) -> Entry:
     try:
         return await drafts.append(rt.ledger, payment.community, payment.draft())
-    except ProblemError:
+    except ProblemError as refused:
         # Refused by the ledger (not enough balance, say): nothing was paid, so
         # nothing counts against the caps. (A busy or unavailable ledger is
         # another error: the reservation stays for the client's retry.)
@@ -195,7 +195,19 @@ async def _append(rt: Runtime, payment: Payment) -> Entry:
                     col(OfflinePaymentRow.entry_id) == payment.entry_id,
                 )
             )
-        raise
+        raise for_the_till(refused) from None
+
+
+def for_the_till(refused: ProblemError) -> ProblemError:
+    """The ledger's refusal as the shop may hear it: its code, without the member's
+    figures (a balance, a floor), which are the member's to know, not the till's."""
+    detail = _TILL_DETAILS.get(refused.code, "The ledger refused this payment.")
+    return ProblemError(refused.status, refused.code, detail, headers=refused.headers)
+
+
+_TILL_DETAILS = {
+    Rejection.EXCEEDS_BALANCE.value: "The member's credits do not cover this payment.",
+}
 
 
 async def report(
@@ -260,17 +272,25 @@ class Till:
     key: str
 
 
-def till(rt: Runtime, principal: Principal, key: str, shop: str | None, memo: str) -> Till:
+async def till(
+    rt: Runtime, principal: Principal, key: str, shop: str | None, memo: str
+) -> Till:
     """The checks both flows make before they touch a code or a card, in this order:
     the caller's shop, the memo (a refusal by the ledger would use up the code),
-    then one attempt from the caller's payment allowance."""
+    then one attempt from the caller's payment allowance. A till that is out of
+    attempts may still retry a payment it reserved (same key): that gets the
+    original payment back and moves nothing new."""
     if principal.community is None:
         raise forbidden("community_required", "This needs a community role.")
     taken_by = shop_for(principal, shop)
     if not text_ok(memo):
         raise invalid("text_invalid", "The memo must be printable text.")
-    rt.payments.take(principal.credential_id)
     request_key = scoped_key(principal.credential_id, key)
+    try:
+        rt.payments.take(principal.credential_id)
+    except ProblemError:
+        if await earlier(rt, principal.community, request_key) is None:
+            raise
     return Till(principal.community, taken_by, new_entry_id(), request_key)
 
 

@@ -14,8 +14,9 @@ device (or to a signed-out one) answers exactly like a wrong code, and is
 counted and locked the same way, so the answers never tell which numbers exist.
 
 Secrets are stored sealed (AES-GCM) under a key derived from the deployment's
-signing key, so a database dump alone does not let anyone make codes. (After
-the signing key is rotated, phones must be linked again to show codes.)
+signing key, so a database dump alone does not let anyone make codes. After
+the signing key is rotated, a phone's sealed secret no longer opens, and the
+phone gets a fresh secret the next time it asks (``device_of``).
 """
 
 from __future__ import annotations

@@ -270,7 +270,7 @@ async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) 
     code = "".join(data.get("code", "").split())
     card = data.get("card", "").strip()
     try:
-        till = offline_payments.till(rt, principal, form_key(data), shop, "")
+        till = await offline_payments.till(rt, principal, form_key(data), shop, "")
         if card:
             work = cards.redeem(
                 rt, principal, community=till.community, shop=till.shop,

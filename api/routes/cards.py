@@ -145,7 +145,7 @@ class CardController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[OfflinePaymentOut]:
-        till = offline_payments.till(rt, principal, idempotency_key, data.shop, data.memo)
+        till = await offline_payments.till(rt, principal, idempotency_key, data.shop, data.memo)
         payment = cards.redeem(
             rt, principal, community=till.community, shop=till.shop, entry_id=till.entry_id,
             key=till.key,

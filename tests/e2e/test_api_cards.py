@@ -302,6 +302,9 @@ async def test_a_payment_the_ledger_refuses_does_not_count_against_the_day_cap(
         too_much = await pay(world, card, MEMBER_START_MINUTES + 50)
         paid = await pay(world, card, 500)
 
-        problem(too_much, 422, "exceeds_balance")
+        refusal = problem(too_much, 422, "exceeds_balance")
+        # The till hears that the credits do not cover it, not how many the member holds.
+        assert not {"balance_minutes", "floor_minutes"} & set(refusal), refusal
+        assert str(MEMBER_START_MINUTES) not in too_much.text
         assert paid.status_code == 201, paid.text
         assert await balance(world, member) == MEMBER_START_MINUTES - 500

@@ -122,6 +122,26 @@ async def test_a_retried_redeem_returns_the_original_payment(sqlite_url: str) ->
         assert await balance(world, phone) == MEMBER_START_MINUTES - 30
 
 
+async def test_a_till_locked_out_still_gets_its_earlier_payment_back(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+        from api import limits
+
+        phone = await a_phone(world)
+        body = {"code": await code_of(world, phone), "amount_minutes": 30}
+        key = a_key()
+        first = await world.post(REDEEM, body, as_=world.shop_staff, key=key)
+        for n in range(limits.PAYMENT_FAILURES_MAX):  # codes of no phone lock the till out
+            await world.post(REDEEM, body | {"code": f"{900000 + n}000000"}, as_=world.shop_staff)
+
+        new = await world.post(REDEEM, body | {"amount_minutes": 5}, as_=world.shop_staff)
+        retried = await world.post(REDEEM, body, as_=world.shop_staff, key=key)
+
+        problem(new, 429, "locked_out")
+        assert first.status_code == retried.status_code == 201, retried.text
+        assert first.content == retried.content
+        assert len(await redeems(world, phone)) == 1
+
+
 async def test_two_concurrent_redeems_of_one_code_book_one_payment(database_url: str) -> None:
     async with open_world(database_url) as world:
         phone = await a_phone(world)
