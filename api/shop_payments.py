@@ -50,7 +50,7 @@ from ledger.audit.shop_statement import (
 from ledger.checkpoint import note_origin
 from ledger.clock import parse_time
 from ledger.ids import new_entry_id
-from ledger.model import AccountType, Entry, EntryKind
+from ledger.model import AccountType, Entry, EntryKind, Rejection
 from ledger.store import Needs, Store
 
 _RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
@@ -101,7 +101,19 @@ async def refund(
     draft = drafts.correct(
         new_entry_id(), principal.staff_actor, original, amount, data.reason, key=request_key
     )
-    entry = await drafts.append(rt.ledger, community, draft)
+    try:
+        entry = await drafts.append(rt.ledger, community, draft)
+    except ProblemError as refused:
+        if refused.code != Rejection.EXCEEDS_BALANCE.value:
+            raise
+        # The refund's payer is the shop: its credits were settled (paid out).
+        raise invalid(
+            "refund_exceeds_shop_balance",
+            "The shop holds fewer credits than this refund: credits already settled "
+            "(paid out by the municipality) cannot be given back here.",
+            balance_minutes=refused.numbers.get("balance_minutes", 0),
+            amount_minutes=amount,
+        ) from None
     return RefundOut.from_entry(entry, original, await _remaining(rt, original))
 
 

@@ -51,6 +51,10 @@ TILL_PROBLEMS = {
     "exceeds_balance": N_("The customer does not have enough hours."),
     "refund_exceeds_payment": N_("This payment has been given back already."),
     "refund_window_closed": N_("This payment is too old to give back."),
+    "refund_exceeds_shop_balance": N_(
+        "The credits of this payment were paid out to the shop already. "
+        "It cannot be given back here."
+    ),
     "rate_limited": N_("Too many attempts. Wait a moment and try again."),
     "locked_out": N_("Too many attempts. Wait a moment and try again."),
     "payment_request_paid": N_("This payment has been paid already."),

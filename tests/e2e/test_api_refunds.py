@@ -219,7 +219,9 @@ async def test_a_refund_needs_the_credits_still_in_the_shop(sqlite_url: str) -> 
         refused = await a_refund(world, payment, 30)
 
         assert settled.status_code == 201, settled.text
-        assert problem(refused, 422, "exceeds_balance")["balance_minutes"] == 0
+        body = problem(refused, 422, "refund_exceeds_shop_balance")
+        assert (body["balance_minutes"], body["amount_minutes"]) == (0, 30)
+        assert "settled" in body["detail"]
         assert await balances(world) == (MEMBER_START_MINUTES - 60, 0)
 
 
