@@ -29,10 +29,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits
 from api.access import Principal
-from api.idempotency import scoped_key
+from api.idempotency import Plan, draft_id, fingerprint, once, scoped_key
 from api.problems import ProblemError, forbidden, invalid, not_found
 from api.runtime import Runtime
 from api.schemas.common import rfc3339, text_ok
+from api.schemas.payments_offline import PaymentReportOut
 from api.tables import CommunityRow, OfflinePaymentRow
 from ledger.ids import new_entry_id
 from ledger.model import Draft, Entry, Rejection
@@ -211,21 +212,36 @@ _TILL_DETAILS = {
 
 
 async def report(
-    rt: Runtime, community: str, member: str, entry_id: str, note: str | None
-) -> OfflinePaymentRow:
-    """Mark a payment taken from ``member`` as "this was not me" (the first report stays).
+    rt: Runtime, principal: Principal, key: str, entry_id: str, note: str | None
+) -> PaymentReportOut:
+    """The member ``principal`` reports a payment taken from them as "this was not me"
+    (the first report stays); a retry with the same Idempotency-Key gets the same answer.
 
     Another member's payment, or an entry that is no offline payment, is the
     same 404: the answer reveals nothing about entries that are not yours.
     """
-    async with rt.db.write() as session:
-        row = await session.get(OfflinePaymentRow, (community, entry_id))
-        if row is None or row.member != member:
-            raise not_found("payment_not_found", "No payment of yours with this id.")
-        if row.reported_at is None:
-            row.reported_at, row.report_note = rt.now_seconds(), note
-            session.add(row)
-    return row
+    community, member = principal.community, principal.member_account
+    if community is None or member is None:
+        raise forbidden("member_account_required")
+
+    async def work(_: Plan) -> tuple[int, PaymentReportOut]:
+        async with rt.db.write() as session:
+            row = await session.get(OfflinePaymentRow, (community, entry_id))
+            if row is None or row.member != member:
+                raise not_found("payment_not_found", "No payment of yours with this id.")
+            if row.reported_at is None:
+                row.reported_at, row.report_note = rt.now_seconds(), note
+                session.add(row)
+        return 201, PaymentReportOut.from_row(row)
+
+    route, caller = "payment_reports.create", principal.credential_id
+    _, out = await once(
+        rt.db, scope=route, key=scoped_key(caller, draft_id(key)),
+        fingerprint=fingerprint(route, caller, [entry_id, note]),
+        now=rt.now_seconds, make_plan=lambda: {"person": principal.person_id},
+        out_type=PaymentReportOut, work=work,
+    )  # fmt: skip
+    return out
 
 
 async def reports(rt: Runtime, community: str) -> list[OfflinePaymentRow]:
@@ -272,9 +288,7 @@ class Till:
     key: str
 
 
-async def till(
-    rt: Runtime, principal: Principal, key: str, shop: str | None, memo: str
-) -> Till:
+async def till(rt: Runtime, principal: Principal, key: str, shop: str | None, memo: str) -> Till:
     """The checks both flows make before they touch a code or a card, in this order:
     the caller's shop, the memo (a refusal by the ledger would use up the code),
     then one attempt from the caller's payment allowance. A till that is out of

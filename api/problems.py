@@ -217,7 +217,8 @@ def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) ->
     if not errors and said and not said.startswith("Validation failed for"):
         # Litestar names what is missing or malformed (a required header, query
         # parameter, unreadable JSON) in its message, and gives no errors list.
-        detail = f"{detail} {said.split(' for path ')[0].rstrip('.')}."[:VALIDATION_DETAIL_CHARS_MAX]
+        what = said.split(" for path ")[0].rstrip(".")
+        detail = f"{detail} {what}."[:VALIDATION_DETAIL_CHARS_MAX]
     return answer(request, 422, "request_invalid", detail, numbers={"errors": errors})
 
 

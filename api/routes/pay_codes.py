@@ -14,9 +14,9 @@ from litestar.params import JSONBody
 from api import limits, offline_payments, pay_codes
 from api.access import Action
 from api.auth import community_of
-from api.idempotency import IdempotencyKeyHeader, draft_id
+from api.idempotency import IdempotencyKeyHeader
 from api.offline_payments import METHOD_CODE
-from api.problems import forbidden, invalid
+from api.problems import invalid
 from api.qr import svg
 from api.routes.markers import PrincipalDep, RuntimeDep, route
 from api.schemas.common import text_ok
@@ -93,15 +93,12 @@ class PaymentReportController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[PaymentReportOut]:
-        draft_id(idempotency_key)
-        community = community_of(principal)
-        member = principal.member_account
-        if member is None:
-            raise forbidden("member_account_required")
         if data.note is not None and not text_ok(data.note):
             raise invalid("text_invalid", "The note must be printable text.")
-        row = await offline_payments.report(rt, community, member, data.entry_id, data.note)
-        return Response(PaymentReportOut.from_row(row), status_code=201)
+        out = await offline_payments.report(
+            rt, principal, idempotency_key, data.entry_id, data.note
+        )
+        return Response(out, status_code=201)
 
     @get(
         "/",

@@ -298,14 +298,21 @@ async def test_a_member_reports_a_payment_and_coordinators_see_the_report(
             "/api/v1/payment-reports", report | {"entry_id": "nothing-here"}, as_=world.members[1]
         )
         before = await world.get("/api/v1/payment-reports", as_=world.coordinator)
-        reported = await world.post("/api/v1/payment-reports", report, as_=phone)
+        key = a_key()
+        reported = await world.post("/api/v1/payment-reports", report, as_=phone, key=key)
+        retried = await world.post("/api/v1/payment-reports", report, as_=phone, key=key)
+        reused = await world.post(
+            "/api/v1/payment-reports", report | {"note": "toch wel"}, as_=phone, key=key
+        )
         listed = await world.get("/api/v1/payment-reports", as_=world.coordinator)
 
         assert problem(by_other, 404, "payment_not_found") == problem(
             unknown, 404, "payment_not_found"
         )
         assert before.json()["items"] == []
-        assert reported.status_code == 201, reported.text
+        assert reported.status_code == retried.status_code == 201, reported.text
+        assert retried.content == reported.content
+        problem(reused, 422, "idempotency_key_reused")
         items = listed.json()["items"]
         assert [(i["entry_id"], i["member"], i["instrument"], i["note"]) for i in items] == [
             (entry_id, phone.account, paid.json()["reference"][5:], "Ik was thuis")
