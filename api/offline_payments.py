@@ -244,6 +244,16 @@ async def report(
     return out
 
 
+async def taken_from(
+    rt: Runtime, community: str, member: str, entry_id: str
+) -> OfflinePaymentRow | None:
+    """The payment ``entry_id`` if a shop took it from ``member`` by pay code or card
+    (what the member's receipt offers to report), else None."""
+    async with rt.db.read() as session:
+        row = await session.get(OfflinePaymentRow, (community, entry_id))
+    return row if row is not None and row.member == member else None
+
+
 async def reports(rt: Runtime, community: str) -> list[OfflinePaymentRow]:
     """Reported payments, newest report first: what coordinators follow up."""
     async with rt.db.read() as session:

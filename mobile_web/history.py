@@ -23,7 +23,8 @@ assert HISTORY_PAGE_ENTRIES <= limits.PAGE_SIZE_MAX
 @dataclass(frozen=True, slots=True)
 class Line:
     """One entry as the resident reads it. ``kind`` picks the words: "earned" (from an
-    organisation), "received", "given", "paid" (at a shop), "corrected", "opened"."""
+    organisation), "received", "given", "paid" (at a shop), "given back" (a correction
+    that returns credits, such as a shop's refund), "corrected", "opened"."""
 
     entry_id: str
     seq: int
@@ -68,7 +69,8 @@ def _kind(entry: Entry, delta: int) -> str:
     if kind is EntryKind.TRANSFER:
         return "received" if delta > 0 else "given"
     if kind is EntryKind.CORRECT:
-        return "corrected"
+        # Credits coming back (a shop's refund, a gift undone) name who gave them back.
+        return "given back" if delta > 0 else "corrected"
     return "opened"
 
 

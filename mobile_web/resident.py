@@ -14,14 +14,17 @@ from litestar import Request, Response, get, post
 from litestar.params import PathParameter
 from litestar.response import Redirect
 
-from api import provisioning
+from api import limits as api_limits
+from api import offline_payments, provisioning
 from api.auth import SESSION_COOKIE
+from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
+from api.schemas.common import text_ok
 from ledger import limits
 from ledger.amounts import LANGUAGES
 from mobile_web import staff_roles as staff
-from mobile_web.forms import FormBody
+from mobile_web.forms import FormBody, form_key, fresh_key
 from mobile_web.history import HISTORY_PAGE_ENTRIES, HOME_ENTRIES, history, line_of
 from mobile_web.i18n import LANGUAGE_COOKIE
 from mobile_web.render import N_, Page, render, translate
@@ -128,9 +131,36 @@ async def receipt(
     page = page_for(request, session)
     account = _account(session)
     line = None if account is None else await line_of(rt, *account, entry_id)
-    if line is None:
-        return message_page(page, N_("Receipt"), N_("We cannot find this page."), 404)
-    return html(render("receipt.html", page, line=line))
+    if account is None or line is None:
+        return _no_receipt(page)
+    taken = await offline_payments.taken_from(rt, *account, entry_id)
+    return html(render("receipt.html", page, line=line, taken=taken, key=fresh_key()))
+
+
+def _no_receipt(page: Page) -> Response[str]:
+    return message_page(page, N_("Receipt"), N_("We cannot find this page."), 404)
+
+
+@post("/m/r/{entry_id:str}/report", include_in_schema=False, status_code=303)
+async def report_payment(
+    request: Request[Any, Any, Any], entry_id: EntryPath, rt: RuntimeDep, data: FormBody
+) -> Response[str] | Redirect:
+    """ "This was not me": the member reports a payment a shop took by pay code or card;
+    the coordinators see it on their screen. The receipt then says it was reported."""
+    session = await signed_in(request, rt)
+    if session is None:
+        return not_signed_in(request)
+    refused = refused_form(request, session, data.get("csrf"))
+    if refused is not None:
+        return refused
+    note = " ".join(data.get("note", "").split())[: api_limits.REASON_LENGTH_MAX]
+    try:
+        await offline_payments.report(
+            rt, session.principal, form_key(data), entry_id, note if text_ok(note) else None
+        )
+    except ProblemError:
+        return _no_receipt(page_for(request, session))
+    return Redirect(f"/m/r/{entry_id}", status_code=303)
 
 
 @get("/m/settings", include_in_schema=False)
@@ -188,4 +218,13 @@ async def sign_out(
     return response
 
 
-ROUTES = [home, full_history, receipt, settings, save_settings, sign_out_page, sign_out]
+ROUTES = [
+    home,
+    full_history,
+    receipt,
+    report_payment,
+    settings,
+    save_settings,
+    sign_out_page,
+    sign_out,
+]

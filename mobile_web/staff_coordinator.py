@@ -14,13 +14,14 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 
-from api import cards, drafts, earnings, limits, provisioning
+from api import cards, drafts, earnings, limits, offline_payments, provisioning
 from api.access import Role
 from api.directory import (
     account_name,
     credentials_of,
     members_named,
     person_in,
+    person_of_account,
     roles_of,
 )
 from api.idempotency import scoped_key
@@ -89,6 +90,7 @@ async def coordinator_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> R
     wanted = request.query_params.get("q", "").strip()[: limits.NAME_LENGTH_MAX]
     principal = staff.session.principal
     held = await earnings.pending(rt, principal, staff.community)
+    reported = await offline_payments.reports(rt, staff.community)
     async with rt.db.read() as session:
         found = (
             await members_named(session, staff.community, wanted, SEARCH_RESULTS_MAX)
@@ -96,14 +98,20 @@ async def coordinator_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> R
             else None
         )
         names = {}
-        for row in held:
-            names[row.member] = await account_name(session, staff.community, row.member)
+        for account in {row.member for row in held} | {row.shop for row in reported}:
+            names[account] = await account_name(session, staff.community, account)
+        people = {
+            row.member: await person_of_account(session, staff.community, row.member)
+            for row in reported
+        }
     return screen(
         "staff_coordinator.html",
         staff,
         wanted=wanted,
         found=found,
         held=held,
+        reported=reported,
+        people=people,
         names=names,
         me=staff.actor,
         languages_all=LANGUAGES,
