@@ -41,8 +41,7 @@ from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from mobile_web.forms import FormBody
 from mobile_web.render import N_
-from mobile_web.resident import message_page
-from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form
+from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 from mobile_web.staff_coordinator import welcome_card
 
 HOME = "/s/admin"
@@ -105,15 +104,13 @@ async def revoke_token(
     async with rt.db.read() as session:
         row = await session.get(CredentialRow, token_id)
     if row is None or row.kind != KIND_API or row.community != staff.community:
-        return message_page(
-            staff.page, N_("Sorry"), N_("We cannot find this page."), 404, link=HOME
-        )
+        return staff_message(staff, N_("Sorry"), N_("We cannot find this page."), 404, link=HOME)
     try:
         await provisioning.revoke_credential(rt, row, staff.actor)
     except ProblemError:
-        return message_page(staff.page, N_("Sorry"), N_("This did not work."), 409, link=HOME)
-    return message_page(
-        staff.page, N_("Administration"), N_("The token no longer works."), 200,
+        return staff_message(staff, N_("Sorry"), N_("This did not work."), 409, link=HOME)
+    return staff_message(
+        staff, N_("Administration"), N_("The token no longer works."), 200,
         problem=False, link=HOME,
     )  # fmt: skip
 
@@ -134,11 +131,11 @@ def _name(text: str | None) -> str | None:
 
 def _not_done(staff: Staff, status: int = 422) -> Response[str]:
     text = N_("This did not work. Check what you filled in and try again.")
-    return message_page(staff.page, N_("Sorry"), text, status, link=HOME)
+    return staff_message(staff, N_("Sorry"), text, status, link=HOME)
 
 
 def _done(staff: Staff, text: str) -> Response[str]:
-    return message_page(staff.page, N_("Administration"), text, 200, problem=False, link=HOME)
+    return staff_message(staff, N_("Administration"), text, 200, problem=False, link=HOME)
 
 
 @post(f"{HOME}/accounts", include_in_schema=False, status_code=200)

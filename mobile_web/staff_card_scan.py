@@ -27,8 +27,7 @@ from mobile_web.forms import FormBody
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import texts_of_upload
 from mobile_web.render import N_, translate
-from mobile_web.resident import message_page
-from mobile_web.staff import Staff, screen, staff_for, staff_form
+from mobile_web.staff import Staff, screen, staff_for, staff_form, staff_message
 from mobile_web.staff_coordinator import HOME
 
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -52,7 +51,7 @@ async def member_page_of(rt: Runtime, staff: Staff, payload: str) -> str | None:
 
 
 def _not_a_card(staff: Staff, text: str = NOT_A_CARD) -> Response[str]:
-    return message_page(staff.page, N_("Find by card"), text, 422, link=CARD_PATH)
+    return staff_message(staff, N_("Find by card"), text, 422, link=CARD_PATH)
 
 
 @get(CARD_PATH, include_in_schema=False)

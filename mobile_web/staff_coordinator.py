@@ -38,8 +38,7 @@ from ledger.amounts import LANGUAGES, format_hours
 from ledger.ids import new_entry_id
 from mobile_web.forms import FormBody
 from mobile_web.render import N_, translate
-from mobile_web.resident import message_page
-from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form
+from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 
 HOME = "/s/coordinator"
 SEARCH_RESULTS_MAX = 50
@@ -72,7 +71,7 @@ DID_NOT_WORK = N_("This did not work. Check what you filled in and try again.")
 def _problem(staff: Staff, problem: ProblemError | None = None) -> Response[str]:
     text = PROBLEM_TEXTS.get(problem.code, DID_NOT_WORK) if problem else DID_NOT_WORK
     status = problem.status if problem else 422
-    return message_page(staff.page, N_("Sorry"), text, status, link=HOME)
+    return staff_message(staff, N_("Sorry"), text, status, link=HOME)
 
 
 def _done(staff: Staff, text: str, person: PersonRow | None = None, **words: str) -> Response[str]:
@@ -149,9 +148,7 @@ async def _member_form(
 
 
 def _not_found(staff: Staff) -> Response[str]:
-    return message_page(
-        staff.page, N_("Sorry"), N_("We cannot find this resident."), 404, link=HOME
-    )
+    return staff_message(staff, N_("Sorry"), N_("We cannot find this resident."), 404, link=HOME)
 
 
 @get(f"{HOME}/member/{{person_id:str}}", include_in_schema=False)
@@ -358,7 +355,7 @@ async def give_for_member(
         ]
     if len(matches) != 1:
         text = N_("Type the neighbour's name so that it fits one resident only.")
-        return message_page(staff.page, N_("Sorry"), text, 422, link=f"{HOME}/member/{person.id}")
+        return staff_message(staff, N_("Sorry"), text, 422, link=f"{HOME}/member/{person.id}")
     neighbour = await _member(rt, staff, matches[0].id)
     if neighbour is None:
         return _not_found(staff)

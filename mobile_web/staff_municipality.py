@@ -23,8 +23,7 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.audit.statement import Period, PeriodError, Statement
 from mobile_web.render import N_
-from mobile_web.resident import message_page
-from mobile_web.staff import Staff, screen, staff_for
+from mobile_web.staff import Staff, screen, staff_for, staff_message
 
 HOME = "/s/municipality"
 CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 640, 220, 10, 30
@@ -71,8 +70,8 @@ async def dashboard(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response
         return staff
     period = _period(request, rt)
     if period is None:
-        return message_page(
-            staff.page, N_("Sorry"), N_("Give the period as 2026, 2026-Q4 or 2026-11."), 422,
+        return staff_message(
+            staff, N_("Sorry"), N_("Give the period as 2026, 2026-Q4 or 2026-11."), 422,
             link=HOME,
         )  # fmt: skip
     statement = await _statement(rt, staff, period)

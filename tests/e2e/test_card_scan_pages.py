@@ -92,4 +92,7 @@ async def test_a_forged_card_a_pay_code_and_a_blank_photo_find_nobody(database_u
     assert pay_code.json()["outcome"] == "foreign"
     assert blank.json()["outcome"] == "none"
     assert typed.status_code == 422 and "Deze QR-code is geen kaart van deze buurt." in typed.text
+    # A refusal keeps the staff screen's menu and leads back, not to a resident's balance.
+    assert 'href="/static/staff.css"' in typed.text and 'href="/m/pay"' not in typed.text
+    assert 'href="/s/coordinator/card"' in typed.text and "Terug" in typed.text
     assert no_token.status_code == 403
