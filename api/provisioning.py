@@ -497,6 +497,19 @@ async def enrolment_link_state(rt: Runtime, token: str) -> LinkState:
     return LinkState.USABLE
 
 
+async def enrolment_language(rt: Runtime, token: str) -> str | None:
+    """The language of the person an enrolment link is for (their welcome page speaks
+    it), or None for an unknown token."""
+    async with rt.db.read() as session:
+        link = (
+            await session.exec(
+                select(EnrolmentLinkRow).where(EnrolmentLinkRow.token_hash == token_hash(token))
+            )
+        ).first()
+        person = None if link is None else await session.get(PersonRow, link.person_id)
+    return None if person is None else person.language
+
+
 async def redeem_enrolment(rt: Runtime, token: str, label: str) -> tuple[CredentialRow, str] | None:
     """Consume the link (once, atomically) and bind a new device session; None if unusable.
 

@@ -26,7 +26,12 @@ from api import limits as api_limits
 from api import payment_requests
 from api.auth import SESSION_COOKIE
 from api.problems import ERROR_PAGE_STATE, ProblemError
-from api.provisioning import LinkState, enrolment_link_state, redeem_enrolment
+from api.provisioning import (
+    LinkState,
+    enrolment_language,
+    enrolment_link_state,
+    redeem_enrolment,
+)
 from api.ratelimit import refuse_unknown_enrolment
 from api.routes.credentials import client_bucket
 from api.routes.markers import RuntimeDep
@@ -45,9 +50,11 @@ from mobile_web import (
     till,
 )
 from mobile_web.forms import FormBody
+from mobile_web.i18n import LANGUAGE_COOKIE
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import message_page, not_signed_in, refused_form
-from mobile_web.visitor import html, page_for, signed_in
+from mobile_web.session import session_of
+from mobile_web.visitor import html, page_for, preference_cookie, signed_in
 
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
 TokenPath = Annotated[str, PathParameter(max_length=100)]
@@ -115,7 +122,8 @@ async def enrolment_page(
     state = await enrolment_link_state(rt, token)
     if state is not LinkState.USABLE:
         return await _unusable_link(request, rt, state)
-    return html(render("enrol.html", page_for(request), token=token))
+    page = page_for(request, person_language=await enrolment_language(rt, token))
+    return html(render("enrol.html", page, token=token))
 
 
 @post("/e/{token:str}", include_in_schema=False, status_code=303)
@@ -127,16 +135,24 @@ async def enrolment_confirm(
     if redeemed is None:
         return await _unusable_link(request, rt, await enrolment_link_state(rt, token))
     _, session_token = redeemed
-    cookie = Cookie(
-        key=SESSION_COOKIE,
-        value=session_token,
-        max_age=COOKIE_MAX_AGE_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=rt.settings.secure_cookies,
-        path="/",
-    )
-    return Redirect("/m", status_code=303, cookies=[cookie])
+    cookies = [
+        Cookie(
+            key=SESSION_COOKIE,
+            value=session_token,
+            max_age=COOKIE_MAX_AGE_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=rt.settings.secure_cookies,
+            path="/",
+        )
+    ]
+    session = await session_of(rt, session_token)
+    if session is not None and LANGUAGE_COOKIE not in request.cookies:
+        # The phone speaks the person's language from now on, on every page (also the
+        # public ones and the offline page), until they choose another in the settings.
+        secure = rt.settings.secure_cookies
+        cookies.append(preference_cookie(LANGUAGE_COOKIE, session.language, secure))
+    return Redirect("/m", status_code=303, cookies=cookies)
 
 
 def _pay_problem(page: Page, problem: ProblemError) -> Response[str]:

@@ -27,11 +27,19 @@ PUBLIC_PAGE_MAX_AGE_SECONDS = 300
 NEXT_PATH_LENGTH_MAX = 200
 
 
-def page_for(request: Request[Any, Any, Any], session: Session | None = None) -> Page:
-    """The layout's view of this request: language, this page's path, device settings."""
+def page_for(
+    request: Request[Any, Any, Any],
+    session: Session | None = None,
+    person_language: str | None = None,
+) -> Page:
+    """The layout's view of this request: language, this page's path, device settings.
+
+    The language is this device's choice, else the person's (the signed-in one's, or
+    ``person_language`` for a page about a person not signed in yet), else the browser's.
+    """
     language = choose(
         request.cookies.get(LANGUAGE_COOKIE),
-        session.language if session is not None else None,
+        session.language if session is not None else person_language,
         request.headers.get("accept-language"),
     )
     path = request.url.path

@@ -245,6 +245,53 @@ async def test_settings_change_language_and_text_size_only_with_the_form_token(
     assert "رصيدك" in home.text and "5 ساعات" in home.text
 
 
+async def test_a_new_phone_speaks_the_language_the_coordinator_chose_on_every_page(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        made = await world.post(
+            "/api/v1/members", {"name": "Rania", "language": "ar"}, as_=world.coordinator
+        )
+        assert made.status_code == 201, made.text
+        person_id = made.json()["id"]
+
+        async def link() -> str:
+            answer = await world.post(
+                f"/api/v1/people/{person_id}/enrolment-links", as_=world.admin
+            )
+            return str(answer.json()["url"]).replace("http://buurtmunt.test", "")
+
+        fresh, chosen = await link(), await link()
+        dutch_phone = BROWSER | {"Accept-Language": "nl-NL"}
+
+        async def run() -> list[httpx.Response]:
+            async with (
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
+                    base_url="http://buurtmunt.test",
+                    headers=dutch_phone,
+                ) as phone,
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
+                    base_url="http://buurtmunt.test",
+                    headers=dutch_phone,
+                    cookies={"bm_lang": "tr"},
+                ) as turkish_phone,
+            ):
+                welcome = await phone.get(fresh)
+                linked = await phone.post(fresh)
+                start = await phone.get("/")
+                await turkish_phone.post(chosen)
+                return [welcome, linked, start, await turkish_phone.get("/")]
+
+        welcome, linked, start, kept = world.run(run)
+
+    assert 'lang="ar" dir="rtl"' in html_attributes(welcome)
+    assert linked.status_code == 303 and "bm_lang=ar" in linked.headers.get("set-cookie", "")
+    assert 'lang="ar" dir="rtl"' in html_attributes(start)  # a public page too
+    assert 'lang="tr"' in html_attributes(kept)  # a choice the phone made stays
+
+
 async def test_signing_out_ends_the_phones_session_for_good(sqlite_url: str) -> None:
     async with open_world(sqlite_url) as world:
 
