@@ -68,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if "BUURTMUNT_PUBLIC_URL" not in os.environ:
         settings = dataclasses.replace(settings, public_url=f"http://{args.host}:{args.port}")
     if not settings.signing_key and not os.path.exists(settings.signing_key_file):
-        verifier = generate_key_file(settings.signing_key_file, settings.host)
-        print(f"created signing key {settings.signing_key_file}; verifier {verifier.key_string()}")
-    ways = asyncio.run(seed(settings))
-    print_ways(settings, ways)
+        generate_key_file(settings.signing_key_file, settings.host)
+        print(f"created signing key {settings.signing_key_file} (keep it private)")
+    ways, verifier_key = asyncio.run(seed(settings))
+    print_ways(settings, ways, verifier_key)
     if args.seed_only:
         return 0
     import uvicorn
@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def seed(settings: Settings) -> list[Way]:
-    """Create the demo data once; return a fresh way in for each role."""
+async def seed(settings: Settings) -> tuple[list[Way], str]:
+    """Create the demo data once; return a fresh way in for each role, and the key that
+    verifies the community's checkpoints."""
     start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     start -= timedelta(days=HISTORY_DAYS)
     async with open_runtime(settings, ManualClock(start)) as rt:
@@ -94,7 +95,7 @@ async def seed(settings: Settings) -> list[Way]:
             cast = await create_cast(rt)
             await history(rt, rt.clock, cast)
     async with open_runtime(settings) as rt:
-        return await ways_in(rt)
+        return await ways_in(rt), (await rt.ledger.log_verifier(SLUG)).key_string()
 
 
 async def create_cast(rt: Runtime) -> Cast:
@@ -223,9 +224,10 @@ async def best_off_member(rt: Runtime) -> PersonRow:
     raise LookupError(f"nobody in {SLUG!r} is a member")
 
 
-def print_ways(settings: Settings, ways: list[Way]) -> None:
+def print_ways(settings: Settings, ways: list[Way], verifier_key: str) -> None:
     print(f"\nBuurtmunt demo: community {SLUG!r} at {settings.public_url}")
-    print(f"API documentation: {settings.public_url}/schema\n")
+    print(f"API documentation: {settings.public_url}/schema")
+    print(f"its checkpoints verify with (buurtmunt verify --key): {verifier_key}\n")
     for way in ways:
         print(f"{way.role:<12} {way.name}")
         print(f"  sign in (once, 24 h): {way.link}")

@@ -3,6 +3,7 @@ in an empty directory, then the "Paying at a shop" commands in bash with curl.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -102,3 +103,18 @@ def test_the_readme_shop_flow_runs_against_the_demo(demo: tuple[str, str, Path])
     statement = said[said.index("record,seq,time,kind,") :].splitlines()
     kinds = [line.split(",")[3:5] for line in statement if line.startswith("entry,")]
     assert ["redemption", "90"] in kinds and ["refund", "-30"] in kinds, said
+
+
+def test_the_demo_prints_the_key_its_communitys_checkpoints_verify_with(
+    demo: tuple[str, str, Path],
+) -> None:
+    base, printed, _ = demo
+    printed_key = re.search(r"verify with \(buurtmunt verify --key\): (\S+)$", printed, re.M)
+    member = re.search(r"^member .*\n.*\n\s+API token:\s+(\S+)$", printed, re.MULTILINE)
+    assert printed_key is not None and member is not None, printed
+    request = urllib.request.Request(
+        f"{base}/api/v1/communities/demo", headers={"Authorization": f"Bearer {member.group(1)}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        community = json.load(answer)
+    assert printed_key.group(1) == community["verifier_key"], printed
