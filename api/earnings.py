@@ -17,7 +17,7 @@ staff entries declare (``ledger.rules.check_authority``).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,7 @@ from api.runtime import Runtime
 from api.schemas.common import text_ok
 from api.schemas.ledger import EarningIn
 from api.tables import PendingEarningRow
+from ledger import rules
 from ledger.ids import new_entry_id
 from ledger.model import Entry, Rejected, Rejection
 
@@ -237,6 +238,7 @@ async def _hold(
     earning_id = new_entry_id()
     if await rt.store.account(community, data.member) is None:
         raise from_rejection(Rejected(earning_id, Rejection.PAYEE_NOT_FOUND))
+    await _check_month(rt, community, earning_id, organisation, data)
     fresh = PendingEarningRow(
         community=community, id=earning_id, key=key, status=PENDING, fingerprint=request_print,
         organisation=organisation, member=data.member, amount_minutes=data.amount_minutes,
@@ -253,6 +255,28 @@ async def _hold(
         row = await _held_under(rt, community, key)
         assert row is not None
     return _same_request(row, request_print)
+
+
+async def _check_month(
+    rt: Runtime, community: str, earning_id: str, organisation: str, data: EarningIn
+) -> None:
+    """Refuse at once an earning this month's budget or the member's cap cannot take, as
+    the ledger would when it is approved (which still checks: others may book first)."""
+    organisation_row = await rt.store.account(community, organisation)
+    if organisation_row is None:
+        return  # the ledger names what is missing when the earning is booked
+    month = rt.now().astimezone(UTC).strftime("%Y-%m")
+    refused = rules.check_month(
+        earning_id,
+        data.amount_minutes,
+        month,
+        budget=organisation_row.spec.budget_minutes_per_month or 0,
+        issued=await rt.store.monthly_total(community, organisation, month),
+        cap=(await rt.store.settings(community)).member_earning_cap_minutes_per_month,
+        earned=await rt.store.monthly_total(community, data.member, month),
+    )
+    if refused is not None:
+        raise from_rejection(refused)
 
 
 async def _decide(

@@ -247,27 +247,38 @@ def _check_postings(state: LedgerState, draft: Draft, month: str) -> Rejected | 
 def _check_monthly(
     state: LedgerState, draft: Draft, posting: Posting, month: str
 ) -> Rejected | None:
-    org = state.accounts[posting.payer].spec
-    budget = org.budget_minutes_per_month or 0
-    issued = state.monthly.get((posting.payer, month), 0)
-    if issued + posting.amount_minutes > budget:
-        return reject(
-            draft,
-            Rejection.EXCEEDS_MONTHLY_BUDGET,
-            budget_minutes_per_month=budget,
-            issued_minutes=issued,
-            month=month,
-        )
-    cap = state.settings.member_earning_cap_minutes_per_month
-    earned = state.monthly.get((posting.payee, month), 0)
-    if cap is not None and earned + posting.amount_minutes > cap:
-        return reject(
-            draft,
-            Rejection.EXCEEDS_MONTHLY_EARNING_CAP,
-            cap_minutes_per_month=cap,
-            earned_minutes=earned,
-            month=month,
-        )
+    return check_month(
+        draft.id,
+        posting.amount_minutes,
+        month,
+        budget=state.accounts[posting.payer].spec.budget_minutes_per_month or 0,
+        issued=state.monthly.get((posting.payer, month), 0),
+        cap=state.settings.member_earning_cap_minutes_per_month,
+        earned=state.monthly.get((posting.payee, month), 0),
+    )
+
+
+def check_month(
+    draft_id: str,
+    amount: int,
+    month: str,
+    *,
+    budget: int,
+    issued: int,
+    cap: int | None,
+    earned: int,
+) -> Rejected | None:
+    """Whether an earning of ``amount`` fits ``month``: the organisation's budget (of which
+    ``issued`` is used) and the member's earning cap (``None``: none; ``earned`` so far).
+    The ledger checks every earning so; a service may ask first, with totals it read."""
+    if issued + amount > budget:
+        numbers: tuple[tuple[str, int | str], ...] = (
+            ("budget_minutes_per_month", budget), ("issued_minutes", issued), ("month", month),
+        )  # fmt: skip
+        return Rejected(draft_id, Rejection.EXCEEDS_MONTHLY_BUDGET, numbers)
+    if cap is not None and earned + amount > cap:
+        numbers = (("cap_minutes_per_month", cap), ("earned_minutes", earned), ("month", month))
+        return Rejected(draft_id, Rejection.EXCEEDS_MONTHLY_EARNING_CAP, numbers)
     return None
 
 

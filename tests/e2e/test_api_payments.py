@@ -172,6 +172,26 @@ async def test_members_give_credits_to_each_other_within_their_balance(database_
         assert await balance(world, 1) == MEMBER_START_MINUTES + 45
 
 
+async def test_a_large_earning_the_cap_cannot_take_is_refused_when_recorded_not_held(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        capped = await world.post(
+            "/api/v1/communities/oost/settings",
+            {"member_earning_cap_minutes_per_month": 1_100},  # member 1 earned 600 this month
+            as_=world.admin,
+        )
+        assert capped.status_code == 201, capped.text
+        over = await world.post("/api/v1/earnings", earning(world, 1, 600), as_=world.coordinator)
+        within = await world.post("/api/v1/earnings", earning(world, 1, 490), as_=world.coordinator)
+        waiting = await world.get("/api/v1/earnings/pending", as_=world.coordinator2)
+
+        refused = problem(over, 422, "exceeds_monthly_earning_cap")
+        assert (refused["cap_minutes_per_month"], refused["earned_minutes"]) == (1_100, 600)
+        assert within.status_code == 202, within.text  # above the threshold: held, and fits
+        assert [e["amount_minutes"] for e in waiting.json()["items"]] == [490], waiting.text
+
+
 async def test_transfers_are_refused_when_the_community_disallows_them(sqlite_url: str) -> None:
     async with open_world(sqlite_url) as world:
         configured = await world.post(
