@@ -36,6 +36,7 @@ from api.auth import community_of
 from api.database import Database
 from api.settings import Settings
 from ledger import limits
+from ledger.model import Entry
 from ledger.service import Ledger
 from ledger.sql import journal
 from ledger.sql.engine import is_sqlite
@@ -104,6 +105,26 @@ class ReadRouter:
             self._tips.clear()
         self._tips[community] = (size, now)
         return replica if size >= seen_size else self.primary
+
+    async def current(self, community: str) -> ReadView:
+        """A view that holds every entry the primary holds now: for answers "as at the
+        newest checkpoint" (statements), in which what was written before the question
+        must be. The replica once it has caught up, else the primary."""
+        if self.replica is None:
+            return self.primary
+        return await self.view(community, (await self.primary.store.head(community)).size)
+
+    async def holding(
+        self, view: ReadView, community: str, entry_id: str
+    ) -> tuple[ReadView, Entry | None]:
+        """The entry ``entry_id`` and a view that holds it. A replica that lacks it may
+        be behind the write that made it (a resident asks for the receipt of what they
+        just paid), so then the primary is asked too."""
+        entry = await view.store.entry_by_id(community, entry_id)
+        if entry is None and view.is_replica:
+            view = self.primary
+            entry = await view.store.entry_by_id(community, entry_id)
+        return view, entry
 
     async def close(self) -> None:
         if self.replica is not None:

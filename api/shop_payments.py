@@ -215,12 +215,14 @@ async def shop_statement(
     checkpoint_size: int | None,
 ) -> ShopStatement:
     """``shop``'s statement for ``period`` as at the newest signed checkpoint (once one
-    covers what the journal held when asked: a refund just made is in it), or the
-    one of ``checkpoint_size``, read from ``reads``."""
+    covers what the journal held when asked: a refund just made is in it, also when
+    ``reads`` is a replica that lags), or the one of ``checkpoint_size``, read from
+    ``reads``."""
     await _statement_shop(reads.store, principal, community, shop)
     if period > rt.month():
         raise invalid("period_in_future", "Ask for this month or an earlier one.", period=period)
     if checkpoint_size is None:
+        reads = await rt.reads.current(community)
         await reads.ledger.signed_head(community)
     async with reads.store.reader(community) as tx:
         # The head and the balance from one snapshot: the walk undoes exactly

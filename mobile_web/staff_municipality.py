@@ -43,7 +43,7 @@ async def _statement(rt: Runtime, staff: Staff, period: Period) -> Statement | N
     or an audit with findings)."""
     try:
         return await statements.statement(
-            await rt.reads.view(staff.community), staff.community, period
+            await rt.reads.current(staff.community), staff.community, period
         )
     except ProblemError:
         return None

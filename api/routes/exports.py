@@ -23,7 +23,8 @@ from api import statements
 from api.access import Action
 from api.auth import community_of
 from api.problems import invalid
-from api.routes.markers import PrincipalDep, ReadsDep, route
+from api.routes.markers import PrincipalDep, ReadsDep, RuntimeDep, route
+from api.runtime import Runtime
 from ledger import limits
 from ledger.audit.statement import Period, Statement
 
@@ -105,9 +106,9 @@ class StatementController(Controller):
         **route(Action.STATEMENT_READ, 404, 409, extra={200: STATEMENT_RESPONSE}),
     )
     async def read(
-        self, reads: ReadsDep, principal: PrincipalDep, period: PeriodQuery
+        self, rt: RuntimeDep, principal: PrincipalDep, period: PeriodQuery
     ) -> Response[str]:
-        body = await _statement(reads, principal, period, "json")
+        body = await _statement(rt, principal, period, "json")
         return Response(body, media_type="application/json")
 
     @get(
@@ -117,9 +118,9 @@ class StatementController(Controller):
         **route(Action.STATEMENT_READ, 404, 409),
     )
     async def read_csv(
-        self, reads: ReadsDep, principal: PrincipalDep, period: PeriodQuery
+        self, rt: RuntimeDep, principal: PrincipalDep, period: PeriodQuery
     ) -> Response[str]:
-        body = await _statement(reads, principal, period, "csv")
+        body = await _statement(rt, principal, period, "csv")
         return Response(body, media_type=CSV, headers=_attachment(f"statement-{period}.csv"))
 
     @get(
@@ -129,18 +130,19 @@ class StatementController(Controller):
         **route(Action.STATEMENT_READ, 404, 409),
     )
     async def read_html(
-        self, reads: ReadsDep, principal: PrincipalDep, period: PeriodQuery
+        self, rt: RuntimeDep, principal: PrincipalDep, period: PeriodQuery
     ) -> Response[str]:
-        body = await _statement(reads, principal, period, "html")
+        body = await _statement(rt, principal, period, "html")
         # The page's own style sheet, and only it, is allowed in by its hash.
         headers = {"Content-Security-Policy": statements.printable_policy(body)}
         return Response(body, media_type=HTML, headers=headers)
 
 
 async def _statement(
-    reads: ReadsDep, principal: PrincipalDep, period: str, fmt: statements.StatementFormat
+    rt: Runtime, principal: PrincipalDep, period: str, fmt: statements.StatementFormat
 ) -> str:
     community = community_of(principal)
+    reads = await rt.reads.current(community)  # what was written before the question is in it
     found = await statements.statement(reads, community, Period.parse(period))
     names = await statements.account_names(reads, community)
     return statements.render_statement(found, names, fmt)

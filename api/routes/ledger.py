@@ -21,7 +21,7 @@ from api.access import Action, Principal, entry_accounts, may_see_entry
 from api.auth import community_of
 from api.problems import ProblemError, forbidden, invalid, not_found
 from api.replica import ReadView
-from api.routes.markers import EntryIdPath, PrincipalDep, ReadsDep, route
+from api.routes.markers import EntryIdPath, PrincipalDep, ReadsDep, RuntimeDep, route
 from api.schemas.ledger import (
     CheckpointOut,
     ConsistencyProofOut,
@@ -240,10 +240,10 @@ class ReceiptController(Controller):
         **route(Action.RECEIPT_READ, 404),
     )
     async def read(
-        self, entry_id: EntryIdPath, reads: ReadsDep, principal: PrincipalDep
+        self, entry_id: EntryIdPath, reads: ReadsDep, principal: PrincipalDep, rt: RuntimeDep
     ) -> ReceiptOut:
         community = community_of(principal)
-        entry = await reads.store.entry_by_id(community, entry_id)
+        reads, entry = await rt.reads.holding(reads, community, entry_id)
         if entry is None:
             raise not_found("entry_not_found", f"No entry {entry_id!r}.")
         if not await _visible(reads, principal, community, entry):
