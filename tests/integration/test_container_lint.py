@@ -93,6 +93,34 @@ def test_compose_yaml_is_valid_and_starts_the_api_after_the_database_and_the_mig
         assert env["BUURTMUNT_SIGNING_KEY_FILE"] == "/run/secrets/signing_key"
         assert env["BUURTMUNT_DATABASE_URL"] == "postgresql://buurtmunt:0123abcd@db:5432/buurtmunt"
     assert config["secrets"]["signing_key"]["file"] == str(ROOT / "secrets" / "signing.key")
+    # Published on the host's loopback only, behind the TLS proxy.
+    [port] = services["api"]["ports"]  # docker-compose v1 writes a string, v2 a mapping
+    host_ip = port.split(":")[0] if isinstance(port, str) else port.get("host_ip")
+    assert host_ip == "127.0.0.1", port
+
+
+def test_compose_passes_the_servers_settings_from_env_and_leaves_the_rest_default(
+    tmp_path: Path,
+) -> None:
+    from api.settings import Settings
+
+    proxies = "10.0.0.5, 10.0.0.6"
+    done = compose_config(
+        tmp_path, BUURTMUNT_DB_PASSWORD="0123abcd", BUURTMUNT_TRUSTED_PROXIES=proxies
+    )
+    assert done.returncode == 0, done.stderr
+    env = yaml.safe_load(done.stdout)["services"]["api"]["environment"]
+
+    settings = Settings.from_env({k: str(v) for k, v in env.items()})
+    defaults = Settings.from_env({})
+    assert settings.trusted_proxies == ("10.0.0.5", "10.0.0.6")
+    assert env["BUURTMUNT_TRUSTED_PROXIES"] == proxies
+    # Every setting left out of .env keeps the server's default.
+    same = (
+        "witnesses", "workers", "read_database_url", "log_level", "request_log",
+        "refund_window_days", "checkpoint_interval_seconds", "rate_limit_per_minute",
+    )  # fmt: skip
+    assert {n: getattr(settings, n) for n in same} == {n: getattr(defaults, n) for n in same}
 
 
 def test_compose_refuses_to_run_without_a_database_password(tmp_path: Path) -> None:
