@@ -7,8 +7,10 @@ redirects to ``/m``. Only unknown tokens count toward an address's lockout
 (``api.ratelimit.refuse_unknown_enrolment``); a valid unused link always works.
 ``GET /P/<RID>`` is what a phone's camera app opens from a shop's QR code: the
 shop's name, the amount and one big button, which posts the form back (no
-JavaScript needed) with the session's form token. Every outcome is a page in
-plain words, never an error code.
+JavaScript needed) with the session's form token. A neighbour's request that
+leaves the amount to the payer asks for hours and minutes instead, and posts
+them to ``mobile_web.pay.pay_typed_amount``. Every outcome is a page in plain
+words, never an error code.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from api.ratelimit import refuse_unknown_enrolment
 from api.routes.credentials import client_bucket
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
-from ledger import limits
 from mobile_web import (
     pay,
     public,
@@ -49,7 +50,7 @@ from mobile_web import (
     staff_municipality,
     till,
 )
-from mobile_web.forms import FormBody
+from mobile_web.forms import AmountInvalid, FormBody, minutes_from
 from mobile_web.i18n import LANGUAGE_COOKIE
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import message_page, not_signed_in, refused_form
@@ -176,17 +177,8 @@ async def pay_page(
             raise payment_requests.state_problem(view.request, rt.now_seconds())
     except ProblemError as problem:
         return _pay_problem(page, problem)
-    body = render("pay.html", page, request=view, amount_max=limits.TRANSFER_MINUTES_MAX)
+    body = render("pay.html", page, request=view)
     return html(body)
-
-
-def _minutes(form: dict[str, str]) -> int | None:
-    text = form.get("amount_minutes", "").strip()
-    if not text:
-        return None
-    if not text.isdecimal() or not 1 <= int(text) <= limits.TRANSFER_MINUTES_MAX:
-        raise ProblemError(422, "amount_invalid")
-    return int(text)
 
 
 @post("/P/{request_id:str}", include_in_schema=False, status_code=200)
@@ -200,7 +192,12 @@ async def pay_confirm(
         return refused
     page = page_for(request, session)
     try:
-        payment = await payment_requests.pay(rt, session.principal, request_id, _minutes(data))
+        # The amount the page showed (a request that leaves it to the payer posts its
+        # hours and minutes to pay.pay_typed_amount instead).
+        minutes = minutes_from(data, required=False)
+        payment = await payment_requests.pay(rt, session.principal, request_id, minutes)
+    except AmountInvalid:
+        return _pay_problem(page, ProblemError(422, "amount_invalid"))
     except ProblemError as problem:
         return _pay_problem(page, problem)
     return html(render("paid.html", page, payment=payment))

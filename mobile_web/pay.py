@@ -1,5 +1,6 @@
 """A resident's money screens: pay by scanning a QR code (or typing its code), ask a
-neighbour to pay me with my own QR, show my pay code, and where to spend and earn.
+neighbour to pay me with my own QR, show my pay code, and where to spend and earn;
+and paying a neighbour's request that leaves the amount to the payer.
 
 The scanner (``scan.js``) uses the phone's rear camera; the browser's
 ``BarcodeDetector`` reads frames where it exists, otherwise frames go to
@@ -37,10 +38,34 @@ from mobile_web.visitor import html, page_for, signed_in
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 TYPED_CODE_LENGTH_MAX = 200
+AMOUNT_FIELD_LENGTH_MAX = 20  # what is shown again of a refused amount field
 NOT_OURS = N_("This QR code is not a Buurtmunt payment. Scan the code at the shop's till.")
 NO_CODE = N_("No QR code found in the photo. Try again, closer and with more light.")
 CODE_WRONG = N_("This code is not right. It has 26 letters and digits; look again.")
 AMOUNT_INVALID = N_("Choose an amount between a quarter of an hour and the most allowed.")
+# What the payer who types the amount is told on the form, which stays to be corrected.
+AMOUNT_UNCLEAR = N_(
+    "Type how much you give in whole hours and minutes, for example 1 hour and 30 minutes."
+)
+AMOUNT_TOO_LARGE = N_("That is more than can be given at once.")
+PAY_FORM_PROBLEMS = {
+    "exceeds_balance": N_("You do not have enough hours for this payment."),
+    "payer_must_differ_from_payee": N_("This is your own code. Another resident pays it."),
+    "member_account_required": N_("Only residents with an account can pay."),
+    "payment_request_in_progress": N_("This payment is being made right now. Wait a moment."),
+    "rate_limited": N_("Too many attempts. Wait a moment and try again."),
+    "locked_out": N_("Too many attempts. Wait a moment and try again."),
+}
+PAY_FORM_FAILED = N_("The payment did not go through. Nothing was taken.")
+# A request that can no longer be paid: its own page (``GET /P/<RID>``) says why.
+REQUEST_STATE_PROBLEMS = frozenset(
+    {
+        "payment_request_not_found",
+        "payment_request_paid",
+        "payment_request_cancelled",
+        "payment_request_expired",
+    }
+)
 RECEIVE_PROBLEMS = {
     "transfers_between_members_disabled": N_("Giving hours to each other is off here."),
     "member_account_required": N_("Only residents with an account can do this."),
@@ -116,10 +141,11 @@ async def scan(
 
 def typed_request_id(public_url: str, typed: str) -> str | None:
     """The request id in what someone typed: the 26 characters (spaces and case do not
-    matter), or the whole link."""
+    matter, and a zero is the letter O, as the code has no zero), or the whole link."""
     text = "".join(typed.split())[:TYPED_CODE_LENGTH_MAX]
-    if is_request_id(text.upper()):
-        return text.upper()
+    code = text.upper().replace("0", "O")
+    if is_request_id(code):
+        return code
     return request_id_of(public_url, text)
 
 
@@ -192,6 +218,57 @@ async def receive_screen(
     return html(body)
 
 
+def _amount_problem(form: dict[str, str]) -> str:
+    """Why the typed amount was refused: too much, or not a whole amount at all."""
+    fields = [form.get("hours", "").strip(), form.get("minutes", "").strip()]
+    whole = all(field.isdecimal() or not field for field in fields)
+    return (
+        AMOUNT_TOO_LARGE if whole and any(field.strip("0") for field in fields) else AMOUNT_UNCLEAR
+    )
+
+
+async def _pay_form_again(
+    rt: Runtime, session: Session, page: Page, request_id: str, form: dict[str, str], text: str
+) -> Response[str] | Redirect:
+    """The pay page again with what was typed and ``text`` (a message id) saying what to do."""
+    try:
+        view = await payment_requests.view(rt, session.principal, request_id)
+    except ProblemError:
+        return Redirect(f"/P/{request_id}", status_code=303)
+    body = render(
+        "pay.html", page, request=view, error=translate(page.language, text),
+        hours=form.get("hours", "")[:AMOUNT_FIELD_LENGTH_MAX],
+        minutes=form.get("minutes", "")[:AMOUNT_FIELD_LENGTH_MAX],
+    )  # fmt: skip
+    return html(body, 422)
+
+
+@post("/P/{request_id:str}/amount", include_in_schema=False, status_code=200)
+async def pay_typed_amount(
+    request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
+) -> Response[str] | Redirect:
+    """Pay a request that leaves the amount to the payer, in hours and minutes as typed.
+    An amount that will not do, or more than the payer holds, shows the form again."""
+    found = await _resident_form(request, rt, data.get("csrf"))
+    if isinstance(found, Response):
+        return found
+    session, page = found
+    try:
+        minutes = minutes_from(data, required=True)
+        assert minutes is not None
+        payment = await payment_requests.pay(rt, session.principal, request_id, minutes)
+    except AmountInvalid:
+        return await _pay_form_again(rt, session, page, request_id, data, _amount_problem(data))
+    except ProblemError as problem:
+        if problem.code in REQUEST_STATE_PROBLEMS:
+            return Redirect(f"/P/{request_id}", status_code=303)
+        text = PAY_FORM_PROBLEMS.get(problem.code, PAY_FORM_FAILED)
+        response = await _pay_form_again(rt, session, page, request_id, data, text)
+        response.headers.update(problem.headers)
+        return response
+    return html(render("paid.html", page, payment=payment))
+
+
 @get("/m/paycode", include_in_schema=False)
 async def pay_code(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
     """The code and its QR now, and the secret for the phone to go on by itself."""
@@ -239,4 +316,6 @@ async def places(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[st
     return html(body)
 
 
-ROUTES = [scanner, scan, typed, receive_form, receive, receive_screen, pay_code, places]
+ROUTES = [
+    scanner, scan, typed, receive_form, receive, receive_screen, pay_typed_amount, pay_code, places,
+]  # fmt: skip

@@ -1,6 +1,8 @@
 """The shop's till, for a signed-in member of a shop's staff: type an amount, show its QR
-full screen, and see "Paid ✓" the moment the member pays; take a pay code or a card
-with PIN; today's takings with refunds; the month's statement as CSV.
+full screen, with its code to type for a phone that cannot scan, and see "Paid ✓" the
+moment the member pays; take a pay code or a card with PIN; today's takings, in the
+shop's own time, with refunds that ask once more before they give back; the month's
+statement as CSV.
 
 The QR screen listens to the request's event stream (``till.js``); without
 JavaScript it offers a link that checks again. Every outcome is said in words and
@@ -10,8 +12,10 @@ so a form sent twice takes one payment.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -26,8 +30,9 @@ from api.runtime import Runtime
 from api.schemas.shop_payments import RefundIn
 from ledger import limits
 from ledger.card import PAYLOAD_LENGTH_MAX, PAYLOAD_PREFIX
+from ledger.clock import parse_time
 from mobile_web.forms import AmountInvalid, FormBody, form_key, fresh_key, minutes_from
-from mobile_web.history import history
+from mobile_web.history import Line, history
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import data_url, texts_of_upload
 from mobile_web.render import N_, Page, render, translate
@@ -41,6 +46,8 @@ RequestPath = Annotated[str, PathParameter(max_length=40)]
 QUICK_MINUTES = (15, 30, 45, 60, 90, 120, 180, 240)
 TAKINGS_ENTRIES = 100
 assert TAKINGS_ENTRIES <= limits.PAGE_SIZE_MAX
+# The shops' clock: "today" and the times of the takings are the Netherlands' own.
+SHOP_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 TILL_PROBLEMS = {
     "pay_code_invalid": N_("This code is not right. Ask for the code on the phone."),
     "pay_code_locked": N_("Too many wrong codes for this phone. Wait a quarter of an hour."),
@@ -161,12 +168,15 @@ async def request_screen(
         return _problem(page, problem)
     if not view.is_payee:
         return message_page(page, N_("Till"), NOT_A_SHOP, 403)
+    seconds_left = max(0, view.request.expires_at - rt.now_seconds())
     body = render(
         "till_request.html",
         page,
         view=view,
         qr=data_url(view.pay_url) if view.status == payment_requests.OPEN else None,
-        seconds_left=max(0, view.request.expires_at - rt.now_seconds()),
+        seconds_left=seconds_left,
+        # Whole minutes left, rounded down: never more than there are.
+        minutes_left=seconds_left // 60,
         key=fresh_key(),
     )
     return html(body)
@@ -292,29 +302,52 @@ async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) 
     return html(render("till_paid.html", page, minutes=minutes, entry_id=entry.id))
 
 
-def _today(rt: Runtime) -> str:
-    return datetime.fromtimestamp(rt.now_seconds(), UTC).strftime("%Y-%m-%d")
+@dataclass(frozen=True, slots=True)
+class Taking:
+    """A line of today's takings as the till shows it: the line, its time on the shop's
+    clock ("09:56"), and for a payment the minutes not given back yet (else None)."""
+
+    line: Line
+    clock: str
+    refundable_minutes: int | None
+
+
+async def _refundable(rt: Runtime, community: str, line: Line) -> int | None:
+    """What of the payment ``line`` can still be given back, by the ledger's own count
+    (the refund's); None for a line that is no payment to the shop."""
+    if line.kind != "paid" or line.delta_minutes <= 0:
+        return None
+    remaining = await rt.ledger.remaining_minutes(community, line.seq)
+    return 0 if remaining is None else remaining[0]
+
+
+async def _takings(rt: Runtime, community: str, shop: str) -> list[Taking]:
+    """The shop's entries of today on its own clock, newest first, at most ``TAKINGS_ENTRIES``."""
+    day = datetime.fromtimestamp(rt.now_seconds(), SHOP_TIME_ZONE).date()
+    takings = []
+    for line in (await history(rt, community, shop, None, TAKINGS_ENTRIES)).lines:
+        moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
+        if moment.date() == day and line.kind != "opened":  # the account's opening moves nothing
+            refundable = await _refundable(rt, community, line)
+            takings.append(Taking(line, moment.strftime("%H:%M"), refundable))
+    return takings
 
 
 @get("/till/today", include_in_schema=False)
 async def today(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
-    """Today's payments (the latest ``TAKINGS_ENTRIES``), their total, and refunds."""
+    """Today's payments (the latest ``TAKINGS_ENTRIES``), their total, and refunds: a
+    payment given back in full has no button left; one given back in part offers the rest."""
     found = await _till_session(request, rt)
     if isinstance(found, Response):
         return found
     session, page, shop = found
     community = session.principal.community
     assert community is not None
-    day = _today(rt)
-    lines = [
-        line
-        for line in (await history(rt, community, shop, None, TAKINGS_ENTRIES)).lines
-        if line.time.startswith(day)
-    ]
-    taken = sum(line.delta_minutes for line in lines)
+    takings = await _takings(rt, community, shop)
+    taken = sum(taking.line.delta_minutes for taking in takings)
     refunded = request.query_params.get("refunded") == "1"
     body = render(
-        "till_today.html", page, lines=lines, taken=taken, shop=shop, month=rt.month(),
+        "till_today.html", page, takings=takings, taken=taken, shop=shop, month=rt.month(),
         refunded=refunded, key=fresh_key(),
     )  # fmt: skip
     return html(body)

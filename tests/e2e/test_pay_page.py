@@ -126,3 +126,51 @@ async def test_a_phone_without_a_session_is_told_to_sign_in(sqlite_url: str) -> 
 
         assert page.status_code == 401 and "niet aangemeld" in page.text
         assert MEMBER_START_MINUTES  # the world's members are untouched
+
+
+REFUSED_AMOUNTS = [
+    ({"hours": "een"}, "Typ hoeveel u geeft, in hele uren en minuten."),
+    ({"hours": "-1"}, "Typ hoeveel u geeft, in hele uren en minuten."),
+    ({"hours": "0", "minutes": "0"}, "Typ hoeveel u geeft, in hele uren en minuten."),
+    ({}, "Typ hoeveel u geeft, in hele uren en minuten."),
+    ({"hours": "1,5"}, "Typ hoeveel u geeft, in hele uren en minuten."),
+    ({"hours": "99999"}, "Dat is meer dan u in één keer kunt geven."),
+    ({"hours": "6"}, "U heeft niet genoeg uren voor deze betaling."),  # Fatima has 5 hours
+]
+
+
+async def test_the_payer_says_how_much_in_hours_and_minutes_and_a_wrong_amount_asks_again(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        made = await world.post("/api/v1/payment-requests", {}, as_=world.member)
+        assert made.status_code == 201 and made.json()["amount_minutes"] is None, made.text
+        request_id = made.json()["id"]
+
+        async def steps(phone: httpx.AsyncClient) -> tuple[httpx.Response, ...]:
+            page = await phone.get(f"/P/{request_id}")
+            token = FORM_TOKEN.search(page.text)
+            assert token is not None, page.text
+            refused = [
+                await phone.post(f"/P/{request_id}/amount", data={"csrf": token.group(1), **typed})
+                for typed, _ in REFUSED_AMOUNTS
+            ]
+            paid = await phone.post(
+                f"/P/{request_id}/amount",
+                data={"csrf": token.group(1), "hours": "1", "minutes": "30"},
+            )
+            return page, *refused, paid
+
+        page, *refused, paid = await on_phone(world, steps)
+
+        assert page.status_code == 200 and f'action="/P/{request_id}/amount"' in page.text
+        assert "Hoeveel geeft u?" in page.text
+        assert 'name="hours"' in page.text and 'name="minutes"' in page.text
+        for (typed, words), answer in zip(REFUSED_AMOUNTS, refused, strict=True):
+            assert answer.status_code == 422, (typed, answer.text)
+            assert words in answer.text and 'role="alert"' in answer.text, typed
+            assert f'action="/P/{request_id}/amount"' in answer.text, typed  # the form again
+            assert f'value="{typed.get("hours", "")}"' in answer.text, typed
+        assert paid.status_code == 200 and "Betaald" in paid.text, paid.text
+        payee = await world.get(f"/api/v1/accounts/{world.member.account}", as_=world.admin)
+        assert payee.json()["balance_minutes"] == MEMBER_START_MINUTES - 300 + 90

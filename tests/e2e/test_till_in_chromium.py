@@ -269,3 +269,76 @@ def test_the_till_scans_the_pay_code_on_a_phone_and_takes_the_payment(
     till_context.close()
     member_context.close()
     assert refused == []
+
+
+def test_the_till_shows_a_code_to_type_and_a_refund_takes_a_second_tap(
+    browser: Any, site: Site
+) -> None:
+    till_context, till = open_till(browser, site, "nl")
+    refused = watch_for_refusals(till)
+    till.locator("ul.quick button").nth(1).click()  # half an hour
+    till.wait_for_url("**/till/r/*")
+    request_id = till.url.rsplit("/", 1)[1]
+    shown = till.locator("#request .paycode")
+    assert shown.is_visible() and shown.locator("span").count() == 7  # groups of four
+    box = shown.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 360  # no sideways scrolling
+    member_context = phone(browser, site, "nl", permissions=[])
+    member = sign_in(member_context, site, member=0)
+    member.goto("/m/pay")
+    member.locator("#code").fill(shown.inner_text())
+    member.locator("#code").press("Enter")
+    member.wait_for_url(f"**/P/{request_id}")
+    member.locator("form.pay button[type=submit]").click()
+    till.get_by_text(PAID_WORDS["nl"]).first.wait_for(timeout=5_000)
+
+    till.goto("/till/today")
+    assert "UTC" not in till.locator("main").inner_text()
+    newest = till.locator("details.refund").first  # the list is newest first
+    entry_id = newest.locator("input[name=entry_id]").get_attribute("value")
+    confirm = newest.get_by_role("button", name="Ja, teruggeven")
+    assert not confirm.is_visible()
+    newest.locator("summary").click()  # one tap only asks
+    assert confirm.is_visible() and till.url.endswith("/till/today")
+    assert "½ uur teruggeven aan Member 0?" in newest.inner_text()
+    check_accessible(till)
+    screenshot(till, "nl-till-refund-asks")
+    with till.expect_navigation():
+        confirm.click()
+    assert till.url.endswith("/till/today?refunded=1")
+    assert till.locator(f'input[name=entry_id][value="{entry_id}"]').count() == 0
+    assert till.get_by_text("Helemaal teruggegeven").first.is_visible()
+    check_accessible(till)
+    screenshot(till, "nl-till-given-back")
+    till_context.close()
+    member_context.close()
+    assert refused == []
+
+
+def test_a_neighbour_types_hours_and_minutes_and_a_wrong_amount_is_asked_again(
+    browser: Any, site: Site
+) -> None:
+    mine = phone(browser, site, "nl", permissions=[])
+    me = sign_in(mine, site, member=1)
+    me.goto("/m/receive")
+    me.locator("main form button[type=submit]").click()  # no amount: the payer says
+    me.wait_for_url("**/m/receive/*")
+    request_id = me.url.rsplit("/", 1)[1]
+    theirs = phone(browser, site, "nl", permissions=[])
+    neighbour = sign_in(theirs, site, member=2)
+    neighbour.goto(f"/P/{request_id}")
+    neighbour.locator("#hours").fill("1,5")
+    neighbour.locator("form.pay button[type=submit]").click()
+    neighbour.wait_for_load_state()
+    assert "Typ hoeveel u geeft" in neighbour.get_by_role("alert").inner_text()
+    assert neighbour.locator("#hours").input_value() == "1,5"
+    check_accessible(neighbour)
+    screenshot(neighbour, "nl-pay-amount-asked-again")
+    neighbour.locator("#hours").fill("")
+    neighbour.locator("#minutes").fill("20")
+    neighbour.locator("form.pay button[type=submit]").click()
+    me.get_by_text("Ontvangen ✓").wait_for(timeout=5_000)
+    me.wait_for_selector("body[data-paid]", timeout=5_000)  # the page loaded again, paid
+    assert "20 minuten" in me.locator("main").inner_text()
+    mine.close()
+    theirs.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 
 from api import pay_codes
 from api.qr import image
+from mobile_web.pay import typed_request_id
 from tests.support.api import World, open_world
 from tests.support.pages import form_token, link_phone, page_client, welcome_link
 from tests.support.qr_codes import decode_svg
@@ -249,3 +251,141 @@ async def test_shop_staff_who_open_the_resident_home_land_on_the_till(database_u
     assert linked.headers["location"] == "/m"
     assert home.status_code == 303 and home.headers["location"] == "/till"
     assert keypad.status_code == 200 and "Slagerij" in keypad.text
+
+
+PAYCODE = re.compile(r'<span class="paycode">((?:<span>[A-Z2-7]{1,4}</span>)+)</span>')
+
+
+def shown_code(page: httpx.Response) -> str:
+    """The code under the till's QR as someone reads it off: its groups, with spaces."""
+    found = PAYCODE.search(page.text)
+    assert found is not None, page.text
+    return " ".join(re.findall(r"<span>([A-Z2-7]+)</span>", found.group(1)))
+
+
+async def test_the_till_shows_the_code_under_its_qr_that_a_phone_types_to_reach_the_request(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
+            request_id = await _ask(till, 60)
+            screen = await till.get(f"/till/r/{request_id}")
+            code = shown_code(screen)
+            assert "Lukt scannen niet? Typ deze code:" in screen.text
+            assert code.replace(" ", "") == request_id and " " in code
+            scanner = await phone.get("/m/pay")
+            # Read out over the counter and typed as heard: in groups, in small letters.
+            typed = await phone.post(
+                "/m/pay/type", data={"csrf": form_token(scanner), "code": code.lower()}
+            )
+            assert typed.status_code == 303 and typed.headers["location"] == f"/P/{request_id}"
+            pay_page = await phone.get(typed.headers["location"])
+            assert pay_page.status_code == 200 and "1 uur" in pay_page.text
+
+        await two_phones(world, steps)
+
+
+def test_a_typed_zero_is_the_letter_o_of_the_code_and_a_link_is_taken_whole() -> None:
+    code = "ABCDEFGHIJKLMNOPQRSTUVWXYO"
+    assert typed_request_id("http://buurtmunt.test", "abcd efgh ijkl mn0p qrst uvwx y0") == code
+    assert typed_request_id("http://buurtmunt.test", f"HTTP://BUURTMUNT.TEST/P/{code}") == code
+    assert typed_request_id("http://buurtmunt.test", code[:-1] + "1") is None
+
+
+async def test_the_till_says_the_minutes_left_never_more_than_there_are_in_good_dutch(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        assert world.rt.settings.payment_request_seconds == 10 * 60
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> list[str]:
+            request_id = await _ask(till, 30)
+            said = []
+            for seconds in (0, 1, 8 * 60 + 30, 29, 30):
+                world.clock.advance(seconds=seconds)
+                screen = await till.get(f"/till/r/{request_id}")
+                said.append(re.findall(r"Deze code werkt nog [^<]*", screen.text)[0])
+            return said
+
+        said = await two_phones(world, steps)
+    assert said == [
+        "Deze code werkt nog 10 minuten.",  # just made: 600 seconds left
+        "Deze code werkt nog 9 minuten.",  # 599 seconds
+        "Deze code werkt nog 1 minuut.",  # 89 seconds
+        "Deze code werkt nog 1 minuut.",  # 60 seconds
+        "Deze code werkt nog minder dan een minuut.",  # 30 seconds
+    ]
+
+
+REFUND_BUTTON = re.compile(
+    r'<details class="refund">\s*<summary[^>]*>Teruggeven.*?</summary>\s*'
+    r'<form method="post" action="/till/refund">.*?name="entry_id" value="([^"]+)".*?'
+    r"<p>([^<]*)</p>\s*<button type=\"submit\">Ja, teruggeven</button>",
+    re.S,
+)
+
+
+async def test_today_asks_before_giving_back_and_shows_what_is_given_back_in_local_time(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> list[str]:
+            request_id = await _ask(till, 90)
+            pay_page = await phone.get(f"/P/{request_id}")
+            paid = await phone.post(
+                f"/P/{request_id}", data={"csrf": form_token(pay_page), "amount_minutes": "90"}
+            )
+            assert paid.status_code == 200
+            whole = await till.get("/till/today")
+            partly = await till.post(
+                "/api/v1/refunds",
+                json={"entry_id": REFUND_BUTTON.findall(whole.text)[0][0], "amount_minutes": 30},
+                headers={**world.shop_staff.headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert partly.status_code == 201, partly.text
+            rest = await till.get("/till/today")
+            entry_id = REFUND_BUTTON.findall(rest.text)[0][0]
+            back = await till.post(
+                "/till/refund", data={"csrf": form_token(rest), "entry_id": entry_id}
+            )
+            assert back.status_code == 303
+            done = await till.get(back.headers["location"])
+            again = await till.post(  # a page left open from before: refused in words
+                "/till/refund", data={"csrf": form_token(rest), "entry_id": entry_id}
+            )
+            assert again.status_code == 422 and "al teruggegeven" in again.text
+            return [whole.text, rest.text, done.text]
+
+        whole, rest, done = await two_phones(world, steps)
+    # Paid at 09:30 UTC on 28 November: 10:30 in Amsterdam (winter time).
+    assert "10:30</time>" in whole and "UTC" not in whole
+    assert [asked for _, asked in REFUND_BUTTON.findall(whole)] == [
+        "1½ uur teruggeven aan Member 0?"
+    ]
+    assert "Deels teruggegeven; er is nog 1 uur over." in rest
+    assert [asked for _, asked in REFUND_BUTTON.findall(rest)] == ["1 uur teruggeven aan Member 0?"]
+    assert REFUND_BUTTON.search(done) is None and 'name="entry_id"' not in done
+    assert "Helemaal teruggegeven" in done and "Teruggegeven." in done
+
+
+async def test_today_is_the_day_on_the_shops_clock(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+        # 22:50 UTC is 23:50 in Amsterdam, on the evening of 28 November.
+        world.clock.advance(hours=13, minutes=20)
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> list[str]:
+            request_id = await _ask(till, 45)
+            pay_page = await phone.get(f"/P/{request_id}")
+            await phone.post(
+                f"/P/{request_id}", data={"csrf": form_token(pay_page), "amount_minutes": "45"}
+            )
+            evening = await till.get("/till/today")
+            world.clock.advance(minutes=20)  # 23:10 UTC: past midnight in Amsterdam
+            night = await till.get("/till/today")
+            return [evening.text, night.text]
+
+        evening, night = await two_phones(world, steps)
+    assert "23:50</time>" in evening and "Member 0" in evening
+    assert "Member 0" not in night and "Nog niets." in night
