@@ -58,6 +58,14 @@ TILL_PROBLEMS = {
     "exceeds_balance": N_("The customer does not have enough hours."),
     "refund_exceeds_payment": N_("This payment has been given back already."),
     "refund_window_closed": N_("This payment is too old to give back."),
+    "offline_payment_cap_exceeded": N_(
+        "This is more than one payment by code or card may be. Ask the customer to scan "
+        "the QR code instead."
+    ),
+    "offline_day_cap_exceeded": N_(
+        "The customer has paid the most allowed by code or card today. Ask them to scan "
+        "the QR code instead."
+    ),
     "refund_exceeds_shop_balance": N_(
         "The credits of this payment were paid out to the shop already. "
         "It cannot be given back here."
@@ -111,9 +119,18 @@ async def _shop_name(rt: Runtime, community: str | None, shop: str) -> str:
 
 def _problem(page: Page, problem: ProblemError, back: str = "/till") -> Response[str]:
     text = TILL_PROBLEMS.get(problem.code, TILL_FAILED)
-    response = message_page(page, N_("Till"), text, problem.status, link=back)
+    response = till_message(page, N_("Till"), text, problem.status, link=back)
     response.headers.update(problem.headers)
     return response
+
+
+def till_message(page: Page, title: str, text: str, status: int, *, link: str) -> Response[str]:
+    """A till screen that says one thing (message ids), with the till's menu and a way
+    back to ``link``."""
+    back = translate(page.language, N_("Back"))
+    return message_page(
+        page, title, text, status, link=link, layout="till_base.html", link_text=back
+    )
 
 
 @get("/till", include_in_schema=False)
@@ -149,7 +166,7 @@ async def ask(
         assert minutes is not None
         return await _new_request(rt, session, shop, form_key(data), minutes)
     except AmountInvalid:
-        return message_page(page, N_("Till"), AMOUNT_INVALID, 422, link="/till")
+        return till_message(page, N_("Till"), AMOUNT_INVALID, 422, link="/till")
     except ProblemError as problem:
         return _problem(page, problem)
 
@@ -260,7 +277,7 @@ async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody)
         message = translate(page.language, NOT_A_CODE if texts else NO_CODE)
         return Response({"outcome": outcome, "text": read, "message": message})
     if read is None:
-        return message_page(
+        return till_message(
             page, N_("Code or card"), NOT_A_CODE if texts else NO_CODE, 422, link="/till/take"
         )
     is_code = pay_codes.split_code(read) is not None
@@ -279,7 +296,7 @@ async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) 
     try:
         minutes = minutes_from(data, required=True)
     except AmountInvalid:
-        return message_page(page, N_("Till"), AMOUNT_INVALID, 422, link="/till/take")
+        return till_message(page, N_("Till"), AMOUNT_INVALID, 422, link="/till/take")
     assert minutes is not None
     code = "".join(data.get("code", "").split())
     card = data.get("card", "").strip()

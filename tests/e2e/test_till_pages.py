@@ -173,6 +173,40 @@ async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_tod
         await two_phones(world, steps)
 
 
+async def test_a_code_above_the_cap_is_refused_in_words_on_the_tills_own_screen(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        capped = await world.post(
+            "/api/v1/communities/oost/settings",
+            {"offline_payment_minutes_max": 60},
+            as_=world.admin,
+        )
+        assert capped.status_code == 201, capped.text
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> httpx.Response:
+            shown = await phone.get("/m/paycode")
+            number = re.search(r'data-number="(\d{6})"', shown.text)
+            secret = re.search(r'data-secret="([A-Z2-7]+)"', shown.text)
+            assert number is not None and secret is not None
+            padded = secret.group(1) + "=" * (-len(secret.group(1)) % 8)
+            code = pay_codes.code_at(
+                number.group(1), base64.b32decode(padded), world.rt.now().timestamp()
+            )
+            form = await till.get("/till/take")
+            return await till.post(
+                "/till/take", data={"csrf": form_token(form), "hours": "2", "code": code}
+            )
+
+        refused = await two_phones(world, steps)
+
+    assert refused.status_code == 422
+    assert "Vraag de klant de QR-code te scannen" in refused.text
+    # The till's own menu and a way back to it, not the resident's balance.
+    assert 'href="/till/today"' in refused.text and 'href="/m/pay"' not in refused.text
+    assert "Terug" in refused.text
+
+
 async def test_a_resident_shows_a_pay_me_qr_and_sees_where_to_spend_and_earn(
     sqlite_url: str,
 ) -> None:
