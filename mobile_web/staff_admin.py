@@ -56,6 +56,12 @@ STAFF_ROLE_NAMES = {
     Role.ADMIN: N_("Administration"),
 }
 SCOPED = {Role.SHOP: AccountType.SHOP, Role.COORDINATOR: AccountType.ORGANISATION}
+# What the staff and token tables call every role a person or token may hold.
+ROLE_WORDS = {
+    **{role.value: name for role, name in STAFF_ROLE_NAMES.items()},
+    Role.MEMBER.value: N_("Resident"),
+    Role.OPERATOR.value: N_("Operator"),
+}
 
 
 @get(HOME, include_in_schema=False)
@@ -90,6 +96,7 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         created=created,
         own_token=staff.session.principal.credential_id,
         role_names=STAFF_ROLE_NAMES,
+        role_words=ROLE_WORDS,
         days_max=limits.TOKEN_LIFETIME_DAYS_MAX,
     )
 
