@@ -63,13 +63,13 @@ RequestPath = Annotated[str, PathParameter(max_length=40)]
 # What a payment problem's code says to the payer, and the page's status.
 PAY_PROBLEMS = {
     "payment_request_not_found": (
-        N_("This pay code does not exist. Ask the shop for a new one."),
+        N_("This QR code does not exist. Ask the shop for a new one."),
         404,
     ),
-    "payment_request_paid": (N_("This pay code has been paid already."), 409),
+    "payment_request_paid": (N_("This QR code has been paid already."), 409),
     "payment_request_cancelled": (N_("The shop cancelled this payment."), 409),
     "payment_request_expired": (
-        N_("This pay code has expired. Ask the shop for a new one."),
+        N_("This QR code has expired. Ask the shop for a new one."),
         410,
     ),
     "payment_request_in_progress": (
