@@ -5,7 +5,8 @@ the parsed arguments and returns the exit status (0 clean, 1 findings, 2 usage
 or unreadable input). ``audit`` runs the one audit of ``ledger.audit.audit`` against
 the live database, streaming entries and checkpoints from the store, and also
 compares the database's cached balances with the replayed ones; with
-``--period`` it then prints the statement instead of the summary.
+``--period`` it then prints the statement instead of the summary (``--format html``:
+the printable page, in ``--language``, Dutch by default).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from api.settings import Settings
 from api.statement_report import render_html
 from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
+from ledger.amounts import DEFAULT_LANGUAGE, LANGUAGES
 from ledger.audit.audit import Audit
 from ledger.audit.bundle import BundleError
 from ledger.audit.export import ExportError, balances_at_head, export_bundle
@@ -74,6 +76,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.add_argument("--trusted", metavar="CHECKPOINT", help="a checkpoint trusted earlier")
     audit.add_argument("--period", help="print the statement for YYYY, YYYY-Qn or YYYY-MM")
     audit.add_argument("--format", choices=FORMATS, default="json", help="statement format")
+    audit.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help="the language of the html statement (default nl)",
+    )
     audit.set_defaults(func=_run_audit)
 
 
@@ -167,18 +175,18 @@ def _run_audit(args: argparse.Namespace) -> int:
         if not report.clean:
             return EXIT_FINDINGS
         if statement is not None:
-            sys.stdout.write(format_statement(statement, args.format))
+            sys.stdout.write(format_statement(statement, args.format, args.language))
         return EXIT_CLEAN
 
     return asyncio.run(audit())
 
 
-def format_statement(statement: Statement, fmt: str) -> str:
-    """The statement as JSON, CSV or a printable HTML page."""
+def format_statement(statement: Statement, fmt: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The statement as JSON, CSV or a printable HTML page (in ``language``)."""
     if fmt == "csv":
         return to_csv(statement)
     if fmt == "html":
-        return render_html(statement)
+        return render_html(statement, language)
     return json.dumps(to_json(statement), indent=1, ensure_ascii=False) + "\n"
 
 

@@ -40,6 +40,7 @@ from api.replica import ReadView
 from api.statement_report import render_html
 from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
+from ledger.amounts import DEFAULT_LANGUAGE
 from ledger.audit.bundle import BundleError
 from ledger.audit.export import ExportError, balances_at_head, export_bundle
 from ledger.audit.statement import Period, Statement, to_csv, to_json
@@ -100,8 +101,14 @@ async def statement(reads: ReadView, community: str, period: Period) -> Statemen
     return found
 
 
-def render_statement(found: Statement, names: Mapping[str, str], fmt: StatementFormat) -> str:
-    """The statement in ``fmt``, each organisation and shop with its name."""
+def render_statement(
+    found: Statement,
+    names: Mapping[str, str],
+    fmt: StatementFormat,
+    language: str = DEFAULT_LANGUAGE,
+) -> str:
+    """The statement in ``fmt``, each organisation and shop with its name; the printable
+    page in ``language`` (one of ``ledger.amounts.LANGUAGES``; JSON and CSV have no words)."""
     if fmt == "json":
         document = to_json(found)
         for line in (*document["organisations"], *document["shops"]):
@@ -109,7 +116,7 @@ def render_statement(found: Statement, names: Mapping[str, str], fmt: StatementF
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
     if fmt == "csv":
         return _csv_with_names(to_csv(found), names)
-    return render_html(_labelled(found, names))
+    return render_html(_labelled(found, names), language)
 
 
 def printable_policy(page: str) -> str:

@@ -4,6 +4,7 @@ Auditors and administrators only. The format of a statement is in its path
 (``/statements``, ``/statements.csv``, ``/statements.html``), as with a shop's
 statement, not by content negotiation: a link to a download stays the same
 whatever a browser sends, and each path documents the one type it answers.
+The printable page is in the ``language`` asked for (Dutch by default).
 The statement is the audited one ``buurtmunt audit --period`` prints, with
 organisation and shop names from the directory; the bundle is the directory
 ``buurtmunt export`` writes, as a tar stream that ``tar -x`` unpacks for
@@ -23,7 +24,7 @@ from api import statements
 from api.access import Action
 from api.auth import community_of
 from api.problems import invalid
-from api.routes.markers import PrincipalDep, ReadsDep, RuntimeDep, route
+from api.routes.markers import Language, LanguageQuery, PrincipalDep, ReadsDep, RuntimeDep, route
 from api.runtime import Runtime
 from ledger import limits
 from ledger.audit.statement import Period, Statement
@@ -130,22 +131,30 @@ class StatementController(Controller):
         **route(Action.STATEMENT_READ, 404, 409),
     )
     async def read_html(
-        self, rt: RuntimeDep, principal: PrincipalDep, period: PeriodQuery
+        self,
+        rt: RuntimeDep,
+        principal: PrincipalDep,
+        period: PeriodQuery,
+        language: LanguageQuery = "nl",
     ) -> Response[str]:
-        body = await _statement(rt, principal, period, "html")
+        body = await _statement(rt, principal, period, "html", language)
         # The page's own style sheet, and only it, is allowed in by its hash.
         headers = {"Content-Security-Policy": statements.printable_policy(body)}
         return Response(body, media_type=HTML, headers=headers)
 
 
 async def _statement(
-    rt: Runtime, principal: PrincipalDep, period: str, fmt: statements.StatementFormat
+    rt: Runtime,
+    principal: PrincipalDep,
+    period: str,
+    fmt: statements.StatementFormat,
+    language: Language = "nl",
 ) -> str:
     community = community_of(principal)
     reads = await rt.reads.current(community)  # what was written before the question is in it
     found = await statements.statement(reads, community, Period.parse(period))
     names = await statements.account_names(reads, community)
-    return statements.render_statement(found, names, fmt)
+    return statements.render_statement(found, names, fmt, language)
 
 
 class ExportController(Controller):

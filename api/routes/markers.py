@@ -6,7 +6,7 @@ Each alias says where a value comes from and bounds it, so that bad input is a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -20,6 +20,7 @@ from api.replica import ReadView
 from api.runtime import Runtime
 from api.schemas.common import ROW_ID_PATTERN
 from ledger import limits
+from ledger.amounts import LANGUAGES
 from ledger.shape import ACCOUNT_ID_PATTERN, ID_PATTERN
 
 RuntimeDep = NamedDependency[Runtime]
@@ -85,3 +86,16 @@ def route(
         "security": SECURITY,
         "responses": problem_responses(403, *statuses) | (extra or {}),
     }
+
+
+# The languages a download's words come in (amounts in words, a printable page's text).
+Language = Literal["nl", "en", "tr", "ar"]
+assert set(get_args(Language)) == set(LANGUAGES), "the languages format_hours has words for"
+LanguageQuery = Annotated[
+    Language,
+    QueryParameter(
+        name="language",
+        required=False,
+        description="The language of the words (Dutch by default); the figures are the same.",
+    ),
+]

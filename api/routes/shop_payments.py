@@ -7,7 +7,7 @@ media type.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, QueryParameter
@@ -16,7 +16,14 @@ from api import shop_payments
 from api.access import Action
 from api.auth import community_of
 from api.idempotency import IdempotencyKeyHeader, draft_id
-from api.routes.markers import AccountIdPath, PrincipalDep, ReadsDep, RuntimeDep, route
+from api.routes.markers import (
+    AccountIdPath,
+    LanguageQuery,
+    PrincipalDep,
+    ReadsDep,
+    RuntimeDep,
+    route,
+)
 from api.schemas.shop_payments import (
     Period,
     RefundIn,
@@ -26,12 +33,9 @@ from api.schemas.shop_payments import (
     ShopStatementOut,
 )
 from ledger import limits
-from ledger.amounts import LANGUAGES
 from ledger.audit.shop_statement import CSV_COLUMNS, to_csv
 
 CSV = "text/csv"  # Litestar adds "; charset=utf-8"
-Language = Literal["nl", "en", "tr", "ar"]
-assert set(get_args(Language)) == set(LANGUAGES), "the languages format_hours has words for"
 
 PeriodQuery = Annotated[
     Period | None,
@@ -53,12 +57,6 @@ CheckpointQuery = Annotated[
             "The size of the signed checkpoint to compute from (the newest by default): "
             "the same checkpoint always gives the same statement."
         ),
-    ),
-]
-LanguageQuery = Annotated[
-    Language,
-    QueryParameter(
-        name="language", required=False, description="The language of the amounts in words."
     ),
 ]
 

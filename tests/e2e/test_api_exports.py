@@ -37,9 +37,12 @@ def buurtmunt(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def a_statement(world: World, fmt: str, period: str = NOVEMBER) -> str:
+async def a_statement(
+    world: World, fmt: str, period: str = NOVEMBER, language: str | None = None
+) -> str:
     path = "/api/v1/statements" + ("" if fmt == "json" else f".{fmt}")
-    answer = await world.get(path, as_=world.auditor, params={"period": period})
+    params = {"period": period} | ({"language": language} if language else {})
+    answer = await world.get(path, as_=world.auditor, params=params)
     assert answer.status_code == 200, answer.text
     if fmt == "html":
         # The page's own style sheet, and only it, is allowed in by its hash.
@@ -71,6 +74,28 @@ async def test_an_auditor_downloads_the_statement_as_json_csv_and_html_with_name
         assert (world.org, "Buurthuis") in named
         assert (world.shop, "Slagerij") in named
         assert "Buurthuis" in page and "Slagerij" in page and "<table" in page
+
+
+async def test_the_printable_statement_is_dutch_unless_another_language_is_asked_for(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        a_payment(world, 90)
+
+        dutch = await a_statement(world, "html")
+        english = await a_statement(world, "html", language="en")
+        arabic = await a_statement(world, "html", language="ar")
+        unknown = await world.get(
+            "/api/v1/statements.html",
+            as_=world.auditor,
+            params={"period": NOVEMBER, "language": "fr"},
+        )
+
+        assert '<html lang="nl" dir="ltr">' in dutch and "<td>1½ uur</td>" in dutch
+        assert '<html lang="en" dir="ltr">' in english and "<td>1½ hours</td>" in english
+        assert '<html lang="ar" dir="rtl">' in arabic and "<td>ساعة ونصف</td>" in arabic
+        assert "Slagerij" in dutch and "Slagerij" in english and "Slagerij" in arabic
+        assert unknown.status_code == 422, unknown.text
 
 
 async def test_the_statement_waits_for_the_checkpoint_of_what_was_just_written(

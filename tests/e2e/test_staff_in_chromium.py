@@ -233,7 +233,7 @@ def test_the_municipality_sees_the_totals_and_downloads_what_proves_them(
     csv, printable, bundle = (page.request.get(link) for link in links)
     assert csv.status == 200 and "text/csv" in csv.headers["content-type"]
     assert "Slagerij" in csv.text()
-    assert printable.status == 200 and "<html" in printable.text()
+    assert printable.status == 200 and '<html lang="nl" dir="ltr">' in printable.text()
     assert bundle.status == 200
     with tarfile.open(fileobj=io.BytesIO(bundle.body()), mode="r:") as tar:
         names = tar.getnames()

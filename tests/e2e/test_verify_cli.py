@@ -371,12 +371,16 @@ async def test_buurtmunt_audit_prints_the_statement_after_a_clean_audit(
     document = json.loads(capsys.readouterr().out)
     as_html = await _in_thread(cli, [*base, "--format", "html"])
     page = capsys.readouterr().out
+    in_turkish = await _in_thread(cli, [*base, "--format", "html", "--language", "tr"])
+    turkish = capsys.readouterr().out
 
-    assert as_json == as_html == 0
+    assert as_json == as_html == in_turkish == 0
     assert document["circulation"]["earned_minutes"] == 120
     assert document["circulation"]["reconciles"] is True
     assert document["checkpoint_size"] == 8
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert '<html lang="nl" dir="ltr">' in page and "<td>2 uur</td>" in page
+    assert '<html lang="tr" dir="ltr">' in turkish and "<td>2 saat</td>" in turkish
 
 
 async def _in_thread(cli: argparse.ArgumentParser, argv: list[str]) -> int:

@@ -29,7 +29,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.statement_report import hours, render_html
+from api.statement_report import render_html
+from ledger.amounts import LANGUAGES
 from ledger.audit.statement import (
     Circulation,
     MemberActivity,
@@ -314,31 +315,34 @@ class _Tags(HTMLParser):
             self.balanced = False
 
 
-async def test_the_html_statement_is_a_balanced_accessible_page_with_two_charts() -> None:
+@pytest.mark.parametrize(
+    ("language", "direction"), [(code, "rtl" if code == "ar" else "ltr") for code in LANGUAGES]
+)
+async def test_the_html_statement_is_a_balanced_accessible_page_with_two_charts(
+    language: str, direction: str
+) -> None:
     statement = await statement_for("2026-Q4")
 
-    page = render_html(statement)
+    page = render_html(statement, language)
 
     tags = _Tags()
     tags.feed(page)
     assert tags.balanced and not tags.open
-    assert page.startswith("<!DOCTYPE html>") and '<html lang="en">' in page
+    assert page.startswith("<!DOCTYPE html>")
+    assert f'<html lang="{language}" dir="{direction}">' in page
     assert tags.seen.count("svg") == 2 and tags.seen.count("title") == 3
     assert tags.seen.count("desc") == 2 and tags.seen.count("caption") == 4
     assert statement.checkpoint_root in page and "<script" not in page
-    assert "2026-11: issued 45 minutes, redeemed 40 minutes" in page
     assert "@media print" in page
 
 
-def test_minutes_show_in_words_of_hours_as_on_every_other_page() -> None:
-    assert [hours(m) for m in (0, 15, 90, 61, -30, 6000)] == [
-        "0 hours",
-        "15 minutes",
-        "1½ hours",
-        "1 hour 1 minute",
-        "\N{MINUS SIGN}½ hour",
-        "100 hours",
-    ]
+async def test_the_charts_read_out_their_figures_month_by_month() -> None:
+    statement = await statement_for("2026-Q4")
+
+    english, dutch = render_html(statement, "en"), render_html(statement, "nl")
+
+    assert "November 2026: issued 45 minutes, redeemed 40 minutes" in english
+    assert "november 2026: uitgegeven 45 minuten, besteed 40 minuten" in dutch
 
 
 # Reconciliation, always.
