@@ -40,6 +40,17 @@ async def two_phones(
     return world.run(run)
 
 
+async def _code_on(phone: httpx.AsyncClient, world: World) -> str:
+    """The pay code the phone's page shows now, made as its script makes it."""
+    shown = await phone.get("/m/paycode")
+    assert shown.status_code == 200
+    number = re.search(r'data-number="(\d{6})"', shown.text)
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', shown.text)
+    assert number is not None and secret is not None
+    padded = secret.group(1) + "=" * (-len(secret.group(1)) % 8)
+    return pay_codes.code_at(number.group(1), base64.b32decode(padded), world.rt.now().timestamp())
+
+
 async def _ask(till: httpx.AsyncClient, minutes: int) -> str:
     keypad = await till.get("/till")
     assert keypad.status_code == 200 and "Slagerij" in keypad.text
@@ -143,15 +154,7 @@ async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_tod
     async with open_world(database_url) as world:
 
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> None:
-            shown = await phone.get("/m/paycode")
-            assert shown.status_code == 200
-            number = re.search(r'data-number="(\d{6})"', shown.text)
-            secret = re.search(r'data-secret="([A-Z2-7]+)"', shown.text)
-            assert number is not None and secret is not None
-            padded = secret.group(1) + "=" * (-len(secret.group(1)) % 8)
-            code = pay_codes.code_at(
-                number.group(1), base64.b32decode(padded), world.rt.now().timestamp()
-            )
+            code = await _code_on(phone, world)
             form = await till.get("/till/take")
             taken = await till.post(
                 "/till/take", data={"csrf": form_token(form), "hours": "1", "code": code}
@@ -185,14 +188,7 @@ async def test_a_code_above_the_cap_is_refused_in_words_on_the_tills_own_screen(
         assert capped.status_code == 201, capped.text
 
         async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> httpx.Response:
-            shown = await phone.get("/m/paycode")
-            number = re.search(r'data-number="(\d{6})"', shown.text)
-            secret = re.search(r'data-secret="([A-Z2-7]+)"', shown.text)
-            assert number is not None and secret is not None
-            padded = secret.group(1) + "=" * (-len(secret.group(1)) % 8)
-            code = pay_codes.code_at(
-                number.group(1), base64.b32decode(padded), world.rt.now().timestamp()
-            )
+            code = await _code_on(phone, world)
             form = await till.get("/till/take")
             return await till.post(
                 "/till/take", data={"csrf": form_token(form), "hours": "2", "code": code}
