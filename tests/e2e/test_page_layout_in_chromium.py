@@ -126,6 +126,9 @@ def test_the_till_keypad_has_three_equal_columns_on_a_phone(
     widths = [box["width"] for box in (key.bounding_box() for key in keys.all()) if box]
     assert len(widths) == 12
     assert max(widths) - min(widths) < 1, widths  # "Minutes" no wider than "2"
+    one, three = (page.locator(f'#keypad button[data-key="{k}"]').bounding_box() for k in "13")
+    assert one is not None and three is not None
+    assert one["x"] < three["x"]  # 1 2 3 from the left, as on a phone, in Arabic too
     for key in keys.all():
         check_on_screen(key.bounding_box())
     check_fits_the_phone(page)
