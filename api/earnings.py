@@ -17,7 +17,7 @@ staff entries declare (``ledger.rules.check_authority``).
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
@@ -265,7 +265,7 @@ async def _check_month(
     organisation_row = await rt.store.account(community, organisation)
     if organisation_row is None:
         return  # the ledger names what is missing when the earning is booked
-    month = rt.now().astimezone(UTC).strftime("%Y-%m")
+    month = rt.month()
     refused = rules.check_month(
         earning_id,
         data.amount_minutes,

@@ -52,6 +52,7 @@ from mobile_web import (
 )
 from mobile_web.forms import AmountInvalid, FormBody, minutes_from
 from mobile_web.i18n import LANGUAGE_COOKIE
+from mobile_web.pay import PAY_FAILED, PAY_PROBLEMS
 from mobile_web.render import N_, Page, render
 from mobile_web.resident import message_page, not_signed_in, refused_form
 from mobile_web.session import session_of
@@ -60,28 +61,6 @@ from mobile_web.visitor import html, page_for, preference_cookie, signed_in
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
 TokenPath = Annotated[str, PathParameter(max_length=100)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
-# What a payment problem's code says to the payer, and the page's status.
-PAY_PROBLEMS = {
-    "payment_request_not_found": (
-        N_("This QR code does not exist. Ask the shop for a new one."),
-        404,
-    ),
-    "payment_request_paid": (N_("This QR code has been paid already."), 409),
-    "payment_request_cancelled": (N_("The shop cancelled this payment."), 409),
-    "payment_request_expired": (
-        N_("This QR code has expired. Ask the shop for a new one."),
-        410,
-    ),
-    "payment_request_in_progress": (
-        N_("This payment is being made right now. Wait a moment."),
-        409,
-    ),
-    "exceeds_balance": (N_("You do not have enough hours for this payment."), 422),
-    "member_account_required": (N_("Only residents with an account can pay."), 403),
-    "rate_limited": (N_("Too many attempts. Wait a moment and try again."), 429),
-    "locked_out": (N_("Too many attempts. Wait a moment and try again."), 429),
-}
-PAY_FAILED = N_("The payment did not go through. Nothing was taken.")
 # What an enrolment link that cannot be used says, and the page's status.
 LINK_TEXTS = {
     LinkState.USED: (

@@ -48,15 +48,33 @@ AMOUNT_UNCLEAR = N_(
     "Type how much you give in whole hours and minutes, for example 1 hour and 30 minutes."
 )
 AMOUNT_TOO_LARGE = N_("That is more than can be given at once.")
-PAY_FORM_PROBLEMS = {
-    "exceeds_balance": N_("You do not have enough hours for this payment."),
-    "payer_must_differ_from_payee": N_("This is your own code. Another resident pays it."),
-    "member_account_required": N_("Only residents with an account can pay."),
-    "payment_request_in_progress": N_("This payment is being made right now. Wait a moment."),
-    "rate_limited": N_("Too many attempts. Wait a moment and try again."),
-    "locked_out": N_("Too many attempts. Wait a moment and try again."),
+# What a payment problem's code says to the payer (on the pay page or its form again),
+# and the page's status.
+PAY_PROBLEMS = {
+    "payment_request_not_found": (
+        N_("This QR code does not exist. Ask the shop for a new one."),
+        404,
+    ),
+    "payment_request_paid": (N_("This QR code has been paid already."), 409),
+    "payment_request_cancelled": (N_("The shop cancelled this payment."), 409),
+    "payment_request_expired": (
+        N_("This QR code has expired. Ask the shop for a new one."),
+        410,
+    ),
+    "payment_request_in_progress": (
+        N_("This payment is being made right now. Wait a moment."),
+        409,
+    ),
+    "exceeds_balance": (N_("You do not have enough hours for this payment."), 422),
+    "payer_must_differ_from_payee": (
+        N_("This is your own code. Another resident pays it."),
+        422,
+    ),
+    "member_account_required": (N_("Only residents with an account can pay."), 403),
+    "rate_limited": (N_("Too many attempts. Wait a moment and try again."), 429),
+    "locked_out": (N_("Too many attempts. Wait a moment and try again."), 429),
 }
-PAY_FORM_FAILED = N_("The payment did not go through. Nothing was taken.")
+PAY_FAILED = N_("The payment did not go through. Nothing was taken.")
 # A request that can no longer be paid: its own page (``GET /P/<RID>``) says why.
 REQUEST_STATE_PROBLEMS = frozenset(
     {
@@ -262,7 +280,7 @@ async def pay_typed_amount(
     except ProblemError as problem:
         if problem.code in REQUEST_STATE_PROBLEMS:
             return Redirect(f"/P/{request_id}", status_code=303)
-        text = PAY_FORM_PROBLEMS.get(problem.code, PAY_FORM_FAILED)
+        text, _ = PAY_PROBLEMS.get(problem.code, (PAY_FAILED, 422))
         response = await _pay_form_again(rt, session, page, request_id, data, text)
         response.headers.update(problem.headers)
         return response

@@ -41,19 +41,32 @@ from mobile_web.visitor import (
 EntryPath = Annotated[str, PathParameter(max_length=100)]
 NOT_SIGNED_IN = N_("You are not signed in. Open the link on your welcome card.")
 FORM_EXPIRED = N_("This page has expired. Please open it again.")
+BACK = N_("Back")
 
 
 def message_page(
-    page: Page, title: str, text: str, status: int, *, problem: bool = True, **links: str
+    page: Page,
+    title: str,
+    text: str,
+    status: int,
+    *,
+    problem: bool = True,
+    layout: str | None = None,
+    **context: Any,
 ) -> Response[str]:
-    """A page that says one thing (``title`` and ``text`` are message ids)."""
+    """A page that says one thing (``title`` and ``text`` are message ids). A ``layout``
+    of a staff or till screen (with its menu in ``context``) leads ``Back`` to ``link``;
+    without one the page is a resident's, and leads to their balance."""
+    if layout is not None:
+        context["link_text"] = translate(page.language, BACK)
     body = render(
         "message.html",
         page,
         title=translate(page.language, title),
         message=translate(page.language, text),
         problem=problem,
-        **links,
+        layout=layout,
+        **context,
     )
     return html(body, status)
 

@@ -19,7 +19,7 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.shape import ID_PATTERN
 from mobile_web.forms import fresh_key
-from mobile_web.render import N_, Page, render, translate
+from mobile_web.render import N_, Page, render
 from mobile_web.resident import message_page, not_signed_in, refused_form
 from mobile_web.session import Session
 from mobile_web.staff_roles import screens
@@ -82,11 +82,9 @@ def staff_message(
 ) -> Response[str]:
     """A staff screen that says one thing (``title`` and ``text`` are message ids), with
     the staff menu and a way back to ``link``."""
-    language = staff.page.language
-    return screen(
-        "message.html", staff, status, layout="staff_base.html",
-        title=translate(language, title), message=translate(language, text),
-        problem=problem, link=link, link_text=translate(language, N_("Back")),
+    return message_page(
+        staff.page, title, text, status, problem=problem, link=link,
+        layout="staff_base.html", menu=screens(staff.session),
     )  # fmt: skip
 
 

@@ -127,10 +127,7 @@ def _problem(page: Page, problem: ProblemError, back: str = "/till") -> Response
 def till_message(page: Page, title: str, text: str, status: int, *, link: str) -> Response[str]:
     """A till screen that says one thing (message ids), with the till's menu and a way
     back to ``link``."""
-    back = translate(page.language, N_("Back"))
-    return message_page(
-        page, title, text, status, link=link, layout="till_base.html", link_text=back
-    )
+    return message_page(page, title, text, status, link=link, layout="till_base.html")
 
 
 @get("/till", include_in_schema=False)
