@@ -28,8 +28,8 @@ from html import escape
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
-from api.statement_words import BABEL_LOCALES, DUTCH_TERMS, RIGHT_TO_LEFT, WORDS
-from ledger.amounts import DEFAULT_LANGUAGE, LANGUAGES, format_hours
+from api.statement_words import DUTCH_TERMS, WORDS
+from ledger.amounts import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, RIGHT_TO_LEFT, format_hours
 from ledger.audit.statement import Circulation, MonthPoint, Statement
 
 CHART_MONTHS = 24  # months shown in the charts, ending with the period
@@ -115,7 +115,7 @@ class Reader:
 
     @property
     def _locale(self) -> str:
-        return BABEL_LOCALES[self.language]
+        return LOCALES[self.language]
 
 
 def render_html(statement: Statement, language: str = DEFAULT_LANGUAGE) -> str:

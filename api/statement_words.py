@@ -16,9 +16,6 @@ from __future__ import annotations
 
 from ledger.amounts import DEFAULT_LANGUAGE, LANGUAGES
 
-# Babel's locale for dates and numbers; English is British English, as on the pages.
-BABEL_LOCALES = {"nl": "nl", "en": "en_GB", "tr": "tr", "ar": "ar"}
-RIGHT_TO_LEFT = frozenset({"ar"})
 # The scheme's Dutch terms, shown after a heading in the other languages.
 DUTCH_TERMS = {
     "statement": "verantwoording",
@@ -342,5 +339,5 @@ WORDS: dict[str, dict[str, str]] = {
         ),
     },
 }
-assert set(WORDS) == set(LANGUAGES) == set(BABEL_LOCALES), "one table per language"
+assert set(WORDS) == set(LANGUAGES), "one table per language"
 assert DEFAULT_LANGUAGE in WORDS

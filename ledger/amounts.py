@@ -36,6 +36,11 @@ _WORDS = {
 }
 LANGUAGES = ("nl", "en", "tr", "ar")
 DEFAULT_LANGUAGE = "nl"
+RIGHT_TO_LEFT = frozenset({"ar"})
+# The CLDR locale (Babel's) each language's dates and numbers are written in:
+# English is British English.
+LOCALES = {"nl": "nl", "en": "en_GB", "tr": "tr", "ar": "ar"}
+assert set(LOCALES) == set(LANGUAGES), "every language has its locale"
 
 
 def words_for(language: str) -> str:

@@ -18,11 +18,9 @@ from importlib.resources import files
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from ledger.amounts import LANGUAGES
+from ledger.amounts import DEFAULT_LANGUAGE, LANGUAGES, RIGHT_TO_LEFT
 
-DEFAULT_LANGUAGE = "nl"
 LANGUAGE_COOKIE = "bm_lang"
-RIGHT_TO_LEFT = frozenset({"ar"})
 # Each language's name in itself, for the switch.
 NATIVE_NAMES = {"nl": "Nederlands", "en": "English", "tr": "Türkçe", "ar": "العربية"}
 ACCEPT_LANGUAGE_ITEMS_MAX = 20

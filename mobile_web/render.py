@@ -26,12 +26,10 @@ from jinja2 import (
     select_autoescape,
 )
 
-from ledger.amounts import LANGUAGES, format_hours
+from ledger.amounts import LANGUAGES, LOCALES, format_hours
 from mobile_web.i18n import NATIVE_NAMES, direction, translations
 
 STATIC = Path(str(files("mobile_web") / "static"))
-# Babel's locale for dates where the language's bare one is not the one used here.
-_DATE_LOCALES = {"en": "en_GB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +59,11 @@ def _signed_hours(minutes: int, language: str) -> str:
 
 def _date(value: date | str, language: str) -> str:
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
-    return format_date(day, format="d MMMM y", locale=_DATE_LOCALES.get(language, language))
+    return format_date(day, format="d MMMM y", locale=LOCALES[language])
 
 
 def _time(value: datetime, language: str) -> str:
-    return format_datetime(value, format="short", locale=_DATE_LOCALES.get(language, language))
+    return format_datetime(value, format="short", locale=LOCALES[language])
 
 
 @functools.cache

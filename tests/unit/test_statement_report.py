@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 import pytest
 
 from api.statement_report import render_html
-from api.statement_words import BABEL_LOCALES, DUTCH_TERMS, WORDS
-from ledger.amounts import LANGUAGES, format_hours
+from api.statement_words import DUTCH_TERMS, WORDS
+from ledger.amounts import LANGUAGES, LOCALES, format_hours
 from ledger.audit.statement import Statement
 from tests.unit.test_statement import statement_for
 
@@ -60,7 +60,7 @@ async def q4() -> Statement:
 def test_every_language_has_every_word_with_the_same_values_put_in() -> None:
     english = WORDS["en"]
 
-    assert set(WORDS) == set(LANGUAGES) == set(BABEL_LOCALES)
+    assert set(WORDS) == set(LANGUAGES) == set(LOCALES)
     for language, words in WORDS.items():
         assert set(words) == set(english), language
         for key, text in words.items():
