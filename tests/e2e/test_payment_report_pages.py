@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import httpx
 
+from tests.e2e.test_api_cards import a_card, pay
 from tests.support.api import World, open_world
 from tests.support.pages import form_token, link_phone, page_client, welcome_link
 
 
 async def _card_payment(world: World, minutes: int) -> str:
     """A card payment the shop takes from the world's member; its entry id."""
-    card = await world.post(
-        "/api/v1/cards", {"member": world.member.account, "pin": "4821"}, as_=world.coordinator
-    )
-    assert card.status_code == 201, card.text
-    paid = await world.post(
-        "/api/v1/cards/redeem",
-        {"card": card.json()["payload"], "pin": "4821", "amount_minutes": minutes},
-        as_=world.shop_staff,
-    )
+    paid = await pay(world, await a_card(world, world.member), minutes)
     assert paid.status_code == 201, paid.text
     entry_id: str = paid.json()["entry_id"]
     return entry_id
