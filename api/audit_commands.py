@@ -17,8 +17,12 @@ import json
 import sys
 from pathlib import Path
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+
 from api.database import Database
-from api.services import read_store_from, retired_verifiers, signer_from, store_from
+from api.replica import replayed_size
+from api.services import retired_verifiers, signer_from, store_from
 from api.settings import Settings
 from api.statement_report import render_html
 from api.witnesses import cosignature_lines, cosigned_sizes
@@ -42,6 +46,7 @@ from ledger.audit.verify import run as run_verify
 from ledger.checkpoint import CheckpointError, LogKeys, note_origin
 from ledger.keys import SigningKeyError
 from ledger.note import NoteError, NoteVerifier
+from ledger.sql.store import SqlStore
 from ledger.store import Store, StoredCheckpoint
 
 FORMATS = ("json", "csv", "html")
@@ -114,7 +119,7 @@ def _run_export(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
 
     async def export() -> int:
-        store = read_store_from(settings)
+        store = await _export_store(settings, args.community)
         try:
             log_keys = await _for_log(args, verifiers, store)
             db = Database(store.engine)
@@ -142,6 +147,26 @@ def _run_export(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
 
     return asyncio.run(export())
+
+
+async def _export_store(settings: Settings, community: str) -> SqlStore:
+    """The read replica if there is one and it has not fallen behind (``api.replica``),
+    else the primary."""
+    primary = store_from(settings)
+    if settings.read_database_url is None:
+        return primary
+    replica = SqlStore.from_url(settings.read_database_url)
+    lag_max = settings.read_replica_lag_max_seconds
+    try:
+        if await replayed_size(primary, replica, community, lag_max) is not None:
+            await primary.close()
+            return replica
+        why = f"has replayed nothing for over {lag_max:g} s and lacks entries the primary holds"
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
+        why = f"cannot be read ({error})"
+    await replica.close()
+    sys.stderr.write(f"the read replica {why}: exporting from the primary\n")
+    return primary
 
 
 def _run_audit(args: argparse.Namespace) -> int:

@@ -15,6 +15,12 @@ How far the replica has replayed each journal is asked at most once every
 ``REPLICA_TIP_MEMORY_SECONDS``, unless a client has seen more. A replica
 that fails to answer is left alone for ``REPLICA_RETRY_SECONDS`` and
 its reads go to the primary meanwhile.
+
+Nor is a replica read that has fallen behind: one whose last replayed
+transaction is older than ``read_replica_lag_max_seconds`` (a setting) while
+the primary holds entries of the community that it lacks. So a replica that
+stopped replaying but still answers is read for at most that long; while the
+primary is idle the replica holds all it holds, however long ago it replayed.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.access import Principal
 from api.auth import community_of
 from api.database import Database
-from api.settings import Settings
+from api.settings import DEFAULT_REPLICA_LAG_MAX_SECONDS, Settings
 from ledger import limits
 from ledger.model import Entry
 from ledger.service import Ledger
@@ -55,6 +61,11 @@ REPLICA_TIP_TIMEOUT_SECONDS = 1.0
 REPLICA_TIP_MEMORY_SECONDS = 1.0
 # Communities whose replica size is remembered (forgotten all at once beyond).
 REMEMBERED_TIPS_MAX = 10_000
+# What is remembered of a replica that has fallen behind (``replayed_size``).
+_BEHIND = -1
+# How long ago a standby replayed its last transaction (None: it has replayed none,
+# or it is no standby).
+_REPLAY_AGE = "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +79,42 @@ class ReadView:
     is_replica: bool
 
 
+def _replayed(db: journal.Db, community: str) -> tuple[int, float | None]:
+    """The replica's size of ``community``'s journal, and how many seconds ago it
+    replayed its last transaction (None: none, or it is no standby)."""
+    size, _ = journal.read_tip(db, community)
+    age = db.rows(_REPLAY_AGE, ())[0][0]
+    return size, None if age is None else float(age)
+
+
+async def replayed_size(
+    primary: SqlStore, replica: SqlStore, community: str, lag_max_seconds: float
+) -> int | None:
+    """How many entries of ``community`` the replica holds, or None if it has fallen
+    behind: it replayed nothing for ``lag_max_seconds`` (or is no standby) while the
+    primary holds more. (The primary is asked only when the replica has been quiet.)"""
+    size, age = await replica.run(False, _replayed, community)
+    if age is not None and age <= lag_max_seconds:
+        return size
+    primary_size, _ = await primary.run(False, journal.read_tip, community)
+    return size if size >= primary_size else None
+
+
 class ReadRouter:
     """Chooses, per read, between the replica's view and the primary's."""
 
-    def __init__(self, primary: ReadView, replica: ReadView | None = None) -> None:
+    def __init__(
+        self,
+        primary: ReadView,
+        replica: ReadView | None = None,
+        lag_max_seconds: float = DEFAULT_REPLICA_LAG_MAX_SECONDS,
+    ) -> None:
         assert replica is None or replica.is_replica, "the replica's view reads the replica"
         self.primary = primary
         self.replica = replica
+        self.lag_max_seconds = lag_max_seconds
         self._skip_until = 0.0
+        self._behind: set[str] = set()  # communities whose replica has fallen behind
         self._tips: dict[str, tuple[int, float]] = {}  # community -> (size, when asked)
 
     async def view(self, community: str, seen_size: int = 0) -> ReadView:
@@ -86,15 +125,15 @@ class ReadRouter:
         if replica is None or now < self._skip_until:
             return self.primary
         known = self._tips.get(community)
-        if (
-            known is not None
-            and known[0] >= seen_size
-            and now - known[1] < REPLICA_TIP_MEMORY_SECONDS
-        ):
-            return replica
+        if known is not None and now - known[1] < REPLICA_TIP_MEMORY_SECONDS:
+            if known[0] >= seen_size:
+                return replica
+            if known[0] == _BEHIND:
+                return self.primary
         try:
-            size, _ = await asyncio.wait_for(
-                replica.store.run(False, journal.read_tip, community), REPLICA_TIP_TIMEOUT_SECONDS
+            found = await asyncio.wait_for(
+                replayed_size(self.primary.store, replica.store, community, self.lag_max_seconds),
+                REPLICA_TIP_TIMEOUT_SECONDS,
             )
         except (OSError, SQLAlchemyError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("read replica unavailable, reading from the primary: %r", exc)
@@ -103,8 +142,22 @@ class ReadRouter:
             return self.primary
         if len(self._tips) >= REMEMBERED_TIPS_MAX:
             self._tips.clear()
+        self._note_behind(community, found is None)
+        size = _BEHIND if found is None else found
         self._tips[community] = (size, now)
         return replica if size >= seen_size else self.primary
+
+    def _note_behind(self, community: str, behind: bool) -> None:
+        """Log when a community's replica falls behind and when it has caught up."""
+        if behind and community not in self._behind:
+            self._behind.add(community)
+            log.warning(
+                "read replica has replayed nothing for over %s s while the primary holds "
+                "more of %s: reading it from the primary", self.lag_max_seconds, community,
+            )  # fmt: skip
+        elif not behind and community in self._behind:
+            self._behind.discard(community)
+            log.info("read replica has caught up with %s again", community)
 
     async def current(self, community: str) -> ReadView:
         """A view that holds every entry the primary holds now: for answers "as at the
@@ -143,7 +196,8 @@ def open_replica(settings: Settings, primary: ReadView) -> ReadRouter:
         store, primary.ledger.signer, primary.ledger.host, primary.ledger.clock,
         cadence=primary.ledger.cadence, retired=primary.ledger.retired,
     )  # fmt: skip
-    return ReadRouter(primary, ReadView(store, ledger, Database(store.engine), is_replica=True))
+    replica = ReadView(store, ledger, Database(store.engine), is_replica=True)
+    return ReadRouter(primary, replica, settings.read_replica_lag_max_seconds)
 
 
 SeenSizeHeader = Annotated[

@@ -40,13 +40,6 @@ def store_from(settings: Settings) -> SqlStore:
     return SqlStore.from_url(settings.database_url, settings.database_pool_size)
 
 
-def read_store_from(settings: Settings) -> SqlStore:
-    """The store for reads that may lag (exports): the read replica when there is one."""
-    if settings.read_database_url is None:
-        return store_from(settings)
-    return SqlStore.from_url(settings.read_database_url)
-
-
 async def upgrade_database(store: SqlStore) -> None:
     """Apply every layer's migrations (journal first, then the application's).
 

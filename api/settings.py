@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 DEFAULT_DATABASE_URL = "sqlite:///var/buurtmunt.db"
 DEFAULT_KEY_FILE = "var/signing.key"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_REPLICA_LAG_MAX_SECONDS = 10.0
 
 
 class SettingError(ValueError):
@@ -56,8 +57,10 @@ def _list(value: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    # A streaming replica of a PostgreSQL primary, for reads that may lag (api.replica).
+    # A streaming replica of a PostgreSQL primary, for reads that may lag (api.replica),
+    # and how long it may replay nothing while the primary holds more before it is not read.
     read_database_url: str | None = None
+    read_replica_lag_max_seconds: float = DEFAULT_REPLICA_LAG_MAX_SECONDS
     # The checkpoint signing key: the value itself (BUURTMUNT_SIGNING_KEY) wins
     # over the file (BUURTMUNT_SIGNING_KEY_FILE, mode 0600).
     signing_key: str | None = None
@@ -124,6 +127,9 @@ class Settings:
         return cls(
             database_url=env.get("BUURTMUNT_DATABASE_URL", DEFAULT_DATABASE_URL),
             read_database_url=env.get("BUURTMUNT_READ_DATABASE_URL") or None,
+            read_replica_lag_max_seconds=_seconds(
+                env, "BUURTMUNT_READ_REPLICA_LAG_MAX_SECONDS", DEFAULT_REPLICA_LAG_MAX_SECONDS, 0.1
+            ),
             signing_key=env.get("BUURTMUNT_SIGNING_KEY") or None,
             signing_key_file=env.get("BUURTMUNT_SIGNING_KEY_FILE", DEFAULT_KEY_FILE),
             public_url=env.get("BUURTMUNT_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),

@@ -7,7 +7,9 @@ standby's replay (``pg_wal_replay_pause()``) to make it lag on purpose: a
 client that sends no seen size then reads the older state (so reads do come
 from the replica), one that sends ``Buurtmunt-Seen-Size`` gets the primary's,
 and a balance, the receipt of an entry the replica lacks and a statement
-always come from what the primary holds.
+always come from what the primary holds. A replica that has replayed nothing
+for longer than ``BUURTMUNT_READ_REPLICA_LAG_MAX_SECONDS`` while the primary
+holds more is not read at all, by the server or by ``buurtmunt export``.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ async def test_reads_come_from_the_replica_and_never_older_than_the_client_has_s
     port = free_port()
     env = server_env(pair.primary.url(DATABASE), f"http://127.0.0.1:{port}")
     env["BUURTMUNT_READ_DATABASE_URL"] = pair.replica.url(DATABASE)
+    # Long enough that the paused replica is still read for the whole test.
+    env["BUURTMUNT_READ_REPLICA_LAG_MAX_SECONDS"] = "600"
     seeded = await seed(env, members=2, funds_minutes=120)
     payer, payee = seeded.member_accounts
     token = seeded.member_tokens[0]
@@ -153,6 +157,51 @@ async def test_reads_come_from_the_replica_and_never_older_than_the_client_has_s
             still = await get(client, "/api/v1/ledger/checkpoint", bearer(token))
             assert still["size"] == seen
             assert (await get(client, history, bearer(token)))["items"][0]["seq"] == seen - 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_a_replica_that_has_fallen_behind_is_not_read(pair: Pair, tmp_path: Path) -> None:
+    lag_max = 1.0
+    port = free_port()
+    env = server_env(pair.primary.url(DATABASE), f"http://127.0.0.1:{port}")
+    env["BUURTMUNT_READ_DATABASE_URL"] = pair.replica.url(DATABASE)
+    env["BUURTMUNT_READ_REPLICA_LAG_MAX_SECONDS"] = str(lag_max)
+    seeded = await seed(env, members=2, funds_minutes=120)
+    payer, payee = seeded.member_accounts
+    token = seeded.member_tokens[0]
+    with serving(env, port) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            wait_until_replayed(pair.primary, pair.replica)
+            pair.replica.pause_replay()
+            paid = await client.post(
+                "/api/v1/transfers",
+                json={"payee": payee, "amount_minutes": 30},
+                headers={**bearer(token), "Idempotency-Key": "replica-behind-1"},
+            )
+            assert paid.status_code == 201, paid.text
+            size = paid.json()["seq"] + 1
+
+            # Past the lag allowed and what the server remembers of the replica: a
+            # client that sends no seen size reads what the primary holds.
+            await asyncio.sleep(lag_max + REPLICA_TIP_MEMORY_SECONDS + 0.5)
+            checkpoint = await get(client, "/api/v1/ledger/checkpoint", bearer(token))
+            assert checkpoint["size"] == size
+            history = await get(client, f"/api/v1/accounts/{payer}/entries", bearer(token))
+            assert history["items"][0]["id"] == paid.json()["id"]
+            exported = subprocess.run(
+                [sys.executable, "-m", "api.cli", "export", "--community", COMMUNITY,
+                 "--out", str(tmp_path / "bundle")],
+                env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert exported.returncode == 0, exported.stderr
+            assert f"exported {size:,} entries" in exported.stdout
+            assert "the read replica has replayed nothing for over 1 s" in exported.stderr
+
+            pair.replica.resume_replay()
+            wait_until_replayed(pair.primary, pair.replica)
+            await asyncio.sleep(REPLICA_TIP_MEMORY_SECONDS)
+            assert (await get(client, "/api/v1/ledger/checkpoint", bearer(token)))["size"] == size
 
 
 async def test_a_seen_size_that_is_not_a_tree_size_is_refused_with_a_problem(

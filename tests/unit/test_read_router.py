@@ -20,22 +20,31 @@ from api.replica import (
     ReadRouter,
     ReadView,
 )
+from ledger.sql import journal
+
+LAG_MAX = 10.0
 
 
 class FakeStore:
-    """A store whose journal has ``size`` entries, or that cannot be reached."""
+    """A store whose journal has ``size`` entries and which replayed its last transaction
+    ``replay_age`` seconds ago (None: no standby), or that cannot be reached."""
 
-    def __init__(self, size: int = 0, error: BaseException | None = None) -> None:
+    def __init__(
+        self, size: int = 0, error: BaseException | None = None, replay_age: float | None = 0.0
+    ) -> None:
         self.size = size
         self.error = error
+        self.replay_age = replay_age
         self.asked = 0
 
-    async def run(self, write: bool, fn: Any, *args: Any) -> tuple[int, bytes]:
+    async def run(self, write: bool, fn: Any, *args: Any) -> tuple[int, Any]:
         assert not write, "choosing a database never writes"
         self.asked += 1
         if self.error is not None:
             raise self.error
-        return self.size, b""
+        if fn is journal.read_tip:
+            return self.size, b""
+        return self.size, self.replay_age  # how far a replica has replayed
 
 
 def a_view(store: FakeStore, is_replica: bool) -> ReadView:
@@ -105,6 +114,59 @@ async def test_an_unreachable_replica_is_skipped_for_a_while(
     now[0] += REPLICA_RETRY_SECONDS + 0.1
     store.error = None
     assert await router.view("oost") is replica
+
+
+async def test_a_replica_that_replays_nothing_while_the_primary_moves_on_is_not_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    primary_store = FakeStore(size=100)
+    primary = a_view(primary_store, is_replica=False)
+    store = FakeStore(size=90, replay_age=LAG_MAX + 1)
+    replica = a_view(store, is_replica=True)
+    router = ReadRouter(primary, replica, lag_max_seconds=LAG_MAX)
+    now = [1000.0]
+    monkeypatch.setattr("api.replica.time.monotonic", lambda: now[0])
+
+    assert await router.view("oost") is primary
+    assert primary_store.asked == 1, "the primary is asked how far it reaches"
+    assert await router.view("oost") is primary
+    assert store.asked == 1, "remembered as behind, not asked again at once"
+
+    # It has caught up and replays again: read once it is asked again.
+    store.size, store.replay_age = 100, 0.2
+    now[0] += REPLICA_TIP_MEMORY_SECONDS
+    assert await router.view("oost") is replica
+
+
+async def test_a_replica_that_replayed_long_ago_is_read_while_the_primary_holds_no_more() -> None:
+    primary = a_view(FakeStore(size=100), is_replica=False)
+    quiet = a_view(FakeStore(size=100, replay_age=3600.0), is_replica=True)
+
+    router = ReadRouter(primary, quiet, lag_max_seconds=LAG_MAX)
+
+    assert await router.view("oost") is quiet, "an idle primary: the replica holds it all"
+
+
+async def test_a_replica_within_its_lag_is_read_without_asking_the_primary() -> None:
+    primary_store = FakeStore(size=100)
+    replica = a_view(FakeStore(size=90, replay_age=LAG_MAX - 1), is_replica=True)
+
+    router = ReadRouter(a_view(primary_store, is_replica=False), replica, LAG_MAX)
+
+    assert await router.view("oost") is replica
+    assert primary_store.asked == 0
+
+
+@pytest.mark.parametrize(("size", "read"), [(90, "primary"), (100, "replica")])
+async def test_a_database_that_is_no_standby_is_read_only_while_it_holds_what_the_primary_holds(
+    size: int, read: str
+) -> None:
+    primary = a_view(FakeStore(size=100), is_replica=False)
+    replica = a_view(FakeStore(size=size, replay_age=None), is_replica=True)
+
+    router = ReadRouter(primary, replica, lag_max_seconds=LAG_MAX)
+
+    assert await router.view("oost") is {"primary": primary, "replica": replica}[read]
 
 
 @pytest.mark.parametrize(
