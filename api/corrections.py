@@ -51,7 +51,7 @@ async def _all_that_is_left(
     existing = await rt.store.entry_by_key(community, request_key)
     if existing is not None:
         return drafts.retry_amount(existing, EntryKind.CORRECT, None)
-    remaining = await rt.ledger.remaining_minutes(community, original.seq)
+    remaining = (await rt.ledger.remaining_minutes(community, (original.seq,))).get(original.seq)
     if remaining is None or len(remaining) != 1:
         return None
     return remaining[0] or None

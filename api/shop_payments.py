@@ -119,9 +119,9 @@ async def refund(
 
 async def _remaining(rt: Runtime, original: Entry) -> int:
     """Minutes of the payment ``original`` not refunded yet, by the ledger's own count."""
-    remaining = await rt.ledger.remaining_minutes(original.community, original.seq)
-    assert remaining is not None, "the payment is in the journal"
-    return remaining[0]
+    remaining = await rt.ledger.remaining_minutes(original.community, (original.seq,))
+    assert original.seq in remaining, "the payment is in the journal"
+    return remaining[original.seq][0]
 
 
 async def _payment_to_refund(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from ledger import limits, merkle
 from ledger.cadence import Cadence
@@ -153,15 +153,16 @@ class Ledger:
         # store's tip check keeps the journal whole; it only costs contention.
         return await self.writer(community).append(draft)
 
-    async def remaining_minutes(self, community: str, seq: int) -> tuple[int, ...] | None:
-        """What corrections may still reverse of each posting of entry ``seq``, as the
-        writer would judge it now (``rules.remaining_minutes``); None if there is no
-        such entry. A correction appended meanwhile is still caught by the writer."""
-        needs = Needs(frozenset(), frozenset(), frozenset({seq}), frozenset())
+    async def remaining_minutes(
+        self, community: str, seqs: Collection[int]
+    ) -> dict[int, tuple[int, ...]]:
+        """What corrections may still reverse of each posting of each entry of ``seqs``, as
+        the writer would judge it now (``rules.remaining_minutes``), read in one go; an
+        entry that does not exist is left out. A correction appended meanwhile is still
+        caught by the writer."""
+        needs = Needs(frozenset(), frozenset(), frozenset(seqs), frozenset())
         state = (await self.store.load(community, needs)).state
-        if seq not in state.originals:
-            return None
-        return remaining_minutes(state, seq)
+        return {seq: remaining_minutes(state, seq) for seq in seqs if seq in state.originals}
 
     async def checkpoint(self, community: str) -> StoredCheckpoint | None:
         return (await self.store.head(community)).checkpoint

@@ -326,25 +326,31 @@ class Taking:
     refundable_minutes: int | None
 
 
-async def _refundable(rt: Runtime, community: str, line: Line) -> int | None:
-    """What of the payment ``line`` can still be given back, by the ledger's own count
-    (the refund's); None for a line that is no payment to the shop."""
-    if line.kind != "paid" or line.delta_minutes <= 0:
-        return None
-    remaining = await rt.ledger.remaining_minutes(community, line.seq)
-    return 0 if remaining is None else remaining[0]
+def _is_payment(line: Line) -> bool:
+    """Whether ``line`` is a payment to the shop (which it may give back)."""
+    return line.kind == "paid" and line.delta_minutes > 0
 
 
 async def _takings(rt: Runtime, community: str, shop: str) -> list[Taking]:
-    """The shop's entries of today on its own clock, newest first, at most ``TAKINGS_ENTRIES``."""
+    """The shop's entries of today on its own clock, newest first, at most ``TAKINGS_ENTRIES``;
+    for each payment, what of it can still be given back by the ledger's own count (the
+    refund's)."""
     day = datetime.fromtimestamp(rt.now_seconds(), SHOP_TIME_ZONE).date()
-    takings = []
+    today: list[tuple[Line, datetime]] = []
     for line in (await history(rt, community, shop, None, TAKINGS_ENTRIES)).lines:
         moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
         if moment.date() == day and line.kind != "opened":  # the account's opening moves nothing
-            refundable = await _refundable(rt, community, line)
-            takings.append(Taking(line, moment.strftime("%H:%M"), refundable))
-    return takings
+            today.append((line, moment))
+    payments = [line.seq for line, _ in today if _is_payment(line)]
+    remaining = await rt.ledger.remaining_minutes(community, payments) if payments else {}
+    return [
+        Taking(
+            line,
+            moment.strftime("%H:%M"),
+            remaining.get(line.seq, (0,))[0] if _is_payment(line) else None,
+        )
+        for line, moment in today
+    ]
 
 
 @get("/till/today", include_in_schema=False)
