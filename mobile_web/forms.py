@@ -9,8 +9,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
 from ledger import limits
+from ledger.amounts import format_hours
 from ledger.ids import new_uuid7
 from ledger.shape import ID_PATTERN
+from mobile_web.render import N_
 
 # A posted HTML form: its fields as text (the pages' forms send no files).
 FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -18,8 +20,21 @@ FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENC
 AMOUNT_FIELD_DIGITS_MAX = 6
 
 
+# What a form with an amount out of bounds says (``amount_bounds`` fills it in).
+AMOUNT_INVALID = N_("Choose an amount from %(least)s to %(most)s.")
+
+
 class AmountInvalid(ValueError):
     """The form's amount is not a whole number of minutes within the bounds."""
+
+
+def amount_bounds(language: str) -> dict[str, str]:
+    """The fields of ``AMOUNT_INVALID`` in ``language``: the least and the most a form's
+    amount may be."""
+    return {
+        "least": format_hours(1, language),
+        "most": format_hours(limits.TRANSFER_MINUTES_MAX, language),
+    }
 
 
 def _number(text: str) -> int:

@@ -28,7 +28,15 @@ from api.qr import is_request_id, request_id_of
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.model import AccountType
-from mobile_web.forms import AmountInvalid, FormBody, form_key, fresh_key, minutes_from
+from mobile_web.forms import (
+    AMOUNT_INVALID,
+    AmountInvalid,
+    FormBody,
+    amount_bounds,
+    form_key,
+    fresh_key,
+    minutes_from,
+)
 from mobile_web.qr_images import data_url, texts_of_upload
 from mobile_web.render import N_, Page, render, translate
 from mobile_web.resident import message_page, not_signed_in, refused_form
@@ -42,7 +50,6 @@ AMOUNT_FIELD_LENGTH_MAX = 20  # what is shown again of a refused amount field
 NOT_OURS = N_("This QR code is not a Buurtmunt payment. Scan the code at the shop's till.")
 NO_CODE = N_("No QR code found in the photo. Try again, closer and with more light.")
 CODE_WRONG = N_("This code is not right. It has 26 letters and digits; look again.")
-AMOUNT_INVALID = N_("Choose an amount between a quarter of an hour and the most allowed.")
 # What the payer who types the amount is told on the form, which stays to be corrected.
 AMOUNT_UNCLEAR = N_(
     "Type how much you give in whole hours and minutes, for example 1 hour and 30 minutes."
@@ -205,7 +212,10 @@ async def receive(
             rt, session.principal, key=form_key(data), amount_minutes=minutes, memo="", shop=None
         )
     except AmountInvalid:
-        return message_page(page, N_("Receive"), AMOUNT_INVALID, 422, link="/m/receive")
+        return message_page(
+            page, N_("Receive"), AMOUNT_INVALID, 422, link="/m/receive",
+            words=amount_bounds(page.language),
+        )  # fmt: skip
     except ProblemError as problem:
         text = RECEIVE_PROBLEMS.get(problem.code, N_("This did not work. Please try again."))
         return message_page(page, N_("Receive"), text, problem.status, link="/m/receive")

@@ -7,6 +7,7 @@ session gets the "not signed in" page. Forms carry the session's form token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -52,18 +53,21 @@ def message_page(
     *,
     problem: bool = True,
     layout: str | None = None,
+    words: Mapping[str, str] | None = None,
     **context: Any,
 ) -> Response[str]:
-    """A page that says one thing (``title`` and ``text`` are message ids). A ``layout``
-    of a staff or till screen (with its menu in ``context``) leads ``Back`` to ``link``;
-    without one the page is a resident's, and leads to their balance."""
+    """A page that says one thing (``title`` and ``text`` are message ids; ``words`` fill
+    ``text``'s ``%(name)s`` fields). A ``layout`` of a staff or till screen (with its menu
+    in ``context``) leads ``Back`` to ``link``; without one the page is a resident's, and
+    leads to their balance."""
     if layout is not None:
         context["link_text"] = translate(page.language, BACK)
+    message = translate(page.language, text)
     body = render(
         "message.html",
         page,
         title=translate(page.language, title),
-        message=translate(page.language, text),
+        message=message % words if words is not None else message,
         problem=problem,
         layout=layout,
         **context,

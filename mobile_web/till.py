@@ -12,6 +12,7 @@ so a form sent twice takes one payment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -31,7 +32,15 @@ from api.schemas.shop_payments import RefundIn
 from ledger import limits
 from ledger.card import PAYLOAD_LENGTH_MAX, PAYLOAD_PREFIX
 from ledger.clock import parse_time
-from mobile_web.forms import AmountInvalid, FormBody, form_key, fresh_key, minutes_from
+from mobile_web.forms import (
+    AMOUNT_INVALID,
+    AmountInvalid,
+    FormBody,
+    amount_bounds,
+    form_key,
+    fresh_key,
+    minutes_from,
+)
 from mobile_web.history import Line, history
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import data_url, texts_of_upload
@@ -75,7 +84,6 @@ TILL_PROBLEMS = {
     "payment_request_paid": N_("This payment has been paid already."),
 }
 TILL_FAILED = N_("That did not work. Nothing was taken.")
-AMOUNT_INVALID = N_("Choose an amount between a quarter of an hour and the most allowed.")
 NOT_A_SHOP = N_("This page is for the staff of a shop.")
 NOT_A_CODE = N_("This QR code is not a pay code or a card.")
 
@@ -124,10 +132,18 @@ def _problem(page: Page, problem: ProblemError, back: str = "/till") -> Response
     return response
 
 
-def till_message(page: Page, title: str, text: str, status: int, *, link: str) -> Response[str]:
-    """A till screen that says one thing (message ids), with the till's menu and a way
-    back to ``link``."""
-    return message_page(page, title, text, status, link=link, layout="till_base.html")
+def till_message(
+    page: Page,
+    title: str,
+    text: str,
+    status: int,
+    *,
+    link: str,
+    words: Mapping[str, str] | None = None,
+) -> Response[str]:
+    """A till screen that says one thing (message ids, ``text``'s fields filled with
+    ``words``), with the till's menu and a way back to ``link``."""
+    return message_page(page, title, text, status, link=link, layout="till_base.html", words=words)
 
 
 @get("/till", include_in_schema=False)
@@ -163,7 +179,9 @@ async def ask(
         assert minutes is not None
         return await _new_request(rt, session, shop, form_key(data), minutes)
     except AmountInvalid:
-        return till_message(page, N_("Till"), AMOUNT_INVALID, 422, link="/till")
+        return till_message(
+            page, N_("Till"), AMOUNT_INVALID, 422, link="/till", words=amount_bounds(page.language)
+        )
     except ProblemError as problem:
         return _problem(page, problem)
 
@@ -293,7 +311,10 @@ async def take(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) 
     try:
         minutes = minutes_from(data, required=True)
     except AmountInvalid:
-        return till_message(page, N_("Till"), AMOUNT_INVALID, 422, link="/till/take")
+        return till_message(
+            page, N_("Till"), AMOUNT_INVALID, 422, link="/till/take",
+            words=amount_bounds(page.language),
+        )  # fmt: skip
     assert minutes is not None
     code = "".join(data.get("code", "").split())
     card = data.get("card", "").strip()

@@ -203,6 +203,22 @@ async def test_a_code_above_the_cap_is_refused_in_words_on_the_tills_own_screen(
     assert "Terug" in refused.text
 
 
+async def test_an_amount_out_of_bounds_is_refused_with_the_bounds_in_words(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> httpx.Response:
+            keypad = await till.get("/till")
+            return await till.post("/till", data={"csrf": form_token(keypad), "hours": "20000"})
+
+        refused = await two_phones(world, steps)
+
+    assert refused.status_code == 422
+    assert "Kies een bedrag van 1 minuut tot 10.000 uur." in refused.text
+    assert 'href="/till/today"' in refused.text, "on the till's own screen"
+
+
 async def test_a_resident_shows_a_pay_me_qr_and_sees_where_to_spend_and_earn(
     sqlite_url: str,
 ) -> None:
