@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes
@@ -47,6 +48,17 @@ assert card.PAYLOAD_LENGTH_MAX <= limits.CARD_PAYLOAD_LENGTH_MAX, "every card fi
 
 
 # -- PINs
+
+
+def pin_digits(typed: str) -> str | None:
+    """The PIN ``typed`` as ASCII digits (digits of any script, such as Arabic-Indic, read
+    as their values), or None if it is not 4 to 6 digits."""
+    typed = typed.strip()
+    if not (limits.CARD_PIN_LENGTH_MIN <= len(typed) <= limits.CARD_PIN_LENGTH_MAX):
+        return None
+    if not typed.isdecimal():
+        return None
+    return "".join(str(unicodedata.decimal(c)) for c in typed)
 
 
 def _pepper(signing_key: Ed25519PrivateKey) -> bytes:
@@ -177,8 +189,10 @@ async def redeem(
     amount_minutes: int,
     memo: str,
 ) -> Entry:
-    """Book a payment from the card's member to ``shop``, if the PIN is right."""
+    """Book a payment from the card's member to ``shop``, if the PIN is right. A PIN
+    that is no PIN at all (not 4 to 6 digits) is refused before it counts as a try."""
     claims = claims_of(rt, community, payload)
+    digits = pin_digits(pin)
     payment = Payment(
         community=community, entry_id=entry_id, key=key, actor=principal.staff_actor,
         member=claims.member, shop=shop, amount_minutes=amount_minutes, memo=memo,
@@ -196,8 +210,13 @@ async def redeem(
     if person is None or person.erased_at is not None:
         # Erasing a person signs them out everywhere; their cards stop with their phones.
         raise conflict("card_revoked", "This card was revoked.")
+    if digits is None:
+        raise invalid(
+            "card_pin_invalid",
+            f"A PIN is {limits.CARD_PIN_LENGTH_MIN} to {limits.CARD_PIN_LENGTH_MAX} digits.",
+        )
     await _count_try(rt, row.id)
-    if not await asyncio.to_thread(pin_matches, rt.ledger.signer.private_key, row, pin):
+    if not await asyncio.to_thread(pin_matches, rt.ledger.signer.private_key, row, digits):
         raise await _wrong_pin(rt, row.id)
     await _right_pin(rt, row.id)
     return await offline_payments.book(rt, payment, _still_usable(row.id))

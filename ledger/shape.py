@@ -27,6 +27,15 @@ ACCOUNT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 META_KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
+def journal_position(text: str) -> int | None:
+    """A position in a journal written as text (a page's cursor): ASCII digits of a number
+    up to ``limits.TREE_SIZE_MAX``; else None."""
+    if not (text.isascii() and text.isdecimal()) or len(text) > len(str(limits.TREE_SIZE_MAX)):
+        return None
+    position = int(text)
+    return position if position <= limits.TREE_SIZE_MAX else None
+
+
 def reject(draft: Draft, code: Rejection, **numbers: int | str) -> Rejected:
     return Rejected(id=draft.id, code=code, numbers=tuple(numbers.items()))
 

@@ -22,8 +22,8 @@ from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from api.schemas.common import text_ok
-from ledger import limits
 from ledger.amounts import LANGUAGES
+from ledger.shape import journal_position
 from mobile_web import staff_roles as staff
 from mobile_web.forms import FormBody, form_key, fresh_key
 from mobile_web.history import HISTORY_PAGE_ENTRIES, HOME_ENTRIES, history, line_of
@@ -118,10 +118,7 @@ async def home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]
 
 
 def _before(request: Request[Any, Any, Any]) -> int | None:
-    text = request.query_params.get("before", "")
-    if text.isdecimal() and len(text) <= len(str(limits.TREE_SIZE_MAX)):
-        return int(text)
-    return None
+    return journal_position(request.query_params.get("before", ""))
 
 
 @get("/m/history", include_in_schema=False)

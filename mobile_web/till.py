@@ -62,6 +62,7 @@ TILL_PROBLEMS = {
     "pay_code_locked": N_("Too many wrong codes for this phone. Wait a quarter of an hour."),
     "card_invalid": N_("This card or PIN is not right."),
     "card_pin_wrong": N_("This card or PIN is not right."),
+    "card_pin_invalid": N_("This card or PIN is not right."),
     "card_locked": N_("This card is locked after too many wrong PINs."),
     "card_revoked": N_("This card has been blocked."),
     "exceeds_balance": N_("The customer does not have enough hours."),

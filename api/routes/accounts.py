@@ -21,6 +21,7 @@ from api.routes.markers import (
 from api.schemas.ledger import AccountOut, EntryOut, EntryPage
 from ledger import limits
 from ledger.model import AccountType
+from ledger.shape import journal_position
 from ledger.sql.store import SqlStore
 from ledger.store import AccountRow
 
@@ -38,11 +39,13 @@ async def visible_account(
 
 
 def parse_cursor(cursor: str | None) -> int | None:
+    """A page's cursor: a position in the journal (ASCII digits, at most ``TREE_SIZE_MAX``)."""
     if cursor is None:
         return None
-    if not cursor.isdecimal() or len(cursor) > len(str(limits.TREE_SIZE_MAX)):
+    position = journal_position(cursor)
+    if position is None:
         raise invalid("cursor_invalid", "Pass the next_cursor of the previous page.")
-    return int(cursor)
+    return position
 
 
 class AccountController(Controller):

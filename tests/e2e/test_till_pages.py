@@ -219,6 +219,35 @@ async def test_an_amount_out_of_bounds_is_refused_with_the_bounds_in_words(
     assert 'href="/till/today"' in refused.text, "on the till's own screen"
 
 
+async def test_a_pin_in_arabic_indic_digits_is_read_as_digits_and_no_pin_at_all_is_no_try(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        card = await world.post(
+            "/api/v1/cards", {"member": world.member.account, "pin": "4821"}, as_=world.coordinator
+        )
+        assert card.status_code == 201, card.text
+        payload = card.json()["payload"]
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> list[httpx.Response]:
+            async def take(pin: str) -> httpx.Response:
+                form = await till.get("/till/take")
+                data = {"csrf": form_token(form), "card": payload, "pin": pin, "hours": "1"}
+                return await till.post("/till/take", data=data)
+
+            # More than the five wrong tries that would lock the card.
+            not_pins = [await take(pin) for pin in ["48a1", "482", "4821999", "", "x", "١٢"]]
+            return [*not_pins, await take("٤٨٢١")]
+
+        *not_pins, paid = await two_phones(world, steps)
+
+    for refused in not_pins:
+        assert refused.status_code == 422, refused.text
+        assert "Deze pas of pincode klopt niet." in refused.text
+    assert paid.status_code == 200, paid.text
+    assert "1 uur" in paid.text
+
+
 async def test_a_resident_shows_a_pay_me_qr_and_sees_where_to_spend_and_earn(
     sqlite_url: str,
 ) -> None:
