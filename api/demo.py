@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from api import bootstrap, directory, drafts, provisioning
+from api import bootstrap, directory, drafts, logs, provisioning
 from api.access import Role
 from api.problems import ProblemError
 from api.provisioning import PersonDetails
@@ -77,8 +77,19 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.protocol import HTTP_PROTOCOL
 
-    uvicorn.run(create_app(settings, server=True), host=args.host, port=args.port, log_level="info")
+    logs.configure(settings.log_level, request_log=settings.request_log)
+    # As ``buurtmunt serve`` logs: the app's own JSON line per request, named by its
+    # route, never uvicorn's access log, which would print the sign-in links' tokens.
+    uvicorn.run(
+        create_app(settings, server=True),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_config=logs.logging_config(settings.log_level, request_log=settings.request_log),
+        http=HTTP_PROTOCOL,
+    )
     return 0
 
 

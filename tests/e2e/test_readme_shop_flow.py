@@ -118,3 +118,18 @@ def test_the_demo_prints_the_key_its_communitys_checkpoints_verify_with(
     with urllib.request.urlopen(request, timeout=10) as answer:
         community = json.load(answer)
     assert printed_key.group(1) == community["verifier_key"], printed
+
+
+def test_the_demo_logs_a_sign_in_by_its_route_never_its_token(
+    demo: tuple[str, str, Path],
+) -> None:
+    base, printed, directory = demo
+    link = re.search(rf"{re.escape(base)}/e/([A-Za-z0-9_-]+)", printed)
+    assert link is not None, printed
+    with urllib.request.urlopen(link.group(0), timeout=10) as answer:
+        assert answer.status == 200
+    deadline = time.monotonic() + 5
+    while '"route":"/e/{token}"' not in (logged := (directory / "demo.out").read_text()):
+        assert time.monotonic() < deadline, logged
+        time.sleep(0.1)
+    assert logged.count(link.group(1)) == 1, "only in the printout of the ways in"
