@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
 from api import drafts, provisioning
-from api.access import Action
+from api.access import Action, Principal, may_see_account
 from api.auth import community_of
 from api.directory import named_accounts
 from api.idempotency import IdempotencyKeyHeader, fingerprint, once, scoped_key
@@ -42,6 +43,14 @@ async def organisation_out(rt: Runtime, community: str, named: NamedAccountRow) 
         month=month,
         issued_minutes=issued,
     )
+
+
+def _shown_to(principal: Principal, out: OrganisationOut) -> OrganisationOut:
+    """``out`` without the account's own figures (balance, issued this month) unless
+    ``principal`` may see the account."""
+    if may_see_account(principal, out.account_id, AccountType.ORGANISATION):
+        return out
+    return msgspec.structs.replace(out, balance_minutes=None, issued_minutes=None)
 
 
 async def _named(
@@ -96,7 +105,9 @@ class OrganisationController(Controller):
         community = community_of(principal)
         async with rt.db.read() as session:
             rows = await named_accounts(session, community, AccountType.ORGANISATION)
-        return OrganisationPage(items=[await organisation_out(rt, community, r) for r in rows])
+        return OrganisationPage(
+            items=[_shown_to(principal, await organisation_out(rt, community, r)) for r in rows]
+        )
 
     @get("/{account_id:str}", summary="One organisation", **route(Action.ORGANISATION_READ, 404))
     async def read(
@@ -104,7 +115,7 @@ class OrganisationController(Controller):
     ) -> OrganisationOut:
         community = community_of(principal)
         named = await _named(rt, community, account_id, AccountType.ORGANISATION)
-        return await organisation_out(rt, community, named)
+        return _shown_to(principal, await organisation_out(rt, community, named))
 
     @post(
         "/{account_id:str}/budget",
@@ -172,7 +183,9 @@ class ShopController(Controller):
             rows = await named_accounts(session, community, AccountType.SHOP)
         items = []
         for row in rows:
-            account = await rt.store.account(community, row.account_id)
-            balance = 0 if account is None else account.balance_minutes
+            balance = None
+            if may_see_account(principal, row.account_id, AccountType.SHOP):
+                account = await rt.store.account(community, row.account_id)
+                balance = 0 if account is None else account.balance_minutes
             items.append(ShopOut(account_id=row.account_id, name=row.name, balance_minutes=balance))
         return ShopPage(items=items)

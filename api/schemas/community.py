@@ -74,12 +74,15 @@ class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class OrganisationOut(msgspec.Struct):
+    """An organisation; its balance and what it issued this month are null for a caller
+    who may not see its account (a coordinator of another organisation)."""
+
     account_id: str
     name: str
     budget_minutes_per_month: int
-    balance_minutes: int
+    balance_minutes: int | None
     month: str
-    issued_minutes: int
+    issued_minutes: int | None
 
 
 class OrganisationPage(msgspec.Struct):
@@ -95,9 +98,12 @@ class ShopIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ShopOut(msgspec.Struct):
+    """A shop; its balance is null for a caller who may not see its account (members,
+    another shop's staff)."""
+
     account_id: str
     name: str
-    balance_minutes: int
+    balance_minutes: int | None
 
 
 class ShopPage(msgspec.Struct):

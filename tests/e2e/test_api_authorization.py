@@ -230,3 +230,29 @@ async def test_an_api_token_carries_only_the_role_it_was_issued_for(sqlite_url: 
 
         assert ledger.status_code == 200
         assert earning.status_code == 403
+
+
+async def test_the_lists_of_shops_and_organisations_show_balances_only_to_who_may_see_them(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        shops = {
+            name: (await world.get("/api/v1/shops", as_=getattr(world, name))).json()["items"]
+            for name in ("member", "shop_staff", "admin")
+        }
+        org_b = f"/api/v1/organisations/{world.org_b}"
+        others = (await world.get(org_b, as_=world.coordinator)).json()
+        own = (await world.get(f"/api/v1/organisations/{world.org}", as_=world.coordinator)).json()
+        listed = (await world.get("/api/v1/organisations", as_=world.coordinator)).json()["items"]
+        admin = (await world.get(org_b, as_=world.admin)).json()
+
+    assert [s["balance_minutes"] for s in shops["member"]] == [None]
+    assert [s["balance_minutes"] for s in shops["shop_staff"]] == [0]
+    assert [s["balance_minutes"] for s in shops["admin"]] == [0]
+    # A coordinator sees another organisation's budget, not its balance or what it issued.
+    assert others["budget_minutes_per_month"] > 0
+    assert others["balance_minutes"] is None and others["issued_minutes"] is None
+    assert isinstance(own["balance_minutes"], int) and isinstance(own["issued_minutes"], int)
+    shown = {o["account_id"]: o["balance_minutes"] is not None for o in listed}
+    assert shown == {world.org: True, world.org_b: False}
+    assert isinstance(admin["balance_minutes"], int)
