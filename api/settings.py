@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/buurtmunt.db"
 DEFAULT_KEY_FILE = "var/signing.key"
@@ -38,6 +38,36 @@ def _number(
         what = "a whole number" if parse is int else "a number of seconds"
         raise SettingError(f"{name}={raw!r}: {what} from {minimum:g} is expected")
     return value
+
+
+def _with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` for its user, if it names a user and no password; a
+    PostgreSQL URL that names neither is refused, one with its own password kept."""
+    if password is None or not url.startswith("postgresql"):
+        return url
+    parts = urlsplit(url)
+    user, at, place = parts.netloc.rpartition("@")
+    if not at or not user:
+        raise SettingError(
+            f"BUURTMUNT_DATABASE_PASSWORD_FILE needs a user in the database URL ({parts.scheme}"
+            "://user@host/db)"
+        )
+    if ":" in user:
+        return url
+    netloc = f"{user}:{quote(password, safe='')}@{place}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _password(env: Mapping[str, str]) -> str | None:
+    """The database password from ``BUURTMUNT_DATABASE_PASSWORD_FILE`` (without the line
+    break a file ends with), or None."""
+    name = env.get("BUURTMUNT_DATABASE_PASSWORD_FILE") or None
+    if name is None:
+        return None
+    try:
+        return Path(name).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingError(f"BUURTMUNT_DATABASE_PASSWORD_FILE={name!r}: {error}") from None
 
 
 def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -124,9 +154,13 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        password = _password(env)
+        read_url = env.get("BUURTMUNT_READ_DATABASE_URL") or None
         return cls(
-            database_url=env.get("BUURTMUNT_DATABASE_URL", DEFAULT_DATABASE_URL),
-            read_database_url=env.get("BUURTMUNT_READ_DATABASE_URL") or None,
+            database_url=_with_password(
+                env.get("BUURTMUNT_DATABASE_URL", DEFAULT_DATABASE_URL), password
+            ),
+            read_database_url=None if read_url is None else _with_password(read_url, password),
             read_replica_lag_max_seconds=_seconds(
                 env, "BUURTMUNT_READ_REPLICA_LAG_MAX_SECONDS", DEFAULT_REPLICA_LAG_MAX_SECONDS, 0.1
             ),

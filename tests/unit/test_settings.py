@@ -1,8 +1,12 @@
-"""Settings read from the environment: the comma-separated ones."""
+"""Settings read from the environment: the comma-separated ones, numbers, and the database
+password from a file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from api.settings import SettingError, Settings
 
@@ -49,3 +53,44 @@ def test_numbers_left_out_or_blank_take_their_defaults() -> None:
 
     assert (settings.workers, settings.refund_window_days) == (1, 0)
     assert settings.database_pool_size is None and settings.checkpoint_interval_seconds == 1.0
+
+
+def test_a_password_file_gives_the_database_urls_their_password(tmp_path: Path) -> None:
+    secret = tmp_path / "db_password"
+    secret.write_text("ab/c:d@e\n")
+    env = {
+        "BUURTMUNT_DATABASE_URL": "postgresql://buurtmunt@db:5432/buurtmunt",
+        "BUURTMUNT_READ_DATABASE_URL": "postgresql://reader:own@replica/buurtmunt",
+        "BUURTMUNT_DATABASE_PASSWORD_FILE": str(secret),
+    }
+
+    settings = Settings.from_env(env)
+
+    assert make_url(settings.database_url).password == "ab/c:d@e"
+    assert make_url(settings.database_url).host == "db"
+    assert make_url(settings.database_url).port == 5432
+    assert settings.read_database_url == "postgresql://reader:own@replica/buurtmunt"
+    assert Settings.from_env({**env, "BUURTMUNT_DATABASE_PASSWORD_FILE": ""}).database_url == (
+        "postgresql://buurtmunt@db:5432/buurtmunt"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "file", "says"),
+    [
+        ("postgresql://db/buurtmunt", "db_password", "needs a user"),
+        ("postgresql://buurtmunt@db/buurtmunt", "missing", "No such file"),
+    ],
+)
+def test_a_password_file_that_cannot_be_used_is_refused_by_name(
+    tmp_path: Path, url: str, file: str, says: str
+) -> None:
+    (tmp_path / "db_password").write_text("secret\n")
+    env = {
+        "BUURTMUNT_DATABASE_URL": url,
+        "BUURTMUNT_DATABASE_PASSWORD_FILE": str(tmp_path / file),
+    }
+
+    with pytest.raises(SettingError, match=says) as refused:
+        Settings.from_env(env)
+    assert "BUURTMUNT_DATABASE_PASSWORD_FILE" in str(refused.value)
