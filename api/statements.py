@@ -11,6 +11,8 @@ account is shown by its id alone.
 - The entries CSV has one row per posting (an entry without postings has one
   row with empty posting columns), for a seq range or the entries of a period.
 - The balances CSV is the cache at exactly the head checkpoint.
+- In every CSV, text that would start a spreadsheet formula (a memo, a name) gets a
+  leading apostrophe (``ledger.audit.csv_cells``); numbers are written as they are.
 - The bundle is the directory ``buurtmunt export`` writes, exported to a
   temporary directory on disk and sent as an uncompressed tar, file by file.
 """
@@ -18,7 +20,6 @@ account is shown by its id alone.
 from __future__ import annotations
 
 import base64
-import csv
 import dataclasses
 import hashlib
 import io
@@ -42,6 +43,7 @@ from api.witnesses import cosignature_lines, cosigned_sizes
 from ledger import limits
 from ledger.amounts import DEFAULT_LANGUAGE
 from ledger.audit.bundle import BundleError
+from ledger.audit.csv_cells import CellWriter
 from ledger.audit.export import ExportError, balances_at_head, export_bundle
 from ledger.audit.statement import Period, Statement, to_csv, to_json
 from ledger.model import AccountType, Entry
@@ -115,7 +117,7 @@ def render_statement(
             line["name"] = names.get(line["account"], "")
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
     if fmt == "csv":
-        return _csv_with_names(to_csv(found), names)
+        return to_csv(found, names)
     return render_html(_labelled(found, names), language)
 
 
@@ -145,19 +147,6 @@ def _labelled(found: Statement, names: Mapping[str, str]) -> Statement:
     )
 
 
-def _csv_with_names(text: str, names: Mapping[str, str]) -> str:
-    """``ledger.audit.statement.to_csv``'s rows with a ``name`` column after ``item``."""
-    out_buffer = io.StringIO()
-    out = csv.writer(out_buffer, lineterminator="\n")
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows)
-    out.writerow([*header[:2], "name", *header[2:]])
-    for row in rows:
-        name = names.get(row[1], "") if row[0] in ("organisation", "shop") else ""
-        out.writerow([*row[:2], name, *row[2:]])
-    return out_buffer.getvalue()
-
-
 # -- entries and balances
 
 
@@ -174,7 +163,7 @@ async def entries_csv(
             community, first, min(stop, first + limits.ENTRY_RANGE_MAX)
         )
         buffer = io.StringIO()
-        rows = csv.writer(buffer, lineterminator="\n")
+        rows = CellWriter(buffer)
         for entry in chunk:
             if period is None or entry.time[:7] in period:
                 rows.writerows(entry_rows(entry))
@@ -182,7 +171,8 @@ async def entries_csv(
 
 
 def entry_rows(entry: Entry) -> Iterator[tuple[Any, ...]]:
-    """One row per posting of ``entry`` (one row with no posting if it has none)."""
+    """One row per posting of ``entry`` (one row with no posting if it has none), its text
+    as the journal holds it (``entries_csv`` guards it for spreadsheets)."""
     draft = entry.draft
     fixed = (entry.seq, draft.id, entry.time, draft.kind.value, draft.actor)
     tail = ("" if draft.corrects is None else draft.corrects, draft.reference, draft.memo)
@@ -194,7 +184,7 @@ def entry_rows(entry: Entry) -> Iterator[tuple[Any, ...]]:
 
 def _csv_line(row: tuple[Any, ...]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(row)
+    CellWriter(buffer).writerow(row)
     return buffer.getvalue().encode("utf-8")
 
 

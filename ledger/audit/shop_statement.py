@@ -17,12 +17,12 @@ is the closing balance, or the statement is not built.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ledger.amounts import format_hours
+from ledger.audit.csv_cells import CellWriter
 from ledger.model import Entry, EntryKind
 
 REDEMPTION = "redemption"
@@ -35,8 +35,6 @@ CSV_COLUMNS = (
     "record", "seq", "time", "kind", "amount_minutes", "amount", "reference", "name",
     "entry_id", "corrects_seq",
 )  # fmt: skip
-# Text a spreadsheet would run as a formula (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,41 +214,35 @@ def to_csv(statement: ShopStatement, language: str) -> str:
 
     Records: ``opening_balance``; one ``entry`` per row, oldest first; one
     ``total`` per kind; ``closing_balance``; and ``checkpoint``, whose ``seq``
-    is the checkpoint's size and whose ``reference`` is the signed note.
+    is the checkpoint's size and whose ``reference`` is the signed note. Text
+    that would start a spreadsheet formula gets a leading apostrophe (``csv_cells``).
     """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = CellWriter(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
 
-    def amount(record: str, minutes: int, kind: str = "") -> list[str]:
-        return [record, "", "", kind, str(minutes), format_hours(minutes, language), "", "", "", ""]
+    def amount(record: str, minutes: int, kind: str = "") -> list[object]:
+        return [record, "", "", kind, minutes, format_hours(minutes, language), "", "", "", ""]
 
     writer.writerow(amount("opening_balance", statement.opening_balance_minutes))
     for row in statement.rows:
         writer.writerow(
             [
                 "entry",
-                str(row.seq),
+                row.seq,
                 row.time,
                 row.kind,
-                str(row.amount_minutes),
+                row.amount_minutes,
                 format_hours(row.amount_minutes, language),
-                _cell(row.reference),
-                _cell(row.name),
+                row.reference,
+                row.name,
                 row.entry_id,
-                "" if row.corrects_seq is None else str(row.corrects_seq),
+                "" if row.corrects_seq is None else row.corrects_seq,
             ]
         )
     for total in statement.totals:
         writer.writerow(amount("total", total.amount_minutes, total.kind))
     writer.writerow(amount("closing_balance", statement.closing_balance_minutes))
     checkpoint = statement.checkpoint
-    writer.writerow(
-        ["checkpoint", str(checkpoint.size), "", "", "", "", checkpoint.note, "", "", ""]
-    )
+    writer.writerow(["checkpoint", checkpoint.size, "", "", "", "", checkpoint.note, "", "", ""])
     return out.getvalue()
-
-
-def _cell(text: str) -> str:
-    """Text as a spreadsheet shows it, never runs it."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text

