@@ -53,8 +53,9 @@ PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 # The quick choices on the keypad, in minutes: a quarter to four hours.
 QUICK_MINUTES = (15, 30, 45, 60, 90, 120, 180, 240)
-TAKINGS_ENTRIES = 100
-assert TAKINGS_ENTRIES <= limits.PAGE_SIZE_MAX
+# Today's takings are read this many entries at a time, back to the day's first.
+TAKINGS_PAGE_ENTRIES = 200
+assert TAKINGS_PAGE_ENTRIES <= limits.PAGE_SIZE_MAX
 # The shops' clock: "today" and the times of the takings are the Netherlands' own.
 SHOP_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 TILL_PROBLEMS = {
@@ -354,15 +355,24 @@ def _is_payment(line: Line) -> bool:
 
 
 async def _takings(rt: Runtime, community: str, shop: str) -> list[Taking]:
-    """The shop's entries of today on its own clock, newest first, at most ``TAKINGS_ENTRIES``;
-    for each payment, what of it can still be given back by the ledger's own count (the
-    refund's)."""
+    """Every entry of the shop's today on its own clock, newest first (the page totals the
+    day, so none may be left out); for each payment, what of it can still be given back
+    by the ledger's own count (the refund's)."""
     day = datetime.fromtimestamp(rt.now_seconds(), SHOP_TIME_ZONE).date()
     today: list[tuple[Line, datetime]] = []
-    for line in (await history(rt, community, shop, None, TAKINGS_ENTRIES)).lines:
-        moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
-        if moment.date() == day and line.kind != "opened":  # the account's opening moves nothing
-            today.append((line, moment))
+    before: int | None = None
+    earlier_day = False
+    while not earlier_day:
+        found = await history(rt, community, shop, before, TAKINGS_PAGE_ENTRIES)
+        for line in found.lines:
+            moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
+            earlier_day = moment.date() < day
+            if earlier_day:
+                break
+            if moment.date() == day and line.kind != "opened":  # the opening moves nothing
+                today.append((line, moment))
+        before = found.older
+        earlier_day = earlier_day or before is None
     payments = [line.seq for line, _ in today if _is_payment(line)]
     remaining = await rt.ledger.remaining_minutes(community, payments) if payments else {}
     return [
@@ -377,7 +387,7 @@ async def _takings(rt: Runtime, community: str, shop: str) -> list[Taking]:
 
 @get("/till/today", include_in_schema=False)
 async def today(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response[str]:
-    """Today's payments (the latest ``TAKINGS_ENTRIES``), their total, and refunds: a
+    """Today's payments, their total, and refunds: a
     payment given back in full has no button left; one given back in part offers the rest."""
     found = await _till_session(request, rt)
     if isinstance(found, Response):

@@ -16,9 +16,11 @@ import httpx
 from api import pay_codes
 from api.qr import image
 from mobile_web.pay import typed_request_id
+from mobile_web.till import TAKINGS_PAGE_ENTRIES
 from tests.support.api import World, open_world
 from tests.support.pages import form_token, link_phone, page_client, welcome_link
 from tests.support.qr_codes import decode_svg
+from tests.support.shop_payments import a_payment
 
 QR_IMAGE = re.compile(r'<img class="qr" src="data:image/svg\+xml;base64,([^"]+)"')
 
@@ -464,3 +466,21 @@ async def test_today_is_the_day_on_the_shops_clock(sqlite_url: str) -> None:
         evening, night = await two_phones(world, steps)
     assert "23:50</time>" in evening and "Member 0" in evening
     assert "Member 0" not in night and "Nog niets." in night
+
+
+async def test_today_totals_every_payment_of_the_day_however_many(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+        a_payment(world, 7)  # yesterday's: not today's takings
+        world.clock.advance(hours=24)
+        # More than two pages of the history the page reads the day from.
+        for index in range(2 * TAKINGS_PAGE_ENTRIES + 50):
+            a_payment(world, 1, member=index % 2)
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> str:
+            return (await till.get("/till/today")).text
+
+        today = await two_phones(world, steps)
+
+    taken = re.search(r'id="taken-label">.*?<bdi>([^<]+)</bdi>', today, re.S)
+    assert taken is not None and taken.group(1) == "7½ uur"
+    assert today.count('name="entry_id"') == 2 * TAKINGS_PAGE_ENTRIES + 50
