@@ -1,11 +1,12 @@
 // Buurtmunt's service worker: keeps the app shell so the phone still opens offline.
 // Pages that go to the network stay network-only (they are personal and never stored);
 // without a network a page opens the cached offline page, which shows the last known
-// balance and when it was updated. Only GET requests are handled: nothing that moves
-// credits is ever kept, queued or sent again.
-const SHELL = "buurtmunt-shell-v2";
+// balance and when it was updated, at the address of the page asked for (its script loads
+// that address again once the connection returns). Only GET requests are handled: nothing
+// that moves credits is ever kept, queued or sent again.
+const SHELL = "buurtmunt-shell-v3";
 const ASSETS = ["/offline", "/static/app.css", "/static/app.js", "/static/icons/app.svg",
-  "/static/js/paycode.js", "/static/js/qr.js"];
+  "/static/js/offline.js", "/static/js/paycode.js", "/static/js/qr.js"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

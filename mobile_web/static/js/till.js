@@ -3,6 +3,12 @@
 // "Received ✓") in words with the payer's name below, with a sound and a buzz, the code
 // and what could be done with it (more time, cancel) gone, then loads the page again for
 // the whole record. Without this script the page offers a link that checks again.
+//
+// A stream the browser gives up on (one answer other than 200, say a proxy restarting
+// that answers 502) stays closed for good, so the page says it is not listening, shows
+// the link again, and opens the stream anew after 1, 2, 4, 8, then every 15 seconds, or
+// at once when the browser comes back online. A new stream starts from the request as it
+// is: if it was paid in between, the first thing it says is "paid".
 const box = document.getElementById("request");
 
 function again() {
@@ -44,22 +50,75 @@ function paid(event) {
   window.setTimeout(again, 1500);
 }
 
-if (box && box.dataset.events && "EventSource" in window) {
-  const stream = new EventSource(box.dataset.events);
-  // A form on its way (cancel, more time) decides where the page goes next.
-  document.addEventListener("submit", () => stream.close());
-  stream.addEventListener("paid", (event) => {
+const RETRY_SECONDS_FIRST = 1;
+const RETRY_SECONDS_MAX = 15;
+
+function watch(events) {
+  const status = document.getElementById("till-status");
+  const waiting = status ? status.textContent : "";
+  const link = document.getElementById("check-again");
+  let stream = null;
+  let retry = 0; // the timer that opens the stream again, while one is set
+  let retrySeconds = RETRY_SECONDS_FIRST;
+  let leaving = false;
+
+  function notListening() {
+    if (link) link.hidden = false;
+    if (status && box.dataset.notListeningWords && !status.classList.contains("done")) {
+      status.textContent = box.dataset.notListeningWords;
+    }
+  }
+
+  function listening() {
+    retrySeconds = RETRY_SECONDS_FIRST;
+    if (link) link.hidden = true;
+    if (status && !status.classList.contains("done")) status.textContent = waiting;
+  }
+
+  function done() {
+    leaving = true;
+    window.clearTimeout(retry);
     stream.close();
-    paid(event);
-  });
-  for (const kind of ["cancelled", "expired"]) {
-    stream.addEventListener(kind, () => {
-      stream.close();
-      again();
+  }
+
+  function open() {
+    retry = 0;
+    stream = new EventSource(events);
+    stream.addEventListener("open", listening);
+    stream.addEventListener("paid", (event) => {
+      done();
+      paid(event);
+    });
+    for (const kind of ["cancelled", "expired"]) {
+      stream.addEventListener(kind, () => {
+        done();
+        again();
+      });
+    }
+    stream.addEventListener("error", (event) => {
+      // An "error" event the server sends is a message; the browser's own says the stream
+      // is down, and the browser either tries again itself (CONNECTING) or gave up (CLOSED).
+      if (leaving || event instanceof MessageEvent) return;
+      notListening();
+      if (stream.readyState !== EventSource.CLOSED || retry) return;
+      retry = window.setTimeout(open, retrySeconds * 1000);
+      retrySeconds = Math.min(retrySeconds * 2, RETRY_SECONDS_MAX);
     });
   }
+
+  // A form on its way (cancel, more time) decides where the page goes next.
+  document.addEventListener("submit", done);
+  window.addEventListener("online", () => {
+    if (!retry || leaving) return;
+    window.clearTimeout(retry);
+    open();
+  });
+  open();
+  if (link) link.hidden = true;
+}
+
+if (box && box.dataset.events && "EventSource" in window) {
+  watch(box.dataset.events);
   const seconds = Number(box.dataset.secondsLeft || "0");
   if (seconds > 0) window.setTimeout(again, (seconds + 1) * 1000);
-  const link = document.getElementById("check-again");
-  if (link) link.hidden = true;
 }
