@@ -91,10 +91,13 @@ async def refund(
     """Book a refund of the payment ``data.entry_id`` by the shop that took it."""
     request_key = idempotency.scoped_key(principal.credential_id, key)
     original = await _payment_to_refund(rt, principal, community, data.entry_id)
+    # What is left is read before the key is looked up: a twin of this request that
+    # lands in between is then found by its key, not refused as more than is left.
+    remaining = await _remaining(rt, original)
     existing = await rt.store.entry_by_key(community, request_key)
     if existing is None:
         _check_window(rt, original)
-        amount = _refund_amount(original, await _remaining(rt, original), data.amount_minutes)
+        amount = _refund_amount(original, remaining, data.amount_minutes)
     else:
         amount = drafts.retry_amount(existing, EntryKind.CORRECT, data.amount_minutes)
     rt.payments.take(principal.credential_id)

@@ -61,6 +61,7 @@ SHOP_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 TILL_PROBLEMS = {
     "pay_code_invalid": N_("This code is not right. Ask for the code on the phone."),
     "pay_code_locked": N_("Too many wrong codes for this phone. Wait a quarter of an hour."),
+    "pay_code_used": N_("This code was used already. Ask for the next code on the phone."),
     "card_invalid": N_("This card or PIN is not right."),
     "card_pin_wrong": N_("This card or PIN is not right."),
     "card_pin_invalid": N_("This card or PIN is not right."),
@@ -68,6 +69,7 @@ TILL_PROBLEMS = {
     "card_revoked": N_("This card has been blocked."),
     "exceeds_balance": N_("The customer does not have enough hours."),
     "refund_exceeds_payment": N_("This payment has been given back already."),
+    "already_corrected": N_("This payment has been given back already."),
     "refund_window_closed": N_("This payment is too old to give back."),
     "offline_payment_cap_exceeded": N_(
         "This is more than one payment by code or card may be. Ask the customer to scan "
@@ -86,6 +88,7 @@ TILL_PROBLEMS = {
     "payment_request_paid": N_("This payment has been paid already."),
 }
 TILL_FAILED = N_("That did not work. Nothing was taken.")
+REFUND_FAILED = N_("That did not work. Nothing was given back.")
 NOT_A_SHOP = N_("This page is for the staff of a shop.")
 NOT_A_CODE = N_("This QR code is not a pay code or a card.")
 
@@ -127,8 +130,11 @@ async def _shop_name(rt: Runtime, community: str | None, shop: str) -> str:
         return await account_name(db, community, shop) or ""
 
 
-def _problem(page: Page, problem: ProblemError, back: str = "/till") -> Response[str]:
-    text = TILL_PROBLEMS.get(problem.code, TILL_FAILED)
+def _problem(
+    page: Page, problem: ProblemError, back: str = "/till", failed: str = TILL_FAILED
+) -> Response[str]:
+    """The till's page for ``problem``: its words if the till has them, else ``failed``."""
+    text = TILL_PROBLEMS.get(problem.code, failed)
     response = till_message(page, N_("Till"), text, problem.status, link=back)
     response.headers.update(problem.headers)
     return response
@@ -421,7 +427,7 @@ async def refund(
             rt, session.principal, community, form_key(data), RefundIn(entry_id=entry_id)
         )
     except ProblemError as problem:
-        return _problem(page, problem, "/till/today")
+        return _problem(page, problem, "/till/today", REFUND_FAILED)
     return Redirect("/till/today?refunded=1", status_code=303)
 
 

@@ -188,6 +188,22 @@ async def test_racing_full_refunds_give_the_payment_back_once(database_url: str)
         await journal_verifies(world, world.auditor)
 
 
+async def test_the_same_refund_sent_at_once_several_times_answers_each_with_the_one_refund(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        for _ in range(8):  # the twins land in a different order each time
+            payment = a_payment(world, 10)
+            request = ("POST", "/api/v1/refunds", {"entry_id": payment.id})
+            headers = {**world.shop_staff.headers, "Idempotency-Key": a_key()}
+
+            answers = world.concurrently([(*request, headers) for _ in range(3)])
+
+            assert [a.status_code for a in answers] == [201] * 3, [a.text for a in answers]
+            assert len({a.json()["id"] for a in answers}) == 1
+        assert await balances(world) == (MEMBER_START_MINUTES, 0)
+
+
 async def test_racing_partial_refunds_never_give_back_more_than_the_payment(
     database_url: str,
 ) -> None:

@@ -178,6 +178,38 @@ async def test_the_till_takes_the_pay_code_the_phone_shows_and_gives_it_back_tod
         await two_phones(world, steps)
 
 
+async def test_a_code_used_once_and_a_refund_done_elsewhere_are_named_in_words(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> list[str]:
+            code = await _code_on(phone, world)
+            form = await till.get("/till/take")
+            take = {"csrf": form_token(form), "hours": "1", "code": code}
+            assert (await till.post("/till/take", data=take)).status_code == 200
+            again = await till.post("/till/take", data=take | {"key": "another-form"})
+            today = await till.get("/till/today")
+            entry = re.search(r'name="entry_id" value="([^"]+)"', today.text)
+            assert entry is not None
+            elsewhere = await till.post(  # another device gives it back first
+                "/api/v1/refunds",
+                json={"entry_id": entry.group(1)},
+                headers={**world.shop_staff.headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert elsewhere.status_code == 201, elsewhere.text
+            refund = {"csrf": form_token(today), "entry_id": entry.group(1), "key": "k2"}
+            late = await till.post("/till/refund", data=refund)
+            unknown = await till.post("/till/refund", data=refund | {"entry_id": "ent_nothing"})
+            return [again.text, late.text, unknown.text]
+
+        again, late, unknown = await two_phones(world, steps)
+
+    assert "Deze code is al gebruikt. Vraag om de volgende code op de telefoon." in again
+    assert "Deze betaling is al teruggegeven." in late
+    assert "Er is niets teruggegeven." in unknown and "afgeschreven" not in unknown
+
+
 async def test_a_code_above_the_cap_is_refused_in_words_on_the_tills_own_screen(
     sqlite_url: str,
 ) -> None:
