@@ -58,10 +58,26 @@ function forget() {
 }
 
 function payOnce() {
-  // One tap, one payment: the button stays down while the form is on its way.
+  // One tap, one payment: while the form is on its way a second tap sends nothing and the
+  // buttons stay down. They go down after the form's fields are taken, so a button that
+  // carries the amount (the till's quick choices) still sends it; a page shown again from
+  // the browser's cache (Back) can be sent again.
   for (const form of document.querySelectorAll("form.pay")) {
-    form.addEventListener("submit", () => {
-      for (const button of form.querySelectorAll("button")) button.disabled = true;
+    let sent = false;
+    form.addEventListener("submit", (event) => {
+      if (sent) {
+        event.preventDefault();
+        return;
+      }
+      sent = true;
+      window.setTimeout(() => {
+        for (const button of form.querySelectorAll("button")) button.disabled = true;
+      }, 0);
+    });
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted) return;
+      sent = false;
+      for (const button of form.querySelectorAll("button")) button.disabled = false;
     });
   }
 }

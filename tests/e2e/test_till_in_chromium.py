@@ -315,6 +315,38 @@ def test_the_till_shows_a_code_to_type_and_a_refund_takes_a_second_tap(
     assert refused == []
 
 
+def test_a_second_tap_on_the_keypad_while_the_first_is_on_its_way_sends_nothing(
+    browser: Any, site: Site
+) -> None:
+    till_context, till = open_till(browser, site, "nl")
+    refused = watch_for_refusals(till)
+    posts: list[str] = []
+    till.on(
+        "request",
+        lambda r: (
+            posts.append(r.post_data or "")
+            if r.method == "POST" and r.url.endswith("/till")
+            else None
+        ),
+    )
+    # "1 uur", then "2 uur" at once: a shop keeper correcting the amount on a slow line.
+    till.evaluate(
+        """() => {
+          const quick = document.querySelectorAll("ul.quick button");
+          quick[3].click();
+          quick[5].click();
+        }"""
+    )
+    till.wait_for_url("**/till/r/*")
+    till.wait_for_load_state()
+
+    assert len(posts) == 1, posts
+    assert "amount_minutes=60" in posts[0]
+    assert "1 uur" in till.locator("main").inner_text()
+    till_context.close()
+    assert refused == []
+
+
 def test_a_neighbour_types_hours_and_minutes_and_a_wrong_amount_is_asked_again(
     browser: Any, site: Site
 ) -> None:

@@ -429,7 +429,7 @@ async def test_the_till_says_the_minutes_left_never_more_than_there_are_in_good_
 
 REFUND_BUTTON = re.compile(
     r'<details class="refund">\s*<summary[^>]*>Teruggeven.*?</summary>\s*'
-    r'<form method="post" action="/till/refund">.*?name="entry_id" value="([^"]+)".*?'
+    r'<form method="post" action="/till/refund" class="pay">.*?name="entry_id" value="([^"]+)".*?'
     r"<p>([^<]*)</p>\s*<button type=\"submit\">Ja, teruggeven</button>",
     re.S,
 )
