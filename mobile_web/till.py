@@ -53,6 +53,8 @@ PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 # The quick choices on the keypad, in minutes: a quarter to four hours.
 QUICK_MINUTES = (15, 30, 45, 60, 90, 120, 180, 240)
+# The take form looks this far back in the shop's entries for its latest payment.
+LAST_TAKEN_LOOK_BACK = 10
 # Today's takings are read this many entries at a time, back to the day's first.
 TAKINGS_PAGE_ENTRIES = 200
 assert TAKINGS_PAGE_ENTRIES <= limits.PAGE_SIZE_MAX
@@ -260,11 +262,29 @@ async def more_time(
         return _problem(page, problem, f"/till/r/{request_id}")
 
 
-def _take_page(page: Page, code: str = "", card: str = "", read: bool = False) -> str:
+def _take_page(
+    page: Page, last: Taking | None, code: str = "", card: str = "", read: bool = False
+) -> str:
     return render(
-        "till_take.html", page, key=fresh_key(), code=code, card=card, read=read,
+        "till_take.html", page, key=fresh_key(), code=code, card=card, read=read, last=last,
         not_ours=translate(page.language, NOT_A_CODE),
     )  # fmt: skip
+
+
+async def _last_taken(rt: Runtime, community: str | None, shop: str) -> Taking | None:
+    """The shop's latest payment today, if one of its latest entries is: the take form
+    shows it, so that after an answer lost on the way the shop sees whether it was taken
+    before taking the next code."""
+    if community is None:
+        return None
+    day = datetime.fromtimestamp(rt.now_seconds(), SHOP_TIME_ZONE).date()
+    for line in (await history(rt, community, shop, None, LAST_TAKEN_LOOK_BACK)).lines:
+        moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
+        if moment.date() != day:
+            return None
+        if _is_payment(line):
+            return Taking(line, moment.strftime("%H:%M"), None)
+    return None
 
 
 @get("/till/take", include_in_schema=False)
@@ -272,8 +292,8 @@ async def take_form(request: Request[Any, Any, Any], rt: RuntimeDep) -> Response
     found = await _till_session(request, rt)
     if isinstance(found, Response):
         return found
-    _, page, _ = found
-    return html(_take_page(page))
+    session, page, shop = found
+    return html(_take_page(page, await _last_taken(rt, session.principal.community, shop)))
 
 
 def till_code(text: str) -> str | None:
@@ -292,7 +312,7 @@ async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody)
     found = await _till_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
-    _, page, _ = found
+    session, page, shop = found
     texts = await texts_of_upload(data.get("photo"))
     read = next((code for code in map(till_code, texts) if code is not None), None)
     outcome = "found" if read is not None else ("foreign" if texts else "none")
@@ -304,7 +324,9 @@ async def scan(request: Request[Any, Any, Any], rt: RuntimeDep, data: PhotoBody)
             page, N_("Code or card"), NOT_A_CODE if texts else NO_CODE, 422, link="/till/take"
         )
     is_code = pay_codes.split_code(read) is not None
-    body = _take_page(page, code=read if is_code else "", card="" if is_code else read, read=True)
+    last = await _last_taken(rt, session.principal.community, shop)
+    code, card = (read, "") if is_code else ("", read)
+    body = _take_page(page, last, code=code, card=card, read=True)
     return html(body)
 
 

@@ -210,6 +210,28 @@ async def test_a_code_used_once_and_a_refund_done_elsewhere_are_named_in_words(
     assert "Er is niets teruggegeven." in unknown and "afgeschreven" not in unknown
 
 
+async def test_the_take_form_shows_the_latest_payment_of_today(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> list[str]:
+            before = await till.get("/till/take")
+            code = await _code_on(phone, world)
+            take = {"csrf": form_token(before), "hours": "1", "code": code}
+            assert (await till.post("/till/take", data=take)).status_code == 200
+            after = await till.get("/till/take")
+            world.clock.advance(hours=24)
+            next_day = await till.get("/till/take")
+            return [before.text, after.text, next_day.text]
+
+        before, after, next_day = await two_phones(world, steps)
+
+    # Taken at 09:30 UTC on 28 November: 10:30 in Amsterdam.
+    assert "Laatst ontvangen" not in before
+    assert "Laatst ontvangen: 1 uur van Member 0 om 10:30." in after
+    assert 'href="/till/today"' in after
+    assert "Laatst ontvangen" not in next_day
+
+
 async def test_a_code_above_the_cap_is_refused_in_words_on_the_tills_own_screen(
     sqlite_url: str,
 ) -> None:
