@@ -63,7 +63,10 @@ PAY_PROBLEMS = {
         404,
     ),
     "payment_request_paid": (N_("This QR code has been paid already."), 409),
-    "payment_request_cancelled": (N_("The shop cancelled this payment."), 409),
+    "payment_request_cancelled": (
+        N_("The shop withdrew this QR code. If the shop shows a new one, scan that one."),
+        409,
+    ),
     "payment_request_expired": (
         N_("This QR code has expired. Ask the shop for a new one."),
         410,

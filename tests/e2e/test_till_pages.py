@@ -103,6 +103,9 @@ async def test_more_time_asks_again_for_the_same_amount_and_cancel_withdraws(
             assert second != first
             old = await till.get(f"/till/r/{first}")
             assert "geannuleerd" in old.text.lower() or "cancelled" in old.text.lower()
+            # A resident still holding the old code is sent to the new one.
+            withdrawn = await phone.get(f"/P/{first}")
+            assert "ingetrokken. Laat de winkel een nieuwe zien en scan die." in withdrawn.text
             new = await till.get(f"/till/r/{second}")
             assert "45 minuten" in new.text
             cancelled = await till.post(f"/till/r/{second}/cancel", data={"csrf": form_token(new)})
