@@ -444,10 +444,41 @@ def enrolment_url(rt: Runtime, token: str) -> str:
     return f"{rt.settings.public_url}/e/{token}"
 
 
+async def _retire_links(
+    session: AsyncSession, person_id: str, now: int, keep: str | None = None
+) -> None:
+    """Make every unused link of ``person_id`` (but ``keep``) expire at ``now``.
+
+    A retired link is an expired one: its page says so and to ask the coordinator for
+    a new one, and ``redeem_enrolment`` no longer consumes it. One conditional UPDATE,
+    so a link being redeemed at this moment is either used already or retired.
+    """
+    retire = update(EnrolmentLinkRow).where(
+        col(EnrolmentLinkRow.person_id) == person_id,
+        col(EnrolmentLinkRow.used_at).is_(None),
+        col(EnrolmentLinkRow.expires_at) > now,
+    )
+    if keep is not None:
+        retire = retire.where(col(EnrolmentLinkRow.id) != keep)
+    await session.exec(retire.values(expires_at=now))
+
+
+async def retire_enrolment_links(rt: Runtime, person: PersonRow) -> None:
+    """No unused link of ``person`` works any more (a lost phone, a lost welcome card)."""
+    async with rt.db.write() as session:
+        await _retire_links(session, person.id, rt.now_seconds())
+
+
 async def issue_enrolment_link(
     rt: Runtime, person: PersonRow, created_by: str, link_id: str | None = None
 ) -> tuple[EnrolmentLinkRow, str]:
-    """A one-time link, valid for ``ENROLMENT_LINK_SECONDS``; returns the row and the URL."""
+    """A one-time link, valid for ``ENROLMENT_LINK_SECONDS``; returns the row and the URL.
+
+    Only the newest link of a person works: issuing one retires their earlier unused
+    links (a card printed twice, a form sent twice, a card left in a stolen bag).
+    Reusing ``link_id`` (a takeover of a request that died) gives that link a fresh
+    token and, while unused, a fresh validity, even if it was retired meanwhile.
+    """
     if person.erased_at is not None:
         raise conflict("person_erased", "This person's data was erased.")
     assert person.community is not None, "operators sign in with tokens, not links"
@@ -467,13 +498,17 @@ async def issue_enrolment_link(
             )
         else:
             row.token_hash = token_hash(token)
+            if row.used_at is None:
+                row.expires_at = now + limits.ENROLMENT_LINK_SECONDS
+        await _retire_links(session, person.id, now, keep=row.id)
         session.add(row)
     return row, enrolment_url(rt, token)
 
 
 class LinkState(enum.StrEnum):
-    """What an enrolment token is: a link that still works, one already used or expired,
-    or a token that was never issued (or whose link was replaced)."""
+    """What an enrolment token is: a link that still works, one already used or expired
+    (a retired link has expired), or a token that was never issued (or whose link was
+    replaced)."""
 
     USABLE = "usable"
     USED = "used"

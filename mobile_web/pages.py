@@ -5,6 +5,12 @@ of ``mobile_web`` in one list, ``ROUTES``, which the API finds by its entry poin
 the link up; ``POST`` binds the device, sets the ``bm_session`` cookie and
 redirects to ``/m``. Only unknown tokens count toward an address's lockout
 (``api.ratelimit.refuse_unknown_enrolment``); a valid unused link always works.
+Another site must not be able to link a visitor's browser to a link of its own
+(signing them in as someone else): the confirm page sets a short-lived random
+``bm_link`` cookie (``SameSite=Lax``, so a cross-site post goes without it) and
+puts the same value in the form, and the ``POST`` needs both to match, and an
+``Origin`` (and ``Sec-Fetch-Site``) of this site if the browser sends one.
+A refused post changes nothing and leaves the link as it was.
 ``GET /P/<RID>`` is what a phone's camera app opens from a shop's QR code: the
 shop's name, the amount and one big button, which posts the form back (no
 JavaScript needed) with the session's form token. A neighbour's request that
@@ -15,7 +21,11 @@ words, never an error code.
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.config.app import AppConfig
@@ -53,12 +63,20 @@ from mobile_web import (
 from mobile_web.forms import AmountInvalid, FormBody, minutes_from
 from mobile_web.i18n import LANGUAGE_COOKIE
 from mobile_web.pay import PAY_FAILED, PAY_PROBLEMS
-from mobile_web.render import N_, Page, render
-from mobile_web.resident import message_page, not_signed_in, refused_form
+from mobile_web.render import N_, Page, render, translate
+from mobile_web.resident import FORM_EXPIRED, message_page, not_signed_in, refused_form
 from mobile_web.session import session_of
 from mobile_web.visitor import html, page_for, preference_cookie, signed_in
 
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
+# The welcome page's form value: a random cookie, sent back in the form.
+LINK_FORM_COOKIE = "bm_link"
+LINK_FORM_PATH = "/e/"
+LINK_FORM_SECONDS = 3600
+LINK_FORM_BYTES = 32
+LINK_FORM_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # LINK_FORM_BYTES, base64url
+SAME_SITE_FETCHES = ("same-origin", "none")
+DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 TokenPath = Annotated[str, PathParameter(max_length=100)]
 RequestPath = Annotated[str, PathParameter(max_length=40)]
 # What an enrolment link that cannot be used says, and the page's status.
@@ -95,6 +113,43 @@ async def _unusable_link(
     return message_page(page, N_("Welcome to Buurtmunt"), text, status)
 
 
+def web_origin(url: str) -> str:
+    """The origin of ``url`` as a browser sends it: ``scheme://host[:port]``, lower case,
+    no default port."""
+    parts = urlsplit(url.strip())
+    scheme, netloc = parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
+    default = DEFAULT_PORTS.get(scheme)
+    if default is not None and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{scheme}://{netloc}"
+
+
+def _from_this_site(request: Request[Any, Any, Any], rt: Runtime, sent: str | None) -> bool:
+    """Whether a posted welcome form came from the page this browser was served here:
+    its field matches the ``bm_link`` cookie, and the browser names no other origin."""
+    origin = request.headers.get("origin")
+    if origin is not None and web_origin(origin) != web_origin(rt.settings.public_url):
+        return False
+    if request.headers.get("sec-fetch-site", "same-origin") not in SAME_SITE_FETCHES:
+        return False
+    cookie = request.cookies.get(LINK_FORM_COOKIE)
+    if cookie is None or sent is None or not LINK_FORM_VALUE.fullmatch(cookie):
+        return False
+    return hmac.compare_digest(cookie.encode(), sent.encode())
+
+
+def _link_form_cookie(value: str, rt: Runtime, max_age: int = LINK_FORM_SECONDS) -> Cookie:
+    return Cookie(
+        key=LINK_FORM_COOKIE,
+        value=value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=rt.settings.secure_cookies,
+        path=LINK_FORM_PATH,
+    )
+
+
 @get("/e/{token:str}", include_in_schema=False)
 async def enrolment_page(
     request: Request[Any, Any, Any], token: TokenPath, rt: RuntimeDep
@@ -103,13 +158,30 @@ async def enrolment_page(
     if state is not LinkState.USABLE:
         return await _unusable_link(request, rt, state)
     page = page_for(request, person_language=await enrolment_language(rt, token))
-    return html(render("enrol.html", page, token=token))
+    # A value this browser has already keeps working (two tabs of the same link).
+    form = request.cookies.get(LINK_FORM_COOKIE, "")
+    if not LINK_FORM_VALUE.fullmatch(form):
+        form = secrets.token_urlsafe(LINK_FORM_BYTES)
+    response = html(render("enrol.html", page, token=token, form=form))
+    response.set_cookie(_link_form_cookie(form, rt))
+    return response
+
+
+async def _refused_link(request: Request[Any, Any, Any], rt: Runtime, token: str) -> Response[str]:
+    """The page for a welcome form that did not come from this site's page (or whose
+    page is too old): nothing changed; opening the link again shows the button anew."""
+    page = page_for(request, person_language=await enrolment_language(rt, token))
+    link_text = translate(page.language, N_("Open"))
+    title = N_("Welcome to Buurtmunt")
+    return message_page(page, title, FORM_EXPIRED, 403, link=f"/e/{token}", link_text=link_text)
 
 
 @post("/e/{token:str}", include_in_schema=False, status_code=303)
 async def enrolment_confirm(
-    request: Request[Any, Any, Any], token: TokenPath, rt: RuntimeDep
+    request: Request[Any, Any, Any], token: TokenPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
+    if not _from_this_site(request, rt, data.get("csrf")):
+        return await _refused_link(request, rt, token)
     label = request.headers.get("user-agent", "phone")[: api_limits.USER_AGENT_LABEL_MAX]
     redeemed = await redeem_enrolment(rt, token, label)
     if redeemed is None:
@@ -132,6 +204,7 @@ async def enrolment_confirm(
         # public ones and the offline page), until they choose another in the settings.
         secure = rt.settings.secure_cookies
         cookies.append(preference_cookie(LANGUAGE_COOKIE, session.language, secure))
+    cookies.append(_link_form_cookie("", rt, max_age=0))  # its work is done
     return Redirect("/m", status_code=303, cookies=cookies)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -9,6 +10,7 @@ from api import auth, limits
 from api.tables import CredentialRow
 from tests.support.api import COMMUNITY, World, open_world
 from tests.support.api_checks import eventually, journal_verifies, problem, receipt_verifies
+from tests.support.pages import form_token
 from tests.support.qr_codes import decode_svg
 
 
@@ -30,6 +32,13 @@ async def a_link(world: World, person_id: str) -> str:
     return url.removeprefix("http://buurtmunt.test")
 
 
+async def press(world: World, path: str, page: httpx.Response | None = None) -> httpx.Response:
+    """Press the button of the welcome ``page`` (opening ``path`` if none is given), as the
+    phone that opened it."""
+    page = page or await world.client.get(path)
+    return await world.client.post(path, data={"csrf": form_token(page)}, follow_redirects=False)
+
+
 async def test_a_coordinator_enrols_a_resident_whose_phone_then_sees_the_balance(
     database_url: str,
 ) -> None:
@@ -42,9 +51,9 @@ async def test_a_coordinator_enrols_a_resident_whose_phone_then_sees_the_balance
 
         shown = await world.client.get(path)
         still_usable = await world.client.get(path)
-        bound = await world.client.post(path, follow_redirects=False)
+        bound = await press(world, path, shown)
         home = await world.client.get("/m")
-        reused = await world.client.post(path, follow_redirects=False)
+        reused = await world.client.get(path)
 
         assert decode_svg(link.json()["qr_svg"].encode()) == [link.json()["url"]]
         assert path.startswith("/e/")
@@ -65,9 +74,10 @@ async def test_a_link_expires_after_a_day(sqlite_url: str) -> None:
     async with open_world(sqlite_url) as world:
         resident = await a_resident(world)
         path = await a_link(world, resident["id"])
+        opened = await world.client.get(path)  # the day before
         world.clock.advance(seconds=limits.ENROLMENT_LINK_SECONDS + 1)
 
-        expired = await world.client.post(path, follow_redirects=False)
+        expired = await press(world, path, opened)
 
         assert expired.status_code == 410 and "verlopen" in expired.text
 
@@ -113,7 +123,7 @@ async def test_unknown_enrolment_tokens_lock_the_address_out_but_never_a_valid_l
             "/e/guess-again", headers={"Accept-Language": "en", "Accept": "text/html"}
         )
         locked_api = await world.post("/api/v1/enrolment/redeem", {"token": "guess"}, as_=None)
-        linked = await world.client.post(good, follow_redirects=False)
+        linked = await press(world, good)
         linked_api = await world.post(
             "/api/v1/enrolment/redeem", {"token": other.rsplit("/", 1)[1]}, as_=None
         )
@@ -133,10 +143,15 @@ async def test_used_links_opened_again_and_again_lock_nobody_out(sqlite_url: str
     async with open_world(sqlite_url) as world:
         resident = await a_resident(world)
         used = await a_link(world, resident["id"])
-        assert (await world.client.post(used, follow_redirects=False)).status_code == 303
+        opened = await world.client.get(used)
+        assert (await press(world, used, opened)).status_code == 303
+        # A second tab of the page still holds its form value; its button says "used" too.
+        world.client.cookies.set("bm_link", form_token(opened), "buurtmunt.test", "/e/")
         for _ in range(limits.LOCKOUT_FAILURES_MAX * 2):
-            again = await world.client.post(used, follow_redirects=False)
+            again = await world.client.get(used)
             assert again.status_code == 410
+            pressed = await press(world, used, opened)
+            assert pressed.status_code == 410 and "al gebruikt" in pressed.text
         other = await a_resident(world, "Second Resident")
         fresh = await a_link(world, other["id"])
 

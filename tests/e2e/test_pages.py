@@ -11,6 +11,7 @@ import httpx
 from tests.e2e.test_pay_page import on_phone
 from tests.support.api import World, open_world
 from tests.support.api_checks import problem
+from tests.support.pages import link_phone
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
@@ -214,7 +215,7 @@ async def member_phone(world: World, steps: Any) -> Any:
             transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
             base_url="http://buurtmunt.test",
         ) as phone:
-            assert (await phone.post(path)).status_code == 303
+            await link_phone(phone, path)
             return await steps(phone)
 
     return world.run(run)
@@ -261,30 +262,30 @@ async def test_a_new_phone_speaks_the_language_the_coordinator_chose_on_every_pa
             )
             return str(answer.json()["url"]).replace("http://buurtmunt.test", "")
 
-        fresh, chosen = await link(), await link()
         dutch_phone = BROWSER | {"Accept-Language": "nl-NL"}
 
-        async def run() -> list[httpx.Response]:
-            async with (
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
-                    base_url="http://buurtmunt.test",
-                    headers=dutch_phone,
-                ) as phone,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
-                    base_url="http://buurtmunt.test",
-                    headers=dutch_phone,
-                    cookies={"bm_lang": "tr"},
-                ) as turkish_phone,
-            ):
-                welcome = await phone.get(fresh)
-                linked = await phone.post(fresh)
-                start = await phone.get("/")
-                await turkish_phone.post(chosen)
-                return [welcome, linked, start, await turkish_phone.get("/")]
+        def a_phone(**cookies: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
+                base_url="http://buurtmunt.test",
+                headers=dutch_phone,
+                cookies=cookies,
+            )
 
-        welcome, linked, start, kept = world.run(run)
+        async def first(link: str) -> list[httpx.Response]:
+            async with a_phone() as phone:
+                welcome = await phone.get(link)
+                linked = await link_phone(phone, link)
+                return [welcome, linked, await phone.get("/")]
+
+        async def second(link: str) -> httpx.Response:
+            async with a_phone(bm_lang="tr") as turkish_phone:
+                await link_phone(turkish_phone, link)
+                return await turkish_phone.get("/")
+
+        # Only a person's newest link works: the second phone's is issued after the first.
+        welcome, linked, start = world.run(first, await link())
+        kept = world.run(second, await link())
 
     assert 'lang="ar" dir="rtl"' in html_attributes(welcome)
     assert linked.status_code == 303 and "bm_lang=ar" in linked.headers.get("set-cookie", "")

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.api import MEMBER_START_MINUTES, World, open_world
+from tests.support.pages import link_phone
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -36,8 +37,7 @@ async def on_phone(world: World, steps: Callable[[httpx.AsyncClient], Awaitable[
             transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
             base_url="http://buurtmunt.test",
         ) as phone:
-            linked = await phone.post(link)
-            assert linked.status_code == 303 and "bm_session" in phone.cookies
+            await link_phone(phone, link)
             return await steps(phone)
 
     return world.run(run)

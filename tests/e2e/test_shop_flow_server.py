@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.pages import link_phone
 from tests.support.server import Seeded, free_port, seed, server_env, serving, sse
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
@@ -69,8 +70,7 @@ async def pay_on_the_phone(phone: httpx.AsyncClient, base: str, request_id: str)
 
 async def linked_phone(base: str, seeded: Seeded) -> httpx.AsyncClient:
     phone = httpx.AsyncClient(follow_redirects=False)
-    linked = await phone.post(f"{base}{seeded.welcome_path}")
-    assert linked.status_code == 303 and "bm_session" in phone.cookies, linked.text
+    await link_phone(phone, f"{base}{seeded.welcome_path}")
     return phone
 
 

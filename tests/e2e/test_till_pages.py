@@ -378,7 +378,7 @@ async def test_shop_staff_who_open_the_resident_home_land_on_the_till(database_u
 
         async def run() -> list[httpx.Response]:
             async with page_client(world) as till:
-                linked = await till.post(till_link)
+                linked = await link_phone(till, till_link)
                 return [linked, await till.get("/m"), await till.get("/till")]
 
         linked, home, keypad = world.run(run)

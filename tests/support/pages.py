@@ -1,5 +1,6 @@
 """Phone pages over HTTP, in process: a welcome link for anyone in a ``World``, a client
-that keeps its cookies (a phone), linking it, and a page's form token."""
+that keeps its cookies (a phone), linking it (opening the link, then pressing its
+button, as a phone does), and a page's form token."""
 
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ def page_client(world: World) -> httpx.AsyncClient:
     )
 
 
-async def link_phone(phone: httpx.AsyncClient, link: str) -> None:
-    linked = await phone.post(link)
-    assert linked.status_code == 303 and "bm_session" in phone.cookies
+async def link_phone(phone: httpx.AsyncClient, link: str) -> httpx.Response:
+    """Link ``phone`` as a resident does: open the welcome link, press its button."""
+    page = await phone.get(link)
+    assert page.status_code == 200, page.text
+    linked = await phone.post(link, data={"csrf": form_token(page)})
+    assert linked.status_code == 303 and "bm_session" in phone.cookies, linked.text
+    return linked
 
 
 def form_token(page: httpx.Response) -> str:
