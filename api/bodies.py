@@ -1,4 +1,4 @@
-"""Strict JSON request bodies.
+"""Strict JSON request bodies, and no control characters where no one types them.
 
 Litestar converts request data leniently (``"1e3"`` becomes the integer 1000),
 which is no way to read amounts of money. Before a handler's arguments are
@@ -12,11 +12,23 @@ parsed, this hook checks the raw body of every route that takes JSON:
 - it is decoded strictly against the handler's declared body type: JSON types
   must match exactly, or the request is a 422 problem.
 
-Routes that take a form (the phone pages) or no body are left alone.
+Routes that take no body are left alone. Routes that take a URL-encoded form (the phone
+pages) get it as it is, but for control characters, which no one types into a page
+and which PostgreSQL refuses to store (NUL) or the journal refuses as text. For every
+route, so that no page or route has to remember it:
+
+- a path or query string holding a NUL is a 422 problem ``request_invalid``, as the
+  API answered a NUL in a query parameter it checks against a pattern;
+- a form body holding a C0 control character other than tab, LF and CR (raw or
+  percent-encoded) is a 422 problem ``text_invalid``, as the API answers text that is
+  not printable in a JSON body.
+
+The JSON path pays for two byte searches of the query string and one of the path.
 """
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import Any, get_args, get_origin
 
@@ -30,7 +42,10 @@ from api import limits
 from api.problems import ProblemError
 
 _NO_BODY = object()
+_FORM = object()  # a URL-encoded form, checked for control characters only
 _FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
+# C0 control characters but tab, LF and CR, raw or percent-encoded (either case).
+_FORM_CONTROL = re.compile(rb"%(?:0[0-8BCEFbcef]|1[0-9A-Fa-f])|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Methods that never carry a body this API reads (Litestar answers OPTIONS itself).
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # Keyed by the handler object itself (never by id(), which a later app could reuse).
@@ -86,10 +101,11 @@ def _body_type(handler: HTTPRouteHandler) -> Any:
     if cached is None:
         parameter = handler.parsed_fn_signature.parameters.get("data")
         cached = _NO_BODY
-        kwarg = getattr(parameter, "kwarg_definition", None)
-        if parameter is not None and getattr(kwarg, "media_type", None) in _FORM_TYPES:
-            parameter = None  # a page's form, not a JSON body
-        if parameter is not None:
+        media_type = getattr(getattr(parameter, "kwarg_definition", None), "media_type", None)
+        if parameter is not None and media_type in _FORM_TYPES:
+            # A page's form, not a JSON body (a multipart one carries a photo's bytes).
+            cached = _FORM if media_type == RequestEncodingType.URL_ENCODED else _NO_BODY
+        elif parameter is not None:
             annotation = parameter.annotation
             if get_origin(annotation) is not None and hasattr(annotation, "__metadata__"):
                 annotation = get_args(annotation)[0]
@@ -98,15 +114,33 @@ def _body_type(handler: HTTPRouteHandler) -> Any:
     return cached
 
 
+def _nul(where: str) -> ValidationException:
+    return ValidationException(f"The {where} holds a NUL character")
+
+
 async def strict_json_body(request: Request[Any, Any, Any]) -> None:
-    """A ``before_request`` hook: refuse bodies that only a lenient conversion would accept."""
-    if request.scope["method"] in _BODYLESS_METHODS:
+    """A ``before_request`` hook: refuse bodies that only a lenient conversion would
+    accept, and control characters in a path, query string or form body."""
+    scope = request.scope
+    query: bytes = scope["query_string"]
+    if b"%00" in query or b"\x00" in query:
+        raise _nul("query string")
+    if "\x00" in scope["path"]:
+        raise _nul("path")
+    if scope["method"] in _BODYLESS_METHODS:
         return
     handler = request.route_handler
     if not isinstance(handler, HTTPRouteHandler):
         return
     body_type = _body_type(handler)
     if body_type is _NO_BODY:
+        return
+    if body_type is _FORM:
+        # Read once: Litestar parses the form from these same bytes.
+        if _FORM_CONTROL.search(await request.body()):
+            raise ProblemError(
+                422, "text_invalid", "The form holds a control character: send printable text."
+            )
         return
     if not _is_json(request):
         raise ProblemError(
