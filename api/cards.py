@@ -23,6 +23,7 @@ import secrets
 import unicodedata
 from datetime import UTC, datetime
 
+import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -32,11 +33,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import limits, offline_payments
 from api.access import Principal
+from api.auth import community_of
 from api.directory import person_of_account
+from api.idempotency import Plan, fingerprint, once
 from api.offline_payments import METHOD_CARD, Claim, Payment
 from api.problems import ProblemError, conflict, invalid, not_found
 from api.runtime import Runtime
 from api.tables import CardRow, PersonRow
+from api.tokens import Prefix, new_id
 from ledger import card
 from ledger.model import AccountType, Entry
 
@@ -148,6 +152,43 @@ async def revoke(rt: Runtime, row: CardRow, actor: str) -> CardRow:
             fresh.revoked_at, fresh.revoked_by = rt.now_seconds(), actor
             session.add(fresh)
     return fresh
+
+
+class Replaced(msgspec.Struct):
+    """Which card replacing a member's cards issued, kept to answer the same request again."""
+
+    card_id: str
+
+
+async def replace_once(
+    rt: Runtime, principal: Principal, person: PersonRow, member: str, pin: str, key: str
+) -> CardRow:
+    """A new card for ``member`` with ``pin`` (ASCII digits: ``pin_digits``) and their other
+    cards revoked, once per Idempotency-Key ``key``: the same request again (a double tap,
+    a reload) revokes nothing and gets the same card."""
+    assert pin_digits(pin) == pin, "a PIN checked by the caller"
+
+    async def work(plan: Plan) -> tuple[int, Replaced]:
+        for old in await cards_of(rt, community, member):
+            if old.revoked_at is None and old.id != plan["card"]:
+                await revoke(rt, old, principal.staff_actor)
+        row = await issue(rt, person, member, pin, principal.staff_actor, plan["card"])
+        return 201, Replaced(row.id)
+
+    community = community_of(principal)
+    # The PIN is fingerprinted with the request's key, which is not stored: the stored
+    # fingerprint cannot be reversed to the PIN.
+    _, out = await once(
+        rt.db,
+        scope=community,
+        key=key,
+        fingerprint=fingerprint("cards.replace", principal.person_id, [member, key, pin]),
+        now=rt.now_seconds,
+        make_plan=lambda: {"card": new_id(Prefix.CARD), "person": person.id},
+        out_type=Replaced,
+        work=work,
+    )
+    return await card_in(rt, community, out.card_id)
 
 
 # -- paying with a card

@@ -17,7 +17,7 @@ staff entries declare (``ledger.rules.check_authority``).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
@@ -34,8 +34,11 @@ from api.schemas.ledger import EarningIn
 from api.tables import PendingEarningRow
 from ledger import rules
 from ledger.ids import new_entry_id
-from ledger.model import Entry, Rejected, Rejection
+from ledger.model import Entry, EntryKind, Rejected, Rejection
 
+# The same earning recorded again within this long is asked about first (on the pages).
+TWIN_SECONDS = 15 * 60
+TWIN_LOOK_BACK = 50
 # What an earning is: booked in the journal, or a held row in one of these states.
 BOOKED, PENDING, APPROVED, DECLINED, REFUSED = (
     "booked",
@@ -85,6 +88,49 @@ async def record(
         draft,
         on_rejected=partial(rt.payments.failed, principal.credential_id),
     )
+
+
+async def recorded_just_now(
+    rt: Runtime, principal: Principal, community: str, data: EarningIn
+) -> datetime | None:
+    """When the caller last recorded this same earning (member, amount, activity and day)
+    in the past ``TWIN_SECONDS``, booked or held; None if they did not.
+
+    A form sent again after its answer was lost (Back, then send) carries a new key and
+    would book the work twice: the staff page asks before it does. Looks at the member's
+    latest ``TWIN_LOOK_BACK`` entries and the caller's held earnings."""
+    since = rt.now_seconds() - TWIN_SECONDS
+    activity, worked_on = data.activity, data.worked_on.isoformat()
+    for entry in await rt.store.account_entries(community, data.member, None, TWIN_LOOK_BACK):
+        moment = datetime.fromisoformat(entry.time)
+        if moment.timestamp() < since:
+            break
+        draft, meta = entry.draft, dict(entry.draft.meta)
+        if (
+            draft.kind is EntryKind.EARN
+            and draft.actor == principal.staff_actor
+            and draft.postings[0].amount_minutes == data.amount_minutes
+            and meta.get("activity") == activity
+            and meta.get("worked_on") == worked_on
+        ):
+            return moment
+    async with rt.db.read() as session:
+        held = (
+            await session.exec(
+                select(PendingEarningRow)
+                .where(
+                    PendingEarningRow.community == community,
+                    PendingEarningRow.member == data.member,
+                    PendingEarningRow.recorded_by == principal.staff_actor,
+                    PendingEarningRow.amount_minutes == data.amount_minutes,
+                    PendingEarningRow.activity == activity,
+                    PendingEarningRow.worked_on == worked_on,
+                    col(PendingEarningRow.recorded_at) >= since,
+                )
+                .order_by(col(PendingEarningRow.recorded_at).desc())
+            )
+        ).first()
+    return None if held is None else datetime.fromtimestamp(held.recorded_at, UTC)
 
 
 async def approval_threshold(rt: Runtime, community: str) -> int:

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from jinja2 import (
@@ -30,6 +31,8 @@ from ledger.amounts import LANGUAGES, LOCALES, format_hours
 from mobile_web.i18n import NATIVE_NAMES, direction, translations
 
 STATIC = Path(str(files("mobile_web") / "static"))
+# The pages' clock: "today" and the times the staff screens show are the Netherlands' own.
+LOCAL_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 
 
 @dataclass(frozen=True, slots=True)

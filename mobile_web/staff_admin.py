@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 
-from api import drafts, limits, provisioning
+from api import drafts, enrolment, limits, provisioning
 from api.access import Role
 from api.directory import (
     community_credentials,
@@ -21,18 +22,17 @@ from api.directory import (
     named_accounts,
     people_with_role,
     person_in,
-    person_out,
     roles_of,
 )
 from api.idempotency import fingerprint, once, scoped_key
 from api.problems import ProblemError
-from api.provisioning import KIND_API, PersonDetails
+from api.provisioning import KIND_API
 from api.routes.markers import RuntimeDep
 from api.routes.organisations import organisation_out
 from api.routes.people import STAFF_LISTED
 from api.schemas.common import text_ok
 from api.schemas.community import ShopOut
-from api.schemas.people import PersonOut, TokenCreatedOut
+from api.schemas.people import StaffIn, TokenCreatedOut
 from api.tables import CredentialRow, PersonRow
 from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
@@ -225,7 +225,8 @@ async def _scope(rt: Any, staff: Staff, role: Role, place: str) -> str | None:
 async def add_staff(
     request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
-    """A new staff member with one role, and their welcome card (``POST /api/v1/staff``)."""
+    """A new staff member with one role, and their welcome card (``POST /api/v1/staff``);
+    the form sent again shows the same person's same card, and issues no second link."""
     staff = await staff_form(request, rt, Role.ADMIN, data)
     if not isinstance(staff, Staff):
         return staff
@@ -236,30 +237,19 @@ async def add_staff(
     scope = await _scope(rt, staff, role, data.get("place", ""))
     if scope is None:
         return _not_done(staff)
-    details = PersonDetails(name, None, None, language, None)
     community = staff.community
-
-    async def work(plan: dict[str, str]) -> tuple[int, PersonOut]:
-        person, held = await provisioning.create_person(
-            rt, community, details, member=False, roles=[(role, scope)], actor=staff.actor,
-            plan=plan,
-        )  # fmt: skip
-        return 201, person_out(person, held)
-
+    wanted = {"name": name, "language": language, "roles": [{"role": role.value, "scope": scope}]}
     try:
-        _, out = await once(
-            rt.db,
-            scope=community,
-            key=key,
-            fingerprint=fingerprint("pages.staff.create", staff.session.principal.person_id, data),
-            now=rt.now_seconds,
-            make_plan=lambda: provisioning.person_plan(False),
-            out_type=PersonOut,
-            work=work,
+        asked = msgspec.convert(wanted, StaffIn)
+    except msgspec.ValidationError:
+        return _not_done(staff)
+    try:
+        _, out = await enrolment.create_person_once(
+            rt, staff.session.principal, key, "staff.create", asked, False, [(role, scope)]
         )
         async with rt.db.read() as session:
             person: PersonRow = await person_in(session, community, out.id)
-        _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
+        url = await enrolment.welcome_link_once(rt, staff.session.principal, person, key)
     except ProblemError:
         return _not_done(staff, 409)
     return welcome_card(staff, person, url, back=(HOME, N_("Administration")))

@@ -3,8 +3,9 @@ enrol a resident and print their welcome card, replace a lost phone or card.
 
 Everything goes through the API's services (``api.earnings``, ``api.provisioning``,
 ``api.cards``), so a coordinator's work here is recorded exactly as over the API:
-under their staff id, with the form's one-time key as the earning's
-Idempotency-Key (a form sent twice books once).
+under their staff id, with the form's one-time key as the Idempotency-Key of what it
+does (a form sent twice, or reloaded, books, enrols, signs out or prints once, and
+shows the same page again).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 
-from api import cards, drafts, earnings, limits, offline_payments, provisioning
+from api import cards, drafts, earnings, enrolment, limits, offline_payments
 from api.access import Role
 from api.directory import (
     account_name,
@@ -26,25 +27,24 @@ from api.directory import (
 )
 from api.idempotency import scoped_key
 from api.problems import ProblemError
-from api.provisioning import KIND_DEVICE, PersonDetails
+from api.provisioning import KIND_DEVICE
 from api.qr import svg
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from api.schemas.ledger import EarningIn
+from api.schemas.people import PersonIn
 from api.tables import PendingEarningRow, PersonRow, RoleRow
-from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES, format_hours
 from ledger.ids import new_entry_id
-from mobile_web.forms import FormBody
-from mobile_web.render import N_, translate
+from mobile_web.forms import FormBody, form_key
+from mobile_web.render import LOCAL_TIME_ZONE, N_, translate
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 
 HOME = "/s/coordinator"
 SEARCH_RESULTS_MAX = 50
 MINUTE_STEPS = (0, 15, 30, 45)
 HOURS_MAX = 24
-PIN_LENGTHS = range(4, 7)
 # The welcome card's three steps, printed in every language.
 WELCOME_STEPS = (
     N_("Scan the square with your phone's camera."),
@@ -223,8 +223,18 @@ async def record_hours(
         )
     except msgspec.ValidationError:
         return _problem(staff)
+    principal = staff.session.principal
+    if data.get("again") != "1":
+        earlier = await earnings.recorded_just_now(rt, principal, staff.community, earning)
+        if earlier is not None:
+            # Sent again after its answer was lost, or twice by mistake: ask first.
+            clock = earlier.astimezone(LOCAL_TIME_ZONE).strftime("%H:%M")
+            return screen(
+                "staff_record_again.html", staff, person=person, earning=earning, key=key,
+                hours=_hours(staff, amount), time=clock,
+            )  # fmt: skip
     try:
-        recorded = await earnings.record(rt, staff.session.principal, staff.community, earning, key)
+        recorded = await earnings.record(rt, principal, staff.community, earning, key)
     except ProblemError as problem:
         return _problem(staff, problem)
     hours = _hours(staff, amount)
@@ -277,22 +287,31 @@ def welcome_card(
 
 @post(f"{HOME}/enrol", include_in_schema=False, status_code=200)
 async def enrol(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody) -> Response[str]:
+    """A new resident with a member account, and their welcome card: the API's
+    ``POST /api/v1/members``, its checks and its Idempotency-Key (the form's key), so a
+    form sent twice enrols one resident and shows their same card."""
     staff = await staff_form(request, rt, Role.COORDINATOR, data)
     if not isinstance(staff, Staff):
         return staff
-    name = data.get("name", "").strip()
-    language = data.get("language", "nl")
-    phone = data.get("phone", "").strip() or None
-    if not name or len(name) > limits.NAME_LENGTH_MAX or not name.isprintable():
+    fields = {
+        "name": data.get("name", "").strip(),
+        "phone": data.get("phone", "").strip() or None,
+        "language": data.get("language", "nl"),
+    }
+    try:
+        details = msgspec.convert(fields, PersonIn)
+    except msgspec.ValidationError:
         return _problem(staff)
-    if language not in LANGUAGES or (phone is not None and len(phone) > limits.PHONE_LENGTH_MAX):
-        return _problem(staff)
-    details = PersonDetails(name, phone, None, language, None)
-    person, _ = await provisioning.create_person(
-        rt, staff.community, details, member=True, roles=[], actor=staff.actor,
-        plan=provisioning.person_plan(True),
-    )  # fmt: skip
-    _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
+    key = form_key(data)
+    try:
+        _, out = await enrolment.create_person_once(
+            rt, staff.session.principal, key, "members.create", details, True, []
+        )
+        async with rt.db.read() as session:
+            person = await person_in(session, staff.community, out.id)
+        url = await enrolment.welcome_link_once(rt, staff.session.principal, person, key)
+    except ProblemError as problem:
+        return _problem(staff, problem)
     return welcome_card(staff, person, url)
 
 
@@ -300,36 +319,41 @@ async def enrol(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody)
 async def replace_phone(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
-    """A lost phone: every device of the resident signed out, and a new welcome link."""
+    """A lost phone: every device of the resident signed out, and a new welcome link
+    (``enrolment.replace_phone_once``, with the form's key)."""
     found = await _member_form(request, rt, data, person_id)
     if isinstance(found, Response):
         return found
     staff, person, _ = found
-    async with rt.db.read() as session:
-        devices = await credentials_of(session, person.id, KIND_DEVICE)
-    for device in devices:
-        if device.revoked_at is None:
-            await provisioning.revoke_credential(rt, device, staff.actor)
-    _, url = await provisioning.issue_enrolment_link(rt, person, staff.actor)
-    return welcome_card(staff, person, url)
+    try:
+        replaced = await enrolment.replace_phone_once(
+            rt, staff.session.principal, person, form_key(data)
+        )
+    except ProblemError as problem:
+        return _problem(staff, problem)
+    return welcome_card(staff, person, replaced.url)
 
 
 @post(f"{HOME}/member/{{person_id:str}}/new-card", include_in_schema=False, status_code=200)
 async def replace_card(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
-    """A new printed card with the PIN the resident chose; their old cards stop working."""
+    """A new printed card with the PIN the resident chose; their old cards stop working
+    (``cards.replace_once``, with the form's key). The PIN is checked first: digits of
+    any script are read as their values (``cards.pin_digits``)."""
     found = await _member_form(request, rt, data, person_id)
     if isinstance(found, Response):
         return found
     staff, person, member = found
-    pin = data.get("pin", "")
-    if not pin.isdecimal() or len(pin) not in PIN_LENGTHS:
+    pin = cards.pin_digits(data.get("pin", ""))
+    if pin is None:
         return _problem(staff)
-    for old in await cards.cards_of(rt, staff.community, member):
-        if old.revoked_at is None:
-            await cards.revoke(rt, old, staff.actor)
-    row = await cards.issue(rt, person, member, pin, staff.actor, new_id(Prefix.CARD))
+    try:
+        row = await cards.replace_once(
+            rt, staff.session.principal, person, member, pin, form_key(data)
+        )
+    except ProblemError as problem:
+        return _problem(staff, problem)
     qr = svg(cards.payload_of(rt, row)).split("?>", 1)[-1]
     return screen("staff_card.html", staff, person=person, qr=qr)
 

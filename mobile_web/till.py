@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -44,7 +43,7 @@ from mobile_web.forms import (
 from mobile_web.history import Line, history
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import data_url, texts_of_upload
-from mobile_web.render import N_, Page, render, translate
+from mobile_web.render import LOCAL_TIME_ZONE, N_, Page, render, translate
 from mobile_web.resident import message_page, not_signed_in, refused_form
 from mobile_web.session import Session
 from mobile_web.visitor import html, page_for, signed_in
@@ -58,8 +57,6 @@ LAST_TAKEN_LOOK_BACK = 10
 # Today's takings are read this many entries at a time, back to the day's first.
 TAKINGS_PAGE_ENTRIES = 200
 assert TAKINGS_PAGE_ENTRIES <= limits.PAGE_SIZE_MAX
-# The shops' clock: "today" and the times of the takings are the Netherlands' own.
-SHOP_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 TILL_PROBLEMS = {
     "pay_code_invalid": N_("This code is not right. Ask for the code on the phone."),
     "pay_code_locked": N_("Too many wrong codes for this phone. Wait a quarter of an hour."),
@@ -277,9 +274,9 @@ async def _last_taken(rt: Runtime, community: str | None, shop: str) -> Taking |
     before taking the next code."""
     if community is None:
         return None
-    day = datetime.fromtimestamp(rt.now_seconds(), SHOP_TIME_ZONE).date()
+    day = datetime.fromtimestamp(rt.now_seconds(), LOCAL_TIME_ZONE).date()
     for line in (await history(rt, community, shop, None, LAST_TAKEN_LOOK_BACK)).lines:
-        moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
+        moment = parse_time(line.time).astimezone(LOCAL_TIME_ZONE)
         if moment.date() != day:
             return None
         if _is_payment(line):
@@ -386,14 +383,14 @@ async def _takings(rt: Runtime, community: str, shop: str) -> list[Taking]:
     """Every entry of the shop's today on its own clock, newest first (the page totals the
     day, so none may be left out); for each payment, what of it can still be given back
     by the ledger's own count (the refund's)."""
-    day = datetime.fromtimestamp(rt.now_seconds(), SHOP_TIME_ZONE).date()
+    day = datetime.fromtimestamp(rt.now_seconds(), LOCAL_TIME_ZONE).date()
     today: list[tuple[Line, datetime]] = []
     before: int | None = None
     earlier_day = False
     while not earlier_day:
         found = await history(rt, community, shop, before, TAKINGS_PAGE_ENTRIES)
         for line in found.lines:
-            moment = parse_time(line.time).astimezone(SHOP_TIME_ZONE)
+            moment = parse_time(line.time).astimezone(LOCAL_TIME_ZONE)
             earlier_day = moment.date() < day
             if earlier_day:
                 break

@@ -15,10 +15,10 @@ from api import limits, provisioning
 from api.access import Action, Principal, Role
 from api.auth import community_of
 from api.directory import credentials_of, people_with_role, person_in, person_out, roles_of
-from api.idempotency import IdempotencyKeyHeader, draft_id, fingerprint, once
-from api.problems import forbidden, invalid
-from api.provisioning import KIND_DEVICE, PersonDetails
-from api.qr import svg
+from api.enrolment import create_person_once, enrolment_link_once
+from api.idempotency import IdempotencyKeyHeader, draft_id
+from api.problems import forbidden
+from api.provisioning import KIND_DEVICE
 from api.routes.markers import (
     IdPath,
     ListLimitQuery,
@@ -28,7 +28,7 @@ from api.routes.markers import (
     route,
 )
 from api.runtime import Runtime
-from api.schemas.common import SCOPE_PATTERN, rfc3339, text_ok
+from api.schemas.common import SCOPE_PATTERN, rfc3339
 from api.schemas.people import (
     CredentialOut,
     CredentialPage,
@@ -41,7 +41,6 @@ from api.schemas.people import (
     StaffRole,
 )
 from api.tables import CredentialRow, PersonRow, RoleRow
-from api.tokens import Prefix, new_id
 
 RoleScopeQuery = Annotated[
     str,
@@ -53,11 +52,6 @@ RoleScopeQuery = Annotated[
     ),
 ]
 STAFF_LISTED = [Role.SHOP, Role.COORDINATOR, Role.AUDITOR, Role.ADMIN]
-
-
-def check_texts(*values: str | None) -> None:
-    if not all(text_ok(v) for v in values if v is not None):
-        raise invalid("text_invalid", "Text fields must be printable.")
 
 
 def check_manageable(principal: Principal, roles: list[RoleRow]) -> None:
@@ -92,41 +86,6 @@ async def _page(
     return PersonPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)
 
 
-async def _create(
-    rt: Runtime,
-    principal: Principal,
-    key: str,
-    route_name: str,
-    payload: PersonIn | StaffIn,
-    member: bool,
-    roles: list[tuple[Role, str]],
-) -> tuple[int, PersonOut]:
-    community = community_of(principal)
-    neighbourhood = payload.neighbourhood if isinstance(payload, PersonIn) else None
-    check_texts(payload.name, payload.phone, payload.email, neighbourhood)
-    details = PersonDetails(
-        payload.name, payload.phone, payload.email, payload.language.value, neighbourhood
-    )
-
-    async def work(plan: dict[str, str]) -> tuple[int, PersonOut]:
-        person, held = await provisioning.create_person(
-            rt, community, details, member=member, roles=roles, actor=principal.staff_actor,
-            plan=plan,
-        )  # fmt: skip
-        return 201, person_out(person, held)
-
-    return await once(
-        rt.db,
-        scope=community,
-        key=key,
-        fingerprint=fingerprint(route_name, principal.person_id, payload),
-        now=rt.now_seconds,
-        make_plan=lambda: provisioning.person_plan(member),
-        out_type=PersonOut,
-        work=work,
-    )
-
-
 class MemberController(Controller):
     path = "/api/v1/members"
     tags = ["people"]
@@ -139,7 +98,7 @@ class MemberController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[PersonOut]:
-        status, out = await _create(
+        status, out = await create_person_once(
             rt, principal, idempotency_key, "members.create", data, True, []
         )
         return Response(out, status_code=status)
@@ -169,7 +128,7 @@ class StaffController(Controller):
     ) -> Response[PersonOut]:
         # A person holds a role once: the same role named twice is granted once.
         roles = list(dict.fromkeys((Role(r.role.value), r.scope) for r in data.roles))
-        status, out = await _create(
+        status, out = await create_person_once(
             rt, principal, idempotency_key, "staff.create", data, False, roles
         )
         return Response(out, status_code=status)
@@ -271,28 +230,7 @@ class PersonController(Controller):
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[EnrolmentLinkOut]:
         person, _ = await self._load(rt, principal, person_id)
-        community = community_of(principal)
-
-        async def work(plan: dict[str, str]) -> tuple[int, EnrolmentLinkOut]:
-            link, url = await provisioning.issue_enrolment_link(
-                rt, person, principal.staff_actor, link_id=plan["link"]
-            )
-            out = EnrolmentLinkOut(
-                id=link.id, person_id=person.id, url=url,
-                expires_at=rfc3339(link.expires_at) or "", qr_svg=svg(url),
-            )  # fmt: skip
-            return 201, out
-
-        status, out = await once(
-            rt.db,
-            scope=community,
-            key=idempotency_key,
-            fingerprint=fingerprint("enrolment.create", principal.person_id, person.id),
-            now=rt.now_seconds,
-            make_plan=lambda: {"link": new_id(Prefix.ENROLMENT), "person": person.id},
-            out_type=EnrolmentLinkOut,
-            work=work,
-        )
+        status, out = await enrolment_link_once(rt, principal, person, idempotency_key)
         return Response(out, status_code=status)
 
     @get("/devices", summary="The person's device sessions", **route(Action.DEVICE_READ, 404))

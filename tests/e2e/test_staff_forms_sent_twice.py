@@ -1,0 +1,230 @@
+"""The staff screens' forms over HTTP, sent twice (a double tap, a reload): enrolling a
+resident, a new welcome card, a new printed card and a new staff member each happen once
+and show the same page again; and what the API refuses, the forms refuse, before anything
+changes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from api import cards, provisioning
+from api.tables import CardRow
+from tests.support.api import World, open_world
+from tests.support.pages import link_phone, page_client, welcome_link
+
+FORM_KEY = re.compile(
+    r'action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf" value="([^"]+)">\s*'
+    r'(?:<input type="hidden" name="key" value="([^"]+)">)?'
+)
+WELCOME_LINK = re.compile(r'id="welcome-link">([^<]+)<')
+REFUSED = "Dit is niet gelukt. Kijk na wat u invulde en probeer het opnieuw."
+
+
+def form_of(page: httpx.Response, action: str) -> dict[str, str]:
+    """The hidden fields (form token and one-time key) of the form posting to ``action``."""
+    for found in FORM_KEY.finditer(page.text):
+        if found.group(1) == action:
+            fields = {"csrf": found.group(2)}
+            return fields | ({"key": found.group(3)} if found.group(3) else {})
+    raise AssertionError(f"no form for {action}: {page.text}")
+
+
+def link_on(page: httpx.Response) -> str:
+    found = WELCOME_LINK.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+async def _names(world: World, path: str, as_: Any) -> list[str]:
+    listed = await world.get(path, as_=as_)
+    assert listed.status_code == 200, listed.text
+    return [item["name"] for item in listed.json()["items"]]
+
+
+async def test_an_enrol_form_sent_twice_enrols_one_resident_and_shows_the_same_card(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        link = await welcome_link(world, world.coordinator.person_id)
+
+        async def run() -> list[httpx.Response]:
+            async with page_client(world) as laptop:
+                await link_phone(laptop, link)
+                form = form_of(await laptop.get("/s/coordinator"), "/s/coordinator/enrol")
+                sent = form | {"name": "Fatma Demir", "phone": "0612", "language": "tr"}
+                return [
+                    await laptop.post("/s/coordinator/enrol", data=sent),
+                    await laptop.post("/s/coordinator/enrol", data=sent),
+                ]
+
+        first, again = world.run(run)
+        names = await _names(world, "/api/v1/members", world.coordinator)
+
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    assert "Fatma Demir" in first.text and "Fatma Demir" in again.text
+    assert link_on(first) == link_on(again)
+    assert names.count("Fatma Demir") == 1, names
+
+
+async def test_the_enrol_form_refuses_text_the_api_refuses_and_enrols_nobody(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        link = await welcome_link(world, world.coordinator.person_id)
+
+        async def run() -> list[httpx.Response]:
+            async with page_client(world) as laptop:
+                await link_phone(laptop, link)
+                answers = []
+                for phone in ("06\r\n12", "06\u008512", "06\x1b\r\n12"):
+                    form = form_of(await laptop.get("/s/coordinator"), "/s/coordinator/enrol")
+                    sent = form | {"name": "Piet Pieters", "phone": phone, "language": "nl"}
+                    answers.append(await laptop.post("/s/coordinator/enrol", data=sent))
+                return answers
+
+        line_break, c1_control, escape = world.run(run)
+        names = await _names(world, "/api/v1/members", world.coordinator)
+
+    for refused in (line_break, c1_control):
+        assert refused.status_code == 422 and REFUSED in refused.text, refused.text
+    # An escape character is refused for every form before any page sees it.
+    assert escape.status_code == 422 and escape.json()["code"] == "text_invalid", escape.text
+    assert "Piet Pieters" not in names, names
+
+
+async def _cards(world: World, member: str) -> list[CardRow]:
+    return await cards.cards_of(world.rt, "oost", member)
+
+
+async def test_a_new_card_form_sent_twice_prints_one_card_and_revokes_it_not(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        member = world.member
+        old = await world.post(
+            "/api/v1/cards", {"member": member.account, "pin": "4821"}, as_=world.coordinator
+        )
+        assert old.status_code == 201, old.text
+        link = await welcome_link(world, world.coordinator.person_id)
+        action = f"/s/coordinator/member/{member.person_id}/new-card"
+
+        async def run() -> tuple[list[httpx.Response], list[CardRow]]:
+            async with page_client(world) as laptop:
+                await link_phone(laptop, link)
+                form = form_of(
+                    await laptop.get(f"/s/coordinator/member/{member.person_id}"), action
+                )
+                # An Arabic coordinator types the PIN in Arabic-Indic digits.
+                sent = form | {"pin": "١٢٣٤"}
+                answers = [
+                    await laptop.post(action, data=sent),
+                    await laptop.post(action, data=sent),
+                ]
+            assert member.account is not None
+            return answers, await _cards(world, member.account)
+
+        (first, again), held = world.run(run)
+        active = [row for row in held if row.revoked_at is None]
+        pin_is_1234 = world.run(_pin_matches, world, active[0], "1234") if active else False
+
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    qr = re.compile(r'<div class="qr"[^>]*>(.*?)</div>', re.S)
+    assert qr.findall(first.text) == qr.findall(again.text)
+    assert len(held) == 2 and len(active) == 1, held
+    assert active[0].id != old.json()["card"]["id"]
+    assert pin_is_1234
+
+
+async def _pin_matches(world: World, row: CardRow, pin: str) -> bool:
+    return cards.pin_matches(world.rt.ledger.signer.private_key, row, pin)
+
+
+async def test_a_pin_that_is_no_pin_changes_nothing(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        member = world.member
+        old = await world.post(
+            "/api/v1/cards", {"member": member.account, "pin": "4821"}, as_=world.coordinator
+        )
+        assert old.status_code == 201, old.text
+        link = await welcome_link(world, world.coordinator.person_id)
+        action = f"/s/coordinator/member/{member.person_id}/new-card"
+
+        async def run() -> tuple[list[httpx.Response], list[CardRow]]:
+            async with page_client(world) as laptop:
+                await link_phone(laptop, link)
+                answers = []
+                for pin in ("١٢٣", "12a4", "²³⁴⁵", "1234567", ""):
+                    page = await laptop.get(f"/s/coordinator/member/{member.person_id}")
+                    answers.append(
+                        await laptop.post(action, data=form_of(page, action) | {"pin": pin})
+                    )
+            assert member.account is not None
+            return answers, await _cards(world, member.account)
+
+        answers, held = world.run(run)
+
+    for pin, answer in zip(("١٢٣", "12a4", "²³⁴⁵", "1234567", ""), answers, strict=True):
+        assert answer.status_code == 422 and REFUSED in answer.text, (pin, answer.text)
+    assert [(row.id, row.revoked_at) for row in held] == [(old.json()["card"]["id"], None)]
+
+
+async def test_a_new_welcome_card_sent_again_signs_out_nothing_more(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        member = world.member
+        coordinator_link = await welcome_link(world, world.coordinator.person_id)
+        old_phone_link = await welcome_link(world, member.person_id)
+        action = f"/s/coordinator/member/{member.person_id}/new-phone"
+
+        async def run() -> list[httpx.Response]:
+            async with (
+                page_client(world) as laptop,
+                page_client(world) as old_phone,
+                page_client(world) as new_phone,
+            ):
+                await link_phone(laptop, coordinator_link)
+                await link_phone(old_phone, old_phone_link)
+                form = form_of(
+                    await laptop.get(f"/s/coordinator/member/{member.person_id}"), action
+                )
+                first = await laptop.post(action, data=form)
+                await link_phone(new_phone, link_on(first).replace("http://buurtmunt.test", ""))
+                # The coordinator reloads the card after the resident linked the new phone.
+                again = await laptop.post(action, data=form)
+                return [first, again, await old_phone.get("/m"), await new_phone.get("/m")]
+
+        first, again, old_home, new_home = world.run(run)
+
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    assert link_on(first) == link_on(again)
+    assert old_home.status_code != 200  # the lost phone is signed out
+    assert new_home.status_code == 200, new_home.text  # the new one stays signed in
+
+
+async def test_a_new_staff_form_sent_twice_adds_one_person_with_one_welcome_card(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        link = await welcome_link(world, world.admin.person_id)
+
+        async def run() -> list[httpx.Response]:
+            async with page_client(world) as laptop:
+                await link_phone(laptop, link)
+                form = form_of(await laptop.get("/s/admin"), "/s/admin/staff")
+                sent = form | {"name": "Sanne Smit", "role": "auditor", "language": "nl"}
+                return [
+                    await laptop.post("/s/admin/staff", data=sent),
+                    await laptop.post("/s/admin/staff", data=sent),
+                ]
+
+        first, again = world.run(run)
+        token = link_on(first).rsplit("/", 1)[-1]
+        state = world.run(provisioning.enrolment_link_state, world.rt, token)
+        names = await _names(world, "/api/v1/staff", world.admin)
+
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    assert link_on(first) == link_on(again)
+    assert state is provisioning.LinkState.USABLE  # the card printed first still works
+    assert names.count("Sanne Smit") == 1, names
