@@ -203,6 +203,22 @@ async def test_the_history_comes_in_pages_from_newest_to_oldest(sqlite_url: str)
     assert "before=" not in second.text.split('<nav class="pager"')[1].split("</nav>")[0]
 
 
+async def test_a_history_cursor_out_of_range_shows_the_newest_page(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(phone: httpx.AsyncClient) -> list[httpx.Response]:
+            return [
+                await phone.get("/m/history", params={"before": before})
+                for before in [str(2**63), "9" * 19, "١٥٠", "-1"]
+            ]
+
+        pages = await member_phone(world, steps)
+
+    for page in pages:
+        assert page.status_code == 200, page.text
+        assert "Uw rekening is geopend" in page.text  # from the newest entry on
+
+
 async def member_phone(world: World, steps: Any) -> Any:
     """Run ``steps`` on a phone linked to the world's first member (10 hours earned)."""
     link = await world.post(
