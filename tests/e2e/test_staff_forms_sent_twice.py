@@ -44,23 +44,31 @@ async def _names(world: World, path: str, as_: Any) -> list[str]:
     return [item["name"] for item in listed.json()["items"]]
 
 
+async def _sent_twice(
+    world: World, staff: Any, screen: str, action: str, fields: dict[str, str]
+) -> list[httpx.Response]:
+    """``staff``'s answers to the form of ``screen`` that posts to ``action``, filled with
+    ``fields`` and sent twice (a double tap, a reload)."""
+    link = await welcome_link(world, staff.person_id)
+
+    async def run() -> list[httpx.Response]:
+        async with page_client(world) as laptop:
+            await link_phone(laptop, link)
+            sent = form_of(await laptop.get(screen), action) | fields
+            return [await laptop.post(action, data=sent), await laptop.post(action, data=sent)]
+
+    answers: list[httpx.Response] = world.run(run)
+    return answers
+
+
 async def test_an_enrol_form_sent_twice_enrols_one_resident_and_shows_the_same_card(
     database_url: str,
 ) -> None:
     async with open_world(database_url) as world:
-        link = await welcome_link(world, world.coordinator.person_id)
-
-        async def run() -> list[httpx.Response]:
-            async with page_client(world) as laptop:
-                await link_phone(laptop, link)
-                form = form_of(await laptop.get("/s/coordinator"), "/s/coordinator/enrol")
-                sent = form | {"name": "Fatma Demir", "phone": "0612", "language": "tr"}
-                return [
-                    await laptop.post("/s/coordinator/enrol", data=sent),
-                    await laptop.post("/s/coordinator/enrol", data=sent),
-                ]
-
-        first, again = world.run(run)
+        fields = {"name": "Fatma Demir", "phone": "0612", "language": "tr"}
+        first, again = await _sent_twice(
+            world, world.coordinator, "/s/coordinator", "/s/coordinator/enrol", fields
+        )
         names = await _names(world, "/api/v1/members", world.coordinator)
 
     assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
@@ -207,19 +215,8 @@ async def test_a_new_staff_form_sent_twice_adds_one_person_with_one_welcome_card
     database_url: str,
 ) -> None:
     async with open_world(database_url) as world:
-        link = await welcome_link(world, world.admin.person_id)
-
-        async def run() -> list[httpx.Response]:
-            async with page_client(world) as laptop:
-                await link_phone(laptop, link)
-                form = form_of(await laptop.get("/s/admin"), "/s/admin/staff")
-                sent = form | {"name": "Sanne Smit", "role": "auditor", "language": "nl"}
-                return [
-                    await laptop.post("/s/admin/staff", data=sent),
-                    await laptop.post("/s/admin/staff", data=sent),
-                ]
-
-        first, again = world.run(run)
+        fields = {"name": "Sanne Smit", "role": "auditor", "language": "nl"}
+        first, again = await _sent_twice(world, world.admin, "/s/admin", "/s/admin/staff", fields)
         token = link_on(first).rsplit("/", 1)[-1]
         state = world.run(provisioning.enrolment_link_state, world.rt, token)
         names = await _names(world, "/api/v1/staff", world.admin)
