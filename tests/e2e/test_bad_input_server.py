@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ from tests.support.server import COMMUNITY, Seeded, free_port, seed, server_env,
 OTHER = "west"
 TRANSFERS = "/api/v1/transfers"
 REQUESTS = "/api/v1/payment-requests"
+# The checkpoint cadence signs an entry within its interval (1 s) and a little more.
+SIGNED_WITHIN_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +134,23 @@ def _member(served: Served, index: int = 0) -> dict[str, str]:
     return {**_bearer(served.seeded.member_tokens[index]), "Idempotency-Key": str(uuid.uuid4())}
 
 
-def journal_sizes(served: Served) -> dict[str, int]:
-    """Each community's signed journal size, as its members can see it."""
-    sizes = {}
-    for community, token in (
-        (COMMUNITY, served.seeded.shop_token),
-        (OTHER, served.others.other_token),
-    ):
-        answer = httpx.get(f"{served.base}/api/v1/ledger/checkpoint", headers=_bearer(token))
-        assert answer.status_code == 200, answer.text
-        sizes[community] = answer.json()["size"]
-    return sizes
+def journal_sizes(served: Served, covering: int = 0) -> dict[str, int]:
+    """Each community's signed journal size, as its members can see it; once the
+    checkpoint of ``COMMUNITY`` covers its first ``covering`` entries (the checkpoint
+    cadence signs an entry up to a second after it was written)."""
+    deadline = time.monotonic() + SIGNED_WITHIN_SECONDS
+    while True:
+        sizes = {}
+        for community, token in (
+            (COMMUNITY, served.seeded.shop_token),
+            (OTHER, served.others.other_token),
+        ):
+            answer = httpx.get(f"{served.base}/api/v1/ledger/checkpoint", headers=_bearer(token))
+            assert answer.status_code == 200, answer.text
+            sizes[community] = answer.json()["size"]
+        if sizes[COMMUNITY] >= covering or time.monotonic() > deadline:
+            return sizes
+        time.sleep(0.05)
 
 
 def assert_problem(answer: httpx.Response, status: int, code: str, case: str) -> None:
@@ -275,7 +284,7 @@ def test_a_paid_qr_payment_request_cannot_be_paid_again(served: Served) -> None:
     pay = f"{served.base}{REQUESTS}/{made.json()['id']}/pay"
     paid = httpx.post(pay, json={}, headers=_member(served, 0))
     assert paid.status_code == 200, paid.text
-    before = journal_sizes(served)
+    before = journal_sizes(served, covering=paid.json()["seq"] + 1)
 
     again = httpx.post(pay, json={}, headers=_member(served, 0))
     by_another = httpx.post(pay, json={}, headers=_member(served, 1))
@@ -307,7 +316,7 @@ def test_a_pay_code_pays_once(served: Served) -> None:
 
     first = take(code)
     assert first.status_code == 201, first.text
-    before = journal_sizes(served)
+    before = journal_sizes(served, covering=first.json()["seq"] + 1)
     replayed = take(code)
     malformed = take("12345")
 
