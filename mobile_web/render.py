@@ -60,13 +60,26 @@ def _signed_hours(minutes: int, language: str) -> str:
     return f"+{text}" if minutes > 0 else text
 
 
+def _local(moment: str) -> datetime:
+    """An RFC 3339 time (the journal's, in UTC) on the pages' clock."""
+    return datetime.fromisoformat(moment).astimezone(LOCAL_TIME_ZONE)
+
+
 def _date(value: date | str, language: str) -> str:
-    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
-    return format_date(day, format="d MMMM y", locale=LOCALES[language])
+    """A day, or the day of an RFC 3339 time on the pages' clock ("28 november 2026")."""
+    if isinstance(value, str):
+        value = _local(value).date() if len(value) > 10 else date.fromisoformat(value)
+    return format_date(value, format="d MMMM y", locale=LOCALES[language])
 
 
-def _time(value: datetime, language: str) -> str:
-    return format_datetime(value, format="short", locale=LOCALES[language])
+def _moment(value: str, language: str) -> str:
+    """An RFC 3339 time on the pages' clock, to the minute ("28 november 2026 10:30")."""
+    return format_datetime(_local(value), format="d MMMM y HH:mm", locale=LOCALES[language])
+
+
+def _clock(value: str) -> str:
+    """The hour and minute of an RFC 3339 time on the pages' clock ("10:30")."""
+    return _local(value).strftime("%H:%M")
 
 
 @functools.cache
@@ -89,7 +102,8 @@ def environment(language: str) -> Environment:
     env.filters["hours"] = format_hours
     env.filters["signed_hours"] = _signed_hours
     env.filters["day"] = _date
-    env.filters["moment"] = _time
+    env.filters["moment"] = _moment
+    env.filters["clock"] = _clock
     env.globals["languages"] = [(code, NATIVE_NAMES[code]) for code in LANGUAGES]
     return env
 

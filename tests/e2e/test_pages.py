@@ -203,6 +203,26 @@ async def test_the_history_comes_in_pages_from_newest_to_oldest(sqlite_url: str)
     assert "before=" not in second.text.split('<nav class="pager"')[1].split("</nav>")[0]
 
 
+async def test_history_and_receipt_give_the_time_on_the_netherlands_clock(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        # 23:40 UTC on 28 November is 00:40 on the 29th in Amsterdam.
+        world.clock.advance(hours=14, minutes=10)
+        await a_member_with_history(world, 1)
+
+        async def steps(phone: httpx.AsyncClient) -> list[str]:
+            history = await phone.get("/m/history")
+            receipt = re.search(r'href="(/m/r/[^"]+)"', history.text)
+            assert receipt is not None, history.text
+            return [history.text, (await phone.get(receipt.group(1))).text]
+
+        history, receipt = await member_phone(world, steps)
+
+    assert "29 november 2026 <bdi>00:40</bdi>" in history
+    assert "29 november 2026 00:40</time>" in receipt
+
+
 async def test_a_history_cursor_out_of_range_shows_the_newest_page(sqlite_url: str) -> None:
     async with open_world(sqlite_url) as world:
 
