@@ -153,8 +153,11 @@ def _link_form_cookie(value: str, rt: Runtime, max_age: int = LINK_FORM_SECONDS)
 @get("/e/{token:str}", include_in_schema=False)
 async def enrolment_page(
     request: Request[Any, Any, Any], token: TokenPath, rt: RuntimeDep
-) -> Response[str]:
+) -> Response[str] | Redirect:
     state = await enrolment_link_state(rt, token)
+    if state is LinkState.USED and await signed_in(request, rt) is not None:
+        # A phone that is signed in opens its welcome card again: it is in already.
+        return Redirect("/m", status_code=303)
     if state is not LinkState.USABLE:
         return await _unusable_link(request, rt, state)
     page = page_for(request, person_language=await enrolment_language(rt, token))

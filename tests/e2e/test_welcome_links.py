@@ -164,3 +164,20 @@ async def test_only_the_newest_welcome_link_of_a_person_works(sqlite_url: str) -
 
     assert opened.status_code == 410 and RETIRED in opened.text
     assert by_api.status_code == 404
+
+
+async def test_a_used_link_opened_again_on_the_phone_it_signed_in_goes_to_its_home(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        link = await welcome_link(world, world.member.person_id)
+
+        async def run() -> list[httpx.Response]:
+            async with page_client(world) as phone, page_client(world) as stranger:
+                await link_phone(phone, link)
+                return [await phone.get(link), await stranger.get(link)]
+
+        again, elsewhere = world.run(run)
+
+    assert again.status_code == 303 and again.headers["location"] == "/m"
+    assert elsewhere.status_code == 410, "not signed in: the link says it was used"
