@@ -44,8 +44,8 @@ from mobile_web.history import Line, history
 from mobile_web.pay import NO_CODE, wants_json
 from mobile_web.qr_images import data_url, texts_of_upload
 from mobile_web.render import LOCAL_TIME_ZONE, N_, Page, render, translate
-from mobile_web.resident import message_page, not_signed_in, refused_form
-from mobile_web.session import Session
+from mobile_web.resident import FORM_EXPIRED, message_page, not_signed_in
+from mobile_web.session import Session, form_token_ok
 from mobile_web.visitor import html, page_for, signed_in
 
 PhotoBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -115,11 +115,14 @@ async def _till_form(
     request: Request[Any, Any, Any], rt: Runtime, token: object
 ) -> tuple[Session, Page, str] | Response[str]:
     """The signed-in staff member, their page and shop, for a posted form whose token must
-    be the signed-in session's; or the page that says why not."""
+    be the signed-in session's; or the page that says why not (on the till's own screen)."""
     found = await _till_session(request, rt)
     if isinstance(found, Response):
         return found
-    return refused_form(request, found[0], token) or found
+    session, page, _ = found
+    if not form_token_ok(session, token if isinstance(token, str) else None):
+        return till_message(page, N_("Till"), FORM_EXPIRED, 403, link="/till")
+    return found
 
 
 async def _shop_name(rt: Runtime, community: str | None, shop: str) -> str:

@@ -541,3 +541,18 @@ async def test_today_totals_every_payment_of_the_day_however_many(sqlite_url: st
     taken = re.search(r'id="taken-label">.*?<bdi>([^<]+)</bdi>', today, re.S)
     assert taken is not None and taken.group(1) == "7½ uur"
     assert today.count('name="entry_id"') == 2 * TAKINGS_PAGE_ENTRIES + 50
+
+
+async def test_a_till_form_whose_page_expired_says_so_on_the_tills_own_screen(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(till: httpx.AsyncClient, phone: httpx.AsyncClient) -> httpx.Response:
+            return await till.post("/till", data={"csrf": "stale", "amount_minutes": "60"})
+
+        expired = await two_phones(world, steps)
+
+    assert expired.status_code == 403
+    assert "Deze pagina is verlopen" in expired.text
+    assert 'href="/till/today"' in expired.text and 'href="/m/pay"' not in expired.text
