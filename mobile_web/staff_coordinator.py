@@ -56,7 +56,7 @@ PROBLEM_TEXTS = {
     "exceeds_monthly_budget": N_("The organisation's budget for this month is used up."),
     "exceeds_monthly_earning_cap": N_("This resident has reached this month's limit."),
     "worked_on_invalid": N_("The date must be today or in the recent past."),
-    "earning_already_decided": N_("Another coordinator decided this already."),
+    "earning_already_decided": N_("This has been decided already."),
     "second_coordinator_required": N_("A second coordinator must decide this, not you."),
     "rate_limited": N_("Too many attempts. Wait a moment and try again."),
     "exceeds_balance": N_("This resident does not have enough hours for this."),
