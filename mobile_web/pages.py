@@ -230,6 +230,8 @@ async def pay_page(
         view = await payment_requests.view(rt, session.principal, request_id)
         if view.status != payment_requests.OPEN:
             raise payment_requests.state_problem(view.request, rt.now_seconds())
+        if view.is_payee:  # their own "pay me" code (or the till's): another pays it
+            raise ProblemError(422, "payer_must_differ_from_payee")
     except ProblemError as problem:
         return _pay_problem(page, problem)
     body = render("pay.html", page, request=view)

@@ -322,6 +322,10 @@ async def test_a_resident_shows_a_pay_me_qr_and_sees_where_to_spend_and_earn(
             assert "Slagerij" in places.text and "Buurthuis" in places.text
             not_staff = await phone.get("/till")
             assert not_staff.status_code == 403
+            # Their own code, opened on their own phone: no pay button, but why not.
+            own = await phone.get(f"/P/{made.headers['location'].rsplit('/', 1)[1]}")
+            assert own.status_code == 422 and "Dit is uw eigen code" in own.text
+            assert 'action="/P/' not in own.text
 
         await two_phones(world, steps)
 
