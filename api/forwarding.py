@@ -179,7 +179,8 @@ class Holder:
             log.exception("forwarded draft for %s failed", self._community)
             answer = Answer(ask.number, UNAVAILABLE, message=repr(error))
         if not writer.is_closing():
-            writer.write(_frame(answer))
+            with contextlib.suppress(RuntimeError, OSError):  # hung up meanwhile (uvloop raises)
+                writer.write(_frame(answer))
 
 
 class Sender:
@@ -193,7 +194,7 @@ class Sender:
         self._writer = writer
         self._numbers = itertools.count()
         self._waiting: dict[int, asyncio.Future[Answer]] = {}
-        self.closed = False
+        self._ended = False
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -201,14 +202,24 @@ class Sender:
         reader, writer = await asyncio.open_unix_connection(str(path))
         return cls(community, reader, writer)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended: its reader saw the end, or its transport
+        closed (the holder died) before the reader ran."""
+        return self._ended or self._writer.is_closing()
+
     async def send(self, draft: Draft) -> Result:
+        gone = f"the connection to {self._community}'s holder is closed"
         if self.closed:
-            raise HolderGone(f"the connection to {self._community}'s holder is closed")
+            raise HolderGone(gone)
         number = next(self._numbers)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[number] = future
         try:
-            self._writer.write(_frame(Ask(number, draft)))
+            try:
+                self._writer.write(_frame(Ask(number, draft)))
+            except (RuntimeError, OSError) as error:  # uvloop raises on a closed handle
+                raise HolderGone(gone) from error
             answer = await asyncio.wait_for(future, limits.FORWARD_WAIT_SECONDS)
         except TimeoutError:
             raise HolderSilent(
@@ -237,7 +248,7 @@ class Sender:
         except (ValueError, msgspec.DecodeError) as error:
             log.warning("forwarding for %s: a bad answer: %r", self._community, error)
         finally:
-            self.closed = True
+            self._ended = True
             self._writer.close()
             gone = HolderGone(f"{self._community}'s holder hung up with the draft in hand")
             for future in self._waiting.values():
