@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,13 @@ class ServerProcess:
         self.workers = workers
         self.base = f"http://127.0.0.1:{port}"
         self._process: subprocess.Popen[bytes] | None = None
+        # What the server printed, every run of it: copied to stderr as each run ends
+        # (for pytest to show), and searched by ``errors``.
+        descriptor, name = tempfile.mkstemp(prefix="bm-server-", suffix=".log")
+        os.close(descriptor)
+        self._log = Path(name)
+        self._shown = 0
+        weakref.finalize(self, self._log.unlink, missing_ok=True)
 
     def start(self) -> float:
         """Start and wait for ``/ready``; the seconds that took."""
@@ -71,9 +79,11 @@ class ServerProcess:
             sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1",
             "--port", str(self.port), "--workers", str(self.workers), "--no-access-log",
         ]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, env={**os.environ, **self.env}, cwd=ROOT, start_new_session=True
-        )
+        with self._log.open("ab") as log:  # appended to by every process of the server
+            self._process = subprocess.Popen(
+                command, env={**os.environ, **self.env}, cwd=ROOT, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         while True:
             try:
                 with urllib.request.urlopen(f"{self.base}/ready", timeout=1):
@@ -92,6 +102,18 @@ class ServerProcess:
             os.killpg(self._process.pid, signal.SIGKILL)
         self._process.wait()
         self._process = None
+        self._show()
+
+    def errors(self) -> list[str]:
+        """What the server logged at level ERROR so far (tracebacks included), and any
+        line it printed outside its JSON log: for a failed assertion to say what broke."""
+        lines = self._log.read_text(errors="replace").splitlines()
+        return [line for line in lines if '"level":"ERROR"' in line or not line.startswith("{")]
+
+    def _show(self) -> None:
+        printed = self._log.read_bytes()[self._shown :]
+        self._shown += len(printed)
+        sys.stderr.write(printed.decode(errors="replace"))
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM), SIGKILL if it takes too long."""
@@ -313,6 +335,7 @@ class DrillReport:
     stray: list[str]  # keys answered with an entry that is no transfer of the drill
     retry_failures: dict[int, int]  # status of retries that did not succeed -> count
     audit_failures: list[str]
+    server_errors: list[str]  # what the server logged at level ERROR: why a 5xx came
     seconds: float
 
     @property
@@ -370,5 +393,6 @@ async def run_drill(
         stray=sorted(k for k, i in answered.items() if i not in books.transfers),
         retry_failures={s: n for s, n in retried.items() if s not in (200, 201)},
         audit_failures=await audit_and_verify(database_url, env),
+        server_errors=server.errors(),
         seconds=round(time.monotonic() - began, 1),
     )
