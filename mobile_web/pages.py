@@ -66,7 +66,7 @@ from mobile_web.pay import PAY_FAILED, PAY_PROBLEMS
 from mobile_web.render import N_, Page, render, translate
 from mobile_web.resident import FORM_EXPIRED, message_page, not_signed_in, refused_form
 from mobile_web.session import session_of
-from mobile_web.visitor import html, page_for, preference_cookie, signed_in
+from mobile_web.visitor import html, page_for, preference_cookie, signed_in, site_cookie
 
 COOKIE_MAX_AGE_SECONDS = 400 * 24 * 3600
 # The welcome page's form value: a random cookie, sent back in the form.
@@ -139,14 +139,8 @@ def _from_this_site(request: Request[Any, Any, Any], rt: Runtime, sent: str | No
 
 
 def _link_form_cookie(value: str, rt: Runtime, max_age: int = LINK_FORM_SECONDS) -> Cookie:
-    return Cookie(
-        key=LINK_FORM_COOKIE,
-        value=value,
-        max_age=max_age,
-        httponly=True,
-        samesite="lax",
-        secure=rt.settings.secure_cookies,
-        path=LINK_FORM_PATH,
+    return site_cookie(
+        LINK_FORM_COOKIE, value, max_age, rt.settings.secure_cookies, path=LINK_FORM_PATH
     )
 
 
@@ -190,22 +184,12 @@ async def enrolment_confirm(
     if redeemed is None:
         return await _unusable_link(request, rt, await enrolment_link_state(rt, token))
     _, session_token = redeemed
-    cookies = [
-        Cookie(
-            key=SESSION_COOKIE,
-            value=session_token,
-            max_age=COOKIE_MAX_AGE_SECONDS,
-            httponly=True,
-            samesite="lax",
-            secure=rt.settings.secure_cookies,
-            path="/",
-        )
-    ]
+    secure = rt.settings.secure_cookies
+    cookies = [site_cookie(SESSION_COOKIE, session_token, COOKIE_MAX_AGE_SECONDS, secure)]
     session = await session_of(rt, session_token)
     if session is not None and LANGUAGE_COOKIE not in request.cookies:
         # The phone speaks the person's language from now on, on every page (also the
         # public ones and the offline page), until they choose another in the settings.
-        secure = rt.settings.secure_cookies
         cookies.append(preference_cookie(LANGUAGE_COOKIE, session.language, secure))
     cookies.append(_link_form_cookie("", rt, max_age=0))  # its work is done
     return Redirect("/m", status_code=303, cookies=cookies)

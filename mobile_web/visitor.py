@@ -78,13 +78,14 @@ def html(body: str, status: int = 200, *, personal: bool = True) -> Response[str
     )
 
 
-def preference_cookie(key: str, value: str, secure: bool) -> Cookie:
+def site_cookie(key: str, value: str, max_age: int, secure: bool, path: str = "/") -> Cookie:
+    """A cookie of these pages: never read by scripts, and sent on cross-site requests
+    only when a person follows a link (SameSite=Lax)."""
     return Cookie(
-        key=key,
-        value=value,
-        max_age=PREFERENCE_MAX_AGE_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
+        key=key, value=value, max_age=max_age, httponly=True, samesite="lax", secure=secure,
+        path=path,
+    )  # fmt: skip
+
+
+def preference_cookie(key: str, value: str, secure: bool) -> Cookie:
+    return site_cookie(key, value, PREFERENCE_MAX_AGE_SECONDS, secure)
