@@ -103,38 +103,50 @@ async def test_the_enrol_form_refuses_text_the_api_refuses_and_enrols_nobody(
     assert "Piet Pieters" not in names, names
 
 
-async def _cards(world: World, member: str) -> list[CardRow]:
-    return await cards.cards_of(world.rt, "oost", member)
+async def _a_card(world: World) -> str:
+    """The id of a card printed for ``world.member`` through the API."""
+    printed = await world.post(
+        "/api/v1/cards", {"member": world.member.account, "pin": "4821"}, as_=world.coordinator
+    )
+    assert printed.status_code == 201, printed.text
+    card_id: str = printed.json()["card"]["id"]
+    return card_id
+
+
+async def _new_card_sent(
+    world: World, pins: list[str], *, one_form: bool
+) -> tuple[list[httpx.Response], list[CardRow]]:
+    """The coordinator's answers to the member screen's "new card" form, sent with each
+    of ``pins`` (the same form each time if ``one_form``: a double tap, a reload; else
+    the form anew), and the member's cards afterwards."""
+    member = world.member
+    link = await welcome_link(world, world.coordinator.person_id)
+    screen = f"/s/coordinator/member/{member.person_id}"
+    action = f"{screen}/new-card"
+
+    async def run() -> tuple[list[httpx.Response], list[CardRow]]:
+        async with page_client(world) as laptop:
+            await link_phone(laptop, link)
+            form = form_of(await laptop.get(screen), action)
+            answers = []
+            for pin in pins:
+                if not one_form:
+                    form = form_of(await laptop.get(screen), action)
+                answers.append(await laptop.post(action, data=form | {"pin": pin}))
+        assert member.account is not None
+        return answers, await cards.cards_of(world.rt, "oost", member.account)
+
+    sent: tuple[list[httpx.Response], list[CardRow]] = world.run(run)
+    return sent
 
 
 async def test_a_new_card_form_sent_twice_prints_one_card_and_revokes_it_not(
     database_url: str,
 ) -> None:
     async with open_world(database_url) as world:
-        member = world.member
-        old = await world.post(
-            "/api/v1/cards", {"member": member.account, "pin": "4821"}, as_=world.coordinator
-        )
-        assert old.status_code == 201, old.text
-        link = await welcome_link(world, world.coordinator.person_id)
-        action = f"/s/coordinator/member/{member.person_id}/new-card"
-
-        async def run() -> tuple[list[httpx.Response], list[CardRow]]:
-            async with page_client(world) as laptop:
-                await link_phone(laptop, link)
-                form = form_of(
-                    await laptop.get(f"/s/coordinator/member/{member.person_id}"), action
-                )
-                # An Arabic coordinator types the PIN in Arabic-Indic digits.
-                sent = form | {"pin": "١٢٣٤"}
-                answers = [
-                    await laptop.post(action, data=sent),
-                    await laptop.post(action, data=sent),
-                ]
-            assert member.account is not None
-            return answers, await _cards(world, member.account)
-
-        (first, again), held = world.run(run)
+        old = await _a_card(world)
+        # An Arabic coordinator types the PIN in Arabic-Indic digits.
+        (first, again), held = await _new_card_sent(world, ["١٢٣٤", "١٢٣٤"], one_form=True)
         active = [row for row in held if row.revoked_at is None]
         pin_is_1234 = world.run(_pin_matches, world, active[0], "1234") if active else False
 
@@ -142,7 +154,7 @@ async def test_a_new_card_form_sent_twice_prints_one_card_and_revokes_it_not(
     qr = re.compile(r'<div class="qr"[^>]*>(.*?)</div>', re.S)
     assert qr.findall(first.text) == qr.findall(again.text)
     assert len(held) == 2 and len(active) == 1, held
-    assert active[0].id != old.json()["card"]["id"]
+    assert active[0].id != old
     assert pin_is_1234
 
 
@@ -151,32 +163,14 @@ async def _pin_matches(world: World, row: CardRow, pin: str) -> bool:
 
 
 async def test_a_pin_that_is_no_pin_changes_nothing(database_url: str) -> None:
+    pins = ["١٢٣", "12a4", "²³⁴⁵", "1234567", ""]
     async with open_world(database_url) as world:
-        member = world.member
-        old = await world.post(
-            "/api/v1/cards", {"member": member.account, "pin": "4821"}, as_=world.coordinator
-        )
-        assert old.status_code == 201, old.text
-        link = await welcome_link(world, world.coordinator.person_id)
-        action = f"/s/coordinator/member/{member.person_id}/new-card"
+        old = await _a_card(world)
+        answers, held = await _new_card_sent(world, pins, one_form=False)
 
-        async def run() -> tuple[list[httpx.Response], list[CardRow]]:
-            async with page_client(world) as laptop:
-                await link_phone(laptop, link)
-                answers = []
-                for pin in ("١٢٣", "12a4", "²³⁴⁵", "1234567", ""):
-                    page = await laptop.get(f"/s/coordinator/member/{member.person_id}")
-                    answers.append(
-                        await laptop.post(action, data=form_of(page, action) | {"pin": pin})
-                    )
-            assert member.account is not None
-            return answers, await _cards(world, member.account)
-
-        answers, held = world.run(run)
-
-    for pin, answer in zip(("١٢٣", "12a4", "²³⁴⁵", "1234567", ""), answers, strict=True):
+    for pin, answer in zip(pins, answers, strict=True):
         assert answer.status_code == 422 and REFUSED in answer.text, (pin, answer.text)
-    assert [(row.id, row.revoked_at) for row in held] == [(old.json()["card"]["id"], None)]
+    assert [(row.id, row.revoked_at) for row in held] == [(old, None)]
 
 
 async def test_a_new_welcome_card_sent_again_signs_out_nothing_more(database_url: str) -> None:
