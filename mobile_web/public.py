@@ -99,7 +99,7 @@ async def service_worker() -> Response[bytes]:
     """At the root, so that it may look after every page; always checked for a new version."""
     return Response(
         (STATIC / "sw.js").read_bytes(),
-        media_type="text/javascript; charset=utf-8",
+        media_type="text/javascript",  # Litestar adds "; charset=utf-8"
         headers={"Cache-Control": "no-cache"},
     )
 

@@ -19,7 +19,7 @@ from mobile_web.i18n import LANGUAGE_COOKIE, choose
 from mobile_web.render import Page
 from mobile_web.session import Session, form_token, session_of
 
-HTML = "text/html; charset=utf-8"
+HTML = "text/html"  # Litestar adds "; charset=utf-8" to text types itself
 TEXT_COOKIE = "bm_text"
 LARGE_TEXT = "large"
 PREFERENCE_MAX_AGE_SECONDS = 400 * 24 * 3600

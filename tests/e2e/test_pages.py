@@ -104,6 +104,8 @@ async def test_every_response_has_a_strict_policy_and_personal_pages_are_never_s
     assert error.headers["cache-control"] == "no-store"
     assert "public" in style.headers["cache-control"]
     assert "public" in start.headers["cache-control"]
+    for page in (start, error, personal):  # the charset said once
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
 
 
 async def test_pages_scripts_and_documentation_go_out_compressed(sqlite_url: str) -> None:
@@ -147,7 +149,8 @@ async def test_the_app_can_be_installed_with_a_manifest_icons_and_a_service_work
     for icon, served in zip(body["icons"], icons, strict=True):
         assert served.status_code == 200 and served.headers["content-type"] == icon["type"]
     assert {"192x192", "512x512"} <= {icon["sizes"] for icon in body["icons"]}
-    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert worker.status_code == 200
+    assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
     assert worker.headers["cache-control"] == "no-cache"
     assert favicon.status_code == 200
 
