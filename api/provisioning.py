@@ -118,9 +118,13 @@ async def change_rules(
     The ledger's rules go in the entry, whole (a configure entry replaces them; the
     approval threshold stays as the journal has it). The caps on payments without a
     scan live in the community's row (they bound what a shop may take; the ledger's
-    own rules still apply) and are written after the entry. Every request appends an
-    entry, so the journal shows each change of rules and who made it.
+    own rules still apply) and are written after the entry. Every request that names a
+    rule appends an entry, so the journal shows each change of rules and who made it.
+    A request that names none (``settings_empty``), or whose cap per payment would be
+    above the cap per day (``offline_caps_inconsistent``), is refused and changes nothing.
     """
+    if change == RulesChange():
+        raise invalid("settings_empty", "Name at least one rule to change.")
     async with rt.db.read() as session:
         row = await community_row(session, community)
     current = await rt.store.settings(community)
@@ -134,6 +138,13 @@ async def change_rules(
     )
     payment_max = _or(change.offline_payment_minutes_max, row.offline_payment_minutes_max)
     day_max = _or(change.offline_day_minutes_max, row.offline_day_minutes_max)
+    if payment_max > day_max:
+        raise invalid(
+            "offline_caps_inconsistent",
+            "The cap per payment without a scan cannot be above the cap per day.",
+            offline_payment_minutes_max=payment_max,
+            offline_day_minutes_max=day_max,
+        )
     draft = drafts.configure(new_entry_id(), actor, settings, key=key)
     entry = await drafts.append(rt.ledger, community, draft)
     if (payment_max, day_max) != (row.offline_payment_minutes_max, row.offline_day_minutes_max):

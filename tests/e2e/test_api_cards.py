@@ -173,7 +173,7 @@ async def test_the_per_payment_and_per_day_caps_refuse_with_the_numbers(sqlite_u
 
 async def test_the_day_cap_holds_under_concurrent_payments(database_url: str) -> None:
     async with open_world(database_url) as world:
-        await set_caps(world, offline_day_minutes_max=100)
+        await set_caps(world, offline_payment_minutes_max=60, offline_day_minutes_max=100)
         member = world.members[0]
         card = await a_card(world, member)
         body = {"card": card["payload"], "pin": PIN, "amount_minutes": 40}
@@ -194,7 +194,7 @@ async def test_the_day_cap_holds_when_bookings_overlap_inside_their_transactions
     database_url: str,
 ) -> None:
     async with open_world(database_url) as world:
-        await set_caps(world, offline_day_minutes_max=100)
+        await set_caps(world, offline_payment_minutes_max=60, offline_day_minutes_max=100)
         member = world.members[0]
         assert member.account is not None and world.shop_staff.staff_id is not None
         payments = [
@@ -295,7 +295,7 @@ async def test_a_payment_the_ledger_refuses_does_not_count_against_the_day_cap(
     sqlite_url: str,
 ) -> None:
     async with open_world(sqlite_url) as world:
-        await set_caps(world, offline_payment_minutes_max=1000, offline_day_minutes_max=700)
+        await set_caps(world, offline_payment_minutes_max=700, offline_day_minutes_max=700)
         member = world.members[0]
         card = await a_card(world, member)
 

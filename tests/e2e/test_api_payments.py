@@ -209,6 +209,10 @@ async def test_transfers_are_refused_when_the_community_disallows_them(sqlite_ur
         problem(refused, 403, "transfers_between_members_disabled")
 
 
+async def journal_size(world: World) -> int:
+    return (await world.rt.store.head("oost")).size
+
+
 async def test_a_change_of_rules_leaves_what_it_does_not_name_as_it_was(
     database_url: str,
 ) -> None:
@@ -237,8 +241,11 @@ async def test_a_change_of_rules_leaves_what_it_does_not_name_as_it_was(
         set_all = await change(all_four)
         one_cap = await change({"offline_payment_minutes_max": 20})
         no_earning_cap = await change({"member_earning_cap_minutes_per_month": None})
+        size_before = world.run(journal_size, world)
         nothing = await change({})
         null_offline_cap = await change({"offline_day_minutes_max": None})
+        day_below_payment = await change({"offline_day_minutes_max": 10})
+        size_after = world.run(journal_size, world)
 
         assert set_all == (201, "configure", all_four)
         assert one_cap == (201, "configure", all_four | {"offline_payment_minutes_max": 20})
@@ -247,8 +254,11 @@ async def test_a_change_of_rules_leaves_what_it_does_not_name_as_it_was(
             "member_earning_cap_minutes_per_month": None,
         }
         assert no_earning_cap == (201, "configure", no_cap)
-        assert nothing == (201, "configure", no_cap)
+        # Refused, and nothing written: no rule named, no cap, caps that cannot both hold.
+        assert nothing == (422, "settings_empty", no_cap)
         assert null_offline_cap == (422, "request_invalid", no_cap)  # those caps cannot be off
+        assert day_below_payment == (422, "offline_caps_inconsistent", no_cap)
+        assert size_after == size_before  # no configure entry for a refused change
 
 
 async def test_an_admin_corrects_an_entry_with_a_reason_once(database_url: str) -> None:
