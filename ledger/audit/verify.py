@@ -485,8 +485,12 @@ def _check_manifest(audit: Audit, bundle: Bundle) -> None:
 def _key_text(key: str) -> str:
     """A key given as the key string itself or as a file holding it."""
     path = Path(key)
-    if "+" not in key or path.is_file():
+    if path.is_file():
         return path.read_text(encoding="utf-8").strip()
+    if "+" not in key:
+        raise NoteError(
+            f"{key!r} is neither a verifier key (<name>+<key id>+<base64>) nor a file holding one"
+        )
     return key.strip()
 
 
@@ -605,6 +609,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             shipped = ""  # informational only, and unreadable: say it differs
         if shipped is not None and shipped not in {v.key_string() for v in verifiers}:
             err.write("note: the bundle's verifier.key differs from --key; only --key counts\n")
+        bundle_folder = Path(args.bundle).resolve()
+        if any(Path(k).is_file() and bundle_folder in Path(k).resolve().parents for k in args.key):
+            err.write(
+                "warning: a --key file is inside the bundle: a bundle cannot vouch for itself; "
+                "give the key the community published\n"
+            )
         progress = Progress(bundle.entries_bytes, err, "verifying")
         jobs = getattr(args, "jobs", None)
         report = verify_bundle(

@@ -118,6 +118,21 @@ def test_the_key_may_be_given_as_a_file(exported: Exported, tmp_path: Path) -> N
     done = run_verify(str(exported.bundle), "--key", str(key_file))
 
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "warning" not in done.stderr
+
+
+def test_a_key_taken_from_the_bundle_itself_is_warned_about(exported: Exported) -> None:
+    done = run_verify(str(exported.bundle), "--key", str(exported.bundle / "verifier.key"))
+
+    assert done.returncode == 0, done.stdout + done.stderr  # it is the right key here
+    assert "a bundle cannot vouch for itself" in done.stderr
+
+
+def test_a_key_that_is_neither_a_key_nor_a_file_is_named_as_such(exported: Exported) -> None:
+    done = run_verify(str(exported.bundle), "--key", "garbage")
+
+    assert done.returncode == 2
+    assert "'garbage' is neither a verifier key" in done.stderr
 
 
 def test_another_key_exits_1_because_no_checkpoint_verifies(exported: Exported) -> None:
