@@ -197,7 +197,15 @@ def remaining_minutes(state: LedgerState, seq: int) -> tuple[int, ...]:
     done = state.reversed_minutes.get(seq)
     if done is None:
         return tuple(p.amount_minutes for p in postings)
+    done = _by_position(done, len(postings))
     return tuple(max(p.amount_minutes - d, 0) for p, d in zip(postings, done, strict=True))
+
+
+def _by_position(done: tuple[int, ...], count: int) -> tuple[int, ...]:
+    """What was reversed of the first ``count`` postings of an entry. The ledger keeps one
+    figure per posting; a forged journal the audit replays may claim one seq for entries
+    with more or fewer postings than the corrections so far were counted against."""
+    return done[:count] + (0,) * (count - len(done))
 
 
 def note_reversal(state: LedgerState, draft: Draft) -> None:
@@ -212,7 +220,7 @@ def note_reversal(state: LedgerState, draft: Draft) -> None:
     if original is None:
         return
     count = len(original.draft.postings)
-    done = state.reversed_minutes.get(draft.corrects, (0,) * count)
+    done = _by_position(state.reversed_minutes.get(draft.corrects, ()), count)
     mine = [p.amount_minutes for p in draft.postings[:count]]
     mine += [0] * (count - len(mine))
     state.reversed_minutes[draft.corrects] = tuple(d + m for d, m in zip(done, mine, strict=True))

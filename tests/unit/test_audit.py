@@ -836,3 +836,25 @@ async def test_a_bitmap_of_ids_of_any_size_finds_exactly_the_reused_ids(bits: in
     run.confirm_duplicate_ids({s: lines[s] for s in run.duplicate_id_suspects()})
 
     assert [(f.seq, f.check) for f in run.findings] == [(8, Check.DUPLICATE_ID)]
+
+
+async def test_one_seq_claimed_by_entries_of_different_shapes_is_named_not_a_crash() -> None:
+    """A forged journal: a correction names an ``open`` (no postings), a later line claims
+    that seq for an earning (one posting), and a correction names it again. What was
+    reversed under the seq no longer lines up with the entry kept under it; the audit
+    names findings and goes on (it raised ValueError)."""
+    history = await a_history(earn("org-1", "member-2", 90))
+    entries = list(history.entries)
+    opened = next(e for e in entries if e.draft.kind is EntryKind.OPEN)
+    k, end = opened.seq, len(entries)
+    back = (Posting("member-2", "org-1", 10),)
+    forged = [
+        replace(entries[-1], seq=end, draft=correct(k, postings=back, id="forged-1")),
+        replace(entries[-1], seq=k, draft=earn("org-1", "member-2", 30, id="forged-2")),
+        replace(entries[-1], seq=end + 2, draft=correct(k, postings=back, id="forged-3")),
+    ]
+
+    report = audit(rechain(entries + forged), [], history.signer)
+
+    assert not report.clean
+    assert "seq_out_of_order" in {f.check for f in report.findings}, report.findings
