@@ -489,7 +489,8 @@ def _key_text(key: str) -> str:
         return path.read_text(encoding="utf-8").strip()
     if "+" not in key:
         raise NoteError(
-            f"{key!r} is neither a verifier key (<name>+<key id>+<base64>) nor a file holding one"
+            "malformed_key",
+            "a --key is neither a verifier key (<name>+<key id>+<base64>) nor a file holding one",
         )
     return key.strip()
 

@@ -132,7 +132,7 @@ def test_a_key_that_is_neither_a_key_nor_a_file_is_named_as_such(exported: Expor
     done = run_verify(str(exported.bundle), "--key", "garbage")
 
     assert done.returncode == 2
-    assert "'garbage' is neither a verifier key" in done.stderr
+    assert "malformed_key: a --key is neither a verifier key" in done.stderr
 
 
 def test_another_key_exits_1_because_no_checkpoint_verifies(exported: Exported) -> None:
