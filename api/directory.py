@@ -87,6 +87,19 @@ async def person_of_account(
     return None if role is None else await session.get(PersonRow, role.person_id)
 
 
+async def staff_name(session: AsyncSession, community: str, staff_id: str) -> str:
+    """The name of the person of ``community`` who acts as ``staff_id`` (the journal's
+    actor); "" if there is none or their data was erased."""
+    person = (
+        await session.exec(
+            select(PersonRow).where(
+                PersonRow.community == community, PersonRow.staff_id == staff_id
+            )
+        )
+    ).first()
+    return "" if person is None or person.erased_at is not None else person.name
+
+
 async def named_accounts(
     session: AsyncSession, community: str, type: AccountType
 ) -> list[NamedAccountRow]:

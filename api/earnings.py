@@ -17,6 +17,7 @@ staff entries declare (``ledger.rules.check_authority``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
@@ -26,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, limits
 from api.access import Principal, Role
+from api.directory import staff_name
 from api.idempotency import fingerprint, key_reused, scoped_key
 from api.problems import ProblemError, conflict, forbidden, from_rejection, invalid, not_found
 from api.runtime import Runtime
@@ -36,7 +38,8 @@ from ledger import rules
 from ledger.ids import new_entry_id
 from ledger.model import Entry, EntryKind, Rejected, Rejection
 
-# The same earning recorded again within this long is asked about first (on the pages).
+# The same earning recorded again within this long, by anyone, is asked about first
+# (on the pages).
 TWIN_SECONDS = 15 * 60
 TWIN_LOOK_BACK = 50
 # What an earning is: booked in the journal, or a held row in one of these states.
@@ -90,17 +93,34 @@ async def record(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """The same earning, recorded a moment ago: when, and by whom.
+
+    ``by`` is the staff id (the journal's actor) that recorded it; ``mine`` whether that
+    was the caller; ``name`` the other staff member's name, "" for the caller or when
+    the name is not known (no such person in the community, or erased)."""
+
+    at: datetime
+    by: str
+    mine: bool
+    name: str = ""
+
+
 async def recorded_just_now(
     rt: Runtime, principal: Principal, community: str, data: EarningIn
-) -> datetime | None:
-    """When the caller last recorded this same earning (member, amount, activity and day)
-    in the past ``TWIN_SECONDS``, booked or held; None if they did not.
+) -> Earlier | None:
+    """The latest time any staff member (the caller or another) recorded this same
+    earning (member, amount, activity and day) in the past ``TWIN_SECONDS``, booked or
+    held, and who did; None if nobody did.
 
     A form sent again after its answer was lost (Back, then send) carries a new key and
-    would book the work twice: the staff page asks before it does. Looks at the member's
-    latest ``TWIN_LOOK_BACK`` entries and the caller's held earnings."""
+    would book the work twice, as would two coordinators who record the same work a
+    moment apart: the staff page asks before it books. Looks at the member's latest
+    ``TWIN_LOOK_BACK`` entries and their held earnings."""
     since = rt.now_seconds() - TWIN_SECONDS
     activity, worked_on = data.activity, data.worked_on.isoformat()
+    found: tuple[datetime, str] | None = None
     for entry in await rt.store.account_entries(community, data.member, None, TWIN_LOOK_BACK):
         moment = datetime.fromisoformat(entry.time)
         if moment.timestamp() < since:
@@ -108,12 +128,12 @@ async def recorded_just_now(
         draft, meta = entry.draft, dict(entry.draft.meta)
         if (
             draft.kind is EntryKind.EARN
-            and draft.actor == principal.staff_actor
             and draft.postings[0].amount_minutes == data.amount_minutes
             and meta.get("activity") == activity
             and meta.get("worked_on") == worked_on
         ):
-            return moment
+            found = (moment, draft.actor)
+            break
     async with rt.db.read() as session:
         held = (
             await session.exec(
@@ -121,7 +141,6 @@ async def recorded_just_now(
                 .where(
                     PendingEarningRow.community == community,
                     PendingEarningRow.member == data.member,
-                    PendingEarningRow.recorded_by == principal.staff_actor,
                     PendingEarningRow.amount_minutes == data.amount_minutes,
                     PendingEarningRow.activity == activity,
                     PendingEarningRow.worked_on == worked_on,
@@ -130,7 +149,16 @@ async def recorded_just_now(
                 .order_by(col(PendingEarningRow.recorded_at).desc())
             )
         ).first()
-    return None if held is None else datetime.fromtimestamp(held.recorded_at, UTC)
+        if held is not None:
+            held_at = datetime.fromtimestamp(held.recorded_at, UTC)
+            if found is None or held_at > found[0]:
+                found = (held_at, held.recorded_by)
+        if found is None:
+            return None
+        at, by = found
+        if by == principal.staff_actor:
+            return Earlier(at, by, mine=True)
+        return Earlier(at, by, mine=False, name=await staff_name(session, community, by))
 
 
 async def approval_threshold(rt: Runtime, community: str) -> int:

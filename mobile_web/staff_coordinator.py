@@ -227,11 +227,12 @@ async def record_hours(
     if data.get("again") != "1":
         earlier = await earnings.recorded_just_now(rt, principal, staff.community, earning)
         if earlier is not None:
-            # Sent again after its answer was lost, or twice by mistake: ask first.
-            clock = earlier.astimezone(LOCAL_TIME_ZONE).strftime("%H:%M")
+            # Sent again after its answer was lost, twice by mistake, or by two
+            # coordinators a moment apart: ask first, saying who recorded it.
+            clock = earlier.at.astimezone(LOCAL_TIME_ZONE).strftime("%H:%M")
             return screen(
                 "staff_record_again.html", staff, person=person, earning=earning, key=key,
-                hours=_hours(staff, amount), time=clock,
+                hours=_hours(staff, amount), time=clock, earlier=earlier,
             )  # fmt: skip
     try:
         recorded = await earnings.record(rt, principal, staff.community, earning, key)
