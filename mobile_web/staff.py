@@ -8,6 +8,7 @@ sends a person without a member account to their role's start screen, or to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from ledger.shape import ID_PATTERN
 from mobile_web.forms import fresh_key
-from mobile_web.render import N_, Page, render
+from mobile_web.render import N_, Page, render, translate
 from mobile_web.resident import message_page, not_signed_in, refused_form
 from mobile_web.session import Session
 from mobile_web.staff_roles import screens
@@ -78,12 +79,22 @@ def screen(template: str, staff: Staff, status: int = 200, **context: Any) -> Re
 
 
 def staff_message(
-    staff: Staff, title: str, text: str, status: int, *, link: str, problem: bool = True
+    staff: Staff,
+    title: str,
+    text: str,
+    status: int,
+    *,
+    link: str,
+    problem: bool = True,
+    words: Mapping[str, str] | None = None,
+    hint: str | None = None,
 ) -> Response[str]:
-    """A staff screen that says one thing (``title`` and ``text`` are message ids), with
-    the staff menu and a way back to ``link``."""
+    """A staff screen that says one thing (``title``, ``text`` and ``hint``, what to do
+    next, are message ids; ``words`` fill ``text``'s fields), with the staff menu and a
+    way back to ``link``."""
     return message_page(
-        staff.page, title, text, status, problem=problem, link=link,
+        staff.page, title, text, status, problem=problem, link=link, words=words,
+        hint=translate(staff.page.language, hint) if hint else None,
         layout="staff_base.html", menu=screens(staff.session),
     )  # fmt: skip
 

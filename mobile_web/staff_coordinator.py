@@ -53,8 +53,13 @@ WELCOME_STEPS = (
 )
 # What a refusal's code says to the coordinator.
 PROBLEM_TEXTS = {
-    "exceeds_monthly_budget": N_("The organisation's budget for this month is used up."),
-    "exceeds_monthly_earning_cap": N_("This resident has reached this month's limit."),
+    "exceeds_monthly_budget": N_(
+        "The organisation's budget for this month is not enough for this: %(left)s of "
+        "%(limit)s is left."
+    ),
+    "exceeds_monthly_earning_cap": N_(
+        "This resident can earn %(left)s more this month; the limit is %(limit)s."
+    ),
     "worked_on_invalid": N_("The date must be today or in the recent past."),
     "earning_already_decided": N_("This has been decided already."),
     "second_coordinator_required": N_("A second coordinator must decide this, not you."),
@@ -64,14 +69,33 @@ PROBLEM_TEXTS = {
         "In this community residents cannot give hours to each other."
     ),
 }
+# The refusals under a monthly limit: the limit's and what is used of it, as the problem
+# names them, for the text to say what is left.
+MONTHLY_LIMITS = {
+    "exceeds_monthly_budget": ("budget_minutes_per_month", "issued_minutes"),
+    "exceeds_monthly_earning_cap": ("cap_minutes_per_month", "earned_minutes"),
+}
 BACK_HOME = N_("Back to the coordinator's screen")
 DID_NOT_WORK = N_("This did not work. Check what you filled in and try again.")
+NOT_APPROVED = N_(
+    "Nothing was booked, and the hours no longer wait for approval: record them again when "
+    "there is room."
+)
 
 
-def _problem(staff: Staff, problem: ProblemError | None = None) -> Response[str]:
+def _problem(
+    staff: Staff, problem: ProblemError | None = None, hint: str | None = None
+) -> Response[str]:
     text = PROBLEM_TEXTS.get(problem.code, DID_NOT_WORK) if problem else DID_NOT_WORK
     status = problem.status if problem else 422
-    return staff_message(staff, N_("Sorry"), text, status, link=HOME)
+    words = None
+    if problem is not None and problem.code in MONTHLY_LIMITS:
+        limit, used = (problem.numbers.get(name) for name in MONTHLY_LIMITS[problem.code])
+        if not (isinstance(limit, int) and isinstance(used, int)):
+            text = DID_NOT_WORK
+        else:
+            words = {"left": _hours(staff, max(limit - used, 0)), "limit": _hours(staff, limit)}
+    return staff_message(staff, N_("Sorry"), text, status, link=HOME, words=words, hint=hint)
 
 
 def _done(staff: Staff, text: str, person: PersonRow | None = None, **words: str) -> Response[str]:
@@ -268,7 +292,10 @@ async def decide(
         else:
             return _problem(staff)
     except ProblemError as problem:
-        return _problem(staff, problem)
+        # A monthly limit the hours no longer fit: the ledger refused them, and the
+        # earning is closed (``earnings.approve``).
+        refused = problem.code in MONTHLY_LIMITS
+        return _problem(staff, problem, hint=NOT_APPROVED if refused else None)
     return _done(staff, text)
 
 
