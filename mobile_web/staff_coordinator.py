@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 
-from api import cards, drafts, earnings, enrolment, limits, offline_payments
+from api import cards, earnings, enrolment, limits, offline_payments, transfers
 from api.access import Role
 from api.directory import (
     account_name,
@@ -25,7 +25,6 @@ from api.directory import (
     person_of_account,
     roles_of,
 )
-from api.idempotency import scoped_key
 from api.problems import ProblemError
 from api.provisioning import KIND_DEVICE
 from api.qr import svg
@@ -36,7 +35,6 @@ from api.schemas.people import PersonIn
 from api.tables import PendingEarningRow, PersonRow, RoleRow
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES, format_hours
-from ledger.ids import new_entry_id
 from mobile_web.forms import FormBody, form_key
 from mobile_web.render import LOCAL_TIME_ZONE, N_, translate
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
@@ -391,35 +389,46 @@ async def give_for_member(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
     """Gives hours from a resident to a neighbour for them (a resident without a phone, at
-    the desk): a transfer from their account whose entry names the coordinator as actor."""
+    the desk): a transfer from their account whose entry names the coordinator as actor.
+
+    The form names the neighbour by (part of) their name; the page that follows shows
+    whom that is, in full, and gives only when the coordinator confirms."""
     found = await _member_form(request, rt, data, person_id)
     if isinstance(found, Response):
         return found
     staff, person, member = found
     amount, key = _minutes(data), data.get("key", "")
-    wanted = data.get("to", "").strip()[: limits.NAME_LENGTH_MAX]
     memo = data.get("memo", "").strip()
-    if amount is None or not key_ok(key) or not wanted or len(memo) > ledger_limits.MEMO_LENGTH_MAX:
+    if amount is None or not key_ok(key) or len(memo) > ledger_limits.MEMO_LENGTH_MAX:
         return _problem(staff)
-    async with rt.db.read() as session:
-        matches = [
-            p for p in await members_named(session, staff.community, wanted, 3) if p.id != person.id
-        ]
-    if len(matches) != 1:
-        text = N_("Type the neighbour's name so that it fits one resident only.")
-        return staff_message(staff, N_("Sorry"), text, 422, link=f"{HOME}/member/{person.id}")
-    neighbour = await _member(rt, staff, matches[0].id)
+    back = f"{HOME}/member/{person.id}"
+    chosen = data.get("neighbour", "")
+    if not chosen:
+        wanted = data.get("to", "").strip()[: limits.NAME_LENGTH_MAX]
+        if not wanted:
+            return _problem(staff)
+        async with rt.db.read() as session:
+            named = await members_named(session, staff.community, wanted, 3)
+        others = [p for p in named if p.id != person.id]
+        if len(others) != 1:
+            text = (
+                N_("A resident cannot give hours to themselves.")
+                if named and not others
+                else N_("Type the neighbour's name so that it fits one resident only.")
+            )
+            return staff_message(staff, N_("Sorry"), text, 422, link=back)
+        return screen(
+            "staff_give_confirm.html", staff, person=person, neighbour=others[0], key=key,
+            hours=_hours(staff, amount), form=data, memo=memo,
+        )  # fmt: skip
+    neighbour = None if chosen == person.id else await _member(rt, staff, chosen)
     if neighbour is None:
         return _not_found(staff)
-    principal = staff.session.principal
-    request_key = scoped_key(principal.credential_id, key)
     try:
-        rt.payments.take(principal.credential_id)
-        await earnings.refuse_held_key(rt, principal, staff.community, request_key)
-        draft = drafts.transfer(
-            new_entry_id(), member, neighbour[1], amount, memo, actor=staff.actor, key=request_key
-        )
-        await drafts.append(rt.ledger, staff.community, draft)
+        await transfers.give(
+            rt, staff.session.principal, staff.community, member, neighbour[1], amount, memo,
+            key, for_member=True,
+        )  # fmt: skip
     except ProblemError as problem:
         return _problem(staff, problem)
     text = N_("%(hours)s given from %(name)s to %(neighbour)s, recorded under your name.")

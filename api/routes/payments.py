@@ -10,16 +10,14 @@ lives in ``api.earnings``; the handlers here parse, call it and shape answers.
 
 from __future__ import annotations
 
-from functools import partial
-
 from litestar import Controller, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from api import corrections, drafts, earnings
+from api import corrections, earnings, transfers
 from api.access import Action
 from api.auth import community_of
-from api.idempotency import IdempotencyKeyHeader, draft_id, scoped_key
+from api.idempotency import IdempotencyKeyHeader, draft_id
 from api.problems import forbidden
 from api.routes.markers import EntryIdPath, PrincipalDep, RuntimeDep, route
 from api.schemas.ledger import (
@@ -33,7 +31,6 @@ from api.schemas.ledger import (
     receipt_url,
 )
 from api.tables import PendingEarningRow
-from ledger.ids import new_entry_id
 from ledger.model import Entry
 
 _PENDING_SPEC = {
@@ -154,14 +151,10 @@ class TransferController(Controller):
         payer = principal.member_account
         if payer is None:
             raise forbidden("member_account_required")
-        key = scoped_key(principal.credential_id, idempotency_key)
-        rt.payments.take(principal.credential_id)
-        await earnings.refuse_held_key(rt, principal, community, key)
-        draft = drafts.transfer(
-            new_entry_id(), payer, data.payee, data.amount_minutes, data.memo, key=key
-        )
-        failed = partial(rt.payments.failed, principal.credential_id)
-        entry = await drafts.append(rt.ledger, community, draft, on_rejected=failed)
+        entry = await transfers.give(
+            rt, principal, community, payer, data.payee, data.amount_minutes, data.memo,
+            idempotency_key,
+        )  # fmt: skip
         return TransferOut.from_entry(entry)
 
 

@@ -172,6 +172,10 @@ def test_a_coordinator_gives_hours_for_a_resident_under_their_own_name(
     page.select_option("#give-minutes", "30")
     page.fill("#give-memo", "Boodschappen")
     page.locator("#give-to").locator("xpath=ancestor::form").locator("button").click()
+    # The next page names the neighbour in full, and gives only when confirmed.
+    question = page.locator("main p").first.inner_text()
+    assert question == "1½ uur van Joop Zonder Telefoon aan Member 1 geven?", question
+    page.locator("main form button", has_text="Ja, geven").click()
     notice = page.locator("main .notice").inner_text()
     assert notice == "1½ uur gegeven van Joop Zonder Telefoon aan Member 1, op uw naam vastgelegd."
     context.close()
