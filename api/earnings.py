@@ -33,7 +33,7 @@ from api.problems import ProblemError, conflict, forbidden, from_rejection, inva
 from api.runtime import Runtime
 from api.schemas.common import text_ok
 from api.schemas.ledger import EarningIn
-from api.tables import PendingEarningRow
+from api.tables import PendingEarningRow, PersonRow, RoleRow
 from ledger import rules
 from ledger.ids import new_entry_id
 from ledger.model import Entry, EntryKind, Rejected, Rejection
@@ -159,6 +159,25 @@ async def recorded_just_now(
         if by == principal.staff_actor:
             return Earlier(at, by, mine=True)
         return Earlier(at, by, mine=False, name=await staff_name(session, community, by))
+
+
+async def others_may_decide(rt: Runtime, community: str, organisation: str, staff_id: str) -> bool:
+    """Whether ``organisation`` has a coordinator besides ``staff_id`` (who recorded a held
+    earning), so that someone may approve or decline it."""
+    query = (
+        select(RoleRow.person_id)
+        .join(PersonRow, col(PersonRow.id) == col(RoleRow.person_id))
+        .where(
+            RoleRow.community == community,
+            RoleRow.role == Role.COORDINATOR.value,
+            RoleRow.scope == organisation,
+            col(PersonRow.erased_at).is_(None),
+            col(PersonRow.staff_id) != staff_id,
+        )
+        .limit(1)
+    )
+    async with rt.db.read() as session:
+        return (await session.exec(query)).first() is not None
 
 
 async def approval_threshold(rt: Runtime, community: str) -> int:

@@ -263,6 +263,13 @@ async def record_hours(
     hours = _hours(staff, amount)
     if isinstance(recorded, PendingEarningRow) and recorded.status == earnings.PENDING:
         text = N_("%(hours)s for %(name)s waits for a second coordinator.")
+        if not await earnings.others_may_decide(
+            rt, staff.community, recorded.organisation, staff.actor
+        ):
+            text = N_(
+                "%(hours)s for %(name)s waits for a second coordinator, but your organisation "
+                "has no other coordinator: ask the admin to add one."
+            )
     else:
         text = N_("%(hours)s recorded for %(name)s.")
     return _done(staff, text, person, hours=hours, name=person.name)

@@ -1,6 +1,7 @@
-"""A coordinator's hours that a monthly limit no longer takes: the page says how much of
-the limit is left (not just that it "is used up"), and an approval the budget refuses
-says that nothing was booked and the hours no longer wait."""
+"""What stops a coordinator's hours, said in full: a monthly limit they no longer fit
+(how much of it is left, not just that it "is used up"); an approval the budget refuses
+(nothing was booked, and the hours no longer wait); and hours that must wait for a
+second coordinator in an organisation that has none."""
 
 from __future__ import annotations
 
@@ -82,3 +83,29 @@ async def test_an_approval_the_budget_refuses_says_nothing_was_booked(database_u
     assert "niet genoeg: er is nog 0 uur over van" in refused.text, refused.text
     assert "de uren wachten niet meer op goedkeuring" in refused.text, refused.text
     assert waiting.json()["items"] == []
+
+
+async def test_hours_held_where_no_second_coordinator_exists_say_to_ask_the_admin(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        links = {
+            name: await welcome_link(world, world.actors[name].person_id)
+            for name in ("coordinator", "coordinator_b")
+        }
+        member_page = f"/s/coordinator/member/{world.member.person_id}"
+        action = f"{member_page}/hours"
+        nine_hours = HOURS | {"hours": "9"}  # above the approval threshold of 8 hours
+
+        async def record(name: str) -> httpx.Response:
+            async with page_client(world) as laptop:
+                await link_phone(laptop, links[name])
+                page = await laptop.get(member_page)
+                sent = {"csrf": form_token(page), "key": _key(page, action), **nine_hours}
+                return await laptop.post(action, data=sent | {"activity": name})
+
+        alone = world.run(record, "coordinator_b")  # the only coordinator of Welzijn
+        with_a_colleague = world.run(record, "coordinator")
+
+    assert "heeft geen andere coördinator: vraag de beheerder" in alone.text, alone.text
+    assert "wacht op een tweede coördinator." in with_a_colleague.text, with_a_colleague.text
