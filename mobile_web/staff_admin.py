@@ -42,7 +42,7 @@ from ledger.model import AccountType
 from mobile_web.forms import FormBody
 from mobile_web.render import N_
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
-from mobile_web.staff_coordinator import welcome_card
+from mobile_web.staff_coordinator import STAFF_WELCOME_STEPS, welcome_card
 
 HOME = "/s/admin"
 LISTED_MAX = limits.LIST_SIZE_MAX
@@ -252,7 +252,9 @@ async def add_staff(
         url = await enrolment.welcome_link_once(rt, staff.session.principal, person, key)
     except ProblemError:
         return _not_done(staff, 409)
-    return welcome_card(staff, person, url, back=(HOME, N_("Administration")))
+    return welcome_card(
+        staff, person, url, back=(HOME, N_("Administration")), three_steps=STAFF_WELCOME_STEPS
+    )
 
 
 def _days(text: str | None) -> tuple[bool, int | None]:

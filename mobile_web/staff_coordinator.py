@@ -49,6 +49,11 @@ WELCOME_STEPS = (
     N_("Press the green button once."),
     N_("Your balance opens. Add it to your home screen."),
 )
+# The same for a staff member, who has no balance: their screens open.
+STAFF_WELCOME_STEPS = (
+    *WELCOME_STEPS[:2],
+    N_("Your work screen opens. Add it to your home screen."),
+)
 # What a refusal's code says to the coordinator.
 PROBLEM_TEXTS = {
     "exceeds_monthly_budget": N_(
@@ -305,12 +310,17 @@ async def decide(
 
 
 def welcome_card(
-    staff: Staff, person: PersonRow, url: str, back: tuple[str, str] = (HOME, BACK_HOME)
+    staff: Staff,
+    person: PersonRow,
+    url: str,
+    back: tuple[str, str] = (HOME, BACK_HOME),
+    three_steps: tuple[str, ...] = WELCOME_STEPS,
 ) -> Response[str]:
-    """The printable welcome card: the one-time link as a QR code, three steps in every
-    language, and ``back`` (path, message id) to the screen it was made on."""
+    """The printable welcome card: the one-time link as a QR code, ``three_steps`` in every
+    language (a resident's, or ``STAFF_WELCOME_STEPS``), and ``back`` (path, message id) to
+    the screen it was made on."""
     steps = [
-        (language, [translate(language, step) for step in WELCOME_STEPS]) for language in LANGUAGES
+        (language, [translate(language, step) for step in three_steps]) for language in LANGUAGES
     ]
     qr = svg(url).split("?>", 1)[-1]
     return screen(

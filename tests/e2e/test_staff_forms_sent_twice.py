@@ -219,3 +219,5 @@ async def test_a_new_staff_form_sent_twice_adds_one_person_with_one_welcome_card
     assert link_on(first) == link_on(again)
     assert state is provisioning.LinkState.USABLE  # the card printed first still works
     assert names.count("Sanne Smit") == 1, names
+    # Staff have no balance: their card says their work screen opens.
+    assert "Uw werkscherm gaat open" in first.text and "Uw saldo gaat open" not in first.text
