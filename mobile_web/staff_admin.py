@@ -136,9 +136,26 @@ def _name(text: str | None) -> str | None:
     return name if ok else None
 
 
-def _not_done(staff: Staff, status: int = 422) -> Response[str]:
-    text = N_("This did not work. Check what you filled in and try again.")
-    return staff_message(staff, N_("Sorry"), text, status, link=HOME)
+DID_NOT_WORK = N_("This did not work. Check what you filled in and try again.")
+BUDGET_INVALID = N_(
+    "Give the budget per month in whole hours, such as 40: no letters, decimals or minus sign."
+)
+PLACE_MISSING = N_(
+    "Choose the shop this person works at (shop staff) or the organisation they work for "
+    "(a coordinator); other roles have none."
+)
+
+
+def _not_done(
+    staff: Staff, status: int = 422, text: str = DID_NOT_WORK, **words: str
+) -> Response[str]:
+    """The refusal of an admin form: ``text`` (a message id, filled with ``words``) says
+    what to put right, where the form can tell."""
+    return staff_message(staff, N_("Sorry"), text, status, link=HOME, words=words or None)
+
+
+def _budget_invalid(staff: Staff) -> Response[str]:
+    return _not_done(staff, text=BUDGET_INVALID)
 
 
 def _done(staff: Staff, text: str) -> Response[str]:
@@ -162,7 +179,7 @@ async def open_account(
     if kind is None or name is None or not key_ok(key):
         return _not_done(staff)
     if kind is AccountType.ORGANISATION and budget is None:
-        return _not_done(staff)
+        return _budget_invalid(staff)
     community = staff.community
 
     async def work(plan: dict[str, str]) -> tuple[int, ShopOut]:
@@ -193,8 +210,10 @@ async def set_budget(
     if not isinstance(staff, Staff):
         return staff
     budget, key = _hours(data.get("budget_hours")), data.get("key", "")
-    if budget is None or not key_ok(key):
+    if not key_ok(key):
         return _not_done(staff)
+    if budget is None:
+        return _budget_invalid(staff)
     account = await rt.store.account(staff.community, account_id)
     if account is None or account.spec.type is not AccountType.ORGANISATION:
         return _not_done(staff, 404)
@@ -236,7 +255,7 @@ async def add_staff(
         return _not_done(staff)
     scope = await _scope(rt, staff, role, data.get("place", ""))
     if scope is None:
-        return _not_done(staff)
+        return _not_done(staff, text=PLACE_MISSING)
     community = staff.community
     wanted = {"name": name, "language": language, "roles": [{"role": role.value, "scope": scope}]}
     try:

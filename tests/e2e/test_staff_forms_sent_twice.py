@@ -221,3 +221,41 @@ async def test_a_new_staff_form_sent_twice_adds_one_person_with_one_welcome_card
     assert names.count("Sanne Smit") == 1, names
     # Staff have no balance: their card says their work screen opens.
     assert "Uw werkscherm gaat open" in first.text and "Uw saldo gaat open" not in first.text
+
+
+async def test_the_admins_forms_say_which_field_to_put_right_and_change_nothing(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        link = await welcome_link(world, world.admin.person_id)
+        budget_action = f"/s/admin/organisations/{world.org}/budget"
+
+        async def run() -> list[httpx.Response]:
+            async with page_client(world) as office:
+                await link_phone(office, link)
+                answers = []
+                for budget in ("abc", "-5", "12.5", ""):
+                    form = form_of(await office.get("/s/admin"), budget_action)
+                    answers.append(
+                        await office.post(budget_action, data=form | {"budget_hours": budget})
+                    )
+                form = form_of(await office.get("/s/admin"), "/s/admin/staff")
+                coordinator = {"name": "Kees Bos", "role": "coordinator", "language": "nl"}
+                answers.append(await office.post("/s/admin/staff", data=form | coordinator))
+                shop_staff = coordinator | {"role": "shop", "place": world.org}
+                answers.append(await office.post("/s/admin/staff", data=form | shop_staff))
+                return answers
+
+        *budgets, no_place, wrong_place = world.run(run)
+        names = await _names(world, "/api/v1/staff", world.admin)
+        orgs = await world.get("/api/v1/organisations", as_=world.admin)
+
+    for answer in budgets:
+        assert answer.status_code == 422, answer.text
+        assert "Geef het budget per maand in hele uren, zoals 40" in answer.text, answer.text
+    for answer in (no_place, wrong_place):
+        assert answer.status_code == 422, answer.text
+        assert "Kies de winkel waar deze persoon werkt" in answer.text, answer.text
+    assert "Kees Bos" not in names
+    budget = next(o for o in orgs.json()["items"] if o["account_id"] == world.org)
+    assert budget["budget_minutes_per_month"] == 6_000
