@@ -80,12 +80,14 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         roles = {
             p.id: sorted({r.role for r in await roles_of(session, p.id)}) for p in staff_people
         }
+    rules = await rt.store.settings(community)
     created = {t.id: datetime.fromtimestamp(t.created_at, UTC).date() for t in tokens}
     organisation_lines = [await organisation_out(rt, community, org) for org in organisations]
     return screen(
         "staff_admin.html",
         staff,
         settings=settings,
+        rules=rules,
         members=members,
         staff_people=staff_people,
         shops=shops,

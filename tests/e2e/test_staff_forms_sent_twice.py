@@ -244,9 +244,10 @@ async def test_the_admins_forms_say_which_field_to_put_right_and_change_nothing(
                 answers.append(await office.post("/s/admin/staff", data=form | coordinator))
                 shop_staff = coordinator | {"role": "shop", "place": world.org}
                 answers.append(await office.post("/s/admin/staff", data=form | shop_staff))
+                answers.append(await office.get("/s/admin"))
                 return answers
 
-        *budgets, no_place, wrong_place = world.run(run)
+        *budgets, no_place, wrong_place, home = world.run(run)
         names = await _names(world, "/api/v1/staff", world.admin)
         orgs = await world.get("/api/v1/organisations", as_=world.admin)
 
@@ -257,5 +258,9 @@ async def test_the_admins_forms_say_which_field_to_put_right_and_change_nothing(
         assert answer.status_code == 422, answer.text
         assert "Kies de winkel waar deze persoon werkt" in answer.text, answer.text
     assert "Kees Bos" not in names
+    # The rules the API sets are all shown on the admin's screen.
+    rules = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", home.text))
+    assert "Bewoners mogen elkaar uren geven Ja" in rules, rules
+    assert "Hoogstens te verdienen per bewoner per maand 40 uur" in rules, rules
     budget = next(o for o in orgs.json()["items"] if o["account_id"] == world.org)
     assert budget["budget_minutes_per_month"] == 6_000
