@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.test_hours_recorded_again import HOURS, _key
+from tests.e2e.test_hours_recorded_again import send_hours
 from tests.support.api import World, open_world
 from tests.support.pages import form_token, link_phone, page_client, welcome_link
 
@@ -34,14 +34,11 @@ async def test_hours_over_the_budget_are_refused_saying_what_is_left(database_ur
         await _set_budget(world, issued + 90)  # 1½ hours left
         link = await welcome_link(world, world.coordinator.person_id)
         member_page = f"/s/coordinator/member/{world.member.person_id}"
-        action = f"{member_page}/hours"
 
         async def run() -> httpx.Response:
             async with page_client(world) as laptop:
                 await link_phone(laptop, link)
-                page = await laptop.get(member_page)
-                sent = {"csrf": form_token(page), "key": _key(page, action), **HOURS}
-                return await laptop.post(action, data=sent)
+                return await send_hours(laptop, member_page)
 
         refused = world.run(run)
         after = await _issued(world)
@@ -94,15 +91,11 @@ async def test_hours_held_where_no_second_coordinator_exists_say_to_ask_the_admi
             for name in ("coordinator", "coordinator_b")
         }
         member_page = f"/s/coordinator/member/{world.member.person_id}"
-        action = f"{member_page}/hours"
-        nine_hours = HOURS | {"hours": "9"}  # above the approval threshold of 8 hours
 
         async def record(name: str) -> httpx.Response:
             async with page_client(world) as laptop:
                 await link_phone(laptop, links[name])
-                page = await laptop.get(member_page)
-                sent = {"csrf": form_token(page), "key": _key(page, action), **nine_hours}
-                return await laptop.post(action, data=sent | {"activity": name})
+                return await send_hours(laptop, member_page, hours="9", activity=name)
 
         alone = world.run(record, "coordinator_b")  # the only coordinator of Welzijn
         with_a_colleague = world.run(record, "coordinator")

@@ -31,6 +31,15 @@ def _key(page: httpx.Response, action: str) -> str:
     return form.split('name="key" value="', 1)[1].split('"', 1)[0]
 
 
+async def send_hours(laptop: httpx.AsyncClient, member_page: str, **fields: str) -> httpx.Response:
+    """The hours form of a resident's page (``HOURS``, changed by ``fields``), sent from a
+    freshly opened page: its own form token and one-time key, as a coordinator would."""
+    action = f"{member_page}/hours"
+    page = await laptop.get(member_page)
+    sent = {"csrf": form_token(page), "key": _key(page, action), **HOURS, **fields}
+    return await laptop.post(action, data=sent)
+
+
 async def test_the_same_hours_sent_again_are_asked_about_and_booked_again_only_when_asked(
     database_url: str,
 ) -> None:
@@ -41,9 +50,7 @@ async def test_the_same_hours_sent_again_are_asked_about_and_booked_again_only_w
         start = await balance(world, world.member.account)
 
         async def send(laptop: httpx.AsyncClient, **fields: str) -> httpx.Response:
-            page = await laptop.get(member_page)  # each time a fresh page, a fresh key
-            sent = {"csrf": form_token(page), "key": _key(page, action), **HOURS, **fields}
-            return await laptop.post(action, data=sent)
+            return await send_hours(laptop, member_page, **fields)
 
         async def run() -> list[httpx.Response]:
             async with page_client(world) as laptop:
@@ -81,9 +88,7 @@ async def test_hours_another_coordinator_just_recorded_are_asked_about_naming_th
         start = await balance(world, world.member.account)
 
         async def send(laptop: httpx.AsyncClient, **fields: str) -> httpx.Response:
-            page = await laptop.get(member_page)
-            sent = {"csrf": form_token(page), "key": _key(page, action), **HOURS, **fields}
-            return await laptop.post(action, data=sent)
+            return await send_hours(laptop, member_page, **fields)
 
         async def run() -> tuple[list[httpx.Response], int, int]:
             async with page_client(world) as karim, page_client(world) as sanne:
@@ -131,12 +136,9 @@ async def test_the_question_speaks_english_for_another_coordinator(database_url:
             await welcome_link(world, world.coordinator2.person_id),
         ]
         member_page = f"/s/coordinator/member/{world.member.person_id}"
-        action = f"{member_page}/hours"
 
-        async def send(laptop: httpx.AsyncClient) -> httpx.Response:
-            page = await laptop.get(member_page)
-            sent = {"csrf": form_token(page), "key": _key(page, action), **HOURS}
-            return await laptop.post(action, data=sent)
+        async def send(laptop: httpx.AsyncClient, **fields: str) -> httpx.Response:
+            return await send_hours(laptop, member_page, **fields)
 
         async def run() -> httpx.Response:
             async with page_client(world) as karim, page_client(world) as sanne:
