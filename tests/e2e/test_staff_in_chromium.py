@@ -251,6 +251,15 @@ def test_the_municipality_sees_the_totals_and_downloads_what_proves_them(
     # The key this server shows is checked against the municipality's own record.
     assert "bewijst op zichzelf niets" in shown, shown
     screenshot(page, "staff-checkpoint")
+    # Notes, keys and commands read left to right on a right-to-left page too: the key's
+    # slash and plus signs stay where they are, as it is typed.
+    page.goto("/lang/ar?next=/s/municipality/checkpoint")
+    page.wait_for_url("**/s/municipality/checkpoint")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    directions = page.locator("pre").evaluate_all(
+        "ps => ps.map(p => getComputedStyle(p).direction)"
+    )
+    assert directions == ["ltr"] * 3, directions
     context.close()
     assert refused == []
 
