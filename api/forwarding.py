@@ -208,10 +208,12 @@ class Sender:
         closed (the holder died) before the reader ran."""
         return self._ended or self._writer.is_closing()
 
+    def _gone(self) -> HolderGone:
+        return HolderGone(f"the connection to {self._community}'s holder is closed")
+
     async def send(self, draft: Draft) -> Result:
-        gone = f"the connection to {self._community}'s holder is closed"
         if self.closed:
-            raise HolderGone(gone)
+            raise self._gone()
         number = next(self._numbers)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[number] = future
@@ -219,7 +221,7 @@ class Sender:
             try:
                 self._writer.write(_frame(Ask(number, draft)))
             except (RuntimeError, OSError) as error:  # uvloop raises on a closed handle
-                raise HolderGone(gone) from error
+                raise self._gone() from error
             answer = await asyncio.wait_for(future, limits.FORWARD_WAIT_SECONDS)
         except TimeoutError:
             raise HolderSilent(
