@@ -30,11 +30,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import drafts, idempotency
 from api import limits as api_limits
-from api.access import Principal, Role, entry_accounts
-from api.directory import ERASED_NAME, account_name, community_row
+from api.access import Principal, Role, entry_accounts, may_see_account
+from api.directory import ERASED_NAME, account_name, community_row, named_accounts
 from api.problems import ProblemError, forbidden, invalid, not_found
 from api.replica import ReadView
 from api.runtime import Runtime
+from api.schemas.community import ShopOut
 from api.schemas.ledger import b64
 from api.schemas.shop_payments import RefundIn, RefundOut, SettlementIn, SettlementOut
 from api.tables import PersonRow, RoleRow
@@ -177,6 +178,37 @@ def _refund_amount(original: Entry, remaining: int, asked: int | None) -> int:
 # -- settlement
 
 
+async def shops(rt: Runtime, principal: Principal, community: str) -> list[ShopOut]:
+    """The community's shops by name, each with its balance where ``principal`` may see it
+    (``None`` elsewhere): what is there to settle."""
+    async with rt.db.read() as session:
+        rows = await named_accounts(session, community, AccountType.SHOP)
+    listed = []
+    for row in rows:
+        balance = None
+        if may_see_account(principal, row.account_id, AccountType.SHOP):
+            account = await rt.store.account(community, row.account_id)
+            balance = 0 if account is None else account.balance_minutes
+        listed.append(ShopOut(account_id=row.account_id, name=row.name, balance_minutes=balance))
+    return listed
+
+
+async def shop_to_settle(rt: Runtime, community: str, account_id: str) -> ShopOut:
+    """One shop of ``community`` with its balance, and the most one settlement of it moves
+    now (its balance, at most ``TRANSFER_MINUTES_MAX``); ``shop_not_found`` otherwise."""
+    account = await rt.store.account(community, account_id)
+    if account is None or account.spec.type is not AccountType.SHOP:
+        raise not_found("shop_not_found", f"No shop {account_id!r}.")
+    async with rt.db.read() as session:
+        name = await account_name(session, community, account_id)
+    return ShopOut(account_id=account_id, name=name or "", balance_minutes=account.balance_minutes)
+
+
+def settlement_minutes(balance_minutes: int) -> int:
+    """What one settlement of a shop holding ``balance_minutes`` moves at most."""
+    return min(balance_minutes, limits.TRANSFER_MINUTES_MAX)
+
+
 async def settle(
     rt: Runtime, principal: Principal, community: str, key: str, data: SettlementIn
 ) -> SettlementOut:
@@ -196,7 +228,7 @@ async def settle(
                 "This shop holds no credits to settle.",
                 balance_minutes=balance,
             )
-        amount = data.amount_minutes or min(balance, limits.TRANSFER_MINUTES_MAX)
+        amount = data.amount_minutes or settlement_minutes(balance)
     else:
         amount = drafts.retry_amount(existing, EntryKind.SETTLE, data.amount_minutes)
     draft = drafts.settle(

@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
-from api import drafts, provisioning
+from api import drafts, provisioning, shop_payments
 from api.access import Action, Principal, may_see_account
 from api.auth import community_of
 from api.directory import named_accounts
@@ -178,14 +178,5 @@ class ShopController(Controller):
 
     @get("/", summary="The community's shops", **route(Action.SHOP_READ))
     async def list_all(self, rt: RuntimeDep, principal: PrincipalDep) -> ShopPage:
-        community = community_of(principal)
-        async with rt.db.read() as session:
-            rows = await named_accounts(session, community, AccountType.SHOP)
-        items = []
-        for row in rows:
-            balance = None
-            if may_see_account(principal, row.account_id, AccountType.SHOP):
-                account = await rt.store.account(community, row.account_id)
-                balance = 0 if account is None else account.balance_minutes
-            items.append(ShopOut(account_id=row.account_id, name=row.name, balance_minutes=balance))
+        items = await shop_payments.shops(rt, principal, community_of(principal))
         return ShopPage(items=items)

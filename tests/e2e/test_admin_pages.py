@@ -1,13 +1,18 @@
-"""The admin's screen over HTTP: its tables name roles in the reader's words."""
+"""The admin's screen over HTTP: its tables name roles in the reader's words, and a shop's
+payout is recorded once, for the hours the confirm page named."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
-from tests.support.api import open_world
+from ledger.model import EntryKind
+from tests.support.api import COMMUNITY, World, open_world
 from tests.support.pages import link_phone, page_client, welcome_link
+from tests.support.shop_payments import a_payment, balance, book_payment
 
 
 async def test_the_staff_and_token_tables_name_roles_in_words_not_codes(sqlite_url: str) -> None:
@@ -27,3 +32,142 @@ async def test_the_staff_and_token_tables_name_roles_in_words_not_codes(sqlite_u
     assert not {"admin", "coordinator", "shop", "auditor"} & {
         word.strip() for cell in cells for word in cell.split(",")
     }
+
+
+# -- a shop's payout, recorded by the admin
+
+
+SETTLE_FORM = re.compile(
+    r'<form method="post" action="(/s/admin/shops/[^/"]+/settle)">(.*?)</form>', re.S
+)
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
+
+
+def settle_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
+    """The confirm page's form: where it posts and its hidden fields."""
+    found = SETTLE_FORM.search(page.text)
+    assert found is not None, page.text
+    return found.group(1), dict(HIDDEN.findall(found.group(2)))
+
+
+async def _settlements(world: World) -> list[tuple[str, int]]:
+    """Every settle entry in the journal: (shop, minutes)."""
+    size = world.run(world.rt.store.head, COMMUNITY).size
+    entries = world.run(world.rt.store.entries, COMMUNITY, 0, size)
+    return [
+        (posting.payer, posting.amount_minutes)
+        for entry in entries
+        if entry.kind is EntryKind.SETTLE
+        for posting in entry.draft.postings
+    ]
+
+
+async def _as_admin(world: World, steps: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
+    """What ``steps`` get on the admin's linked laptop (run on the app's loop)."""
+    link = await welcome_link(world, world.admin.person_id)
+
+    async def run() -> Any:
+        async with page_client(world) as laptop:
+            await link_phone(laptop, link)
+            return await steps(laptop)
+
+    return world.run(run)
+
+
+async def test_the_admin_records_a_shops_payout_once_for_the_hours_the_page_named(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        a_payment(world, 150)
+
+        async def steps(laptop: httpx.AsyncClient) -> list[httpx.Response]:
+            home = await laptop.get("/s/admin")
+            link = re.search(r'href="(/s/admin/shops/[^"]+/settle)"', home.text)
+            assert link is not None, home.text
+            confirm = await laptop.get(link.group(1))
+            # A payment after the page opened is left for the next payout.
+            await book_payment(world, 30, member=1)
+            action, fields = settle_form(confirm)
+            return [
+                home,
+                confirm,
+                await laptop.post(action, data=fields),
+                await laptop.post(action, data=fields),
+            ]
+
+        home, confirm, done, again = await _as_admin(world, steps)
+        settled = await _settlements(world)
+        left = await balance(world, world.shop)
+
+    assert "2½ uur" in home.text and "Uitbetaling vastleggen" in home.text, home.text
+    assert confirm.status_code == 200 and "2½ uur" in confirm.text, confirm.text
+    assert done.status_code == 200 and "Vastgelegd" in done.text and "2½ uur" in done.text, (
+        done.text
+    )
+    assert again.status_code == 200 and "Vastgelegd" in again.text, again.text
+    assert settled == [(world.shop, 150)]
+    assert left == 30
+
+
+async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothing(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        a_payment(world, 60)
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            path = f"/s/admin/shops/{world.shop}/settle"
+            action, fields = settle_form(await laptop.get(path))
+            answers = {
+                "unknown shop": await laptop.get("/s/admin/shops/acc_nothere/settle"),
+                "an organisation": await laptop.get(f"/s/admin/shops/{world.org}/settle"),
+                "no minutes": await laptop.post(action, data=fields | {"minutes": "0"}),
+                "minus": await laptop.post(action, data=fields | {"minutes": "-60"}),
+                "letters": await laptop.post(action, data=fields | {"minutes": "een uur"}),
+                "huge": await laptop.post(action, data=fields | {"minutes": "9" * 40}),
+                "more than held": await laptop.post(
+                    action, data=fields | {"minutes": "61", "key": fields["key"] + "-more"}
+                ),
+                "no form token": await laptop.post(action, data=fields | {"csrf": "x"}),
+            }
+            paid_out = await laptop.post(action, data=fields)
+            answers["after the payout"] = await laptop.get(path)
+            answers["paid out"] = paid_out
+            return answers
+
+        answers = await _as_admin(world, steps)
+        settled = await _settlements(world)
+
+    statuses = {what: answer.status_code for what, answer in answers.items()}
+    assert statuses == {
+        "unknown shop": 404,
+        "an organisation": 404,
+        "no minutes": 422,
+        "minus": 422,
+        "letters": 422,
+        "huge": 422,
+        "more than held": 422,
+        "no form token": 403,
+        "paid out": 200,
+        "after the payout": 409,
+    }, {what: answer.text[-600:] for what, answer in answers.items()}
+    assert "minder uren" in answers["more than held"].text
+    assert "geen uren om uit te betalen" in answers["after the payout"].text
+    assert settled == [(world.shop, 60)]
+
+
+async def test_only_the_admin_may_record_a_payout(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+        a_payment(world, 60)
+        link = await welcome_link(world, world.coordinator.person_id)
+
+        async def run() -> httpx.Response:
+            async with page_client(world) as phone:
+                await link_phone(phone, link)
+                return await phone.get(f"/s/admin/shops/{world.shop}/settle")
+
+        page = world.run(run)
+        settled = await _settlements(world)
+
+    assert page.status_code == 403, page.text
+    assert settled == []

@@ -359,6 +359,34 @@ def test_the_admin_opens_an_organisation_and_a_shop_and_sets_a_budget(
     context.close()
 
 
+def test_the_admin_records_a_shops_payout_on_a_phone(browser: Any, staff_site: StaffSite) -> None:
+    _pay_the_shop(staff_site, 90)
+    context = phone(browser, staff_site.site, "nl")
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    refused = watch_for_refusals(page)
+    page.goto("/s/admin")
+    row = page.locator("#shops tr", has_text="Slagerij")
+    held = row.locator("td.num").inner_text()
+    assert held != "0 uur", held
+    row.locator("a", has_text="Uitbetaling vastleggen").click()
+    page.wait_for_url("**/settle")
+    check_accessible(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert f"Slagerij is betaald voor {held}?" in page.locator("main").inner_text()
+    screenshot(page, "staff-admin-payout")
+    page.locator("main form button").click()
+    assert (
+        page.locator("main .notice").inner_text() == f"Vastgelegd: Slagerij is betaald voor {held}."
+    )
+
+    page.goto("/s/admin")
+    row = page.locator("#shops tr", has_text="Slagerij")
+    assert row.locator("td.num").inner_text() == "0 uur"
+    assert row.locator("a").count() == 0  # nothing left to pay out
+    context.close()
+    assert refused == []
+
+
 def test_a_coordinator_finds_a_resident_by_scanning_their_card(
     browser: Any, staff_site: StaffSite
 ) -> None:

@@ -14,14 +14,17 @@ from tests.support.api import COMMUNITY, Actor, World
 
 def a_payment(world: World, minutes: int, member: int = 0, reference: str = "code:123456") -> Entry:
     """Member ``member`` pays the world's shop ``minutes`` (a redeem entry)."""
+    return world.run(book_payment, world, minutes, member, reference)
+
+
+async def book_payment(
+    world: World, minutes: int, member: int = 0, reference: str = "code:123456"
+) -> Entry:
+    """``a_payment`` on the app's loop (``world.run``)."""
     account = world.members[member].account
     assert account is not None
-
-    async def book() -> Entry:
-        draft = drafts.redeem(new_entry_id(), account, account, world.shop, minutes, "", reference)
-        return await drafts.append(world.rt.ledger, COMMUNITY, draft)
-
-    return world.run(book)
+    draft = drafts.redeem(new_entry_id(), account, account, world.shop, minutes, "", reference)
+    return await drafts.append(world.rt.ledger, COMMUNITY, draft)
 
 
 async def balance(world: World, account: str | None) -> int:
