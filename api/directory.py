@@ -5,11 +5,12 @@ Functions take an open session, so a route can combine them in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api import limits
 from api.access import Role
 from api.problems import not_found
 from api.schemas.common import rfc3339
@@ -109,6 +110,19 @@ async def named_accounts(
         .order_by(col(NamedAccountRow.name), col(NamedAccountRow.account_id))
     )
     return list(rows.all())
+
+
+async def people_names(
+    session: AsyncSession, community: str, person_ids: Collection[str]
+) -> dict[str, str]:
+    """person id -> name, for those of ``person_ids`` in ``community`` (erased:
+    ``ERASED_NAME``); at most ``LIST_SIZE_MAX`` ids."""
+    wanted = sorted(set(person_ids))
+    assert len(wanted) <= limits.LIST_SIZE_MAX, "one page of people"
+    rows = await session.exec(
+        select(PersonRow).where(PersonRow.community == community, col(PersonRow.id).in_(wanted))
+    )
+    return {p.id: ERASED_NAME if p.erased_at is not None else p.name for p in rows.all()}
 
 
 async def account_name(session: AsyncSession, community: str, account_id: str) -> str | None:

@@ -20,6 +20,7 @@ from api.directory import (
     community_credentials,
     community_row,
     named_accounts,
+    people_names,
     people_with_role,
     person_in,
     roles_of,
@@ -30,6 +31,7 @@ from api.provisioning import KIND_API
 from api.routes.markers import RuntimeDep
 from api.routes.organisations import organisation_out
 from api.routes.people import STAFF_LISTED
+from api.runtime import Runtime
 from api.schemas.common import text_ok
 from api.schemas.community import ShopOut
 from api.schemas.people import StaffIn, TokenCreatedOut
@@ -57,6 +59,11 @@ STAFF_ROLE_NAMES = {
     Role.ADMIN: N_("Administration"),
 }
 SCOPED = {Role.SHOP: AccountType.SHOP, Role.COORDINATOR: AccountType.ORGANISATION}
+STAFF_VALUES = frozenset(role.value for role in STAFF_LISTED)
+OWN_PHONE = N_(
+    "This would sign out the phone you are using. Ask another admin to make your new "
+    "welcome card."
+)
 # What the staff and token tables call every role a person or token may hold.
 ROLE_WORDS = {
     **{role.value: name for role, name in STAFF_ROLE_NAMES.items()},
@@ -77,6 +84,7 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         staff_people = await people_with_role(session, community, STAFF_LISTED, None, LISTED_MAX)
         organisations = await named_accounts(session, community, AccountType.ORGANISATION)
         tokens = await community_credentials(session, community, KIND_API, LISTED_MAX)
+        owners = await people_names(session, community, [t.person_id for t in tokens])
         roles = {
             p.id: sorted({r.role for r in await roles_of(session, p.id)}) for p in staff_people
         }
@@ -96,33 +104,69 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         hours_max=BUDGET_HOURS_MAX,
         tokens=tokens,
         roles=roles,
+        owners=owners,
         created=created,
         own_token=staff.session.principal.credential_id,
+        own_person=staff.session.principal.person_id,
         role_names=STAFF_ROLE_NAMES,
         role_words=ROLE_WORDS,
         days_max=limits.TOKEN_LIFETIME_DAYS_MAX,
     )
 
 
-@post(f"{HOME}/tokens/{{token_id:str}}/revoke", include_in_schema=False, status_code=200)
+def _token_path(token_id: str) -> str:
+    return f"{HOME}/tokens/{token_id}/revoke"
+
+
+async def _api_token(rt: Runtime, staff: Staff, token_id: str) -> CredentialRow | None:
+    """An API token of the admin's community, or None."""
+    async with rt.db.read() as session:
+        row = await session.get(CredentialRow, token_id)
+    if row is None or row.kind != KIND_API or row.community != staff.community:
+        return None
+    return row
+
+
+def _no_such_page(staff: Staff) -> Response[str]:
+    return staff_message(staff, N_("Sorry"), N_("We cannot find this page."), 404, link=HOME)
+
+
+@get(_token_path("{token_id:str}"), include_in_schema=False)
+async def revoke_token_confirm(
+    request: Request[Any, Any, Any], token_id: IdPath, rt: RuntimeDep
+) -> Response[str]:
+    """Asks before revoking a token, naming it, whose it is and what stops."""
+    staff = await staff_for(request, rt, Role.ADMIN)
+    if not isinstance(staff, Staff):
+        return staff
+    row = await _api_token(rt, staff, token_id)
+    if row is None:
+        return _no_such_page(staff)
+    if row.revoked_at is not None:
+        return _done(staff, N_("The token no longer works."))
+    async with rt.db.read() as session:
+        owner = await session.get(PersonRow, row.person_id)
+    return screen(
+        "staff_revoke_confirm.html", staff, token=row, owner=owner,
+        role_words=ROLE_WORDS, own=row.id == staff.session.principal.credential_id,
+    )  # fmt: skip
+
+
+@post(_token_path("{token_id:str}"), include_in_schema=False, status_code=200)
 async def revoke_token(
     request: Request[Any, Any, Any], token_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
     staff = await staff_form(request, rt, Role.ADMIN, data)
     if not isinstance(staff, Staff):
         return staff
-    async with rt.db.read() as session:
-        row = await session.get(CredentialRow, token_id)
-    if row is None or row.kind != KIND_API or row.community != staff.community:
-        return staff_message(staff, N_("Sorry"), N_("We cannot find this page."), 404, link=HOME)
+    row = await _api_token(rt, staff, token_id)
+    if row is None:
+        return _no_such_page(staff)
     try:
         await provisioning.revoke_credential(rt, row, staff.actor)
     except ProblemError:
         return staff_message(staff, N_("Sorry"), N_("This did not work."), 409, link=HOME)
-    return staff_message(
-        staff, N_("Administration"), N_("The token no longer works."), 200,
-        problem=False, link=HOME,
-    )  # fmt: skip
+    return _done(staff, N_("The token no longer works."))
 
 
 def _hours(text: str | None) -> int | None:
@@ -279,6 +323,40 @@ async def add_staff(
     )
 
 
+@post(f"{HOME}/staff/{{person_id:str}}/new-phone", include_in_schema=False, status_code=200)
+async def replace_staff_phone(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """A staff member's lost phone: every device of theirs signed out, and a new welcome
+    card (``enrolment.replace_phone_once``, with the form's key), as a coordinator does for
+    a resident. Not for the admin's own: that would sign out the screen asking."""
+    staff = await staff_form(request, rt, Role.ADMIN, data)
+    if not isinstance(staff, Staff):
+        return staff
+    key = data.get("key", "")
+    if not key_ok(key):
+        return _not_done(staff)
+    principal = staff.session.principal
+    try:
+        async with rt.db.read() as session:
+            person = await person_in(session, staff.community, person_id)
+            listed = {r.role for r in await roles_of(session, person.id)} & STAFF_VALUES
+    except ProblemError:
+        return _no_such_page(staff)
+    if not listed:
+        return _no_such_page(staff)
+    if person.id == principal.person_id:
+        return _not_done(staff, 409, OWN_PHONE)
+    try:
+        replaced = await enrolment.replace_phone_once(rt, principal, person, key)
+    except ProblemError:
+        return _not_done(staff, 409)
+    return welcome_card(
+        staff, person, replaced.url, back=(HOME, N_("Administration")),
+        three_steps=STAFF_WELCOME_STEPS,
+    )  # fmt: skip
+
+
 def _days(text: str | None) -> tuple[bool, int | None]:
     """Whether the field is right, and the days a token lives (None: for good)."""
     text = (text or "").strip()
@@ -433,6 +511,6 @@ def _settlement_refused(staff: Staff, problem: ProblemError) -> Response[str]:
 
 
 ROUTES = [
-    admin_home, revoke_token, open_account, set_budget, add_staff, make_token,
-    settle_shop_confirm, settle_shop,
+    admin_home, revoke_token_confirm, revoke_token, open_account, set_budget, add_staff,
+    replace_staff_phone, make_token, settle_shop_confirm, settle_shop,
 ]  # fmt: skip

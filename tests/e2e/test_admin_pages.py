@@ -11,7 +11,7 @@ import httpx
 
 from ledger.model import EntryKind
 from tests.support.api import COMMUNITY, World, open_world
-from tests.support.pages import link_phone, page_client, welcome_link
+from tests.support.pages import form_token, link_phone, page_client, welcome_link
 from tests.support.shop_payments import a_payment, balance, book_payment
 
 
@@ -171,3 +171,137 @@ async def test_only_the_admin_may_record_a_payout(sqlite_url: str) -> None:
 
     assert page.status_code == 403, page.text
     assert settled == []
+
+
+# -- a staff member's lost phone, and revoking a token
+
+
+STAFF_PHONE_FORM = re.compile(
+    r'<form method="post" action="(/s/admin/staff/([^/"]+)/new-phone)" class="inline">(.*?)</form>',
+    re.S,
+)
+WELCOME_LINK = re.compile(r'id="welcome-link">([^<]+)<')
+
+
+def phone_forms(page: httpx.Response) -> dict[str, tuple[str, dict[str, str]]]:
+    """The admin screen's lost-phone forms by person id: where each posts, its fields."""
+    return {
+        person: (action, dict(HIDDEN.findall(body)))
+        for action, person, body in STAFF_PHONE_FORM.findall(page.text)
+    }
+
+
+async def test_the_admin_signs_out_a_staff_members_lost_phone_and_prints_a_new_card(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        old_link = await welcome_link(world, world.coordinator.person_id)
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, Any]:
+            async with page_client(world) as lost, page_client(world) as new:
+                await link_phone(lost, old_link)
+                before = await lost.get("/s/coordinator")
+                forms = phone_forms(await laptop.get("/s/admin"))
+                action, fields = forms[world.coordinator.person_id]
+                card = await laptop.post(action, data=fields)
+                again = await laptop.post(action, data=fields)
+                after = await lost.get("/s/coordinator")
+                found = WELCOME_LINK.search(card.text)
+                assert found is not None, card.text
+                await link_phone(new, found.group(1).replace("http://buurtmunt.test", ""))
+                return {
+                    "forms": forms,
+                    "before": before,
+                    "card": card,
+                    "again": again,
+                    "after": after,
+                    "new phone": await new.get("/s/coordinator"),
+                }
+
+        seen = await _as_admin(world, steps)
+
+    assert seen["before"].status_code == 200
+    assert seen["card"].status_code == 200 and "Uw werkscherm gaat open" in seen["card"].text
+    # Sent twice: the same card, no second link.
+    assert WELCOME_LINK.findall(seen["again"].text) == WELCOME_LINK.findall(seen["card"].text)
+    assert seen["after"].status_code == 401, "the lost phone is signed out"
+    assert seen["new phone"].status_code == 200, seen["new phone"].text
+    # Every staff member but the admin themselves has the button.
+    assert world.admin.person_id not in seen["forms"]
+    assert {world.coordinator.person_id, world.shop_staff.person_id} <= set(seen["forms"])
+
+
+async def test_a_lost_phone_form_for_oneself_a_resident_or_nobody_signs_nobody_out(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            forms = phone_forms(await laptop.get("/s/admin"))
+            _, fields = next(iter(forms.values()))
+
+            async def post(person_id: str) -> httpx.Response:
+                return await laptop.post(f"/s/admin/staff/{person_id}/new-phone", data=fields)
+
+            answers = {
+                "own phone": await post(world.admin.person_id),
+                "a resident": await post(world.members[0].person_id),
+                "nobody": await post("per_nothere"),
+            }
+            answers["admin screen after"] = await laptop.get("/s/admin")
+            return answers
+
+        answers = await _as_admin(world, steps)
+
+    statuses = {what: answer.status_code for what, answer in answers.items()}
+    assert statuses == {
+        "own phone": 409,
+        "a resident": 404,
+        "nobody": 404,
+        "admin screen after": 200,
+    }, {what: answer.text[-400:] for what, answer in answers.items()}
+    assert "andere beheerder" in answers["own phone"].text
+
+
+async def test_the_admin_revokes_a_token_after_a_page_that_names_it_and_whose_it_is(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        token_id = world.shop_staff.credential_id
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            path = f"/s/admin/tokens/{token_id}/revoke"
+            home = await laptop.get("/s/admin")
+            confirm = await laptop.get(path)
+            async with page_client(world) as program:
+                works_before = await program.get("/api/v1/me", headers=world.shop_staff.headers)
+            done = await laptop.post(path, data={"csrf": form_token(confirm)})
+            return {
+                "home": home,
+                "confirm": confirm,
+                "works before": works_before,
+                "done": done,
+                "confirm after": await laptop.get(path),
+                "unknown": await laptop.get("/s/admin/tokens/tok_nothere/revoke"),
+            }
+
+        seen = await _as_admin(world, steps)
+        after = await world.get("/api/v1/me", as_=world.shop_staff)
+
+    row = re.search(
+        rf"<tr>(?:(?!</tr>).)*/s/admin/tokens/{token_id}/revoke(?:(?!</tr>).)*</tr>",
+        seen["home"].text,
+        re.S,
+    )
+    assert row is not None, seen["home"].text
+    owner = re.search(r"<td><bdi>([^<]*)</bdi></td>", row.group(0))
+    assert owner is not None and owner.group(1) != "", row.group(0)
+    assert seen["confirm"].status_code == 200 and owner.group(1) in seen["confirm"].text
+    assert "Ja, intrekken" in seen["confirm"].text
+    assert seen["works before"].status_code == 200, "the confirm page revokes nothing"
+    assert seen["done"].status_code == 200 and "werkt niet meer" in seen["done"].text
+    assert after.status_code == 401, after.text
+    assert (
+        seen["confirm after"].status_code == 200 and "werkt niet meer" in seen["confirm after"].text
+    )
+    assert seen["unknown"].status_code == 404
