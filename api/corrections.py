@@ -7,6 +7,8 @@ ledger's own count. A retry finds the correction it made and books the same.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from api import drafts, earnings
 from api.access import Principal
 from api.idempotency import scoped_key
@@ -55,3 +57,27 @@ async def _all_that_is_left(
     if remaining is None or len(remaining) != 1:
         return None
     return remaining[0] or None
+
+
+@dataclass(frozen=True, slots=True)
+class Correctable:
+    """An entry a correction may reverse, and what is left of its one posting to reverse
+    (0: all of it was corrected or refunded before)."""
+
+    entry: Entry
+    left_minutes: int
+
+
+async def correctable(rt: Runtime, community: str, entry_id: str) -> Correctable:
+    """The entry ``entry_id`` as a correction would find it now; ``entry_not_found`` or
+    ``corrected_entry_not_correctable`` (also for an entry of several postings, which a
+    correction reverses only whole) otherwise."""
+    entry = await rt.store.entry_by_id(community, entry_id)
+    if entry is None:
+        raise not_found("entry_not_found", f"No entry {entry_id!r}.")
+    if entry.kind not in CORRECTABLE_KINDS:
+        raise ProblemError(422, "corrected_entry_not_correctable", kind=entry.kind.value)
+    left = (await rt.ledger.remaining_minutes(community, (entry.seq,))).get(entry.seq)
+    if left is None or len(left) != 1:
+        raise ProblemError(422, "corrected_entry_not_correctable", kind=entry.kind.value)
+    return Correctable(entry, left[0])

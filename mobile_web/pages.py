@@ -57,6 +57,7 @@ from mobile_web import (
     staff_admin,
     staff_card_scan,
     staff_coordinator,
+    staff_corrections,
     staff_municipality,
     till,
 )
@@ -266,6 +267,7 @@ ROUTES: list[Any] = [
     *staff_card_scan.ROUTES,
     *staff_municipality.ROUTES,
     *staff_admin.ROUTES,
+    *staff_corrections.ROUTES,
     *receipt_check.ROUTES,
     ErrorPages(),
 ]

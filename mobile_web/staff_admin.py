@@ -61,8 +61,7 @@ STAFF_ROLE_NAMES = {
 SCOPED = {Role.SHOP: AccountType.SHOP, Role.COORDINATOR: AccountType.ORGANISATION}
 STAFF_VALUES = frozenset(role.value for role in STAFF_LISTED)
 OWN_PHONE = N_(
-    "This would sign out the phone you are using. Ask another admin to make your new "
-    "welcome card."
+    "This would sign out the phone you are using. Ask another admin to make your new welcome card."
 )
 # What the staff and token tables call every role a person or token may hold.
 ROLE_WORDS = {

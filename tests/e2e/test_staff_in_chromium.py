@@ -387,6 +387,39 @@ def test_the_admin_records_a_shops_payout_on_a_phone(browser: Any, staff_site: S
     assert refused == []
 
 
+@pytest.mark.parametrize("language", ["nl", "ar"])
+def test_the_admin_corrects_a_booking_on_a_phone(
+    browser: Any, staff_site: StaffSite, language: str
+) -> None:
+    context = phone(browser, staff_site.site, language)
+    page = sign_in_staff(context, staff_site, "municipality", "/s")
+    refused = watch_for_refusals(page)
+    page.goto(f"/lang/{language}?next=/s/admin")
+    page.wait_for_url("**/s/admin")
+    page.locator("#residents a").first.click()
+    page.wait_for_url("**/s/admin/member/*")
+    check_accessible(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"staff-{language}-admin-member")
+    balance = page.locator("#member-balance").inner_text()
+    page.locator("#history a").last.click()  # the oldest booking: hours earned
+    page.wait_for_url("**/correct?person=*")
+    check_accessible(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"staff-{language}-admin-correct")
+    page.fill("#hours", "0")
+    page.fill("#minutes", "15")
+    page.fill("#reason", "Een kwartier te veel")
+    page.locator("main form button").click()
+    assert page.locator("main .notice").count() == 1
+    page.go_back()
+    page.go_back()
+    page.reload()
+    assert page.locator("#member-balance").inner_text() != balance
+    context.close()
+    assert refused == []
+
+
 def test_a_coordinator_finds_a_resident_by_scanning_their_card(
     browser: Any, staff_site: StaffSite
 ) -> None:

@@ -1,0 +1,173 @@
+"""The admin's corrections: a resident's history, and a booking of it reversed (all of it
+or part), with a reason, when it was made in error (three hours booked for two, hours
+given to the wrong neighbour).
+
+A correction is a ``correct`` entry naming the booking (``api.corrections``, as
+``POST /api/v1/corrections``); the ledger checks it again, so nothing is reversed twice
+and no account goes below what it may. The form's key makes a second send book nothing
+more. The admin reaches a resident from the administration screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+
+from api import corrections
+from api import limits as api_limits
+from api.access import Role
+from api.directory import person_in, roles_of
+from api.problems import ProblemError
+from api.routes.markers import RuntimeDep
+from api.runtime import Runtime
+from api.schemas.common import text_ok
+from api.tables import PersonRow
+from ledger.amounts import format_hours
+from ledger.shape import journal_position
+from mobile_web.forms import AmountInvalid, FormBody, minutes_from
+from mobile_web.history import HISTORY_PAGE_ENTRIES, history, line_of
+from mobile_web.render import N_
+from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
+from mobile_web.staff_admin import DID_NOT_WORK, HOME
+
+# The history lines a correction may reverse (``history.Line.kind``): what was earned,
+# given or received between residents, and paid at a shop.
+CORRECTABLE_LINES = frozenset({"earned", "received", "given", "paid"})
+NOTHING_LEFT = N_("Nothing of this booking is left to correct: it was corrected or refunded.")
+# The ledger's refusals of a correction, in the admin's words.
+CORRECTION_TEXTS = {
+    "entry_not_found": N_("We cannot find this booking."),
+    "corrected_entry_not_correctable": N_("This booking cannot be corrected here."),
+    "correction_exceeds_original": N_(
+        "That is more than is left of this booking to correct. Look at the booking again."
+    ),
+    "exceeds_balance": N_(
+        "The hours have been spent since: the account that would give them back holds too "
+        "few. Correct a smaller amount, or ask the resident first."
+    ),
+    "idempotency_key_reused": N_(
+        "This form was sent before with another amount. Open the booking again."
+    ),
+}
+
+
+def member_path(person_id: str) -> str:
+    return f"{HOME}/member/{person_id}"
+
+
+def _correct_path(entry_id: str) -> str:
+    return f"{HOME}/entries/{entry_id}/correct"
+
+
+async def _resident(rt: Runtime, staff: Staff, person_id: str) -> tuple[PersonRow, str] | None:
+    """A resident of the admin's community (not erased) and their member account."""
+    try:
+        async with rt.db.read() as session:
+            person = await person_in(session, staff.community, person_id)
+            roles = await roles_of(session, person.id)
+    except ProblemError:
+        return None
+    member = next((r.scope for r in roles if r.role == Role.MEMBER.value), None)
+    if member is None or person.erased_at is not None:
+        return None
+    return person, member
+
+
+def _not_found(staff: Staff) -> Response[str]:
+    return staff_message(staff, N_("Sorry"), N_("We cannot find this resident."), 404, link=HOME)
+
+
+@get(member_path("{person_id:str}"), include_in_schema=False)
+async def resident_history(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
+) -> Response[str]:
+    """A resident's balance and history, newest first, each booking with a way to correct it."""
+    staff = await staff_for(request, rt, Role.ADMIN)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _resident(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    before = journal_position(request.query_params.get("before", ""))
+    lines = await history(rt, staff.community, member, before, HISTORY_PAGE_ENTRIES)
+    return screen(
+        "staff_admin_member.html", staff, person=person, history=lines, before=before,
+        correctable=CORRECTABLE_LINES,
+    )  # fmt: skip
+
+
+@get(_correct_path("{entry_id:str}"), include_in_schema=False)
+async def correction_form(
+    request: Request[Any, Any, Any], entry_id: IdPath, rt: RuntimeDep
+) -> Response[str]:
+    """The booking as the resident's history shows it, what is left of it to correct, and
+    a form for the amount (all that is left, unless changed) and the reason."""
+    staff = await staff_for(request, rt, Role.ADMIN)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _resident(rt, staff, request.query_params.get("person", ""))
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    line = await line_of(rt, staff.community, member, entry_id)
+    back = member_path(person.id)
+    if line is None or line.kind not in CORRECTABLE_LINES:
+        return _refused(staff, back, "entry_not_found", 404)
+    try:
+        booking = await corrections.correctable(rt, staff.community, entry_id)
+    except ProblemError as problem:
+        return _refused(staff, back, problem.code, problem.status)
+    if booking.left_minutes <= 0:
+        return staff_message(staff, N_("Sorry"), NOTHING_LEFT, 409, link=back)
+    return screen(
+        "staff_correct.html", staff, person=person, line=line, left=booking.left_minutes,
+        left_words=format_hours(booking.left_minutes, staff.page.language),
+        reason_max=api_limits.REASON_LENGTH_MAX,
+    )  # fmt: skip
+
+
+@post(_correct_path("{entry_id:str}"), include_in_schema=False, status_code=200)
+async def correct(
+    request: Request[Any, Any, Any], entry_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """Books the correction: a ``correct`` entry naming the booking, for the amount and
+    reason the form gives."""
+    staff = await staff_form(request, rt, Role.ADMIN, data)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _resident(rt, staff, data.get("person", ""))
+    if found is None:
+        return _not_found(staff)
+    person, member = found
+    back = member_path(person.id)
+    key, reason = data.get("key", ""), data.get("reason", "").strip()
+    try:
+        minutes = minutes_from(data, required=True)
+    except AmountInvalid:
+        minutes = None
+    reason_ok = 0 < len(reason) <= api_limits.REASON_LENGTH_MAX and text_ok(reason)
+    if minutes is None or not reason_ok or not key_ok(key):
+        return staff_message(staff, N_("Sorry"), DID_NOT_WORK, 422, link=back)
+    if await line_of(rt, staff.community, member, entry_id) is None:
+        return _refused(staff, back, "entry_not_found", 404)
+    try:
+        await corrections.correct(
+            rt, staff.session.principal, staff.community, key, entry_id, minutes, reason
+        )
+    except ProblemError as problem:
+        return _refused(staff, back, problem.code, problem.status)
+    return staff_message(
+        staff, N_("Administration"), N_("Corrected: %(hours)s of this booking reversed."),
+        200, problem=False, link=back,
+        words={"hours": format_hours(minutes, staff.page.language)},
+    )  # fmt: skip
+
+
+def _refused(staff: Staff, back: str, code: str, status: int) -> Response[str]:
+    text = CORRECTION_TEXTS.get(code, DID_NOT_WORK)
+    return staff_message(staff, N_("Sorry"), text, status, link=back)
+
+
+ROUTES = [resident_history, correction_form, correct]
