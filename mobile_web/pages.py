@@ -59,6 +59,7 @@ from mobile_web import (
     staff_coordinator,
     staff_corrections,
     staff_municipality,
+    staff_payouts,
     till,
 )
 from mobile_web.forms import AmountInvalid, FormBody, minutes_from
@@ -268,6 +269,7 @@ ROUTES: list[Any] = [
     *staff_municipality.ROUTES,
     *staff_admin.ROUTES,
     *staff_corrections.ROUTES,
+    *staff_payouts.ROUTES,
     *receipt_check.ROUTES,
     ErrorPages(),
 ]

@@ -35,11 +35,10 @@ from api.runtime import Runtime
 from api.schemas.common import text_ok
 from api.schemas.community import ShopOut
 from api.schemas.people import StaffIn, TokenCreatedOut
-from api.schemas.shop_payments import SettlementIn
 from api.tables import CredentialRow, PersonRow
 from api.tokens import Prefix, new_id
 from ledger import limits as ledger_limits
-from ledger.amounts import LANGUAGES, format_hours
+from ledger.amounts import LANGUAGES
 from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from mobile_web.forms import FormBody
@@ -423,93 +422,7 @@ async def make_token(
     return screen("staff_token.html", staff, token=out, person=person)
 
 
-# -- a shop paid out: the municipality pays the shop for its hours outside Buurtmunt, and
-# the admin records it here (a settle entry, ``POST /api/v1/settlements``).
-
-NOTHING_TO_PAY_OUT = N_("This shop holds no hours to pay out.")
-# The API's refusals of a settlement, in the admin's words.
-SETTLEMENT_TEXTS = {
-    "shop_not_found": N_("We cannot find this shop."),
-    "nothing_to_settle": NOTHING_TO_PAY_OUT,
-    "exceeds_balance": N_(
-        "The shop holds fewer hours than this page showed: it gave some back, or a payout was "
-        "recorded, in the meantime. Look at the shops on the administration screen again."
-    ),
-    "idempotency_key_reused": N_(
-        "This page was sent before with other hours. Look at the shops on the administration "
-        "screen again."
-    ),
-}
-
-
-def _settle_path(account_id: str) -> str:
-    return f"{HOME}/shops/{account_id}/settle"
-
-
-@get(_settle_path("{account_id:str}"), include_in_schema=False)
-async def settle_shop_confirm(
-    request: Request[Any, Any, Any], account_id: IdPath, rt: RuntimeDep
-) -> Response[str]:
-    """Asks before recording a shop's payout, naming the shop and the hours paid for: all
-    it holds now (at most what one entry moves)."""
-    staff = await staff_for(request, rt, Role.ADMIN)
-    if not isinstance(staff, Staff):
-        return staff
-    try:
-        shop = await shop_payments.shop_to_settle(rt, staff.community, account_id)
-    except ProblemError as problem:
-        return _settlement_refused(staff, problem)
-    minutes = shop_payments.settlement_minutes(shop.balance_minutes or 0)
-    if minutes <= 0:
-        return _not_done(staff, 409, NOTHING_TO_PAY_OUT)
-    return screen(
-        "staff_settle_confirm.html", staff, shop=shop, minutes=minutes,
-        hours=format_hours(minutes, staff.page.language),
-    )  # fmt: skip
-
-
-@post(_settle_path("{account_id:str}"), include_in_schema=False, status_code=200)
-async def settle_shop(
-    request: Request[Any, Any, Any], account_id: IdPath, rt: RuntimeDep, data: FormBody
-) -> Response[str]:
-    """Records the payout the confirm page named: a settle entry of exactly those minutes,
-    so hours the shop took since are left for the next payout. The page's key makes a
-    second send record nothing more."""
-    staff = await staff_form(request, rt, Role.ADMIN, data)
-    if not isinstance(staff, Staff):
-        return staff
-    key, minutes = data.get("key", ""), _settlement_minutes(data.get("minutes"))
-    if not key_ok(key) or minutes is None:
-        return _not_done(staff)
-    asked = SettlementIn(shop=account_id, amount_minutes=minutes)
-    try:
-        shop = await shop_payments.shop_to_settle(rt, staff.community, account_id)
-        settled = await shop_payments.settle(
-            rt, staff.session.principal, staff.community, key, asked
-        )
-    except ProblemError as problem:
-        return _settlement_refused(staff, problem)
-    hours = format_hours(settled.amount_minutes, staff.page.language)
-    return staff_message(
-        staff, N_("Administration"), N_("Recorded: %(shop)s has been paid for %(hours)s."),
-        200, problem=False, link=HOME, words={"shop": shop.name, "hours": hours},
-    )  # fmt: skip
-
-
-def _settlement_minutes(text: str | None) -> int | None:
-    """The confirm page's minutes: 1 to what one entry moves, else None."""
-    text = (text or "").strip()
-    if not text.isdecimal() or len(text) > len(str(ledger_limits.TRANSFER_MINUTES_MAX)):
-        return None
-    return int(text) if 1 <= int(text) <= ledger_limits.TRANSFER_MINUTES_MAX else None
-
-
-def _settlement_refused(staff: Staff, problem: ProblemError) -> Response[str]:
-    text = SETTLEMENT_TEXTS.get(problem.code, DID_NOT_WORK)
-    return _not_done(staff, problem.status, text)
-
-
 ROUTES = [
     admin_home, revoke_token_confirm, revoke_token, open_account, set_budget, add_staff,
-    replace_staff_phone, make_token, settle_shop_confirm, settle_shop,
+    replace_staff_phone, make_token,
 ]  # fmt: skip
