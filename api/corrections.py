@@ -7,10 +7,14 @@ ledger's own count. A retry finds the correction it made and books the same.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from api import drafts, earnings
 from api.access import Principal
+from api.directory import staff_name
+from api.earnings import TWIN_SECONDS, Earlier
 from api.idempotency import scoped_key
 from api.problems import ProblemError, not_found
 from api.runtime import Runtime
@@ -77,7 +81,51 @@ async def correctable(rt: Runtime, community: str, entry_id: str) -> Correctable
         raise not_found("entry_not_found", f"No entry {entry_id!r}.")
     if entry.kind not in CORRECTABLE_KINDS:
         raise ProblemError(422, "corrected_entry_not_correctable", kind=entry.kind.value)
-    left = (await rt.ledger.remaining_minutes(community, (entry.seq,))).get(entry.seq)
-    if left is None or len(left) != 1:
+    left = (await left_to_correct(rt, community, (entry.seq,))).get(entry.seq)
+    if left is None:
         raise ProblemError(422, "corrected_entry_not_correctable", kind=entry.kind.value)
-    return Correctable(entry, left[0])
+    return Correctable(entry, left)
+
+
+async def left_to_correct(rt: Runtime, community: str, seqs: Collection[int]) -> dict[int, int]:
+    """What corrections may still reverse of each entry of ``seqs`` that has one posting,
+    read in one go (an entry of several postings, or none, is left out)."""
+    left = await rt.ledger.remaining_minutes(community, seqs)
+    return {seq: minutes[0] for seq, minutes in left.items() if len(minutes) == 1}
+
+
+# How many of an account's newest entries are searched for earlier corrections of one of them.
+CORRECTIONS_LOOK_BACK = 100
+
+
+async def earlier_corrections(rt: Runtime, community: str, account: str, seq: int) -> list[Entry]:
+    """The corrections (refunds included) of the entry at ``seq`` among ``account``'s newest
+    ``CORRECTIONS_LOOK_BACK`` entries, newest first: what the correction page lists."""
+    entries = await rt.store.account_entries(community, account, None, CORRECTIONS_LOOK_BACK)
+    return [e for e in entries if e.kind is EntryKind.CORRECT and e.draft.corrects == seq]
+
+
+async def corrected_just_now(
+    rt: Runtime, principal: Principal, community: str, account: str, seq: int, key: str
+) -> Earlier | None:
+    """The latest correction of the entry at ``seq`` in the past ``TWIN_SECONDS``, by
+    anyone, and who made it; None if there is none, or if it is the one this request's
+    ``key`` booked (a retry finds its own answer).
+
+    The correction form, sent again after Back, carries a new key and would reverse
+    the hours twice: the page asks before it books."""
+    own = await rt.store.entry_by_key(community, scoped_key(principal.credential_id, key))
+    if own is not None:
+        return None
+    since = rt.now_seconds() - TWIN_SECONDS
+    for entry in await earlier_corrections(rt, community, account, seq):
+        at = datetime.fromisoformat(entry.time)
+        if at.timestamp() < since:
+            return None
+        by = entry.draft.actor
+        if by == principal.staff_actor:
+            return Earlier(at, by, mine=True)
+        async with rt.db.read() as session:
+            name = await staff_name(session, community, by)
+        return Earlier(at, by, mine=False, name=name)
+    return None

@@ -95,7 +95,7 @@ async def record(
 
 @dataclass(frozen=True, slots=True)
 class Earlier:
-    """The same earning, recorded a moment ago: when, and by whom.
+    """The same booking (an earning, a correction), made a moment ago: when, and by whom.
 
     ``by`` is the staff id (the journal's actor) that recorded it; ``mine`` whether that
     was the caller; ``name`` the other staff member's name, "" for the caller or when

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import msgspec
+from sqlmodel import col, select
 
 from api import provisioning
 from api.access import Principal, Role
@@ -24,7 +25,7 @@ from api.qr import svg
 from api.runtime import Runtime
 from api.schemas.common import rfc3339, text_ok
 from api.schemas.people import EnrolmentLinkOut, PersonIn, PersonOut, StaffIn
-from api.tables import PersonRow
+from api.tables import EnrolmentLinkRow, PersonRow
 from api.tokens import Prefix, new_id
 
 
@@ -114,6 +115,21 @@ async def welcome_link_once(rt: Runtime, principal: Principal, person: PersonRow
     leaves no second link."""
     _, link = await enrolment_link_once(rt, principal, person, _part_key(key, "welcome"))
     return link.url
+
+
+async def newest_link_at(rt: Runtime, person: PersonRow) -> int | None:
+    """When ``person``'s newest sign-in link was issued (Unix seconds), if ever: a new
+    welcome card makes the one printed before useless."""
+    async with rt.db.read() as session:
+        newest = (
+            await session.exec(
+                select(EnrolmentLinkRow.created_at)
+                .where(EnrolmentLinkRow.person_id == person.id)
+                .order_by(col(EnrolmentLinkRow.created_at).desc())
+                .limit(1)
+            )
+        ).first()
+    return newest
 
 
 class NewPhone(msgspec.Struct):

@@ -25,6 +25,7 @@ from api.directory import (
     person_in,
     roles_of,
 )
+from api.earnings import TWIN_SECONDS
 from api.idempotency import fingerprint, once, scoped_key
 from api.problems import ProblemError
 from api.provisioning import KIND_API
@@ -42,7 +43,7 @@ from ledger.amounts import LANGUAGES
 from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from mobile_web.forms import FormBody
-from mobile_web.render import N_
+from mobile_web.render import LOCAL_TIME_ZONE, N_
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 from mobile_web.staff_coordinator import STAFF_WELCOME_STEPS, welcome_card
 
@@ -321,20 +322,13 @@ async def add_staff(
     )
 
 
-@post(f"{HOME}/staff/{{person_id:str}}/new-phone", include_in_schema=False, status_code=200)
-async def replace_staff_phone(
-    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
-) -> Response[str]:
-    """A staff member's lost phone: every device of theirs signed out, and a new welcome
-    card (``enrolment.replace_phone_once``, with the form's key), as a coordinator does for
-    a resident. Not for the admin's own: that would sign out the screen asking."""
-    staff = await staff_form(request, rt, Role.ADMIN, data)
-    if not isinstance(staff, Staff):
-        return staff
-    key = data.get("key", "")
-    if not key_ok(key):
-        return _not_done(staff)
-    principal = staff.session.principal
+def _new_phone_path(person_id: str) -> str:
+    return f"{HOME}/staff/{person_id}/new-phone"
+
+
+async def _staff_member(rt: Runtime, staff: Staff, person_id: str) -> PersonRow | Response[str]:
+    """A staff member of the admin's community other than the admin, or the page that
+    says why not (their own: that would sign out the screen asking)."""
     try:
         async with rt.db.read() as session:
             person = await person_in(session, staff.community, person_id)
@@ -343,10 +337,51 @@ async def replace_staff_phone(
         return _no_such_page(staff)
     if not listed:
         return _no_such_page(staff)
-    if person.id == principal.person_id:
+    if person.id == staff.session.principal.person_id:
         return _not_done(staff, 409, OWN_PHONE)
+    return person
+
+
+@get(_new_phone_path("{person_id:str}"), include_in_schema=False)
+async def replace_staff_phone_confirm(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
+) -> Response[str]:
+    """Asks before signing out a staff member's phones, naming them; and says so when a
+    card was made for them a moment ago, which a new one would make useless."""
+    staff = await staff_for(request, rt, Role.ADMIN)
+    if not isinstance(staff, Staff):
+        return staff
+    person = await _staff_member(rt, staff, person_id)
+    if not isinstance(person, PersonRow):
+        return person
+    issued = await enrolment.newest_link_at(rt, person)
+    recent = issued is not None and rt.now_seconds() - issued < TWIN_SECONDS
+    time = (
+        datetime.fromtimestamp(issued, LOCAL_TIME_ZONE).strftime("%H:%M")
+        if recent and issued is not None
+        else None
+    )
+    return screen("staff_new_phone_confirm.html", staff, person=person, made_at=time)
+
+
+@post(_new_phone_path("{person_id:str}"), include_in_schema=False, status_code=200)
+async def replace_staff_phone(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
+) -> Response[str]:
+    """A staff member's lost phone: every device of theirs signed out, and a new welcome
+    card (``enrolment.replace_phone_once``, with the confirm page's key), as a coordinator
+    does for a resident."""
+    staff = await staff_form(request, rt, Role.ADMIN, data)
+    if not isinstance(staff, Staff):
+        return staff
+    key = data.get("key", "")
+    if not key_ok(key):
+        return _not_done(staff)
+    person = await _staff_member(rt, staff, person_id)
+    if not isinstance(person, PersonRow):
+        return person
     try:
-        replaced = await enrolment.replace_phone_once(rt, principal, person, key)
+        replaced = await enrolment.replace_phone_once(rt, staff.session.principal, person, key)
     except ProblemError:
         return _not_done(staff, 409)
     return welcome_card(
@@ -424,5 +459,5 @@ async def make_token(
 
 ROUTES = [
     admin_home, revoke_token_confirm, revoke_token, open_account, set_budget, add_staff,
-    replace_staff_phone, make_token,
+    replace_staff_phone_confirm, replace_staff_phone, make_token,
 ]  # fmt: skip

@@ -4,8 +4,10 @@ given to the wrong neighbour).
 
 A correction is a ``correct`` entry naming the booking (``api.corrections``, as
 ``POST /api/v1/corrections``); the ledger checks it again, so nothing is reversed twice
-and no account goes below what it may. The form's key makes a second send book nothing
-more. The admin reaches a resident from the administration screen.
+beyond what the booking moved and no account goes below what it may. The form's key
+makes a second send book nothing more, and a form sent again after Back (a new key)
+asks first when the booking was corrected a moment ago. The admin reaches a resident
+from the administration screen.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from litestar import Request, Response, get, post
 from api import corrections
 from api import limits as api_limits
 from api.access import Role
-from api.directory import person_in, roles_of
+from api.directory import account_name, person_in, roles_of
 from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
@@ -27,7 +29,7 @@ from ledger.amounts import format_hours
 from ledger.shape import journal_position
 from mobile_web.forms import AmountInvalid, FormBody, minutes_from
 from mobile_web.history import HISTORY_PAGE_ENTRIES, history, line_of
-from mobile_web.render import N_
+from mobile_web.render import LOCAL_TIME_ZONE, N_
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 from mobile_web.staff_admin import DID_NOT_WORK, HOME
 
@@ -35,16 +37,21 @@ from mobile_web.staff_admin import DID_NOT_WORK, HOME
 # given or received between residents, and paid at a shop.
 CORRECTABLE_LINES = frozenset({"earned", "received", "given", "paid"})
 NOTHING_LEFT = N_("Nothing of this booking is left to correct: it was corrected or refunded.")
+AMOUNT_INVALID = N_(
+    "Give how much to reverse in hours and minutes: at least 1 minute, at most what is left."
+)
+REASON_MISSING = N_("Give a short reason: the journal keeps it with the correction.")
+# The payer of the correction holds too few: words filled with its name and balance.
+EXCEEDS_BALANCE = N_(
+    "%(who)s holds only %(held)s now, too few to give these hours back: they were spent or "
+    "paid out since. Correct at most %(held)s, or talk with them first."
+)
 # The ledger's refusals of a correction, in the admin's words.
 CORRECTION_TEXTS = {
     "entry_not_found": N_("We cannot find this booking."),
     "corrected_entry_not_correctable": N_("This booking cannot be corrected here."),
     "correction_exceeds_original": N_(
         "That is more than is left of this booking to correct. Look at the booking again."
-    ),
-    "exceeds_balance": N_(
-        "The hours have been spent since: the account that would give them back holds too "
-        "few. Correct a smaller amount, or ask the resident first."
     ),
     "idempotency_key_reused": N_(
         "This form was sent before with another amount. Open the booking again."
@@ -82,7 +89,8 @@ def _not_found(staff: Staff) -> Response[str]:
 async def resident_history(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
 ) -> Response[str]:
-    """A resident's balance and history, newest first, each booking with a way to correct it."""
+    """A resident's balance and history, newest first; each booking that has something
+    left to reverse has a way to correct it."""
     staff = await staff_for(request, rt, Role.ADMIN)
     if not isinstance(staff, Staff):
         return staff
@@ -92,9 +100,11 @@ async def resident_history(
     person, member = found
     before = journal_position(request.query_params.get("before", ""))
     lines = await history(rt, staff.community, member, before, HISTORY_PAGE_ENTRIES)
+    seqs = [line.seq for line in lines.lines if line.kind in CORRECTABLE_LINES]
+    left = await corrections.left_to_correct(rt, staff.community, seqs)
     return screen(
         "staff_admin_member.html", staff, person=person, history=lines, before=before,
-        correctable=CORRECTABLE_LINES,
+        left=left,
     )  # fmt: skip
 
 
@@ -102,8 +112,9 @@ async def resident_history(
 async def correction_form(
     request: Request[Any, Any, Any], entry_id: IdPath, rt: RuntimeDep
 ) -> Response[str]:
-    """The booking as the resident's history shows it, what is left of it to correct, and
-    a form for the amount (all that is left, unless changed) and the reason."""
+    """The booking as the resident's history shows it, its corrections so far, what is
+    left of it to correct, and a form for the amount (all that is left, unless changed)
+    and the reason."""
     staff = await staff_for(request, rt, Role.ADMIN)
     if not isinstance(staff, Staff):
         return staff
@@ -114,17 +125,18 @@ async def correction_form(
     line = await line_of(rt, staff.community, member, entry_id)
     back = member_path(person.id)
     if line is None or line.kind not in CORRECTABLE_LINES:
-        return _refused(staff, back, "entry_not_found", 404)
+        return _refused(staff, back, CORRECTION_TEXTS["entry_not_found"], 404)
     try:
         booking = await corrections.correctable(rt, staff.community, entry_id)
     except ProblemError as problem:
-        return _refused(staff, back, problem.code, problem.status)
+        return _refused(staff, back, CORRECTION_TEXTS.get(problem.code, DID_NOT_WORK), 422)
     if booking.left_minutes <= 0:
-        return staff_message(staff, N_("Sorry"), NOTHING_LEFT, 409, link=back)
+        return _refused(staff, back, NOTHING_LEFT, 409)
+    earlier = await corrections.earlier_corrections(rt, staff.community, member, line.seq)
     return screen(
         "staff_correct.html", staff, person=person, line=line, left=booking.left_minutes,
         left_words=format_hours(booking.left_minutes, staff.page.language),
-        reason_max=api_limits.REASON_LENGTH_MAX,
+        earlier=earlier, reason_max=api_limits.REASON_LENGTH_MAX,
     )  # fmt: skip
 
 
@@ -133,7 +145,7 @@ async def correct(
     request: Request[Any, Any, Any], entry_id: IdPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str]:
     """Books the correction: a ``correct`` entry naming the booking, for the amount and
-    reason the form gives."""
+    reason the form gives; first asks, when the booking was corrected a moment ago."""
     staff = await staff_form(request, rt, Role.ADMIN, data)
     if not isinstance(staff, Staff):
         return staff
@@ -147,17 +159,38 @@ async def correct(
         minutes = minutes_from(data, required=True)
     except AmountInvalid:
         minutes = None
-    reason_ok = 0 < len(reason) <= api_limits.REASON_LENGTH_MAX and text_ok(reason)
-    if minutes is None or not reason_ok or not key_ok(key):
-        return staff_message(staff, N_("Sorry"), DID_NOT_WORK, 422, link=back)
-    if await line_of(rt, staff.community, member, entry_id) is None:
-        return _refused(staff, back, "entry_not_found", 404)
+    if not key_ok(key):
+        return _refused(staff, back, DID_NOT_WORK, 422)
+    if minutes is None:
+        return _refused(staff, back, AMOUNT_INVALID, 422)
+    if not (len(reason) <= api_limits.REASON_LENGTH_MAX and text_ok(reason)) or not reason:
+        return _refused(staff, back, REASON_MISSING, 422)
+    line = await line_of(rt, staff.community, member, entry_id)
+    if line is None or line.kind not in CORRECTABLE_LINES:
+        return _refused(staff, back, CORRECTION_TEXTS["entry_not_found"], 404)
+    principal = staff.session.principal
     try:
-        await corrections.correct(
-            rt, staff.session.principal, staff.community, key, entry_id, minutes, reason
-        )
+        booking = await corrections.correctable(rt, staff.community, entry_id)
     except ProblemError as problem:
-        return _refused(staff, back, problem.code, problem.status)
+        return _refused(staff, back, CORRECTION_TEXTS.get(problem.code, DID_NOT_WORK), 422)
+    try:
+        if data.get("again") != "1":
+            earlier = await corrections.corrected_just_now(
+                rt, principal, staff.community, member, booking.entry.seq, key
+            )
+            if earlier is not None:
+                return screen(
+                    "staff_correct_again.html", staff, person=person, line=line, key=key,
+                    minutes=minutes, reason=reason, earlier=earlier,
+                    time=earlier.at.astimezone(LOCAL_TIME_ZONE).strftime("%H:%M"),
+                    left_words=format_hours(booking.left_minutes, staff.page.language),
+                )  # fmt: skip
+        await corrections.correct(rt, principal, staff.community, key, entry_id, minutes, reason)
+    except ProblemError as problem:
+        if problem.code == "exceeds_balance":
+            return await _too_few(rt, staff, back, booking.entry.draft.postings[0].payee, problem)
+        text = CORRECTION_TEXTS.get(problem.code, DID_NOT_WORK)
+        return _refused(staff, back, text, problem.status)
     return staff_message(
         staff, N_("Administration"), N_("Corrected: %(hours)s of this booking reversed."),
         200, problem=False, link=back,
@@ -165,8 +198,23 @@ async def correct(
     )  # fmt: skip
 
 
-def _refused(staff: Staff, back: str, code: str, status: int) -> Response[str]:
-    text = CORRECTION_TEXTS.get(code, DID_NOT_WORK)
+async def _too_few(
+    rt: Runtime, staff: Staff, back: str, payer: str, problem: ProblemError
+) -> Response[str]:
+    """The refusal of a correction whose payer (who got the hours: the resident, the
+    neighbour, the shop) holds too few now, naming them and what they hold."""
+    held = problem.numbers.get("balance_minutes")
+    if not isinstance(held, int):
+        return _refused(staff, back, DID_NOT_WORK, problem.status)
+    async with rt.db.read() as session:
+        who = await account_name(session, staff.community, payer) or ""
+    words = {"who": who, "held": format_hours(max(held, 0), staff.page.language)}
+    return staff_message(
+        staff, N_("Sorry"), EXCEEDS_BALANCE, problem.status, link=back, words=words
+    )
+
+
+def _refused(staff: Staff, back: str, text: str, status: int) -> Response[str]:
     return staff_message(staff, N_("Sorry"), text, status, link=back)
 
 

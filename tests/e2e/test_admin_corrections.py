@@ -5,26 +5,22 @@ it is sent; and what the ledger refuses, the page refuses, in words, booking not
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 
 from ledger.model import EntryKind
 from tests.support.api import COMMUNITY, World, a_key, open_world
-from tests.support.pages import form_token, link_phone, page_client, welcome_link
-
-CORRECT_LINK = re.compile(r'href="(/s/admin/entries/([^/"]+)/correct\?person=[^"]+)"')
-FORM = re.compile(
-    r'<form method="post" action="(/s/admin/entries/[^/"]+/correct)">(.*?)</form>', re.S
+from tests.support.pages import (
+    as_admin,
+    form_token,
+    link_phone,
+    page_client,
+    posted_form,
+    welcome_link,
 )
-HIDDEN = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
 
-
-def correction_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
-    found = FORM.search(page.text)
-    assert found is not None, page.text
-    return found.group(1), dict(HIDDEN.findall(found.group(2)))
+CORRECT = r"/s/admin/entries/[^/\"]+/correct"
+CORRECT_LINK = re.compile(r'href="(/s/admin/entries/([^/"]+)/correct\?person=[^"]+)"')
 
 
 def corrections(world: World) -> list[tuple[int, int]]:
@@ -37,17 +33,6 @@ def corrections(world: World) -> list[tuple[int, int]]:
         if entry.kind is EntryKind.CORRECT and entry.draft.corrects is not None
         for posting in entry.draft.postings
     ]
-
-
-async def as_admin(world: World, steps: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
-    link = await welcome_link(world, world.admin.person_id)
-
-    async def run() -> Any:
-        async with page_client(world) as laptop:
-            await link_phone(laptop, link)
-            return await steps(laptop)
-
-    return world.run(run)
 
 
 async def _balance(world: World, member: int) -> int:
@@ -69,7 +54,7 @@ async def test_the_admin_corrects_part_of_an_earning_once_from_the_residents_his
             link = CORRECT_LINK.search(history.text)
             assert link is not None, history.text
             form = await laptop.get(link.group(1).replace("&amp;", "&"))
-            action, fields = correction_form(form)
+            action, fields = posted_form(form, CORRECT)
             sent = fields | {"hours": "1", "minutes": "30", "reason": "1,5 uur te veel geboekt"}
             done = await laptop.post(action, data=sent)
             again = await laptop.post(action, data=sent)
@@ -116,7 +101,7 @@ async def test_a_correction_the_ledger_refuses_is_refused_in_words_and_books_not
             links = CORRECT_LINK.findall(history.text)
             earning_link = links[-1][0].replace("&amp;", "&")  # the oldest: the earning
             earning = links[-1][1]
-            action, fields = correction_form(await laptop.get(earning_link))
+            action, fields = posted_form(await laptop.get(earning_link), CORRECT)
 
             async def post(**changed: str) -> httpx.Response:
                 sent = fields | {"hours": "10", "minutes": "0", "reason": "fout"} | changed
@@ -153,7 +138,12 @@ async def test_a_correction_the_ledger_refuses_is_refused_in_words_and_books_not
         "unknown resident": 404,
         "form": 200,
     }, {what: answer.text[-500:] for what, answer in seen.items()}
-    assert "uitgegeven" in seen["spent"].text
+    # The refusal names who holds too few, and how much they hold.
+    assert "Member 1 heeft nu nog maar 1 uur en 40 minuten" in seen["spent"].text, seen[
+        "spent"
+    ].text
+    assert "korte reden" in seen["no reason"].text
+    assert "minstens 1 minuut" in seen["no amount"].text
     assert "meer dan er van deze boeking" in seen["more than left"].text
     assert booked == []
 
@@ -179,3 +169,70 @@ async def test_only_the_admin_opens_a_residents_corrections(sqlite_url: str) -> 
         page, sent = world.run(run)
 
     assert page.status_code == 403 and sent.status_code == 403
+
+
+async def test_a_correction_sent_again_after_back_asks_first_and_a_spent_booking_has_no_link(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        resident = world.members[0].person_id
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            history = await laptop.get(f"/s/admin/member/{resident}")
+            link = CORRECT_LINK.findall(history.text)[-1][0].replace("&amp;", "&")
+            action, fields = posted_form(await laptop.get(link), CORRECT)
+            sent = fields | {"hours": "10", "minutes": "0", "reason": "dubbel geboekt"}
+            done = await laptop.post(action, data=sent)
+            form_again = await laptop.get(link)
+            return {
+                "done": done,
+                "double tap": await laptop.post(action, data=sent),
+                "form again": form_again,
+                "history after": await laptop.get(f"/s/admin/member/{resident}"),
+            }
+
+        seen = await as_admin(world, steps)
+        booked = corrections(world)
+
+    assert seen["done"].status_code == 200 and "Gecorrigeerd: 10 uur" in seen["done"].text
+    # A double tap (the same key) finds its own correction and asks nothing.
+    assert "Gecorrigeerd: 10 uur" in seen["double tap"].text
+    # The whole earning is corrected: the form says so, the history has no link for it.
+    assert seen["form again"].status_code == 409, seen["form again"].text
+    assert "niets meer te corrigeren" in seen["form again"].text
+    assert CORRECT_LINK.findall(seen["history after"].text) == []
+    assert "Gecorrigeerd</td>" in seen["history after"].text
+    assert [minutes for _, minutes in booked] == [600]
+
+
+async def test_a_part_correction_sent_again_with_a_new_key_asks_before_it_books(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        resident = world.members[0].person_id
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            history = await laptop.get(f"/s/admin/member/{resident}")
+            link = CORRECT_LINK.findall(history.text)[-1][0].replace("&amp;", "&")
+            action, fields = posted_form(await laptop.get(link), CORRECT)
+            typed = {"hours": "1", "minutes": "0", "reason": "1 uur te veel"}
+            done = await laptop.post(action, data=fields | typed)
+            # Back: the form comes again with a new key; the browser puts back what was typed.
+            _, back = posted_form(await laptop.get(link), CORRECT)
+            asked = await laptop.post(action, data=back | typed)
+            _, confirmed = posted_form(asked, CORRECT)
+            return {
+                "done": done,
+                "asked": asked,
+                "confirmed": await laptop.post(action, data=confirmed),
+            }
+
+        seen = await as_admin(world, steps)
+        booked = corrections(world)
+
+    assert "Gecorrigeerd: 1 uur" in seen["done"].text
+    assert seen["asked"].status_code == 200
+    assert "U heeft deze boeking van Member 0 om" in seen["asked"].text, seen["asked"].text
+    assert "Er is nog 9 uur te corrigeren" in seen["asked"].text
+    assert "Gecorrigeerd: 1 uur" in seen["confirmed"].text
+    assert [minutes for _, minutes in booked] == [60, 60]

@@ -1,18 +1,28 @@
-"""The admin's screen over HTTP: its tables name roles in the reader's words, and a shop's
-payout is recorded once, for the hours the confirm page named."""
+"""The admin's screen over HTTP: its tables name roles in the reader's words; a shop's
+payout is recorded once, for the hours the confirm page named; a staff member's lost phone
+is signed out after a page that asks; a token is revoked after a page that names it."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from ledger.model import EntryKind
 from tests.support.api import COMMUNITY, World, open_world
-from tests.support.pages import form_token, link_phone, page_client, welcome_link
+from tests.support.pages import (
+    as_admin,
+    form_token,
+    link_phone,
+    page_client,
+    posted_form,
+    welcome_link,
+)
 from tests.support.shop_payments import a_payment, balance, book_payment
+
+SETTLE = r"/s/admin/shops/[^/\"]+/settle"
+NEW_PHONE = r"/s/admin/staff/[^/\"]+/new-phone"
 
 
 async def test_the_staff_and_token_tables_name_roles_in_words_not_codes(sqlite_url: str) -> None:
@@ -37,19 +47,6 @@ async def test_the_staff_and_token_tables_name_roles_in_words_not_codes(sqlite_u
 # -- a shop's payout, recorded by the admin
 
 
-SETTLE_FORM = re.compile(
-    r'<form method="post" action="(/s/admin/shops/[^/"]+/settle)">(.*?)</form>', re.S
-)
-HIDDEN = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
-
-
-def settle_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
-    """The confirm page's form: where it posts and its hidden fields."""
-    found = SETTLE_FORM.search(page.text)
-    assert found is not None, page.text
-    return found.group(1), dict(HIDDEN.findall(found.group(2)))
-
-
 async def _settlements(world: World) -> list[tuple[str, int]]:
     """Every settle entry in the journal: (shop, minutes)."""
     size = world.run(world.rt.store.head, COMMUNITY).size
@@ -60,18 +57,6 @@ async def _settlements(world: World) -> list[tuple[str, int]]:
         if entry.kind is EntryKind.SETTLE
         for posting in entry.draft.postings
     ]
-
-
-async def _as_admin(world: World, steps: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
-    """What ``steps`` get on the admin's linked laptop (run on the app's loop)."""
-    link = await welcome_link(world, world.admin.person_id)
-
-    async def run() -> Any:
-        async with page_client(world) as laptop:
-            await link_phone(laptop, link)
-            return await steps(laptop)
-
-    return world.run(run)
 
 
 async def test_the_admin_records_a_shops_payout_once_for_the_hours_the_page_named(
@@ -87,7 +72,7 @@ async def test_the_admin_records_a_shops_payout_once_for_the_hours_the_page_name
             confirm = await laptop.get(link.group(1))
             # A payment after the page opened is left for the next payout.
             await book_payment(world, 30, member=1)
-            action, fields = settle_form(confirm)
+            action, fields = posted_form(confirm, SETTLE)
             return [
                 home,
                 confirm,
@@ -95,7 +80,7 @@ async def test_the_admin_records_a_shops_payout_once_for_the_hours_the_page_name
                 await laptop.post(action, data=fields),
             ]
 
-        home, confirm, done, again = await _as_admin(world, steps)
+        home, confirm, done, again = await as_admin(world, steps)
         settled = await _settlements(world)
         left = await balance(world, world.shop)
 
@@ -117,7 +102,7 @@ async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothi
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
             path = f"/s/admin/shops/{world.shop}/settle"
-            action, fields = settle_form(await laptop.get(path))
+            action, fields = posted_form(await laptop.get(path), SETTLE)
             answers = {
                 "unknown shop": await laptop.get("/s/admin/shops/acc_nothere/settle"),
                 "an organisation": await laptop.get(f"/s/admin/shops/{world.org}/settle"),
@@ -135,7 +120,7 @@ async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothi
             answers["paid out"] = paid_out
             return answers
 
-        answers = await _as_admin(world, steps)
+        answers = await as_admin(world, steps)
         settled = await _settlements(world)
 
     statuses = {what: answer.status_code for what, answer in answers.items()}
@@ -176,19 +161,7 @@ async def test_only_the_admin_may_record_a_payout(sqlite_url: str) -> None:
 # -- a staff member's lost phone, and revoking a token
 
 
-STAFF_PHONE_FORM = re.compile(
-    r'<form method="post" action="(/s/admin/staff/([^/"]+)/new-phone)" class="inline">(.*?)</form>',
-    re.S,
-)
 WELCOME_LINK = re.compile(r'id="welcome-link">([^<]+)<')
-
-
-def phone_forms(page: httpx.Response) -> dict[str, tuple[str, dict[str, str]]]:
-    """The admin screen's lost-phone forms by person id: where each posts, its fields."""
-    return {
-        person: (action, dict(HIDDEN.findall(body)))
-        for action, person, body in STAFF_PHONE_FORM.findall(page.text)
-    }
 
 
 async def test_the_admin_signs_out_a_staff_members_lost_phone_and_prints_a_new_card(
@@ -196,13 +169,16 @@ async def test_the_admin_signs_out_a_staff_members_lost_phone_and_prints_a_new_c
 ) -> None:
     async with open_world(database_url) as world:
         old_link = await welcome_link(world, world.coordinator.person_id)
+        person = world.coordinator.person_id
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, Any]:
             async with page_client(world) as lost, page_client(world) as new:
                 await link_phone(lost, old_link)
+                home = await laptop.get("/s/admin")
                 before = await lost.get("/s/coordinator")
-                forms = phone_forms(await laptop.get("/s/admin"))
-                action, fields = forms[world.coordinator.person_id]
+                confirm = await laptop.get(f"/s/admin/staff/{person}/new-phone")
+                after_confirm = await lost.get("/s/coordinator")
+                action, fields = posted_form(confirm, NEW_PHONE)
                 card = await laptop.post(action, data=fields)
                 again = await laptop.post(action, data=fields)
                 after = await lost.get("/s/coordinator")
@@ -210,52 +186,68 @@ async def test_the_admin_signs_out_a_staff_members_lost_phone_and_prints_a_new_c
                 assert found is not None, card.text
                 await link_phone(new, found.group(1).replace("http://buurtmunt.test", ""))
                 return {
-                    "forms": forms,
+                    "home": home,
                     "before": before,
+                    "confirm": confirm,
+                    "after confirm": after_confirm,
                     "card": card,
                     "again": again,
                     "after": after,
                     "new phone": await new.get("/s/coordinator"),
+                    "back to the confirm page": await laptop.get(
+                        f"/s/admin/staff/{person}/new-phone"
+                    ),
                 }
 
-        seen = await _as_admin(world, steps)
+        seen = await as_admin(world, steps)
 
+    links = set(re.findall(r'href="/s/admin/staff/([^/"]+)/new-phone"', seen["home"].text))
+    # Every staff member but the admin themselves has the button.
+    assert world.admin.person_id not in links
+    assert {world.coordinator.person_id, world.shop_staff.person_id} <= links
     assert seen["before"].status_code == 200
+    assert seen["confirm"].status_code == 200 and "afmelden" in seen["confirm"].text
+    assert seen["after confirm"].status_code == 200, "the confirm page signs nobody out"
     assert seen["card"].status_code == 200 and "Uw werkscherm gaat open" in seen["card"].text
     # Sent twice: the same card, no second link.
     assert WELCOME_LINK.findall(seen["again"].text) == WELCOME_LINK.findall(seen["card"].text)
     assert seen["after"].status_code == 401, "the lost phone is signed out"
     assert seen["new phone"].status_code == 200, seen["new phone"].text
-    # Every staff member but the admin themselves has the button.
-    assert world.admin.person_id not in seen["forms"]
-    assert {world.coordinator.person_id, world.shop_staff.person_id} <= set(seen["forms"])
+    # Back to the confirm page a moment later: it warns that a new card makes this one useless.
+    assert "onbruikbaar" in seen["back to the confirm page"].text
 
 
-async def test_a_lost_phone_form_for_oneself_a_resident_or_nobody_signs_nobody_out(
+async def test_a_lost_phone_page_for_oneself_a_resident_or_nobody_signs_nobody_out(
     sqlite_url: str,
 ) -> None:
     async with open_world(sqlite_url) as world:
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
-            forms = phone_forms(await laptop.get("/s/admin"))
-            _, fields = next(iter(forms.values()))
+            _, fields = posted_form(
+                await laptop.get(f"/s/admin/staff/{world.coordinator.person_id}/new-phone"),
+                NEW_PHONE,
+            )
 
             async def post(person_id: str) -> httpx.Response:
                 return await laptop.post(f"/s/admin/staff/{person_id}/new-phone", data=fields)
 
             answers = {
                 "own phone": await post(world.admin.person_id),
+                "own phone's page": await laptop.get(
+                    f"/s/admin/staff/{world.admin.person_id}/new-phone"
+                ),
                 "a resident": await post(world.members[0].person_id),
                 "nobody": await post("per_nothere"),
             }
             answers["admin screen after"] = await laptop.get("/s/admin")
             return answers
 
-        answers = await _as_admin(world, steps)
+        answers = await as_admin(world, steps)
 
     statuses = {what: answer.status_code for what, answer in answers.items()}
     assert statuses == {
         "own phone": 409,
+        "own phone's page": 409,
         "a resident": 404,
         "nobody": 404,
         "admin screen after": 200,
@@ -285,7 +277,7 @@ async def test_the_admin_revokes_a_token_after_a_page_that_names_it_and_whose_it
                 "unknown": await laptop.get("/s/admin/tokens/tok_nothere/revoke"),
             }
 
-        seen = await _as_admin(world, steps)
+        seen = await as_admin(world, steps)
         after = await world.get("/api/v1/me", as_=world.shop_staff)
 
     row = re.search(

@@ -396,7 +396,7 @@ def test_the_admin_corrects_a_booking_on_a_phone(
     refused = watch_for_refusals(page)
     page.goto(f"/lang/{language}?next=/s/admin")
     page.wait_for_url("**/s/admin")
-    page.locator("#residents a").first.click()
+    page.locator("#residents a", has_text="Member 0").click()  # seeded with funds
     page.wait_for_url("**/s/admin/member/*")
     check_accessible(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -407,11 +407,16 @@ def test_the_admin_corrects_a_booking_on_a_phone(
     check_accessible(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, f"staff-{language}-admin-correct")
+    if language != "nl":
+        # Once is enough: a booking corrected a moment ago asks before it is corrected again.
+        context.close()
+        assert refused == []
+        return
     page.fill("#hours", "0")
     page.fill("#minutes", "15")
     page.fill("#reason", "Een kwartier te veel")
     page.locator("main form button").click()
-    assert page.locator("main .notice").count() == 1
+    assert page.locator("main .notice").count() == 1, page.locator("main").inner_text()
     page.go_back()
     page.go_back()
     page.reload()

@@ -1,16 +1,19 @@
 """Phone pages over HTTP, in process: a welcome link for anyone in a ``World``, a client
 that keeps its cookies (a phone), linking it (opening the link, then pressing its
-button, as a phone does), and a page's form token."""
+button, as a phone does), the admin's laptop, and a page's form token and forms."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
 from tests.support.api import World
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
 BASE = "http://buurtmunt.test"
 
 
@@ -43,3 +46,24 @@ def form_token(page: httpx.Response) -> str:
     found = FORM_TOKEN.search(page.text)
     assert found is not None, page.text
     return found.group(1)
+
+
+def posted_form(page: httpx.Response, action: str) -> tuple[str, dict[str, str]]:
+    """The form of ``page`` that posts to a path matching ``action`` (a pattern): that
+    path, and the form's hidden fields (its token, its key, what it carries)."""
+    pattern = rf'<form method="post" action="({action})"[^>]*>(.*?)</form>'
+    found = re.search(pattern, page.text, re.S)
+    assert found is not None, page.text
+    return found.group(1), dict(HIDDEN.findall(found.group(2)))
+
+
+async def as_admin(world: World, steps: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
+    """What ``steps`` return, run on the app's loop with the admin's linked laptop."""
+    link = await welcome_link(world, world.admin.person_id)
+
+    async def run() -> Any:
+        async with page_client(world) as laptop:
+            await link_phone(laptop, link)
+            return await steps(laptop)
+
+    return world.run(run)
