@@ -112,6 +112,22 @@ async def named_accounts(
     return list(rows.all())
 
 
+async def resident(
+    session: AsyncSession, community: str, person_id: str, *, staff_too: bool
+) -> tuple[PersonRow, str] | None:
+    """The person ``person_id`` of ``community`` with a member account, and that account;
+    None if there is no such person, they hold no member role, their data was erased, or
+    (unless ``staff_too``) they hold a staff role as well."""
+    person = await session.get(PersonRow, person_id)
+    if person is None or person.community != community or person.erased_at is not None:
+        return None
+    roles = await roles_of(session, person.id)
+    member = next((r.scope for r in roles if r.role == Role.MEMBER.value), None)
+    if member is None or not (staff_too or all(r.role == Role.MEMBER.value for r in roles)):
+        return None
+    return person, member
+
+
 async def people_names(
     session: AsyncSession, community: str, person_ids: Collection[str]
 ) -> dict[str, str]:

@@ -23,7 +23,7 @@ from api.directory import (
     members_named,
     person_in,
     person_of_account,
-    roles_of,
+    resident,
 )
 from api.problems import ProblemError
 from api.provisioning import KIND_DEVICE
@@ -32,7 +32,7 @@ from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
 from api.schemas.ledger import EarningIn
 from api.schemas.people import PersonIn
-from api.tables import PendingEarningRow, PersonRow, RoleRow
+from api.tables import PendingEarningRow, PersonRow
 from ledger import limits as ledger_limits
 from ledger.amounts import LANGUAGES, format_hours
 from mobile_web.forms import FormBody, form_key
@@ -145,19 +145,9 @@ async def coordinator_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> R
 
 
 async def _member(rt: Runtime, staff: Staff, person_id: str) -> tuple[PersonRow, str] | None:
-    """A resident this coordinator may help, and their member account."""
-    try:
-        async with rt.db.read() as session:
-            person = await person_in(session, staff.community, person_id)
-            roles: list[RoleRow] = await roles_of(session, person.id)
-    except ProblemError:
-        return None
-    member = next((r.scope for r in roles if r.role == Role.MEMBER.value), None)
-    if member is None or person.erased_at is not None:
-        return None
-    if not all(r.role == Role.MEMBER.value for r in roles):
-        return None
-    return person, member
+    """A resident this coordinator may help (no staff member), and their member account."""
+    async with rt.db.read() as session:
+        return await resident(session, staff.community, person_id, staff_too=False)
 
 
 async def _member_form(

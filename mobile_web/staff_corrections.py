@@ -19,7 +19,7 @@ from litestar import Request, Response, get, post
 from api import corrections
 from api import limits as api_limits
 from api.access import Role
-from api.directory import account_name, person_in, roles_of
+from api.directory import account_name, resident
 from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.runtime import Runtime
@@ -68,17 +68,10 @@ def _correct_path(entry_id: str) -> str:
 
 
 async def _resident(rt: Runtime, staff: Staff, person_id: str) -> tuple[PersonRow, str] | None:
-    """A resident of the admin's community (not erased) and their member account."""
-    try:
-        async with rt.db.read() as session:
-            person = await person_in(session, staff.community, person_id)
-            roles = await roles_of(session, person.id)
-    except ProblemError:
-        return None
-    member = next((r.scope for r in roles if r.role == Role.MEMBER.value), None)
-    if member is None or person.erased_at is not None:
-        return None
-    return person, member
+    """A resident of the admin's community (staff may be residents too) and their member
+    account."""
+    async with rt.db.read() as session:
+        return await resident(session, staff.community, person_id, staff_too=True)
 
 
 def _not_found(staff: Staff) -> Response[str]:

@@ -35,6 +35,15 @@ def corrections(world: World) -> list[tuple[int, int]]:
     ]
 
 
+async def earning_form(laptop: httpx.AsyncClient, resident: str) -> tuple[str, str, dict[str, str]]:
+    """The correction form of ``resident``'s oldest booking (the earning that funded them),
+    opened from their history: its link, where it posts, its hidden fields."""
+    history = await laptop.get(f"/s/admin/member/{resident}")
+    link = CORRECT_LINK.findall(history.text)[-1][0].replace("&amp;", "&")
+    action, fields = posted_form(await laptop.get(link), CORRECT)
+    return link, action, fields
+
+
 async def _balance(world: World, member: int) -> int:
     answer = await world.get(f"/api/v1/accounts/{world.members[member].account}", as_=world.admin)
     assert answer.status_code == 200, answer.text
@@ -171,16 +180,14 @@ async def test_only_the_admin_opens_a_residents_corrections(sqlite_url: str) -> 
     assert page.status_code == 403 and sent.status_code == 403
 
 
-async def test_a_correction_sent_again_after_back_asks_first_and_a_spent_booking_has_no_link(
+async def test_a_double_tap_corrects_once_and_a_booking_with_nothing_left_has_no_link(
     sqlite_url: str,
 ) -> None:
     async with open_world(sqlite_url) as world:
         resident = world.members[0].person_id
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
-            history = await laptop.get(f"/s/admin/member/{resident}")
-            link = CORRECT_LINK.findall(history.text)[-1][0].replace("&amp;", "&")
-            action, fields = posted_form(await laptop.get(link), CORRECT)
+            link, action, fields = await earning_form(laptop, resident)
             sent = fields | {"hours": "10", "minutes": "0", "reason": "dubbel geboekt"}
             done = await laptop.post(action, data=sent)
             form_again = await laptop.get(link)
@@ -212,9 +219,7 @@ async def test_a_part_correction_sent_again_with_a_new_key_asks_before_it_books(
         resident = world.members[0].person_id
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
-            history = await laptop.get(f"/s/admin/member/{resident}")
-            link = CORRECT_LINK.findall(history.text)[-1][0].replace("&amp;", "&")
-            action, fields = posted_form(await laptop.get(link), CORRECT)
+            link, action, fields = await earning_form(laptop, resident)
             typed = {"hours": "1", "minutes": "0", "reason": "1 uur te veel"}
             done = await laptop.post(action, data=fields | typed)
             # Back: the form comes again with a new key; the browser puts back what was typed.
