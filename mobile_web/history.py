@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from api.directory import account_name
 from api.runtime import Runtime
 from ledger import limits
-from ledger.model import Entry, EntryKind
+from ledger.model import AccountType, Entry, EntryKind
 
 HOME_ENTRIES = 5
 HISTORY_PAGE_ENTRIES = 20
@@ -23,8 +23,8 @@ assert HISTORY_PAGE_ENTRIES <= limits.PAGE_SIZE_MAX
 @dataclass(frozen=True, slots=True)
 class Line:
     """One entry as the resident reads it. ``kind`` picks the words: "earned" (from an
-    organisation), "received", "given", "paid" (at a shop), "given back" (a correction
-    that returns credits, such as a shop's refund), "corrected", "opened"."""
+    organisation), "received", "given", "paid" (at a shop), "given back" (a shop's refund),
+    "corrected" (any other correction, such as the admin's), "opened"."""
 
     entry_id: str
     seq: int
@@ -60,7 +60,8 @@ def _what(entry: Entry) -> str:
     return entry.draft.memo or str(dict(entry.draft.meta).get("activity", ""))
 
 
-def _kind(entry: Entry, delta: int) -> str:
+def _kind(entry: Entry, delta: int, from_shop: bool = False) -> str:
+    """The line's words; ``from_shop``: the other side is a shop."""
     kind = entry.kind
     if kind is EntryKind.EARN:
         return "earned"
@@ -69,8 +70,9 @@ def _kind(entry: Entry, delta: int) -> str:
     if kind is EntryKind.TRANSFER:
         return "received" if delta > 0 else "given"
     if kind is EntryKind.CORRECT:
-        # Credits coming back (a shop's refund, a gift undone) name who gave them back.
-        return "given back" if delta > 0 else "corrected"
+        # A shop's refund names the shop that gave the hours back; any other correction (the
+        # admin's, of an earning or a gift) is a correction, and its memo says why.
+        return "given back" if delta > 0 and from_shop else "corrected"
     return "opened"
 
 
@@ -82,6 +84,7 @@ async def history(
     row = await rt.store.account(community, account_id)
     entries = await rt.store.account_entries(community, account_id, before, count)
     moved = [(entry, *_delta(entry, account_id)) for entry in entries]
+    shops = await _shops(rt, community, {o for e, d, o in moved if _refund_like(e, d)})
     names: dict[str, str] = {}
     async with rt.db.read() as session:
         for other in sorted({other for _, _, other in moved if other}):
@@ -91,7 +94,7 @@ async def history(
             entry_id=entry.id,
             seq=entry.seq,
             time=entry.time,
-            kind=_kind(entry, delta),
+            kind=_kind(entry, delta, other in shops),
             who=names.get(other, ""),
             what=_what(entry),
             delta_minutes=delta,
@@ -117,4 +120,21 @@ async def line_of(rt: Runtime, community: str, account_id: str, entry_id: str) -
     async with rt.db.read() as session:
         who = (await account_name(session, community, other) or "") if other else ""
     what = _what(entry)
-    return Line(entry.id, entry.seq, entry.time, _kind(entry, delta), who, what, delta)
+    shops = await _shops(rt, community, {other} if _refund_like(entry, delta) else set())
+    kind = _kind(entry, delta, other in shops)
+    return Line(entry.id, entry.seq, entry.time, kind, who, what, delta)
+
+
+def _refund_like(entry: Entry, delta: int) -> bool:
+    """A correction that gives this account hours back: a refund, if a shop gave them."""
+    return entry.kind is EntryKind.CORRECT and delta > 0
+
+
+async def _shops(rt: Runtime, community: str, accounts: set[str]) -> set[str]:
+    """Those of ``accounts`` that are shops."""
+    found = set()
+    for account_id in accounts:
+        account = await rt.store.account(community, account_id)
+        if account is not None and account.spec.type is AccountType.SHOP:
+            found.add(account_id)
+    return found

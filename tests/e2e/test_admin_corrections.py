@@ -241,3 +241,34 @@ async def test_a_part_correction_sent_again_with_a_new_key_asks_before_it_books(
     assert "Er is nog 9 uur te corrigeren" in seen["asked"].text
     assert "Gecorrigeerd: 1 uur" in seen["confirmed"].text
     assert [minutes for _, minutes in booked] == [60, 60]
+
+
+async def test_a_gift_corrected_by_the_admin_reads_as_a_correction_not_as_given_back(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+        gift = await world.post(
+            "/api/v1/transfers",
+            {"payee": world.members[1].account, "amount_minutes": 90, "memo": "bloemen"},
+            as_=world.members[0],
+            headers={"Idempotency-Key": a_key()},
+        )
+        assert gift.status_code == 201, gift.text
+        giver = world.members[0].person_id
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            history = await laptop.get(f"/s/admin/member/{giver}")
+            link = CORRECT_LINK.findall(history.text)[0][0].replace("&amp;", "&")  # the gift
+            action, fields = posted_form(await laptop.get(link), CORRECT)
+            sent = fields | {"hours": "1", "minutes": "30", "reason": "aan de verkeerde buur"}
+            return {
+                "done": await laptop.post(action, data=sent),
+                "history after": await laptop.get(f"/s/admin/member/{giver}"),
+            }
+
+        seen = await as_admin(world, steps)
+
+    assert "Gecorrigeerd: 1½ uur" in seen["done"].text, seen["done"].text
+    after = seen["history after"].text
+    assert "Correctie" in after and "aan de verkeerde buur" in after, after
+    assert "Teruggegeven door" not in after
