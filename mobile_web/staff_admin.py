@@ -81,6 +81,9 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         settings = await community_row(session, community)
         members = await people_with_role(session, community, [Role.MEMBER], None, LISTED_MAX)
         staff_people = await people_with_role(session, community, STAFF_LISTED, None, LISTED_MAX)
+        # By name, as people look for them (the directory lists them in the order made).
+        members.sort(key=lambda person: person.name.casefold())
+        staff_people.sort(key=lambda person: person.name.casefold())
         organisations = await named_accounts(session, community, AccountType.ORGANISATION)
         tokens = await community_credentials(session, community, KIND_API, LISTED_MAX)
         owners = await people_names(session, community, [t.person_id for t in tokens])
@@ -148,6 +151,7 @@ async def revoke_token_confirm(
     return screen(
         "staff_revoke_confirm.html", staff, token=row, owner=owner,
         role_words=ROLE_WORDS, own=row.id == staff.session.principal.credential_id,
+        made_on=datetime.fromtimestamp(row.created_at, UTC).date(),
     )  # fmt: skip
 
 

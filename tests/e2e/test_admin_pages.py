@@ -297,3 +297,19 @@ async def test_the_admin_revokes_a_token_after_a_page_that_names_it_and_whose_it
         seen["confirm after"].status_code == 200 and "werkt niet meer" in seen["confirm after"].text
     )
     assert seen["unknown"].status_code == 404
+
+
+async def test_residents_and_staff_are_listed_by_name(sqlite_url: str) -> None:
+    async with open_world(sqlite_url) as world:
+        made = await world.post("/api/v1/members", {"name": "Aaron Amrani"}, as_=world.coordinator)
+        assert made.status_code == 201, made.text
+
+        async def steps(laptop: httpx.AsyncClient) -> httpx.Response:
+            return await laptop.get("/s/admin")
+
+        page = await as_admin(world, steps)
+
+    listed = re.search(r'<ul class="people" id="residents">(.*?)</ul>', page.text, re.S)
+    assert listed is not None, page.text
+    names = re.findall(r"<bdi>([^<]+)</bdi>", listed.group(1))
+    assert names == sorted(names, key=str.casefold) and names[0] == "Aaron Amrani", names
