@@ -21,9 +21,9 @@ from api.runtime import Runtime
 from ledger.shape import ID_PATTERN
 from mobile_web.forms import fresh_key
 from mobile_web.render import N_, Page, render, translate
-from mobile_web.resident import message_page, not_signed_in, refused_form
-from mobile_web.session import Session
-from mobile_web.staff_roles import screens
+from mobile_web.resident import FORM_EXPIRED, message_page, not_signed_in
+from mobile_web.session import Session, form_token_ok
+from mobile_web.staff_roles import START, screens
 from mobile_web.visitor import html, page_for, signed_in
 
 IdPath = Annotated[str, PathParameter(max_length=64)]
@@ -59,11 +59,16 @@ async def staff_for(
 async def staff_form(
     request: Request[Any, Any, Any], rt: Runtime, role: Role, data: dict[str, str]
 ) -> Staff | Response[str]:
-    """As ``staff_for``, for a posted form: its form token must be right."""
+    """As ``staff_for``, for a posted form: its form token must be right (else a staff
+    page says the form expired, with a way back to ``role``'s screen)."""
     staff = await staff_for(request, rt, role)
     if not isinstance(staff, Staff):
         return staff
-    return refused_form(request, staff.session, data.get("csrf")) or staff
+    sent = data.get("csrf")
+    if form_token_ok(staff.session, sent if isinstance(sent, str) else None):
+        return staff
+    back = START[role][0] if role in START else "/s"
+    return staff_message(staff, N_("Sorry"), FORM_EXPIRED, 403, link=back)
 
 
 def key_ok(key: str | None) -> bool:

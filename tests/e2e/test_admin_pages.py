@@ -137,6 +137,9 @@ async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothi
         "after the payout": 409,
     }, {what: answer.text[-600:] for what, answer in answers.items()}
     assert "minder uren" in answers["more than held"].text
+    # A form whose token is wrong says so on a staff page, leading back to the admin screen.
+    expired = answers["no form token"].text
+    assert "verlopen" in expired and 'class="button" href="/s/admin"' in expired, expired
     assert "geen uren om uit te betalen" in answers["after the payout"].text
     assert settled == [(world.shop, 60)]
 
