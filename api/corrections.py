@@ -105,18 +105,21 @@ async def earlier_corrections(rt: Runtime, community: str, account: str, seq: in
     return [e for e in entries if e.kind is EntryKind.CORRECT and e.draft.corrects == seq]
 
 
+async def booked_by(rt: Runtime, principal: Principal, community: str, key: str) -> Entry | None:
+    """The entry the request with Idempotency-Key ``key`` booked, if it did: a retry,
+    which finds its own answer whatever changed since."""
+    return await rt.store.entry_by_key(community, scoped_key(principal.credential_id, key))
+
+
 async def corrected_just_now(
-    rt: Runtime, principal: Principal, community: str, account: str, seq: int, key: str
+    rt: Runtime, principal: Principal, community: str, account: str, seq: int
 ) -> Earlier | None:
     """The latest correction of the entry at ``seq`` in the past ``TWIN_SECONDS``, by
-    anyone, and who made it; None if there is none, or if it is the one this request's
-    ``key`` booked (a retry finds its own answer).
+    anyone, and who made it; None if there is none.
 
     The correction form, sent again after Back, carries a new key and would reverse
-    the hours twice: the page asks before it books."""
-    own = await rt.store.entry_by_key(community, scoped_key(principal.credential_id, key))
-    if own is not None:
-        return None
+    the hours twice: the page asks before it books (unless the request is a retry,
+    ``booked_by``)."""
     since = rt.now_seconds() - TWIN_SECONDS
     for entry in await earlier_corrections(rt, community, account, seq):
         at = datetime.fromisoformat(entry.time)

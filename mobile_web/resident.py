@@ -207,7 +207,8 @@ async def sign_out_page(request: Request[Any, Any, Any], rt: RuntimeDep) -> Resp
     session = await signed_in(request, rt)
     if session is None:
         return not_signed_in(request)
-    return html(render("sign_out.html", page_for(request, session)))
+    staff_only = session.principal.member_account is None  # staff: no hours of their own
+    return html(render("sign_out.html", page_for(request, session), staff_only=staff_only))
 
 
 async def _sign_out(rt: Runtime, session: Session) -> None:

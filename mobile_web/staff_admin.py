@@ -25,7 +25,6 @@ from api.directory import (
     person_in,
     roles_of,
 )
-from api.earnings import TWIN_SECONDS
 from api.idempotency import fingerprint, once, scoped_key
 from api.problems import ProblemError
 from api.provisioning import KIND_API
@@ -43,9 +42,9 @@ from ledger.amounts import LANGUAGES
 from ledger.ids import new_entry_id
 from ledger.model import AccountType
 from mobile_web.forms import FormBody
-from mobile_web.render import LOCAL_TIME_ZONE, N_
+from mobile_web.render import N_
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
-from mobile_web.staff_coordinator import STAFF_WELCOME_STEPS, welcome_card
+from mobile_web.staff_coordinator import STAFF_WELCOME_STEPS, new_phone_confirm, welcome_card
 
 HOME = "/s/admin"
 LISTED_MAX = limits.LIST_SIZE_MAX
@@ -358,14 +357,7 @@ async def replace_staff_phone_confirm(
     person = await _staff_member(rt, staff, person_id)
     if not isinstance(person, PersonRow):
         return person
-    issued = await enrolment.newest_link_at(rt, person)
-    recent = issued is not None and rt.now_seconds() - issued < TWIN_SECONDS
-    time = (
-        datetime.fromtimestamp(issued, LOCAL_TIME_ZONE).strftime("%H:%M")
-        if recent and issued is not None
-        else None
-    )
-    return screen("staff_new_phone_confirm.html", staff, person=person, made_at=time)
+    return await new_phone_confirm(rt, staff, person, _new_phone_path(person.id), HOME)
 
 
 @post(_new_phone_path("{person_id:str}"), include_in_schema=False, status_code=200)

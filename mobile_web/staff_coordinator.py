@@ -10,6 +10,7 @@ shows the same page again).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -348,6 +349,38 @@ async def enrol(request: Request[Any, Any, Any], rt: RuntimeDep, data: FormBody)
     return welcome_card(staff, person, url)
 
 
+async def new_phone_confirm(
+    rt: Runtime, staff: Staff, person: PersonRow, action: str, back: str
+) -> Response[str]:
+    """The page that asks before a lost phone's new welcome card (posting to ``action``,
+    leading back to ``back``): it names the person, and says so when a card was made for
+    them a moment ago, which a new one would make useless."""
+    issued = await enrolment.newest_link_at(rt, person)
+    made_at = None
+    if issued is not None and rt.now_seconds() - issued < earnings.TWIN_SECONDS:
+        made_at = datetime.fromtimestamp(issued, LOCAL_TIME_ZONE).strftime("%H:%M")
+    return screen(
+        "staff_new_phone_confirm.html", staff, person=person, made_at=made_at, action=action,
+        back=back,
+    )  # fmt: skip
+
+
+@get(f"{HOME}/member/{{person_id:str}}/new-phone", include_in_schema=False)
+async def replace_phone_confirm(
+    request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
+) -> Response[str]:
+    """Asks before a resident's lost phone is signed out (``new_phone_confirm``)."""
+    staff = await staff_for(request, rt, Role.COORDINATOR)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    person, _ = found
+    back = f"{HOME}/member/{person.id}"
+    return await new_phone_confirm(rt, staff, person, f"{back}/new-phone", back)
+
+
 @post(f"{HOME}/member/{{person_id:str}}/new-phone", include_in_schema=False, status_code=200)
 async def replace_phone(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep, data: FormBody
@@ -450,6 +483,7 @@ ROUTES = [
     give_for_member,
     decide,
     enrol,
+    replace_phone_confirm,
     replace_phone,
     replace_card,
 ]

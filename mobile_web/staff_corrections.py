@@ -46,6 +46,12 @@ EXCEEDS_BALANCE = N_(
     "%(who)s holds only %(held)s now, too few to give these hours back: they were spent or "
     "paid out since. Correct at most %(held)s, or talk with them first."
 )
+MORE_THAN_LEFT = N_("That is more than is left of this booking to correct: at most %(left)s.")
+# The payer of the correction holds nothing at all.
+NOTHING_HELD = N_(
+    "%(who)s holds no hours now: they were spent or paid out since, so none can be given "
+    "back. Talk with them first."
+)
 # The ledger's refusals of a correction, in the admin's words.
 CORRECTION_TEXTS = {
     "entry_not_found": N_("We cannot find this booking."),
@@ -166,10 +172,14 @@ async def correct(
         booking = await corrections.correctable(rt, staff.community, entry_id)
     except ProblemError as problem:
         return _refused(staff, back, CORRECTION_TEXTS.get(problem.code, DID_NOT_WORK), 422)
+    retry = await corrections.booked_by(rt, principal, staff.community, key) is not None
+    if not retry and minutes > booking.left_minutes:
+        left = {"left": format_hours(booking.left_minutes, staff.page.language)}
+        return staff_message(staff, N_("Sorry"), MORE_THAN_LEFT, 422, link=back, words=left)
     try:
-        if data.get("again") != "1":
+        if not retry and data.get("again") != "1":
             earlier = await corrections.corrected_just_now(
-                rt, principal, staff.community, member, booking.entry.seq, key
+                rt, principal, staff.community, member, booking.entry.seq
             )
             if earlier is not None:
                 return screen(
@@ -185,9 +195,9 @@ async def correct(
         text = CORRECTION_TEXTS.get(problem.code, DID_NOT_WORK)
         return _refused(staff, back, text, problem.status)
     return staff_message(
-        staff, N_("Administration"), N_("Corrected: %(hours)s of this booking reversed."),
-        200, problem=False, link=back,
-        words={"hours": format_hours(minutes, staff.page.language)},
+        staff, N_("Administration"),
+        N_("Corrected: %(hours)s of this booking of %(name)s reversed."), 200, problem=False,
+        link=back, words={"hours": format_hours(minutes, staff.page.language), "name": person.name},
     )  # fmt: skip
 
 
@@ -202,9 +212,8 @@ async def _too_few(
     async with rt.db.read() as session:
         who = await account_name(session, staff.community, payer) or ""
     words = {"who": who, "held": format_hours(max(held, 0), staff.page.language)}
-    return staff_message(
-        staff, N_("Sorry"), EXCEEDS_BALANCE, problem.status, link=back, words=words
-    )
+    text = EXCEEDS_BALANCE if held > 0 else NOTHING_HELD
+    return staff_message(staff, N_("Sorry"), text, problem.status, link=back, words=words)
 
 
 def _refused(staff: Staff, back: str, text: str, status: int) -> Response[str]:

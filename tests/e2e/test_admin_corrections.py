@@ -153,7 +153,7 @@ async def test_a_correction_the_ledger_refuses_is_refused_in_words_and_books_not
     ].text
     assert "korte reden" in seen["no reason"].text
     assert "minstens 1 minuut" in seen["no amount"].text
-    assert "meer dan er van deze boeking" in seen["more than left"].text
+    assert "nog te corrigeren is: hoogstens 10 uur" in seen["more than left"].text
     assert booked == []
 
 
@@ -272,3 +272,42 @@ async def test_a_gift_corrected_by_the_admin_reads_as_a_correction_not_as_given_
     after = seen["history after"].text
     assert "Correctie" in after and "aan de verkeerde buur" in after, after
     assert "Teruggegeven door" not in after
+
+
+async def test_a_correction_of_more_than_is_left_or_of_hours_all_spent_says_how_much_can_be(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url, members=3) as world:
+        # The second resident gave all their hours away.
+        gift = await world.post(
+            "/api/v1/transfers",
+            {"payee": world.members[2].account, "amount_minutes": 600},
+            as_=world.members[1],
+            headers={"Idempotency-Key": a_key()},
+        )
+        assert gift.status_code == 201, gift.text
+        first, second = world.members[0].person_id, world.members[1].person_id
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            _, action, fields = await earning_form(laptop, first)
+            typed = {"hours": "1", "minutes": "0", "reason": "te veel"}
+            done = await laptop.post(action, data=fields | typed)
+            # Back, and more than is now left: refused at once, naming what is left.
+            _, _, back = await earning_form(laptop, first)
+            more = await laptop.post(action, data=back | typed | {"hours": "9", "minutes": "30"})
+            _, spent_action, spent = await earning_form(laptop, second)
+            return {
+                "done": done,
+                "more than left": more,
+                "all spent": await laptop.post(spent_action, data=spent | typed),
+            }
+
+        seen = await as_admin(world, steps)
+        booked = corrections(world)
+
+    assert "Gecorrigeerd: 1 uur van deze boeking van Member 0" in seen["done"].text
+    assert seen["more than left"].status_code == 422
+    assert "hoogstens 9 uur" in seen["more than left"].text, seen["more than left"].text
+    assert seen["all spent"].status_code == 422
+    assert "Member 1 heeft nu geen uren meer" in seen["all spent"].text, seen["all spent"].text
+    assert [minutes for _, minutes in booked] == [60]

@@ -316,3 +316,18 @@ async def test_residents_and_staff_are_listed_by_name(sqlite_url: str) -> None:
     assert listed is not None, page.text
     names = re.findall(r"<bdi>([^<]+)</bdi>", listed.group(1))
     assert names == sorted(names, key=str.casefold) and names[0] == "Aaron Amrani", names
+
+
+async def test_the_sign_out_page_tells_staff_about_their_screens_not_their_hours(
+    sqlite_url: str,
+) -> None:
+    async with open_world(sqlite_url) as world:
+
+        async def steps(laptop: httpx.AsyncClient) -> httpx.Response:
+            return await laptop.get("/m/sign-out")
+
+        page = await as_admin(world, steps)
+
+    assert page.status_code == 200
+    assert "werkschermen" in page.text and "van de beheerder" in page.text, page.text
+    assert "uw uren" not in page.text
