@@ -165,6 +165,20 @@ async def _member_form(
     return (staff, *found)
 
 
+async def _member_page(
+    request: Request[Any, Any, Any], rt: Runtime, person_id: str
+) -> tuple[Staff, PersonRow, str] | Response[str]:
+    """As ``_member_form``, for a page: the coordinator, the resident and their member
+    account; or the page that says why not."""
+    staff = await staff_for(request, rt, Role.COORDINATOR)
+    if not isinstance(staff, Staff):
+        return staff
+    found = await _member(rt, staff, person_id)
+    if found is None:
+        return _not_found(staff)
+    return (staff, *found)
+
+
 def _not_found(staff: Staff) -> Response[str]:
     return staff_message(staff, N_("Sorry"), N_("We cannot find this resident."), 404, link=HOME)
 
@@ -173,13 +187,10 @@ def _not_found(staff: Staff) -> Response[str]:
 async def member_screen(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
 ) -> Response[str]:
-    staff = await staff_for(request, rt, Role.COORDINATOR)
-    if not isinstance(staff, Staff):
-        return staff
-    found = await _member(rt, staff, person_id)
-    if found is None:
-        return _not_found(staff)
-    person, member = found
+    found = await _member_page(request, rt, person_id)
+    if isinstance(found, Response):
+        return found
+    staff, person, member = found
     account = await rt.store.account(staff.community, member)
     async with rt.db.read() as session:
         devices = [
@@ -370,13 +381,10 @@ async def replace_phone_confirm(
     request: Request[Any, Any, Any], person_id: IdPath, rt: RuntimeDep
 ) -> Response[str]:
     """Asks before a resident's lost phone is signed out (``new_phone_confirm``)."""
-    staff = await staff_for(request, rt, Role.COORDINATOR)
-    if not isinstance(staff, Staff):
-        return staff
-    found = await _member(rt, staff, person_id)
-    if found is None:
-        return _not_found(staff)
-    person, _ = found
+    found = await _member_page(request, rt, person_id)
+    if isinstance(found, Response):
+        return found
+    staff, person, _ = found
     back = f"{HOME}/member/{person.id}"
     return await new_phone_confirm(rt, staff, person, f"{back}/new-phone", back)
 

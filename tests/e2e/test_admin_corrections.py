@@ -44,6 +44,15 @@ async def earning_form(laptop: httpx.AsyncClient, resident: str) -> tuple[str, s
     return link, action, fields
 
 
+async def give(world: World, giver: int, to: int, minutes: int, memo: str = "") -> None:
+    """Resident ``giver`` gives ``minutes`` to resident ``to`` (a transfer, over the API)."""
+    body = {"payee": world.members[to].account, "amount_minutes": minutes, "memo": memo}
+    gift = await world.post(
+        "/api/v1/transfers", body, as_=world.members[giver], headers={"Idempotency-Key": a_key()}
+    )
+    assert gift.status_code == 201, gift.text
+
+
 async def _balance(world: World, member: int) -> int:
     answer = await world.get(f"/api/v1/accounts/{world.members[member].account}", as_=world.admin)
     assert answer.status_code == 200, answer.text
@@ -96,13 +105,7 @@ async def test_a_correction_the_ledger_refuses_is_refused_in_words_and_books_not
     async with open_world(sqlite_url, members=3) as world:
         # The second resident gave most of their hours away: their earning can no longer
         # be reversed whole.
-        gift = await world.post(
-            "/api/v1/transfers",
-            {"payee": world.members[2].account, "amount_minutes": 500},
-            as_=world.members[1],
-            headers={"Idempotency-Key": a_key()},
-        )
-        assert gift.status_code == 201, gift.text
+        await give(world, 1, 2, 500)
         first, second = world.members[0].person_id, world.members[1].person_id
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
@@ -247,13 +250,7 @@ async def test_a_gift_corrected_by_the_admin_reads_as_a_correction_not_as_given_
     sqlite_url: str,
 ) -> None:
     async with open_world(sqlite_url) as world:
-        gift = await world.post(
-            "/api/v1/transfers",
-            {"payee": world.members[1].account, "amount_minutes": 90, "memo": "bloemen"},
-            as_=world.members[0],
-            headers={"Idempotency-Key": a_key()},
-        )
-        assert gift.status_code == 201, gift.text
+        await give(world, 0, 1, 90, "bloemen")
         giver = world.members[0].person_id
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
@@ -279,13 +276,7 @@ async def test_a_correction_of_more_than_is_left_or_of_hours_all_spent_says_how_
 ) -> None:
     async with open_world(sqlite_url, members=3) as world:
         # The second resident gave all their hours away.
-        gift = await world.post(
-            "/api/v1/transfers",
-            {"payee": world.members[2].account, "amount_minutes": 600},
-            as_=world.members[1],
-            headers={"Idempotency-Key": a_key()},
-        )
-        assert gift.status_code == 201, gift.text
+        await give(world, 1, 2, 600)
         first, second = world.members[0].person_id, world.members[1].person_id
 
         async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
