@@ -13,7 +13,6 @@ from datetime import datetime
 
 from api import drafts, earnings
 from api.access import Principal
-from api.directory import staff_name
 from api.earnings import TWIN_SECONDS, Earlier
 from api.idempotency import scoped_key
 from api.problems import ProblemError, not_found
@@ -125,10 +124,6 @@ async def corrected_just_now(
         at = datetime.fromisoformat(entry.time)
         if at.timestamp() < since:
             return None
-        by = entry.draft.actor
-        if by == principal.staff_actor:
-            return Earlier(at, by, mine=True)
         async with rt.db.read() as session:
-            name = await staff_name(session, community, by)
-        return Earlier(at, by, mine=False, name=name)
+            return await earnings.earlier(session, principal, community, at, entry.draft.actor)
     return None

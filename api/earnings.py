@@ -155,10 +155,17 @@ async def recorded_just_now(
                 found = (held_at, held.recorded_by)
         if found is None:
             return None
-        at, by = found
-        if by == principal.staff_actor:
-            return Earlier(at, by, mine=True)
-        return Earlier(at, by, mine=False, name=await staff_name(session, community, by))
+        return await earlier(session, principal, community, *found)
+
+
+async def earlier(
+    session: AsyncSession, principal: Principal, community: str, at: datetime, by: str
+) -> Earlier:
+    """The booking made at ``at`` by staff id ``by``, as ``Earlier``: the caller's own, or
+    another staff member's, named."""
+    if by == principal.staff_actor:
+        return Earlier(at, by, mine=True)
+    return Earlier(at, by, mine=False, name=await staff_name(session, community, by))
 
 
 async def others_may_decide(rt: Runtime, community: str, organisation: str, staff_id: str) -> bool:

@@ -88,7 +88,7 @@ def refused_form(
 ) -> Response[str] | None:
     """The page saying a posted form has expired, or None when ``sent`` (the form's
     token field) is the signed-in session's form token."""
-    if form_token_ok(session, sent if isinstance(sent, str) else None):
+    if form_token_ok(session, sent):
         return None
     return form_expired(request, session)
 

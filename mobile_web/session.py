@@ -46,5 +46,6 @@ def form_token(session: Session) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-def form_token_ok(session: Session, sent: str | None) -> bool:
-    return sent is not None and hmac.compare_digest(form_token(session), sent)
+def form_token_ok(session: Session, sent: object) -> bool:
+    """Whether ``sent`` (a form's token field, if it sent one) is ``session``'s form token."""
+    return isinstance(sent, str) and hmac.compare_digest(form_token(session), sent)

@@ -64,8 +64,7 @@ async def staff_form(
     staff = await staff_for(request, rt, role)
     if not isinstance(staff, Staff):
         return staff
-    sent = data.get("csrf")
-    if form_token_ok(staff.session, sent if isinstance(sent, str) else None):
+    if form_token_ok(staff.session, data.get("csrf")):
         return staff
     back = START[role][0] if role in START else "/s"
     return staff_message(staff, N_("Sorry"), FORM_EXPIRED, 403, link=back)

@@ -16,9 +16,8 @@ from api.access import Role
 from api.problems import ProblemError
 from api.routes.markers import RuntimeDep
 from api.schemas.shop_payments import SettlementIn
-from ledger import limits as ledger_limits
 from ledger.amounts import format_hours
-from mobile_web.forms import FormBody
+from mobile_web.forms import AmountInvalid, FormBody, minutes_from
 from mobile_web.render import N_
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 from mobile_web.staff_admin import DID_NOT_WORK, HOME
@@ -75,7 +74,11 @@ async def settle_shop(
     staff = await staff_form(request, rt, Role.ADMIN, data)
     if not isinstance(staff, Staff):
         return staff
-    key, minutes = data.get("key", ""), _settlement_minutes(data.get("minutes"))
+    key = data.get("key", "")
+    try:
+        minutes = minutes_from(data, required=True)
+    except AmountInvalid:
+        minutes = None
     if not key_ok(key) or minutes is None:
         return _refused(staff, DID_NOT_WORK, 422)
     asked = SettlementIn(shop=account_id, amount_minutes=minutes)
@@ -91,14 +94,6 @@ async def settle_shop(
         staff, N_("Administration"), N_("Recorded: %(shop)s has been paid for %(hours)s."),
         200, problem=False, link=HOME, words={"shop": shop.name, "hours": hours},
     )  # fmt: skip
-
-
-def _settlement_minutes(text: str | None) -> int | None:
-    """The confirm page's minutes: 1 to what one entry moves, else None."""
-    text = (text or "").strip()
-    if not text.isdecimal() or len(text) > len(str(ledger_limits.TRANSFER_MINUTES_MAX)):
-        return None
-    return int(text) if 1 <= int(text) <= ledger_limits.TRANSFER_MINUTES_MAX else None
 
 
 def _settlement_refused(staff: Staff, problem: ProblemError) -> Response[str]:

@@ -120,7 +120,7 @@ async def _till_form(
     if isinstance(found, Response):
         return found
     session, page, _ = found
-    if not form_token_ok(session, token if isinstance(token, str) else None):
+    if not form_token_ok(session, token):
         return till_message(page, N_("Till"), FORM_EXPIRED, 403, link="/till")
     return found
 

@@ -106,12 +106,12 @@ async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothi
             answers = {
                 "unknown shop": await laptop.get("/s/admin/shops/acc_nothere/settle"),
                 "an organisation": await laptop.get(f"/s/admin/shops/{world.org}/settle"),
-                "no minutes": await laptop.post(action, data=fields | {"minutes": "0"}),
-                "minus": await laptop.post(action, data=fields | {"minutes": "-60"}),
-                "letters": await laptop.post(action, data=fields | {"minutes": "een uur"}),
-                "huge": await laptop.post(action, data=fields | {"minutes": "9" * 40}),
+                "no minutes": await laptop.post(action, data=fields | {"amount_minutes": "0"}),
+                "minus": await laptop.post(action, data=fields | {"amount_minutes": "-60"}),
+                "letters": await laptop.post(action, data=fields | {"amount_minutes": "een uur"}),
+                "huge": await laptop.post(action, data=fields | {"amount_minutes": "9" * 40}),
                 "more than held": await laptop.post(
-                    action, data=fields | {"minutes": "61", "key": fields["key"] + "-more"}
+                    action, data=fields | {"amount_minutes": "61", "key": fields["key"] + "-more"}
                 ),
                 "no form token": await laptop.post(action, data=fields | {"csrf": "x"}),
             }

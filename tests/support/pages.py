@@ -13,7 +13,7 @@ import httpx
 from tests.support.api import World
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
-HIDDEN = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 BASE = "http://buurtmunt.test"
 
 
