@@ -211,7 +211,7 @@ async def test_a_double_tap_corrects_once_and_a_booking_with_nothing_left_has_no
     assert seen["form again"].status_code == 409, seen["form again"].text
     assert "niets meer te corrigeren" in seen["form again"].text
     assert CORRECT_LINK.findall(seen["history after"].text) == []
-    assert "Gecorrigeerd</td>" in seen["history after"].text
+    assert '<span class="memo">Gecorrigeerd</span>' in seen["history after"].text
     assert [minutes for _, minutes in booked] == [600]
 
 
