@@ -43,6 +43,13 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 # starts another. Its default (5 s) is less than a worker takes to import and start
 # on a busy small machine, so every worker was killed before it could answer, forever.
 WORKER_HEALTHCHECK_SECONDS = 60
+# How long an idle connection stays open after an answer, for the client's next
+# request. Longer than a reverse proxy's idle upstream connections live (nginx's
+# and the common load balancers' 60 s), so that it is always the proxy that lets
+# go of one: when the server closes a connection just as a request is sent on it,
+# that request is lost with a reset (a 502 behind a proxy). Uvicorn's own default
+# is 5 s, which a worker that falls behind on a busy machine can also run past.
+KEEP_ALIVE_SECONDS = 75
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -70,6 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
             proxy_headers=bool(trusted),
             forwarded_allow_ips=",".join(trusted) or None,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             # The app logs each request itself (api.observe), as JSON.
             access_log=False,
             log_config=logs.logging_config(settings.log_level, request_log=settings.request_log),

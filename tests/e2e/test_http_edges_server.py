@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -159,6 +160,22 @@ def test_a_connection_that_never_ends_its_headers_is_cut_off(served: Served) -> 
 
     assert answer.startswith(b"HTTP/1.1 431"), answer
     assert b"headers_too_large" in answer
+
+
+def test_an_idle_connection_outlives_uvicorns_own_five_seconds(served: Served) -> None:
+    # A proxy reuses its idle connections to the server for up to 60 s: a server that
+    # closed them sooner would reset the request the proxy sends on one as it closes.
+    host, port = served.base.removeprefix("http://").split(":")
+    ask = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(ask)
+        first = connection.recv(10_000)
+        time.sleep(6)  # past uvicorn's default keep-alive of 5 s
+        connection.sendall(ask)
+        second = connection.recv(10_000)
+
+    assert first.startswith(b"HTTP/1.1 200"), first
+    assert second.startswith(b"HTTP/1.1 200"), f"the server closed the idle connection: {second!r}"
 
 
 def _redeem_bad_links(base: str, forwarded_for: list[str]) -> list[httpx.Response]:
