@@ -32,7 +32,7 @@ from api import drafts, idempotency
 from api import limits as api_limits
 from api.access import Principal, Role, entry_accounts, may_see_account
 from api.directory import ERASED_NAME, account_name, community_row, named_accounts
-from api.problems import ProblemError, forbidden, invalid, not_found
+from api.problems import ProblemError, conflict, forbidden, invalid, not_found
 from api.replica import ReadView
 from api.runtime import Runtime
 from api.schemas.community import ShopOut
@@ -204,15 +204,43 @@ async def shop_to_settle(rt: Runtime, community: str, account_id: str) -> ShopOu
     return ShopOut(account_id=account_id, name=name or "", balance_minutes=account.balance_minutes)
 
 
+# How many of a shop's newest entries are looked through for its newest payout.
+SETTLEMENT_LOOK_BACK = 2_000
+
+
+async def newest_settlement(rt: Runtime, community: str, account_id: str) -> Entry | None:
+    """The shop's newest payout (settle entry), if it is among the shop's newest
+    ``SETTLEMENT_LOOK_BACK`` entries."""
+    found: list[Entry] = []
+
+    def is_payout(entry: Entry) -> bool:
+        if entry.kind is EntryKind.SETTLE:
+            found.append(entry)
+        return bool(found)
+
+    await account_history(rt.store, community, account_id, None, is_payout, SETTLEMENT_LOOK_BACK)
+    return found[0] if found else None
+
+
 def settlement_minutes(balance_minutes: int) -> int:
     """What one settlement of a shop holding ``balance_minutes`` moves at most."""
     return min(balance_minutes, limits.TRANSFER_MINUTES_MAX)
 
 
 async def settle(
-    rt: Runtime, principal: Principal, community: str, key: str, data: SettlementIn
+    rt: Runtime,
+    principal: Principal,
+    community: str,
+    key: str,
+    data: SettlementIn,
+    *,
+    payout_seen: str | None = "",
 ) -> SettlementOut:
-    """Retire (part of) a shop's balance: one settle entry to the community's account."""
+    """Retire (part of) a shop's balance: one settle entry to the community's account.
+
+    ``payout_seen``, if not ``""``, is the id of the shop's newest payout when the
+    caller decided (None: it had none): a newer one refuses this payout with
+    ``settled_meanwhile``, so that a second screen drawn before it records nothing."""
     request_key = idempotency.scoped_key(principal.credential_id, key)
     shop = await rt.store.account(community, data.shop)
     if shop is None or shop.spec.type is not AccountType.SHOP:
@@ -220,6 +248,15 @@ async def settle(
     async with rt.db.read() as session:
         community_account = (await community_row(session, community)).community_account
     existing = await rt.store.entry_by_key(community, request_key)
+    if existing is None and payout_seen != "":
+        newest = await newest_settlement(rt, community, data.shop)
+        if newest is not None and newest.id != payout_seen:
+            raise conflict(
+                "settled_meanwhile",
+                f"A payout of this shop was recorded at {newest.time}, after the one you saw.",
+                entry_id=newest.id, time=newest.time,
+                amount_minutes=newest.draft.postings[0].amount_minutes,
+            )  # fmt: skip
     if existing is None:
         balance = shop.balance_minutes
         if balance <= 0:

@@ -72,7 +72,7 @@ def _date(value: date | str, language: str) -> str:
     return format_date(value, format="d MMMM y", locale=LOCALES[language])
 
 
-def _moment(value: str, language: str) -> str:
+def moment(value: str, language: str) -> str:
     """An RFC 3339 time on the pages' clock, to the minute ("28 november 2026 10:30")."""
     return format_datetime(_local(value), format="d MMMM y HH:mm", locale=LOCALES[language])
 
@@ -102,7 +102,7 @@ def environment(language: str) -> Environment:
     env.filters["hours"] = format_hours
     env.filters["signed_hours"] = _signed_hours
     env.filters["day"] = _date
-    env.filters["moment"] = _moment
+    env.filters["moment"] = moment
     env.filters["clock"] = _clock
     env.globals["languages"] = [(code, NATIVE_NAMES[code]) for code in LANGUAGES]
     return env

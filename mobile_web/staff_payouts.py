@@ -18,7 +18,7 @@ from api.routes.markers import RuntimeDep
 from api.schemas.shop_payments import SettlementIn
 from ledger.amounts import format_hours
 from mobile_web.forms import AmountInvalid, FormBody, minutes_from
-from mobile_web.render import N_
+from mobile_web.render import N_, moment
 from mobile_web.staff import IdPath, Staff, key_ok, screen, staff_for, staff_form, staff_message
 from mobile_web.staff_admin import DID_NOT_WORK, HOME
 
@@ -36,6 +36,15 @@ SETTLEMENT_TEXTS = {
         "screen again."
     ),
 }
+SETTLED_MEANWHILE = N_(
+    "A payout of %(hours)s to this shop was recorded on %(when)s, after this page was opened, "
+    "so this one was not. Look at the shops on the administration screen again."
+)
+PAID_OUT_BEFORE = N_(
+    "This shop holds no hours to pay out. Its last payout, of %(hours)s, was recorded on %(when)s."
+)
+# The confirm page's word for "the shop had no payout yet".
+NO_PAYOUT = "none"
 
 
 def _settle_path(account_id: str) -> str:
@@ -55,12 +64,17 @@ async def settle_shop_confirm(
         shop = await shop_payments.shop_to_settle(rt, staff.community, account_id)
     except ProblemError as problem:
         return _settlement_refused(staff, problem)
+    newest = await shop_payments.newest_settlement(rt, staff.community, account_id)
     minutes = shop_payments.settlement_minutes(shop.balance_minutes or 0)
     if minutes <= 0:
-        return _refused(staff, NOTHING_TO_PAY_OUT, 409)
+        if newest is None:
+            return _refused(staff, NOTHING_TO_PAY_OUT, 409)
+        words = _payout_words(staff, newest.draft.postings[0].amount_minutes, newest.time)
+        return _refused(staff, PAID_OUT_BEFORE, 409, words=words)
     return screen(
         "staff_settle_confirm.html", staff, shop=shop, minutes=minutes,
         hours=format_hours(minutes, staff.page.language),
+        payout_seen=NO_PAYOUT if newest is None else newest.id,
     )  # fmt: skip
 
 
@@ -79,15 +93,20 @@ async def settle_shop(
         minutes = minutes_from(data, required=True)
     except AmountInvalid:
         minutes = None
-    if not key_ok(key) or minutes is None:
+    seen = data.get("payout_seen", "")
+    if not key_ok(key) or minutes is None or not key_ok(seen):
         return _refused(staff, DID_NOT_WORK, 422)
     asked = SettlementIn(shop=account_id, amount_minutes=minutes)
     try:
         shop = await shop_payments.shop_to_settle(rt, staff.community, account_id)
         settled = await shop_payments.settle(
-            rt, staff.session.principal, staff.community, key, asked
-        )
+            rt, staff.session.principal, staff.community, key, asked,
+            payout_seen=None if seen == NO_PAYOUT else seen,
+        )  # fmt: skip
     except ProblemError as problem:
+        if problem.code == "settled_meanwhile":
+            words = _payout_words(staff, problem.numbers["amount_minutes"], problem.numbers["time"])
+            return _refused(staff, SETTLED_MEANWHILE, problem.status, words=words)
         return _settlement_refused(staff, problem)
     hours = format_hours(settled.amount_minutes, staff.page.language)
     return staff_message(
@@ -100,8 +119,15 @@ def _settlement_refused(staff: Staff, problem: ProblemError) -> Response[str]:
     return _refused(staff, SETTLEMENT_TEXTS.get(problem.code, DID_NOT_WORK), problem.status)
 
 
-def _refused(staff: Staff, text: str, status: int) -> Response[str]:
-    return staff_message(staff, N_("Sorry"), text, status, link=HOME)
+def _payout_words(staff: Staff, minutes: int, time: str) -> dict[str, str]:
+    language = staff.page.language
+    return {"hours": format_hours(minutes, language), "when": moment(time, language)}
+
+
+def _refused(
+    staff: Staff, text: str, status: int, words: dict[str, str] | None = None
+) -> Response[str]:
+    return staff_message(staff, N_("Sorry"), text, status, link=HOME, words=words)
 
 
 ROUTES = [settle_shop_confirm, settle_shop]

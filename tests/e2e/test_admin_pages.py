@@ -140,8 +140,40 @@ async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothi
     # A form whose token is wrong says so on a staff page, leading back to the admin screen.
     expired = answers["no form token"].text
     assert "verlopen" in expired and 'class="button" href="/s/admin"' in expired, expired
-    assert "geen uren om uit te betalen" in answers["after the payout"].text
+    back = answers["after the payout"].text
+    assert "geen uren om uit te betalen" in back and "De laatste uitbetaling, van 1 uur" in back
     assert settled == [(world.shop, 60)]
+
+
+async def test_a_second_payout_page_opened_before_a_payout_records_nothing(
+    database_url: str,
+) -> None:
+    async with open_world(database_url) as world:
+        a_payment(world, 60)
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            path = f"/s/admin/shops/{world.shop}/settle"
+            first = posted_form(await laptop.get(path), SETTLE)
+            second = posted_form(await laptop.get(path), SETTLE)
+            answers = {"first": await laptop.post(first[0], data=first[1])}
+            # The shop takes as many hours again: the second page's payout would fit.
+            await book_payment(world, 60, member=1)
+            answers["second"] = await laptop.post(second[0], data=second[1])
+            unseen = {k: v for k, v in second[1].items() if k != "payout_seen"}
+            answers["without what it saw"] = await laptop.post(second[0], data=unseen)
+            return answers
+
+        answers = await as_admin(world, steps)
+        settled = await _settlements(world)
+        left = await balance(world, world.shop)
+
+    assert answers["first"].status_code == 200, answers["first"].text
+    second = answers["second"]
+    assert second.status_code == 409, second.text
+    assert "nadat deze pagina was geopend" in second.text and "1 uur" in second.text, second.text
+    assert answers["without what it saw"].status_code == 422
+    assert settled == [(world.shop, 60)]
+    assert left == 60
 
 
 async def test_only_the_admin_may_record_a_payout(sqlite_url: str) -> None:
