@@ -19,6 +19,7 @@ from api.access import Role
 from api.directory import (
     community_credentials,
     community_row,
+    members_named,
     named_accounts,
     people_names,
     people_with_role,
@@ -76,9 +77,14 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
     if not isinstance(staff, Staff):
         return staff
     community = staff.community
+    # A name to look for among all residents: the list without one stops at LISTED_MAX.
+    wanted = request.query_params.get("q", "").strip()[: limits.NAME_LENGTH_MAX]
     async with rt.db.read() as session:
         settings = await community_row(session, community)
-        members = await people_with_role(session, community, [Role.MEMBER], None, LISTED_MAX)
+        if wanted:
+            members = await members_named(session, community, wanted, LISTED_MAX)
+        else:
+            members = await people_with_role(session, community, [Role.MEMBER], None, LISTED_MAX)
         staff_people = await people_with_role(session, community, STAFF_LISTED, None, LISTED_MAX)
         # By name, as people look for them (the directory lists them in the order made).
         members.sort(key=lambda person: person.name.casefold())
@@ -99,6 +105,8 @@ async def admin_home(request: Request[Any, Any, Any], rt: RuntimeDep) -> Respons
         settings=settings,
         rules=rules,
         members=members,
+        wanted=wanted,
+        members_cut=len(members) >= LISTED_MAX,
         staff_people=staff_people,
         shops=shops,
         organisations=organisation_lines,

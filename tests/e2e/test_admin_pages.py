@@ -8,8 +8,10 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from ledger.model import EntryKind
+from mobile_web import staff_admin
 from tests.support.api import COMMUNITY, World, open_world
 from tests.support.pages import (
     as_admin,
@@ -42,6 +44,38 @@ async def test_the_staff_and_token_tables_name_roles_in_words_not_codes(sqlite_u
     assert not {"admin", "coordinator", "shop", "auditor"} & {
         word.strip() for cell in cells for word in cell.split(",")
     }
+
+
+async def test_the_admin_finds_any_resident_by_name_beyond_the_listed_ones(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staff_admin, "LISTED_MAX", 2)
+    async with open_world(sqlite_url, members=4) as world:
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, httpx.Response]:
+            listed = await laptop.get("/s/admin")
+            unlisted = sorted({f"Member {n}" for n in range(4)} - set(residents(listed)))[0]
+            return {
+                "list": listed,
+                "found": await laptop.get("/s/admin", params={"q": unlisted.lower()}),
+                "nobody": await laptop.get("/s/admin", params={"q": "Zoë"}),
+            }
+
+        pages = await as_admin(world, steps)
+
+    assert len(residents(pages["list"])) == 2
+    assert "Alleen de eerste 2 staan hier" in pages["list"].text
+    found = residents(pages["found"])
+    assert len(found) == 1 and found[0] not in residents(pages["list"]), found
+    assert "Alle bewoners" in pages["found"].text
+    assert residents(pages["nobody"]) == [] and "Niemand met die naam" in pages["nobody"].text
+
+
+def residents(page: httpx.Response) -> list[str]:
+    """The names in the admin screen's list of residents."""
+    listed = re.search(r'<ul class="people" id="residents">(.*?)</ul>', page.text)
+    assert listed is not None, page.text
+    return re.findall(r"<bdi>([^<]*)</bdi>", listed.group(1))
 
 
 # -- a shop's payout, recorded by the admin
