@@ -8,6 +8,7 @@ never read tables.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from api.directory import account_name
@@ -33,6 +34,7 @@ class Line:
     who: str
     what: str
     delta_minutes: int
+    corrects: Line | None = None  # a correction's booking, as this account reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ async def history(
             who=names.get(other, ""),
             what=_what(entry),
             delta_minutes=delta,
+            corrects=await _corrected(rt, community, account_id, entry),
         )
         for entry, delta, other in moved
     ]
@@ -110,6 +113,24 @@ async def line_of(rt: Runtime, community: str, account_id: str, entry_id: str) -
     entry = await rt.store.entry_by_id(community, entry_id)
     if entry is None:
         return None
+    line = await _line(rt, community, account_id, entry)
+    if line is None:
+        return None
+    return dataclasses.replace(line, corrects=await _corrected(rt, community, account_id, entry))
+
+
+async def _corrected(rt: Runtime, community: str, account_id: str, entry: Entry) -> Line | None:
+    """The booking a correction corrects, as a line of the account (None for other entries)."""
+    seq = entry.draft.corrects
+    if entry.kind is not EntryKind.CORRECT or seq is None:
+        return None
+    found = await rt.store.entries(community, seq, seq + 1)
+    return await _line(rt, community, account_id, found[0]) if found else None
+
+
+async def _line(rt: Runtime, community: str, account_id: str, entry: Entry) -> Line | None:
+    """``entry`` as a line of the account, without what it corrects; None if not the
+    account's."""
     delta, other = _delta(entry, account_id)
     if not other and entry.kind is not EntryKind.OPEN:
         return None

@@ -83,6 +83,7 @@ async def test_the_admin_corrects_part_of_an_earning_once_from_the_residents_his
                 "done": done,
                 "again": again,
                 "form after": await laptop.get(link.group(1).replace("&amp;", "&")),
+                "history after": await laptop.get(f"/s/admin/member/{resident}"),
             }
 
         seen = await as_admin(world, steps)
@@ -97,6 +98,10 @@ async def test_the_admin_corrects_part_of_an_earning_once_from_the_residents_his
     assert [minutes for _, minutes in booked] == [90], booked
     assert balance == 600 - 90
     assert '<dd id="left"><bdi>8½ uur</bdi></dd>' in seen["form after"].text
+    # The booking says it was corrected in part; the correction names the booking.
+    after = seen["history after"].text
+    assert "Deels gecorrigeerd: nog 8½ uur over" in after, after
+    assert re.search(r"Correctie\s*<span class=\"corrects\">van: Geholpen bij Buurthuis, \d", after)
 
 
 async def test_a_correction_the_ledger_refuses_is_refused_in_words_and_books_nothing(
@@ -268,6 +273,7 @@ async def test_a_gift_corrected_by_the_admin_reads_as_a_correction_not_as_given_
     assert "Gecorrigeerd: 1½ uur" in seen["done"].text, seen["done"].text
     after = seen["history after"].text
     assert "Correctie" in after and "aan de verkeerde buur" in after, after
+    assert "van: Gegeven aan Member 1," in after, after
     assert "Teruggegeven door" not in after
 
 
