@@ -36,6 +36,33 @@ def check_fits_the_phone(page: Any) -> None:
     assert width <= PHONE_VIEWPORT["width"], f"{page.url} is {width} px wide"
 
 
+# Each table cell the page shows (its middle inside its table's scrolling box), as text, with
+# the text of whatever covers that middle where it is not the cell itself.
+_COVERED_CELLS = """() => {
+  const covered = [];
+  for (const wrap of document.querySelectorAll('.table-wrap')) {
+    wrap.scrollIntoView({block: 'start'});
+    const box = wrap.getBoundingClientRect();
+    for (const cell of wrap.querySelectorAll('td, th')) {
+      const r = cell.getBoundingClientRect();
+      const x = r.left + r.width / 2, y = r.top + Math.min(r.height / 2, 12);
+      if (x < box.left || x > box.right || y < 0 || y > window.innerHeight) continue;
+      const top = document.elementFromPoint(x, y);
+      if (top && !cell.contains(top)) {
+        covered.push(cell.innerText.trim() + ' under ' + top.innerText.trim());
+      }
+    }
+  }
+  return covered;
+}"""
+
+
+def check_no_cell_covered(page: Any) -> None:
+    """No table cell in view is hidden under another (a sticky column, say)."""
+    covered = page.evaluate(_COVERED_CELLS)
+    assert covered == [], f"{page.url}: {covered}"
+
+
 def check_on_screen(box: dict[str, float] | None) -> None:
     assert box is not None
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_VIEWPORT["width"], box
@@ -76,6 +103,7 @@ def test_the_municipality_and_admin_screens_fit_a_phone(
         page.wait_for_url(f"**{path}")
 
         check_fits_the_phone(page)
+        check_no_cell_covered(page)
         check_accessible(page)  # scrollable-region-focusable among them
         wrappers = page.locator(".table-wrap").all()
         assert wrappers, path
