@@ -5,6 +5,7 @@ Functions take an open session, so a route can combine them in one transaction.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Sequence
 
 from sqlmodel import col, select
@@ -169,11 +170,12 @@ async def credentials_of(
 async def members_named(
     session: AsyncSession, community: str, text: str, limit: int
 ) -> list[PersonRow]:
-    """Residents (not erased) whose name holds ``text`` in any case, by name."""
-    query = (
-        select(PersonRow)
+    """Residents (not erased) whose name holds ``text``, by name. Case and accents do not
+    count (``folded``): "celik" finds "Çelik", "ayse" finds "Ayşe"."""
+    wanted = folded(text)
+    names = await session.exec(
+        select(PersonRow.id, PersonRow.name)
         .where(PersonRow.community == community, col(PersonRow.erased_at).is_(None))
-        .where(col(PersonRow.name).icontains(text, autoescape=True))
         .where(
             col(PersonRow.id).in_(
                 select(RoleRow.person_id).where(
@@ -182,9 +184,24 @@ async def members_named(
             )
         )
         .order_by(col(PersonRow.name), col(PersonRow.id))
-        .limit(limit)
     )
-    return list((await session.exec(query)).all())
+    found = [person_id for person_id, name in names.all() if wanted in folded(name)][:limit]
+    if not found:
+        return []
+    rows = await session.exec(select(PersonRow).where(col(PersonRow.id).in_(found)))
+    by_id = {row.id: row for row in rows.all()}
+    return [by_id[person_id] for person_id in found]
+
+
+# Letters that do not fall apart into a letter and an accent, as a search without accents
+# reads them.
+_PLAIN_LETTERS = str.maketrans({"\u0131": "i", "ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe"})
+
+
+def folded(text: str) -> str:
+    """``text`` as a name search compares it: in one case, without accents."""
+    apart = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in apart if not unicodedata.combining(c)).translate(_PLAIN_LETTERS)
 
 
 async def community_credentials(

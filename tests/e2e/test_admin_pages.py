@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api import provisioning
+from api.provisioning import PersonDetails
 from ledger.model import EntryKind
 from mobile_web import staff_admin
 from tests.support.api import COMMUNITY, World, open_world
@@ -25,6 +27,8 @@ from tests.support.shop_payments import a_payment, balance, book_payment
 
 SETTLE = r"/s/admin/shops/[^/\"]+/settle"
 NEW_PHONE = r"/s/admin/staff/[^/\"]+/new-phone"
+# Residents' names with letters a Dutch keyboard does not type (\u0131: the dotless i).
+CELIK, AYDIN, YILMAZ = "Emre Çelik", "Yusuf Ayd\u0131n", "Ayşe Y\u0131lmaz"
 
 
 async def test_the_staff_and_token_tables_name_roles_in_words_not_codes(sqlite_url: str) -> None:
@@ -69,6 +73,33 @@ async def test_the_admin_finds_any_resident_by_name_beyond_the_listed_ones(
     assert len(found) == 1 and found[0] not in residents(pages["list"]), found
     assert "Alle bewoners" in pages["found"].text
     assert residents(pages["nobody"]) == [] and "Niemand met die naam" in pages["nobody"].text
+
+
+async def test_a_name_is_found_typed_without_its_accents(database_url: str) -> None:
+    async with open_world(database_url) as world:
+        for name in (CELIK, AYDIN, YILMAZ):
+            world.run(_resident, world, name)
+
+        async def steps(laptop: httpx.AsyncClient) -> dict[str, list[str]]:
+            typed = ["celik", "AYDIN", "ayse yil", "Çelik", "el"]
+            return {q: residents(await laptop.get("/s/admin", params={"q": q})) for q in typed}
+
+        found = await as_admin(world, steps)
+
+    assert found == {
+        "celik": [CELIK],
+        "AYDIN": [AYDIN],
+        "ayse yil": [YILMAZ],
+        "Çelik": [CELIK],
+        "el": [CELIK],
+    }
+
+
+async def _resident(world: World, name: str) -> None:
+    await provisioning.create_person(
+        world.rt, COMMUNITY, PersonDetails(name), member=True, roles=[], actor="cli",
+        plan=provisioning.person_plan(True),
+    )  # fmt: skip
 
 
 def residents(page: httpx.Response) -> list[str]:
