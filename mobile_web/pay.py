@@ -167,11 +167,16 @@ async def scan(
     return _scan_answer(request, page, "foreign")
 
 
+# Digits a request id has none of, read as the letters they look like.
+_LOOK_ALIKES = str.maketrans("08", "OB")
+
+
 def typed_request_id(public_url: str, typed: str) -> str | None:
     """The request id in what someone typed: the 26 characters (spaces and case do not
-    matter, and a zero is the letter O, as the code has no zero), or the whole link."""
+    matter; the code has no 0 or 8, so a 0 is the letter O and an 8 a B), or the whole
+    link."""
     text = "".join(typed.split())[:TYPED_CODE_LENGTH_MAX]
-    code = text.upper().replace("0", "O")
+    code = text.upper().translate(_LOOK_ALIKES)
     if is_request_id(code):
         return code
     return request_id_of(public_url, text)

@@ -39,6 +39,11 @@ def test_a_typed_code_may_be_lower_case_spaced_or_the_whole_link() -> None:
     assert typed_request_id(PUBLIC, "ABC") is None
 
 
+def test_a_typed_code_reads_a_zero_as_o_and_an_eight_as_b() -> None:
+    assert typed_request_id(PUBLIC, "ABCDE FGHIJ KLMN0 PQRST UVWXY2") == RID
+    assert typed_request_id(PUBLIC, "A8CDE FGHIJ KLMNO PQRST UVWXY2") == RID
+
+
 def test_amounts_come_from_a_quick_choice_or_hours_and_minutes() -> None:
     assert minutes_from({"amount_minutes": "90"}, required=True) == 90
     assert minutes_from({"hours": "1", "minutes": "15"}, required=True) == 75
