@@ -69,8 +69,12 @@ async def settle_shop_confirm(
     if minutes <= 0:
         if newest is None:
             return _refused(staff, NOTHING_TO_PAY_OUT, 409)
+        # Most often Back to a payout just recorded: nothing went wrong.
         words = _payout_words(staff, newest.draft.postings[0].amount_minutes, newest.time)
-        return _refused(staff, PAID_OUT_BEFORE, 409, words=words)
+        return staff_message(
+            staff, N_("Administration"), PAID_OUT_BEFORE, 409, problem=False, link=HOME,
+            words=words,
+        )  # fmt: skip
     return screen(
         "staff_settle_confirm.html", staff, shop=shop, minutes=minutes,
         hours=format_hours(minutes, staff.page.language),

@@ -207,6 +207,7 @@ async def test_a_payout_form_with_nothing_to_pay_out_or_bad_fields_records_nothi
     assert "verlopen" in expired and 'class="button" href="/s/admin"' in expired, expired
     back = answers["after the payout"].text
     assert "geen uren om uit te betalen" in back and "De laatste uitbetaling, van 1 uur" in back
+    assert "Sorry" not in back and 'role="alert"' not in back, back  # nothing went wrong
     assert settled == [(world.shop, 60)]
 
 
