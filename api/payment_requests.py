@@ -125,6 +125,17 @@ async def view(rt: Runtime, principal: Principal, request_id: str) -> RequestVie
     )
 
 
+async def payment_of_caller(rt: Runtime, principal: Principal, request_id: str) -> Payment | None:
+    """The caller's payment of the request, if the caller paid it (a paid code opened again
+    by its payer); None otherwise."""
+    found = await _load(rt, principal.community, request_id)
+    request = found.request
+    payer = principal.member_account
+    if payer is None or request.status != PAID or request.payer != payer:
+        return None
+    return await _payment(rt, found)
+
+
 # -- creating ---------------------------------------------------------------------------
 
 

@@ -214,6 +214,11 @@ async def pay_page(
     page = page_for(request, session)
     try:
         view = await payment_requests.view(rt, session.principal, request_id)
+        if view.status == payment_requests.PAID:
+            # Opened again by who paid it (Back, or the camera once more): what they paid.
+            mine = await payment_requests.payment_of_caller(rt, session.principal, request_id)
+            if mine is not None:
+                return html(render("paid.html", page, payment=mine, before=True))
         if view.status != payment_requests.OPEN:
             raise payment_requests.state_problem(view.request, rt.now_seconds())
         if view.is_payee:  # their own "pay me" code (or the till's): another pays it

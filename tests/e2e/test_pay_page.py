@@ -55,19 +55,23 @@ async def test_a_phone_opens_the_pay_page_and_pays_with_the_form(sqlite_url: str
     async with open_world(sqlite_url) as world:
         request_id = await a_request(world, 90)
 
-        async def steps(phone: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        async def steps(phone: httpx.AsyncClient) -> list[httpx.Response]:
             page = await phone.get(f"/P/{request_id}")
             token = FORM_TOKEN.search(page.text)
             assert token is not None, page.text
             paid = await phone.post(
                 f"/P/{request_id}", data={"csrf": token.group(1), "amount_minutes": "90"}
             )
-            return page, paid
+            return [page, paid, await phone.get(f"/P/{request_id}")]
 
-        page, paid = await on_phone(world, steps)
+        page, paid, again = await on_phone(world, steps)
 
         assert page.status_code == 200 and "Slagerij" in page.text and "1½ uur" in page.text
         assert paid.status_code == 200 and "Betaald" in paid.text, paid.text
+        # Opened again by its payer (Back, or the camera once more): what they paid, once.
+        assert again.status_code == 200, again.text
+        assert "U heeft dit betaald op" in again.text and "1½ uur" in again.text, again.text
+        assert "Betaald aan Slagerij" in again.text
         shop = await world.get(f"/api/v1/accounts/{world.shop}", as_=world.admin)
         assert shop.json()["balance_minutes"] == 90
 
