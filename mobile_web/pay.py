@@ -283,8 +283,10 @@ async def _pay_form_again(
 async def pay_typed_amount(
     request: Request[Any, Any, Any], request_id: RequestPath, rt: RuntimeDep, data: FormBody
 ) -> Response[str] | Redirect:
-    """Pay a request that leaves the amount to the payer, in hours and minutes as typed.
-    An amount that will not do, or more than the payer holds, shows the form again."""
+    """Pay a request that leaves the amount to the payer, in hours and minutes as typed,
+    once a page that shows the amount big has asked "is this right?" (a 10 typed for a 1
+    is caught there). An amount that will not do, or more than the payer holds, shows the
+    form again."""
     found = await _resident_form(request, rt, data.get("csrf"))
     if isinstance(found, Response):
         return found
@@ -292,6 +294,11 @@ async def pay_typed_amount(
     try:
         minutes = minutes_from(data, required=True)
         assert minutes is not None
+        if data.get("checked") != "1":
+            view = await payment_requests.view(rt, session.principal, request_id)
+            if view.status != payment_requests.OPEN:
+                return Redirect(f"/P/{request_id}", status_code=303)
+            return html(render("pay_check.html", page, request=view, minutes=minutes))
         payment = await payment_requests.pay(rt, session.principal, request_id, minutes)
     except AmountInvalid:
         return await _pay_form_again(rt, session, page, request_id, data, _amount_problem(data))

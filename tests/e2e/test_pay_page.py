@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.api import MEMBER_START_MINUTES, World, open_world
-from tests.support.pages import link_phone
+from tests.support.pages import link_phone, posted_form
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -155,17 +155,19 @@ async def test_the_payer_says_how_much_in_hours_and_minutes_and_a_wrong_amount_a
             page = await phone.get(f"/P/{request_id}")
             token = FORM_TOKEN.search(page.text)
             assert token is not None, page.text
+            csrf = token.group(1)
             refused = [
-                await phone.post(f"/P/{request_id}/amount", data={"csrf": token.group(1), **typed})
+                await phone.post(
+                    f"/P/{request_id}/amount", data={"csrf": csrf, "checked": "1", **typed}
+                )
                 for typed, _ in REFUSED_AMOUNTS
             ]
-            paid = await phone.post(
-                f"/P/{request_id}/amount",
-                data={"csrf": token.group(1), "hours": "1", "minutes": "30"},
-            )
-            return page, *refused, paid
+            typed = {"csrf": csrf, "hours": "1", "minutes": "30"}
+            check = await phone.post(f"/P/{request_id}/amount", data=typed)
+            action, fields = posted_form(check, r"/P/[A-Z2-7]+/amount")
+            return page, *refused, check, await phone.post(action, data=fields)
 
-        page, *refused, paid = await on_phone(world, steps)
+        page, *refused, check, paid = await on_phone(world, steps)
 
         assert page.status_code == 200 and f'action="/P/{request_id}/amount"' in page.text
         assert "Hoeveel geeft u?" in page.text
@@ -175,6 +177,9 @@ async def test_the_payer_says_how_much_in_hours_and_minutes_and_a_wrong_amount_a
             assert words in answer.text and 'role="alert"' in answer.text, typed
             assert f'action="/P/{request_id}/amount"' in answer.text, typed  # the form again
             assert f'value="{typed.get("hours", "")}"' in answer.text, typed
+        # The typed amount, big, and "is this right?" before anything is paid.
+        assert check.status_code == 200 and "Klopt dit?" in check.text, check.text
+        assert "<bdi>1½ uur</bdi>" in check.text and "Betaald" not in check.text
         assert paid.status_code == 200 and "Betaald" in paid.text, paid.text
         payee = await world.get(f"/api/v1/accounts/{world.member.account}", as_=world.admin)
         assert payee.json()["balance_minutes"] == MEMBER_START_MINUTES - 300 + 90

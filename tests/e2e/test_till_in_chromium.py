@@ -374,3 +374,32 @@ def test_a_neighbour_types_hours_and_minutes_and_a_wrong_amount_is_asked_again(
     assert "20 minuten" in me.locator("main").inner_text()
     mine.close()
     theirs.close()
+
+
+@pytest.mark.parametrize("language", ["nl", "ar"])
+def test_a_neighbour_types_how_much_and_is_asked_if_it_is_right_before_paying(
+    browser: Any, site: Site, language: str
+) -> None:
+    mine = phone(browser, site, language, permissions=[])
+    me = sign_in(mine, site, member=1)
+    me.goto("/m/receive")
+    me.locator("main form button[type=submit]").click()  # no amount: they say how much
+    me.wait_for_url("**/m/receive/*")
+    request_id = me.url.rsplit("/", 1)[1]
+    theirs = phone(browser, site, language, permissions=[])
+    neighbour = sign_in(theirs, site, member=2)
+    neighbour.goto(f"/lang/{language}?next=/P/{request_id}")
+    neighbour.wait_for_url(f"**/P/{request_id}")
+    neighbour.fill("#hours", "1")
+    neighbour.locator("form.pay button[type=submit]").click()
+    neighbour.locator("input[name=checked]").wait_for(state="attached")
+
+    check_accessible(neighbour)
+    screenshot(neighbour, f"{language}-pay-typed-amount-check")
+    assert me.get_by_text("✓").count() == 0  # nothing paid yet
+    neighbour.locator("form.pay button[type=submit]").click()
+    neighbour.wait_for_selector("body[data-paid]")
+    me.get_by_text("✓").first.wait_for(timeout=5_000)
+    assert "Member 2" in me.locator("main").inner_text()
+    mine.close()
+    theirs.close()
