@@ -369,6 +369,8 @@ def test_a_neighbour_types_hours_and_minutes_and_a_wrong_amount_is_asked_again(
     neighbour.locator("#hours").fill("")
     neighbour.locator("#minutes").fill("20")
     neighbour.locator("form.pay button[type=submit]").click()
+    neighbour.locator("input[name=checked]").wait_for(state="attached")  # "Klopt dit?"
+    neighbour.locator("form.pay button[type=submit]").click()
     me.get_by_text("Ontvangen ✓").wait_for(timeout=5_000)
     me.wait_for_selector("body[data-paid]", timeout=5_000)  # the page loaded again, paid
     assert "20 minuten" in me.locator("main").inner_text()
