@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import timedelta
 
+from msgspec import UNSET, UnsetType
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -234,12 +235,12 @@ async def settle(
     key: str,
     data: SettlementIn,
     *,
-    payout_seen: str | None = "",
+    payout_seen: str | UnsetType | None = UNSET,
 ) -> SettlementOut:
     """Retire (part of) a shop's balance: one settle entry to the community's account.
 
-    ``payout_seen``, if not ``""``, is the id of the shop's newest payout when the
-    caller decided (None: it had none): a newer one refuses this payout with
+    ``payout_seen``, if given, is the id of the shop's newest payout when the caller
+    decided (None: it had none): a newer one refuses this payout with
     ``settled_meanwhile``, so that a second screen drawn before it records nothing."""
     request_key = idempotency.scoped_key(principal.credential_id, key)
     shop = await rt.store.account(community, data.shop)
@@ -248,7 +249,7 @@ async def settle(
     async with rt.db.read() as session:
         community_account = (await community_row(session, community)).community_account
     existing = await rt.store.entry_by_key(community, request_key)
-    if existing is None and payout_seen != "":
+    if existing is None and payout_seen is not UNSET:
         newest = await newest_settlement(rt, community, data.shop)
         if newest is not None and newest.id != payout_seen:
             raise conflict(

@@ -8,8 +8,7 @@ never read tables.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from api.directory import account_name
 from api.runtime import Runtime
@@ -116,7 +115,7 @@ async def line_of(rt: Runtime, community: str, account_id: str, entry_id: str) -
     line = await _line(rt, community, account_id, entry)
     if line is None:
         return None
-    return dataclasses.replace(line, corrects=await _corrected(rt, community, account_id, entry))
+    return replace(line, corrects=await _corrected(rt, community, account_id, entry))
 
 
 async def _corrected(rt: Runtime, community: str, account_id: str, entry: Entry) -> Line | None:
